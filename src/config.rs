@@ -1,0 +1,107 @@
+//! A validated server configuration, built once from the parsed command line.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+
+use crate::cli::{DecodeMode, Framing, LogFormat, ReplyEncoding, ServerArgs};
+
+/// The tutorial's ack: "received".
+pub const DEFAULT_REPLY: &str = "已收到\n";
+
+/// What a connection answers to each message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// These exact bytes, already encoded for the wire.
+    Fixed(Vec<u8>),
+    /// The message itself.
+    Echo,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub bind: SocketAddr,
+    pub workers: usize,
+    pub backlog: i32,
+    pub framing: Framing,
+    pub reply: Reply,
+    pub decode: DecodeMode,
+    pub idle_timeout: Duration,
+    pub queue_timeout: Duration,
+    pub max_pending: usize,
+    pub drain_timeout: Duration,
+    pub write_timeout: Duration,
+    pub max_line: usize,
+    pub log_format: LogFormat,
+    pub quiet: bool,
+}
+
+impl ServerConfig {
+    pub fn from_args(args: &ServerArgs) -> Result<Self> {
+        if args.workers == 0 {
+            bail!("--workers must be at least 1");
+        }
+        if args.backlog < 1 {
+            bail!("--backlog must be at least 1");
+        }
+        if args.max_line == 0 {
+            bail!("--max-line must be at least 1 byte");
+        }
+        let reply = if args.echo {
+            Reply::Echo
+        } else {
+            let text = args.reply.as_deref().unwrap_or(DEFAULT_REPLY);
+            Reply::Fixed(encode_reply(text, args.reply_encoding)?)
+        };
+        Ok(Self {
+            bind: args.bind,
+            workers: args.workers,
+            backlog: args.backlog,
+            framing: args.framing,
+            reply,
+            decode: args.decode,
+            idle_timeout: args.idle_timeout,
+            queue_timeout: args.queue_timeout,
+            max_pending: args.max_pending,
+            drain_timeout: args.drain_timeout,
+            write_timeout: args.write_timeout,
+            max_line: args.max_line,
+            log_format: args.log_format,
+            quiet: args.quiet,
+        })
+    }
+}
+
+/// Encodes the ack text, refusing characters GBK cannot carry rather than sending `?`.
+pub fn encode_reply(text: &str, encoding: ReplyEncoding) -> Result<Vec<u8>> {
+    match encoding {
+        ReplyEncoding::Utf8 => Ok(text.as_bytes().to_vec()),
+        ReplyEncoding::Gbk => {
+            let (bytes, _, unmappable) = encoding_rs::GBK.encode(text);
+            if unmappable {
+                bail!(
+                    "--reply {text:?} has characters that GBK cannot encode; use --reply-encoding utf-8"
+                );
+            }
+            Ok(bytes.into_owned())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_reply_in_gbk_is_the_windows_bytes() {
+        let bytes = encode_reply(DEFAULT_REPLY, ReplyEncoding::Gbk).unwrap();
+        assert_eq!(bytes, b"\xd2\xd1\xca\xd5\xb5\xbd\n");
+    }
+
+    #[test]
+    fn reply_gbk_cannot_encode_is_an_error() {
+        let err = encode_reply("ok 🙂", ReplyEncoding::Gbk).unwrap_err();
+        assert!(err.to_string().contains("GBK cannot encode"), "{err}");
+    }
+}

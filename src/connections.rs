@@ -1,0 +1,267 @@
+//! Every connection the server holds: waiting for a worker, or being served.
+//!
+//! `threadpool`'s own queue is unbounded and invisible, so connections wait
+//! here instead, where their number and their wait can be bounded; each pool
+//! job just takes the oldest waiting connection. One lock covers both sets, so
+//! a connection is never in neither while it moves from waiting to served.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// An accepted connection that has no worker yet.
+pub struct Pending {
+    pub id: u64,
+    pub peer: SocketAddr,
+    pub stream: TcpStream,
+    pub since: Instant,
+    /// Whether every worker was busy when it arrived.
+    pub queued: bool,
+}
+
+pub enum Admission {
+    /// A worker is free or will be soon; `queued` says which.
+    Admitted {
+        queued: bool,
+        busy: usize,
+        waiting: usize,
+    },
+    /// `--max-pending` connections are waiting already.
+    QueueFull(Pending),
+    /// The server is shutting down.
+    Closed(Pending),
+}
+
+#[derive(Default)]
+struct State {
+    waiting: VecDeque<Pending>,
+    /// A clone of each served stream, so shutdown can wake its blocked read.
+    serving: HashMap<u64, Option<TcpStream>>,
+    closed: bool,
+}
+
+pub struct Connections {
+    state: Mutex<State>,
+    /// Signalled when the queue gains a first entry or closes (wakes the reaper).
+    queue_changed: Condvar,
+    /// Signalled when the last served connection ends (wakes the drain).
+    idle: Condvar,
+    workers: usize,
+    max_pending: usize,
+    queue_timeout: Duration,
+}
+
+impl Connections {
+    pub fn new(workers: usize, max_pending: usize, queue_timeout: Duration) -> Self {
+        Self {
+            state: Mutex::default(),
+            queue_changed: Condvar::new(),
+            idle: Condvar::new(),
+            workers,
+            max_pending,
+            queue_timeout,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic elsewhere must not stop the server from counting and draining.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn admit(&self, mut pending: Pending) -> Admission {
+        let mut state = self.lock();
+        if state.closed {
+            return Admission::Closed(pending);
+        }
+        if state.waiting.len() >= self.max_pending {
+            return Admission::QueueFull(pending);
+        }
+        let busy = state.serving.len();
+        pending.queued = busy + state.waiting.len() >= self.workers;
+        let queued = pending.queued;
+        state.waiting.push_back(pending);
+        if state.waiting.len() == 1 {
+            self.queue_changed.notify_all();
+        }
+        Admission::Admitted {
+            queued,
+            busy,
+            waiting: state.waiting.len(),
+        }
+    }
+
+    /// Called by a worker: takes the oldest waiting connection and marks it served.
+    pub fn start_next(self: &Arc<Self>) -> Option<(Pending, ServingGuard)> {
+        let mut state = self.lock();
+        let pending = state.waiting.pop_front()?;
+        // Without a clone (out of descriptors) it is still served, only not woken early at shutdown.
+        state
+            .serving
+            .insert(pending.id, pending.stream.try_clone().ok());
+        let guard = ServingGuard {
+            id: pending.id,
+            connections: Arc::clone(self),
+        };
+        Some((pending, guard))
+    }
+
+    /// Blocks until some waiting connections have waited past `--queue-timeout`
+    /// and returns them; `None` once the queue is closed.
+    pub fn next_expired(&self) -> Option<Vec<Pending>> {
+        let mut state = self.lock();
+        loop {
+            if state.closed {
+                return None;
+            }
+            let now = Instant::now();
+            let Some(oldest) = state.waiting.front() else {
+                state = self
+                    .queue_changed
+                    .wait(state)
+                    .unwrap_or_else(|p| p.into_inner());
+                continue;
+            };
+            let deadline = oldest.since + self.queue_timeout;
+            if deadline > now {
+                state = self
+                    .queue_changed
+                    .wait_timeout(state, deadline - now)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0;
+                continue;
+            }
+            let mut expired = Vec::new();
+            while state
+                .waiting
+                .front()
+                .is_some_and(|p| p.since + self.queue_timeout <= now)
+            {
+                expired.extend(state.waiting.pop_front());
+            }
+            return Some(expired);
+        }
+    }
+
+    /// Stops admitting and hands back everyone still waiting.
+    pub fn close(&self) -> Vec<Pending> {
+        let mut state = self.lock();
+        state.closed = true;
+        self.queue_changed.notify_all();
+        self.idle.notify_all();
+        state.waiting.drain(..).collect()
+    }
+
+    /// Connections being served and waiting, right now.
+    pub fn counts(&self) -> (usize, usize) {
+        let state = self.lock();
+        (state.serving.len(), state.waiting.len())
+    }
+
+    /// Waits until no connection is being served, or `deadline`; returns how many still are.
+    pub fn wait_idle(&self, deadline: Instant) -> usize {
+        let mut state = self.lock();
+        loop {
+            let now = Instant::now();
+            if state.serving.is_empty() || now >= deadline {
+                return state.serving.len();
+            }
+            state = self
+                .idle
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+
+    /// Wakes the workers of every served connection by shutting their sockets down.
+    pub fn shutdown_serving(&self, how: Shutdown) {
+        let state = self.lock();
+        for stream in state.serving.values().flatten() {
+            let _ = stream.shutdown(how);
+        }
+    }
+}
+
+/// Marks a connection as served until dropped.
+pub struct ServingGuard {
+    id: u64,
+    connections: Arc<Connections>,
+}
+
+impl Drop for ServingGuard {
+    fn drop(&mut self) {
+        let mut state = self.connections.lock();
+        state.serving.remove(&self.id);
+        if state.serving.is_empty() {
+            self.connections.idle.notify_all();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    fn pending(listener: &TcpListener, id: u64, since: Instant) -> Pending {
+        let stream = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        Pending {
+            id,
+            peer: stream.local_addr().unwrap(),
+            stream,
+            since,
+            queued: false,
+        }
+    }
+
+    #[test]
+    fn queue_is_bounded_and_fifo() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let conns = Arc::new(Connections::new(1, 2, Duration::from_secs(60)));
+        let now = Instant::now();
+        assert!(matches!(
+            conns.admit(pending(&listener, 1, now)),
+            Admission::Admitted { queued: false, .. }
+        ));
+        assert!(matches!(
+            conns.admit(pending(&listener, 2, now)),
+            Admission::Admitted { queued: true, .. }
+        ));
+        assert!(matches!(
+            conns.admit(pending(&listener, 3, now)),
+            Admission::QueueFull(_)
+        ));
+        let (first, guard) = conns.start_next().unwrap();
+        assert_eq!(first.id, 1);
+        assert_eq!(conns.counts(), (1, 1));
+        drop(guard);
+        assert_eq!(conns.wait_idle(Instant::now()), 0);
+        let rest = conns.close();
+        assert_eq!(rest.iter().map(|p| p.id).collect::<Vec<_>>(), [2]);
+        assert!(matches!(
+            conns.admit(pending(&listener, 4, now)),
+            Admission::Closed(_)
+        ));
+        assert!(conns.next_expired().is_none());
+    }
+
+    #[test]
+    fn expired_waiters_are_handed_back_oldest_first() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let conns = Connections::new(1, 10, Duration::from_millis(50));
+        let long_ago = Instant::now() - Duration::from_secs(1);
+        conns.admit(pending(&listener, 1, long_ago));
+        conns.admit(pending(&listener, 2, long_ago));
+        conns.admit(pending(
+            &listener,
+            3,
+            Instant::now() + Duration::from_secs(60),
+        ));
+        let expired = conns.next_expired().unwrap();
+        assert_eq!(expired.iter().map(|p| p.id).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(conns.counts(), (0, 1));
+    }
+}

@@ -1,0 +1,215 @@
+//! Received bytes → text that is safe to show on the operator's terminal.
+//!
+//! Pure: no I/O. One [`TextDecoder`] lives as long as its connection, so a
+//! multi-byte character split across two messages is shown whole, in the later one.
+
+use std::fmt::Write as _;
+
+use encoding_rs::{CoderResult, Decoder, GBK, UTF_8};
+
+use crate::cli::DecodeMode;
+
+pub struct TextDecoder {
+    mode: DecodeMode,
+    utf8: Decoder,
+    gbk: Decoder,
+    utf8_text: String,
+    gbk_text: String,
+    shown: String,
+}
+
+impl TextDecoder {
+    pub fn new(mode: DecodeMode) -> Self {
+        Self {
+            mode,
+            utf8: UTF_8.new_decoder_without_bom_handling(),
+            gbk: GBK.new_decoder_without_bom_handling(),
+            utf8_text: String::new(),
+            gbk_text: String::new(),
+            shown: String::new(),
+        }
+    }
+
+    /// Shows one message. `last` is true for the final message of a connection,
+    /// so a dangling partial character is shown as malformed instead of held back.
+    pub fn decode(&mut self, bytes: &[u8], last: bool) -> &str {
+        self.shown.clear();
+        match self.mode {
+            DecodeMode::Hex => push_hex(&mut self.shown, bytes),
+            DecodeMode::Utf8 => {
+                decode_into(&mut self.utf8, bytes, &mut self.utf8_text, last);
+                push_escaped(&mut self.shown, &self.utf8_text);
+            }
+            DecodeMode::Gbk => {
+                decode_into(&mut self.gbk, bytes, &mut self.gbk_text, last);
+                push_escaped(&mut self.shown, &self.gbk_text);
+            }
+            DecodeMode::Auto => {
+                // Both decoders see every message so each keeps its own carry-over.
+                let utf8_clean = decode_into(&mut self.utf8, bytes, &mut self.utf8_text, last);
+                let gbk_clean = decode_into(&mut self.gbk, bytes, &mut self.gbk_text, last);
+                if utf8_clean {
+                    push_escaped(&mut self.shown, &self.utf8_text);
+                } else if gbk_clean {
+                    push_escaped(&mut self.shown, &self.gbk_text);
+                } else {
+                    push_escaped_bytes(&mut self.shown, bytes);
+                }
+            }
+        }
+        &self.shown
+    }
+}
+
+/// Decodes `src` into `dst` (cleared first); returns false if anything was malformed.
+fn decode_into(decoder: &mut Decoder, mut src: &[u8], dst: &mut String, last: bool) -> bool {
+    dst.clear();
+    let mut clean = true;
+    loop {
+        let room = decoder
+            .max_utf8_buffer_length(src.len())
+            .unwrap_or(src.len().saturating_mul(3).saturating_add(16));
+        dst.reserve(room);
+        let (result, read, replaced) = decoder.decode_to_string(src, dst, last);
+        clean &= !replaced;
+        src = &src[read..];
+        if let CoderResult::InputEmpty = result {
+            return clean;
+        }
+    }
+}
+
+/// Appends `text` with control characters escaped, so bytes from the network
+/// can never move the cursor, clear the screen or retitle the operator's terminal.
+pub fn push_escaped(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => {
+                let code = c as u32;
+                if code < 0x100 {
+                    let _ = write!(out, "\\x{code:02x}");
+                } else {
+                    let _ = write!(out, "\\u{{{code:x}}}");
+                }
+            }
+            c => out.push(c),
+        }
+    }
+}
+
+/// Printable ASCII as itself, everything else as `\xNN`.
+fn push_escaped_bytes(out: &mut String, bytes: &[u8]) {
+    for &b in bytes {
+        match b {
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            b'\\' => out.push_str("\\\\"),
+            0x20..=0x7e => out.push(char::from(b)),
+            _ => {
+                let _ = write!(out, "\\x{b:02x}");
+            }
+        }
+    }
+}
+
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let _ = write!(out, "{b:02x}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn show(mode: DecodeMode, messages: &[&[u8]]) -> Vec<String> {
+        let mut decoder = TextDecoder::new(mode);
+        let last = messages.len().saturating_sub(1);
+        messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| decoder.decode(m, i == last).to_owned())
+            .collect()
+    }
+
+    /// Mode, the messages as they arrive, what each is shown as.
+    type Case<'a> = (DecodeMode, &'a [&'a [u8]], &'a [&'a str]);
+
+    #[test]
+    fn table() {
+        let gbk_received: &[u8] = b"\xd2\xd1\xca\xd5\xb5\xbd";
+        let cases: &[Case] = &[
+            (DecodeMode::Auto, &[b"hello"], &["hello"]),
+            (DecodeMode::Auto, &["已收到".as_bytes()], &["已收到"]),
+            (DecodeMode::Auto, &[gbk_received], &["已收到"]),
+            (DecodeMode::Auto, &[b"\xff\xfe\x00"], &["\\xff\\xfe\\x00"]),
+            (DecodeMode::Auto, &[b"a\x1b[2Jb\r\n"], &["a\\x1b[2Jb\\r\\n"]),
+            (DecodeMode::Auto, &[b"\xe5\xb7", b"\xb2!"], &["", "已!"]),
+            (DecodeMode::Auto, &[b"ok\xd2", b"\xd1"], &["ok", "已"]),
+            (DecodeMode::Utf8, &[b"a\xffb"], &["a\u{fffd}b"]),
+            (DecodeMode::Gbk, &[gbk_received], &["已收到"]),
+            (DecodeMode::Hex, &[b"hi\n"], &["68 69 0a"]),
+            (DecodeMode::Auto, &[b"tab\there \\"], &["tab\\there \\\\"]),
+            (
+                DecodeMode::Auto,
+                &["\u{202e}\u{85}".as_bytes()],
+                &["\u{202e}\\x85"],
+            ),
+        ];
+        for (mode, input, expected) in cases {
+            assert_eq!(show(*mode, input), *expected, "{mode:?} {input:?}");
+        }
+    }
+
+    #[test]
+    fn dangling_partial_character_at_the_end_is_shown_not_dropped() {
+        assert_eq!(show(DecodeMode::Utf8, &[b"a", b"\xe5"]), ["a", "\u{fffd}"]);
+    }
+
+    proptest! {
+        /// However valid UTF-8 is cut into messages, the text shown adds up to the original.
+        #[test]
+        fn any_split_of_utf8_shows_the_same_text(text in "[a-z已收到é🙂 ]{0,40}", cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..6)) {
+            let bytes = text.as_bytes();
+            let mut points: Vec<usize> = cuts.iter().map(|c| c.index(bytes.len() + 1)).collect();
+            points.sort_unstable();
+            let mut pieces = Vec::new();
+            let mut start = 0;
+            for p in points {
+                pieces.push(&bytes[start..p]);
+                start = p;
+            }
+            pieces.push(&bytes[start..]);
+            prop_assert_eq!(show(DecodeMode::Auto, &pieces).concat(), text);
+        }
+
+        /// GBK text cut anywhere, even inside a character, is shown whole.
+        #[test]
+        fn any_split_of_gbk_shows_the_same_text(text in "[已收到你好世界]{1,20}", cut in any::<prop::sample::Index>()) {
+            let (encoded, _, _) = GBK.encode(&text);
+            let cut = cut.index(encoded.len() + 1);
+            let mut decoder = TextDecoder::new(DecodeMode::Gbk);
+            let mut shown = decoder.decode(&encoded[..cut], false).to_owned();
+            shown.push_str(decoder.decode(&encoded[cut..], true));
+            prop_assert_eq!(shown, text);
+        }
+
+        /// Whatever arrives, nothing shown is a control character.
+        #[test]
+        fn output_never_contains_control_characters(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
+            for mode in [DecodeMode::Auto, DecodeMode::Utf8, DecodeMode::Gbk, DecodeMode::Hex] {
+                let shown = show(mode, &[&bytes]);
+                prop_assert!(!shown[0].chars().any(char::is_control), "{:?}", shown);
+            }
+        }
+    }
+}

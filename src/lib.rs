@@ -1,0 +1,43 @@
+//! tcpack: a TCP acknowledgement server.
+//!
+//! Data flows one way: accept → queue → worker → framing → decode/log → ack.
+
+pub mod cli;
+pub mod closer;
+pub mod config;
+pub mod connection;
+pub mod connections;
+pub mod decode;
+pub mod framing;
+pub mod log;
+pub mod server;
+pub mod shutdown;
+pub mod stats;
+
+use anyhow::{Context, Result};
+
+use crate::cli::{Cli, Command, ServerArgs};
+use crate::config::ServerConfig;
+use crate::server::Server;
+
+/// Exit status when a second signal cuts the drain short, as shells report SIGINT.
+pub const FORCED_EXIT: i32 = 130;
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Server(args) => run_server(&args),
+    }
+}
+
+fn run_server(args: &ServerArgs) -> Result<()> {
+    let server = Server::bind(ServerConfig::from_args(args)?)?;
+    let handle = server.shutdown_handle();
+    ctrlc::set_handler(move || {
+        if !handle.request() {
+            handle.log_forced_stop();
+            std::process::exit(FORCED_EXIT);
+        }
+    })
+    .context("installing the Ctrl-C handler")?;
+    server.run()
+}

@@ -1,0 +1,335 @@
+//! The console log: one event a line, text or JSON, timestamped with milliseconds.
+//!
+//! Each line is formatted whole and written with one `write_all` on the locked
+//! handle, so lines from concurrent workers never interleave.
+
+use std::fmt;
+use std::io::Write;
+use std::net::SocketAddr;
+
+use chrono::{Local, SecondsFormat};
+use serde::Serialize;
+
+use crate::cli::LogFormat;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Level {
+    Info,
+    Warn,
+    Error,
+}
+
+/// Which connection a line is about.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnTag {
+    pub id: u64,
+    pub peer: SocketAddr,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event<'a> {
+    Listening {
+        addr: SocketAddr,
+        workers: usize,
+        backlog: i32,
+        framing: &'static str,
+        max_open_files: Option<u64>,
+    },
+    Warning {
+        message: &'a str,
+    },
+    Queued {
+        busy_workers: usize,
+        waiting: usize,
+    },
+    Accepted {
+        waited_ms: u64,
+    },
+    Message {
+        bytes: usize,
+        text: &'a str,
+    },
+    Closed {
+        reason: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        duration_ms: u64,
+        messages: u64,
+        bytes: u64,
+    },
+    Rejected {
+        reply: &'static str,
+        why: &'a str,
+    },
+    AcceptError {
+        error: String,
+        retry_ms: u64,
+    },
+    ShutdownStarted {
+        active: usize,
+        waiting: usize,
+        drain_timeout_ms: u64,
+    },
+    DrainTimeout {
+        active: usize,
+    },
+    ForcedStop,
+    Summary {
+        uptime_ms: u64,
+        connections: u64,
+        messages: u64,
+        bytes: u64,
+        errors: u64,
+        rejected: u64,
+    },
+}
+
+impl Event<'_> {
+    fn level(&self) -> Level {
+        match self {
+            Event::Warning { .. } | Event::Rejected { .. } | Event::DrainTimeout { .. } => {
+                Level::Warn
+            }
+            Event::Closed { error: Some(_), .. } => Level::Warn,
+            Event::AcceptError { .. } | Event::ForcedStop => Level::Error,
+            _ => Level::Info,
+        }
+    }
+}
+
+/// Milliseconds as seconds with three decimals, for people.
+struct Secs(u64);
+
+impl fmt::Display for Secs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{:03}s", self.0 / 1000, self.0 % 1000)
+    }
+}
+
+impl fmt::Display for Event<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::Listening {
+                addr,
+                workers,
+                backlog,
+                framing,
+                max_open_files,
+            } => {
+                write!(
+                    f,
+                    "listening on {addr} (workers={workers}, backlog={backlog}, framing={framing}"
+                )?;
+                match max_open_files {
+                    Some(n) => write!(f, ", max open files={n})"),
+                    None => write!(f, ", max open files=unlimited)"),
+                }
+            }
+            Event::Warning { message } => write!(f, "{message}"),
+            Event::Queued {
+                busy_workers,
+                waiting,
+            } => {
+                write!(
+                    f,
+                    "waiting for a worker: all {busy_workers} busy, {waiting} waiting"
+                )
+            }
+            Event::Accepted { waited_ms: 0 } => write!(f, "accepted"),
+            Event::Accepted { waited_ms } => write!(
+                f,
+                "accepted after waiting {} for a worker",
+                Secs(*waited_ms)
+            ),
+            Event::Message { bytes, text } => write!(f, "message ({bytes} bytes): {text}"),
+            Event::Closed {
+                reason,
+                error,
+                duration_ms,
+                messages,
+                bytes,
+            } => {
+                write!(f, "closed: {reason}")?;
+                if let Some(error) = error {
+                    write!(f, " ({error})")?;
+                }
+                write!(
+                    f,
+                    " after {}, {messages} messages, {bytes} bytes",
+                    Secs(*duration_ms)
+                )
+            }
+            Event::Rejected { reply, why } => write!(f, "rejected with {reply:?}: {why}"),
+            Event::AcceptError { error, retry_ms } => {
+                write!(
+                    f,
+                    "accept failed: {error}; still serving, next accept in {retry_ms} ms"
+                )
+            }
+            Event::ShutdownStarted {
+                active,
+                waiting,
+                drain_timeout_ms,
+            } => write!(
+                f,
+                "shutting down: {active} active connections may finish within {}, {waiting} waiting are turned away",
+                Secs(*drain_timeout_ms)
+            ),
+            Event::DrainTimeout { active } => {
+                write!(
+                    f,
+                    "drain timeout: closing {active} connections after acking what they sent"
+                )
+            }
+            Event::ForcedStop => write!(f, "second signal: stopping now without draining"),
+            Event::Summary {
+                uptime_ms,
+                connections,
+                messages,
+                bytes,
+                errors,
+                rejected,
+            } => write!(
+                f,
+                "stopped: uptime {}, {connections} connections, {messages} messages, {bytes} bytes, {errors} errors, {rejected} rejected",
+                Secs(*uptime_ms)
+            ),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct JsonLine<'a> {
+    ts: String,
+    level: Level,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    conn: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    peer: Option<SocketAddr>,
+    #[serde(flatten)]
+    event: &'a Event<'a>,
+}
+
+pub struct Logger {
+    format: LogFormat,
+    quiet: bool,
+}
+
+impl Logger {
+    pub fn new(format: LogFormat, quiet: bool) -> Self {
+        Self { format, quiet }
+    }
+
+    /// False under `--quiet`: callers then skip decoding messages altogether.
+    pub fn messages_enabled(&self) -> bool {
+        !self.quiet
+    }
+
+    pub fn log(&self, conn: Option<ConnTag>, event: &Event<'_>) {
+        let line = self.format_line(conn, event);
+        // A closed stdout (`| head`) must not take the server down.
+        let _ = std::io::stdout().lock().write_all(line.as_bytes());
+    }
+
+    fn format_line(&self, conn: Option<ConnTag>, event: &Event<'_>) -> String {
+        let now = Local::now();
+        let level = event.level();
+        match self.format {
+            LogFormat::Text => {
+                let level = match level {
+                    Level::Info => "INFO ",
+                    Level::Warn => "WARN ",
+                    Level::Error => "ERROR",
+                };
+                let ts = now.format("%Y-%m-%d %H:%M:%S%.3f");
+                match conn {
+                    Some(c) => format!("{ts} {level} #{} {} {event}\n", c.id, c.peer),
+                    None => format!("{ts} {level} {event}\n"),
+                }
+            }
+            LogFormat::Json => {
+                let line = JsonLine {
+                    ts: now.to_rfc3339_opts(SecondsFormat::Millis, false),
+                    level,
+                    conn: conn.map(|c| c.id),
+                    peer: conn.map(|c| c.peer),
+                    event,
+                };
+                let mut text = serde_json::to_string(&line).unwrap_or_else(|e| {
+                    format!("{{\"level\":\"ERROR\",\"event\":\"log_error\",\"error\":\"{e}\"}}")
+                });
+                text.push('\n');
+                text
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tag() -> ConnTag {
+        ConnTag {
+            id: 7,
+            peer: "127.0.0.1:5000".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn text_lines_carry_timestamp_level_and_connection() {
+        let logger = Logger::new(LogFormat::Text, false);
+        let line = logger.format_line(
+            Some(tag()),
+            &Event::Message {
+                bytes: 5,
+                text: "hello",
+            },
+        );
+        let (date, rest) = line.split_at(23);
+        assert!(
+            chrono::NaiveDateTime::parse_from_str(date, "%Y-%m-%d %H:%M:%S%.3f").is_ok(),
+            "{line}"
+        );
+        assert_eq!(rest, " INFO  #7 127.0.0.1:5000 message (5 bytes): hello\n");
+    }
+
+    #[test]
+    fn json_lines_are_one_object_with_the_same_fields() {
+        let logger = Logger::new(LogFormat::Json, false);
+        let event = Event::Closed {
+            reason: "eof",
+            error: None,
+            duration_ms: 1500,
+            messages: 2,
+            bytes: 9,
+        };
+        let line = logger.format_line(Some(tag()), &event);
+        assert!(line.ends_with('\n') && line.matches('\n').count() == 1);
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(value["event"], "closed");
+        assert_eq!(value["level"], "INFO");
+        assert_eq!(value["conn"], 7);
+        assert_eq!(value["peer"], "127.0.0.1:5000");
+        assert_eq!(value["reason"], "eof");
+        assert_eq!(value["messages"], 2);
+        assert!(value["ts"].as_str().unwrap().contains('T'));
+    }
+
+    #[test]
+    fn durations_read_as_seconds() {
+        let event = Event::Closed {
+            reason: "idle timeout",
+            error: None,
+            duration_ms: 61_005,
+            messages: 0,
+            bytes: 0,
+        };
+        assert_eq!(
+            event.to_string(),
+            "closed: idle timeout after 61.005s, 0 messages, 0 bytes"
+        );
+    }
+}

@@ -1,0 +1,363 @@
+//! Bind, accept, hand connections to the pool, and the shutdown sequence.
+
+use std::io::{self, ErrorKind};
+use std::net::{Shutdown as SocketShutdown, SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use socket2::{Domain, Socket, Type};
+use threadpool::ThreadPool;
+
+use crate::cli::Framing;
+use crate::closer::Closer;
+use crate::config::ServerConfig;
+use crate::connection::{self, BUSY, SHUTTING_DOWN};
+use crate::connections::{Admission, Connections, Pending};
+use crate::log::{Event, Logger};
+use crate::shutdown::{Phase, Shutdown, wake_accept};
+use crate::stats::{Stats, millis};
+
+/// How long a closing socket may take to see the peer close before we drop it.
+const LINGER: Duration = Duration::from_secs(1);
+/// After the drain timeout, how long workers get to send the acks they owe.
+const ACK_GRACE: Duration = Duration::from_millis(500);
+/// Worker stacks: a worker needs little, and a thousand of them should cost little.
+const WORKER_STACK: usize = 256 * 1024;
+
+/// What the accept loop, the workers and the drain share.
+pub struct Shared {
+    pub config: ServerConfig,
+    pub log: Logger,
+    pub stats: Stats,
+    pub connections: Arc<Connections>,
+    pub closer: Arc<Closer>,
+    pub shutdown: Shutdown,
+}
+
+pub struct Server {
+    listener: TcpListener,
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    closer_thread: JoinHandle<()>,
+}
+
+/// Lets a signal handler (or a test) start the graceful shutdown.
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    shared: Arc<Shared>,
+}
+
+impl ShutdownHandle {
+    /// Starts the drain; false if one was already under way.
+    pub fn request(&self) -> bool {
+        self.shared.shutdown.request()
+    }
+
+    /// Logs that a second signal cut the drain short.
+    pub fn log_forced_stop(&self) {
+        self.shared.log.log(None, &Event::ForcedStop);
+    }
+}
+
+impl Server {
+    pub fn bind(config: ServerConfig) -> Result<Self> {
+        let listener =
+            listen(config.bind, config.backlog).map_err(|e| bind_error(config.bind, e))?;
+        let addr = listener.local_addr().context("reading the bound address")?;
+        let (closer, closer_thread) =
+            Closer::spawn(LINGER).context("starting the closer thread")?;
+        let shared = Arc::new(Shared {
+            connections: Arc::new(Connections::new(
+                config.workers,
+                config.max_pending,
+                config.queue_timeout,
+            )),
+            log: Logger::new(config.log_format, config.quiet),
+            stats: Stats::new(),
+            closer,
+            shutdown: Shutdown::default(),
+            config,
+        });
+        Ok(Self {
+            listener,
+            addr,
+            shared,
+            closer_thread,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// Serves until a requested shutdown has drained, then logs the summary.
+    pub fn run(self) -> Result<()> {
+        let Server {
+            listener,
+            addr,
+            shared,
+            closer_thread,
+        } = self;
+        let max_open_files = raise_open_file_limit(&shared.log);
+        let config = &shared.config;
+        shared.log.log(
+            None,
+            &Event::Listening {
+                addr,
+                workers: config.workers,
+                backlog: config.backlog,
+                framing: match config.framing {
+                    Framing::Raw => "raw",
+                    Framing::Line => "line",
+                },
+                max_open_files,
+            },
+        );
+        let pool = threadpool::Builder::new()
+            .num_threads(config.workers)
+            .thread_name("tcpack-worker".into())
+            .thread_stack_size(WORKER_STACK)
+            .build();
+        let waker = listener.try_clone().context("cloning the listener")?;
+        let reaper = spawn("tcpack-reaper", {
+            let shared = Arc::clone(&shared);
+            move || reap(&shared)
+        })?;
+        let drainer = spawn("tcpack-drain", {
+            let shared = Arc::clone(&shared);
+            move || drain(&shared, &waker)
+        })?;
+
+        accept_loop(&shared, &listener, &pool);
+
+        drop(listener);
+        pool.join();
+        shared.closer.finish();
+        for thread in [reaper, drainer, closer_thread] {
+            let _ = thread.join();
+        }
+        shared.log.log(None, &shared.stats.summary());
+        Ok(())
+    }
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>> {
+    thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .with_context(|| format!("starting the {name} thread"))
+}
+
+fn listen(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    // Lets a restarted server bind while old connections sit in TIME_WAIT.
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(backlog)?;
+    Ok(socket.into())
+}
+
+/// One line a user can act on.
+fn bind_error(addr: SocketAddr, error: io::Error) -> anyhow::Error {
+    let advice = match error.kind() {
+        ErrorKind::AddrInUse => format!(
+            "address {addr} is already in use: stop the program using port {} or choose another with --bind",
+            addr.port()
+        ),
+        ErrorKind::PermissionDenied => format!(
+            "permission denied to listen on {addr}: ports below 1024 need privileges; choose a port of 1024 or more with --bind"
+        ),
+        ErrorKind::AddrNotAvailable => format!(
+            "address {} is not on this machine: use 127.0.0.1, 0.0.0.0, [::] or one of this host's addresses",
+            addr.ip()
+        ),
+        _ => format!("cannot listen on {addr}"),
+    };
+    anyhow::Error::new(error).context(advice)
+}
+
+/// Raises the soft open-file limit to the hard one, as Go's runtime and nginx do,
+/// so a thousand clients work where the default soft limit is 1024.
+fn raise_open_file_limit(log: &Logger) -> Option<u64> {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        let raised = rustix::process::Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        if let Err(e) = setrlimit(Resource::Nofile, raised) {
+            let message = format!(
+                "could not raise the open-file limit: {e}; serving with {:?}",
+                limit.current
+            );
+            log.log(None, &Event::Warning { message: &message });
+            return limit.current;
+        }
+    }
+    limit.maximum
+}
+
+fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, pool: &ThreadPool) {
+    const MIN_BACKOFF: Duration = Duration::from_millis(10);
+    let mut backoff = MIN_BACKOFF;
+    let mut next_id: u64 = 0;
+    loop {
+        let accepted = listener.accept();
+        let phase = shared.shutdown.phase();
+        if phase == Phase::Done {
+            return;
+        }
+        let (stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::Interrupted | ErrorKind::ConnectionAborted
+                ) =>
+            {
+                continue;
+            }
+            Err(e) => {
+                // EMFILE and friends: the client stays in the backlog; try again soon.
+                shared.stats.add_error();
+                shared.log.log(
+                    None,
+                    &Event::AcceptError {
+                        error: e.to_string(),
+                        retry_ms: millis(backoff),
+                    },
+                );
+                thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        backoff = MIN_BACKOFF;
+        next_id += 1;
+        // Acks are tiny: without this, Nagle plus delayed ACKs stall pipelining clients.
+        let _ = stream.set_nodelay(true);
+        let pending = Pending {
+            id: next_id,
+            peer,
+            stream,
+            since: Instant::now(),
+            queued: false,
+        };
+        if phase != Phase::Running {
+            connection::turn_away(
+                shared,
+                pending,
+                SHUTTING_DOWN,
+                "the server is shutting down",
+            );
+            continue;
+        }
+        match shared.connections.admit(pending) {
+            Admission::Admitted {
+                queued,
+                busy,
+                waiting,
+            } => {
+                if queued {
+                    let tag = crate::log::ConnTag { id: next_id, peer };
+                    shared.log.log(
+                        Some(tag),
+                        &Event::Queued {
+                            busy_workers: busy,
+                            waiting,
+                        },
+                    );
+                }
+                let shared = Arc::clone(shared);
+                pool.execute(move || {
+                    if let Some((pending, _serving)) = shared.connections.start_next() {
+                        connection::serve(&shared, pending);
+                    }
+                });
+            }
+            Admission::QueueFull(pending) => {
+                let why = format!(
+                    "{} connections are already waiting (--max-pending)",
+                    shared.config.max_pending
+                );
+                connection::turn_away(shared, pending, BUSY, &why);
+            }
+            Admission::Closed(pending) => {
+                connection::turn_away(
+                    shared,
+                    pending,
+                    SHUTTING_DOWN,
+                    "the server is shutting down",
+                );
+            }
+        }
+    }
+}
+
+/// Turns away connections that waited past `--queue-timeout`, at that moment.
+fn reap(shared: &Shared) {
+    let why = format!(
+        "no worker became free within {} (--queue-timeout)",
+        humanize(shared.config.queue_timeout)
+    );
+    while let Some(expired) = shared.connections.next_expired() {
+        for pending in expired {
+            connection::turn_away(shared, pending, BUSY, &why);
+        }
+    }
+}
+
+/// The graceful shutdown, from the signal to the moment the accept loop may stop.
+fn drain(shared: &Shared, listener: &TcpListener) {
+    shared.shutdown.wait_requested();
+    let config = &shared.config;
+    let waiting = shared.connections.close();
+    let (active, _) = shared.connections.counts();
+    shared.log.log(
+        None,
+        &Event::ShutdownStarted {
+            active,
+            waiting: waiting.len(),
+            drain_timeout_ms: millis(config.drain_timeout),
+        },
+    );
+    for pending in waiting {
+        connection::turn_away(
+            shared,
+            pending,
+            SHUTTING_DOWN,
+            "the server is shutting down",
+        );
+    }
+    let remaining = shared
+        .connections
+        .wait_idle(Instant::now() + config.drain_timeout);
+    if remaining > 0 {
+        shared
+            .log
+            .log(None, &Event::DrainTimeout { active: remaining });
+        shared.shutdown.advance(Phase::DrainExpired);
+        // Wakes blocked reads; each worker then sends the acks it owes and closes.
+        shared.connections.shutdown_serving(SocketShutdown::Read);
+        if shared.connections.wait_idle(Instant::now() + ACK_GRACE) > 0 {
+            // Those still stuck are writing to clients that do not read.
+            shared.connections.shutdown_serving(SocketShutdown::Both);
+            shared.connections.wait_idle(Instant::now() + ACK_GRACE);
+        }
+    }
+    shared.shutdown.advance(Phase::Done);
+    wake_accept(listener);
+}
+
+fn humanize(d: Duration) -> String {
+    format!("{}s", d.as_secs_f64())
+}

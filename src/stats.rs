@@ -1,0 +1,67 @@
+//! Server-wide counters for the summary. Atomics, so workers never contend on a lock.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Instant;
+
+use crate::log::Event;
+
+pub struct Stats {
+    started: Instant,
+    connections: AtomicU64,
+    messages: AtomicU64,
+    bytes: AtomicU64,
+    errors: AtomicU64,
+    rejected: AtomicU64,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Stats {
+    pub fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            connections: AtomicU64::new(0),
+            messages: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+        }
+    }
+
+    /// One connection's totals, added once when it closes.
+    pub fn add_connection(&self, messages: u64, bytes: u64, failed: bool) {
+        self.connections.fetch_add(1, Relaxed);
+        self.messages.fetch_add(messages, Relaxed);
+        self.bytes.fetch_add(bytes, Relaxed);
+        if failed {
+            self.errors.fetch_add(1, Relaxed);
+        }
+    }
+
+    pub fn add_rejected(&self) {
+        self.rejected.fetch_add(1, Relaxed);
+    }
+
+    pub fn add_error(&self) {
+        self.errors.fetch_add(1, Relaxed);
+    }
+
+    pub fn summary(&self) -> Event<'static> {
+        Event::Summary {
+            uptime_ms: millis(self.started.elapsed()),
+            connections: self.connections.load(Relaxed),
+            messages: self.messages.load(Relaxed),
+            bytes: self.bytes.load(Relaxed),
+            errors: self.errors.load(Relaxed),
+            rejected: self.rejected.load(Relaxed),
+        }
+    }
+}
+
+pub fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
