@@ -60,11 +60,11 @@ pub struct ServerArgs {
     pub bind: SocketAddr,
 
     /// Worker threads = connections served at once; others wait in the queue
-    #[arg(long, value_name = "N", default_value_t = 256)]
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = at_least_one)]
     pub workers: usize,
 
     /// Listen backlog, as the tutorial's listen(128)
-    #[arg(long, value_name = "N", default_value_t = 128)]
+    #[arg(long, value_name = "N", default_value_t = 128, value_parser = clap::value_parser!(i32).range(1..))]
     pub backlog: i32,
 
     /// raw: one ack per read (up to 1024 bytes); line: one ack per \n-terminated line
@@ -96,7 +96,7 @@ pub struct ServerArgs {
     pub queue_timeout: Duration,
 
     /// Connections allowed to wait for a worker; beyond it they are told `server busy` at once
-    #[arg(long, value_name = "N", default_value_t = 1024)]
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = at_least_one)]
     pub max_pending: usize,
 
     /// On shutdown, how long active connections may go on before they are closed
@@ -108,7 +108,7 @@ pub struct ServerArgs {
     pub write_timeout: Duration,
 
     /// Line framing: longer lines are cut into pieces of this size, each acked
-    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024)]
+    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024, value_parser = at_least_one)]
     pub max_line: usize,
 
     /// Console log format, one event a line
@@ -118,6 +118,14 @@ pub struct ServerArgs {
     /// Log connections and errors, not each message
     #[arg(long)]
     pub quiet: bool,
+}
+
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{text}` is not a whole number")),
+    }
 }
 
 /// Seconds as a decimal number, so tests and impatient users can say `0.5`.

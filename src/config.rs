@@ -39,15 +39,6 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     pub fn from_args(args: &ServerArgs) -> Result<Self> {
-        if args.workers == 0 {
-            bail!("--workers must be at least 1");
-        }
-        if args.backlog < 1 {
-            bail!("--backlog must be at least 1");
-        }
-        if args.max_line == 0 {
-            bail!("--max-line must be at least 1 byte");
-        }
         let reply = if args.echo {
             Reply::Echo
         } else {
