@@ -137,8 +137,10 @@ pub fn serve(shared: &Shared, pending: Pending) {
         queued,
     } = pending;
     let tag = ConnTag { id, peer };
-    let waited_ms = if queued { millis(since.elapsed()) } else { 0 };
-    shared.log.log(Some(tag), &Event::Accepted { waited_ms });
+    let waited_ms = millis(since.elapsed());
+    shared
+        .log
+        .log(Some(tag), &Event::Accepted { queued, waited_ms });
     let started = std::time::Instant::now();
 
     let config = &shared.config;

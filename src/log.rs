@@ -45,6 +45,8 @@ pub enum Event<'a> {
         waiting: usize,
     },
     Accepted {
+        /// Whether every worker was busy when it arrived.
+        queued: bool,
         waited_ms: u64,
     },
     Message {
@@ -137,8 +139,11 @@ impl fmt::Display for Event<'_> {
                     "waiting for a worker: all {busy_workers} busy, {waiting} waiting"
                 )
             }
-            Event::Accepted { waited_ms: 0 } => write!(f, "accepted"),
-            Event::Accepted { waited_ms } => write!(
+            Event::Accepted { queued: false, .. } => write!(f, "accepted"),
+            Event::Accepted {
+                queued: true,
+                waited_ms,
+            } => write!(
                 f,
                 "accepted after waiting {} for a worker",
                 Secs(*waited_ms)

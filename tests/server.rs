@@ -1,0 +1,315 @@
+//! The server as a client sees it: acks, framing, decoding, overload, timeouts, errors.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener};
+use std::process::Command;
+use std::thread;
+
+use crate::util::{ACK, Server, connect, exchange, finish, read_to_end, run, tcpack};
+
+#[test]
+fn raw_framing_acks_each_read_and_logs_it() {
+    let mut server = Server::start(&[]);
+    let mut client = connect(server.addr);
+    exchange(&mut client, b"hello\n", ACK);
+    exchange(&mut client, b"second", ACK);
+    let line = server.wait_for("message (6 bytes)");
+    assert!(
+        line.contains("#1 127.0.0.1:") && line.ends_with("hello"),
+        "{line}"
+    );
+    server.wait_for("message (6 bytes): second");
+    assert_eq!(finish(&mut client), b"");
+    let closed = server.wait_for("closed:");
+    assert!(
+        closed.contains("closed: eof") && closed.contains("2 messages, 12 bytes"),
+        "{closed}"
+    );
+    assert!(server.log().contains("#1 127.0.0.1:") && server.count("accepted") == 1);
+}
+
+#[test]
+fn line_framing_acks_each_line_and_a_final_unterminated_one() {
+    let mut server = Server::start(&["--framing", "line"]);
+    let mut client = connect(server.addr);
+    client.write_all(b"one\ntwo\r\n\nthree").unwrap();
+    let acks = finish(&mut client);
+    assert_eq!(acks, ACK.repeat(4));
+    for text in ["): one", "): two", "(1 bytes): ", "): three"] {
+        server.wait_for(text);
+    }
+    server.wait_for("closed: eof");
+    assert_eq!(server.count("message ("), 4);
+}
+
+#[test]
+fn long_lines_are_cut_at_max_line_and_each_piece_acked() {
+    let mut server = Server::start(&["--framing", "line", "--max-line", "4", "--echo"]);
+    let mut client = connect(server.addr);
+    client.write_all(b"abcdefghij\nxy\n").unwrap();
+    assert_eq!(finish(&mut client), b"abcdefghij\nxy\n");
+    for piece in [
+        "(4 bytes): abcd",
+        "(4 bytes): efgh",
+        "(3 bytes): ij",
+        "(3 bytes): xy",
+    ] {
+        server.wait_for(piece);
+    }
+    assert_eq!(server.count("message ("), 4);
+}
+
+#[test]
+fn gbk_from_windows_tools_is_logged_as_chinese() {
+    let mut server = Server::start(&[]);
+    let mut client = connect(server.addr);
+    exchange(
+        &mut client,
+        b"\xc4\xe3\xba\xc3\xa3\xac\xca\xc0\xbd\xe7",
+        ACK,
+    );
+    server.wait_for("message (10 bytes): 你好，世界");
+}
+
+#[test]
+fn a_character_split_across_reads_is_shown_whole() {
+    let mut server = Server::start(&[]);
+    let mut client = connect(server.addr);
+    let text = "收到".as_bytes();
+    // The first ack proves the server read the first piece on its own.
+    exchange(&mut client, &text[..2], ACK);
+    exchange(&mut client, &text[2..], ACK);
+    // The first piece shows nothing yet: its partial character waits for the rest.
+    assert!(server.wait_for("message (2 bytes)").ends_with("): "));
+    server.wait_for("message (4 bytes): 收到");
+    assert!(!server.log().contains('\u{fffd}'), "{}", server.log());
+}
+
+#[test]
+fn binary_and_terminal_escapes_are_escaped_in_the_log() {
+    let mut server = Server::start(&[]);
+    let mut client = connect(server.addr);
+    exchange(&mut client, b"\x1b[2J\x00\xff\xfe", ACK);
+    server.wait_for(r"message (7 bytes): \x1b[2J\x00\xff\xfe");
+    assert!(!server.log().contains('\x1b'));
+}
+
+#[test]
+fn echo_replies_with_the_data() {
+    let server = Server::start(&["--echo"]);
+    let mut client = connect(server.addr);
+    exchange(&mut client, b"ping 1\n", b"ping 1\n");
+    exchange(&mut client, "已收到".as_bytes(), "已收到".as_bytes());
+}
+
+#[test]
+fn reply_text_and_gbk_encoding_are_the_bytes_on_the_wire() {
+    let server = Server::start(&["--reply-encoding", "gbk"]);
+    exchange(
+        &mut connect(server.addr),
+        b"hi",
+        b"\xd2\xd1\xca\xd5\xb5\xbd\n",
+    );
+    let server = Server::start(&["--reply", "OK\r\n"]);
+    exchange(&mut connect(server.addr), b"hi", b"OK\r\n");
+    let server = Server::start(&["--reply", "好", "--reply-encoding", "gbk"]);
+    exchange(&mut connect(server.addr), b"hi", b"\xba\xc3");
+}
+
+#[test]
+fn hex_decoding_and_json_logs() {
+    let mut server = Server::start(&["--decode", "hex", "--log-format", "json"]);
+    let mut client = connect(server.addr);
+    exchange(&mut client, b"hi\x00", ACK);
+    finish(&mut client);
+    server.wait_for("\"closed\"");
+    for line in server.log().lines() {
+        let value: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(
+            value["ts"].is_string() && value["level"].is_string() && value["event"].is_string()
+        );
+    }
+    let message = server.wait_for("\"message\"");
+    let value: serde_json::Value = serde_json::from_str(&message).unwrap();
+    assert_eq!(value["text"], "68 69 00");
+    assert_eq!(value["conn"], 1);
+    assert!(value["peer"].as_str().unwrap().starts_with("127.0.0.1:"));
+    let first: serde_json::Value =
+        serde_json::from_str(server.log().lines().next().unwrap()).unwrap();
+    assert_eq!(first["event"], "listening");
+}
+
+#[test]
+fn quiet_logs_connections_but_not_messages() {
+    let mut server = Server::start(&["--quiet"]);
+    let mut client = connect(server.addr);
+    exchange(&mut client, b"secret", ACK);
+    finish(&mut client);
+    server.wait_for("closed: eof");
+    assert_eq!(server.count("message ("), 0);
+    assert!(!server.log().contains("secret"));
+}
+
+#[test]
+fn ipv6_loopback() {
+    if TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("skipped: this machine has no IPv6 loopback");
+        return;
+    }
+    let mut server = Server::start(&["--bind", "[::1]:0"]);
+    assert!(server.addr.is_ipv6(), "{}", server.addr);
+    exchange(&mut connect(server.addr), b"v6", ACK);
+    server.wait_for("[::1]:");
+}
+
+#[test]
+fn more_clients_than_workers_wait_then_hear_server_busy() {
+    let mut server = Server::start(&["--workers", "1", "--queue-timeout", "0.5"]);
+    let mut first = connect(server.addr);
+    exchange(&mut first, b"hold", ACK);
+    let mut second = connect(server.addr);
+    server.wait_for("waiting for a worker: all 1 busy");
+    // The notice comes at the queue timeout, while the first client still holds the worker.
+    assert_eq!(read_to_end(&mut second), b"server busy\n");
+    server.wait_for("rejected with \"server busy\": no worker became free within 0.5s");
+    exchange(&mut first, b"still served", ACK);
+}
+
+#[test]
+fn a_full_queue_answers_server_busy_at_once() {
+    let mut server = Server::start(&[
+        "--workers",
+        "1",
+        "--max-pending",
+        "1",
+        "--queue-timeout",
+        "60",
+    ]);
+    let mut first = connect(server.addr);
+    exchange(&mut first, b"hold", ACK);
+    let _second = connect(server.addr);
+    server.wait_for("waiting for a worker");
+    let mut third = connect(server.addr);
+    assert_eq!(read_to_end(&mut third), b"server busy\n");
+    server.wait_for("1 connections are already waiting (--max-pending)");
+}
+
+#[test]
+fn a_waiting_client_is_served_when_a_worker_frees() {
+    let mut server = Server::start(&["--workers", "1"]);
+    let mut first = connect(server.addr);
+    exchange(&mut first, b"a", ACK);
+    let mut second = connect(server.addr);
+    second.write_all(b"queued message").unwrap();
+    server.wait_for("waiting for a worker");
+    finish(&mut first);
+    let mut ack = vec![0; ACK.len()];
+    second.read_exact(&mut ack).unwrap();
+    assert_eq!(ack, ACK);
+    server.wait_for("accepted after waiting");
+    server.wait_for("message (14 bytes): queued message");
+}
+
+#[test]
+fn idle_timeout_closes_a_silent_client_and_frees_its_worker() {
+    let mut server = Server::start(&["--workers", "1", "--idle-timeout", "0.3"]);
+    let mut silent = connect(server.addr);
+    server.wait_for("#1 127.0.0.1");
+    let mut next = connect(server.addr);
+    next.write_all(b"after").unwrap();
+    server.wait_for("waiting for a worker");
+    assert_eq!(read_to_end(&mut silent), b"");
+    server.wait_for("closed: idle timeout");
+    let mut ack = vec![0; ACK.len()];
+    next.read_exact(&mut ack).unwrap();
+    assert_eq!(ack, ACK);
+}
+
+#[test]
+fn a_client_that_never_reads_is_closed_by_the_write_timeout() {
+    let mut server = Server::start(&["--workers", "1", "--echo", "--write-timeout", "0.3"]);
+    let hog = connect(server.addr);
+    let writer = {
+        let mut hog = hog.try_clone().unwrap();
+        // Bounded: 64 MiB at most; the server stops reading long before that.
+        thread::spawn(move || {
+            let chunk = [b'x'; 64 * 1024];
+            for _ in 0..1024 {
+                if hog.write_all(&chunk).is_err() {
+                    break;
+                }
+            }
+        })
+    };
+    server.wait_for("closed: write timeout (client is not reading its acks)");
+    let _ = hog.shutdown(Shutdown::Both);
+    writer.join().unwrap();
+    exchange(&mut connect(server.addr), b"next", b"next");
+}
+
+#[test]
+fn accept_errors_are_logged_and_the_server_recovers() {
+    // 24 descriptors: a few clients exhaust them, and the server must back off, not die.
+    let mut server = Server::start_via_shell(
+        "ulimit -Sn 24 && ulimit -Hn 24 && exec \"$TCPACK\" server --bind 127.0.0.1:0 --workers 64",
+    );
+    server.wait_for("max open files=24");
+    let mut clients = Vec::new();
+    for _ in 0..20 {
+        let mut c = connect(server.addr);
+        c.write_all(b"x").unwrap();
+        clients.push(c);
+    }
+    server.wait_for("accept failed");
+    drop(clients);
+    let mut late = connect(server.addr);
+    exchange(&mut late, b"recovered", ACK);
+    server.wait_for("message (9 bytes): recovered");
+}
+
+#[test]
+fn port_in_use_is_one_clear_line_and_exit_1() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let bind = taken.local_addr().unwrap().to_string();
+    let mut command = Command::new(tcpack());
+    command.args(["server", "--bind", &bind]);
+    let (status, stdout, stderr) = run(command, b"");
+    assert_eq!(status.code(), Some(1), "{stdout}{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: address")
+            && stderr.contains("already in use")
+            && stderr.contains("--bind"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn bad_usage_exits_2() {
+    for args in [
+        &["server", "--bind", "nowhere"][..],
+        &["server", "--workers", "0"],
+        &["server", "--framing", "words"],
+    ] {
+        let mut command = Command::new(tcpack());
+        command.args(args);
+        let (status, _, stderr) = run(command, b"");
+        assert_eq!(status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("error:"), "{stderr}");
+    }
+}
+
+#[test]
+fn the_tutorials_python_client_is_heard() {
+    let mut server = Server::start(&[]);
+    let mut command = Command::new("python3");
+    command.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/tutorial_client.py"
+    ));
+    let stdin = format!("127.0.0.1\n{}\n你好 tcpack\n", server.addr.port());
+    let (status, stdout, stderr) = run(command, stdin.as_bytes());
+    assert!(status.success(), "{stdout}{stderr}");
+    server.wait_for("message (13 bytes): 你好 tcpack");
+}

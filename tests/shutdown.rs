@@ -1,0 +1,112 @@
+//! Graceful shutdown with real signals: nothing owed is lost, nobody is left hanging.
+
+use std::io::{Read, Write};
+
+use rustix::process::Signal;
+
+use crate::util::{ACK, Server, connect, exchange, finish, read_to_end};
+
+#[test]
+fn sigint_drains_active_clients_and_turns_away_the_rest() {
+    let mut server = Server::start(&["--workers", "2", "--drain-timeout", "30"]);
+    let mut a = connect(server.addr);
+    let mut b = connect(server.addr);
+    exchange(&mut a, b"a1", ACK);
+    exchange(&mut b, b"b1", ACK);
+    let mut queued = connect(server.addr);
+    server.wait_for("waiting for a worker");
+
+    server.signal(Signal::INT);
+    server.wait_for(
+        "shutting down: 2 active connections may finish within 30.000s, 1 waiting are turned away",
+    );
+    assert_eq!(read_to_end(&mut queued), b"server shutting down\n");
+    let mut late = connect(server.addr);
+    assert_eq!(read_to_end(&mut late), b"server shutting down\n");
+
+    // Active clients are still served during the drain.
+    exchange(&mut a, b"a2", ACK);
+    b.write_all(b"b2").unwrap();
+    assert_eq!(finish(&mut b), ACK);
+    assert_eq!(finish(&mut a), b"");
+
+    let status = server.wait_exit();
+    assert_eq!(status.code(), Some(0), "{}", server.log());
+    let summary = server.wait_for("stopped:");
+    assert!(
+        summary.contains("2 connections, 4 messages, 8 bytes, 0 errors, 2 rejected"),
+        "{summary}"
+    );
+    assert_eq!(server.count("rejected with \"server shutting down\""), 2);
+}
+
+#[test]
+fn sigterm_is_a_graceful_stop_too() {
+    let mut server = Server::start(&[]);
+    let mut client = connect(server.addr);
+    exchange(&mut client, b"before", ACK);
+    server.signal(Signal::TERM);
+    server.wait_for("shutting down: 1 active");
+    assert_eq!(finish(&mut client), b"");
+    assert_eq!(server.wait_exit().code(), Some(0), "{}", server.log());
+    let summary = server.wait_for("stopped:");
+    assert!(
+        summary.contains("1 connections, 1 messages, 6 bytes"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn drain_timeout_acks_what_was_read_then_closes() {
+    let mut server = Server::start(&["--framing", "line", "--drain-timeout", "0.3"]);
+    let mut stuck = connect(server.addr);
+    exchange(&mut stuck, b"whole line\n", ACK);
+    // Read by the server, but no `\n` yet: owed an ack when the connection closes.
+    stuck.write_all(b"half a line").unwrap();
+    server.wait_for("#1 127.0.0.1");
+    server.signal(Signal::INT);
+    server.wait_for("drain timeout: closing 1 connections");
+    assert_eq!(read_to_end(&mut stuck), ACK);
+    assert_eq!(server.wait_exit().code(), Some(0), "{}", server.log());
+    server.wait_for("message (11 bytes): half a line");
+    server.wait_for("closed: drain timeout");
+    assert!(server.wait_for("stopped:").contains("2 messages"));
+}
+
+#[test]
+fn drain_timeout_unblocks_a_client_that_does_not_read() {
+    let mut server = Server::start(&["--echo", "--drain-timeout", "0.3", "--write-timeout", "60"]);
+    let hog = connect(server.addr);
+    let writer = {
+        let mut hog = hog.try_clone().unwrap();
+        std::thread::spawn(move || {
+            let chunk = [b'x'; 64 * 1024];
+            for _ in 0..1024 {
+                if hog.write_all(&chunk).is_err() {
+                    break;
+                }
+            }
+        })
+    };
+    server.wait_for("message (");
+    server.signal(Signal::INT);
+    assert_eq!(server.wait_exit().code(), Some(0), "{}", server.log());
+    server.wait_for("drain timeout");
+    drop(hog);
+    writer.join().unwrap();
+}
+
+#[test]
+fn a_second_signal_stops_at_once_with_a_failure_status() {
+    let mut server = Server::start(&["--drain-timeout", "600"]);
+    let mut client = connect(server.addr);
+    exchange(&mut client, b"stay", ACK);
+    server.signal(Signal::INT);
+    server.wait_for("shutting down");
+    server.signal(Signal::INT);
+    let status = server.wait_exit();
+    assert_eq!(status.code(), Some(130), "{}", server.log());
+    server.wait_for("second signal: stopping now");
+    let mut rest = Vec::new();
+    let _ = client.read_to_end(&mut rest);
+}

@@ -66,17 +66,16 @@ impl Server {
             stderr,
             status: None,
         };
-        let first = server.wait_for("listening on");
-        let addr = first
-            .split("listening on ")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|a| a.parse().ok());
-        match addr {
+        let first = server.wait_for("listening");
+        match listening_addr(&first) {
             Some(addr) => server.addr = addr,
             None => server.fail(&format!("no address in the first line: {first}")),
         }
-        assert_eq!(server.seen.len(), 1, "the listening line must be the first line");
+        assert_eq!(
+            server.seen.len(),
+            1,
+            "the listening line must be the first line"
+        );
         server
     }
 
@@ -100,8 +99,12 @@ impl Server {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
                 Ok(line) => self.seen.push(line),
-                Err(RecvTimeoutError::Timeout) => self.fail(&format!("no {n}. line containing {needle:?} within {DEADLINE:?}")),
-                Err(RecvTimeoutError::Disconnected) => self.fail(&format!("exited before a {n}. line containing {needle:?}")),
+                Err(RecvTimeoutError::Timeout) => self.fail(&format!(
+                    "no {n}. line containing {needle:?} within {DEADLINE:?}"
+                )),
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.fail(&format!("exited before a {n}. line containing {needle:?}"))
+                }
             }
         }
     }
@@ -161,6 +164,20 @@ impl Drop for Server {
     }
 }
 
+/// The bound address from the first line, in text or JSON format.
+fn listening_addr(line: &str) -> Option<SocketAddr> {
+    if line.starts_with('{') {
+        let value: serde_json::Value = serde_json::from_str(line).ok()?;
+        return value["addr"].as_str()?.parse().ok();
+    }
+    line.split("listening on ")
+        .nth(1)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 fn pipe_lines(source: impl Read + Send + 'static) -> Receiver<String> {
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
@@ -186,13 +203,18 @@ pub fn exchange(stream: &mut TcpStream, data: &[u8], expected: &[u8]) {
     stream.write_all(data).expect("write");
     let mut got = vec![0u8; expected.len()];
     stream.read_exact(&mut got).expect("read the ack");
-    assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(expected));
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(expected)
+    );
 }
 
 /// Reads until the server closes; fails on a reset, which would have destroyed data.
 pub fn read_to_end(stream: &mut TcpStream) -> Vec<u8> {
     let mut got = Vec::new();
-    stream.read_to_end(&mut got).expect("read until the server closes");
+    stream
+        .read_to_end(&mut got)
+        .expect("read until the server closes");
     got
 }
 
