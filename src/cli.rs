@@ -20,6 +20,58 @@ pub struct Cli {
 pub enum Command {
     /// Listen for TCP clients, log every message they send and acknowledge it.
     Server(ServerArgs),
+    /// Send messages and show each ack with its round-trip time.
+    #[command(after_help = CLIENT_EXIT_CODES)]
+    Client(ClientArgs),
+}
+
+const CLIENT_EXIT_CODES: &str = "Exit codes: 0 every message acked, 1 other I/O error, 2 bad usage or input, \
+3 connection refused, 4 connect timed out, 5 host name not resolved, \
+6 server closed the connection early, 7 no ack within --timeout, 130 interrupted (Ctrl-C)";
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClientArgs {
+    /// Server as HOST PORT or HOST:PORT ([::1]:7785 for IPv6); none on a terminal: asked for
+    #[arg(value_name = "HOST [PORT]", num_args = 0..=2)]
+    pub target: Vec<String>,
+
+    /// Message to send instead of stdin's lines (repeatable)
+    #[arg(short, long = "message", value_name = "TEXT")]
+    pub messages: Vec<String>,
+
+    /// Send the -m messages this many times in all, like ping
+    #[arg(short, long, value_name = "N", requires = "messages", value_parser = at_least_one)]
+    pub count: Option<usize>,
+
+    /// Pause between repeated messages with --count
+    #[arg(
+        short,
+        long,
+        value_name = "MS",
+        default_value_t = 1000,
+        requires = "count"
+    )]
+    pub interval: u64,
+
+    /// Bytes sent for text: gbk as Windows network tools send it
+    #[arg(long, value_enum, value_name = "ENC", default_value_t = TextEncoding::Utf8)]
+    pub encoding: TextEncoding,
+
+    /// Seconds to wait for the connection and for each ack
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
+    pub timeout: Duration,
+
+    /// Send and close without waiting for acks, like the tutorial's client
+    #[arg(long)]
+    pub no_wait: bool,
+
+    /// Messages are hex bytes ("48 69 0a"); acks are shown as hex
+    #[arg(long)]
+    pub hex: bool,
+
+    /// Print only the acks: no progress, round-trip times or summary
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -31,7 +83,7 @@ pub enum Framing {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ReplyEncoding {
+pub enum TextEncoding {
     #[value(name = "utf-8", alias = "utf8")]
     Utf8,
     Gbk,
@@ -80,8 +132,8 @@ pub struct ServerArgs {
     pub echo: bool,
 
     /// Bytes of the ack on the wire; gbk lets Windows tools show it right
-    #[arg(long, value_enum, value_name = "ENC", default_value_t = ReplyEncoding::Utf8)]
-    pub reply_encoding: ReplyEncoding,
+    #[arg(long, value_enum, value_name = "ENC", default_value_t = TextEncoding::Utf8)]
+    pub reply_encoding: TextEncoding,
 
     /// How received bytes are shown: auto = UTF-8 if valid, else GBK, else escaped bytes
     #[arg(long, value_enum, value_name = "MODE", default_value_t = DecodeMode::Auto)]

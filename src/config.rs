@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 
-use crate::cli::{DecodeMode, Framing, LogFormat, ReplyEncoding, ServerArgs};
+use crate::cli::{DecodeMode, Framing, LogFormat, ServerArgs, TextEncoding};
 
 /// The tutorial's ack: "received".
 pub const DEFAULT_REPLY: &str = "已收到\n";
@@ -43,7 +43,12 @@ impl ServerConfig {
             Reply::Echo
         } else {
             let text = args.reply.as_deref().unwrap_or(DEFAULT_REPLY);
-            Reply::Fixed(encode_reply(text, args.reply_encoding)?)
+            let Some(bytes) = encode_text(text, args.reply_encoding) else {
+                bail!(
+                    "--reply {text:?} has characters that GBK cannot encode; use --reply-encoding utf-8"
+                );
+            };
+            Reply::Fixed(bytes)
         };
         Ok(Self {
             bind: args.bind,
@@ -64,18 +69,14 @@ impl ServerConfig {
     }
 }
 
-/// Encodes the ack text, refusing characters GBK cannot carry rather than sending `?`.
-pub fn encode_reply(text: &str, encoding: ReplyEncoding) -> Result<Vec<u8>> {
+/// Text as bytes on the wire; `None` if GBK cannot carry a character
+/// (rather than silently sending `?`).
+pub fn encode_text(text: &str, encoding: TextEncoding) -> Option<Vec<u8>> {
     match encoding {
-        ReplyEncoding::Utf8 => Ok(text.as_bytes().to_vec()),
-        ReplyEncoding::Gbk => {
+        TextEncoding::Utf8 => Some(text.as_bytes().to_vec()),
+        TextEncoding::Gbk => {
             let (bytes, _, unmappable) = encoding_rs::GBK.encode(text);
-            if unmappable {
-                bail!(
-                    "--reply {text:?} has characters that GBK cannot encode; use --reply-encoding utf-8"
-                );
-            }
-            Ok(bytes.into_owned())
+            (!unmappable).then(|| bytes.into_owned())
         }
     }
 }
@@ -86,13 +87,12 @@ mod tests {
 
     #[test]
     fn default_reply_in_gbk_is_the_windows_bytes() {
-        let bytes = encode_reply(DEFAULT_REPLY, ReplyEncoding::Gbk).unwrap();
+        let bytes = encode_text(DEFAULT_REPLY, TextEncoding::Gbk).unwrap();
         assert_eq!(bytes, b"\xd2\xd1\xca\xd5\xb5\xbd\n");
     }
 
     #[test]
-    fn reply_gbk_cannot_encode_is_an_error() {
-        let err = encode_reply("ok 🙂", ReplyEncoding::Gbk).unwrap_err();
-        assert!(err.to_string().contains("GBK cannot encode"), "{err}");
+    fn gbk_refuses_what_it_cannot_encode() {
+        assert_eq!(encode_text("ok 🙂", TextEncoding::Gbk), None);
     }
 }

@@ -6,7 +6,7 @@ use std::net::TcpStream;
 use crate::config::Reply;
 use crate::connections::Pending;
 use crate::decode::TextDecoder;
-use crate::framing::{Framer, trim_line_ending};
+use crate::framing::Framer;
 use crate::log::{ConnTag, Event};
 use crate::server::Shared;
 use crate::shutdown::Phase;
@@ -87,7 +87,7 @@ impl Answer<'_> {
         self.messages += 1;
         let log = &self.shared.log;
         if log.messages_enabled() {
-            let text = self.decoder.decode(trim_line_ending(message), last);
+            let text = self.decoder.decode(message, last);
             log.log(
                 Some(self.tag),
                 &Event::Message {

@@ -30,12 +30,14 @@ impl TextDecoder {
         }
     }
 
-    /// Shows one message. `last` is true for the final message of a connection,
-    /// so a dangling partial character is shown as malformed instead of held back.
-    pub fn decode(&mut self, bytes: &[u8], last: bool) -> &str {
+    /// Shows one message: text without its line ending, or every byte in hex.
+    /// `last` is true for the final message of a connection, so a dangling
+    /// partial character is shown as malformed instead of held back.
+    pub fn decode(&mut self, message: &[u8], last: bool) -> &str {
         self.shown.clear();
+        let bytes = trim_line_ending(message);
         match self.mode {
-            DecodeMode::Hex => push_hex(&mut self.shown, bytes),
+            DecodeMode::Hex => push_hex(&mut self.shown, message),
             DecodeMode::Utf8 => {
                 decode_into(&mut self.utf8, bytes, &mut self.utf8_text, last);
                 push_escaped(&mut self.shown, &self.utf8_text);
@@ -59,6 +61,11 @@ impl TextDecoder {
         }
         &self.shown
     }
+}
+
+fn trim_line_ending(message: &[u8]) -> &[u8] {
+    let message = message.strip_suffix(b"\n").unwrap_or(message);
+    message.strip_suffix(b"\r").unwrap_or(message)
 }
 
 /// Decodes `src` into `dst` (cleared first); returns false if anything was malformed.
@@ -152,12 +159,13 @@ mod tests {
             (DecodeMode::Auto, &["已收到".as_bytes()], &["已收到"]),
             (DecodeMode::Auto, &[gbk_received], &["已收到"]),
             (DecodeMode::Auto, &[b"\xff\xfe\x00"], &["\\xff\\xfe\\x00"]),
-            (DecodeMode::Auto, &[b"a\x1b[2Jb\r\n"], &["a\\x1b[2Jb\\r\\n"]),
+            (DecodeMode::Auto, &[b"a\x1b[2Jb\r\n"], &["a\\x1b[2Jb"]),
+            (DecodeMode::Auto, &[b"a\r\nb\n\n"], &["a\\r\\nb\\n"]),
             (DecodeMode::Auto, &[b"\xe5\xb7", b"\xb2!"], &["", "已!"]),
             (DecodeMode::Auto, &[b"ok\xd2", b"\xd1"], &["ok", "已"]),
             (DecodeMode::Utf8, &[b"a\xffb"], &["a\u{fffd}b"]),
             (DecodeMode::Gbk, &[gbk_received], &["已收到"]),
-            (DecodeMode::Hex, &[b"hi\n"], &["68 69 0a"]),
+            (DecodeMode::Hex, &[b"hi\r\n"], &["68 69 0d 0a"]),
             (DecodeMode::Auto, &[b"tab\there \\"], &["tab\\there \\\\"]),
             (
                 DecodeMode::Auto,

@@ -74,12 +74,6 @@ impl Framer {
     }
 }
 
-/// The message without its line ending, for display.
-pub fn trim_line_ending(message: &[u8]) -> &[u8] {
-    let message = message.strip_suffix(b"\n").unwrap_or(message);
-    message.strip_suffix(b"\r").unwrap_or(message)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,13 +115,6 @@ mod tests {
                 "{framing:?} {max} {reads:?}"
             );
         }
-    }
-
-    #[test]
-    fn trims_lf_and_crlf_only_at_the_end() {
-        assert_eq!(trim_line_ending(b"a\r\n"), b"a");
-        assert_eq!(trim_line_ending(b"a\n"), b"a");
-        assert_eq!(trim_line_ending(b"a\rb"), b"a\rb");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! Data flows one way: accept → queue → worker → framing → decode/log → ack.
 
 pub mod cli;
+pub mod client;
 pub mod closer;
 pub mod config;
 pub mod connection;
@@ -16,7 +17,8 @@ pub mod stats;
 
 use anyhow::{Context, Result};
 
-use crate::cli::{Cli, Command, ServerArgs};
+use crate::cli::{Cli, ClientArgs, Command, ServerArgs};
+use crate::client::{Client, ClientError};
 use crate::config::ServerConfig;
 use crate::server::Server;
 
@@ -26,7 +28,15 @@ pub const FORCED_EXIT: i32 = 130;
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Server(args) => run_server(&args),
+        Command::Client(args) => run_client(args),
     }
+}
+
+/// The process exit status for an error `run` returned.
+pub fn exit_code(error: &anyhow::Error) -> u8 {
+    error
+        .downcast_ref::<ClientError>()
+        .map_or(1, ClientError::exit_code)
 }
 
 fn run_server(args: &ServerArgs) -> Result<()> {
@@ -40,4 +50,16 @@ fn run_server(args: &ServerArgs) -> Result<()> {
     })
     .context("installing the Ctrl-C handler")?;
     server.run()
+}
+
+fn run_client(args: ClientArgs) -> Result<()> {
+    let client = Client::new(args);
+    let tally = client.tally();
+    ctrlc::set_handler(move || {
+        let summary = tally.lock().map(|t| t.summary()).unwrap_or_default();
+        eprintln!("\ninterrupted: {summary}");
+        std::process::exit(FORCED_EXIT);
+    })
+    .context("installing the Ctrl-C handler")?;
+    Ok(client.run()?)
 }

@@ -2,6 +2,7 @@
 
 mod util;
 
+mod client;
 mod scripts;
 mod server;
 mod shutdown;

@@ -1,0 +1,456 @@
+//! `tcpack client`: the tutorial's client, grown up. Sends messages one at a
+//! time, waits for each ack, and says clearly why when it cannot.
+
+use std::io::{self, BufRead, ErrorKind, IsTerminal, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::cli::{ClientArgs, DecodeMode, TextEncoding};
+use crate::config::encode_text;
+use crate::decode::TextDecoder;
+
+/// Why the client failed; each has its own exit code, listed in `--help`.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("connection to {0} refused: is the server running on that port?")]
+    Refused(SocketAddr),
+    #[error("no answer from {0} within {1:?}: check the address and firewall, or raise --timeout")]
+    ConnectTimeout(SocketAddr, Duration),
+    #[error("cannot resolve {0:?}: {1}; check the host name")]
+    NotResolved(String, io::Error),
+    #[error("the server closed the connection before acking message {0}")]
+    ClosedEarly(u64),
+    #[error(
+        "no ack for message {0} within {1:?}: the server may be busy or not ack; raise --timeout or use --no-wait"
+    )]
+    AckTimeout(u64, Duration),
+    #[error("{0}: {1}")]
+    Io(&'static str, io::Error),
+}
+
+impl ClientError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ClientError::Io(..) => 1,
+            ClientError::Usage(_) => 2,
+            ClientError::Refused(_) => 3,
+            ClientError::ConnectTimeout(..) => 4,
+            ClientError::NotResolved(..) => 5,
+            ClientError::ClosedEarly(_) => 6,
+            ClientError::AckTimeout(..) => 7,
+        }
+    }
+}
+
+/// Round-trip times so far; shared with the Ctrl-C handler, which prints them.
+#[derive(Debug, Default)]
+pub struct Tally {
+    sent: u64,
+    acked: u64,
+    rtt_min: Option<Duration>,
+    rtt_max: Duration,
+    rtt_sum: Duration,
+}
+
+impl Tally {
+    fn record(&mut self, rtt: Duration) {
+        self.acked += 1;
+        self.rtt_min = Some(self.rtt_min.map_or(rtt, |m| m.min(rtt)));
+        self.rtt_max = self.rtt_max.max(rtt);
+        self.rtt_sum += rtt;
+    }
+
+    pub fn summary(&self) -> String {
+        let lost = self.sent - self.acked;
+        let mut line = format!("sent {}, acked {}, unacked {lost}", self.sent, self.acked);
+        if let Some(min) = self.rtt_min {
+            let avg = self.rtt_sum / u32::try_from(self.acked).unwrap_or(u32::MAX);
+            line += &format!(
+                ", rtt min/avg/max = {}/{}/{} ms",
+                ms(min),
+                ms(avg),
+                ms(self.rtt_max)
+            );
+        }
+        line
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3}", d.as_secs_f64() * 1000.0)
+}
+
+/// Where the messages come from.
+enum Source {
+    Given(Vec<Vec<u8>>),
+    Stdin,
+    Prompt,
+}
+
+pub struct Client {
+    args: ClientArgs,
+    tally: Arc<Mutex<Tally>>,
+}
+
+impl Client {
+    pub fn new(args: ClientArgs) -> Self {
+        Self {
+            args,
+            tally: Arc::default(),
+        }
+    }
+
+    /// What the Ctrl-C handler prints.
+    pub fn tally(&self) -> Arc<Mutex<Tally>> {
+        Arc::clone(&self.tally)
+    }
+
+    pub fn run(&self) -> Result<(), ClientError> {
+        let args = &self.args;
+        let interactive = args.target.is_empty();
+        if interactive && !io::stdin().is_terminal() {
+            return Err(usage(
+                "give the server as HOST PORT or HOST:PORT (on a terminal, tcpack client alone asks for them)",
+            ));
+        }
+        let target = if interactive {
+            prompt_target()?
+        } else {
+            parse_target(&args.target)?
+        };
+        let source = if !args.messages.is_empty() {
+            let encoded = args
+                .messages
+                .iter()
+                .map(|m| self.encode(m, true))
+                .collect::<Result<_, _>>()?;
+            Source::Given(encoded)
+        } else if interactive {
+            Source::Prompt
+        } else {
+            Source::Stdin
+        };
+
+        let stream = connect(&target, args.timeout)?;
+        self.progress(&format!(
+            "connected to {}",
+            stream
+                .peer_addr()
+                .map_err(|e| ClientError::Io("connected", e))?
+        ));
+        let mut session = Session {
+            stream,
+            received: Vec::new(),
+            decoder: TextDecoder::new(self.ack_mode()),
+        };
+        let result = self.send_all(&mut session, source);
+        self.finish(&session);
+        result
+    }
+
+    fn send_all(&self, session: &mut Session, source: Source) -> Result<(), ClientError> {
+        let args = &self.args;
+        match source {
+            Source::Given(messages) => {
+                let total = args.count.unwrap_or(messages.len());
+                for (i, message) in messages.iter().cycle().take(total).enumerate() {
+                    if i > 0 && args.count.is_some() {
+                        std::thread::sleep(Duration::from_millis(args.interval));
+                    }
+                    self.exchange(session, message)?;
+                }
+            }
+            Source::Stdin => {
+                let mut stdin = io::stdin().lock();
+                let mut line = Vec::new();
+                while read_line(&mut stdin, &mut line)? {
+                    let text = String::from_utf8(line.clone())
+                        .map_err(|_| usage("stdin is not UTF-8 text; send raw bytes with --hex"))?;
+                    let message = self.encode(&text, false)?;
+                    self.exchange(session, &message)?;
+                }
+            }
+            Source::Prompt => loop {
+                let text = prompt("message (empty line or Ctrl-D ends) 请输入要发送的数据: ")?;
+                if text.is_empty() {
+                    break;
+                }
+                let message = self.encode(&text, true)?;
+                self.exchange(session, &message)?;
+            },
+        }
+        Ok(())
+    }
+
+    /// Sends one message and, unless --no-wait, waits for its ack.
+    fn exchange(&self, session: &mut Session, message: &[u8]) -> Result<(), ClientError> {
+        let seq = {
+            let mut tally = self.lock_tally();
+            tally.sent += 1;
+            tally.sent
+        };
+        let started = Instant::now();
+        (&session.stream)
+            .write_all(message)
+            .map_err(|e| match e.kind() {
+                ErrorKind::BrokenPipe | ErrorKind::ConnectionReset => ClientError::ClosedEarly(seq),
+                _ => ClientError::Io("sending", e),
+            })?;
+        if self.args.no_wait {
+            return Ok(());
+        }
+        let ack = session.read_ack(seq, self.args.timeout)?;
+        let rtt = started.elapsed();
+        self.lock_tally().record(rtt);
+        let shown = session.decoder.decode(&ack, false).to_owned();
+        let mut stdout = io::stdout().lock();
+        let _ = writeln!(stdout, "{shown}");
+        let _ = stdout.flush();
+        self.progress(&format!("ack {seq}: {} bytes in {} ms", ack.len(), ms(rtt)));
+        Ok(())
+    }
+
+    /// Closes our side and, if acks were awaited, the summary.
+    fn finish(&self, session: &Session) {
+        let _ = session.stream.shutdown(Shutdown::Write);
+        // Read what is left so our close is not a reset that the server logs as an error.
+        let mut rest = [0u8; 1024];
+        let _ = session
+            .stream
+            .set_read_timeout(Some(Duration::from_millis(500)));
+        while matches!((&session.stream).read(&mut rest), Ok(n) if n > 0) {}
+        if !self.args.no_wait {
+            self.progress(&self.lock_tally().summary());
+        } else {
+            self.progress(&format!(
+                "sent {} messages without waiting for acks",
+                self.lock_tally().sent
+            ));
+        }
+    }
+
+    fn encode(&self, text: &str, add_newline: bool) -> Result<Vec<u8>, ClientError> {
+        if self.args.hex {
+            return parse_hex(text);
+        }
+        let mut bytes = encode_text(text, self.args.encoding).ok_or_else(|| {
+            usage(&format!(
+                "{text:?} has characters GBK cannot encode; use --encoding utf-8"
+            ))
+        })?;
+        if add_newline {
+            bytes.push(b'\n');
+        }
+        Ok(bytes)
+    }
+
+    fn ack_mode(&self) -> DecodeMode {
+        match (self.args.hex, self.args.encoding) {
+            (true, _) => DecodeMode::Hex,
+            (false, TextEncoding::Gbk) => DecodeMode::Gbk,
+            (false, TextEncoding::Utf8) => DecodeMode::Auto,
+        }
+    }
+
+    fn progress(&self, line: &str) {
+        if !self.args.quiet {
+            eprintln!("{line}");
+        }
+    }
+
+    fn lock_tally(&self) -> std::sync::MutexGuard<'_, Tally> {
+        self.tally.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+struct Session {
+    stream: TcpStream,
+    /// Bytes received but not yet handed out as an ack.
+    received: Vec<u8>,
+    decoder: TextDecoder,
+}
+
+impl Session {
+    /// An ack is one line; a server whose reply has no `\n` (like the
+    /// tutorial's) acks with whatever one read brings.
+    fn read_ack(&mut self, seq: u64, timeout: Duration) -> Result<Vec<u8>, ClientError> {
+        let deadline = Instant::now() + timeout;
+        let mut buf = [0u8; 4096];
+        loop {
+            if let Some(newline) = memchr::memchr(b'\n', &self.received) {
+                return Ok(self.received.drain(..=newline).collect());
+            }
+            if !self.received.is_empty() {
+                return Ok(std::mem::take(&mut self.received));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(ClientError::AckTimeout(seq, timeout));
+            }
+            let _ = self.stream.set_read_timeout(Some(left));
+            match (&self.stream).read(&mut buf) {
+                Ok(0) => return Err(ClientError::ClosedEarly(seq)),
+                Ok(n) => self.received.extend_from_slice(&buf[..n]),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    return Err(ClientError::AckTimeout(seq, timeout));
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => {
+                    return Err(ClientError::ClosedEarly(seq));
+                }
+                Err(e) => return Err(ClientError::Io("reading the ack", e)),
+            }
+        }
+    }
+}
+
+fn usage(message: &str) -> ClientError {
+    ClientError::Usage(message.to_owned())
+}
+
+/// `HOST PORT` or `HOST:PORT`, as a string `to_socket_addrs` resolves.
+fn parse_target(target: &[String]) -> Result<String, ClientError> {
+    match target {
+        [host, port] => {
+            let port: u16 = port
+                .parse()
+                .map_err(|_| usage(&format!("port {port:?} is not a number from 0 to 65535")))?;
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            Ok(if host.contains(':') {
+                format!("[{host}]:{port}")
+            } else {
+                format!("{host}:{port}")
+            })
+        }
+        [host_port]
+            if host_port
+                .rsplit_once(':')
+                .is_some_and(|(_, p)| p.parse::<u16>().is_ok()) =>
+        {
+            Ok(host_port.clone())
+        }
+        _ => Err(usage(&format!(
+            "{:?}: give the server as HOST PORT or HOST:PORT",
+            target.join(" ")
+        ))),
+    }
+}
+
+fn connect(target: &str, timeout: Duration) -> Result<TcpStream, ClientError> {
+    let host = target
+        .rsplit_once(':')
+        .map_or(target, |(h, _)| h)
+        .to_owned();
+    let addrs: Vec<SocketAddr> = target
+        .to_socket_addrs()
+        .map_err(|e| ClientError::NotResolved(host.clone(), e))?
+        .collect();
+    let mut last = None;
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(stream) => {
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
+            Err(e) => {
+                last = Some(match e.kind() {
+                    ErrorKind::ConnectionRefused => ClientError::Refused(addr),
+                    ErrorKind::TimedOut | ErrorKind::WouldBlock => {
+                        ClientError::ConnectTimeout(addr, timeout)
+                    }
+                    _ => ClientError::Io("connecting", e),
+                })
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| ClientError::NotResolved(host, io::Error::other("no addresses"))))
+}
+
+/// Reads one line including its `\n`; false at end of input.
+fn read_line(input: &mut impl BufRead, line: &mut Vec<u8>) -> Result<bool, ClientError> {
+    line.clear();
+    let n = input
+        .read_until(b'\n', line)
+        .map_err(|e| ClientError::Io("reading stdin", e))?;
+    Ok(n > 0)
+}
+
+fn prompt(question: &str) -> Result<String, ClientError> {
+    eprint!("{question}");
+    let mut line = Vec::new();
+    if !read_line(&mut io::stdin().lock(), &mut line)? {
+        eprintln!();
+        return Ok(String::new());
+    }
+    String::from_utf8(line)
+        .map(|text| text.trim_end_matches(['\r', '\n']).to_owned())
+        .map_err(|_| usage("the terminal sent text that is not UTF-8"))
+}
+
+/// Asks for ip and port, as the tutorial's client does.
+fn prompt_target() -> Result<String, ClientError> {
+    let ip = prompt("ip address 请输入ip地址: ")?;
+    let port = prompt("port 请输入端口号: ")?;
+    parse_target(&[ip, port])
+}
+
+/// "48 69 0a", "48690a" or "0x48 0x69": whitespace between bytes is optional.
+fn parse_hex(text: &str) -> Result<Vec<u8>, ClientError> {
+    let digits: String = text
+        .split_whitespace()
+        .map(|word| word.trim_start_matches("0x"))
+        .collect();
+    if digits.len() % 2 != 0 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(usage(&format!(
+            "{text:?} is not hex bytes like \"48 69 0a\""
+        )));
+    }
+    (0..digits.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).map_err(|_| usage("bad hex")))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets() {
+        let t = |parts: &[&str]| {
+            parse_target(&parts.iter().map(|s| s.to_string()).collect::<Vec<_>>()).ok()
+        };
+        assert_eq!(t(&["127.0.0.1", "7785"]).as_deref(), Some("127.0.0.1:7785"));
+        assert_eq!(t(&["localhost:7785"]).as_deref(), Some("localhost:7785"));
+        assert_eq!(t(&["[::1]:7785"]).as_deref(), Some("[::1]:7785"));
+        assert_eq!(t(&["::1", "7785"]).as_deref(), Some("[::1]:7785"));
+        assert_eq!(t(&["host", "http"]), None);
+        assert_eq!(t(&["host"]), None);
+    }
+
+    #[test]
+    fn hex() {
+        assert_eq!(parse_hex("48 69 0a").unwrap(), b"Hi\n");
+        assert_eq!(parse_hex("48690A").unwrap(), b"Hi\n");
+        assert_eq!(parse_hex("0x48 0x69").unwrap(), b"Hi");
+        assert!(parse_hex("4").is_err());
+        assert!(parse_hex("zz").is_err());
+    }
+
+    #[test]
+    fn summary_reads_like_ping() {
+        let mut tally = Tally {
+            sent: 3,
+            ..Tally::default()
+        };
+        tally.record(Duration::from_micros(100));
+        tally.record(Duration::from_micros(300));
+        assert_eq!(
+            tally.summary(),
+            "sent 3, acked 2, unacked 1, rtt min/avg/max = 0.100/0.200/0.300 ms"
+        );
+    }
+}

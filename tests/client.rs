@@ -1,0 +1,279 @@
+//! `tcpack client` against the real server, and its failures against stand-ins.
+
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use rustix::process::{Pid, Signal, kill_process};
+
+use crate::util::{DEADLINE, Server, run, tcpack};
+
+fn client(args: &[&str]) -> Command {
+    let mut command = Command::new(tcpack());
+    command.arg("client").args(args);
+    command
+}
+
+fn port(server: &Server) -> String {
+    server.addr.port().to_string()
+}
+
+#[test]
+fn stdin_lines_are_sent_one_at_a_time_and_each_ack_printed() {
+    let mut server = Server::start(&[]);
+    let (status, stdout, stderr) = run(
+        client(&["127.0.0.1", &port(&server)]),
+        "one\ntwo\n你好\n".as_bytes(),
+    );
+    assert!(status.success(), "{stderr}");
+    assert_eq!(stdout, "已收到\n".repeat(3));
+    assert!(
+        stderr.contains("sent 3, acked 3, unacked 0, rtt min/avg/max = "),
+        "{stderr}"
+    );
+    assert!(stderr.contains("ack 1: 10 bytes in "), "{stderr}");
+    // A raw server acks each line exactly once because the client waits between lines.
+    for text in ["(4 bytes): one", "(4 bytes): two", "(7 bytes): 你好"] {
+        server.wait_for(text);
+    }
+    server.wait_for("closed: eof");
+    assert_eq!(server.count("message ("), 3);
+}
+
+#[test]
+fn messages_from_flags_repeat_like_ping() {
+    let mut server = Server::start(&["--framing", "line"]);
+    let target = server.addr.to_string();
+    let (status, stdout, stderr) = run(
+        client(&[
+            &target,
+            "-m",
+            "a",
+            "-m",
+            "b",
+            "--count",
+            "5",
+            "--interval",
+            "1",
+        ]),
+        b"",
+    );
+    assert!(status.success(), "{stderr}");
+    assert_eq!(stdout.lines().count(), 5);
+    assert!(stderr.contains("sent 5, acked 5"), "{stderr}");
+    server.wait_for_nth("(2 bytes): a", 3);
+    server.wait_for_nth("(2 bytes): b", 2);
+}
+
+#[test]
+fn ipv6_target_in_brackets() {
+    if TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("skipped: this machine has no IPv6 loopback");
+        return;
+    }
+    let server = Server::start(&["--bind", "[::1]:0"]);
+    let (status, stdout, stderr) = run(
+        client(&[&format!("[::1]:{}", port(&server)), "-m", "v6"]),
+        b"",
+    );
+    assert!(status.success(), "{stderr}");
+    assert_eq!(stdout, "已收到\n");
+}
+
+#[test]
+fn gbk_encoding_sends_what_windows_tools_send() {
+    let mut server = Server::start(&["--decode", "hex", "--reply-encoding", "gbk"]);
+    let (status, stdout, stderr) = run(
+        client(&[
+            "127.0.0.1",
+            &port(&server),
+            "--encoding",
+            "gbk",
+            "-m",
+            "你好",
+        ]),
+        b"",
+    );
+    assert!(status.success(), "{stderr}");
+    server.wait_for("message (5 bytes): c4 e3 ba c3 0a");
+    // The GBK ack is decoded as GBK for display.
+    assert_eq!(stdout, "已收到\n");
+}
+
+#[test]
+fn hex_sends_bytes_and_shows_acks_as_hex() {
+    let mut server = Server::start(&["--echo"]);
+    let (status, stdout, stderr) = run(
+        client(&["127.0.0.1", &port(&server), "--hex", "-m", "00 ff 0a"]),
+        b"",
+    );
+    assert!(status.success(), "{stderr}");
+    assert_eq!(stdout, "00 ff 0a\n");
+    server.wait_for(r"message (3 bytes): \x00\xff");
+}
+
+#[test]
+fn no_wait_sends_and_leaves_and_quiet_prints_only_acks() {
+    let mut server = Server::start(&["--framing", "line"]);
+    let (status, stdout, stderr) = run(
+        client(&[
+            "127.0.0.1",
+            &port(&server),
+            "--no-wait",
+            "-m",
+            "x",
+            "-m",
+            "y",
+        ]),
+        b"",
+    );
+    assert!(status.success(), "{stderr}");
+    assert_eq!(stdout, "");
+    server.wait_for("(2 bytes): y");
+    let (status, stdout, stderr) = run(
+        client(&["127.0.0.1", &port(&server), "--quiet", "-m", "z"]),
+        b"",
+    );
+    assert!(status.success());
+    assert_eq!((stdout.as_str(), stderr.as_str()), ("已收到\n", ""));
+}
+
+/// Runs the client against `target` and checks its exit code and its one-line message.
+fn fails_with(args: &[&str], code: i32, message: &str) {
+    let (status, stdout, stderr) = run(client(args), b"");
+    assert_eq!(status.code(), Some(code), "{args:?}\n{stdout}\n{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: ") && last.contains(message),
+        "{args:?}: {stderr}"
+    );
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn refused_unresolved_and_bad_usage_have_their_own_exit_codes() {
+    let closed = free_port().to_string();
+    fails_with(
+        &["127.0.0.1", &closed, "-m", "x"],
+        3,
+        "refused: is the server running",
+    );
+    fails_with(
+        &["no-such-host.invalid", "7785", "-m", "x"],
+        5,
+        "cannot resolve \"no-such-host.invalid\"",
+    );
+    fails_with(&["127.0.0.1", "http", "-m", "x"], 2, "is not a number");
+    fails_with(&["-m", "x"], 2, "give the server as HOST PORT");
+    fails_with(
+        &["127.0.0.1", &closed, "--hex", "-m", "zz"],
+        2,
+        "is not hex bytes",
+    );
+}
+
+#[test]
+fn connect_timeout_when_nobody_answers() {
+    // A listener that never accepts, with its backlog full: the kernel drops further SYNs.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket
+        .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    socket.listen(0).unwrap();
+    let addr = socket.local_addr().unwrap().as_socket().unwrap();
+    let fillers: Vec<TcpStream> = (0..4)
+        .filter_map(|_| TcpStream::connect_timeout(&addr, Duration::from_millis(300)).ok())
+        .collect();
+    fails_with(
+        &[&addr.to_string(), "--timeout", "0.5", "-m", "x"],
+        4,
+        "no answer from",
+    );
+    drop(fillers);
+}
+
+#[test]
+fn server_closing_early_and_never_acking_are_told_apart() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let closer = std::thread::spawn(move || {
+        let (mut first, _) = listener.accept().unwrap();
+        let mut byte = [0u8; 1];
+        let _ = first.read(&mut byte);
+        drop(first);
+        // The second client is held open and never acked.
+        let (second, _) = listener.accept().unwrap();
+        let mut rest = Vec::new();
+        let _ = (&second).read_to_end(&mut rest);
+    });
+    fails_with(
+        &[&addr, "-m", "x"],
+        6,
+        "closed the connection before acking message 1",
+    );
+    fails_with(
+        &[&addr, "--timeout", "0.3", "-m", "x"],
+        7,
+        "no ack for message 1 within 300ms",
+    );
+    closer.join().unwrap();
+}
+
+#[test]
+fn on_a_terminal_it_asks_like_the_tutorial() {
+    let mut server = Server::start(&[]);
+    // `script` gives the client a terminal, fed from our stdin.
+    let mut command = Command::new("script");
+    command.args(["-qec", &format!("{} client", tcpack()), "/dev/null"]);
+    let answers = format!(
+        "127.0.0.1\n{}\nhello from a terminal\n\n",
+        server.addr.port()
+    );
+    let (status, stdout, _) = run(command, answers.as_bytes());
+    assert!(status.success(), "{stdout}");
+    assert!(
+        stdout.contains("请输入ip地址") && stdout.contains("请输入端口号"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("已收到"), "{stdout}");
+    server.wait_for("message (22 bytes): hello from a terminal");
+}
+
+#[test]
+fn ctrl_c_prints_the_summary_so_far() {
+    let mut server = Server::start(&[]);
+    let child = client(&[
+        "127.0.0.1",
+        &port(&server),
+        "-m",
+        "tick",
+        "--count",
+        "1000",
+        "--interval",
+        "200",
+    ])
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    server.wait_for_nth("message (5 bytes): tick", 2);
+    kill_process(Pid::from_raw(child.id() as i32).unwrap(), Signal::INT).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output()));
+    let output = rx
+        .recv_timeout(DEADLINE)
+        .expect("client exits on Ctrl-C")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted: sent "), "{stderr}");
+}
