@@ -23,6 +23,8 @@ pub enum Command {
     /// Send messages and show each ack with its round-trip time.
     #[command(after_help = CLIENT_EXIT_CODES)]
     Client(ClientArgs),
+    /// Load-test any server that answers each line: throughput and latency percentiles.
+    Bench(BenchArgs),
 }
 
 const CLIENT_EXIT_CODES: &str = "Exit codes: 0 every message acked, 1 other I/O error, 2 bad usage or input, \
@@ -178,6 +180,86 @@ fn at_least_one(text: &str) -> Result<usize, String> {
         Ok(n) => Ok(n),
         Err(_) => Err(format!("`{text}` is not a whole number")),
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Scenario {
+    /// Persistent connections, each sending a line and waiting for its ack
+    Rr,
+    /// Connect, one line, ack, close, again and again (like `echo hi | nc -N`)
+    Conn,
+    /// Persistent connections writing --depth lines at once, then reading --depth acks
+    Pipeline,
+    /// Hold --idle silent connections while fresh clients measure their time to an answer
+    Idle,
+}
+
+impl Scenario {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Rr => "rr",
+            Scenario::Conn => "conn",
+            Scenario::Pipeline => "pipeline",
+            Scenario::Idle => "idle",
+        }
+    }
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// Server as HOST:PORT
+    #[arg(value_name = "HOST:PORT")]
+    pub target: String,
+
+    #[arg(long, value_enum, default_value_t = Scenario::Rr)]
+    pub scenario: Scenario,
+
+    /// Concurrent connections (rr, pipeline) or connect loops (conn)
+    #[arg(short, long, value_name = "C", default_value_t = 16, value_parser = at_least_one)]
+    pub connections: usize,
+
+    /// Messages per connection (rr, pipeline), connections per loop (conn) or fresh clients (idle); 0: until --duration
+    #[arg(short = 'n', long, value_name = "M", default_value_t = 0)]
+    pub messages: u64,
+
+    /// Bytes per message, its final \n included
+    #[arg(short, long, value_name = "BYTES", default_value_t = 16, value_parser = at_least_one)]
+    pub size: usize,
+
+    /// Seconds measured, after the warm-up; every run ends by then
+    #[arg(short, long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
+    pub duration: Duration,
+
+    /// Seconds run first and not counted
+    #[arg(long, value_name = "SECS", default_value = "1", value_parser = parse_secs_or_zero)]
+    pub warmup: Duration,
+
+    /// Lines per burst in the pipeline scenario
+    #[arg(long, value_name = "K", default_value_t = 16, value_parser = at_least_one)]
+    pub depth: usize,
+
+    /// Silent connections held open in the idle scenario
+    #[arg(long, value_name = "I", default_value_t = 1000)]
+    pub idle: usize,
+
+    /// Seconds to wait for a connection or an ack before counting a timeout
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
+    pub timeout: Duration,
+
+    /// The server's process id: adds its CPU time per op and memory (Linux /proc)
+    #[arg(long, value_name = "PID")]
+    pub server_pid: Option<u32>,
+
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_secs_or_zero(text: &str) -> Result<Duration, String> {
+    if text.trim().parse::<f64>() == Ok(0.0) {
+        return Ok(Duration::ZERO);
+    }
+    parse_secs(text)
 }
 
 /// Seconds as a decimal number, so tests and impatient users can say `0.5`.

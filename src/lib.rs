@@ -2,6 +2,7 @@
 //!
 //! Data flows one way: accept → queue → worker → framing → decode/log → ack.
 
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod closer;
@@ -10,6 +11,7 @@ pub mod connection;
 pub mod connections;
 pub mod decode;
 pub mod framing;
+pub mod limits;
 pub mod log;
 pub mod server;
 pub mod shutdown;
@@ -29,6 +31,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Server(args) => run_server(&args),
         Command::Client(args) => run_client(args),
+        Command::Bench(args) => bench::run(&args),
     }
 }
 

@@ -184,26 +184,12 @@ fn bind_error(addr: SocketAddr, error: io::Error) -> anyhow::Error {
     anyhow::Error::new(error).context(advice)
 }
 
-/// Raises the soft open-file limit to the hard one, as Go's runtime and nginx do,
-/// so a thousand clients work where the default soft limit is 1024.
 fn raise_open_file_limit(log: &Logger) -> Option<u64> {
-    use rustix::process::{Resource, getrlimit, setrlimit};
-    let limit = getrlimit(Resource::Nofile);
-    if limit.current != limit.maximum {
-        let raised = rustix::process::Rlimit {
-            current: limit.maximum,
-            maximum: limit.maximum,
-        };
-        if let Err(e) = setrlimit(Resource::Nofile, raised) {
-            let message = format!(
-                "could not raise the open-file limit: {e}; serving with {:?}",
-                limit.current
-            );
-            log.log(None, &Event::Warning { message: &message });
-            return limit.current;
-        }
-    }
-    limit.maximum
+    crate::limits::raise_open_file_limit().unwrap_or_else(|(current, e)| {
+        let message = format!("could not raise the open-file limit: {e}; serving with {current:?}");
+        log.log(None, &Event::Warning { message: &message });
+        current
+    })
 }
 
 fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, pool: &ThreadPool) {

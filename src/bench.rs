@@ -1,0 +1,472 @@
+//! `tcpack bench`: a load generator for any server that answers each `\n`-terminated line.
+//!
+//! One thread per connection, blocking I/O, like the server. Every loop is
+//! bounded by `--duration` (and `--messages` where given).
+
+use std::io::{self, BufRead, BufReader, ErrorKind, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::cli::{BenchArgs, Scenario};
+
+/// What one run measured. Latencies are per message (rr), per connection
+/// cycle (conn), per burst (pipeline) or per fresh client (idle).
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub scenario: &'static str,
+    pub target: SocketAddr,
+    pub connections: usize,
+    pub size: usize,
+    pub seconds: f64,
+    /// Messages acked (rr, pipeline, idle probes) or connections completed (conn).
+    pub ops: u64,
+    pub ops_per_sec: f64,
+    pub errors: u64,
+    pub timeouts: u64,
+    /// `server busy` / `server shutting down` answers instead of acks.
+    pub busy: u64,
+    pub latency_us: Latency,
+    /// rr: the slowest connection's time from start to its first ack.
+    pub first_ack_max_ms: Option<f64>,
+    pub server: Option<ServerUsage>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Latency {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+/// The server's own cost, read from /proc around the measured part of the run.
+#[derive(Debug, Serialize)]
+pub struct ServerUsage {
+    pub cpu_seconds: f64,
+    pub cpu_us_per_op: f64,
+    pub rss_kib: u64,
+}
+
+/// Each client thread's tally, merged at the end.
+struct Tally {
+    latency: Histogram<u64>,
+    ops: u64,
+    errors: u64,
+    timeouts: u64,
+    busy: u64,
+    first_ack: Option<Duration>,
+}
+
+impl Tally {
+    fn new() -> Self {
+        Self {
+            // 1 ns .. 1 h at 3 significant digits.
+            latency: Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
+                .expect("static histogram bounds"),
+            ops: 0,
+            errors: 0,
+            timeouts: 0,
+            busy: 0,
+            first_ack: None,
+        }
+    }
+
+    fn fail(&mut self, error: &io::Error) {
+        match error.kind() {
+            ErrorKind::WouldBlock | ErrorKind::TimedOut => self.timeouts += 1,
+            _ => self.errors += 1,
+        }
+    }
+
+    fn merge(&mut self, other: Tally) {
+        let _ = self.latency.add(&other.latency);
+        self.ops += other.ops;
+        self.errors += other.errors;
+        self.timeouts += other.timeouts;
+        self.busy += other.busy;
+        self.first_ack = self.first_ack.max(other.first_ack);
+    }
+}
+
+/// Shared by the client threads: when to start counting and when to stop.
+struct Clock {
+    start: Instant,
+    measure_from: Instant,
+    stop_at: Instant,
+    /// Messages or connections done, for the progress line.
+    done: AtomicU64,
+}
+
+impl Clock {
+    fn running(&self) -> bool {
+        Instant::now() < self.stop_at
+    }
+
+    fn measuring(&self, at: Instant) -> bool {
+        at >= self.measure_from
+    }
+}
+
+pub fn run(args: &BenchArgs) -> Result<()> {
+    let target = resolve(&args.target)?;
+    if crate::limits::raise_open_file_limit().is_err() {
+        eprintln!(
+            "warning: could not raise the open-file limit; large --connections or --idle may fail"
+        );
+    }
+    let report = measure(args, target)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_table(&report);
+    }
+    Ok(())
+}
+
+fn resolve(target: &str) -> Result<SocketAddr> {
+    target
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve {target:?}; give HOST:PORT, e.g. 127.0.0.1:7785"))?
+        .next()
+        .with_context(|| format!("{target:?} resolves to no address"))
+}
+
+pub fn measure(args: &BenchArgs, target: SocketAddr) -> Result<Report> {
+    let message = line_of(args.size);
+    let _idle = match args.scenario {
+        Scenario::Idle => hold_idle(target, args.idle, args.timeout)?,
+        _ => Vec::new(),
+    };
+    let threads = match args.scenario {
+        Scenario::Idle => 1,
+        _ => args.connections,
+    };
+    let now = Instant::now();
+    let clock = Arc::new(Clock {
+        start: now,
+        measure_from: now + args.warmup,
+        stop_at: now + args.warmup + args.duration,
+        done: AtomicU64::new(0),
+    });
+    let barrier = Arc::new(Barrier::new(threads + 1));
+    let mut handles = Vec::with_capacity(threads);
+    for _ in 0..threads {
+        let (clock, barrier, message) = (Arc::clone(&clock), Arc::clone(&barrier), message.clone());
+        let (scenario, messages, depth, timeout) =
+            (args.scenario, args.messages, args.depth, args.timeout);
+        let handle = thread::Builder::new()
+            .stack_size(128 * 1024)
+            .spawn(move || {
+                barrier.wait();
+                let mut tally = Tally::new();
+                match scenario {
+                    Scenario::Rr => {
+                        request_response(target, &message, messages, 1, timeout, &clock, &mut tally)
+                    }
+                    Scenario::Pipeline => request_response(
+                        target, &message, messages, depth, timeout, &clock, &mut tally,
+                    ),
+                    Scenario::Conn | Scenario::Idle => {
+                        connect_loop(target, &message, messages, timeout, &clock, &mut tally)
+                    }
+                }
+                tally
+            })
+            .context("starting a client thread")?;
+        handles.push(handle);
+    }
+    barrier.wait();
+    let mut server_before = None;
+    let mut last_progress = Instant::now();
+    let mut merged = Tally::new();
+    for handle in handles {
+        // Progress once a second on stderr while waiting; no busy loop.
+        while !handle.is_finished() {
+            let wait = Duration::from_millis(100);
+            thread::park_timeout(wait);
+            if server_before.is_none() && clock.measuring(Instant::now()) {
+                server_before = args.server_pid.and_then(cpu_seconds);
+            }
+            if last_progress.elapsed() >= Duration::from_secs(1) {
+                last_progress = Instant::now();
+                eprintln!(
+                    "progress: {:.0}s, {} done",
+                    clock.start.elapsed().as_secs_f64(),
+                    clock.done.load(Relaxed)
+                );
+            }
+        }
+        match handle.join() {
+            Ok(tally) => merged.merge(tally),
+            Err(_) => bail!("a client thread panicked"),
+        }
+    }
+    let ended = Instant::now();
+    let seconds = ended
+        .saturating_duration_since(clock.measure_from)
+        .as_secs_f64()
+        .max(1e-9);
+    let server = args.server_pid.and_then(|pid| {
+        let cpu = cpu_seconds(pid)? - server_before.unwrap_or(0.0);
+        Some(ServerUsage {
+            cpu_seconds: cpu,
+            cpu_us_per_op: if merged.ops > 0 {
+                cpu * 1e6 / merged.ops as f64
+            } else {
+                0.0
+            },
+            rss_kib: rss_kib(pid).unwrap_or(0),
+        })
+    });
+    let h = &merged.latency;
+    let us = |ns: u64| ns as f64 / 1000.0;
+    Ok(Report {
+        scenario: args.scenario.name(),
+        target,
+        connections: args.connections,
+        size: args.size,
+        seconds,
+        ops: merged.ops,
+        ops_per_sec: merged.ops as f64 / seconds,
+        errors: merged.errors,
+        timeouts: merged.timeouts,
+        busy: merged.busy,
+        latency_us: Latency {
+            p50: us(h.value_at_quantile(0.50)),
+            p90: us(h.value_at_quantile(0.90)),
+            p99: us(h.value_at_quantile(0.99)),
+            p999: us(h.value_at_quantile(0.999)),
+            max: us(h.max()),
+        },
+        first_ack_max_ms: matches!(args.scenario, Scenario::Rr)
+            .then(|| merged.first_ack.map_or(0.0, |d| d.as_secs_f64() * 1000.0)),
+        server,
+    })
+}
+
+/// A message of `size` bytes: `x`s and a final `\n`.
+fn line_of(size: usize) -> Vec<u8> {
+    let mut line = vec![b'x'; size.max(1)];
+    if let Some(last) = line.last_mut() {
+        *last = b'\n';
+    }
+    line
+}
+
+fn open(target: SocketAddr, timeout: Duration) -> io::Result<(TcpStream, BufReader<TcpStream>)> {
+    let stream = TcpStream::connect_timeout(&target, timeout)?;
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(timeout))?;
+    let reader = BufReader::new(stream.try_clone()?);
+    Ok((stream, reader))
+}
+
+/// Reads one answer line; `Ok(false)` if it was a busy / shutting-down notice.
+fn read_ack(reader: &mut BufReader<TcpStream>, line: &mut Vec<u8>) -> io::Result<bool> {
+    line.clear();
+    if reader.read_until(b'\n', line)? == 0 {
+        return Err(io::Error::new(
+            ErrorKind::UnexpectedEof,
+            "server closed the connection",
+        ));
+    }
+    Ok(!(line.starts_with(b"server busy") || line.starts_with(b"server shutting down")))
+}
+
+/// rr (depth 1) and pipeline (depth K): a persistent connection writing
+/// `depth` lines in one write, then reading `depth` acks.
+fn request_response(
+    target: SocketAddr,
+    message: &[u8],
+    messages: u64,
+    depth: usize,
+    timeout: Duration,
+    clock: &Clock,
+    tally: &mut Tally,
+) {
+    let burst = message.repeat(depth.max(1));
+    let mut line = Vec::new();
+    let mut sent = 0u64;
+    while clock.running() && (messages == 0 || sent < messages) {
+        let (mut stream, mut reader) = match open(target, timeout) {
+            Ok(pair) => pair,
+            Err(e) => {
+                tally.fail(&e);
+                thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        let result: io::Result<()> = (|| {
+            while clock.running() && (messages == 0 || sent < messages) {
+                let began = Instant::now();
+                stream.write_all(&burst)?;
+                sent += depth as u64;
+                for _ in 0..depth {
+                    if !read_ack(&mut reader, &mut line)? {
+                        tally.busy += 1;
+                        return Ok(());
+                    }
+                }
+                let now = Instant::now();
+                if tally.first_ack.is_none() {
+                    tally.first_ack = Some(now - clock.start);
+                }
+                if clock.measuring(began) {
+                    tally.latency.saturating_record(nanos(now - began));
+                    tally.ops += depth as u64;
+                }
+                clock.done.fetch_add(depth as u64, Relaxed);
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            tally.fail(&e);
+        }
+        let _ = stream.shutdown(Shutdown::Write);
+    }
+}
+
+/// conn: connect → one line → ack → close, like `echo hi | nc -N`. Also the
+/// idle scenario's fresh client.
+fn connect_loop(
+    target: SocketAddr,
+    message: &[u8],
+    messages: u64,
+    timeout: Duration,
+    clock: &Clock,
+    tally: &mut Tally,
+) {
+    let mut line = Vec::new();
+    let mut cycles = 0u64;
+    while clock.running() && (messages == 0 || cycles < messages) {
+        cycles += 1;
+        let began = Instant::now();
+        let result: io::Result<bool> = (|| {
+            let (mut stream, mut reader) = open(target, timeout)?;
+            stream.write_all(message)?;
+            stream.shutdown(Shutdown::Write)?;
+            let acked = read_ack(&mut reader, &mut line)?;
+            // Wait for the server's close, as nc -N does, so its side goes first.
+            while reader.read_until(b'\n', &mut line)? > 0 {}
+            Ok(acked)
+        })();
+        match result {
+            Ok(true) if clock.measuring(began) => {
+                tally.latency.saturating_record(nanos(began.elapsed()));
+                tally.ops += 1;
+            }
+            Ok(true) => {}
+            Ok(false) => tally.busy += 1,
+            Err(e) => tally.fail(&e),
+        }
+        clock.done.fetch_add(1, Relaxed);
+    }
+}
+
+/// Opens `count` connections that say nothing and stay open for the run.
+fn hold_idle(target: SocketAddr, count: usize, timeout: Duration) -> Result<Vec<TcpStream>> {
+    (0..count)
+        .map(|i| {
+            TcpStream::connect_timeout(&target, timeout)
+                .with_context(|| format!("opening idle connection {} of {count}", i + 1))
+        })
+        .collect()
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// utime + stime of a process, from /proc/PID/stat.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / rustix::param::clock_ticks_per_second() as f64)
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn print_table(r: &Report) {
+    let unit = match r.scenario {
+        "conn" => "connections",
+        "idle" => "fresh clients",
+        _ => "messages",
+    };
+    let mut out = io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "scenario      {} against {} ({} connections, {} bytes)",
+        r.scenario, r.target, r.connections, r.size
+    );
+    let _ = writeln!(
+        out,
+        "measured      {:.2} s, {} {unit}, {:.0} {unit}/s",
+        r.seconds, r.ops, r.ops_per_sec
+    );
+    let l = &r.latency_us;
+    let _ = writeln!(
+        out,
+        "latency µs    p50 {:.1}  p90 {:.1}  p99 {:.1}  p99.9 {:.1}  max {:.1}",
+        l.p50, l.p90, l.p99, l.p999, l.max
+    );
+    if let Some(first) = r.first_ack_max_ms {
+        let _ = writeln!(out, "first-ack max {first:.2} ms");
+    }
+    let _ = writeln!(
+        out,
+        "errors        {} errors, {} timeouts, {} busy answers",
+        r.errors, r.timeouts, r.busy
+    );
+    if let Some(s) = &r.server {
+        let _ = writeln!(
+            out,
+            "server        {:.2} s CPU, {:.2} µs CPU per op, RSS {} KiB",
+            s.cpu_seconds, s.cpu_us_per_op, s.rss_kib
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_lines_of_the_asked_size() {
+        assert_eq!(line_of(1), b"\n");
+        assert_eq!(line_of(4), b"xxx\n");
+    }
+
+    #[test]
+    fn busy_notices_are_not_acks() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        server
+            .write_all("已收到\nserver busy\n".as_bytes())
+            .unwrap();
+        drop(server);
+        let mut reader = BufReader::new(client.try_clone().unwrap());
+        let mut line = Vec::new();
+        assert!(read_ack(&mut reader, &mut line).unwrap());
+        assert!(!read_ack(&mut reader, &mut line).unwrap());
+        assert_eq!(
+            read_ack(&mut reader, &mut line).unwrap_err().kind(),
+            ErrorKind::UnexpectedEof
+        );
+        let _ = client.flush();
+    }
+}
