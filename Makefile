@@ -19,8 +19,9 @@ lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
-bench: build
-	@echo "make bench: the benchmark suite arrives with the bench issue; nothing to run yet." >&2
+## tcpack vs a tokio baseline vs the tutorial's Python server, on loopback (not part of make test).
+bench:
+	scripts/bench.sh
 
 ## The scripts' tests need netcat-openbsd's nc (it has -N) and python3 for the tutorial's client.
 deps:
