@@ -114,7 +114,7 @@ pub struct ServerArgs {
     pub bind: SocketAddr,
 
     /// Worker threads = connections served at once; others wait in the queue
-    #[arg(long, value_name = "N", default_value_t = 256, value_parser = at_least_one)]
+    #[arg(long, value_name = "N", default_value_t = 2048, value_parser = at_least_one)]
     pub workers: usize,
 
     /// Listen backlog, as the tutorial's listen(128)

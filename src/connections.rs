@@ -1,9 +1,11 @@
 //! Every connection the server holds: waiting for a worker, or being served.
 //!
 //! `threadpool`'s own queue is unbounded and invisible, so connections wait
-//! here instead, where their number and their wait can be bounded; each pool
-//! job just takes the oldest waiting connection. One lock covers both sets, so
-//! a connection is never in neither while it moves from waiting to served.
+//! here instead, where their number and their wait can be bounded. Each pool
+//! thread runs one long job that takes connections from here, which also costs
+//! one wake-up per connection where a job per connection costs several. One
+//! lock covers both sets, so a connection is never in neither while it moves
+//! from waiting to served.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -38,27 +40,32 @@ struct State {
     waiting: VecDeque<Pending>,
     /// A clone of each served stream, so shutdown can wake its blocked read.
     serving: HashMap<u64, Option<TcpStream>>,
+    /// Workers blocked in `next`, waiting for a connection.
+    idle_workers: usize,
+    /// Whether the reaper waits with no deadline, so only a first arrival must wake it.
+    reaper_untimed: bool,
     closed: bool,
 }
 
 pub struct Connections {
     state: Mutex<State>,
-    /// Signalled when the queue gains a first entry or closes (wakes the reaper).
+    /// Signalled for an idle worker when a connection arrives, and at close.
+    work: Condvar,
+    /// Signalled when the reaper has a new deadline to wait for, and at close.
     queue_changed: Condvar,
-    /// Signalled when the last served connection ends (wakes the drain).
+    /// Signalled, once closed, when the last served connection ends (wakes the drain).
     idle: Condvar,
-    workers: usize,
     max_pending: usize,
     queue_timeout: Duration,
 }
 
 impl Connections {
-    pub fn new(workers: usize, max_pending: usize, queue_timeout: Duration) -> Self {
+    pub fn new(max_pending: usize, queue_timeout: Duration) -> Self {
         Self {
             state: Mutex::default(),
+            work: Condvar::new(),
             queue_changed: Condvar::new(),
             idle: Condvar::new(),
-            workers,
             max_pending,
             queue_timeout,
         }
@@ -79,13 +86,19 @@ impl Connections {
         if state.waiting.len() >= self.max_pending {
             return Admission::QueueFull(pending);
         }
-        let busy = state.serving.len();
-        pending.queued = busy + state.waiting.len() >= self.workers;
+        // Idle workers beyond those already claimed by earlier arrivals.
+        let free = state.idle_workers.saturating_sub(state.waiting.len());
+        pending.queued = free == 0;
         let queued = pending.queued;
         state.waiting.push_back(pending);
-        if state.waiting.len() == 1 {
-            self.queue_changed.notify_all();
+        if !queued {
+            self.work.notify_one();
         }
+        if state.reaper_untimed {
+            state.reaper_untimed = false;
+            self.queue_changed.notify_one();
+        }
+        let busy = state.serving.len();
         Admission::Admitted {
             queued,
             busy,
@@ -93,19 +106,29 @@ impl Connections {
         }
     }
 
-    /// Called by a worker: takes the oldest waiting connection and marks it served.
-    pub fn start_next(self: &Arc<Self>) -> Option<(Pending, ServingGuard)> {
+    /// A worker's wait for its next connection, which it then serves until it
+    /// drops the guard; `None` once the server is shutting down.
+    pub fn next(self: &Arc<Self>) -> Option<(Pending, ServingGuard)> {
         let mut state = self.lock();
-        let pending = state.waiting.pop_front()?;
-        // Without a clone (out of descriptors) it is still served, only not woken early at shutdown.
-        state
-            .serving
-            .insert(pending.id, pending.stream.try_clone().ok());
-        let guard = ServingGuard {
-            id: pending.id,
-            connections: Arc::clone(self),
-        };
-        Some((pending, guard))
+        loop {
+            if let Some(pending) = state.waiting.pop_front() {
+                // Without a clone (out of descriptors) it is still served, only not woken early at shutdown.
+                state
+                    .serving
+                    .insert(pending.id, pending.stream.try_clone().ok());
+                let guard = ServingGuard {
+                    id: pending.id,
+                    connections: Arc::clone(self),
+                };
+                return Some((pending, guard));
+            }
+            if state.closed {
+                return None;
+            }
+            state.idle_workers += 1;
+            state = self.work.wait(state).unwrap_or_else(|p| p.into_inner());
+            state.idle_workers -= 1;
+        }
     }
 
     /// Blocks until some waiting connections have waited past `--queue-timeout`
@@ -118,6 +141,7 @@ impl Connections {
             }
             let now = Instant::now();
             let Some(oldest) = state.waiting.front() else {
+                state.reaper_untimed = true;
                 state = self
                     .queue_changed
                     .wait(state)
@@ -149,6 +173,7 @@ impl Connections {
     pub fn close(&self) -> Vec<Pending> {
         let mut state = self.lock();
         state.closed = true;
+        self.work.notify_all();
         self.queue_changed.notify_all();
         self.idle.notify_all();
         state.waiting.drain(..).collect()
@@ -195,7 +220,8 @@ impl Drop for ServingGuard {
     fn drop(&mut self) {
         let mut state = self.connections.lock();
         state.serving.remove(&self.id);
-        if state.serving.is_empty() {
+        // Only the drain waits for this; a notify is a syscall even with no waiter.
+        if state.closed && state.serving.is_empty() {
             self.connections.idle.notify_all();
         }
     }
@@ -217,24 +243,32 @@ mod tests {
         }
     }
 
+    fn admitted(admission: Admission) -> Option<bool> {
+        match admission {
+            Admission::Admitted { queued, .. } => Some(queued),
+            _ => None,
+        }
+    }
+
     #[test]
     fn queue_is_bounded_and_fifo() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let conns = Arc::new(Connections::new(1, 2, Duration::from_secs(60)));
+        let conns = Arc::new(Connections::new(2, Duration::from_secs(60)));
         let now = Instant::now();
-        assert!(matches!(
-            conns.admit(pending(&listener, 1, now)),
-            Admission::Admitted { queued: false, .. }
-        ));
-        assert!(matches!(
-            conns.admit(pending(&listener, 2, now)),
-            Admission::Admitted { queued: true, .. }
-        ));
+        // No worker waits in `next`, so both arrivals queue.
+        assert_eq!(
+            admitted(conns.admit(pending(&listener, 1, now))),
+            Some(true)
+        );
+        assert_eq!(
+            admitted(conns.admit(pending(&listener, 2, now))),
+            Some(true)
+        );
         assert!(matches!(
             conns.admit(pending(&listener, 3, now)),
             Admission::QueueFull(_)
         ));
-        let (first, guard) = conns.start_next().unwrap();
+        let (first, guard) = conns.next().unwrap();
         assert_eq!(first.id, 1);
         assert_eq!(conns.counts(), (1, 1));
         drop(guard);
@@ -246,12 +280,13 @@ mod tests {
             Admission::Closed(_)
         ));
         assert!(conns.next_expired().is_none());
+        assert!(conns.next().is_none());
     }
 
     #[test]
     fn expired_waiters_are_handed_back_oldest_first() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let conns = Connections::new(1, 10, Duration::from_millis(50));
+        let conns = Connections::new(10, Duration::from_millis(50));
         let long_ago = Instant::now() - Duration::from_secs(1);
         conns.admit(pending(&listener, 1, long_ago));
         conns.admit(pending(&listener, 2, long_ago));
@@ -263,5 +298,24 @@ mod tests {
         let expired = conns.next_expired().unwrap();
         assert_eq!(expired.iter().map(|p| p.id).collect::<Vec<_>>(), [1, 2]);
         assert_eq!(conns.counts(), (0, 1));
+    }
+
+    #[test]
+    fn an_idle_worker_takes_an_arrival_at_once() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let conns = Arc::new(Connections::new(10, Duration::from_secs(60)));
+        let (started, waiting) = std::sync::mpsc::channel();
+        let worker = {
+            let conns = Arc::clone(&conns);
+            std::thread::spawn(move || {
+                started.send(()).unwrap();
+                conns.next().map(|(p, _guard)| p.id)
+            })
+        };
+        waiting.recv().unwrap();
+        // The worker may not be waiting yet; either way the arrival reaches it.
+        let queued = admitted(conns.admit(pending(&listener, 1, Instant::now())));
+        assert!(queued.is_some());
+        assert_eq!(worker.join().unwrap(), Some(1));
     }
 }

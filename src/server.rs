@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use socket2::{Domain, Socket, Type};
-use threadpool::ThreadPool;
 
 use crate::cli::Framing;
 use crate::closer::Closer;
@@ -69,11 +68,7 @@ impl Server {
         let (closer, closer_thread) =
             Closer::spawn(LINGER).context("starting the closer thread")?;
         let shared = Arc::new(Shared {
-            connections: Arc::new(Connections::new(
-                config.workers,
-                config.max_pending,
-                config.queue_timeout,
-            )),
+            connections: Arc::new(Connections::new(config.max_pending, config.queue_timeout)),
             log: Logger::new(config.log_format, config.quiet),
             stats: Stats::new(),
             closer,
@@ -126,6 +121,14 @@ impl Server {
             .thread_name("tcpack-worker".into())
             .thread_stack_size(WORKER_STACK)
             .build();
+        for _ in 0..config.workers {
+            let shared = Arc::clone(&shared);
+            pool.execute(move || {
+                while let Some((pending, _serving)) = shared.connections.next() {
+                    connection::serve(&shared, pending);
+                }
+            });
+        }
         let waker = listener.try_clone().context("cloning the listener")?;
         let reaper = spawn("tcpack-reaper", {
             let shared = Arc::clone(&shared);
@@ -136,7 +139,7 @@ impl Server {
             move || drain(&shared, &waker)
         })?;
 
-        accept_loop(&shared, &listener, &pool);
+        accept_loop(&shared, &listener);
 
         drop(listener);
         pool.join();
@@ -192,7 +195,7 @@ fn raise_open_file_limit(log: &Logger) -> Option<u64> {
     })
 }
 
-fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, pool: &ThreadPool) {
+fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
     const MIN_BACKOFF: Duration = Duration::from_millis(10);
     let mut backoff = MIN_BACKOFF;
     let mut next_id: u64 = 0;
@@ -263,12 +266,6 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, pool: &ThreadPool) 
                         },
                     );
                 }
-                let shared = Arc::clone(shared);
-                pool.execute(move || {
-                    if let Some((pending, _serving)) = shared.connections.start_next() {
-                        connection::serve(&shared, pending);
-                    }
-                });
             }
             Admission::QueueFull(pending) => {
                 let why = format!(
