@@ -11,7 +11,9 @@ const ACK: &[u8] = "已收到\n".as_bytes();
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let bind = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:0".into());
+    let bind = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:0".into());
     let listener = TcpListener::bind(&bind).await?;
     println!("listening on {}", listener.local_addr()?);
     loop {

@@ -15,6 +15,7 @@ pub mod limits;
 pub mod log;
 pub mod server;
 pub mod shutdown;
+pub mod sink;
 pub mod stats;
 
 use anyhow::{Context, Result};

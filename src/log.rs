@@ -4,13 +4,14 @@
 //! handle, so lines from concurrent workers never interleave.
 
 use std::fmt;
-use std::io::Write;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use chrono::{Local, SecondsFormat};
 use serde::Serialize;
 
 use crate::cli::LogFormat;
+use crate::sink::Sink;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -220,11 +221,16 @@ struct JsonLine<'a> {
 pub struct Logger {
     format: LogFormat,
     quiet: bool,
+    sink: Arc<Sink>,
 }
 
 impl Logger {
-    pub fn new(format: LogFormat, quiet: bool) -> Self {
-        Self { format, quiet }
+    pub fn new(format: LogFormat, quiet: bool, sink: Arc<Sink>) -> Self {
+        Self {
+            format,
+            quiet,
+            sink,
+        }
     }
 
     /// False under `--quiet`: callers then skip decoding messages altogether.
@@ -234,8 +240,12 @@ impl Logger {
 
     pub fn log(&self, conn: Option<ConnTag>, event: &Event<'_>) {
         let line = self.format_line(conn, event);
-        // A closed stdout (`| head`) must not take the server down.
-        let _ = std::io::stdout().lock().write_all(line.as_bytes());
+        self.sink.write_line(line.as_bytes());
+    }
+
+    /// Writes out every line logged so far; before exiting, say.
+    pub fn flush(&self) {
+        self.sink.flush();
     }
 
     fn format_line(&self, conn: Option<ConnTag>, event: &Event<'_>) -> String {
@@ -285,7 +295,7 @@ mod tests {
 
     #[test]
     fn text_lines_carry_timestamp_level_and_connection() {
-        let logger = Logger::new(LogFormat::Text, false);
+        let logger = Logger::new(LogFormat::Text, false, Sink::stdout().unwrap());
         let line = logger.format_line(
             Some(tag()),
             &Event::Message {
@@ -303,7 +313,7 @@ mod tests {
 
     #[test]
     fn json_lines_are_one_object_with_the_same_fields() {
-        let logger = Logger::new(LogFormat::Json, false);
+        let logger = Logger::new(LogFormat::Json, false, Sink::stdout().unwrap());
         let event = Event::Closed {
             reason: "eof",
             error: None,

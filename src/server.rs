@@ -16,6 +16,7 @@ use crate::connection::{self, BUSY, SHUTTING_DOWN};
 use crate::connections::{Admission, Connections, Pending};
 use crate::log::{Event, Logger};
 use crate::shutdown::{Phase, Shutdown, wake_accept};
+use crate::sink::Sink;
 use crate::stats::{Stats, millis};
 
 /// How long a closing socket may take to see the peer close before we drop it.
@@ -57,6 +58,7 @@ impl ShutdownHandle {
     /// Logs that a second signal cut the drain short.
     pub fn log_forced_stop(&self) {
         self.shared.log.log(None, &Event::ForcedStop);
+        self.shared.log.flush();
     }
 }
 
@@ -69,7 +71,11 @@ impl Server {
             Closer::spawn(LINGER).context("starting the closer thread")?;
         let shared = Arc::new(Shared {
             connections: Arc::new(Connections::new(config.max_pending, config.queue_timeout)),
-            log: Logger::new(config.log_format, config.quiet),
+            log: Logger::new(
+                config.log_format,
+                config.quiet,
+                Sink::stdout().context("starting the log thread")?,
+            ),
             stats: Stats::new(),
             closer,
             shutdown: Shutdown::default(),
@@ -101,7 +107,10 @@ impl Server {
             shared,
             closer_thread,
         } = self;
-        let max_open_files = raise_open_file_limit(&shared.log);
+        let open_files = crate::limits::raise_open_file_limit();
+        let max_open_files = match &open_files {
+            Ok(limit) | Err((limit, _)) => *limit,
+        };
         let config = &shared.config;
         shared.log.log(
             None,
@@ -116,6 +125,11 @@ impl Server {
                 max_open_files,
             },
         );
+        if let Err((limit, e)) = open_files {
+            let message =
+                format!("could not raise the open-file limit: {e}; serving with {limit:?}");
+            shared.log.log(None, &Event::Warning { message: &message });
+        }
         let pool = threadpool::Builder::new()
             .num_threads(config.workers)
             .thread_name("tcpack-worker".into())
@@ -148,6 +162,7 @@ impl Server {
             let _ = thread.join();
         }
         shared.log.log(None, &shared.stats.summary());
+        shared.log.flush();
         Ok(())
     }
 }
@@ -185,14 +200,6 @@ fn bind_error(addr: SocketAddr, error: io::Error) -> anyhow::Error {
         _ => format!("cannot listen on {addr}"),
     };
     anyhow::Error::new(error).context(advice)
-}
-
-fn raise_open_file_limit(log: &Logger) -> Option<u64> {
-    crate::limits::raise_open_file_limit().unwrap_or_else(|(current, e)| {
-        let message = format!("could not raise the open-file limit: {e}; serving with {current:?}");
-        log.log(None, &Event::Warning { message: &message });
-        current
-    })
 }
 
 fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
