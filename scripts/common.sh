@@ -1,0 +1,43 @@
+# shellcheck shell=bash
+# Shared by the nc scripts: argument checks and the nc they need. Source it.
+
+# die MESSAGE: one clear line on stderr, exit 1.
+die() {
+    echo "error: $*" >&2
+    exit 1
+}
+
+# usage_error MESSAGE: what was wrong and how to ask for help, exit 2.
+usage_error() {
+    echo "error: $*" >&2
+    echo "try: $0 --help" >&2
+    exit 2
+}
+
+# need_nc: netcat-openbsd's nc, which has -N (close the socket when stdin ends).
+need_nc() {
+    command -v nc >/dev/null 2>&1 || die "nc is not installed: install netcat-openbsd (apt-get install netcat-openbsd)"
+    nc -h 2>&1 | grep -q -- '-N' || die "this nc has no -N option: install netcat-openbsd (apt-get install netcat-openbsd)"
+}
+
+# check_port PORT
+check_port() {
+    if ! [[ "$1" =~ ^[0-9]+$ ]] || [ "$1" -lt 1 ] || [ "$1" -gt 65535 ]; then
+        usage_error "port '$1' is not a number from 1 to 65535"
+    fi
+}
+
+# check_count NAME VALUE MAX: a whole number from 1 to MAX, so every loop is bounded.
+check_count() {
+    if ! [[ "$2" =~ ^[0-9]+$ ]] || [ "$2" -lt 1 ] || [ "$2" -gt "$3" ]; then
+        usage_error "$1 '$2' must be a whole number from 1 to $3"
+    fi
+}
+
+# show_help: prints the comment block at the top of the calling script.
+show_help() {
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
+}
+
+# Seconds nc waits on a silent connection before giving up (nc -w).
+NC_TIMEOUT=${NC_TIMEOUT:-10}

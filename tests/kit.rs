@@ -1,0 +1,113 @@
+//! The nc script kit (`flood.sh`, `slow.sh`, `gbk.sh`, `drain.sh`) run as a user would.
+
+use std::process::{Command, ExitStatus};
+
+use crate::util::{Server, run, tcpack};
+
+/// Runs `bash scripts/NAME ARGS` from the repository root; returns (status, stdout, stderr).
+fn script(name: &str, args: &[&str]) -> (ExitStatus, String, String) {
+    let mut command = Command::new("bash");
+    command
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .arg(format!("scripts/{name}"))
+        .args(args)
+        .env("TCPACK", tcpack())
+        .env("NC_TIMEOUT", "10");
+    run(command, b"")
+}
+
+#[test]
+fn every_script_explains_itself() {
+    for name in ["flood.sh", "slow.sh", "gbk.sh", "drain.sh"] {
+        let (status, stdout, _) = script(name, &["--help"]);
+        assert!(status.success(), "{name} --help");
+        assert!(stdout.starts_with(name), "{name}: {stdout}");
+    }
+}
+
+#[test]
+fn scripts_refuse_bad_arguments_clearly() {
+    let cases: &[(&str, &[&str], &str)] = &[
+        (
+            "flood.sh",
+            &["127.0.0.1", "7785"],
+            "expected HOST PORT CLIENTS MESSAGES",
+        ),
+        (
+            "flood.sh",
+            &["127.0.0.1", "port", "1", "1"],
+            "port 'port' is not a number",
+        ),
+        (
+            "flood.sh",
+            &["127.0.0.1", "7785", "5000", "1"],
+            "CLIENTS '5000' must be a whole number from 1 to 1000",
+        ),
+        (
+            "slow.sh",
+            &["127.0.0.1", "7785", "x", "soon"],
+            "DELAY 'soon' must be seconds",
+        ),
+        ("gbk.sh", &["127.0.0.1"], "expected HOST PORT TEXT"),
+        ("drain.sh", &["0"], "CLIENTS '0' must be a whole number"),
+    ];
+    for (name, args, message) in cases {
+        let (status, _, stderr) = script(name, args);
+        assert_eq!(status.code(), Some(2), "{name} {args:?}: {stderr}");
+        assert!(stderr.contains(message), "{name} {args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn flood_counts_every_ack_and_fails_when_some_are_missing() {
+    let mut server = Server::start(&["--framing", "line", "--quiet"]);
+    let port = server.addr.port().to_string();
+    let (status, stdout, stderr) = script("flood.sh", &["127.0.0.1", &port, "8", "25"]);
+    assert!(status.success(), "{stdout}{stderr}");
+    assert_eq!(stdout.trim(), "sent=200 acked=200 lost=0");
+    server.wait_for_nth("closed: eof", 8);
+
+    // Raw framing acks reads, not lines: the script must notice the shortfall.
+    let raw = Server::start(&["--reply", "ok"]);
+    let port = raw.addr.port().to_string();
+    let (status, stdout, stderr) = script("flood.sh", &["127.0.0.1", &port, "2", "50"]);
+    assert_eq!(status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("sent=100") && stderr.contains("acks missing"),
+        "{stdout}{stderr}"
+    );
+}
+
+#[test]
+fn slow_trickles_a_line_that_line_framing_acks_once() {
+    let mut server = Server::start(&["--framing", "line", "--decode", "hex"]);
+    let port = server.addr.port().to_string();
+    let (status, stdout, stderr) = script("slow.sh", &["127.0.0.1", &port, "abc", "0.02"]);
+    assert!(status.success(), "{stderr}");
+    assert_eq!(stdout, "已收到\n");
+    server.wait_for("message (4 bytes): 61 62 63 0a");
+    server.wait_for("closed: eof");
+}
+
+#[test]
+fn gbk_is_sent_as_windows_tools_send_it() {
+    let mut server = Server::start(&["--decode", "hex", "--reply-encoding", "gbk"]);
+    let port = server.addr.port().to_string();
+    let (status, stdout, stderr) = script("gbk.sh", &["127.0.0.1", &port, "你好"]);
+    assert!(status.success(), "{stderr}");
+    server.wait_for("message (5 bytes): c4 e3 ba c3 0a");
+    // The GBK ack is shown as readable text.
+    assert_eq!(stdout, "已收到\n");
+}
+
+#[test]
+fn drain_checks_a_graceful_shutdown_end_to_end() {
+    let (status, stdout, stderr) = script("drain.sh", &["3"]);
+    assert!(status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("a late client was told: server shutting down"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("sent=9 acked=9 lost=0 exit=0"), "{stdout}");
+    assert!(stdout.contains("stopped: uptime"), "{stdout}");
+}
