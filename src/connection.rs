@@ -65,6 +65,14 @@ impl Ending {
     }
 }
 
+/// Buffers a worker keeps from one connection to the next, so a short
+/// connection costs no allocation for them.
+#[derive(Default)]
+pub struct Scratch {
+    read: Vec<u8>,
+    acks: Vec<u8>,
+}
+
 /// Per-connection state between reads.
 struct Session<'a> {
     framer: Framer,
@@ -78,7 +86,7 @@ struct Answer<'a> {
     tag: ConnTag,
     decoder: TextDecoder,
     /// Acks owed for the current read, sent in one write.
-    acks: Vec<u8>,
+    acks: &'a mut Vec<u8>,
     messages: u64,
 }
 
@@ -117,7 +125,7 @@ impl Session<'_> {
 
     /// Sends every ack owed so far.
     fn send_acks(&mut self, mut stream: &TcpStream) -> io::Result<()> {
-        let acks = &mut self.answer.acks;
+        let acks = &mut *self.answer.acks;
         if acks.is_empty() {
             return Ok(());
         }
@@ -128,7 +136,7 @@ impl Session<'_> {
 }
 
 /// Serves one connection until EOF, error, timeout or shutdown.
-pub fn serve(shared: &Shared, pending: Pending) {
+pub fn serve(shared: &Shared, pending: Pending, scratch: &mut Scratch) {
     let Pending {
         id,
         peer,
@@ -150,13 +158,13 @@ pub fn serve(shared: &Shared, pending: Pending) {
             shared,
             tag,
             decoder: TextDecoder::new(config.decode),
-            acks: Vec::new(),
+            acks: &mut scratch.acks,
             messages: 0,
         },
         bytes: 0,
     };
     let ending = match configure(&stream, shared) {
-        Ok(()) => read_loop(&mut session, &stream),
+        Ok(()) => read_loop(&mut session, &stream, &mut scratch.read),
         Err(e) => Ending::Failed(e),
     };
 
@@ -192,10 +200,11 @@ fn configure(stream: &TcpStream, shared: &Shared) -> io::Result<()> {
     stream.set_write_timeout(Some(shared.config.write_timeout))
 }
 
-fn read_loop(session: &mut Session<'_>, mut stream: &TcpStream) -> Ending {
-    let mut buf = vec![0u8; session.framer.read_size()];
+fn read_loop(session: &mut Session<'_>, mut stream: &TcpStream, buf: &mut Vec<u8>) -> Ending {
+    buf.resize(session.framer.read_size(), 0);
+    session.answer.acks.clear();
     let ending = loop {
-        match stream.read(&mut buf) {
+        match stream.read(buf) {
             Ok(0) => break Ending::Eof,
             Ok(n) => {
                 session.receive(&buf[..n]);

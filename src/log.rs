@@ -248,6 +248,11 @@ impl Logger {
         self.sink.flush();
     }
 
+    /// Flushes and stops the log's thread; later lines are written directly.
+    pub fn close(&self) {
+        self.sink.close();
+    }
+
     fn format_line(&self, conn: Option<ConnTag>, event: &Event<'_>) -> String {
         let now = Local::now();
         let level = event.level();

@@ -138,8 +138,9 @@ impl Server {
         for _ in 0..config.workers {
             let shared = Arc::clone(&shared);
             pool.execute(move || {
+                let mut scratch = connection::Scratch::default();
                 while let Some((pending, _serving)) = shared.connections.next() {
-                    connection::serve(&shared, pending);
+                    connection::serve(&shared, pending, &mut scratch);
                 }
             });
         }
@@ -162,7 +163,7 @@ impl Server {
             let _ = thread.join();
         }
         shared.log.log(None, &shared.stats.summary());
-        shared.log.flush();
+        shared.log.close();
         Ok(())
     }
 }
@@ -214,12 +215,16 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
         }
         let (stream, peer) = match accepted {
             Ok(pair) => pair,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    ErrorKind::Interrupted | ErrorKind::ConnectionAborted
-                ) =>
-            {
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == ErrorKind::ConnectionAborted => {
+                // The client gave up before we accepted it: worth a line, not a pause.
+                shared.log.log(
+                    None,
+                    &Event::AcceptError {
+                        error: e.to_string(),
+                        retry_ms: 0,
+                    },
+                );
                 continue;
             }
             Err(e) => {

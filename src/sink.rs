@@ -6,7 +6,7 @@
 
 use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 /// How long the flusher lets lines gather once the first has arrived.
@@ -15,37 +15,43 @@ const BATCH_WINDOW: Duration = Duration::from_millis(1);
 /// stdout slows the server down instead of growing its memory without bound.
 const MAX_BUFFERED: usize = 1 << 20;
 
+#[derive(Default)]
+struct Pending {
+    bytes: Vec<u8>,
+    /// Once closed, lines are written at once and the flusher has ended.
+    closed: bool,
+}
+
 pub struct Sink {
-    pending: Mutex<Vec<u8>>,
+    pending: Mutex<Pending>,
     ready: Condvar,
     /// Serializes writers, so batches reach stdout in the order they were taken.
-    writing: Mutex<()>,
+    writing: Mutex<Vec<u8>>,
+    flusher: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Sink {
-    /// A sink for stdout with its flusher thread, which lives as long as the process.
+    /// A sink for stdout, with its flusher thread.
     pub fn stdout() -> std::io::Result<Arc<Self>> {
         let sink = Arc::new(Self {
             pending: Mutex::default(),
             ready: Condvar::new(),
-            writing: Mutex::new(()),
+            writing: Mutex::default(),
+            flusher: Mutex::new(None),
         });
         let flusher = Arc::clone(&sink);
-        thread::Builder::new()
+        let handle = thread::Builder::new()
             .name("tcpack-log".into())
             .spawn(move || flusher.run())?;
+        *lock(&sink.flusher) = Some(handle);
         Ok(sink)
     }
 
-    fn pending(&self) -> MutexGuard<'_, Vec<u8>> {
-        self.pending.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     pub fn write_line(&self, line: &[u8]) {
-        let mut pending = self.pending();
-        let was_empty = pending.is_empty();
-        pending.extend_from_slice(line);
-        if pending.len() >= MAX_BUFFERED {
+        let mut pending = lock(&self.pending);
+        let was_empty = pending.bytes.is_empty();
+        pending.bytes.extend_from_slice(line);
+        if pending.closed || pending.bytes.len() >= MAX_BUFFERED {
             drop(pending);
             self.flush();
         } else if was_empty {
@@ -55,24 +61,43 @@ impl Sink {
 
     /// Writes everything logged so far, now.
     pub fn flush(&self) {
-        let _writing = self.writing.lock().unwrap_or_else(|p| p.into_inner());
-        let batch = std::mem::take(&mut *self.pending());
+        let mut batch = lock(&self.writing);
+        std::mem::swap(&mut *batch, &mut lock(&self.pending).bytes);
         let mut out = std::io::stdout().lock();
         // A closed stdout (`| head`) must not take the server down.
         let _ = out.write_all(&batch);
         let _ = out.flush();
+        // Keeps the buffer's capacity for the next batch.
+        batch.clear();
+    }
+
+    /// Flushes, ends the flusher thread and waits for it; later lines are written at once.
+    pub fn close(&self) {
+        lock(&self.pending).closed = true;
+        self.ready.notify_one();
+        if let Some(handle) = lock(&self.flusher).take() {
+            let _ = handle.join();
+        }
+        self.flush();
     }
 
     fn run(&self) {
         loop {
             {
-                let mut pending = self.pending();
-                while pending.is_empty() {
+                let mut pending = lock(&self.pending);
+                while pending.bytes.is_empty() && !pending.closed {
                     pending = self.ready.wait(pending).unwrap_or_else(|p| p.into_inner());
+                }
+                if pending.closed {
+                    return;
                 }
             }
             thread::sleep(BATCH_WINDOW);
             self.flush();
         }
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
