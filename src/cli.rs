@@ -172,6 +172,14 @@ pub struct ServerArgs {
     /// Log connections and errors, not each message
     #[arg(long)]
     pub quiet: bool,
+
+    /// Share the port with sibling instances (SO_REUSEPORT); on shutdown the listener closes at once
+    #[arg(long)]
+    pub reuse_port: bool,
+
+    /// Also answer health checks here: `status ok|draining` and counters, then close
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub status_bind: Option<SocketAddr>,
 }
 
 fn at_least_one(text: &str) -> Result<usize, String> {

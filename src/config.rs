@@ -35,6 +35,8 @@ pub struct ServerConfig {
     pub max_line: usize,
     pub log_format: LogFormat,
     pub quiet: bool,
+    pub reuse_port: bool,
+    pub status_bind: Option<SocketAddr>,
 }
 
 impl ServerConfig {
@@ -65,6 +67,8 @@ impl ServerConfig {
             max_line: args.max_line,
             log_format: args.log_format,
             quiet: args.quiet,
+            reuse_port: args.reuse_port,
+            status_bind: args.status_bind,
         })
     }
 }

@@ -17,6 +17,7 @@ pub mod server;
 pub mod shutdown;
 pub mod sink;
 pub mod stats;
+pub mod status;
 
 use anyhow::{Context, Result};
 

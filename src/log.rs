@@ -41,6 +41,10 @@ pub enum Event<'a> {
     Warning {
         message: &'a str,
     },
+    StatusPort {
+        addr: SocketAddr,
+    },
+    ListenerClosed,
     Queued {
         busy_workers: usize,
         waiting: usize,
@@ -131,6 +135,11 @@ impl fmt::Display for Event<'_> {
                 }
             }
             Event::Warning { message } => write!(f, "{message}"),
+            Event::StatusPort { addr } => write!(f, "status on {addr}"),
+            Event::ListenerClosed => write!(
+                f,
+                "listener closed: new clients go to instances sharing the port (--reuse-port)"
+            ),
             Event::Queued {
                 busy_workers,
                 waiting,

@@ -18,6 +18,7 @@ use crate::log::{Event, Logger};
 use crate::shutdown::{Phase, Shutdown, wake_accept};
 use crate::sink::Sink;
 use crate::stats::{Stats, millis};
+use crate::status;
 
 /// How long a closing socket may take to see the peer close before we drop it.
 const LINGER: Duration = Duration::from_secs(1);
@@ -39,6 +40,7 @@ pub struct Shared {
 pub struct Server {
     listener: TcpListener,
     addr: SocketAddr,
+    status: Option<TcpListener>,
     shared: Arc<Shared>,
     closer_thread: JoinHandle<()>,
 }
@@ -64,9 +66,11 @@ impl ShutdownHandle {
 
 impl Server {
     pub fn bind(config: ServerConfig) -> Result<Self> {
-        let listener =
-            listen(config.bind, config.backlog).map_err(|e| bind_error(config.bind, e))?;
+        let bind =
+            |addr| listen(addr, config.backlog, config.reuse_port).map_err(|e| bind_error(addr, e));
+        let listener = bind(config.bind)?;
         let addr = listener.local_addr().context("reading the bound address")?;
+        let status = config.status_bind.map(bind).transpose()?;
         let (closer, closer_thread) =
             Closer::spawn(LINGER).context("starting the closer thread")?;
         let shared = Arc::new(Shared {
@@ -84,6 +88,7 @@ impl Server {
         Ok(Self {
             listener,
             addr,
+            status,
             shared,
             closer_thread,
         })
@@ -104,6 +109,7 @@ impl Server {
         let Server {
             listener,
             addr,
+            status,
             shared,
             closer_thread,
         } = self;
@@ -130,6 +136,21 @@ impl Server {
                 format!("could not raise the open-file limit: {e}; serving with {limit:?}");
             shared.log.log(None, &Event::Warning { message: &message });
         }
+        let status = match status {
+            Some(listener) => {
+                let addr = listener
+                    .local_addr()
+                    .context("reading the status address")?;
+                shared.log.log(None, &Event::StatusPort { addr });
+                let waker = listener
+                    .try_clone()
+                    .context("cloning the status listener")?;
+                let shared = Arc::clone(&shared);
+                let thread = spawn("tcpack-status", move || status::serve(&shared, &listener))?;
+                Some((thread, waker))
+            }
+            None => None,
+        };
         let pool = threadpool::Builder::new()
             .num_threads(config.workers)
             .thread_name("tcpack-worker".into())
@@ -159,7 +180,12 @@ impl Server {
         drop(listener);
         pool.join();
         shared.closer.finish();
-        for thread in [reaper, drainer, closer_thread] {
+        let _ = drainer.join();
+        if let Some((thread, waker)) = status {
+            wake_accept(&waker, config.reuse_port);
+            let _ = thread.join();
+        }
+        for thread in [reaper, closer_thread] {
             let _ = thread.join();
         }
         shared.log.log(None, &shared.stats.summary());
@@ -175,10 +201,13 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>
         .with_context(|| format!("starting the {name} thread"))
 }
 
-fn listen(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
+fn listen(addr: SocketAddr, backlog: i32, reuse_port: bool) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     // Lets a restarted server bind while old connections sit in TIME_WAIT.
     socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
     socket.bind(&addr.into())?;
     socket.listen(backlog)?;
     Ok(socket.into())
@@ -227,6 +256,8 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
                 );
                 continue;
             }
+            // With --reuse-port the drain shut the listener down: that is our cue.
+            Err(_) if phase != Phase::Running && shared.config.reuse_port => return,
             Err(e) => {
                 // EMFILE and friends: the client stays in the backlog; try again soon.
                 shared.stats.add_error();
@@ -325,6 +356,11 @@ fn drain(shared: &Shared, listener: &TcpListener) {
             drain_timeout_ms: millis(config.drain_timeout),
         },
     );
+    if config.reuse_port {
+        // Stop listening now, so the kernel sends new clients to a sibling instance.
+        let _ = rustix::net::shutdown(listener, rustix::net::Shutdown::Read);
+        shared.log.log(None, &Event::ListenerClosed);
+    }
     for pending in waiting {
         connection::turn_away(
             shared,
@@ -350,7 +386,9 @@ fn drain(shared: &Shared, listener: &TcpListener) {
         }
     }
     shared.shutdown.advance(Phase::Done);
-    wake_accept(listener);
+    if !config.reuse_port {
+        wake_accept(listener, false);
+    }
 }
 
 fn humanize(d: Duration) -> String {

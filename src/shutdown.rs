@@ -69,13 +69,16 @@ impl Shutdown {
 }
 
 /// Wakes an `accept` blocked on `listener` by connecting to it, as tiny_http
-/// does. Falls back to shutting the listener down, which also wakes `accept` on Linux.
-pub fn wake_accept(listener: &TcpListener) {
-    let Ok(addr) = listener.local_addr() else {
-        return;
-    };
-    let target = SocketAddr::new(connectable(addr.ip()), addr.port());
-    if TcpStream::connect_timeout(&target, Duration::from_secs(1)).is_err() {
+/// does, or else by shutting the listener down, which also wakes `accept` on
+/// Linux. A port shared with siblings (`reuse_port`) goes straight to the
+/// latter: a connection could reach a sibling instead.
+pub fn wake_accept(listener: &TcpListener, reuse_port: bool) {
+    let connected = !reuse_port
+        && listener.local_addr().is_ok_and(|addr| {
+            let target = SocketAddr::new(connectable(addr.ip()), addr.port());
+            TcpStream::connect_timeout(&target, Duration::from_secs(1)).is_ok()
+        });
+    if !connected {
         let _ = rustix::net::shutdown(listener, rustix::net::Shutdown::Read);
     }
 }

@@ -51,7 +51,19 @@ impl Stats {
     }
 
     pub fn summary(&self) -> Event<'static> {
+        let s = self.snapshot();
         Event::Summary {
+            uptime_ms: s.uptime_ms,
+            connections: s.connections,
+            messages: s.messages,
+            bytes: s.bytes,
+            errors: s.errors,
+            rejected: s.rejected,
+        }
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
             uptime_ms: millis(self.started.elapsed()),
             connections: self.connections.load(Relaxed),
             messages: self.messages.load(Relaxed),
@@ -60,6 +72,16 @@ impl Stats {
             rejected: self.rejected.load(Relaxed),
         }
     }
+}
+
+/// The counters at one moment; connections, messages and bytes count closed connections.
+pub struct Snapshot {
+    pub uptime_ms: u64,
+    pub connections: u64,
+    pub messages: u64,
+    pub bytes: u64,
+    pub errors: u64,
+    pub rejected: u64,
 }
 
 pub fn millis(d: std::time::Duration) -> u64 {
