@@ -2,7 +2,7 @@
 CARGO ?= cargo
 ARGS ?=
 
-.PHONY: build run-server test lint bench deps
+.PHONY: build run-server test test-cluster lint bench deps
 
 build:
 	$(CARGO) build --release --locked
@@ -15,6 +15,10 @@ run-server: build
 test: deps
 	$(CARGO) test --locked
 
+## Three instances behind HAProxy, restarted one at a time under load (part of make test too).
+test-cluster: deps
+	$(CARGO) test --locked --test tests cluster:: -- --nocapture
+
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
@@ -23,6 +27,6 @@ lint:
 bench:
 	scripts/bench.sh
 
-## The scripts' tests need netcat-openbsd's nc (it has -N) and python3 for the tutorial's client.
+## The tests need netcat-openbsd's nc (it has -N), python3 for the tutorial's client and haproxy.
 deps:
 	@scripts/ensure-deps.sh

@@ -1,30 +1,52 @@
 #!/usr/bin/env bash
-# Installs what the tests need beyond Rust: netcat-openbsd's nc, python3 and iconv.
+# Installs what the tests need beyond Rust: netcat-openbsd's nc, python3,
+# iconv and script (required), and haproxy and systemd-analyze for the
+# service tests (optional: those tests say they were skipped without them).
 # Uses apt-get where it can; otherwise says exactly what to install.
 set -euo pipefail
 
-missing=()
+required=()
+optional=()
 # netcat-openbsd is the nc with -N (close the socket when stdin ends).
 nc_help=$(nc -h 2>&1 || true)
 if ! command -v nc >/dev/null 2>&1 || ! grep -q -- '-N' <<<"$nc_help"; then
-    missing+=(netcat-openbsd)
+    required+=(netcat-openbsd)
 fi
-command -v python3 >/dev/null 2>&1 || missing+=(python3)
-command -v iconv >/dev/null 2>&1 || missing+=(libc-bin)
+command -v python3 >/dev/null 2>&1 || required+=(python3)
+command -v iconv >/dev/null 2>&1 || required+=(libc-bin)
+command -v script >/dev/null 2>&1 || required+=(bsdutils)
+[ -x /usr/sbin/haproxy ] || command -v haproxy >/dev/null 2>&1 || optional+=(haproxy)
+command -v systemd-analyze >/dev/null 2>&1 || optional+=(systemd)
 
-if [ ${#missing[@]} -eq 0 ]; then
+if [ ${#required[@]} -eq 0 ] && [ ${#optional[@]} -eq 0 ]; then
     exit 0
 fi
 
 sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then sudo="sudo"; fi
+if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then
+    sudo="sudo"
 fi
+can_apt=false
 if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" -eq 0 ] || [ -n "$sudo" ]; }; then
-    echo "installing ${missing[*]} with apt-get" >&2
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
-else
-    echo "error: the tests need ${missing[*]}; install them (Debian/Ubuntu: apt-get install ${missing[*]}) and run make test again" >&2
-    exit 1
+    can_apt=true
+fi
+
+if ! $can_apt; then
+    if [ ${#required[@]} -gt 0 ]; then
+        echo "error: the tests need ${required[*]}; install them (Debian/Ubuntu: apt-get install ${required[*]}) and run make test again" >&2
+        exit 1
+    fi
+    echo "note: without ${optional[*]} the service tests are skipped (Debian/Ubuntu: apt-get install ${optional[*]})" >&2
+    exit 0
+fi
+
+$sudo apt-get update -qq
+if [ ${#required[@]} -gt 0 ]; then
+    echo "installing ${required[*]} with apt-get" >&2
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${required[@]}" >/dev/null
+fi
+if [ ${#optional[@]} -gt 0 ]; then
+    echo "installing ${optional[*]} with apt-get" >&2
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${optional[@]}" >/dev/null \
+        || echo "note: could not install ${optional[*]}; the service tests will say they were skipped" >&2
 fi

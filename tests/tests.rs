@@ -3,6 +3,7 @@
 mod util;
 
 mod client;
+mod cluster;
 mod kit;
 mod scripts;
 mod server;
