@@ -3,7 +3,7 @@
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::TcpStream;
 
-use crate::config::Reply;
+use crate::config::{Reply, ServerConfig};
 use crate::connections::Pending;
 use crate::decode::TextDecoder;
 use crate::framing::Framer;
@@ -163,7 +163,7 @@ pub fn serve(shared: &Shared, pending: Pending, scratch: &mut Scratch) {
         },
         bytes: 0,
     };
-    let ending = match configure(&stream, shared) {
+    let ending = match configure(&stream, &shared.config) {
         Ok(()) => read_loop(&mut session, &stream, &mut scratch.read),
         Err(e) => Ending::Failed(e),
     };
@@ -195,9 +195,13 @@ pub fn serve(shared: &Shared, pending: Pending, scratch: &mut Scratch) {
     }
 }
 
-fn configure(stream: &TcpStream, shared: &Shared) -> io::Result<()> {
-    stream.set_read_timeout(Some(shared.config.idle_timeout))?;
-    stream.set_write_timeout(Some(shared.config.write_timeout))
+/// Acks are tiny: without `TCP_NODELAY`, Nagle plus delayed ACKs stall
+/// pipelining clients. The timeouts free a worker from a silent client and
+/// from one that does not read its acks.
+pub fn configure(stream: &TcpStream, config: &ServerConfig) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(config.idle_timeout))?;
+    stream.set_write_timeout(Some(config.write_timeout))
 }
 
 fn read_loop(session: &mut Session<'_>, mut stream: &TcpStream, buf: &mut Vec<u8>) -> Ending {

@@ -276,7 +276,6 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
         backoff = MIN_BACKOFF;
         next_id += 1;
         // Acks are tiny: without this, Nagle plus delayed ACKs stall pipelining clients.
-        let _ = stream.set_nodelay(true);
         let pending = Pending {
             id: next_id,
             peer,
@@ -393,4 +392,38 @@ fn drain(shared: &Shared, listener: &TcpListener) {
 
 fn humanize(d: Duration) -> String {
     format!("{}s", d.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+    use std::net::TcpStream;
+
+    #[test]
+    fn accepted_sockets_get_nodelay_and_timeouts() {
+        let cli = Cli::parse_from([
+            "tcpack",
+            "server",
+            "--idle-timeout",
+            "7",
+            "--write-timeout",
+            "3",
+        ]);
+        let Command::Server(args) = cli.command else {
+            unreachable!()
+        };
+        let config = ServerConfig::from_args(&args).unwrap();
+        let listener = listen("127.0.0.1:0".parse().unwrap(), 8, false).unwrap();
+        let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (stream, _) = listener.accept().unwrap();
+        connection::configure(&stream, &config).unwrap();
+        assert!(stream.nodelay().unwrap());
+        assert_eq!(stream.read_timeout().unwrap(), Some(Duration::from_secs(7)));
+        assert_eq!(
+            stream.write_timeout().unwrap(),
+            Some(Duration::from_secs(3))
+        );
+    }
 }
