@@ -91,10 +91,10 @@ machine = {"cpus": os.cpu_count(), "kernel": platform.release(),
 json.dump({"machine": machine, "runs": rows}, open(sys.argv[2], "w"), indent=2)
 base = {r["case"]: r for r in rows if r["server_name"] == "tokio"}
 print(f"\nmachine: {machine['cpus']} CPUs, {machine['cpu']}, Linux {machine['kernel']}")
-print(f"{'case':<34} {'server':<7} {'ops/s':>10} {'p50 µs':>8} {'p99 µs':>8} {'CPU µs/op':>9} {'1st-ack max ms':>14} {'RSS KiB':>8} {'err':>4} {'busy':>4}  vs tokio")
+print(f"{'case':<44} {'server':<7} {'ops/s':>10} {'p50 µs':>8} {'p99 µs':>8} {'max µs':>9} {'CPU µs/op':>9} {'1st-ack max ms':>14} {'RSS KiB':>8} {'err':>4} {'busy':>4}  vs tokio")
 for r in rows:
     if "cpu_ticks" in r:
-        print(f"{r['case']:<34} {r['server_name']:<7} idle CPU ticks (1/100 s) over 5 s: {r['cpu_ticks']}")
+        print(f"{r['case']:<44} {r['server_name']:<7} idle CPU ticks (1/100 s) over 5 s: {r['cpu_ticks']}")
         continue
     b = base.get(r["case"])
     s = r.get("server") or {}
@@ -109,8 +109,9 @@ for r in rows:
             parts.append(f"1st-ack {r['first_ack_max_ms'] / b['first_ack_max_ms']:.2f}x")
         ratio = ", ".join(parts)
     first = r.get("first_ack_max_ms")
-    print(f"{r['case']:<34} {r['server_name']:<7} {r['ops_per_sec']:>10.0f} {r['latency_us']['p50']:>8.1f} "
-          f"{r['latency_us']['p99']:>8.1f} {s.get('cpu_us_per_op', 0):>9.2f} {first if first is not None else '-':>14} "
+    first = f"{first:.2f}" if first is not None else "-"
+    print(f"{r['case']:<44} {r['server_name']:<7} {r['ops_per_sec']:>10.0f} {r['latency_us']['p50']:>8.1f} "
+          f"{r['latency_us']['p99']:>8.1f} {r['latency_us']['max']:>9.1f} {s.get('cpu_us_per_op', 0):>9.2f} {first:>14} "
           f"{s.get('rss_kib', 0):>8} {r['errors'] + r['timeouts']:>4} {r['busy']:>4}  {ratio}")
 fair = {r["server_name"]: r for r in rows if r["case"].startswith("rr -c 16 -n")}
 if "python" in fair and "tcpack" in fair and fair["tcpack"]["first_ack_max_ms"]:
