@@ -10,6 +10,7 @@ pub mod config;
 pub mod connection;
 pub mod connections;
 pub mod decode;
+pub mod drain;
 pub mod framing;
 pub mod limits;
 pub mod log;

@@ -1,7 +1,7 @@
 //! Bind, accept, hand connections to the pool, and the shutdown sequence.
 
 use std::io::{self, ErrorKind};
-use std::net::{Shutdown as SocketShutdown, SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -14,6 +14,7 @@ use crate::closer::Closer;
 use crate::config::ServerConfig;
 use crate::connection::{self, BUSY, SHUTTING_DOWN};
 use crate::connections::{Admission, Connections, Pending};
+use crate::drain;
 use crate::log::{Event, Logger};
 use crate::shutdown::{Phase, Shutdown, wake_accept};
 use crate::sink::Sink;
@@ -22,8 +23,6 @@ use crate::status;
 
 /// How long a closing socket may take to see the peer close before we drop it.
 const LINGER: Duration = Duration::from_secs(1);
-/// After the drain timeout, how long workers get to send the acks they owe.
-const ACK_GRACE: Duration = Duration::from_millis(500);
 /// Worker stacks: a worker needs little, and a thousand of them should cost little.
 const WORKER_STACK: usize = 256 * 1024;
 
@@ -172,7 +171,7 @@ impl Server {
         })?;
         let drainer = spawn("tcpack-drain", {
             let shared = Arc::clone(&shared);
-            move || drain(&shared, &waker)
+            move || drain::drain(&shared, &waker)
         })?;
 
         accept_loop(&shared, &listener);
@@ -338,55 +337,6 @@ fn reap(shared: &Shared) {
         for pending in expired {
             connection::turn_away(shared, pending, BUSY, &why);
         }
-    }
-}
-
-/// The graceful shutdown, from the signal to the moment the accept loop may stop.
-fn drain(shared: &Shared, listener: &TcpListener) {
-    shared.shutdown.wait_requested();
-    let config = &shared.config;
-    let waiting = shared.connections.close();
-    let (active, _) = shared.connections.counts();
-    shared.log.log(
-        None,
-        &Event::ShutdownStarted {
-            active,
-            waiting: waiting.len(),
-            drain_timeout_ms: millis(config.drain_timeout),
-        },
-    );
-    if config.reuse_port {
-        // Stop listening now, so the kernel sends new clients to a sibling instance.
-        let _ = rustix::net::shutdown(listener, rustix::net::Shutdown::Read);
-        shared.log.log(None, &Event::ListenerClosed);
-    }
-    for pending in waiting {
-        connection::turn_away(
-            shared,
-            pending,
-            SHUTTING_DOWN,
-            "the server is shutting down",
-        );
-    }
-    let remaining = shared
-        .connections
-        .wait_idle(Instant::now() + config.drain_timeout);
-    if remaining > 0 {
-        shared
-            .log
-            .log(None, &Event::DrainTimeout { active: remaining });
-        shared.shutdown.advance(Phase::DrainExpired);
-        // Wakes blocked reads; each worker then sends the acks it owes and closes.
-        shared.connections.shutdown_serving(SocketShutdown::Read);
-        if shared.connections.wait_idle(Instant::now() + ACK_GRACE) > 0 {
-            // Those still stuck are writing to clients that do not read.
-            shared.connections.shutdown_serving(SocketShutdown::Both);
-            shared.connections.wait_idle(Instant::now() + ACK_GRACE);
-        }
-    }
-    shared.shutdown.advance(Phase::Done);
-    if !config.reuse_port {
-        wake_accept(listener, false);
     }
 }
 

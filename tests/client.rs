@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rustix::process::{Pid, Signal, kill_process};
 
-use crate::util::{DEADLINE, Server, run, tcpack};
+use crate::util::{DEADLINE, Server, free_port, run, tcpack};
 
 fn client(args: &[&str]) -> Command {
     let mut command = Command::new(tcpack());
@@ -148,14 +148,6 @@ fn fails_with(args: &[&str], code: i32, message: &str) {
         last.starts_with("error: ") && last.contains(message),
         "{args:?}: {stderr}"
     );
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]

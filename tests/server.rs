@@ -3,9 +3,10 @@
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener};
 use std::process::Command;
-use std::thread;
 
-use crate::util::{ACK, Server, connect, exchange, finish, read_to_end, run, tcpack};
+use crate::util::{
+    ACK, Server, connect, exchange, finish, read_to_end, run, spawn_non_reader, tcpack,
+};
 
 #[test]
 fn raw_framing_acks_each_read_and_logs_it() {
@@ -230,18 +231,7 @@ fn idle_timeout_closes_a_silent_client_and_frees_its_worker() {
 fn a_client_that_never_reads_is_closed_by_the_write_timeout() {
     let mut server = Server::start(&["--workers", "1", "--echo", "--write-timeout", "0.3"]);
     let hog = connect(server.addr);
-    let writer = {
-        let mut hog = hog.try_clone().unwrap();
-        // Bounded: 64 MiB at most; the server stops reading long before that.
-        thread::spawn(move || {
-            let chunk = [b'x'; 64 * 1024];
-            for _ in 0..1024 {
-                if hog.write_all(&chunk).is_err() {
-                    break;
-                }
-            }
-        })
-    };
+    let writer = spawn_non_reader(&hog);
     server.wait_for("closed: write timeout (client is not reading its acks)");
     let _ = hog.shutdown(Shutdown::Both);
     writer.join().unwrap();

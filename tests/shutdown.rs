@@ -4,7 +4,7 @@ use std::io::{Read, Write};
 
 use rustix::process::Signal;
 
-use crate::util::{ACK, Server, connect, exchange, finish, read_to_end};
+use crate::util::{ACK, Server, connect, exchange, finish, read_to_end, spawn_non_reader};
 
 #[test]
 fn sigint_drains_active_clients_and_turns_away_the_rest() {
@@ -77,17 +77,7 @@ fn drain_timeout_acks_what_was_read_then_closes() {
 fn drain_timeout_unblocks_a_client_that_does_not_read() {
     let mut server = Server::start(&["--echo", "--drain-timeout", "0.3", "--write-timeout", "60"]);
     let hog = connect(server.addr);
-    let writer = {
-        let mut hog = hog.try_clone().unwrap();
-        std::thread::spawn(move || {
-            let chunk = [b'x'; 64 * 1024];
-            for _ in 0..1024 {
-                if hog.write_all(&chunk).is_err() {
-                    break;
-                }
-            }
-        })
-    };
+    let writer = spawn_non_reader(&hog);
     server.wait_for("message (");
     server.signal(Signal::INT);
     assert_eq!(server.wait_exit().code(), Some(0), "{}", server.log());

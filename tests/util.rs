@@ -257,3 +257,25 @@ pub fn run(mut command: Command, stdin: &[u8]) -> (ExitStatus, String, String) {
         }
     }
 }
+
+/// A port nothing listens on right now (the listener that found it is closed).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A client that writes without ever reading its acks, from a thread; bounded
+/// to 64 MiB, and it stops when the server stops reading or closes.
+pub fn spawn_non_reader(stream: &TcpStream) -> thread::JoinHandle<()> {
+    let mut hog = stream.try_clone().expect("clone");
+    thread::spawn(move || {
+        let chunk = [b'x'; 64 * 1024];
+        for _ in 0..1024 {
+            if hog.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+    })
+}
