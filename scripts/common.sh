@@ -41,3 +41,40 @@ show_help() {
 
 # Seconds nc waits on a silent connection before giving up (nc -w).
 NC_TIMEOUT=${NC_TIMEOUT:-10}
+
+# wait_until DESCRIPTION COMMAND...: retries COMMAND for up to 10 s (a bound, not a pause).
+wait_until() {
+    local what=$1
+    shift
+    for _ in $(seq 200); do
+        if "$@"; then return 0; fi
+        sleep 0.05
+    done
+    die "timed out waiting for $what"
+}
+
+# start_server LOG ARGS...: runs `tcpack server --bind 127.0.0.1:0 ARGS` in the
+# background with its log in LOG, and sets server_pid and port once it listens.
+# Uses $TCPACK, or target/release/tcpack (built first if missing).
+start_server() {
+    local log=$1 root tcpack
+    shift
+    root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+    tcpack=${TCPACK:-$root/target/release/tcpack}
+    if [ ! -x "$tcpack" ]; then
+        (cd "$root" && cargo build --release --quiet) || die "could not build tcpack"
+    fi
+    "$tcpack" server --bind 127.0.0.1:0 "$@" >"$log" 2>&1 &
+    # shellcheck disable=SC2034 # for the sourcing script
+    server_pid=$!
+    wait_until "the server to listen (log: $log)" grep -q "listening on" "$log"
+    # shellcheck disable=SC2034 # for the sourcing script
+    port=$(grep -m1 -o 'listening on [0-9.]*:[0-9]*' "$log" | sed 's/.*://')
+}
+
+# lines_in FILE N: whether FILE has at least N lines.
+lines_in() {
+    local n
+    n=$(grep -c '' "$1" 2>/dev/null) || n=0
+    [ "$n" -ge "$2" ]
+}

@@ -17,12 +17,6 @@ clients=${1:-4}
 check_count CLIENTS "$clients" 100
 need_nc
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-tcpack=${TCPACK:-$root/target/release/tcpack}
-if [ ! -x "$tcpack" ]; then
-    (cd "$root" && cargo build --release --quiet)
-fi
-
 work=$(mktemp -d)
 server_pid=""
 cleanup() {
@@ -32,27 +26,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# wait_until DESCRIPTION COMMAND...: polls COMMAND for up to 10 s.
-wait_until() {
-    local what=$1; shift
-    for _ in $(seq 200); do
-        if "$@"; then return 0; fi
-        sleep 0.05
-    done
-    echo "--- server log ---" >&2
-    cat "$work/server.log" >&2
-    die "timed out waiting for $what"
-}
-lines_in() {
-    local n
-    n=$(grep -c '' "$1" 2>/dev/null) || n=0
-    [ "$n" -ge "$2" ]
-}
-
-"$tcpack" server --bind 127.0.0.1:0 --framing line --drain-timeout 10 >"$work/server.log" 2>&1 &
-server_pid=$!
-wait_until "the server to listen" grep -q "listening on" "$work/server.log"
-port=$(grep -m1 -o 'listening on [0-9.]*:[0-9]*' "$work/server.log" | sed 's/.*://')
+start_server "$work/server.log" --framing line --drain-timeout 10
 echo "server listening on 127.0.0.1:$port (pid $server_pid)"
 
 # Each client's stdin is a FIFO we hold open, so its connection stays up.
