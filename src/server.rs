@@ -1,4 +1,4 @@
-//! Bind, accept, hand connections to the pool, and the shutdown sequence.
+//! Bind, accept and hand connections to the pool; start and join every thread.
 
 use std::io::{self, ErrorKind};
 use std::net::{SocketAddr, TcpListener};
@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use socket2::{Domain, Socket, Type};
+use threadpool::ThreadPool;
 
 use crate::cli::Framing;
 use crate::closer::Closer;
@@ -112,58 +113,9 @@ impl Server {
             shared,
             closer_thread,
         } = self;
-        let open_files = crate::limits::raise_open_file_limit();
-        let max_open_files = match &open_files {
-            Ok(limit) | Err((limit, _)) => *limit,
-        };
-        let config = &shared.config;
-        shared.log.log(
-            None,
-            &Event::Listening {
-                addr,
-                workers: config.workers,
-                backlog: config.backlog,
-                framing: match config.framing {
-                    Framing::Raw => "raw",
-                    Framing::Line => "line",
-                },
-                max_open_files,
-            },
-        );
-        if let Err((limit, e)) = open_files {
-            let message =
-                format!("could not raise the open-file limit: {e}; serving with {limit:?}");
-            shared.log.log(None, &Event::Warning { message: &message });
-        }
-        let status = match status {
-            Some(listener) => {
-                let addr = listener
-                    .local_addr()
-                    .context("reading the status address")?;
-                shared.log.log(None, &Event::StatusPort { addr });
-                let waker = listener
-                    .try_clone()
-                    .context("cloning the status listener")?;
-                let shared = Arc::clone(&shared);
-                let thread = spawn("tcpack-status", move || status::serve(&shared, &listener))?;
-                Some((thread, waker))
-            }
-            None => None,
-        };
-        let pool = threadpool::Builder::new()
-            .num_threads(config.workers)
-            .thread_name("tcpack-worker".into())
-            .thread_stack_size(WORKER_STACK)
-            .build();
-        for _ in 0..config.workers {
-            let shared = Arc::clone(&shared);
-            pool.execute(move || {
-                let mut scratch = connection::Scratch::default();
-                while let Some((pending, _serving)) = shared.connections.next() {
-                    connection::serve(&shared, pending, &mut scratch);
-                }
-            });
-        }
+        announce(&shared, addr);
+        let status = status.map(|l| start_status(&shared, l)).transpose()?;
+        let pool = start_workers(&shared);
         let waker = listener.try_clone().context("cloning the listener")?;
         let reaper = spawn("tcpack-reaper", {
             let shared = Arc::clone(&shared);
@@ -176,21 +128,84 @@ impl Server {
 
         accept_loop(&shared, &listener);
 
+        // Everything that may still hand sockets to the closer ends before it does.
         drop(listener);
         pool.join();
-        shared.closer.finish();
         let _ = drainer.join();
         if let Some((thread, waker)) = status {
-            wake_accept(&waker, config.reuse_port);
+            wake_accept(&waker, shared.config.reuse_port);
             let _ = thread.join();
         }
-        for thread in [reaper, closer_thread] {
-            let _ = thread.join();
-        }
+        let _ = reaper.join();
+        shared.closer.finish();
+        let _ = closer_thread.join();
         shared.log.log(None, &shared.stats.summary());
         shared.log.close();
         Ok(())
     }
+}
+
+/// The first line names the address actually bound, so port 0 is usable.
+fn announce(shared: &Shared, addr: SocketAddr) {
+    let open_files = crate::limits::raise_open_file_limit();
+    let max_open_files = match &open_files {
+        Ok(limit) | Err((limit, _)) => *limit,
+    };
+    let config = &shared.config;
+    shared.log.log(
+        None,
+        &Event::Listening {
+            addr,
+            workers: config.workers,
+            backlog: config.backlog,
+            framing: match config.framing {
+                Framing::Raw => "raw",
+                Framing::Line => "line",
+            },
+            max_open_files,
+        },
+    );
+    if let Err((limit, e)) = open_files {
+        let message = format!("could not raise the open-file limit: {e}; serving with {limit:?}");
+        shared.log.log(None, &Event::Warning { message: &message });
+    }
+}
+
+/// The status port's thread, and a handle to wake its `accept` at the end.
+fn start_status(
+    shared: &Arc<Shared>,
+    listener: TcpListener,
+) -> Result<(JoinHandle<()>, TcpListener)> {
+    let addr = listener
+        .local_addr()
+        .context("reading the status address")?;
+    shared.log.log(None, &Event::StatusPort { addr });
+    let waker = listener
+        .try_clone()
+        .context("cloning the status listener")?;
+    let shared = Arc::clone(shared);
+    let thread = spawn("tcpack-status", move || status::serve(&shared, &listener))?;
+    Ok((thread, waker))
+}
+
+/// One long job per pool thread: serve connections from the queue until it closes.
+fn start_workers(shared: &Arc<Shared>) -> ThreadPool {
+    let workers = shared.config.workers;
+    let pool = threadpool::Builder::new()
+        .num_threads(workers)
+        .thread_name("tcpack-worker".into())
+        .thread_stack_size(WORKER_STACK)
+        .build();
+    for _ in 0..workers {
+        let shared = Arc::clone(shared);
+        pool.execute(move || {
+            let mut scratch = connection::Scratch::default();
+            while let Some((pending, _serving)) = shared.connections.next() {
+                connection::serve(&shared, pending, &mut scratch);
+            }
+        });
+    }
+    pool
 }
 
 fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>> {
