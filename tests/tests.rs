@@ -4,6 +4,7 @@ mod util;
 
 mod client;
 mod cluster;
+mod faults;
 mod kit;
 mod scripts;
 mod server;

@@ -91,14 +91,28 @@ impl Server {
     /// Waits until `n` lines in all contain `needle`; returns the last of them.
     pub fn wait_for_nth(&mut self, needle: &str, n: usize) -> String {
         let deadline = Instant::now() + DEADLINE;
-        loop {
-            let matching: Vec<&String> = self.seen.iter().filter(|l| l.contains(needle)).collect();
-            if matching.len() >= n {
-                return matching[n - 1].clone();
+        let mut matched = 0;
+        for line in &self.seen {
+            if line.contains(needle) {
+                matched += 1;
+                if matched == n {
+                    return line.clone();
+                }
             }
+        }
+        loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
-                Ok(line) => self.seen.push(line),
+                Ok(line) => {
+                    let hit = line.contains(needle);
+                    self.seen.push(line);
+                    if hit {
+                        matched += 1;
+                        if matched == n {
+                            return self.seen[self.seen.len() - 1].clone();
+                        }
+                    }
+                }
                 Err(RecvTimeoutError::Timeout) => self.fail(&format!(
                     "no {n}. line containing {needle:?} within {DEADLINE:?}"
                 )),
