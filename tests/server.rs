@@ -276,6 +276,17 @@ fn port_in_use_is_one_clear_line_and_exit_1() {
 }
 
 #[test]
+fn an_address_not_on_this_machine_is_one_clear_line_and_exit_1() {
+    // Binding sends nothing: 192.0.2.1 (TEST-NET-1) is just not ours.
+    let mut command = Command::new(tcpack());
+    command.args(["server", "--bind", "192.0.2.1:7785"]);
+    let (status, stdout, stderr) = run(command, b"");
+    assert_eq!(status.code(), Some(1), "{stdout}{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("is not on this machine"), "{stderr}");
+}
+
+#[test]
 fn bad_usage_exits_2() {
     for args in [
         &["server", "--bind", "nowhere"][..],
