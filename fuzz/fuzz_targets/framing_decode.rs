@@ -1,0 +1,51 @@
+//! Arbitrary bytes, cut into arbitrary reads, through framing and decoding:
+//! line framing gives the same messages however the reads fall, nothing is
+//! lost or buffered past --max-line, and what is shown has no control characters.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use tcpack::cli::{DecodeMode, Framing};
+use tcpack::decode::TextDecoder;
+use tcpack::framing::Framer;
+
+fn frames(framing: Framing, max_line: usize, reads: &[&[u8]]) -> Vec<Vec<u8>> {
+    let mut framer = Framer::new(framing, max_line);
+    let mut out = Vec::new();
+    let mut emit = |m: &[u8]| out.push(m.to_vec());
+    for read in reads {
+        framer.push(read, &mut emit);
+    }
+    framer.finish(&mut emit);
+    out
+}
+
+fuzz_target!(|input: &[u8]| {
+    let Some((&header, rest)) = input.split_first() else { return };
+    let max_line = usize::from(header % 64) + 1;
+    // The first bytes also choose where the reads are cut.
+    let cuts: Vec<usize> = rest.iter().take(8).map(|&b| usize::from(b)).collect();
+    let data = rest;
+    let mut reads = Vec::new();
+    let mut start = 0;
+    for cut in cuts {
+        let end = (start + cut).min(data.len());
+        reads.push(&data[start..end]);
+        start = end;
+    }
+    reads.push(&data[start..]);
+
+    let whole = frames(Framing::Line, max_line, &[data]);
+    let split = frames(Framing::Line, max_line, &reads);
+    assert_eq!(whole, split, "line framing depends on how reads fall");
+    assert_eq!(whole.concat(), data, "bytes lost or invented");
+    assert!(whole.iter().all(|m| m.len() <= max_line + 1), "a message longer than --max-line");
+    assert_eq!(frames(Framing::Raw, max_line, &reads).concat(), data);
+
+    for mode in [DecodeMode::Auto, DecodeMode::Utf8, DecodeMode::Gbk, DecodeMode::Hex] {
+        let mut decoder = TextDecoder::new(mode);
+        for (i, message) in split.iter().enumerate() {
+            let shown = decoder.decode(message, i + 1 == split.len());
+            assert!(!shown.chars().any(char::is_control), "control character shown: {shown:?}");
+        }
+    }
+});
