@@ -29,7 +29,8 @@ pub enum Command {
 
 const CLIENT_EXIT_CODES: &str = "Exit codes: 0 every message acked, 1 other I/O error, 2 bad usage or input, \
 3 connection refused, 4 connect timed out, 5 host name not resolved, \
-6 server closed the connection early, 7 no ack within --timeout, 130 interrupted (Ctrl-C)";
+6 server closed the connection early, 7 no ack within --timeout, \
+8 turned away (server busy or shutting down), 130 interrupted (Ctrl-C)";
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ClientArgs {

@@ -27,6 +27,8 @@ pub enum ClientError {
         "no ack for message {0} within {1:?}: the server may be busy or not ack; raise --timeout or use --no-wait"
     )]
     AckTimeout(u64, Duration),
+    #[error("the server turned the connection away with {0:?}; try again later")]
+    TurnedAway(String),
     #[error("{0}: {1}")]
     Io(&'static str, io::Error),
 }
@@ -41,6 +43,7 @@ impl ClientError {
             ClientError::NotResolved(..) => 5,
             ClientError::ClosedEarly(_) => 6,
             ClientError::AckTimeout(..) => 7,
+            ClientError::TurnedAway(_) => 8,
         }
     }
 }
@@ -204,6 +207,12 @@ impl Client {
         }
         let ack = session.read_ack(seq, self.args.timeout)?;
         let rtt = started.elapsed();
+        // tcpack's notices when it cannot serve: not an ack.
+        for notice in [crate::connection::BUSY, crate::connection::SHUTTING_DOWN] {
+            if ack == notice.as_bytes() {
+                return Err(ClientError::TurnedAway(notice.trim_end().to_owned()));
+            }
+        }
         self.lock_tally().record(rtt);
         let shown = session.decoder.decode(&ack, false).to_owned();
         let mut stdout = io::stdout().lock();

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rustix::process::{Pid, Signal, kill_process};
 
-use crate::util::{DEADLINE, Server, free_port, run, tcpack};
+use crate::util::{ACK, DEADLINE, Server, connect, exchange, free_port, run, tcpack};
 
 fn client(args: &[&str]) -> Command {
     let mut command = Command::new(tcpack());
@@ -268,4 +268,20 @@ fn ctrl_c_prints_the_summary_so_far() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("interrupted: sent "), "{stderr}");
+}
+
+#[test]
+fn a_busy_server_is_reported_not_taken_for_an_ack() {
+    let mut server = Server::start(&["--workers", "1", "--max-pending", "1"]);
+    let mut holder = connect(server.addr);
+    exchange(&mut holder, b"hold", ACK);
+    let _waiting = connect(server.addr);
+    server.wait_for("waiting for a worker");
+    let (status, stdout, stderr) = run(client(&["127.0.0.1", &port(&server), "-m", "x"]), b"");
+    assert_eq!(status.code(), Some(8), "{stdout}{stderr}");
+    assert_eq!(stdout, "");
+    assert!(
+        stderr.contains("turned the connection away with \"server busy\""),
+        "{stderr}"
+    );
 }
