@@ -6,7 +6,7 @@ use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::cli::{ClientArgs, DecodeMode, TextEncoding};
+use crate::cli::{ClientArgs, DecodeMode};
 use crate::config::encode_text;
 use crate::decode::TextDecoder;
 
@@ -256,11 +256,13 @@ impl Client {
         Ok(bytes)
     }
 
+    /// Acks are shown as UTF-8 when they are, else as GBK, whatever we send:
+    /// a server may answer GBK to UTF-8 and the other way round.
     fn ack_mode(&self) -> DecodeMode {
-        match (self.args.hex, self.args.encoding) {
-            (true, _) => DecodeMode::Hex,
-            (false, TextEncoding::Gbk) => DecodeMode::Gbk,
-            (false, TextEncoding::Utf8) => DecodeMode::Auto,
+        if self.args.hex {
+            DecodeMode::Hex
+        } else {
+            DecodeMode::Auto
         }
     }
 

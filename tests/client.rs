@@ -99,6 +99,21 @@ fn gbk_encoding_sends_what_windows_tools_send() {
     server.wait_for("message (5 bytes): c4 e3 ba c3 0a");
     // The GBK ack is decoded as GBK for display.
     assert_eq!(stdout, "已收到\n");
+    // And a UTF-8 ack reads right too, whatever the client sends.
+    let server = Server::start(&[]);
+    let (status, stdout, stderr) = run(
+        client(&[
+            "127.0.0.1",
+            &port(&server),
+            "--encoding",
+            "gbk",
+            "-m",
+            "你好",
+        ]),
+        b"",
+    );
+    assert!(status.success(), "{stderr}");
+    assert_eq!(stdout, "已收到\n");
 }
 
 #[test]
