@@ -53,6 +53,20 @@ wait_until() {
     die "timed out waiting for $what"
 }
 
+# make_workdir: a temporary directory in $work, removed on exit together
+# with the server start_server started and any background job still running.
+make_workdir() {
+    work=$(mktemp -d)
+    server_pid=""
+    trap cleanup_workdir EXIT
+}
+
+cleanup_workdir() {
+    [ -z "$server_pid" ] || kill "$server_pid" 2>/dev/null || true
+    jobs -p | xargs -r kill 2>/dev/null || true
+    rm -rf "$work"
+}
+
 # start_server LOG ARGS...: runs `tcpack server --bind 127.0.0.1:0 ARGS` in the
 # background with its log in LOG, and sets server_pid and port once it listens.
 # Uses $TCPACK, or target/release/tcpack (built first if missing).

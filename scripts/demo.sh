@@ -15,13 +15,7 @@ check_count CLIENTS "$clients" 100
 check_count LINES "$lines" 1000
 need_nc
 
-work=$(mktemp -d)
-server_pid=""
-cleanup() {
-    [ -z "$server_pid" ] || kill "$server_pid" 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+make_workdir
 
 start_server "$work/server.log" --framing line
 echo "== tcpack listening on 127.0.0.1:$port; $clients clients send $lines lines each"

@@ -17,14 +17,7 @@ clients=${1:-4}
 check_count CLIENTS "$clients" 100
 need_nc
 
-work=$(mktemp -d)
-server_pid=""
-cleanup() {
-    [ -z "$server_pid" ] || kill "$server_pid" 2>/dev/null || true
-    jobs -p | xargs -r kill 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+make_workdir
 
 start_server "$work/server.log" --framing line --drain-timeout 10
 echo "server listening on 127.0.0.1:$port (pid $server_pid)"

@@ -1,25 +1,11 @@
 //! The nc script kit (`flood.sh`, `slow.sh`, `gbk.sh`, `drain.sh`) run as a user would.
 
-use std::process::{Command, ExitStatus};
-
-use crate::util::{Server, run, tcpack};
-
-/// Runs `bash scripts/NAME ARGS` from the repository root; returns (status, stdout, stderr).
-fn script(name: &str, args: &[&str]) -> (ExitStatus, String, String) {
-    let mut command = Command::new("bash");
-    command
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .arg(format!("scripts/{name}"))
-        .args(args)
-        .env("TCPACK", tcpack())
-        .env("NC_TIMEOUT", "10");
-    run(command, b"")
-}
+use crate::util::{Server, run_script};
 
 #[test]
 fn every_script_explains_itself() {
     for name in ["flood.sh", "slow.sh", "gbk.sh", "drain.sh"] {
-        let (status, stdout, _) = script(name, &["--help"]);
+        let (status, stdout, _) = run_script(name, &["--help"]);
         assert!(status.success(), "{name} --help");
         assert!(stdout.starts_with(name), "{name}: {stdout}");
     }
@@ -52,7 +38,7 @@ fn scripts_refuse_bad_arguments_clearly() {
         ("drain.sh", &["0"], "CLIENTS '0' must be a whole number"),
     ];
     for (name, args, message) in cases {
-        let (status, _, stderr) = script(name, args);
+        let (status, _, stderr) = run_script(name, args);
         assert_eq!(status.code(), Some(2), "{name} {args:?}: {stderr}");
         assert!(stderr.contains(message), "{name} {args:?}: {stderr}");
     }
@@ -62,7 +48,7 @@ fn scripts_refuse_bad_arguments_clearly() {
 fn flood_counts_every_ack_and_fails_when_some_are_missing() {
     let mut server = Server::start(&["--framing", "line", "--quiet"]);
     let port = server.addr.port().to_string();
-    let (status, stdout, stderr) = script("flood.sh", &["127.0.0.1", &port, "8", "25"]);
+    let (status, stdout, stderr) = run_script("flood.sh", &["127.0.0.1", &port, "8", "25"]);
     assert!(status.success(), "{stdout}{stderr}");
     assert_eq!(stdout.trim(), "sent=200 acked=200 lost=0");
     server.wait_for_nth("closed: eof", 8);
@@ -70,7 +56,7 @@ fn flood_counts_every_ack_and_fails_when_some_are_missing() {
     // Raw framing acks reads, not lines: the script must notice the shortfall.
     let raw = Server::start(&["--reply", "ok"]);
     let port = raw.addr.port().to_string();
-    let (status, stdout, stderr) = script("flood.sh", &["127.0.0.1", &port, "2", "50"]);
+    let (status, stdout, stderr) = run_script("flood.sh", &["127.0.0.1", &port, "2", "50"]);
     assert_eq!(status.code(), Some(1), "{stdout}{stderr}");
     assert!(
         stdout.contains("sent=100") && stderr.contains("acks missing"),
@@ -82,7 +68,7 @@ fn flood_counts_every_ack_and_fails_when_some_are_missing() {
 fn slow_trickles_a_line_that_line_framing_acks_once() {
     let mut server = Server::start(&["--framing", "line", "--decode", "hex"]);
     let port = server.addr.port().to_string();
-    let (status, stdout, stderr) = script("slow.sh", &["127.0.0.1", &port, "abc", "0.02"]);
+    let (status, stdout, stderr) = run_script("slow.sh", &["127.0.0.1", &port, "abc", "0.02"]);
     assert!(status.success(), "{stderr}");
     assert_eq!(stdout, "已收到\n");
     server.wait_for("message (4 bytes): 61 62 63 0a");
@@ -93,7 +79,7 @@ fn slow_trickles_a_line_that_line_framing_acks_once() {
 fn gbk_is_sent_as_windows_tools_send_it() {
     let mut server = Server::start(&["--decode", "hex", "--reply-encoding", "gbk"]);
     let port = server.addr.port().to_string();
-    let (status, stdout, stderr) = script("gbk.sh", &["127.0.0.1", &port, "你好"]);
+    let (status, stdout, stderr) = run_script("gbk.sh", &["127.0.0.1", &port, "你好"]);
     assert!(status.success(), "{stderr}");
     server.wait_for("message (5 bytes): c4 e3 ba c3 0a");
     // The GBK ack is shown as readable text.
@@ -102,7 +88,7 @@ fn gbk_is_sent_as_windows_tools_send_it() {
 
 #[test]
 fn drain_checks_a_graceful_shutdown_end_to_end() {
-    let (status, stdout, stderr) = script("drain.sh", &["3"]);
+    let (status, stdout, stderr) = run_script("drain.sh", &["3"]);
     assert!(status.success(), "{stdout}{stderr}");
     assert!(
         stdout.contains("a late client was told: server shutting down"),

@@ -1,25 +1,12 @@
 //! `say.sh` and `demo.sh`, the scripts the README starts with, run as a user would.
 
-use std::process::{Command, ExitStatus};
-
-use crate::util::{Server, free_port, run, tcpack};
-
-fn script(name: &str, args: &[&str]) -> (ExitStatus, String, String) {
-    let mut command = Command::new("bash");
-    command
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .arg(format!("scripts/{name}"))
-        .args(args)
-        .env("TCPACK", tcpack())
-        .env("NC_TIMEOUT", "5");
-    run(command, b"")
-}
+use crate::util::{Server, free_port, run_script};
 
 #[test]
 fn say_prints_one_ack_per_message_even_from_a_raw_server() {
     let mut server = Server::start(&[]);
     let port = server.addr.port().to_string();
-    let (status, stdout, stderr) = script(
+    let (status, stdout, stderr) = run_script(
         "say.sh",
         &["127.0.0.1", &port, "hello", "你好", "two words"],
     );
@@ -42,16 +29,16 @@ fn say_prints_one_ack_per_message_even_from_a_raw_server() {
 
 #[test]
 fn say_explains_failures() {
-    let (status, stdout, _) = script("say.sh", &["--help"]);
+    let (status, stdout, _) = run_script("say.sh", &["--help"]);
     assert!(
         status.success() && stdout.starts_with("say.sh HOST PORT MESSAGE..."),
         "{stdout}"
     );
-    let (status, _, stderr) = script("say.sh", &["127.0.0.1", "7785"]);
+    let (status, _, stderr) = run_script("say.sh", &["127.0.0.1", "7785"]);
     assert_eq!(status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("expected HOST PORT MESSAGE..."), "{stderr}");
     let closed = free_port().to_string();
-    let (status, _, stderr) = script("say.sh", &["127.0.0.1", &closed, "anyone?"]);
+    let (status, _, stderr) = run_script("say.sh", &["127.0.0.1", &closed, "anyone?"]);
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(
         stderr.contains("closed the connection (or refused it) before acking 'anyone?'"),
@@ -61,7 +48,7 @@ fn say_explains_failures() {
 
 #[test]
 fn demo_drives_concurrent_clients_and_shows_the_drained_summary() {
-    let (status, stdout, stderr) = script("demo.sh", &["4", "5"]);
+    let (status, stdout, stderr) = run_script("demo.sh", &["4", "5"]);
     assert!(status.success(), "{stdout}{stderr}");
     assert!(
         stdout.contains("every client got its 5 acks; sending SIGINT"),

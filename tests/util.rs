@@ -293,3 +293,16 @@ pub fn spawn_non_reader(stream: &TcpStream) -> thread::JoinHandle<()> {
         }
     })
 }
+
+/// Runs `bash scripts/NAME ARGS` from the repository root with `$TCPACK` set
+/// to the binary under test; returns (status, stdout, stderr).
+pub fn run_script(name: &str, args: &[&str]) -> (ExitStatus, String, String) {
+    let mut command = Command::new("bash");
+    command
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .arg(format!("scripts/{name}"))
+        .args(args)
+        .env("TCPACK", tcpack())
+        .env("NC_TIMEOUT", "10");
+    run(command, b"")
+}
