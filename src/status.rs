@@ -16,6 +16,8 @@ pub fn serve(shared: &Shared, listener: &TcpListener) {
             return;
         }
         let Ok((mut stream, _)) = accepted else {
+            // Out of descriptors, say: the main port logs it; here, just do not spin.
+            std::thread::sleep(std::time::Duration::from_millis(100));
             continue;
         };
         let _ = stream.set_write_timeout(Some(shared.config.write_timeout));

@@ -100,3 +100,39 @@ fn a_second_signal_stops_at_once_with_a_failure_status() {
     let mut rest = Vec::new();
     let _ = client.read_to_end(&mut rest);
 }
+
+/// What the status port answers, read to its close.
+fn status(addr: &str) -> String {
+    let mut stream = std::net::TcpStream::connect(addr).expect("status port");
+    let mut text = String::new();
+    stream.read_to_string(&mut text).expect("status");
+    text
+}
+
+#[test]
+fn the_status_port_says_ok_then_draining() {
+    let status_addr = format!("127.0.0.1:{}", crate::util::free_port());
+    let mut server = Server::start(&["--status-bind", &status_addr, "--drain-timeout", "30"]);
+    server.wait_for(&format!("status on {status_addr}"));
+    let mut client = connect(server.addr);
+    exchange(&mut client, b"counted", ACK);
+    let report = status(&status_addr);
+    assert!(
+        report.starts_with("status ok\nactive 1\nwaiting 0\nworkers 2048\n"),
+        "{report}"
+    );
+    server.signal(Signal::INT);
+    server.wait_for("shutting down");
+    let report = status(&status_addr);
+    assert!(
+        report.starts_with("status draining\nactive 1\n"),
+        "{report}"
+    );
+    assert_eq!(finish(&mut client), b"");
+    assert_eq!(server.wait_exit().code(), Some(0), "{}", server.log());
+    assert_eq!(
+        server.count("accepted"),
+        1,
+        "status requests are not client connections"
+    );
+}
