@@ -12,48 +12,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use hdrhistogram::Histogram;
-use serde::Serialize;
 
 use crate::cli::{BenchArgs, Scenario};
 
-/// What one run measured. Latencies are per message (rr), per connection
-/// cycle (conn), per burst (pipeline) or per fresh client (idle).
-#[derive(Debug, Serialize)]
-pub struct Report {
-    pub scenario: &'static str,
-    pub target: SocketAddr,
-    pub connections: usize,
-    pub size: usize,
-    pub seconds: f64,
-    /// Messages acked (rr, pipeline, idle probes) or connections completed (conn).
-    pub ops: u64,
-    pub ops_per_sec: f64,
-    pub errors: u64,
-    pub timeouts: u64,
-    /// `server busy` / `server shutting down` answers instead of acks.
-    pub busy: u64,
-    pub latency_us: Latency,
-    /// rr: the slowest connection's time from start to its first ack.
-    pub first_ack_max_ms: Option<f64>,
-    pub server: Option<ServerUsage>,
-}
+mod proc_stat;
+mod report;
 
-#[derive(Debug, Serialize)]
-pub struct Latency {
-    pub p50: f64,
-    pub p90: f64,
-    pub p99: f64,
-    pub p999: f64,
-    pub max: f64,
-}
-
-/// The server's own cost, read from /proc around the measured part of the run.
-#[derive(Debug, Serialize)]
-pub struct ServerUsage {
-    pub cpu_seconds: f64,
-    pub cpu_us_per_op: f64,
-    pub rss_kib: u64,
-}
+use proc_stat::{cpu_seconds, rss_kib};
+pub use report::{Latency, Report, ServerUsage};
 
 /// Each client thread's tally, merged at the end.
 struct Tally {
@@ -126,7 +92,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print_table(&report);
+        report.print_table();
     }
     Ok(())
 }
@@ -383,61 +349,6 @@ fn hold_idle(target: SocketAddr, count: usize, timeout: Duration) -> Result<Vec<
 
 fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
-}
-
-/// utime + stime of a process, from /proc/PID/stat.
-fn cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(ticks as f64 / rustix::param::clock_ticks_per_second() as f64)
-}
-
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-fn print_table(r: &Report) {
-    let unit = match r.scenario {
-        "conn" => "connections",
-        "idle" => "fresh clients",
-        _ => "messages",
-    };
-    let mut out = io::stdout().lock();
-    let _ = writeln!(
-        out,
-        "scenario      {} against {} ({} connections, {} bytes)",
-        r.scenario, r.target, r.connections, r.size
-    );
-    let _ = writeln!(
-        out,
-        "measured      {:.2} s, {} {unit}, {:.0} {unit}/s",
-        r.seconds, r.ops, r.ops_per_sec
-    );
-    let l = &r.latency_us;
-    let _ = writeln!(
-        out,
-        "latency µs    p50 {:.1}  p90 {:.1}  p99 {:.1}  p99.9 {:.1}  max {:.1}",
-        l.p50, l.p90, l.p99, l.p999, l.max
-    );
-    if let Some(first) = r.first_ack_max_ms {
-        let _ = writeln!(out, "first-ack max {first:.2} ms");
-    }
-    let _ = writeln!(
-        out,
-        "errors        {} errors, {} timeouts, {} busy answers",
-        r.errors, r.timeouts, r.busy
-    );
-    if let Some(s) = &r.server {
-        let _ = writeln!(
-            out,
-            "server        {:.2} s CPU, {:.2} µs CPU per op, RSS {} KiB",
-            s.cpu_seconds, s.cpu_us_per_op, s.rss_kib
-        );
-    }
 }
 
 #[cfg(test)]
