@@ -1,7 +1,7 @@
 //! `tcpack client`: the tutorial's client, grown up. Sends messages one at a
 //! time, waits for each ack, and says clearly why when it cannot.
 
-use std::io::{self, BufRead, ErrorKind, IsTerminal, Read, Write};
+use std::io::{self, ErrorKind, IsTerminal, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -9,6 +9,10 @@ use std::time::{Duration, Instant};
 use crate::cli::{ClientArgs, DecodeMode};
 use crate::config::encode_text;
 use crate::decode::TextDecoder;
+
+mod input;
+
+use input::{parse_hex, parse_target, prompt, prompt_target, read_line};
 
 /// Why the client failed; each has its own exit code, listed in `--help`.
 #[derive(Debug, thiserror::Error)]
@@ -322,34 +326,6 @@ fn usage(message: &str) -> ClientError {
     ClientError::Usage(message.to_owned())
 }
 
-/// `HOST PORT` or `HOST:PORT`, as a string `to_socket_addrs` resolves.
-fn parse_target(target: &[String]) -> Result<String, ClientError> {
-    match target {
-        [host, port] => {
-            let port: u16 = port
-                .parse()
-                .map_err(|_| usage(&format!("port {port:?} is not a number from 0 to 65535")))?;
-            let host = host.trim_start_matches('[').trim_end_matches(']');
-            Ok(if host.contains(':') {
-                format!("[{host}]:{port}")
-            } else {
-                format!("{host}:{port}")
-            })
-        }
-        [host_port]
-            if host_port
-                .rsplit_once(':')
-                .is_some_and(|(_, p)| p.parse::<u16>().is_ok()) =>
-        {
-            Ok(host_port.clone())
-        }
-        _ => Err(usage(&format!(
-            "{:?}: give the server as HOST PORT or HOST:PORT",
-            target.join(" ")
-        ))),
-    }
-}
-
 fn connect(target: &str, timeout: Duration) -> Result<TcpStream, ClientError> {
     let host = target
         .rsplit_once(':')
@@ -380,76 +356,9 @@ fn connect(target: &str, timeout: Duration) -> Result<TcpStream, ClientError> {
     Err(last.unwrap_or_else(|| ClientError::NotResolved(host, io::Error::other("no addresses"))))
 }
 
-/// Reads one line including its `\n`; false at end of input.
-fn read_line(input: &mut impl BufRead, line: &mut Vec<u8>) -> Result<bool, ClientError> {
-    line.clear();
-    let n = input
-        .read_until(b'\n', line)
-        .map_err(|e| ClientError::Io("reading stdin", e))?;
-    Ok(n > 0)
-}
-
-fn prompt(question: &str) -> Result<String, ClientError> {
-    eprint!("{question}");
-    let mut line = Vec::new();
-    if !read_line(&mut io::stdin().lock(), &mut line)? {
-        eprintln!();
-        return Ok(String::new());
-    }
-    String::from_utf8(line)
-        .map(|text| text.trim_end_matches(['\r', '\n']).to_owned())
-        .map_err(|_| usage("the terminal sent text that is not UTF-8"))
-}
-
-/// Asks for ip and port, as the tutorial's client does.
-fn prompt_target() -> Result<String, ClientError> {
-    let ip = prompt("ip address 请输入ip地址: ")?;
-    let port = prompt("port 请输入端口号: ")?;
-    parse_target(&[ip, port])
-}
-
-/// "48 69 0a", "48690a" or "0x48 0x69": whitespace between bytes is optional.
-fn parse_hex(text: &str) -> Result<Vec<u8>, ClientError> {
-    let digits: String = text
-        .split_whitespace()
-        .map(|word| word.trim_start_matches("0x"))
-        .collect();
-    if digits.len() % 2 != 0 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(usage(&format!(
-            "{text:?} is not hex bytes like \"48 69 0a\""
-        )));
-    }
-    (0..digits.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).map_err(|_| usage("bad hex")))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn targets() {
-        let t = |parts: &[&str]| {
-            parse_target(&parts.iter().map(|s| s.to_string()).collect::<Vec<_>>()).ok()
-        };
-        assert_eq!(t(&["127.0.0.1", "7785"]).as_deref(), Some("127.0.0.1:7785"));
-        assert_eq!(t(&["localhost:7785"]).as_deref(), Some("localhost:7785"));
-        assert_eq!(t(&["[::1]:7785"]).as_deref(), Some("[::1]:7785"));
-        assert_eq!(t(&["::1", "7785"]).as_deref(), Some("[::1]:7785"));
-        assert_eq!(t(&["host", "http"]), None);
-        assert_eq!(t(&["host"]), None);
-    }
-
-    #[test]
-    fn hex() {
-        assert_eq!(parse_hex("48 69 0a").unwrap(), b"Hi\n");
-        assert_eq!(parse_hex("48690A").unwrap(), b"Hi\n");
-        assert_eq!(parse_hex("0x48 0x69").unwrap(), b"Hi");
-        assert!(parse_hex("4").is_err());
-        assert!(parse_hex("zz").is_err());
-    }
 
     #[test]
     fn summary_reads_like_ping() {
