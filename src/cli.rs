@@ -34,9 +34,11 @@ const CLIENT_EXIT_CODES: &str = "Exit codes: 0 every message acked, 1 other I/O 
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ClientArgs {
-    /// Server as HOST PORT or HOST:PORT ([::1]:7785 for IPv6); none on a terminal: asked for
-    #[arg(value_name = "HOST [PORT]", num_args = 0..=2)]
-    pub target: Vec<String>,
+    /// Server address or name, or HOST:PORT ([::1]:7785 for IPv6); none on a terminal: asked for
+    pub host: Option<String>,
+
+    /// Server port, unless given in HOST:PORT
+    pub port: Option<String>,
 
     /// Message to send instead of stdin's lines (repeatable)
     #[arg(short, long = "message", value_name = "TEXT")]
@@ -203,6 +205,13 @@ pub enum Scenario {
     Idle,
 }
 
+impl ClientArgs {
+    /// HOST and PORT as given: none, one (HOST:PORT) or both.
+    pub fn target(&self) -> Vec<String> {
+        self.host.iter().chain(&self.port).cloned().collect()
+    }
+}
+
 impl Scenario {
     pub fn name(self) -> &'static str {
         match self {
@@ -220,6 +229,7 @@ pub struct BenchArgs {
     #[arg(value_name = "HOST:PORT")]
     pub target: String,
 
+    /// What to measure (--help says more)
     #[arg(long, value_enum, default_value_t = Scenario::Rr)]
     pub scenario: Scenario,
 

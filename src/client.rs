@@ -117,7 +117,8 @@ impl Client {
 
     pub fn run(&self) -> Result<(), ClientError> {
         let args = &self.args;
-        let interactive = args.target.is_empty();
+        let target = args.target();
+        let interactive = target.is_empty();
         if interactive && !io::stdin().is_terminal() {
             return Err(usage(
                 "give the server as HOST PORT or HOST:PORT (on a terminal, tcpack client alone asks for them)",
@@ -126,7 +127,7 @@ impl Client {
         let target = if interactive {
             prompt_target()?
         } else {
-            parse_target(&args.target)?
+            parse_target(&target)?
         };
         let source = if !args.messages.is_empty() {
             let encoded = args
