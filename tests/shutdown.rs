@@ -136,3 +136,39 @@ fn the_status_port_says_ok_then_draining() {
         "status requests are not client connections"
     );
 }
+
+#[test]
+fn with_reuse_port_a_draining_instance_leaves_new_clients_to_its_sibling() {
+    let bind = format!("127.0.0.1:{}", crate::util::free_port());
+    let args = [
+        "--bind",
+        bind.as_str(),
+        "--reuse-port",
+        "--drain-timeout",
+        "30",
+    ];
+    let mut old = Server::start(&args);
+    // Connected while the old instance listens alone: it is the old one's client.
+    let mut client = connect(old.addr);
+    exchange(&mut client, b"before", ACK);
+    let mut new = Server::start(&args);
+    old.signal(Signal::TERM);
+    old.wait_for("listener closed: new clients go to instances sharing the port");
+    for i in 0..5 {
+        exchange(&mut connect(new.addr), format!("after {i}").as_bytes(), ACK);
+    }
+    new.wait_for_nth("bytes): after", 5);
+    // The old one still serves the client it has until that client leaves.
+    exchange(&mut client, b"still served while draining", ACK);
+    finish(&mut client);
+    assert_eq!(old.wait_exit().code(), Some(0), "{}", old.log());
+    assert_eq!(
+        old.count("bytes): after"),
+        0,
+        "a draining instance took a new client"
+    );
+    assert!(
+        old.wait_for("stopped:")
+            .contains("1 connections, 2 messages")
+    );
+}
