@@ -88,7 +88,7 @@ fn decode_into(decoder: &mut Decoder, mut src: &[u8], dst: &mut String, last: bo
 
 /// Appends `text` with control characters escaped, so bytes from the network
 /// can never move the cursor, clear the screen or retitle the operator's terminal.
-pub fn push_escaped(out: &mut String, text: &str) {
+fn push_escaped(out: &mut String, text: &str) {
     for c in text.chars() {
         match c {
             '\n' => out.push_str("\\n"),
