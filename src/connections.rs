@@ -45,6 +45,9 @@ struct State {
     /// first finds its stack and caches warm, which halves the CPU a short
     /// connection costs compared with waking whichever waited longest.
     idle_workers: Vec<Thread>,
+    /// Workers woken for an arrival and not yet running: the connections they
+    /// will take have a worker and do not count against `--max-pending`.
+    woken: usize,
     /// Whether the reaper waits with no deadline, so only a first arrival must wake it.
     reaper_untimed: bool,
     closed: bool,
@@ -83,15 +86,15 @@ impl Connections {
         if state.closed {
             return Admission::Closed(pending);
         }
-        if state.waiting.len() >= self.max_pending {
+        if state.waiting.len().saturating_sub(state.woken) >= self.max_pending {
             return Admission::QueueFull(pending);
         }
-        // Idle workers beyond those already claimed by earlier arrivals.
         let worker = state.idle_workers.pop();
         pending.queued = worker.is_none();
         let queued = pending.queued;
         state.waiting.push_back(pending);
         if let Some(worker) = worker {
+            state.woken += 1;
             worker.unpark();
         }
         if state.reaper_untimed {
@@ -128,11 +131,15 @@ impl Connections {
             // After a spurious wake-up this worker may still be listed.
             let me = thread::current();
             if !state.idle_workers.iter().any(|t| t.id() == me.id()) {
-                state.idle_workers.push(me);
+                state.idle_workers.push(me.clone());
             }
             drop(state);
             thread::park();
             state = self.lock();
+            if !state.idle_workers.iter().any(|t| t.id() == me.id()) {
+                // Taken off the idle list to be woken: it is running now.
+                state.woken = state.woken.saturating_sub(1);
+            }
         }
     }
 
@@ -324,5 +331,44 @@ mod tests {
         let queued = admitted(conns.admit(pending(&listener, 1, Instant::now())));
         assert!(queued.is_some());
         assert_eq!(worker.join().unwrap(), Some(1));
+    }
+
+    #[test]
+    fn arrivals_an_idle_worker_is_woken_for_do_not_fill_the_queue() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let conns = Arc::new(Connections::new(1, Duration::from_secs(60)));
+        let (served_tx, served) = std::sync::mpsc::channel();
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                let (conns, served_tx) = (Arc::clone(&conns), served_tx.clone());
+                std::thread::spawn(move || {
+                    while let Some((p, _guard)) = conns.next() {
+                        served_tx.send(p.id).unwrap();
+                    }
+                })
+            })
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while conns.lock().idle_workers.len() < 2 {
+            assert!(Instant::now() < deadline, "workers never parked");
+            std::thread::yield_now();
+        }
+        // A burst: both have a worker on its way, so neither is "waiting" yet.
+        let now = Instant::now();
+        assert_eq!(
+            admitted(conns.admit(pending(&listener, 1, now))),
+            Some(false)
+        );
+        assert_eq!(
+            admitted(conns.admit(pending(&listener, 2, now))),
+            Some(false)
+        );
+        let mut ids = vec![served.recv().unwrap(), served.recv().unwrap()];
+        ids.sort_unstable();
+        assert_eq!(ids, [1, 2]);
+        conns.close();
+        for worker in workers {
+            worker.join().unwrap();
+        }
     }
 }

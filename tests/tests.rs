@@ -2,6 +2,7 @@
 
 mod util;
 
+mod bench;
 mod client;
 mod cluster;
 mod faults;

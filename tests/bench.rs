@@ -1,0 +1,111 @@
+//! `tcpack bench` against the real server: each scenario runs, counts what it
+//! did and reports it, as a table or as JSON.
+
+use std::process::Command;
+
+use crate::util::{Server, run, tcpack};
+
+fn bench(server: &Server, args: &[&str]) -> serde_json::Value {
+    let mut command = Command::new(tcpack());
+    command
+        .args(["bench", &server.addr.to_string(), "--json", "--warmup", "0"])
+        .args(["--server-pid", &server.pid().to_string()])
+        .args(args);
+    let (status, stdout, stderr) = run(command, b"");
+    assert!(status.success(), "{args:?}: {stderr}");
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+#[test]
+fn every_scenario_counts_acks_and_reports_latency() {
+    let server = Server::start(&["--framing", "line", "--quiet"]);
+    let cases: &[(&[&str], u64)] = &[
+        (&["--scenario", "rr", "-c", "4", "-n", "50"], 200),
+        (
+            &[
+                "--scenario",
+                "pipeline",
+                "-c",
+                "2",
+                "-n",
+                "64",
+                "--depth",
+                "8",
+            ],
+            128,
+        ),
+        (&["--scenario", "conn", "-c", "2", "-n", "20"], 40),
+        (&["--scenario", "idle", "--idle", "20", "-n", "10"], 10),
+    ];
+    for (args, ops) in cases {
+        let report = bench(&server, args);
+        assert_eq!(report["ops"], *ops, "{args:?}: {report}");
+        assert_eq!(report["errors"], 0, "{report}");
+        assert_eq!(report["timeouts"], 0, "{report}");
+        assert_eq!(report["busy"], 0, "{report}");
+        let latency = &report["latency_us"];
+        assert!(latency["p50"].as_f64().unwrap() > 0.0, "{report}");
+        assert!(
+            latency["p50"].as_f64() <= latency["p99"].as_f64(),
+            "{report}"
+        );
+        assert!(
+            latency["p99"].as_f64() <= latency["max"].as_f64(),
+            "{report}"
+        );
+        assert!(
+            report["server"]["rss_kib"].as_u64().unwrap() > 0,
+            "{report}"
+        );
+    }
+    let rr = bench(&server, &["-c", "3", "-n", "10"]);
+    assert!(rr["first_ack_max_ms"].as_f64().unwrap() > 0.0, "{rr}");
+}
+
+#[test]
+fn busy_answers_are_counted_not_hidden() {
+    // One worker held by the idle scenario's silent clients: fresh clients hear `server busy`.
+    let server = Server::start(&["--workers", "1", "--max-pending", "1", "--quiet"]);
+    let report = bench(&server, &["--scenario", "idle", "--idle", "2", "-n", "3"]);
+    assert_eq!(report["busy"], 3, "{report}");
+    assert_eq!(report["ops"], 0, "{report}");
+}
+
+#[test]
+fn the_table_names_what_it_measured() {
+    let server = Server::start(&["--framing", "line", "--quiet"]);
+    let mut command = Command::new(tcpack());
+    command.args([
+        "bench",
+        &server.addr.to_string(),
+        "-c",
+        "2",
+        "-n",
+        "20",
+        "--warmup",
+        "0",
+    ]);
+    let (status, stdout, stderr) = run(command, b"");
+    assert!(status.success(), "{stderr}");
+    for needle in [
+        "scenario      rr against",
+        "40 messages",
+        "latency µs    p50",
+        "first-ack max",
+        "0 errors, 0 timeouts, 0 busy answers",
+    ] {
+        assert!(stdout.contains(needle), "{needle:?} in\n{stdout}");
+    }
+}
+
+#[test]
+fn an_unreachable_target_is_a_clear_error() {
+    let mut command = Command::new(tcpack());
+    command.args(["bench", "no-such-host.invalid:7785", "-d", "1"]);
+    let (status, _, stderr) = run(command, b"");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot resolve \"no-such-host.invalid:7785\""),
+        "{stderr}"
+    );
+}
