@@ -93,20 +93,25 @@ impl Connections {
         pending.queued = worker.is_none();
         let queued = pending.queued;
         state.waiting.push_back(pending);
-        if let Some(worker) = worker {
+        if worker.is_some() {
             state.woken += 1;
+        }
+        let wake_reaper = std::mem::take(&mut state.reaper_untimed);
+        let admitted = Admission::Admitted {
+            queued,
+            busy: state.serving.len(),
+            waiting: state.waiting.len(),
+        };
+        // Woken outside the lock: a worker woken inside it would find the lock
+        // still held and go back to sleep on it, a second context switch.
+        drop(state);
+        if let Some(worker) = worker {
             worker.unpark();
         }
-        if state.reaper_untimed {
-            state.reaper_untimed = false;
+        if wake_reaper {
             self.queue_changed.notify_one();
         }
-        let busy = state.serving.len();
-        Admission::Admitted {
-            queued,
-            busy,
-            waiting: state.waiting.len(),
-        }
+        admitted
     }
 
     /// A worker's wait for its next connection, which it then serves until it
