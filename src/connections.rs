@@ -36,15 +36,25 @@ pub enum Admission {
     Closed(Pending),
 }
 
+/// A queued connection, with the clone of its stream that shutdown uses to wake its worker.
+struct Waiting {
+    pending: Pending,
+    waker: Option<TcpStream>,
+}
+
 #[derive(Default)]
 struct State {
-    waiting: VecDeque<Pending>,
+    waiting: VecDeque<Waiting>,
     /// A clone of each served stream, so shutdown can wake its blocked read.
     serving: HashMap<u64, Option<TcpStream>>,
-    /// Workers parked in `next`, most recently idle last: waking that one
-    /// first finds its stack and caches warm, which halves the CPU a short
-    /// connection costs compared with waking whichever waited longest.
-    idle_workers: Vec<Thread>,
+    /// Workers parked in `next`, by number, most recently idle last: waking
+    /// that one first finds its stack and caches warm, which halves the CPU a
+    /// short connection costs compared with waking whichever waited longest.
+    idle_workers: Vec<(usize, Thread)>,
+    /// Whether each worker, by number, is in `idle_workers`: with thousands of
+    /// workers, a scan of that list on every park cost more than the rest of
+    /// the worker's own code.
+    listed: Vec<bool>,
     /// Workers woken for an arrival and not yet running: the connections they
     /// will take have a worker and do not count against `--max-pending`.
     woken: usize,
@@ -82,6 +92,9 @@ impl Connections {
     }
 
     pub fn admit(&self, mut pending: Pending) -> Admission {
+        // Cloned before locking, as a syscall under the lock makes workers wait on it.
+        // Without a clone (out of descriptors) it is still served, only not woken early at shutdown.
+        let waker = pending.stream.try_clone().ok();
         let mut state = self.lock();
         if state.closed {
             return Admission::Closed(pending);
@@ -92,8 +105,9 @@ impl Connections {
         let worker = state.idle_workers.pop();
         pending.queued = worker.is_none();
         let queued = pending.queued;
-        state.waiting.push_back(pending);
-        if worker.is_some() {
+        state.waiting.push_back(Waiting { pending, waker });
+        if let Some((number, _)) = &worker {
+            state.listed[*number] = false;
             state.woken += 1;
         }
         let wake_reaper = std::mem::take(&mut state.reaper_untimed);
@@ -105,8 +119,8 @@ impl Connections {
         // Woken outside the lock: a worker woken inside it would find the lock
         // still held and go back to sleep on it, a second context switch.
         drop(state);
-        if let Some(worker) = worker {
-            worker.unpark();
+        if let Some((_, thread)) = worker {
+            thread.unpark();
         }
         if wake_reaper {
             self.queue_changed.notify_one();
@@ -114,16 +128,16 @@ impl Connections {
         admitted
     }
 
-    /// A worker's wait for its next connection, which it then serves until it
-    /// drops the guard; `None` once the server is shutting down.
-    pub fn next(self: &Arc<Self>) -> Option<(Pending, ServingGuard)> {
+    /// Worker number `worker`'s wait for its next connection, which it then
+    /// serves until it drops the guard; `None` once the server is shutting down.
+    pub fn next(self: &Arc<Self>, worker: usize) -> Option<(Pending, ServingGuard)> {
         let mut state = self.lock();
+        if state.listed.len() <= worker {
+            state.listed.resize(worker + 1, false);
+        }
         loop {
-            if let Some(pending) = state.waiting.pop_front() {
-                // Without a clone (out of descriptors) it is still served, only not woken early at shutdown.
-                state
-                    .serving
-                    .insert(pending.id, pending.stream.try_clone().ok());
+            if let Some(Waiting { pending, waker }) = state.waiting.pop_front() {
+                state.serving.insert(pending.id, waker);
                 let guard = ServingGuard {
                     id: pending.id,
                     connections: Arc::clone(self),
@@ -134,14 +148,14 @@ impl Connections {
                 return None;
             }
             // After a spurious wake-up this worker may still be listed.
-            let me = thread::current();
-            if !state.idle_workers.iter().any(|t| t.id() == me.id()) {
-                state.idle_workers.push(me.clone());
+            if !state.listed[worker] {
+                state.listed[worker] = true;
+                state.idle_workers.push((worker, thread::current()));
             }
             drop(state);
             thread::park();
             state = self.lock();
-            if !state.idle_workers.iter().any(|t| t.id() == me.id()) {
+            if !state.listed[worker] {
                 // Taken off the idle list to be woken: it is running now.
                 state.woken = state.woken.saturating_sub(1);
             }
@@ -165,7 +179,7 @@ impl Connections {
                     .unwrap_or_else(|p| p.into_inner());
                 continue;
             };
-            let deadline = oldest.since + self.queue_timeout;
+            let deadline = oldest.pending.since + self.queue_timeout;
             if deadline > now {
                 state = self
                     .queue_changed
@@ -178,9 +192,9 @@ impl Connections {
             while state
                 .waiting
                 .front()
-                .is_some_and(|p| p.since + self.queue_timeout <= now)
+                .is_some_and(|w| w.pending.since + self.queue_timeout <= now)
             {
-                expired.extend(state.waiting.pop_front());
+                expired.extend(state.waiting.pop_front().map(|w| w.pending));
             }
             return Some(expired);
         }
@@ -190,12 +204,14 @@ impl Connections {
     pub fn close(&self) -> Vec<Pending> {
         let mut state = self.lock();
         state.closed = true;
-        for worker in state.idle_workers.drain(..) {
-            worker.unpark();
+        let idle = std::mem::take(&mut state.idle_workers);
+        for (number, thread) in idle {
+            state.listed[number] = false;
+            thread.unpark();
         }
         self.queue_changed.notify_all();
         self.idle.notify_all();
-        state.waiting.drain(..).collect()
+        state.waiting.drain(..).map(|w| w.pending).collect()
     }
 
     /// Connections being served and waiting, right now.
@@ -287,7 +303,7 @@ mod tests {
             conns.admit(pending(&listener, 3, now)),
             Admission::QueueFull(_)
         ));
-        let (first, guard) = conns.next().unwrap();
+        let (first, guard) = conns.next(0).unwrap();
         assert_eq!(first.id, 1);
         assert_eq!(conns.counts(), (1, 1));
         drop(guard);
@@ -299,7 +315,7 @@ mod tests {
             Admission::Closed(_)
         ));
         assert!(conns.next_expired().is_none());
-        assert!(conns.next().is_none());
+        assert!(conns.next(0).is_none());
     }
 
     #[test]
@@ -328,7 +344,7 @@ mod tests {
             let conns = Arc::clone(&conns);
             std::thread::spawn(move || {
                 started.send(()).unwrap();
-                conns.next().map(|(p, _guard)| p.id)
+                conns.next(0).map(|(p, _guard)| p.id)
             })
         };
         waiting.recv().unwrap();
@@ -344,10 +360,10 @@ mod tests {
         let conns = Arc::new(Connections::new(1, Duration::from_secs(60)));
         let (served_tx, served) = std::sync::mpsc::channel();
         let workers: Vec<_> = (0..2)
-            .map(|_| {
+            .map(|number| {
                 let (conns, served_tx) = (Arc::clone(&conns), served_tx.clone());
                 std::thread::spawn(move || {
-                    while let Some((p, _guard)) = conns.next() {
+                    while let Some((p, _guard)) = conns.next(number) {
                         served_tx.send(p.id).unwrap();
                     }
                 })

@@ -196,11 +196,11 @@ fn start_workers(shared: &Arc<Shared>) -> ThreadPool {
         .thread_name("tcpack-worker".into())
         .thread_stack_size(WORKER_STACK)
         .build();
-    for _ in 0..workers {
+    for number in 0..workers {
         let shared = Arc::clone(shared);
         pool.execute(move || {
             let mut scratch = connection::Scratch::default();
-            while let Some((pending, _serving)) = shared.connections.next() {
+            while let Some((pending, _serving)) = shared.connections.next(number) {
                 connection::serve(&shared, pending, &mut scratch);
             }
         });
@@ -289,7 +289,6 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
         };
         backoff = MIN_BACKOFF;
         next_id += 1;
-        // Acks are tiny: without this, Nagle plus delayed ACKs stall pipelining clients.
         let pending = Pending {
             id: next_id,
             peer,
