@@ -113,9 +113,10 @@ impl Server {
             shared,
             closer_thread,
         } = self;
+        // Workers first: "listening" then means ready, not 2048 thread starts away.
+        let pool = start_workers(&shared);
         announce(&shared, addr);
         let status = status.map(|l| start_status(&shared, l)).transpose()?;
-        let pool = start_workers(&shared);
         let waker = listener.try_clone().context("cloning the listener")?;
         let reaper = spawn("tcpack-reaper", {
             let shared = Arc::clone(&shared);
