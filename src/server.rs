@@ -192,6 +192,8 @@ fn start_status(
 /// One long job per pool thread: serve connections from the queue until it closes.
 fn start_workers(shared: &Arc<Shared>) -> ThreadPool {
     let workers = shared.config.workers;
+    // Room for the workers and the few other threads; without it, an old kernel.
+    let _ = crate::limits::size_futex_table(workers + 8);
     let pool = threadpool::Builder::new()
         .num_threads(workers)
         .thread_name("tcpack-worker".into())
