@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
 
-use crate::util::{DEADLINE, Server, free_port, run, tcpack};
+use crate::util::{DEADLINE, Server, free_port, run, tcpack, tempdir};
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -71,12 +71,6 @@ fn the_systemd_unit_verifies() {
         timeout > 10 + 2,
         "TimeoutStopSec must exceed the drain timeout (10 s) plus the ack grace and linger"
     );
-}
-
-fn tempdir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("tcpack-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// HAProxy as a child, killed on drop.

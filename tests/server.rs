@@ -5,7 +5,7 @@ use std::net::{Shutdown, TcpListener};
 use std::process::Command;
 
 use crate::util::{
-    ACK, Server, connect, exchange, finish, read_to_end, run, spawn_non_reader, tcpack,
+    ACK, Server, connect, exchange, finish, read_to_end, run, spawn_non_reader, tcpack, tempdir,
 };
 
 #[test]
@@ -271,6 +271,45 @@ fn port_in_use_is_one_clear_line_and_exit_1() {
         stderr.starts_with("error: address")
             && stderr.contains("already in use")
             && stderr.contains("--bind"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_privileged_port_without_privileges_is_one_clear_line_and_exit_1() {
+    let unprivileged_from =
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+            .ok()
+            .and_then(|s| s.trim().parse::<u16>().ok());
+    if unprivileged_from.is_none_or(|port| port <= 1) {
+        eprintln!("skipped: every port is open to unprivileged users here");
+        return;
+    }
+    // Port 1 needs privileges; as root, drop them the way a service manager would.
+    let dir = tempdir("unprivileged");
+    let mut command = if rustix::process::geteuid().is_root() {
+        // A copy that user nobody may run, wherever the build directory is.
+        let copy = dir.join("tcpack");
+        std::fs::copy(tcpack(), &copy).unwrap();
+        for path in [&dir, &copy] {
+            std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .unwrap();
+        }
+        let mut setpriv = Command::new("setpriv");
+        setpriv.args(["--reuid=65534", "--regid=65534", "--clear-groups"]);
+        setpriv.arg(copy);
+        setpriv
+    } else {
+        Command::new(tcpack())
+    };
+    command.args(["server", "--bind", "127.0.0.1:1"]);
+    let (status, stdout, stderr) = run(command, b"");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(status.code(), Some(1), "{stdout}{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: permission denied to listen on 127.0.0.1:1")
+            && stderr.contains("1024 or more with --bind"),
         "{stderr}"
     );
 }

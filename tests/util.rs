@@ -306,3 +306,10 @@ pub fn run_script(name: &str, args: &[&str]) -> (ExitStatus, String, String) {
         .env("NC_TIMEOUT", "10");
     run(command, b"")
 }
+
+/// A directory of this test run's own under the system's temporary directory.
+pub fn tempdir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("tcpack-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
