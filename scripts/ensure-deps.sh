@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond Rust: netcat-openbsd's nc, python3,
-# iconv and script (required), and haproxy and systemd-analyze for the
+# iconv, script and setpriv (required), and haproxy and systemd-analyze for the
 # service tests (optional: those tests say they were skipped without them).
 # Uses apt-get where it can; otherwise says exactly what to install.
 set -euo pipefail
@@ -15,6 +15,7 @@ fi
 command -v python3 >/dev/null 2>&1 || required+=(python3)
 command -v iconv >/dev/null 2>&1 || required+=(libc-bin)
 command -v script >/dev/null 2>&1 || required+=(bsdutils)
+command -v setpriv >/dev/null 2>&1 || required+=(util-linux)
 [ -x /usr/sbin/haproxy ] || command -v haproxy >/dev/null 2>&1 || optional+=(haproxy)
 command -v systemd-analyze >/dev/null 2>&1 || optional+=(systemd)
 
