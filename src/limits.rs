@@ -32,6 +32,8 @@ pub fn size_futex_table(threads: usize) -> io::Result<usize> {
     use libc::{c_int, c_ulong};
     const PR_FUTEX_HASH: c_int = 78;
     const PR_FUTEX_HASH_SET_SLOTS: c_ulong = 1;
+    // prctl is variadic and the kernel reads every argument as a c_ulong.
+    const NO_FLAGS: c_ulong = 0;
     // One slot per thread keeps chains short; past 64 Ki slots they stay short enough.
     let slots = threads.clamp(16, 1 << 16).next_power_of_two();
     // SAFETY: PR_FUTEX_HASH takes integers only; no memory is passed.
@@ -40,8 +42,8 @@ pub fn size_futex_table(threads: usize) -> io::Result<usize> {
             PR_FUTEX_HASH,
             PR_FUTEX_HASH_SET_SLOTS,
             slots as c_ulong,
-            0,
-            0,
+            NO_FLAGS,
+            NO_FLAGS,
         )
     };
     if set == 0 {
@@ -64,11 +66,20 @@ mod tests {
     fn futex_table_gets_a_slot_per_thread_where_the_kernel_has_private_tables() {
         const PR_FUTEX_HASH: libc::c_int = 78;
         const PR_FUTEX_HASH_GET_SLOTS: libc::c_ulong = 2;
+        const UNUSED: libc::c_ulong = 0;
         match size_futex_table(3000) {
             Ok(slots) => {
                 assert_eq!(slots, 4096);
                 // SAFETY: integers only, as above.
-                let got = unsafe { libc::prctl(PR_FUTEX_HASH, PR_FUTEX_HASH_GET_SLOTS, 0, 0, 0) };
+                let got = unsafe {
+                    libc::prctl(
+                        PR_FUTEX_HASH,
+                        PR_FUTEX_HASH_GET_SLOTS,
+                        UNUSED,
+                        UNUSED,
+                        UNUSED,
+                    )
+                };
                 assert_eq!(got, 4096);
             }
             // Kernels before 6.16 have no per-process table to size.

@@ -115,17 +115,29 @@ impl Server {
         } = self;
         // Workers first: "listening" then means ready, not 2048 thread starts away.
         let pool = start_workers(&shared);
-        announce(&shared, addr);
-        let status = status.map(|l| start_status(&shared, l)).transpose()?;
-        let waker = listener.try_clone().context("cloning the listener")?;
-        let reaper = spawn("tcpack-reaper", {
-            let shared = Arc::clone(&shared);
-            move || reap(&shared)
-        })?;
-        let drainer = spawn("tcpack-drain", {
-            let shared = Arc::clone(&shared);
-            move || drain::drain(&shared, &waker)
-        })?;
+        let helpers = (|| {
+            announce(&shared, addr);
+            let status = status.map(|l| start_status(&shared, l)).transpose()?;
+            let waker = listener.try_clone().context("cloning the listener")?;
+            let reaper = spawn("tcpack-reaper", {
+                let shared = Arc::clone(&shared);
+                move || reap(&shared)
+            })?;
+            let drainer = spawn("tcpack-drain", {
+                let shared = Arc::clone(&shared);
+                move || drain::drain(&shared, &waker)
+            })?;
+            anyhow::Ok((status, reaper, drainer))
+        })();
+        let (status, reaper, drainer) = match helpers {
+            Ok(started) => started,
+            Err(e) => {
+                // Closing the queue sends the parked workers (and a started reaper) home.
+                shared.connections.close();
+                pool.join();
+                return Err(e);
+            }
+        };
 
         accept_loop(&shared, &listener);
 
