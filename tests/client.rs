@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use rustix::process::{Pid, Signal, kill_process};
 
-use crate::util::{ACK, DEADLINE, Server, connect, exchange, free_port, run, tcpack};
+use crate::util::{
+    ACK, DEADLINE, Server, connect, exchange, free_port, run, tcpack, unresolvable_host,
+};
 
 fn client(args: &[&str]) -> Command {
     let mut command = Command::new(tcpack());
@@ -158,10 +160,11 @@ fn refused_unresolved_and_bad_usage_have_their_own_exit_codes() {
         3,
         "refused: is the server running",
     );
+    let host = unresolvable_host();
     fails_with(
-        &["no-such-host.invalid", "7785", "-m", "x"],
+        &[&host, "7785", "-m", "x"],
         5,
-        "cannot resolve \"no-such-host.invalid\"",
+        &format!("cannot resolve {host:?}"),
     );
     fails_with(&["127.0.0.1", "http", "-m", "x"], 2, "is not a number");
     fails_with(&["-m", "x"], 2, "give the server as HOST PORT");

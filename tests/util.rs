@@ -313,3 +313,11 @@ pub fn tempdir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// A host name no resolver can look up without asking the network: its first
+/// label is 64 characters, one more than DNS allows, so the lookup fails on
+/// this machine and no query leaves it (a made-up name such as
+/// `x.invalid` would be sent to the configured name server).
+pub fn unresolvable_host() -> String {
+    format!("{}.invalid", "x".repeat(64))
+}
