@@ -29,6 +29,8 @@ struct Tally {
     timeouts: u64,
     busy: u64,
     first_ack: Option<Duration>,
+    /// What went wrong first, so a run where nothing worked can say why.
+    first_error: Option<String>,
 }
 
 impl Tally {
@@ -42,10 +44,12 @@ impl Tally {
             timeouts: 0,
             busy: 0,
             first_ack: None,
+            first_error: None,
         }
     }
 
     fn fail(&mut self, error: &io::Error) {
+        self.first_error.get_or_insert_with(|| error.to_string());
         match error.kind() {
             ErrorKind::WouldBlock | ErrorKind::TimedOut => self.timeouts += 1,
             _ => self.errors += 1,
@@ -59,6 +63,7 @@ impl Tally {
         self.timeouts += other.timeouts;
         self.busy += other.busy;
         self.first_ack = self.first_ack.max(other.first_ack);
+        self.first_error = self.first_error.take().or(other.first_error);
     }
 }
 
@@ -93,6 +98,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         report.print_table();
+    }
+    // Figures from a run where nothing worked are no figures: say so in the exit status.
+    if report.ops == 0 && report.errors + report.timeouts > 0 {
+        let why = report.first_error.as_deref().unwrap_or("no answer");
+        bail!("nothing was answered by {target} ({why}); is a server listening there?");
     }
     Ok(())
 }
@@ -197,12 +207,16 @@ pub fn measure(args: &BenchArgs, target: SocketAddr) -> Result<Report> {
     Ok(Report {
         scenario: args.scenario.name(),
         target,
-        connections: args.connections,
+        connections: match args.scenario {
+            Scenario::Idle => args.idle,
+            _ => args.connections,
+        },
         size: args.size,
         seconds,
         ops: merged.ops,
         ops_per_sec: merged.ops as f64 / seconds,
         errors: merged.errors,
+        first_error: merged.first_error,
         timeouts: merged.timeouts,
         busy: merged.busy,
         latency_us: Latency {
@@ -212,8 +226,10 @@ pub fn measure(args: &BenchArgs, target: SocketAddr) -> Result<Report> {
             p999: us(h.value_at_quantile(0.999)),
             max: us(h.max()),
         },
-        first_ack_max_ms: matches!(args.scenario, Scenario::Rr)
-            .then(|| merged.first_ack.map_or(0.0, |d| d.as_secs_f64() * 1000.0)),
+        first_ack_max_ms: merged
+            .first_ack
+            .filter(|_| matches!(args.scenario, Scenario::Rr))
+            .map(|d| d.as_secs_f64() * 1000.0),
         server,
     })
 }

@@ -128,7 +128,7 @@ pub struct ServerArgs {
     #[arg(long, value_enum, default_value_t = Framing::Raw)]
     pub framing: Framing,
 
-    /// Text of the ack [default: 已收到 followed by a newline]
+    /// Text of the ack; \n \r \t \\ are escapes, as in printf [default: 已收到\n]
     #[arg(long, value_name = "TEXT", conflicts_with = "echo")]
     pub reply: Option<String>,
 

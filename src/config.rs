@@ -3,12 +3,17 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 
 use crate::cli::{DecodeMode, Framing, LogFormat, ServerArgs, TextEncoding};
 
 /// The tutorial's ack: "received".
 pub const DEFAULT_REPLY: &str = "已收到\n";
+
+/// A flag value that parses but cannot be used: exit 2, as for clap's own usage errors.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
 
 /// What a connection answers to each message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,11 +49,15 @@ impl ServerConfig {
         let reply = if args.echo {
             Reply::Echo
         } else {
-            let text = args.reply.as_deref().unwrap_or(DEFAULT_REPLY);
-            let Some(bytes) = encode_text(text, args.reply_encoding) else {
-                bail!(
+            let text = args
+                .reply
+                .as_deref()
+                .map_or_else(|| DEFAULT_REPLY.to_owned(), unescape);
+            let Some(bytes) = encode_text(&text, args.reply_encoding) else {
+                return Err(UsageError(format!(
                     "--reply {text:?} has characters that GBK cannot encode; use --reply-encoding utf-8"
-                );
+                ))
+                .into());
             };
             Reply::Fixed(bytes)
         };
@@ -73,6 +82,27 @@ impl ServerConfig {
     }
 }
 
+/// `--reply 'OK\n'` as a shell user types it: `\n`, `\r`, `\t` and `\\` are
+/// escapes, as in printf; any other backslash stays as it is.
+fn unescape(text: &str) -> String {
+    let mut chars = text.chars().peekable();
+    let mut out = String::with_capacity(text.len());
+    while let Some(c) = chars.next() {
+        let escaped = match c {
+            '\\' => chars.next_if(|e| matches!(e, 'n' | 'r' | 't' | '\\')),
+            _ => None,
+        };
+        out.push(match escaped {
+            Some('n') => '\n',
+            Some('r') => '\r',
+            Some('t') => '\t',
+            Some(other) => other,
+            None => c,
+        });
+    }
+    out
+}
+
 /// Text as bytes on the wire; `None` if GBK cannot carry a character
 /// (rather than silently sending `?`).
 pub fn encode_text(text: &str, encoding: TextEncoding) -> Option<Vec<u8>> {
@@ -93,6 +123,14 @@ mod tests {
     fn default_reply_in_gbk_is_the_windows_bytes() {
         let bytes = encode_text(DEFAULT_REPLY, TextEncoding::Gbk).unwrap();
         assert_eq!(bytes, b"\xd2\xd1\xca\xd5\xb5\xbd\n");
+    }
+
+    #[test]
+    fn reply_escapes_are_those_of_printf_and_other_backslashes_stay() {
+        assert_eq!(unescape(r"OK\r\n"), "OK\r\n");
+        assert_eq!(unescape(r"a\tb\\n"), "a\tb\\n");
+        assert_eq!(unescape(r"C:\dir\"), r"C:\dir\");
+        assert_eq!(unescape("已收到"), "已收到");
     }
 
     #[test]

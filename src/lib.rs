@@ -40,6 +40,9 @@ pub fn run(cli: Cli) -> Result<()> {
 
 /// The process exit status for an error `run` returned.
 pub fn exit_code(error: &anyhow::Error) -> u8 {
+    if error.is::<config::UsageError>() {
+        return 2;
+    }
     error
         .downcast_ref::<ClientError>()
         .map_or(1, ClientError::exit_code)

@@ -256,9 +256,10 @@ fn bind_error(addr: SocketAddr, error: io::Error) -> anyhow::Error {
             "address {} is not on this machine: use 127.0.0.1, 0.0.0.0, [::] or one of this host's addresses",
             addr.ip()
         ),
-        _ => format!("cannot listen on {addr}"),
+        // Only here does the system's own wording add anything.
+        _ => return anyhow::Error::new(error).context(format!("cannot listen on {addr}")),
     };
-    anyhow::Error::new(error).context(advice)
+    anyhow::anyhow!(advice)
 }
 
 fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
@@ -272,7 +273,7 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
             return;
         }
         let (stream, peer) = match accepted {
-            Ok(pair) => pair,
+            Ok((stream, peer)) => (stream, as_seen(peer)),
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) if e.kind() == ErrorKind::ConnectionAborted => {
                 // The client gave up before we accepted it: worth a line, not a pause.
@@ -369,6 +370,12 @@ fn reap(shared: &Shared) {
     }
 }
 
+/// On a `[::]` listener IPv4 clients arrive as `[::ffff:127.0.0.1]:port`;
+/// they are logged as the `127.0.0.1:port` they connected from.
+fn as_seen(peer: SocketAddr) -> SocketAddr {
+    SocketAddr::new(peer.ip().to_canonical(), peer.port())
+}
+
 fn humanize(d: Duration) -> String {
     format!("{}s", d.as_secs_f64())
 }
@@ -379,6 +386,14 @@ mod tests {
     use crate::cli::{Cli, Command};
     use clap::Parser;
     use std::net::TcpStream;
+
+    #[test]
+    fn ipv4_clients_of_a_dual_stack_listener_are_shown_as_ipv4() {
+        let mapped: SocketAddr = "[::ffff:127.0.0.1]:4000".parse().unwrap();
+        assert_eq!(as_seen(mapped), "127.0.0.1:4000".parse().unwrap());
+        let v6: SocketAddr = "[::1]:4000".parse().unwrap();
+        assert_eq!(as_seen(v6), v6);
+    }
 
     #[test]
     fn accepted_sockets_get_nodelay_and_timeouts() {

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use crate::util::{Server, run, tcpack};
+use crate::util::{Server, free_port, run, tcpack, unresolvable_host};
 
 fn bench(server: &Server, args: &[&str]) -> serde_json::Value {
     let mut command = Command::new(tcpack());
@@ -101,11 +101,48 @@ fn the_table_names_what_it_measured() {
 #[test]
 fn an_unreachable_target_is_a_clear_error() {
     let mut command = Command::new(tcpack());
-    command.args(["bench", "no-such-host.invalid:7785", "-d", "1"]);
+    let target = format!("{}:7785", unresolvable_host());
+    command.args(["bench", &target, "-d", "1"]);
     let (status, _, stderr) = run(command, b"");
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("cannot resolve \"no-such-host.invalid:7785\""),
+        stderr.contains(&format!("cannot resolve {target:?}")),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_run_where_nothing_was_answered_fails_and_says_why() {
+    let closed = format!("127.0.0.1:{}", free_port());
+    let mut command = Command::new(tcpack());
+    command.args(["bench", &closed, "-c", "2", "-d", "0.3", "--warmup", "0"]);
+    let (status, stdout, stderr) = run(command, b"");
+    assert_eq!(status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("0 messages"), "{stdout}");
+    assert!(
+        stderr.contains(&format!("nothing was answered by {closed}"))
+            && stderr.contains("refused")
+            && stderr.contains("is a server listening there?"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_idle_table_counts_the_idle_connections() {
+    let server = Server::start(&["--framing", "line", "--quiet"]);
+    let mut command = Command::new(tcpack());
+    let target = server.addr.to_string();
+    command.args([
+        "bench",
+        &target,
+        "--scenario",
+        "idle",
+        "--idle",
+        "5",
+        "-n",
+        "3",
+    ]);
+    let (status, stdout, stderr) = run(command, b"");
+    assert!(status.success(), "{stderr}");
+    assert!(stdout.contains("(5 idle connections,"), "{stdout}");
 }

@@ -113,6 +113,9 @@ fn reply_text_and_gbk_encoding_are_the_bytes_on_the_wire() {
     );
     let server = Server::start(&["--reply", "OK\r\n"]);
     exchange(&mut connect(server.addr), b"hi", b"OK\r\n");
+    // As a shell user types it: the escapes printf knows.
+    let server = Server::start(&["--reply", r"OK\tgot it\n"]);
+    exchange(&mut connect(server.addr), b"hi", b"OK\tgot it\n");
     let server = Server::start(&["--reply", "好", "--reply-encoding", "gbk"]);
     exchange(&mut connect(server.addr), b"hi", b"\xba\xc3");
 }
@@ -323,6 +326,19 @@ fn an_address_not_on_this_machine_is_one_clear_line_and_exit_1() {
     assert_eq!(status.code(), Some(1), "{stdout}{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("is not on this machine"), "{stderr}");
+}
+
+#[test]
+fn a_reply_gbk_cannot_carry_is_bad_usage() {
+    let mut command = Command::new(tcpack());
+    command.args(["server", "--reply", "€🙂", "--reply-encoding", "gbk"]);
+    let (status, stdout, stderr) = run(command, b"");
+    assert_eq!(status.code(), Some(2), "{stdout}{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("GBK cannot encode") && stderr.contains("--reply-encoding utf-8"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -11,6 +11,7 @@ use serde::Serialize;
 pub struct Report {
     pub scenario: &'static str,
     pub target: SocketAddr,
+    /// Client connections (rr, conn, pipeline) or idle ones held (idle).
     pub connections: usize,
     pub size: usize,
     pub seconds: f64,
@@ -18,11 +19,13 @@ pub struct Report {
     pub ops: u64,
     pub ops_per_sec: f64,
     pub errors: u64,
+    /// The first error's text, if there was one.
+    pub first_error: Option<String>,
     pub timeouts: u64,
     /// `server busy` / `server shutting down` answers instead of acks.
     pub busy: u64,
     pub latency_us: Latency,
-    /// rr: the slowest connection's time from start to its first ack.
+    /// rr: the slowest connection's time from start to its first ack; none if no ack came.
     pub first_ack_max_ms: Option<f64>,
     pub server: Option<ServerUsage>,
 }
@@ -52,10 +55,14 @@ impl Report {
             "idle" => "fresh clients",
             _ => "messages",
         };
+        let held = match r.scenario {
+            "idle" => "idle connections",
+            _ => "connections",
+        };
         let mut out = io::stdout().lock();
         let _ = writeln!(
             out,
-            "scenario      {} against {} ({} connections, {} bytes)",
+            "scenario      {} against {} ({} {held}, {} bytes)",
             r.scenario, r.target, r.connections, r.size
         );
         let _ = writeln!(
