@@ -1,12 +1,15 @@
 //! The console log: one event a line, text or JSON, timestamped with milliseconds.
 //!
-//! Each line is formatted whole and written with one `write_all` on the locked
-//! handle, so lines from concurrent workers never interleave.
+//! Each line is formatted whole in its thread's buffer and handed to the sink
+//! in one piece, so lines from concurrent workers never interleave.
 
+use std::cell::RefCell;
 use std::fmt;
+use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use chrono::format::{Item, StrftimeItems};
 use chrono::{Local, SecondsFormat};
 use serde::Serialize;
 
@@ -231,6 +234,13 @@ pub struct Logger {
     format: LogFormat,
     quiet: bool,
     sink: Arc<Sink>,
+    /// The text timestamp, parsed once rather than on every line.
+    timestamp: Vec<Item<'static>>,
+}
+
+thread_local! {
+    /// Where each thread formats its lines: once grown, a line costs no allocation.
+    static LINE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Logger {
@@ -239,6 +249,9 @@ impl Logger {
             format,
             quiet,
             sink,
+            timestamp: StrftimeItems::new("%Y-%m-%d %H:%M:%S%.3f")
+                .parse_to_owned()
+                .expect("a valid strftime format"),
         }
     }
 
@@ -248,8 +261,11 @@ impl Logger {
     }
 
     pub fn log(&self, conn: Option<ConnTag>, event: &Event<'_>) {
-        let line = self.format_line(conn, event);
-        self.sink.write_line(line.as_bytes());
+        LINE.with_borrow_mut(|line| {
+            line.clear();
+            self.format_line(line, conn, event);
+            self.sink.write_line(line);
+        });
     }
 
     /// Writes out every line logged so far; before exiting, say.
@@ -262,7 +278,8 @@ impl Logger {
         self.sink.close();
     }
 
-    fn format_line(&self, conn: Option<ConnTag>, event: &Event<'_>) -> String {
+    /// Appends one whole line, newline included, to `out`.
+    fn format_line(&self, out: &mut Vec<u8>, conn: Option<ConnTag>, event: &Event<'_>) {
         let now = Local::now();
         let level = event.level();
         match self.format {
@@ -272,11 +289,12 @@ impl Logger {
                     Level::Warn => "WARN ",
                     Level::Error => "ERROR",
                 };
-                let ts = now.format("%Y-%m-%d %H:%M:%S%.3f");
-                match conn {
-                    Some(c) => format!("{ts} {level} #{} {} {event}\n", c.id, c.peer),
-                    None => format!("{ts} {level} {event}\n"),
-                }
+                let ts = now.format_with_items(self.timestamp.iter());
+                // Writing to a Vec cannot fail.
+                let _ = match conn {
+                    Some(c) => writeln!(out, "{ts} {level} #{} {} {event}", c.id, c.peer),
+                    None => writeln!(out, "{ts} {level} {event}"),
+                };
             }
             LogFormat::Json => {
                 let line = JsonLine {
@@ -286,11 +304,13 @@ impl Logger {
                     peer: conn.map(|c| c.peer),
                     event,
                 };
-                let mut text = serde_json::to_string(&line).unwrap_or_else(|e| {
-                    format!("{{\"level\":\"ERROR\",\"event\":\"log_error\",\"error\":\"{e}\"}}")
-                });
-                text.push('\n');
-                text
+                let start = out.len();
+                if let Err(e) = serde_json::to_writer(&mut *out, &line) {
+                    out.truncate(start);
+                    let error = serde_json::json!({"level": "ERROR", "event": "log_error", "error": e.to_string()});
+                    let _ = write!(out, "{error}");
+                }
+                out.push(b'\n');
             }
         }
     }
@@ -299,6 +319,12 @@ impl Logger {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn line(logger: &Logger, conn: Option<ConnTag>, event: &Event<'_>) -> String {
+        let mut out = Vec::new();
+        logger.format_line(&mut out, conn, event);
+        String::from_utf8(out).unwrap()
+    }
 
     fn tag() -> ConnTag {
         ConnTag {
@@ -310,7 +336,8 @@ mod tests {
     #[test]
     fn text_lines_carry_timestamp_level_and_connection() {
         let logger = Logger::new(LogFormat::Text, false, Sink::stdout().unwrap());
-        let line = logger.format_line(
+        let line = line(
+            &logger,
             Some(tag()),
             &Event::Message {
                 bytes: 5,
@@ -335,7 +362,7 @@ mod tests {
             messages: 2,
             bytes: 9,
         };
-        let line = logger.format_line(Some(tag()), &event);
+        let line = line(&logger, Some(tag()), &event);
         assert!(line.ends_with('\n') && line.matches('\n').count() == 1);
         let value: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(value["event"], "closed");
