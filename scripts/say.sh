@@ -19,7 +19,12 @@ need_nc
 errors=$(mktemp)
 trap 'rm -f "$errors"' EXIT
 coproc NC { nc -N -w "$NC_TIMEOUT" "$host" "$port" 2>"$errors"; }
-to_nc=${NC[1]} from_nc=${NC[0]}
+# Once nc has exited, bash unsets NC and NC_PID and closes NC's descriptors,
+# perhaps before its last ack is read: keep a pid and descriptors of our own.
+nc_pid=${NC_PID:-}
+if ! { exec {to_nc}>&"${NC[1]:-}" {from_nc}<&"${NC[0]:-}"; } 2>/dev/null; then
+    die "$host:$port closed the connection (or refused it) before acking '$1' $(cat "$errors")"
+fi
 for message in "$@"; do
     if ! { printf '%s\n' "$message" >&"$to_nc"; } 2>/dev/null; then
         die "the connection to $host:$port closed before '$message' was sent $(cat "$errors")"
@@ -34,4 +39,4 @@ for message in "$@"; do
     printf '%s\n' "$ack"
 done
 exec {to_nc}>&-
-wait "$NC_PID" 2>/dev/null || true
+if [ -n "$nc_pid" ]; then wait "$nc_pid" 2>/dev/null || true; fi
