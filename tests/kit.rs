@@ -1,6 +1,6 @@
 //! The nc script kit (`flood.sh`, `slow.sh`, `gbk.sh`, `drain.sh`) run as a user would.
 
-use crate::util::{Server, run_script};
+use crate::util::{ACK, Server, connect, exchange, run_script};
 
 #[test]
 fn every_script_explains_itself() {
@@ -61,6 +61,31 @@ fn flood_counts_every_ack_and_fails_when_some_are_missing() {
     assert!(
         stdout.contains("sent=100") && stderr.contains("acks missing"),
         "{stdout}{stderr}"
+    );
+}
+
+#[test]
+fn flood_does_not_count_a_busy_notice_as_an_ack() {
+    // The only worker is held, and the queue holds one for 0.2 s: all are told `server busy`.
+    let server = Server::start(&[
+        "--framing",
+        "line",
+        "--workers",
+        "1",
+        "--max-pending",
+        "1",
+        "--queue-timeout",
+        "0.2",
+    ]);
+    let mut holder = connect(server.addr);
+    exchange(&mut holder, b"hold\n", ACK);
+    let port = server.addr.port().to_string();
+    let (status, stdout, stderr) = run_script("flood.sh", &["127.0.0.1", &port, "3", "5"]);
+    assert_eq!(status.code(), Some(1), "{stdout}{stderr}");
+    assert_eq!(stdout.trim(), "sent=15 acked=0 lost=15");
+    assert!(
+        stderr.contains("note: 3 clients were told 'server busy'"),
+        "{stderr}"
     );
 }
 
