@@ -16,6 +16,17 @@ fn bench(server: &Server, args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
 
+/// The table a person sees, from a run that must succeed.
+fn bench_table(server: &Server, args: &[&str]) -> String {
+    let mut command = Command::new(tcpack());
+    command
+        .args(["bench", &server.addr.to_string(), "--warmup", "0"])
+        .args(args);
+    let (status, stdout, stderr) = run(command, b"");
+    assert!(status.success(), "{args:?}: {stderr}");
+    stdout
+}
+
 #[test]
 fn every_scenario_counts_acks_and_reports_latency() {
     let server = Server::start(&["--framing", "line", "--quiet"]);
@@ -74,19 +85,7 @@ fn busy_answers_are_counted_not_hidden() {
 #[test]
 fn the_table_names_what_it_measured() {
     let server = Server::start(&["--framing", "line", "--quiet"]);
-    let mut command = Command::new(tcpack());
-    command.args([
-        "bench",
-        &server.addr.to_string(),
-        "-c",
-        "2",
-        "-n",
-        "20",
-        "--warmup",
-        "0",
-    ]);
-    let (status, stdout, stderr) = run(command, b"");
-    assert!(status.success(), "{stderr}");
+    let stdout = bench_table(&server, &["-c", "2", "-n", "20"]);
     for needle in [
         "scenario      rr against",
         "40 messages",
@@ -130,19 +129,6 @@ fn a_run_where_nothing_was_answered_fails_and_says_why() {
 #[test]
 fn the_idle_table_counts_the_idle_connections() {
     let server = Server::start(&["--framing", "line", "--quiet"]);
-    let mut command = Command::new(tcpack());
-    let target = server.addr.to_string();
-    command.args([
-        "bench",
-        &target,
-        "--scenario",
-        "idle",
-        "--idle",
-        "5",
-        "-n",
-        "3",
-    ]);
-    let (status, stdout, stderr) = run(command, b"");
-    assert!(status.success(), "{stderr}");
+    let stdout = bench_table(&server, &["--scenario", "idle", "--idle", "5", "-n", "3"]);
     assert!(stdout.contains("(5 idle connections,"), "{stdout}");
 }
