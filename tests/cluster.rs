@@ -280,7 +280,13 @@ fn rolling_restart_behind_haproxy_loses_no_message() {
         acked_ids.len(),
         "instances received messages no client saw acked"
     );
+    // HAProxy resets a forwarded connection whose client left before saying
+    // anything (the readiness probe above); one that carried messages must
+    // end cleanly.
     for server in &retired {
-        assert!(!server.log().contains("reset by peer"), "{}", server.log());
+        let log = server.log();
+        for line in log.lines().filter(|l| l.contains("closed: reset by peer")) {
+            assert!(line.ends_with(", 0 messages, 0 bytes"), "{line}\n{log}");
+        }
     }
 }
