@@ -1,6 +1,6 @@
 //! The command line, as clap parses it. Validation beyond types lives in `config`.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -112,8 +112,8 @@ pub enum LogFormat {
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServerArgs {
-    /// Address to listen on; 0.0.0.0:7785 or [::]:7785 to expose it, port 0 picks a free port
-    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:7785")]
+    /// Address to listen on (or a bare PORT on loopback); 0.0.0.0:7785 or [::]:7785 to expose it, port 0 picks a free port
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:7785", value_parser = parse_bind)]
     pub bind: SocketAddr,
 
     /// Worker threads = connections served at once; others wait in the queue
@@ -181,8 +181,43 @@ pub struct ServerArgs {
     pub reuse_port: bool,
 
     /// Also answer health checks here: `status ok|draining` and counters, then close
-    #[arg(long, value_name = "ADDR:PORT")]
+    #[arg(long, value_name = "ADDR:PORT", value_parser = parse_bind)]
     pub status_bind: Option<SocketAddr>,
+}
+
+/// An address to listen on as people write it: `127.0.0.1:7785`,
+/// `[::1]:7785`, `localhost:7785`, or a bare port for loopback, as `ncat -l
+/// 7785` takes one. A name that means both IPv4 and IPv6 (localhost) is taken
+/// as IPv4, which is what most clients try first or alone.
+fn parse_bind(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    if let Ok(port) = text.parse::<u16>() {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    let usage = "give ADDR:PORT such as 127.0.0.1:7785, [::1]:7785 or localhost:7785, or a PORT";
+    let (host, port) = text
+        .rsplit_once(':')
+        .ok_or_else(|| format!("`{text}` has no port; {usage}"))?;
+    if host.contains(':') && !host.starts_with('[') {
+        return Err(format!(
+            "`{text}`: an IPv6 address goes in brackets, as in [::1]:7785"
+        ));
+    }
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("`{port}` is not a port number; {usage}"))?;
+    let addrs: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve `{host}` ({e}); {usage}"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| format!("`{host}` has no address; {usage}"))
 }
 
 fn at_least_one(text: &str) -> Result<usize, String> {
@@ -300,6 +335,28 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn bind_takes_addresses_localhost_and_a_bare_port() {
+        let v4: SocketAddr = "127.0.0.1:7785".parse().unwrap();
+        assert_eq!(parse_bind("127.0.0.1:7785"), Ok(v4));
+        assert_eq!(parse_bind("7785"), Ok(v4));
+        // Only where /etc/hosts answers for localhost, so no query leaves the machine.
+        let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+        if hosts
+            .lines()
+            .any(|l| l.starts_with("127.") && l.contains("localhost"))
+        {
+            assert_eq!(parse_bind("localhost:7785"), Ok(v4));
+        }
+        assert_eq!(parse_bind("[::1]:0"), Ok("[::1]:0".parse().unwrap()));
+        for bad in ["127.0.0.1", "127.0.0.1:http", "localhost:99999"] {
+            let error = parse_bind(bad).unwrap_err();
+            assert!(error.contains("give ADDR:PORT such as"), "{bad}: {error}");
+        }
+        let error = parse_bind("::1").unwrap_err();
+        assert!(error.contains("goes in brackets"), "{error}");
     }
 
     #[test]

@@ -168,6 +168,13 @@ fn ipv6_loopback() {
 }
 
 #[test]
+fn a_bare_port_binds_loopback_as_ncat_l_does() {
+    let server = Server::start(&["--bind", "0"]);
+    assert_eq!(server.addr.ip().to_string(), "127.0.0.1");
+    exchange(&mut connect(server.addr), b"port only", ACK);
+}
+
+#[test]
 fn more_clients_than_workers_wait_then_hear_server_busy() {
     let mut server = Server::start(&["--workers", "1", "--queue-timeout", "0.5"]);
     let mut first = connect(server.addr);
