@@ -190,34 +190,24 @@ pub struct ServerArgs {
 /// 7785` takes one. A name that means both IPv4 and IPv6 (localhost) is taken
 /// as IPv4, which is what most clients try first or alone.
 fn parse_bind(text: &str) -> Result<SocketAddr, String> {
-    if let Ok(addr) = text.parse() {
-        return Ok(addr);
-    }
     if let Ok(port) = text.parse::<u16>() {
         return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
     }
-    let usage = "give ADDR:PORT such as 127.0.0.1:7785, [::1]:7785 or localhost:7785, or a PORT";
-    let (host, port) = text
-        .rsplit_once(':')
-        .ok_or_else(|| format!("`{text}` has no port; {usage}"))?;
-    if host.contains(':') && !host.starts_with('[') {
-        return Err(format!(
-            "`{text}`: an IPv6 address goes in brackets, as in [::1]:7785"
-        ));
+    // std would read `::1` as host `::`, port 1.
+    if text.matches(':').count() > 1 && !text.starts_with('[') {
+        return Err("an IPv6 address goes in brackets, as in [::1]:7785".into());
     }
-    let port: u16 = port
-        .parse()
-        .map_err(|_| format!("`{port}` is not a port number; {usage}"))?;
-    let addrs: Vec<SocketAddr> = (host, port)
+    let usage = "give ADDR:PORT such as 127.0.0.1:7785, [::1]:7785 or localhost:7785, or a PORT";
+    let addrs: Vec<SocketAddr> = text
         .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve `{host}` ({e}); {usage}"))?
+        .map_err(|e| format!("{e}; {usage}"))?
         .collect();
     addrs
         .iter()
         .find(|a| a.is_ipv4())
         .or(addrs.first())
         .copied()
-        .ok_or_else(|| format!("`{host}` has no address; {usage}"))
+        .ok_or_else(|| format!("the name has no address; {usage}"))
 }
 
 fn at_least_one(text: &str) -> Result<usize, String> {

@@ -22,6 +22,15 @@ pub fn raise_open_file_limit() -> Result<Option<u64>, (Option<u64>, io::Error)> 
     }
 }
 
+// prctl(PR_FUTEX_HASH), from linux/prctl.h; libc does not have it yet.
+#[cfg(target_os = "linux")]
+const PR_FUTEX_HASH: libc::c_int = 78;
+#[cfg(target_os = "linux")]
+const PR_FUTEX_HASH_SET_SLOTS: libc::c_ulong = 1;
+/// prctl is variadic and the kernel reads every argument as a c_ulong.
+#[cfg(target_os = "linux")]
+const NO_FLAGS: libc::c_ulong = 0;
+
 /// Sizes this process's futex hash table for `threads` waiters and returns
 /// its slots. Linux 6.16+ gives each process its own table, sized for the CPU
 /// count (16 slots on 2 CPUs): with 2048 parked workers, every wake-up walked
@@ -29,11 +38,7 @@ pub fn raise_open_file_limit() -> Result<Option<u64>, (Option<u64>, io::Error)> 
 /// Older kernels refuse the request (`EINVAL`) and hash globally anyway.
 #[cfg(target_os = "linux")]
 pub fn size_futex_table(threads: usize) -> io::Result<usize> {
-    use libc::{c_int, c_ulong};
-    const PR_FUTEX_HASH: c_int = 78;
-    const PR_FUTEX_HASH_SET_SLOTS: c_ulong = 1;
-    // prctl is variadic and the kernel reads every argument as a c_ulong.
-    const NO_FLAGS: c_ulong = 0;
+    use libc::c_ulong;
     // One slot per thread keeps chains short; past 64 Ki slots they stay short enough.
     let slots = threads.clamp(16, 1 << 16).next_power_of_two();
     // SAFETY: PR_FUTEX_HASH takes integers only; no memory is passed.
@@ -64,9 +69,7 @@ mod tests {
 
     #[test]
     fn futex_table_gets_a_slot_per_thread_where_the_kernel_has_private_tables() {
-        const PR_FUTEX_HASH: libc::c_int = 78;
         const PR_FUTEX_HASH_GET_SLOTS: libc::c_ulong = 2;
-        const UNUSED: libc::c_ulong = 0;
         match size_futex_table(3000) {
             Ok(slots) => {
                 assert_eq!(slots, 4096);
@@ -75,9 +78,9 @@ mod tests {
                     libc::prctl(
                         PR_FUTEX_HASH,
                         PR_FUTEX_HASH_GET_SLOTS,
-                        UNUSED,
-                        UNUSED,
-                        UNUSED,
+                        NO_FLAGS,
+                        NO_FLAGS,
+                        NO_FLAGS,
                     )
                 };
                 assert_eq!(got, 4096);
