@@ -115,21 +115,11 @@ impl Server {
         } = self;
         // Workers first: "listening" then means ready, not 2048 thread starts away.
         let pool = start_workers(&shared);
-        let helpers = (|| {
-            announce(&shared, addr);
-            let status = status.map(|l| start_status(&shared, l)).transpose()?;
-            let waker = listener.try_clone().context("cloning the listener")?;
-            let reaper = spawn("tcpack-reaper", {
-                let shared = Arc::clone(&shared);
-                move || reap(&shared)
-            })?;
-            let drainer = spawn("tcpack-drain", {
-                let shared = Arc::clone(&shared);
-                move || drain::drain(&shared, &waker)
-            })?;
-            anyhow::Ok((status, reaper, drainer))
-        })();
-        let (status, reaper, drainer) = match helpers {
+        let Helpers {
+            status,
+            reaper,
+            drainer,
+        } = match start_helpers(&shared, &listener, addr, status) {
             Ok(started) => started,
             Err(e) => {
                 // Closing the queue sends the parked workers (and a started reaper) home.
@@ -156,6 +146,38 @@ impl Server {
         shared.log.close();
         Ok(())
     }
+}
+
+/// The threads beside the workers and the accept loop, to join at the end.
+struct Helpers {
+    /// The status port's thread and a handle to wake its `accept`.
+    status: Option<(JoinHandle<()>, TcpListener)>,
+    reaper: JoinHandle<()>,
+    drainer: JoinHandle<()>,
+}
+
+fn start_helpers(
+    shared: &Arc<Shared>,
+    listener: &TcpListener,
+    addr: SocketAddr,
+    status: Option<TcpListener>,
+) -> Result<Helpers> {
+    announce(shared, addr);
+    let status = status.map(|l| start_status(shared, l)).transpose()?;
+    let waker = listener.try_clone().context("cloning the listener")?;
+    let reaper = spawn("tcpack-reaper", {
+        let shared = Arc::clone(shared);
+        move || reap(&shared)
+    })?;
+    let drainer = spawn("tcpack-drain", {
+        let shared = Arc::clone(shared);
+        move || drain::drain(&shared, &waker)
+    })?;
+    Ok(Helpers {
+        status,
+        reaper,
+        drainer,
+    })
 }
 
 /// The first line names the address actually bound, so port 0 is usable.
