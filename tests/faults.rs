@@ -140,9 +140,16 @@ fn a_connection_flood_is_served_or_told_busy_and_nobody_hangs() {
     let addr = server.addr;
     let outcomes = Arc::new(Outcomes::default());
     let start = Arc::new(Barrier::new(CLIENTS));
+    // A served client keeps its worker until every client has its answer, so
+    // the flood really outnumbers the workers however fast they serve.
+    let answered = Arc::new(Barrier::new(CLIENTS));
     let clients: Vec<_> = (0..CLIENTS)
         .map(|_| {
-            let (outcomes, start) = (Arc::clone(&outcomes), Arc::clone(&start));
+            let (outcomes, start, answered) = (
+                Arc::clone(&outcomes),
+                Arc::clone(&start),
+                Arc::clone(&answered),
+            );
             thread::Builder::new()
                 .stack_size(64 * 1024)
                 .spawn(move || {
@@ -150,28 +157,29 @@ fn a_connection_flood_is_served_or_told_busy_and_nobody_hangs() {
                     let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_secs(3))
                     else {
                         outcomes.refused.fetch_add(1, Relaxed);
+                        answered.wait();
                         return;
                     };
                     // Documented bounds: --queue-timeout 0.5 s, plus the kernel's
                     // retransmissions for a client that found the listen backlog full.
                     let _ = stream.set_read_timeout(Some(Duration::from_secs(15)));
                     let _ = stream.write_all(b"hi\n");
-                    let _ = stream.shutdown(std::net::Shutdown::Write);
-                    let mut answer = Vec::new();
-                    match stream.read_to_end(&mut answer) {
+                    let mut answer = String::new();
+                    match BufReader::new(&stream).read_line(&mut answer) {
                         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                             outcomes.hung.fetch_add(1, Relaxed);
                         }
-                        _ if answer.starts_with(ACK) => {
+                        _ if answer.as_bytes().starts_with(ACK) => {
                             outcomes.served.fetch_add(1, Relaxed);
                         }
-                        _ if answer == b"server busy\n" => {
+                        _ if answer == "server busy\n" => {
                             outcomes.busy.fetch_add(1, Relaxed);
                         }
                         _ => {
                             outcomes.refused.fetch_add(1, Relaxed);
                         }
                     }
+                    answered.wait();
                 })
                 .unwrap()
         })
