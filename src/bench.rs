@@ -260,7 +260,7 @@ fn read_ack(reader: &mut BufReader<TcpStream>, line: &mut Vec<u8>) -> io::Result
             "server closed the connection",
         ));
     }
-    Ok(!(line.starts_with(b"server busy") || line.starts_with(b"server shutting down")))
+    Ok(!crate::protocol::is_notice(line))
 }
 
 /// rr (depth 1) and pipeline (depth K): a persistent connection writing

@@ -213,10 +213,9 @@ impl Client {
         let ack = session.read_ack(seq, self.args.timeout)?;
         let rtt = started.elapsed();
         // tcpack's notices when it cannot serve: not an ack.
-        for notice in [crate::connection::BUSY, crate::connection::SHUTTING_DOWN] {
-            if ack == notice.as_bytes() {
-                return Err(ClientError::TurnedAway(notice.trim_end().to_owned()));
-            }
+        if crate::protocol::is_notice(&ack) {
+            let notice = String::from_utf8_lossy(&ack).trim_end().to_owned();
+            return Err(ClientError::TurnedAway(notice));
         }
         self.lock_tally().record(rtt);
         let shown = session.decoder.decode(&ack, false).to_owned();

@@ -6,9 +6,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::cli::{DecodeMode, Framing, LogFormat, ServerArgs, TextEncoding};
-
-/// The tutorial's ack: "received".
-pub const DEFAULT_REPLY: &str = "已收到\n";
+use crate::protocol::DEFAULT_ACK;
 
 /// A flag value that parses but cannot be used: exit 2, as for clap's own usage errors.
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +50,7 @@ impl ServerConfig {
             let text = args
                 .reply
                 .as_deref()
-                .map_or_else(|| DEFAULT_REPLY.to_owned(), unescape);
+                .map_or_else(|| DEFAULT_ACK.to_owned(), unescape);
             let Some(bytes) = encode_text(&text, args.reply_encoding) else {
                 return Err(UsageError(format!(
                     "--reply {text:?} has characters that GBK cannot encode; use --reply-encoding utf-8"
@@ -121,7 +119,7 @@ mod tests {
 
     #[test]
     fn default_reply_in_gbk_is_the_windows_bytes() {
-        let bytes = encode_text(DEFAULT_REPLY, TextEncoding::Gbk).unwrap();
+        let bytes = encode_text(DEFAULT_ACK, TextEncoding::Gbk).unwrap();
         assert_eq!(bytes, b"\xd2\xd1\xca\xd5\xb5\xbd\n");
     }
 

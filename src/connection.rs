@@ -12,11 +12,6 @@ use crate::server::Shared;
 use crate::shutdown::Phase;
 use crate::stats::millis;
 
-/// Told to a connection that waited too long for a worker, or found the queue full.
-pub const BUSY: &str = "server busy\n";
-/// Told to a connection that arrives, or is still waiting, during shutdown.
-pub const SHUTTING_DOWN: &str = "server shutting down\n";
-
 /// Why a connection ended, as the `closed` log line says it.
 enum Ending {
     /// The peer closed its side: nothing more can arrive, so no linger is needed.

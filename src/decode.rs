@@ -188,15 +188,7 @@ mod tests {
         #[test]
         fn any_split_of_utf8_shows_the_same_text(text in "[a-z已收到é🙂 ]{0,40}", cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..6)) {
             let bytes = text.as_bytes();
-            let mut points: Vec<usize> = cuts.iter().map(|c| c.index(bytes.len() + 1)).collect();
-            points.sort_unstable();
-            let mut pieces = Vec::new();
-            let mut start = 0;
-            for p in points {
-                pieces.push(&bytes[start..p]);
-                start = p;
-            }
-            pieces.push(&bytes[start..]);
+            let pieces = crate::framing::cut_at(bytes, cuts.iter().map(|c| c.index(bytes.len() + 1)));
             prop_assert_eq!(show(DecodeMode::Auto, &pieces).concat(), text);
         }
 

@@ -3,8 +3,9 @@
 use std::net::{Shutdown as SocketShutdown, TcpListener};
 use std::time::{Duration, Instant};
 
-use crate::connection::{self, SHUTTING_DOWN};
+use crate::connection;
 use crate::log::Event;
+use crate::protocol::{SHUTTING_DOWN, SHUTTING_DOWN_WHY};
 use crate::server::Shared;
 use crate::shutdown::{Phase, wake_accept};
 use crate::stats::millis;
@@ -32,12 +33,7 @@ pub fn drain(shared: &Shared, listener: &TcpListener) {
         shared.log.log(None, &Event::ListenerClosed);
     }
     for pending in waiting {
-        connection::turn_away(
-            shared,
-            pending,
-            SHUTTING_DOWN,
-            "the server is shutting down",
-        );
+        connection::turn_away(shared, pending, SHUTTING_DOWN, SHUTTING_DOWN_WHY);
     }
     let remaining = shared
         .connections

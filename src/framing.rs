@@ -74,21 +74,38 @@ impl Framer {
     }
 }
 
+/// Every message `reads` make, as if they arrived on one connection that
+/// then closed. For the property tests and the fuzz target.
+pub fn frames(framing: Framing, max_line: usize, reads: &[&[u8]]) -> Vec<Vec<u8>> {
+    let mut framer = Framer::new(framing, max_line);
+    let mut out = Vec::new();
+    let mut emit = |m: &[u8]| out.push(m.to_vec());
+    for read in reads {
+        framer.push(read, &mut emit);
+    }
+    framer.finish(&mut emit);
+    out
+}
+
+/// `bytes` cut at `points` (any order, clamped to its length) into
+/// consecutive reads that add up to it: how the network might deliver it.
+pub fn cut_at(bytes: &[u8], points: impl IntoIterator<Item = usize>) -> Vec<&[u8]> {
+    let mut points: Vec<usize> = points.into_iter().map(|p| p.min(bytes.len())).collect();
+    points.sort_unstable();
+    let mut reads = Vec::with_capacity(points.len() + 1);
+    let mut start = 0;
+    for p in points {
+        reads.push(&bytes[start..p]);
+        start = p;
+    }
+    reads.push(&bytes[start..]);
+    reads
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    fn frames(framing: Framing, max_line: usize, reads: &[&[u8]]) -> Vec<Vec<u8>> {
-        let mut framer = Framer::new(framing, max_line);
-        let mut out = Vec::new();
-        let mut emit = |m: &[u8]| out.push(m.to_vec());
-        for read in reads {
-            framer.push(read, &mut emit);
-        }
-        framer.finish(&mut emit);
-        out
-    }
 
     /// Framing, --max-line, the reads, the messages they make.
     type Case<'a> = (Framing, usize, &'a [&'a [u8]], &'a [&'a [u8]]);
@@ -140,15 +157,7 @@ mod tests {
             cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..10),
             max_line in 1usize..20,
         ) {
-            let mut points: Vec<usize> = cuts.iter().map(|c| c.index(bytes.len() + 1)).collect();
-            points.sort_unstable();
-            let mut reads = Vec::new();
-            let mut start = 0;
-            for p in points {
-                reads.push(&bytes[start..p]);
-                start = p;
-            }
-            reads.push(&bytes[start..]);
+            let reads = cut_at(&bytes, cuts.iter().map(|c| c.index(bytes.len() + 1)));
             let whole = frames(Framing::Line, max_line, &[&bytes]);
             prop_assert_eq!(frames(Framing::Line, max_line, &reads), whole.clone());
             prop_assert_eq!(whole.concat(), bytes);

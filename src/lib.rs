@@ -14,6 +14,7 @@ pub mod drain;
 pub mod framing;
 pub mod limits;
 pub mod log;
+pub mod protocol;
 pub mod server;
 pub mod shutdown;
 pub mod sink;

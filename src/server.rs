@@ -13,10 +13,11 @@ use threadpool::ThreadPool;
 use crate::cli::Framing;
 use crate::closer::Closer;
 use crate::config::ServerConfig;
-use crate::connection::{self, BUSY, SHUTTING_DOWN};
+use crate::connection;
 use crate::connections::{Admission, Connections, Pending};
 use crate::drain;
 use crate::log::{Event, Logger};
+use crate::protocol::{BUSY, SHUTTING_DOWN, SHUTTING_DOWN_WHY};
 use crate::shutdown::{Phase, Shutdown, wake_accept};
 use crate::sink::Sink;
 use crate::stats::{Stats, millis};
@@ -335,12 +336,7 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
             queued: false,
         };
         if phase != Phase::Running {
-            connection::turn_away(
-                shared,
-                pending,
-                SHUTTING_DOWN,
-                "the server is shutting down",
-            );
+            connection::turn_away(shared, pending, SHUTTING_DOWN, SHUTTING_DOWN_WHY);
             continue;
         }
         match shared.connections.admit(pending) {
@@ -368,12 +364,7 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
                 connection::turn_away(shared, pending, BUSY, &why);
             }
             Admission::Closed(pending) => {
-                connection::turn_away(
-                    shared,
-                    pending,
-                    SHUTTING_DOWN,
-                    "the server is shutting down",
-                );
+                connection::turn_away(shared, pending, SHUTTING_DOWN, SHUTTING_DOWN_WHY);
             }
         }
     }

@@ -6,33 +6,18 @@
 use libfuzzer_sys::fuzz_target;
 use tcpack::cli::{DecodeMode, Framing};
 use tcpack::decode::TextDecoder;
-use tcpack::framing::Framer;
-
-fn frames(framing: Framing, max_line: usize, reads: &[&[u8]]) -> Vec<Vec<u8>> {
-    let mut framer = Framer::new(framing, max_line);
-    let mut out = Vec::new();
-    let mut emit = |m: &[u8]| out.push(m.to_vec());
-    for read in reads {
-        framer.push(read, &mut emit);
-    }
-    framer.finish(&mut emit);
-    out
-}
+use tcpack::framing::{cut_at, frames};
 
 fuzz_target!(|input: &[u8]| {
     let Some((&header, rest)) = input.split_first() else { return };
     let max_line = usize::from(header % 64) + 1;
     // The first bytes also choose where the reads are cut.
-    let cuts: Vec<usize> = rest.iter().take(8).map(|&b| usize::from(b)).collect();
     let data = rest;
-    let mut reads = Vec::new();
-    let mut start = 0;
-    for cut in cuts {
-        let end = (start + cut).min(data.len());
-        reads.push(&data[start..end]);
-        start = end;
-    }
-    reads.push(&data[start..]);
+    let steps = rest.iter().take(8).map(|&b| usize::from(b));
+    let reads = cut_at(data, steps.scan(0, |at, step| {
+        *at += step;
+        Some(*at)
+    }));
 
     let whole = frames(Framing::Line, max_line, &[data]);
     let split = frames(Framing::Line, max_line, &reads);

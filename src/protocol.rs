@@ -1,0 +1,35 @@
+//! What tcpack says on the wire besides the user's own replies: the default
+//! ack and the two notices for connections no worker will serve. The server
+//! sends them, the client and bench recognise them, the tests expect them;
+//! this is their one home.
+
+/// The tutorial's ack: "received", then a newline so line-based clients see it.
+pub const DEFAULT_ACK: &str = "已收到\n";
+
+/// Told to a connection that waited past `--queue-timeout`, or found the queue full.
+pub const BUSY: &str = "server busy\n";
+
+/// Told to a connection that arrives, or is still waiting, during shutdown.
+pub const SHUTTING_DOWN: &str = "server shutting down\n";
+
+/// Why a connection is turned away, as the log says after the notice.
+pub const SHUTTING_DOWN_WHY: &str = "the server is shutting down";
+
+/// Whether an answer line is one of the notices rather than an ack.
+pub fn is_notice(line: &[u8]) -> bool {
+    [BUSY, SHUTTING_DOWN]
+        .iter()
+        .any(|notice| line.starts_with(notice.trim_end().as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notices_are_told_apart_from_acks() {
+        assert!(is_notice(BUSY.as_bytes()));
+        assert!(is_notice(b"server shutting down\r\n"));
+        assert!(!is_notice(DEFAULT_ACK.as_bytes()));
+    }
+}
