@@ -22,6 +22,7 @@ test-cluster: deps
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
+	python3 scripts/module-cycles.py src
 
 ## tcpack vs a tokio baseline vs the tutorial's Python server, on loopback (not part of make test).
 bench:

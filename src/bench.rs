@@ -21,8 +21,8 @@ mod report;
 use proc_stat::{cpu_seconds, rss_kib};
 pub use report::{Latency, Report, ServerUsage};
 
-/// Each client thread's tally, merged at the end.
-struct Tally {
+/// What one client thread measured, merged with the others' at the end.
+struct Measurement {
     latency: Histogram<u64>,
     ops: u64,
     errors: u64,
@@ -33,7 +33,7 @@ struct Tally {
     first_error: Option<String>,
 }
 
-impl Tally {
+impl Measurement {
     fn new() -> Self {
         Self {
             // 1 ns .. 1 h at 3 significant digits.
@@ -56,7 +56,7 @@ impl Tally {
         }
     }
 
-    fn merge(&mut self, other: Tally) {
+    fn merge(&mut self, other: Measurement) {
         let _ = self.latency.add(&other.latency);
         self.ops += other.ops;
         self.errors += other.errors;
@@ -142,19 +142,31 @@ pub fn measure(args: &BenchArgs, target: SocketAddr) -> Result<Report> {
             .stack_size(128 * 1024)
             .spawn(move || {
                 barrier.wait();
-                let mut tally = Tally::new();
+                let mut measured = Measurement::new();
                 match scenario {
-                    Scenario::Rr => {
-                        request_response(target, &message, messages, 1, timeout, &clock, &mut tally)
-                    }
+                    Scenario::Rr => request_response(
+                        target,
+                        &message,
+                        messages,
+                        1,
+                        timeout,
+                        &clock,
+                        &mut measured,
+                    ),
                     Scenario::Pipeline => request_response(
-                        target, &message, messages, depth, timeout, &clock, &mut tally,
+                        target,
+                        &message,
+                        messages,
+                        depth,
+                        timeout,
+                        &clock,
+                        &mut measured,
                     ),
                     Scenario::Conn | Scenario::Idle => {
-                        connect_loop(target, &message, messages, timeout, &clock, &mut tally)
+                        connect_loop(target, &message, messages, timeout, &clock, &mut measured)
                     }
                 }
-                tally
+                measured
             })
             .context("starting a client thread")?;
         handles.push(handle);
@@ -162,7 +174,7 @@ pub fn measure(args: &BenchArgs, target: SocketAddr) -> Result<Report> {
     barrier.wait();
     let mut server_before = None;
     let mut last_progress = Instant::now();
-    let mut merged = Tally::new();
+    let mut merged = Measurement::new();
     for handle in handles {
         // Progress once a second on stderr while waiting; no busy loop.
         while !handle.is_finished() {
@@ -181,7 +193,7 @@ pub fn measure(args: &BenchArgs, target: SocketAddr) -> Result<Report> {
             }
         }
         match handle.join() {
-            Ok(tally) => merged.merge(tally),
+            Ok(measured) => merged.merge(measured),
             Err(_) => bail!("a client thread panicked"),
         }
     }
@@ -272,7 +284,7 @@ fn request_response(
     depth: usize,
     timeout: Duration,
     clock: &Clock,
-    tally: &mut Tally,
+    measured: &mut Measurement,
 ) {
     let burst = message.repeat(depth.max(1));
     let mut line = Vec::new();
@@ -281,7 +293,7 @@ fn request_response(
         let (mut stream, mut reader) = match open(target, timeout) {
             Ok(pair) => pair,
             Err(e) => {
-                tally.fail(&e);
+                measured.fail(&e);
                 thread::sleep(Duration::from_millis(10));
                 continue;
             }
@@ -293,24 +305,24 @@ fn request_response(
                 sent += depth as u64;
                 for _ in 0..depth {
                     if !read_ack(&mut reader, &mut line)? {
-                        tally.busy += 1;
+                        measured.busy += 1;
                         return Ok(());
                     }
                 }
                 let now = Instant::now();
-                if tally.first_ack.is_none() {
-                    tally.first_ack = Some(now - clock.start);
+                if measured.first_ack.is_none() {
+                    measured.first_ack = Some(now - clock.start);
                 }
                 if clock.measuring(began) {
-                    tally.latency.saturating_record(nanos(now - began));
-                    tally.ops += depth as u64;
+                    measured.latency.saturating_record(nanos(now - began));
+                    measured.ops += depth as u64;
                 }
                 clock.done.fetch_add(depth as u64, Relaxed);
             }
             Ok(())
         })();
         if let Err(e) = result {
-            tally.fail(&e);
+            measured.fail(&e);
         }
         let _ = stream.shutdown(Shutdown::Write);
     }
@@ -324,7 +336,7 @@ fn connect_loop(
     messages: u64,
     timeout: Duration,
     clock: &Clock,
-    tally: &mut Tally,
+    measured: &mut Measurement,
 ) {
     let mut line = Vec::new();
     let mut cycles = 0u64;
@@ -342,12 +354,12 @@ fn connect_loop(
         })();
         match result {
             Ok(true) if clock.measuring(began) => {
-                tally.latency.saturating_record(nanos(began.elapsed()));
-                tally.ops += 1;
+                measured.latency.saturating_record(nanos(began.elapsed()));
+                measured.ops += 1;
             }
             Ok(true) => {}
-            Ok(false) => tally.busy += 1,
-            Err(e) => tally.fail(&e),
+            Ok(false) => measured.busy += 1,
+            Err(e) => measured.fail(&e),
         }
         clock.done.fetch_add(1, Relaxed);
     }

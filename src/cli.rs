@@ -21,16 +21,11 @@ pub enum Command {
     /// Listen for TCP clients, log every message they send and acknowledge it.
     Server(ServerArgs),
     /// Send messages and show each ack with its round-trip time.
-    #[command(after_help = CLIENT_EXIT_CODES)]
+    #[command(after_help = crate::exit::client_help())]
     Client(ClientArgs),
     /// Load-test any server that answers each line: throughput and latency percentiles.
     Bench(BenchArgs),
 }
-
-const CLIENT_EXIT_CODES: &str = "Exit codes: 0 every message acked, 1 other I/O error, 2 bad usage or input, \
-3 connection refused, 4 connect timed out, 5 host name not resolved, \
-6 server closed the connection early, 7 no ack within --timeout, \
-8 turned away (server busy or shutting down), 130 interrupted (Ctrl-C)";
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ClientArgs {
@@ -325,6 +320,17 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn client_help_lists_the_exit_statuses() {
+        let mut cli = Cli::command();
+        let help = cli
+            .find_subcommand_mut("client")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        assert!(help.contains(&crate::exit::client_help()), "{help}");
     }
 
     #[test]

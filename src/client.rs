@@ -10,51 +10,16 @@ use crate::cli::{ClientArgs, DecodeMode};
 use crate::config::encode_text;
 use crate::decode::TextDecoder;
 
+mod error;
 mod input;
 
+pub use error::ClientError;
+use error::usage;
 use input::{parse_hex, parse_target, prompt, prompt_target, read_line};
-
-/// Why the client failed; each has its own exit code, listed in `--help`.
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    #[error("{0}")]
-    Usage(String),
-    #[error("connection to {0} refused: is the server running on that port?")]
-    Refused(SocketAddr),
-    #[error("no answer from {0} within {1:?}: check the address and firewall, or raise --timeout")]
-    ConnectTimeout(SocketAddr, Duration),
-    #[error("cannot resolve {0:?}: {1}; check the host name")]
-    NotResolved(String, io::Error),
-    #[error("the server closed the connection before acking message {0}")]
-    ClosedEarly(u64),
-    #[error(
-        "no ack for message {0} within {1:?}: the server may be busy or not ack; raise --timeout or use --no-wait"
-    )]
-    AckTimeout(u64, Duration),
-    #[error("the server turned the connection away with {0:?}; try again later")]
-    TurnedAway(String),
-    #[error("{0}: {1}")]
-    Io(&'static str, io::Error),
-}
-
-impl ClientError {
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            ClientError::Io(..) => 1,
-            ClientError::Usage(_) => 2,
-            ClientError::Refused(_) => 3,
-            ClientError::ConnectTimeout(..) => 4,
-            ClientError::NotResolved(..) => 5,
-            ClientError::ClosedEarly(_) => 6,
-            ClientError::AckTimeout(..) => 7,
-            ClientError::TurnedAway(_) => 8,
-        }
-    }
-}
 
 /// Round-trip times so far; shared with the Ctrl-C handler, which prints them.
 #[derive(Debug, Default)]
-pub struct Tally {
+pub struct RoundTrips {
     sent: u64,
     acked: u64,
     rtt_min: Option<Duration>,
@@ -62,7 +27,7 @@ pub struct Tally {
     rtt_sum: Duration,
 }
 
-impl Tally {
+impl RoundTrips {
     fn record(&mut self, rtt: Duration) {
         self.acked += 1;
         self.rtt_min = Some(self.rtt_min.map_or(rtt, |m| m.min(rtt)));
@@ -99,20 +64,20 @@ enum Source {
 
 pub struct Client {
     args: ClientArgs,
-    tally: Arc<Mutex<Tally>>,
+    round_trips: Arc<Mutex<RoundTrips>>,
 }
 
 impl Client {
     pub fn new(args: ClientArgs) -> Self {
         Self {
             args,
-            tally: Arc::default(),
+            round_trips: Arc::default(),
         }
     }
 
     /// What the Ctrl-C handler prints.
-    pub fn tally(&self) -> Arc<Mutex<Tally>> {
-        Arc::clone(&self.tally)
+    pub fn round_trips(&self) -> Arc<Mutex<RoundTrips>> {
+        Arc::clone(&self.round_trips)
     }
 
     pub fn run(&self) -> Result<(), ClientError> {
@@ -149,17 +114,17 @@ impl Client {
                 .peer_addr()
                 .map_err(|e| ClientError::Io("connected", e))?
         ));
-        let mut session = Session {
+        let mut conn = Connection {
             stream,
             received: Vec::new(),
             decoder: TextDecoder::new(self.ack_mode()),
         };
-        let result = self.send_all(&mut session, source);
-        self.finish(&session);
+        let result = self.send_all(&mut conn, source);
+        self.finish(&conn);
         result
     }
 
-    fn send_all(&self, session: &mut Session, source: Source) -> Result<(), ClientError> {
+    fn send_all(&self, conn: &mut Connection, source: Source) -> Result<(), ClientError> {
         let args = &self.args;
         match source {
             Source::Given(messages) => {
@@ -168,7 +133,7 @@ impl Client {
                     if i > 0 && args.count.is_some() {
                         std::thread::sleep(Duration::from_millis(args.interval));
                     }
-                    self.exchange(session, message)?;
+                    self.exchange(conn, message)?;
                 }
             }
             Source::Stdin => {
@@ -178,7 +143,7 @@ impl Client {
                     let text = String::from_utf8(line.clone())
                         .map_err(|_| usage("stdin is not UTF-8 text; send raw bytes with --hex"))?;
                     let message = self.encode(&text, false)?;
-                    self.exchange(session, &message)?;
+                    self.exchange(conn, &message)?;
                 }
             }
             Source::Prompt => loop {
@@ -187,21 +152,21 @@ impl Client {
                     break;
                 }
                 let message = self.encode(&text, true)?;
-                self.exchange(session, &message)?;
+                self.exchange(conn, &message)?;
             },
         }
         Ok(())
     }
 
     /// Sends one message and, unless --no-wait, waits for its ack.
-    fn exchange(&self, session: &mut Session, message: &[u8]) -> Result<(), ClientError> {
+    fn exchange(&self, conn: &mut Connection, message: &[u8]) -> Result<(), ClientError> {
         let seq = {
-            let mut tally = self.lock_tally();
-            tally.sent += 1;
-            tally.sent
+            let mut round_trips = self.lock_round_trips();
+            round_trips.sent += 1;
+            round_trips.sent
         };
         let started = Instant::now();
-        (&session.stream)
+        (&conn.stream)
             .write_all(message)
             .map_err(|e| match e.kind() {
                 ErrorKind::BrokenPipe | ErrorKind::ConnectionReset => ClientError::ClosedEarly(seq),
@@ -210,15 +175,15 @@ impl Client {
         if self.args.no_wait {
             return Ok(());
         }
-        let ack = session.read_ack(seq, self.args.timeout)?;
+        let ack = conn.read_ack(seq, self.args.timeout)?;
         let rtt = started.elapsed();
         // tcpack's notices when it cannot serve: not an ack.
         if crate::protocol::is_notice(&ack) {
             let notice = String::from_utf8_lossy(&ack).trim_end().to_owned();
             return Err(ClientError::TurnedAway(notice));
         }
-        self.lock_tally().record(rtt);
-        let shown = session.decoder.decode(&ack, false).to_owned();
+        self.lock_round_trips().record(rtt);
+        let shown = conn.decoder.decode(&ack, false).to_owned();
         let mut stdout = io::stdout().lock();
         let _ = writeln!(stdout, "{shown}");
         let _ = stdout.flush();
@@ -227,20 +192,20 @@ impl Client {
     }
 
     /// Closes our side and, if acks were awaited, the summary.
-    fn finish(&self, session: &Session) {
-        let _ = session.stream.shutdown(Shutdown::Write);
+    fn finish(&self, conn: &Connection) {
+        let _ = conn.stream.shutdown(Shutdown::Write);
         // Read what is left so our close is not a reset that the server logs as an error.
         let mut rest = [0u8; 1024];
-        let _ = session
+        let _ = conn
             .stream
             .set_read_timeout(Some(Duration::from_millis(500)));
-        while matches!((&session.stream).read(&mut rest), Ok(n) if n > 0) {}
+        while matches!((&conn.stream).read(&mut rest), Ok(n) if n > 0) {}
         if !self.args.no_wait {
-            self.progress(&self.lock_tally().summary());
+            self.progress(&self.lock_round_trips().summary());
         } else {
             self.progress(&format!(
                 "sent {} messages without waiting for acks",
-                self.lock_tally().sent
+                self.lock_round_trips().sent
             ));
         }
     }
@@ -276,19 +241,19 @@ impl Client {
         }
     }
 
-    fn lock_tally(&self) -> std::sync::MutexGuard<'_, Tally> {
-        self.tally.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock_round_trips(&self) -> std::sync::MutexGuard<'_, RoundTrips> {
+        self.round_trips.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
-struct Session {
+struct Connection {
     stream: TcpStream,
     /// Bytes received but not yet handed out as an ack.
     received: Vec<u8>,
     decoder: TextDecoder,
 }
 
-impl Session {
+impl Connection {
     /// An ack is one line; a server whose reply has no `\n` (like the
     /// tutorial's) acks with whatever one read brings.
     fn read_ack(&mut self, seq: u64, timeout: Duration) -> Result<Vec<u8>, ClientError> {
@@ -320,10 +285,6 @@ impl Session {
             }
         }
     }
-}
-
-fn usage(message: &str) -> ClientError {
-    ClientError::Usage(message.to_owned())
 }
 
 fn connect(target: &str, timeout: Duration) -> Result<TcpStream, ClientError> {
@@ -362,14 +323,14 @@ mod tests {
 
     #[test]
     fn summary_reads_like_ping() {
-        let mut tally = Tally {
+        let mut round_trips = RoundTrips {
             sent: 3,
-            ..Tally::default()
+            ..RoundTrips::default()
         };
-        tally.record(Duration::from_micros(100));
-        tally.record(Duration::from_micros(300));
+        round_trips.record(Duration::from_micros(100));
+        round_trips.record(Duration::from_micros(300));
         assert_eq!(
-            tally.summary(),
+            round_trips.summary(),
             "sent 3, acked 2, unacked 1, rtt min/avg/max = 0.100/0.200/0.300 ms"
         );
     }

@@ -40,6 +40,10 @@ pub struct ServerConfig {
     pub quiet: bool,
     pub reuse_port: bool,
     pub status_bind: Option<SocketAddr>,
+    /// Debug builds only: a message equal to this (line end aside) makes its
+    /// connection panic, so a test can show that a panic costs only that
+    /// connection. Release builds leave it `None`: no input can set it.
+    pub panic_on: Option<Vec<u8>>,
 }
 
 impl ServerConfig {
@@ -76,8 +80,28 @@ impl ServerConfig {
             quiet: args.quiet,
             reuse_port: args.reuse_port,
             status_bind: args.status_bind,
+            panic_on: test_panic_trigger(),
         })
     }
+
+    /// Panics if `message` is the debug-only test trigger (see `panic_on`).
+    pub fn panic_if_asked(&self, message: &[u8]) {
+        if let Some(trigger) = &self.panic_on {
+            if message.trim_ascii_end() == trigger.as_slice() {
+                panic!("test panic: the message was TCPACK_TEST_PANIC_ON");
+            }
+        }
+    }
+}
+
+#[cfg(debug_assertions)]
+fn test_panic_trigger() -> Option<Vec<u8>> {
+    std::env::var_os("TCPACK_TEST_PANIC_ON").map(std::ffi::OsString::into_encoded_bytes)
+}
+
+#[cfg(not(debug_assertions))]
+fn test_panic_trigger() -> Option<Vec<u8>> {
+    None
 }
 
 /// `--reply 'OK\n'` as a shell user types it: `\n`, `\r`, `\t` and `\\` are

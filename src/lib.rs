@@ -1,36 +1,33 @@
-//! tcpack: a TCP acknowledgement server.
+//! tcpack: a TCP acknowledgement server, its client and its load generator.
 //!
-//! Data flows one way: accept → queue → worker → framing → decode/log → ack.
+//! Data flows one way: accept → queue → worker → framing → decode/log → ack
+//! → close (see `server.rs`). Only what `main.rs`, the fuzz target and the
+//! tests use is public.
+#![deny(unsafe_code)]
 
-pub mod bench;
+mod bench;
 pub mod cli;
-pub mod client;
-pub mod closer;
-pub mod config;
-pub mod connection;
-pub mod connections;
+mod client;
+mod config;
 pub mod decode;
-pub mod drain;
+mod exit;
 pub mod framing;
-pub mod limits;
-pub mod log;
+mod limits;
+mod log;
 pub mod protocol;
-pub mod server;
-pub mod shutdown;
-pub mod sink;
-pub mod stats;
-pub mod status;
+mod server;
+mod stats;
 
 use anyhow::{Context, Result};
 
 use crate::cli::{Cli, ClientArgs, Command, ServerArgs};
 use crate::client::{Client, ClientError};
-use crate::config::ServerConfig;
+use crate::config::{ServerConfig, UsageError};
 use crate::server::Server;
 
-/// Exit status when a second signal cuts the drain short, as shells report SIGINT.
-pub const FORCED_EXIT: i32 = 130;
+pub use crate::exit::Exit;
 
+/// Runs one parsed command line to its end.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Server(args) => run_server(&args),
@@ -39,14 +36,14 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// The process exit status for an error `run` returned.
-pub fn exit_code(error: &anyhow::Error) -> u8 {
-    if error.is::<config::UsageError>() {
-        return 2;
+/// How the process ends for an error `run` returned.
+pub fn exit_status(error: &anyhow::Error) -> Exit {
+    if error.is::<UsageError>() {
+        return Exit::Usage;
     }
     error
         .downcast_ref::<ClientError>()
-        .map_or(1, ClientError::exit_code)
+        .map_or(Exit::Failure, ClientError::exit)
 }
 
 fn run_server(args: &ServerArgs) -> Result<()> {
@@ -55,7 +52,7 @@ fn run_server(args: &ServerArgs) -> Result<()> {
     ctrlc::set_handler(move || {
         if !handle.request() {
             handle.log_forced_stop();
-            std::process::exit(FORCED_EXIT);
+            Exit::Interrupted.now();
         }
     })
     .context("installing the Ctrl-C handler")?;
@@ -64,11 +61,11 @@ fn run_server(args: &ServerArgs) -> Result<()> {
 
 fn run_client(args: ClientArgs) -> Result<()> {
     let client = Client::new(args);
-    let tally = client.tally();
+    let round_trips = client.round_trips();
     ctrlc::set_handler(move || {
-        let summary = tally.lock().map(|t| t.summary()).unwrap_or_default();
+        let summary = round_trips.lock().map(|t| t.summary()).unwrap_or_default();
         eprintln!("\ninterrupted: {summary}");
-        std::process::exit(FORCED_EXIT);
+        Exit::Interrupted.now();
     })
     .context("installing the Ctrl-C handler")?;
     Ok(client.run()?)

@@ -33,10 +33,12 @@ const NO_FLAGS: libc::c_ulong = 0;
 
 /// Sizes this process's futex hash table for `threads` waiters and returns
 /// its slots. Linux 6.16+ gives each process its own table, sized for the CPU
-/// count (16 slots on 2 CPUs): with 2048 parked workers, every wake-up walked
-/// a chain of some 128 waiters, 13% of the server's CPU in short connections.
-/// Older kernels refuse the request (`EINVAL`) and hash globally anyway.
+/// count: with thousands of parked workers on a small machine every wake-up
+/// walks a long chain (README, Benchmarks, has the figures). Older kernels
+/// refuse the request (`EINVAL`) and hash globally anyway.
 #[cfg(target_os = "linux")]
+// The one unsafe call in tcpack: neither rustix nor nix wraps PR_FUTEX_HASH.
+#[allow(unsafe_code)]
 pub fn size_futex_table(threads: usize) -> io::Result<usize> {
     use libc::c_ulong;
     // One slot per thread keeps chains short; past 64 Ki slots they stay short enough.
@@ -68,6 +70,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(unsafe_code)]
     fn futex_table_gets_a_slot_per_thread_where_the_kernel_has_private_tables() {
         const PR_FUTEX_HASH_GET_SLOTS: libc::c_ulong = 2;
         match size_futex_table(3000) {

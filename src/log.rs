@@ -14,7 +14,10 @@ use chrono::{Local, SecondsFormat};
 use serde::Serialize;
 
 use crate::cli::LogFormat;
-use crate::sink::Sink;
+
+mod sink;
+
+pub use sink::Sink;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -40,6 +43,8 @@ pub enum Event<'a> {
         backlog: i32,
         framing: &'static str,
         max_open_files: Option<u64>,
+        /// Slots of the futex hash table sized for the workers; `None`: the kernel's default.
+        futex_slots: Option<usize>,
     },
     Warning {
         message: &'a str,
@@ -73,6 +78,10 @@ pub enum Event<'a> {
         reply: &'static str,
         why: &'a str,
     },
+    /// Serving a connection panicked; the worker lives on.
+    Panicked {
+        message: &'a str,
+    },
     AcceptError {
         error: String,
         retry_ms: u64,
@@ -103,7 +112,7 @@ impl Event<'_> {
                 Level::Warn
             }
             Event::Closed { error: Some(_), .. } => Level::Warn,
-            Event::AcceptError { .. } | Event::ForcedStop => Level::Error,
+            Event::AcceptError { .. } | Event::ForcedStop | Event::Panicked { .. } => Level::Error,
             _ => Level::Info,
         }
     }
@@ -127,14 +136,19 @@ impl fmt::Display for Event<'_> {
                 backlog,
                 framing,
                 max_open_files,
+                futex_slots,
             } => {
                 write!(
                     f,
                     "listening on {addr} (workers={workers}, backlog={backlog}, framing={framing}"
                 )?;
                 match max_open_files {
-                    Some(n) => write!(f, ", max open files={n})"),
-                    None => write!(f, ", max open files=unlimited)"),
+                    Some(n) => write!(f, ", max open files={n}")?,
+                    None => write!(f, ", max open files=unlimited")?,
+                }
+                match futex_slots {
+                    Some(n) => write!(f, ", futex slots={n})"),
+                    None => write!(f, ", futex slots=default)"),
                 }
             }
             Event::Warning { message } => write!(f, "{message}"),
@@ -180,6 +194,10 @@ impl fmt::Display for Event<'_> {
                 )
             }
             Event::Rejected { reply, why } => write!(f, "rejected with {reply:?}: {why}"),
+            Event::Panicked { message } => write!(
+                f,
+                "internal error while serving this connection (a bug: please report it): {message}; the worker goes on serving"
+            ),
             Event::AcceptError { error, retry_ms } => {
                 write!(
                     f,

@@ -8,7 +8,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
-            ExitCode::from(tcpack::exit_code(&error))
+            ExitCode::from(tcpack::exit_status(&error).code())
         }
     }
 }

@@ -7,6 +7,7 @@ mod client;
 mod cluster;
 mod faults;
 mod kit;
+mod panics;
 mod scripts;
 mod server;
 mod shutdown;

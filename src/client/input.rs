@@ -3,7 +3,7 @@
 
 use std::io::{self, BufRead};
 
-use super::{ClientError, usage};
+use super::error::{ClientError, usage};
 
 /// `HOST PORT` or `HOST:PORT`, as a string `to_socket_addrs` resolves.
 pub fn parse_target(target: &[String]) -> Result<String, ClientError> {

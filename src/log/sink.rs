@@ -16,14 +16,14 @@ const BATCH_WINDOW: Duration = Duration::from_millis(1);
 const MAX_BUFFERED: usize = 1 << 20;
 
 #[derive(Default)]
-struct Pending {
+struct Buffered {
     bytes: Vec<u8>,
     /// Once closed, lines are written at once and the flusher has ended.
     closed: bool,
 }
 
 pub struct Sink {
-    pending: Mutex<Pending>,
+    pending: Mutex<Buffered>,
     ready: Condvar,
     /// Serializes writers, so batches reach stdout in the order they were taken.
     writing: Mutex<Vec<u8>>,

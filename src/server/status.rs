@@ -5,14 +5,14 @@
 use std::io::Write;
 use std::net::TcpListener;
 
-use crate::server::Shared;
-use crate::shutdown::Phase;
+use super::lifecycle::Phase;
+use super::state::ServerState;
 
 /// Answers status requests until the server is done.
-pub fn serve(shared: &Shared, listener: &TcpListener) {
+pub fn serve(state: &ServerState, listener: &TcpListener) {
     loop {
         let accepted = listener.accept();
-        if shared.shutdown.phase() == Phase::Done {
+        if state.lifecycle.phase() == Phase::Done {
             return;
         }
         let Ok((mut stream, _)) = accepted else {
@@ -20,28 +20,22 @@ pub fn serve(shared: &Shared, listener: &TcpListener) {
             std::thread::sleep(std::time::Duration::from_millis(100));
             continue;
         };
-        let _ = stream.set_write_timeout(Some(shared.config.write_timeout));
-        let _ = stream.write_all(report(shared).as_bytes());
-        shared.closer.close(stream);
+        let _ = stream.set_write_timeout(Some(state.config.write_timeout));
+        let _ = stream.write_all(report(state).as_bytes());
+        state.closer.close(stream);
     }
 }
 
 /// `key value` lines; the first says whether to send clients here.
-pub fn report(shared: &Shared) -> String {
-    let status = match shared.shutdown.phase() {
+fn report(state: &ServerState) -> String {
+    let status = match state.lifecycle.phase() {
         Phase::Running => "ok",
         _ => "draining",
     };
-    let (active, waiting) = shared.connections.counts();
-    let s = shared.stats.snapshot();
+    let (active, waiting) = state.registry.counts();
+    let s = state.stats.snapshot();
     format!(
         "status {status}\nactive {active}\nwaiting {waiting}\nworkers {}\nconnections_closed {}\nmessages {}\nbytes {}\nerrors {}\nrejected {}\nuptime_ms {}\n",
-        shared.config.workers,
-        s.connections,
-        s.messages,
-        s.bytes,
-        s.errors,
-        s.rejected,
-        s.uptime_ms
+        state.config.workers, s.connections, s.messages, s.bytes, s.errors, s.rejected, s.uptime_ms
     )
 }

@@ -9,12 +9,12 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
 /// An accepted connection that has no worker yet.
-pub struct Pending {
+pub struct Arrival {
     pub id: u64,
     pub peer: SocketAddr,
     pub stream: TcpStream,
@@ -31,14 +31,14 @@ pub enum Admission {
         waiting: usize,
     },
     /// `--max-pending` connections are waiting already.
-    QueueFull(Pending),
+    QueueFull(Arrival),
     /// The server is shutting down.
-    Closed(Pending),
+    Closed(Arrival),
 }
 
 /// A queued connection, with the clone of its stream that shutdown uses to wake its worker.
 struct Waiting {
-    pending: Pending,
+    arrival: Arrival,
     waker: Option<TcpStream>,
 }
 
@@ -48,12 +48,11 @@ struct State {
     /// A clone of each served stream, so shutdown can wake its blocked read.
     serving: HashMap<u64, Option<TcpStream>>,
     /// Workers parked in `next`, by number, most recently idle last: waking
-    /// that one first finds its stack and caches warm, which halves the CPU a
-    /// short connection costs compared with waking whichever waited longest.
+    /// that one first finds its stack and caches warm, so a short connection
+    /// costs less CPU than waking whichever waited longest (README, Benchmarks).
     idle_workers: Vec<(usize, Thread)>,
-    /// Whether each worker, by number, is in `idle_workers`: with thousands of
-    /// workers, a scan of that list on every park cost more than the rest of
-    /// the worker's own code.
+    /// Whether each worker, by number, is in `idle_workers`, so a park need
+    /// not scan a list of thousands of workers.
     listed: Vec<bool>,
     /// Workers woken for an arrival and not yet running: the connections they
     /// will take have a worker and do not count against `--max-pending`.
@@ -63,7 +62,7 @@ struct State {
     closed: bool,
 }
 
-pub struct Connections {
+pub struct Registry {
     state: Mutex<State>,
     /// Signalled when the reaper has a new deadline to wait for, and at close.
     queue_changed: Condvar,
@@ -73,7 +72,7 @@ pub struct Connections {
     queue_timeout: Duration,
 }
 
-impl Connections {
+impl Registry {
     pub fn new(max_pending: usize, queue_timeout: Duration) -> Self {
         Self {
             state: Mutex::default(),
@@ -91,21 +90,21 @@ impl Connections {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub fn admit(&self, mut pending: Pending) -> Admission {
+    pub fn admit(&self, mut arrival: Arrival) -> Admission {
         // Cloned before locking, as a syscall under the lock makes workers wait on it.
         // Without a clone (out of descriptors) it is still served, only not woken early at shutdown.
-        let waker = pending.stream.try_clone().ok();
+        let waker = arrival.stream.try_clone().ok();
         let mut state = self.lock();
         if state.closed {
-            return Admission::Closed(pending);
+            return Admission::Closed(arrival);
         }
         if state.waiting.len().saturating_sub(state.woken) >= self.max_pending {
-            return Admission::QueueFull(pending);
+            return Admission::QueueFull(arrival);
         }
         let worker = state.idle_workers.pop();
-        pending.queued = worker.is_none();
-        let queued = pending.queued;
-        state.waiting.push_back(Waiting { pending, waker });
+        arrival.queued = worker.is_none();
+        let queued = arrival.queued;
+        state.waiting.push_back(Waiting { arrival, waker });
         if let Some((number, _)) = &worker {
             state.listed[*number] = false;
             state.woken += 1;
@@ -130,19 +129,19 @@ impl Connections {
 
     /// Worker number `worker`'s wait for its next connection, which it then
     /// serves until it drops the guard; `None` once the server is shutting down.
-    pub fn next(self: &Arc<Self>, worker: usize) -> Option<(Pending, ServingGuard)> {
+    pub fn next(&self, worker: usize) -> Option<(Arrival, ServingGuard<'_>)> {
         let mut state = self.lock();
         if state.listed.len() <= worker {
             state.listed.resize(worker + 1, false);
         }
         loop {
-            if let Some(Waiting { pending, waker }) = state.waiting.pop_front() {
-                state.serving.insert(pending.id, waker);
+            if let Some(Waiting { arrival, waker }) = state.waiting.pop_front() {
+                state.serving.insert(arrival.id, waker);
                 let guard = ServingGuard {
-                    id: pending.id,
-                    connections: Arc::clone(self),
+                    id: arrival.id,
+                    registry: self,
                 };
-                return Some((pending, guard));
+                return Some((arrival, guard));
             }
             if state.closed {
                 return None;
@@ -164,7 +163,7 @@ impl Connections {
 
     /// Blocks until some waiting connections have waited past `--queue-timeout`
     /// and returns them; `None` once the queue is closed.
-    pub fn next_expired(&self) -> Option<Vec<Pending>> {
+    pub fn next_expired(&self) -> Option<Vec<Arrival>> {
         let mut state = self.lock();
         loop {
             if state.closed {
@@ -179,7 +178,7 @@ impl Connections {
                     .unwrap_or_else(|p| p.into_inner());
                 continue;
             };
-            let deadline = oldest.pending.since + self.queue_timeout;
+            let deadline = oldest.arrival.since + self.queue_timeout;
             if deadline > now {
                 state = self
                     .queue_changed
@@ -192,16 +191,16 @@ impl Connections {
             while state
                 .waiting
                 .front()
-                .is_some_and(|w| w.pending.since + self.queue_timeout <= now)
+                .is_some_and(|w| w.arrival.since + self.queue_timeout <= now)
             {
-                expired.extend(state.waiting.pop_front().map(|w| w.pending));
+                expired.extend(state.waiting.pop_front().map(|w| w.arrival));
             }
             return Some(expired);
         }
     }
 
     /// Stops admitting and hands back everyone still waiting.
-    pub fn close(&self) -> Vec<Pending> {
+    pub fn close(&self) -> Vec<Arrival> {
         let mut state = self.lock();
         state.closed = true;
         let idle = std::mem::take(&mut state.idle_workers);
@@ -211,10 +210,10 @@ impl Connections {
         }
         self.queue_changed.notify_all();
         self.idle.notify_all();
-        state.waiting.drain(..).map(|w| w.pending).collect()
+        state.waiting.drain(..).map(|w| w.arrival).collect()
     }
 
-    /// Connections being served and waiting, right now.
+    /// Registry being served and waiting, right now.
     pub fn counts(&self) -> (usize, usize) {
         let state = self.lock();
         (state.serving.len(), state.waiting.len())
@@ -246,18 +245,18 @@ impl Connections {
 }
 
 /// Marks a connection as served until dropped.
-pub struct ServingGuard {
+pub struct ServingGuard<'a> {
     id: u64,
-    connections: Arc<Connections>,
+    registry: &'a Registry,
 }
 
-impl Drop for ServingGuard {
+impl Drop for ServingGuard<'_> {
     fn drop(&mut self) {
-        let mut state = self.connections.lock();
+        let mut state = self.registry.lock();
         state.serving.remove(&self.id);
         // Only the drain waits for this; a notify is a syscall even with no waiter.
         if state.closed && state.serving.is_empty() {
-            self.connections.idle.notify_all();
+            self.registry.idle.notify_all();
         }
     }
 }
@@ -266,10 +265,11 @@ impl Drop for ServingGuard {
 mod tests {
     use super::*;
     use std::net::TcpListener;
+    use std::sync::Arc;
 
-    fn pending(listener: &TcpListener, id: u64, since: Instant) -> Pending {
+    fn arrival(listener: &TcpListener, id: u64, since: Instant) -> Arrival {
         let stream = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        Pending {
+        Arrival {
             id,
             peer: stream.local_addr().unwrap(),
             stream,
@@ -288,68 +288,68 @@ mod tests {
     #[test]
     fn queue_is_bounded_and_fifo() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let conns = Arc::new(Connections::new(2, Duration::from_secs(60)));
+        let registry = Arc::new(Registry::new(2, Duration::from_secs(60)));
         let now = Instant::now();
         // No worker waits in `next`, so both arrivals queue.
         assert_eq!(
-            admitted(conns.admit(pending(&listener, 1, now))),
+            admitted(registry.admit(arrival(&listener, 1, now))),
             Some(true)
         );
         assert_eq!(
-            admitted(conns.admit(pending(&listener, 2, now))),
+            admitted(registry.admit(arrival(&listener, 2, now))),
             Some(true)
         );
         assert!(matches!(
-            conns.admit(pending(&listener, 3, now)),
+            registry.admit(arrival(&listener, 3, now)),
             Admission::QueueFull(_)
         ));
-        let (first, guard) = conns.next(0).unwrap();
+        let (first, guard) = registry.next(0).unwrap();
         assert_eq!(first.id, 1);
-        assert_eq!(conns.counts(), (1, 1));
+        assert_eq!(registry.counts(), (1, 1));
         drop(guard);
-        assert_eq!(conns.wait_idle(Instant::now()), 0);
-        let rest = conns.close();
+        assert_eq!(registry.wait_idle(Instant::now()), 0);
+        let rest = registry.close();
         assert_eq!(rest.iter().map(|p| p.id).collect::<Vec<_>>(), [2]);
         assert!(matches!(
-            conns.admit(pending(&listener, 4, now)),
+            registry.admit(arrival(&listener, 4, now)),
             Admission::Closed(_)
         ));
-        assert!(conns.next_expired().is_none());
-        assert!(conns.next(0).is_none());
+        assert!(registry.next_expired().is_none());
+        assert!(registry.next(0).is_none());
     }
 
     #[test]
     fn expired_waiters_are_handed_back_oldest_first() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let conns = Connections::new(10, Duration::from_millis(50));
+        let registry = Registry::new(10, Duration::from_millis(50));
         let long_ago = Instant::now() - Duration::from_secs(1);
-        conns.admit(pending(&listener, 1, long_ago));
-        conns.admit(pending(&listener, 2, long_ago));
-        conns.admit(pending(
+        registry.admit(arrival(&listener, 1, long_ago));
+        registry.admit(arrival(&listener, 2, long_ago));
+        registry.admit(arrival(
             &listener,
             3,
             Instant::now() + Duration::from_secs(60),
         ));
-        let expired = conns.next_expired().unwrap();
+        let expired = registry.next_expired().unwrap();
         assert_eq!(expired.iter().map(|p| p.id).collect::<Vec<_>>(), [1, 2]);
-        assert_eq!(conns.counts(), (0, 1));
+        assert_eq!(registry.counts(), (0, 1));
     }
 
     #[test]
     fn an_idle_worker_takes_an_arrival_at_once() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let conns = Arc::new(Connections::new(10, Duration::from_secs(60)));
+        let registry = Arc::new(Registry::new(10, Duration::from_secs(60)));
         let (started, waiting) = std::sync::mpsc::channel();
         let worker = {
-            let conns = Arc::clone(&conns);
+            let registry = Arc::clone(&registry);
             std::thread::spawn(move || {
                 started.send(()).unwrap();
-                conns.next(0).map(|(p, _guard)| p.id)
+                registry.next(0).map(|(p, _guard)| p.id)
             })
         };
         waiting.recv().unwrap();
         // The worker may not be waiting yet; either way the arrival reaches it.
-        let queued = admitted(conns.admit(pending(&listener, 1, Instant::now())));
+        let queued = admitted(registry.admit(arrival(&listener, 1, Instant::now())));
         assert!(queued.is_some());
         assert_eq!(worker.join().unwrap(), Some(1));
     }
@@ -357,37 +357,37 @@ mod tests {
     #[test]
     fn arrivals_an_idle_worker_is_woken_for_do_not_fill_the_queue() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let conns = Arc::new(Connections::new(1, Duration::from_secs(60)));
+        let registry = Arc::new(Registry::new(1, Duration::from_secs(60)));
         let (served_tx, served) = std::sync::mpsc::channel();
         let workers: Vec<_> = (0..2)
             .map(|number| {
-                let (conns, served_tx) = (Arc::clone(&conns), served_tx.clone());
+                let (registry, served_tx) = (Arc::clone(&registry), served_tx.clone());
                 std::thread::spawn(move || {
-                    while let Some((p, _guard)) = conns.next(number) {
+                    while let Some((p, _guard)) = registry.next(number) {
                         served_tx.send(p.id).unwrap();
                     }
                 })
             })
             .collect();
         let deadline = Instant::now() + Duration::from_secs(10);
-        while conns.lock().idle_workers.len() < 2 {
+        while registry.lock().idle_workers.len() < 2 {
             assert!(Instant::now() < deadline, "workers never parked");
             std::thread::yield_now();
         }
         // A burst: both have a worker on its way, so neither is "waiting" yet.
         let now = Instant::now();
         assert_eq!(
-            admitted(conns.admit(pending(&listener, 1, now))),
+            admitted(registry.admit(arrival(&listener, 1, now))),
             Some(false)
         );
         assert_eq!(
-            admitted(conns.admit(pending(&listener, 2, now))),
+            admitted(registry.admit(arrival(&listener, 2, now))),
             Some(false)
         );
         let mut ids = vec![served.recv().unwrap(), served.recv().unwrap()];
         ids.sort_unstable();
         assert_eq!(ids, [1, 2]);
-        conns.close();
+        registry.close();
         for worker in workers {
             worker.join().unwrap();
         }

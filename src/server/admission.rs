@@ -1,0 +1,86 @@
+//! Who gets a worker: an accepted connection joins the bounded queue, or is
+//! told why not (`server busy`, `server shutting down`) and closed. The accept
+//! loop, the reaper and the drain all turn connections away through here.
+
+use std::io::Write;
+use std::time::Duration;
+
+use super::registry::{Admission, Arrival};
+use super::state::ServerState;
+use crate::log::{ConnTag, Event};
+use crate::protocol::{BUSY, SHUTTING_DOWN, SHUTTING_DOWN_WHY};
+
+/// Queues a new connection for a worker, or turns it away if the queue is
+/// full or closed (the server is shutting down).
+pub fn admit(state: &ServerState, arrival: Arrival) {
+    let tag = ConnTag {
+        id: arrival.id,
+        peer: arrival.peer,
+    };
+    match state.registry.admit(arrival) {
+        Admission::Admitted {
+            queued: true,
+            busy,
+            waiting,
+        } => state.log.log(
+            Some(tag),
+            &Event::Queued {
+                busy_workers: busy,
+                waiting,
+            },
+        ),
+        Admission::Admitted { queued: false, .. } => {}
+        Admission::QueueFull(arrival) => {
+            let why = format!(
+                "{} connections are already waiting (--max-pending)",
+                state.config.max_pending
+            );
+            turn_away(state, arrival, BUSY, &why);
+        }
+        Admission::Closed(arrival) => turn_away_shutting_down(state, arrival),
+    }
+}
+
+/// Tells a connection that the server is shutting down, and closes it.
+pub fn turn_away_shutting_down(state: &ServerState, arrival: Arrival) {
+    turn_away(state, arrival, SHUTTING_DOWN, SHUTTING_DOWN_WHY);
+}
+
+/// Runs on its own thread: turns away connections that waited past
+/// `--queue-timeout`, at that moment, until the queue closes.
+pub fn reap(state: &ServerState) {
+    let why = format!(
+        "no worker became free within {} (--queue-timeout)",
+        humanize(state.config.queue_timeout)
+    );
+    while let Some(expired) = state.registry.next_expired() {
+        for arrival in expired {
+            turn_away(state, arrival, BUSY, &why);
+        }
+    }
+}
+
+/// Tells a connection no worker will serve it, without a reset that could hide the notice.
+fn turn_away(state: &ServerState, arrival: Arrival, notice: &'static str, why: &str) {
+    let tag = ConnTag {
+        id: arrival.id,
+        peer: arrival.peer,
+    };
+    state.log.log(
+        Some(tag),
+        &Event::Rejected {
+            reply: notice.trim_end(),
+            why,
+        },
+    );
+    state.stats.add_rejected();
+    let mut stream = arrival.stream;
+    // A fresh socket's send buffer is empty: the notice fits without blocking.
+    let _ = stream.set_nonblocking(true);
+    let _ = stream.write(notice.as_bytes());
+    state.closer.close(stream);
+}
+
+fn humanize(d: Duration) -> String {
+    format!("{}s", d.as_secs_f64())
+}

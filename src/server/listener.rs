@@ -1,0 +1,128 @@
+//! The listening socket: bind it with a message a user can act on, and the
+//! accept loop that numbers each connection and hands it to admission.
+
+use std::io::{self, ErrorKind};
+use std::net::{SocketAddr, TcpListener};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use socket2::{Domain, Socket, Type};
+
+use super::admission;
+use super::lifecycle::Phase;
+use super::registry::Arrival;
+use super::state::ServerState;
+use crate::log::Event;
+use crate::stats::millis;
+
+/// A listening socket, bound with the options a restartable server needs.
+pub fn listen(addr: SocketAddr, backlog: i32, reuse_port: bool) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    // Lets a restarted server bind while old connections sit in TIME_WAIT.
+    socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    socket.bind(&addr.into())?;
+    socket.listen(backlog)?;
+    Ok(socket.into())
+}
+
+/// One line a user can act on.
+pub fn bind_error(addr: SocketAddr, error: io::Error) -> anyhow::Error {
+    let advice = match error.kind() {
+        ErrorKind::AddrInUse => format!(
+            "address {addr} is already in use: stop the program using port {} or choose another with --bind",
+            addr.port()
+        ),
+        ErrorKind::PermissionDenied => format!(
+            "permission denied to listen on {addr}: ports below 1024 need privileges; choose a port of 1024 or more with --bind"
+        ),
+        ErrorKind::AddrNotAvailable => format!(
+            "address {} is not on this machine: use 127.0.0.1, 0.0.0.0, [::] or one of this host's addresses",
+            addr.ip()
+        ),
+        // Only here does the system's own wording add anything.
+        _ => return anyhow::Error::new(error).context(format!("cannot listen on {addr}")),
+    };
+    anyhow::anyhow!(advice)
+}
+
+/// Accepts until the shutdown is done. Errors never stop it: a client that
+/// gave up is logged, running out of descriptors backs off and retries.
+pub fn accept_loop(state: &ServerState, listener: &TcpListener) {
+    const MIN_BACKOFF: Duration = Duration::from_millis(10);
+    let mut backoff = MIN_BACKOFF;
+    let mut next_id: u64 = 0;
+    loop {
+        let accepted = listener.accept();
+        let phase = state.lifecycle.phase();
+        if phase == Phase::Done {
+            return;
+        }
+        let (stream, peer) = match accepted {
+            Ok((stream, peer)) => (stream, as_seen(peer)),
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == ErrorKind::ConnectionAborted => {
+                // The client gave up before we accepted it: worth a line, not a pause.
+                state.log.log(
+                    None,
+                    &Event::AcceptError {
+                        error: e.to_string(),
+                        retry_ms: 0,
+                    },
+                );
+                continue;
+            }
+            // With --reuse-port the drain shut the listener down: that is our cue.
+            Err(_) if phase != Phase::Running && state.config.reuse_port => return,
+            Err(e) => {
+                // EMFILE and friends: the client stays in the backlog; try again soon.
+                state.stats.add_error();
+                state.log.log(
+                    None,
+                    &Event::AcceptError {
+                        error: e.to_string(),
+                        retry_ms: millis(backoff),
+                    },
+                );
+                thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        backoff = MIN_BACKOFF;
+        next_id += 1;
+        let arrival = Arrival {
+            id: next_id,
+            peer,
+            stream,
+            since: Instant::now(),
+            queued: false,
+        };
+        if phase == Phase::Running {
+            admission::admit(state, arrival);
+        } else {
+            admission::turn_away_shutting_down(state, arrival);
+        }
+    }
+}
+
+/// On a `[::]` listener IPv4 clients arrive as `[::ffff:127.0.0.1]:port`;
+/// they are logged as the `127.0.0.1:port` they connected from.
+fn as_seen(peer: SocketAddr) -> SocketAddr {
+    SocketAddr::new(peer.ip().to_canonical(), peer.port())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv4_clients_of_a_dual_stack_listener_are_shown_as_ipv4() {
+        let mapped: SocketAddr = "[::ffff:127.0.0.1]:4000".parse().unwrap();
+        assert_eq!(as_seen(mapped), "127.0.0.1:4000".parse().unwrap());
+        let v6: SocketAddr = "[::1]:4000".parse().unwrap();
+        assert_eq!(as_seen(v6), v6);
+    }
+}

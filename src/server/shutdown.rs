@@ -1,0 +1,181 @@
+//! The graceful shutdown, from the signal to the summary, step by step.
+//!
+//! 1. **Signal.** SIGINT or SIGTERM reaches the `ctrlc` handler, which calls
+//!    [`ShutdownHandle::request`]: the phase moves from `Running` to
+//!    `Draining`. A second signal finds it already moved, logs a forced stop
+//!    and exits 130 at once.
+//! 2. **Stop handing out work** ([`drain`], on the drain thread, woken by the
+//!    phase change): the registry closes, so parked workers will take no new
+//!    connection, and hands back every connection still waiting in the queue.
+//! 3. **Turn away.** Each of those is told `server shutting down` and closed
+//!    (lingering, so the notice is read). The accept loop keeps accepting and
+//!    tells new arrivals the same, so nobody waits unanswered in the kernel
+//!    backlog; with `--reuse-port` the listener is shut now instead, so a
+//!    sibling instance takes new clients.
+//! 4. **Drain.** Active connections may go on until `--drain-timeout`.
+//! 5. **Shut reads.** If some are still open then, the phase becomes
+//!    `DrainExpired` and their sockets' read sides are shut: each worker wakes
+//!    from `read`, acks every message it has read, and closes. Those still
+//!    stuck writing to a client that does not read get their sockets shut
+//!    both ways after a short grace.
+//! 6. **Close.** The phase becomes `Done` and the blocked `accept` is woken;
+//!    the accept loop returns. [`finish`] then closes the listener, joins the
+//!    workers, the drain, the status port and the reaper, lets the closer end
+//!    its lingering closes, logs the summary and flushes the log. `main`
+//!    exits 0.
+
+use std::net::{
+    IpAddr, Ipv4Addr, Ipv6Addr, Shutdown as SocketShutdown, SocketAddr, TcpListener, TcpStream,
+};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use threadpool::ThreadPool;
+
+use super::admission;
+use super::lifecycle::Phase;
+use super::state::ServerState;
+use crate::log::Event;
+use crate::stats::millis;
+
+/// After the drain timeout, how long workers get to send the acks they owe.
+const ACK_GRACE: Duration = Duration::from_millis(500);
+
+/// Lets a signal handler (or a test) start the graceful shutdown.
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    state: Arc<ServerState>,
+}
+
+impl ShutdownHandle {
+    pub fn new(state: Arc<ServerState>) -> Self {
+        Self { state }
+    }
+
+    /// Step 1: starts the drain; false if one was already under way.
+    pub fn request(&self) -> bool {
+        self.state.lifecycle.request()
+    }
+
+    /// Logs that a second signal cut the drain short, before the process exits.
+    pub fn log_forced_stop(&self) {
+        self.state.log.log(None, &Event::ForcedStop);
+        self.state.log.flush();
+    }
+}
+
+/// Steps 2 to 6 (up to waking `accept`); runs on the drain thread, which
+/// sleeps until a shutdown is requested.
+pub fn drain(state: &ServerState, listener: &TcpListener) {
+    state.lifecycle.wait_requested();
+    let config = &state.config;
+    let waiting = state.registry.close();
+    let (active, _) = state.registry.counts();
+    state.log.log(
+        None,
+        &Event::ShutdownStarted {
+            active,
+            waiting: waiting.len(),
+            drain_timeout_ms: millis(config.drain_timeout),
+        },
+    );
+    if config.reuse_port {
+        // Stop listening now, so the kernel sends new clients to a sibling instance.
+        let _ = rustix::net::shutdown(listener, rustix::net::Shutdown::Read);
+        state.log.log(None, &Event::ListenerClosed);
+    }
+    for arrival in waiting {
+        admission::turn_away_shutting_down(state, arrival);
+    }
+    let remaining = state
+        .registry
+        .wait_idle(Instant::now() + config.drain_timeout);
+    if remaining > 0 {
+        state
+            .log
+            .log(None, &Event::DrainTimeout { active: remaining });
+        state.lifecycle.advance(Phase::DrainExpired);
+        state.registry.shutdown_serving(SocketShutdown::Read);
+        if state.registry.wait_idle(Instant::now() + ACK_GRACE) > 0 {
+            state.registry.shutdown_serving(SocketShutdown::Both);
+            state.registry.wait_idle(Instant::now() + ACK_GRACE);
+        }
+    }
+    state.lifecycle.advance(Phase::Done);
+    if !config.reuse_port {
+        wake_accept(listener, false);
+    }
+}
+
+/// The threads that run beside the accept loop, joined in [`finish`].
+pub struct Threads {
+    pub pool: ThreadPool,
+    pub drainer: JoinHandle<()>,
+    pub reaper: JoinHandle<()>,
+    /// The status port's thread and a handle to wake its `accept`.
+    pub status: Option<(JoinHandle<()>, TcpListener)>,
+    pub closer: JoinHandle<()>,
+}
+
+/// Step 6, once the accept loop has returned: every thread ends, in an order
+/// where nothing hands a socket to the closer after it has finished.
+pub fn finish(state: &ServerState, listener: TcpListener, threads: Threads) {
+    drop(listener);
+    threads.pool.join();
+    let _ = threads.drainer.join();
+    if let Some((thread, waker)) = threads.status {
+        wake_accept(&waker, state.config.reuse_port);
+        let _ = thread.join();
+    }
+    let _ = threads.reaper.join();
+    state.closer.finish();
+    let _ = threads.closer.join();
+    state.log.log(None, &state.stats.summary());
+    state.log.close();
+}
+
+/// Wakes an `accept` blocked on `listener` by connecting to it, as tiny_http
+/// does, or else by shutting the listener down, which also wakes `accept` on
+/// Linux. A port shared with siblings (`reuse_port`) goes straight to the
+/// latter: a connection could reach a sibling instead.
+fn wake_accept(listener: &TcpListener, reuse_port: bool) {
+    let connected = !reuse_port
+        && listener.local_addr().is_ok_and(|addr| {
+            let target = SocketAddr::new(connectable(addr.ip()), addr.port());
+            TcpStream::connect_timeout(&target, Duration::from_secs(1)).is_ok()
+        });
+    if !connected {
+        let _ = rustix::net::shutdown(listener, rustix::net::Shutdown::Read);
+    }
+}
+
+/// A listener on "any address" is reached through loopback of the same family.
+fn connectable(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcard_addresses_are_woken_through_loopback() {
+        assert_eq!(
+            connectable("0.0.0.0".parse().unwrap()),
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        );
+        assert_eq!(
+            connectable("::".parse().unwrap()),
+            IpAddr::V6(Ipv6Addr::LOCALHOST)
+        );
+        assert_eq!(
+            connectable("127.0.0.2".parse().unwrap()),
+            "127.0.0.2".parse::<IpAddr>().unwrap()
+        );
+    }
+}

@@ -1,0 +1,23 @@
+//! What the accept loop, the workers, the reaper, the drain and the status
+//! port share: one `Arc<ServerState>`, built once at bind time. Every field is
+//! safe to use from any thread; nothing here knows who uses it.
+
+use super::closer::Closer;
+use super::lifecycle::Lifecycle;
+use super::registry::Registry;
+use crate::config::ServerConfig;
+use crate::log::Logger;
+use crate::stats::Stats;
+
+pub struct ServerState {
+    pub config: ServerConfig,
+    pub log: Logger,
+    /// Counters for the summary and the status port.
+    pub stats: Stats,
+    /// Connections waiting for a worker, and those being served.
+    pub registry: Registry,
+    /// Lingering closes, on a thread of their own.
+    pub closer: std::sync::Arc<Closer>,
+    /// Running, draining, or done.
+    pub lifecycle: Lifecycle,
+}
