@@ -178,6 +178,59 @@ pub struct ServerArgs {
     /// Also answer health checks here: `status ok|draining` and counters, then close
     #[arg(long, value_name = "ADDR:PORT", value_parser = parse_bind)]
     pub status_bind: Option<SocketAddr>,
+
+    /// Answer MATCH with REPLY: MATCH is an exact message or /REGEX/; REPLY a template (repeatable, first match wins)
+    #[arg(
+        long = "rule",
+        value_name = "MATCH=>REPLY",
+        help_heading = "Scripted answers"
+    )]
+    pub rules_inline: Vec<String>,
+
+    /// TOML file of [[rule]] tables (exact/prefix/contains/regex/hex, reply/reply_hex, action, delay, probability); SIGHUP reloads it
+    #[arg(long = "rules", value_name = "FILE", help_heading = "Scripted answers")]
+    pub rules_file: Option<std::path::PathBuf>,
+
+    /// Seed for the rules' random choices (probability, delay ranges), so a run can be repeated
+    #[arg(long, value_name = "N", help_heading = "Scripted answers")]
+    pub seed: Option<u64>,
+
+    /// Sent to each connection when a worker takes it (a template, as --reply)
+    #[arg(long, value_name = "TEXT", help_heading = "Scripted answers")]
+    pub greeting: Option<String>,
+
+    /// Sent to every served connection each --push-every ({seq} counts pushes)
+    #[arg(
+        long,
+        value_name = "TEXT",
+        requires = "push_every",
+        help_heading = "Scripted answers"
+    )]
+    pub push: Option<String>,
+
+    /// How often --push is sent: 1s, 500ms, or seconds
+    #[arg(long, value_name = "DUR", requires = "push", value_parser = parse_interval, help_heading = "Scripted answers")]
+    pub push_every: Option<Duration>,
+
+    /// Read operator commands (/list, /send ID TEXT, /all TEXT, /close ID) from stdin even when it is not a terminal
+    #[arg(long, help_heading = "Scripted answers")]
+    pub console: bool,
+
+    /// Take commands on the status port too (list, send ID TEXT, all TEXT, close ID)
+    #[arg(long, requires = "status_bind", help_heading = "Scripted answers")]
+    pub control: bool,
+}
+
+/// `1s`, `500ms`, or a number of seconds.
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    let duration = match text.parse::<f64>() {
+        Ok(_) => parse_secs(text)?,
+        Err(_) => crate::rules::duration(text)?,
+    };
+    if duration < Duration::from_millis(1) {
+        return Err(format!("`{text}` is shorter than 1ms"));
+    }
+    Ok(duration)
 }
 
 /// An address to listen on as people write it: `127.0.0.1:7785`,

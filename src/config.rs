@@ -1,5 +1,6 @@
 //! A validated server configuration, built once from the parsed command line.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -7,28 +8,40 @@ use anyhow::Result;
 
 use crate::cli::{DecodeMode, Framing, LogFormat, ServerArgs, TextEncoding};
 use crate::protocol::DEFAULT_ACK;
+use crate::rules::{Rules, Template};
 
 /// A flag value that parses but cannot be used: exit 2, as for clap's own usage errors.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-/// What a connection answers to each message.
+/// What a connection answers to a message no rule answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
     /// These exact bytes, already encoded for the wire.
     Fixed(Vec<u8>),
     /// The message itself.
     Echo,
+    /// `--reply` with placeholders, when rules are in use.
+    Template(Template),
 }
 
-#[derive(Debug, Clone)]
+/// `--push TEXT --push-every DUR`: a heartbeat to every served connection.
+#[derive(Debug)]
+pub struct Push {
+    pub text: Template,
+    pub every: Duration,
+}
+
+#[derive(Debug)]
 pub struct ServerConfig {
     pub bind: SocketAddr,
     pub workers: usize,
     pub backlog: i32,
     pub framing: Framing,
     pub reply: Reply,
+    /// How operator text is encoded on the wire.
+    pub reply_encoding: TextEncoding,
     pub decode: DecodeMode,
     pub idle_timeout: Duration,
     pub queue_timeout: Duration,
@@ -40,6 +53,16 @@ pub struct ServerConfig {
     pub quiet: bool,
     pub reuse_port: bool,
     pub status_bind: Option<SocketAddr>,
+    /// `--rule`s and `--rules FILE`; `None` when neither was given.
+    pub rules: Option<Rules>,
+    /// Seeds each connection's random choices from this and its id.
+    pub seed: Option<u64>,
+    pub greeting: Option<Template>,
+    pub push: Option<Push>,
+    /// Whether stdin is read for operator commands.
+    pub console: bool,
+    /// Whether the status port takes commands.
+    pub control: bool,
     /// Debug builds only: a message equal to this (line end aside) makes its
     /// connection panic, so a test can show that a panic costs only that
     /// connection. Release builds leave it `None`: no input can set it.
@@ -48,8 +71,23 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     pub fn from_args(args: &ServerArgs) -> Result<Self> {
+        let usage = |message: String| anyhow::Error::new(UsageError(message));
+        let encoding = args.reply_encoding;
+        let rules = if args.rules_inline.is_empty() && args.rules_file.is_none() {
+            None
+        } else {
+            Some(
+                Rules::load(&args.rules_inline, args.rules_file.clone(), encoding)
+                    .map_err(usage)?,
+            )
+        };
+        let template = |flag: &str, text: &str| {
+            Template::parse(text, encoding).map_err(|e| usage(format!("{flag} {text:?}: {e}")))
+        };
         let reply = if args.echo {
             Reply::Echo
+        } else if let (Some(text), Some(_)) = (&args.reply, &rules) {
+            Reply::Template(template("--reply", text)?)
         } else {
             let text = args
                 .reply
@@ -69,6 +107,7 @@ impl ServerConfig {
             backlog: args.backlog,
             framing: args.framing,
             reply,
+            reply_encoding: encoding,
             decode: args.decode,
             idle_timeout: args.idle_timeout,
             queue_timeout: args.queue_timeout,
@@ -80,8 +119,29 @@ impl ServerConfig {
             quiet: args.quiet,
             reuse_port: args.reuse_port,
             status_bind: args.status_bind,
+            rules,
+            seed: args.seed,
+            greeting: args
+                .greeting
+                .as_deref()
+                .map(|text| template("--greeting", text))
+                .transpose()?,
+            push: match (&args.push, args.push_every) {
+                (Some(text), Some(every)) => Some(Push {
+                    text: template("--push", text)?,
+                    every,
+                }),
+                _ => None,
+            },
+            console: args.console || std::io::stdin().is_terminal(),
+            control: args.control,
             panic_on: test_panic_trigger(),
         })
+    }
+
+    /// Whether anything can push to connections: heartbeats or an operator.
+    pub fn can_push(&self) -> bool {
+        self.push.is_some() || self.console || self.control
     }
 
     /// Panics if `message` is the debug-only test trigger (see `panic_on`).

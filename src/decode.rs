@@ -37,7 +37,7 @@ impl TextDecoder {
         self.shown.clear();
         let bytes = trim_line_ending(message);
         match self.mode {
-            DecodeMode::Hex => push_hex(&mut self.shown, message),
+            DecodeMode::Hex => crate::hex::push(&mut self.shown, message),
             DecodeMode::Utf8 => {
                 decode_into(&mut self.utf8, bytes, &mut self.utf8_text, last);
                 push_escaped(&mut self.shown, &self.utf8_text);
@@ -121,15 +121,6 @@ fn push_escaped_bytes(out: &mut String, bytes: &[u8]) {
                 let _ = write!(out, "\\x{b:02x}");
             }
         }
-    }
-}
-
-fn push_hex(out: &mut String, bytes: &[u8]) {
-    for (i, b) in bytes.iter().enumerate() {
-        if i > 0 {
-            out.push(' ');
-        }
-        let _ = write!(out, "{b:02x}");
     }
 }
 

@@ -12,9 +12,11 @@ mod config;
 pub mod decode;
 mod exit;
 pub mod framing;
+mod hex;
 mod limits;
 mod log;
 pub mod protocol;
+mod rules;
 mod server;
 mod stats;
 
@@ -47,16 +49,7 @@ pub fn exit_status(error: &anyhow::Error) -> Exit {
 }
 
 fn run_server(args: &ServerArgs) -> Result<()> {
-    let server = Server::bind(ServerConfig::from_args(args)?)?;
-    let handle = server.shutdown_handle();
-    ctrlc::set_handler(move || {
-        if !handle.request() {
-            handle.log_forced_stop();
-            Exit::Interrupted.now();
-        }
-    })
-    .context("installing the Ctrl-C handler")?;
-    server.run()
+    Server::bind(ServerConfig::from_args(args)?)?.run()
 }
 
 fn run_client(args: ClientArgs) -> Result<()> {

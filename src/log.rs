@@ -65,6 +65,9 @@ pub enum Event<'a> {
     Message {
         bytes: usize,
         text: &'a str,
+        /// The rule that answered it, if one did.
+        #[serde(flatten, skip_serializing_if = "Option::is_none")]
+        rule: Option<RuleTag<'a>>,
     },
     Closed {
         reason: &'static str,
@@ -81,6 +84,21 @@ pub enum Event<'a> {
     /// Serving a connection panicked; the worker lives on.
     Panicked {
         message: &'a str,
+    },
+    /// A heartbeat or an operator's push could not be written.
+    PushFailed {
+        error: String,
+    },
+    /// One line of an answer to an operator's command on the console.
+    Console {
+        line: &'a str,
+    },
+    RulesReloaded {
+        rules: usize,
+        file: &'a str,
+    },
+    RulesNotReloaded {
+        error: &'a str,
     },
     AcceptError {
         error: String,
@@ -102,7 +120,20 @@ pub enum Event<'a> {
         bytes: u64,
         errors: u64,
         rejected: u64,
+        /// Pushes delivered, when pushing is possible at all.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pushed: Option<u64>,
     },
+}
+
+/// Which rule answered a message, and how.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct RuleTag<'a> {
+    pub rule: usize,
+    pub rule_label: &'a str,
+    pub action: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<u64>,
 }
 
 impl Event<'_> {
@@ -112,7 +143,11 @@ impl Event<'_> {
                 Level::Warn
             }
             Event::Closed { error: Some(_), .. } => Level::Warn,
-            Event::AcceptError { .. } | Event::ForcedStop | Event::Panicked { .. } => Level::Error,
+            Event::AcceptError { .. }
+            | Event::ForcedStop
+            | Event::Panicked { .. }
+            | Event::RulesNotReloaded { .. } => Level::Error,
+            Event::PushFailed { .. } => Level::Warn,
             _ => Level::Info,
         }
     }
@@ -175,7 +210,29 @@ impl fmt::Display for Event<'_> {
                 "accepted after waiting {} for a worker",
                 Secs(*waited_ms)
             ),
-            Event::Message { bytes, text } => write!(f, "message ({bytes} bytes): {text}"),
+            Event::Message {
+                bytes,
+                text,
+                rule: None,
+            } => write!(f, "message ({bytes} bytes): {text}"),
+            Event::Message {
+                bytes,
+                text,
+                rule: Some(tag),
+            } => {
+                write!(
+                    f,
+                    "message ({bytes} bytes, rule {} \"{}\"",
+                    tag.rule, tag.rule_label
+                )?;
+                if tag.action != "reply" {
+                    write!(f, ", {}", tag.action)?;
+                }
+                if let Some(ms) = tag.delay_ms {
+                    write!(f, ", delay {}", Secs(ms))?;
+                }
+                write!(f, "): {text}")
+            }
             Event::Closed {
                 reason,
                 error,
@@ -220,6 +277,16 @@ impl fmt::Display for Event<'_> {
                 )
             }
             Event::ForcedStop => write!(f, "second signal: stopping now without draining"),
+            Event::PushFailed { error } => {
+                write!(f, "push failed: {error}; closing the connection")
+            }
+            Event::Console { line } => write!(f, "console: {line}"),
+            Event::RulesReloaded { rules, file } => {
+                write!(f, "rules reloaded: {rules} rules from {file}")
+            }
+            Event::RulesNotReloaded { error } => {
+                write!(f, "rules not reloaded, the old ones stay: {error}")
+            }
             Event::Summary {
                 uptime_ms,
                 connections,
@@ -227,11 +294,18 @@ impl fmt::Display for Event<'_> {
                 bytes,
                 errors,
                 rejected,
-            } => write!(
-                f,
-                "stopped: uptime {}, {connections} connections, {messages} messages, {bytes} bytes, {errors} errors, {rejected} rejected",
-                Secs(*uptime_ms)
-            ),
+                pushed,
+            } => {
+                write!(
+                    f,
+                    "stopped: uptime {}, {connections} connections, {messages} messages, {bytes} bytes, {errors} errors, {rejected} rejected",
+                    Secs(*uptime_ms)
+                )?;
+                match pushed {
+                    Some(pushed) => write!(f, ", {pushed} pushed"),
+                    None => Ok(()),
+                }
+            }
         }
     }
 }
@@ -360,6 +434,7 @@ mod tests {
             &Event::Message {
                 bytes: 5,
                 text: "hello",
+                rule: None,
             },
         );
         let (date, rest) = line.split_at(23);

@@ -7,10 +7,16 @@
 
 mod admission;
 mod closer;
+mod console;
+mod control;
 mod lifecycle;
 mod listener;
+mod push;
 mod registry;
+mod responder;
+mod served;
 mod shutdown;
+mod signals;
 mod state;
 mod status;
 mod worker;
@@ -26,14 +32,12 @@ use threadpool::ThreadPool;
 use self::closer::Closer;
 use self::lifecycle::Lifecycle;
 use self::registry::Registry;
-use self::shutdown::Threads;
+use self::shutdown::{Helpers, Threads};
 use self::state::ServerState;
 use crate::cli::Framing;
 use crate::config::ServerConfig;
 use crate::log::{Event, Logger, Sink};
 use crate::stats::Stats;
-
-pub use self::shutdown::ShutdownHandle;
 
 /// How long a closing socket may take to see the peer close before we drop it.
 const LINGER: Duration = Duration::from_secs(1);
@@ -84,10 +88,6 @@ impl Server {
         })
     }
 
-    pub fn shutdown_handle(&self) -> ShutdownHandle {
-        ShutdownHandle::new(Arc::clone(&self.state))
-    }
-
     /// Serves until a requested shutdown has drained, then logs the summary.
     pub fn run(self) -> Result<()> {
         let Server {
@@ -97,10 +97,11 @@ impl Server {
             state,
             closer_thread,
         } = self;
+        let signals = signals::install(&state)?;
         // Workers first: "listening" then means ready, not 2048 thread starts away.
         let (pool, futex_slots) = start_workers(&state);
         announce(&state, addr, futex_slots);
-        let (drainer, reaper, status) = match start_helpers(&state, &listener, status) {
+        let helpers = match start_helpers(&state, &listener, status) {
             Ok(started) => started,
             Err(e) => {
                 // Closing the queue sends the parked workers (and a started reaper) home.
@@ -112,9 +113,8 @@ impl Server {
         listener::accept_loop(&state, &listener);
         let threads = Threads {
             pool,
-            drainer,
-            reaper,
-            status,
+            helpers,
+            signals,
             closer: closer_thread,
         };
         shutdown::finish(&state, listener, threads);
@@ -140,15 +140,31 @@ fn start_workers(state: &Arc<ServerState>) -> (ThreadPool, Option<usize>) {
     (pool, futex_slots)
 }
 
-type StatusThread = Option<(JoinHandle<()>, TcpListener)>;
-
-/// The drain, reaper and status threads.
+/// The drain, reaper, status, heartbeat and console threads.
 fn start_helpers(
     state: &Arc<ServerState>,
     listener: &TcpListener,
     status: Option<TcpListener>,
-) -> Result<(JoinHandle<()>, JoinHandle<()>, StatusThread)> {
+) -> Result<Helpers> {
     let status = status.map(|l| start_status(state, l)).transpose()?;
+    let heartbeat = match &state.config.push {
+        Some(_) => Some(spawn("tcpack-push", {
+            let state = Arc::clone(state);
+            move || {
+                if let Some(push) = &state.config.push {
+                    push::heartbeat(&state, push);
+                }
+            }
+        })?),
+        None => None,
+    };
+    if state.config.console {
+        // Not joined: a read of a terminal cannot be woken; it ends with the process.
+        drop(spawn("tcpack-console", {
+            let state = Arc::clone(state);
+            move || console::run(&state)
+        })?);
+    }
     let waker = listener.try_clone().context("cloning the listener")?;
     let reaper = spawn("tcpack-reaper", {
         let state = Arc::clone(state);
@@ -158,7 +174,12 @@ fn start_helpers(
         let state = Arc::clone(state);
         move || shutdown::drain(&state, &waker)
     })?;
-    Ok((drainer, reaper, status))
+    Ok(Helpers {
+        drainer,
+        reaper,
+        status,
+        heartbeat,
+    })
 }
 
 /// The first line names the address actually bound, so port 0 is usable.

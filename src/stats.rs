@@ -12,6 +12,7 @@ pub struct Stats {
     bytes: AtomicU64,
     errors: AtomicU64,
     rejected: AtomicU64,
+    pushed: AtomicU64,
 }
 
 impl Default for Stats {
@@ -29,6 +30,7 @@ impl Stats {
             bytes: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
+            pushed: AtomicU64::new(0),
         }
     }
 
@@ -46,11 +48,16 @@ impl Stats {
         self.rejected.fetch_add(1, Relaxed);
     }
 
+    pub fn add_pushed(&self) {
+        self.pushed.fetch_add(1, Relaxed);
+    }
+
     pub fn add_error(&self) {
         self.errors.fetch_add(1, Relaxed);
     }
 
-    pub fn summary(&self) -> Event<'static> {
+    /// The closing line; `with_pushes` when the server could push at all.
+    pub fn summary(&self, with_pushes: bool) -> Event<'static> {
         let s = self.snapshot();
         Event::Summary {
             uptime_ms: s.uptime_ms,
@@ -59,6 +66,7 @@ impl Stats {
             bytes: s.bytes,
             errors: s.errors,
             rejected: s.rejected,
+            pushed: with_pushes.then_some(s.pushed),
         }
     }
 
@@ -70,6 +78,7 @@ impl Stats {
             bytes: self.bytes.load(Relaxed),
             errors: self.errors.load(Relaxed),
             rejected: self.rejected.load(Relaxed),
+            pushed: self.pushed.load(Relaxed),
         }
     }
 }
@@ -82,6 +91,7 @@ pub struct Snapshot {
     pub bytes: u64,
     pub errors: u64,
     pub rejected: u64,
+    pub pushed: u64,
 }
 
 pub fn millis(d: std::time::Duration) -> u64 {

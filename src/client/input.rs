@@ -63,19 +63,7 @@ pub fn prompt_target() -> Result<String, ClientError> {
 
 /// "48 69 0a", "48690a" or "0x48 0x69": whitespace between bytes is optional.
 pub fn parse_hex(text: &str) -> Result<Vec<u8>, ClientError> {
-    let digits: String = text
-        .split_whitespace()
-        .map(|word| word.trim_start_matches("0x"))
-        .collect();
-    if digits.len() % 2 != 0 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(usage(&format!(
-            "{text:?} is not hex bytes like \"48 69 0a\""
-        )));
-    }
-    (0..digits.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).map_err(|_| usage("bad hex")))
-        .collect()
+    crate::hex::parse(text).map_err(|e| usage(&e))
 }
 
 #[cfg(test)]

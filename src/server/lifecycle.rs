@@ -3,6 +3,7 @@
 //! `shutdown.rs` moves it forward; nothing moves it back.
 
 use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Phase {
@@ -58,6 +59,27 @@ impl Lifecycle {
         }
     }
 
+    /// Sleeps for `duration`, or less if the phase reaches `until` first;
+    /// false if it did. Uses no CPU: it waits on the phase's condvar.
+    pub fn sleep_unless(&self, duration: Duration, until: Phase) -> bool {
+        let deadline = Instant::now() + duration;
+        let mut phase = self.lock();
+        loop {
+            if *phase >= until {
+                return false;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return true;
+            }
+            phase = self
+                .changed
+                .wait_timeout(phase, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+
     /// Blocks (using no CPU) until a shutdown is requested.
     pub fn wait_requested(&self) {
         let mut phase = self.lock();
@@ -80,5 +102,13 @@ mod tests {
         shutdown.advance(Phase::DrainExpired);
         assert_eq!(shutdown.phase(), Phase::Done);
         shutdown.wait_requested();
+    }
+
+    #[test]
+    fn a_sleep_ends_early_when_the_phase_is_reached() {
+        let lifecycle = Lifecycle::default();
+        assert!(lifecycle.sleep_unless(Duration::from_millis(1), Phase::Draining));
+        lifecycle.request();
+        assert!(!lifecycle.sleep_unless(Duration::from_secs(3600), Phase::Draining));
     }
 }

@@ -9,9 +9,11 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
+
+use super::served::Served;
 
 /// An accepted connection that has no worker yet.
 pub struct Arrival {
@@ -36,17 +38,18 @@ pub enum Admission {
     Closed(Arrival),
 }
 
-/// A queued connection, with the clone of its stream that shutdown uses to wake its worker.
+/// A queued connection, with the handle other threads will reach it by once served.
 struct Waiting {
     arrival: Arrival,
-    waker: Option<TcpStream>,
+    served: Arc<Served>,
 }
 
 #[derive(Default)]
 struct State {
     waiting: VecDeque<Waiting>,
-    /// A clone of each served stream, so shutdown can wake its blocked read.
-    serving: HashMap<u64, Option<TcpStream>>,
+    /// Each served connection, so shutdown can wake its blocked read and
+    /// pushes can reach it.
+    serving: HashMap<u64, Arc<Served>>,
     /// Workers parked in `next`, by number, most recently idle last: waking
     /// that one first finds its stack and caches warm, so a short connection
     /// costs less CPU than waking whichever waited longest (README, Benchmarks).
@@ -93,7 +96,12 @@ impl Registry {
     pub fn admit(&self, mut arrival: Arrival) -> Admission {
         // Cloned before locking, as a syscall under the lock makes workers wait on it.
         // Without a clone (out of descriptors) it is still served, only not woken early at shutdown.
-        let waker = arrival.stream.try_clone().ok();
+        let served = Arc::new(Served::new(
+            arrival.id,
+            arrival.peer,
+            arrival.since,
+            arrival.stream.try_clone().ok(),
+        ));
         let mut state = self.lock();
         if state.closed {
             return Admission::Closed(arrival);
@@ -104,7 +112,7 @@ impl Registry {
         let worker = state.idle_workers.pop();
         arrival.queued = worker.is_none();
         let queued = arrival.queued;
-        state.waiting.push_back(Waiting { arrival, waker });
+        state.waiting.push_back(Waiting { arrival, served });
         if let Some((number, _)) = &worker {
             state.listed[*number] = false;
             state.woken += 1;
@@ -135,9 +143,10 @@ impl Registry {
             state.listed.resize(worker + 1, false);
         }
         loop {
-            if let Some(Waiting { arrival, waker }) = state.waiting.pop_front() {
-                state.serving.insert(arrival.id, waker);
+            if let Some(Waiting { arrival, served }) = state.waiting.pop_front() {
+                state.serving.insert(arrival.id, Arc::clone(&served));
                 let guard = ServingGuard {
+                    served,
                     id: arrival.id,
                     registry: self,
                 };
@@ -235,11 +244,23 @@ impl Registry {
         }
     }
 
+    /// Every connection being served right now, oldest first.
+    pub fn served(&self) -> Vec<Arc<Served>> {
+        let mut served: Vec<Arc<Served>> = self.lock().serving.values().cloned().collect();
+        served.sort_by_key(|s| s.id);
+        served
+    }
+
+    /// The served connection with this id, if there is one.
+    pub fn find(&self, id: u64) -> Option<Arc<Served>> {
+        self.lock().serving.get(&id).cloned()
+    }
+
     /// Wakes the workers of every served connection by shutting their sockets down.
     pub fn shutdown_serving(&self, how: Shutdown) {
         let state = self.lock();
-        for stream in state.serving.values().flatten() {
-            let _ = stream.shutdown(how);
+        for served in state.serving.values() {
+            served.shutdown(how);
         }
     }
 }
@@ -247,7 +268,15 @@ impl Registry {
 /// Marks a connection as served until dropped.
 pub struct ServingGuard<'a> {
     id: u64,
+    served: Arc<Served>,
     registry: &'a Registry,
+}
+
+impl ServingGuard<'_> {
+    /// The served connection's handle.
+    pub fn served(&self) -> &Served {
+        &self.served
+    }
 }
 
 impl Drop for ServingGuard<'_> {
@@ -265,7 +294,6 @@ impl Drop for ServingGuard<'_> {
 mod tests {
     use super::*;
     use std::net::TcpListener;
-    use std::sync::Arc;
 
     fn arrival(listener: &TcpListener, id: u64, since: Instant) -> Arrival {
         let stream = TcpStream::connect(listener.local_addr().unwrap()).unwrap();

@@ -1,12 +1,13 @@
 //! The graceful shutdown, from the signal to the summary, step by step.
 //!
-//! 1. **Signal.** SIGINT or SIGTERM reaches the `ctrlc` handler, which calls
-//!    [`ShutdownHandle::request`]: the phase moves from `Running` to
-//!    `Draining`. A second signal finds it already moved, logs a forced stop
-//!    and exits 130 at once.
+//! 1. **Signal.** SIGINT (the `ctrlc` handler) or SIGTERM (the signal
+//!    thread) moves the phase from `Running` to `Draining` (`signals.rs`).
+//!    A second signal finds it already moved, logs a forced stop and exits
+//!    130 at once.
 //! 2. **Stop handing out work** ([`drain`], on the drain thread, woken by the
 //!    phase change): the registry closes, so parked workers will take no new
 //!    connection, and hands back every connection still waiting in the queue.
+//!    The `--push-every` heartbeat stops.
 //! 3. **Turn away.** Each of those is told `server shutting down` and closed
 //!    (lingering, so the notice is read). The accept loop keeps accepting and
 //!    tells new arrivals the same, so nobody waits unanswered in the kernel
@@ -17,17 +18,18 @@
 //!    `DrainExpired` and their sockets' read sides are shut: each worker wakes
 //!    from `read`, acks every message it has read, and closes. Those still
 //!    stuck writing to a client that does not read get their sockets shut
-//!    both ways after a short grace.
+//!    both ways after a short grace. A rule's delay still running is cut
+//!    short then: its answer goes out at once, like every owed answer.
 //! 6. **Close.** The phase becomes `Done` and the blocked `accept` is woken;
 //!    the accept loop returns. [`finish`] then closes the listener, joins the
-//!    workers, the drain, the status port and the reaper, lets the closer end
-//!    its lingering closes, logs the summary and flushes the log. `main`
-//!    exits 0.
+//!    workers, the drain, the heartbeat, the status port, the reaper and the
+//!    signal thread, lets the closer end its lingering closes, logs the
+//!    summary and flushes the log. `main` exits 0. (The console thread, if
+//!    any, is left blocked on stdin and ends with the process.)
 
 use std::net::{
     IpAddr, Ipv4Addr, Ipv6Addr, Shutdown as SocketShutdown, SocketAddr, TcpListener, TcpStream,
 };
-use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -35,35 +37,13 @@ use threadpool::ThreadPool;
 
 use super::admission;
 use super::lifecycle::Phase;
+use super::signals::SignalThread;
 use super::state::ServerState;
 use crate::log::Event;
 use crate::stats::millis;
 
 /// After the drain timeout, how long workers get to send the acks they owe.
 const ACK_GRACE: Duration = Duration::from_millis(500);
-
-/// Lets a signal handler (or a test) start the graceful shutdown.
-#[derive(Clone)]
-pub struct ShutdownHandle {
-    state: Arc<ServerState>,
-}
-
-impl ShutdownHandle {
-    pub fn new(state: Arc<ServerState>) -> Self {
-        Self { state }
-    }
-
-    /// Step 1: starts the drain; false if one was already under way.
-    pub fn request(&self) -> bool {
-        self.state.lifecycle.request()
-    }
-
-    /// Logs that a second signal cut the drain short, before the process exits.
-    pub fn log_forced_stop(&self) {
-        self.state.log.log(None, &Event::ForcedStop);
-        self.state.log.flush();
-    }
-}
 
 /// Steps 2 to 6 (up to waking `accept`); runs on the drain thread, which
 /// sleeps until a shutdown is requested.
@@ -111,11 +91,19 @@ pub fn drain(state: &ServerState, listener: &TcpListener) {
 /// The threads that run beside the accept loop, joined in [`finish`].
 pub struct Threads {
     pub pool: ThreadPool,
+    pub helpers: Helpers,
+    pub signals: SignalThread,
+    pub closer: JoinHandle<()>,
+}
+
+/// The threads `server.rs` starts once the workers run.
+pub struct Helpers {
     pub drainer: JoinHandle<()>,
     pub reaper: JoinHandle<()>,
     /// The status port's thread and a handle to wake its `accept`.
     pub status: Option<(JoinHandle<()>, TcpListener)>,
-    pub closer: JoinHandle<()>,
+    /// `--push-every`'s thread; it stops at the start of the drain.
+    pub heartbeat: Option<JoinHandle<()>>,
 }
 
 /// Step 6, once the accept loop has returned: every thread ends, in an order
@@ -123,15 +111,22 @@ pub struct Threads {
 pub fn finish(state: &ServerState, listener: TcpListener, threads: Threads) {
     drop(listener);
     threads.pool.join();
-    let _ = threads.drainer.join();
-    if let Some((thread, waker)) = threads.status {
+    let helpers = threads.helpers;
+    let _ = helpers.drainer.join();
+    if let Some(heartbeat) = helpers.heartbeat {
+        let _ = heartbeat.join();
+    }
+    if let Some((thread, waker)) = helpers.status {
         wake_accept(&waker, state.config.reuse_port);
         let _ = thread.join();
     }
-    let _ = threads.reaper.join();
+    let _ = helpers.reaper.join();
+    threads.signals.stop();
     state.closer.finish();
     let _ = threads.closer.join();
-    state.log.log(None, &state.stats.summary());
+    state
+        .log
+        .log(None, &state.stats.summary(state.config.can_push()));
     state.log.close();
 }
 

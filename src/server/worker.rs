@@ -4,25 +4,27 @@
 //! only: the thread logs it, closes the socket and goes on serving.
 
 use std::any::Any;
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, Read};
 use std::net::TcpStream;
 use std::panic::{self, AssertUnwindSafe};
 use std::time::Instant;
 
 use super::lifecycle::Phase;
 use super::registry::Arrival;
+use super::responder::{Hangup, Responder};
+use super::served::Served;
 use super::state::ServerState;
-use crate::config::{Reply, ServerConfig};
-use crate::decode::TextDecoder;
+use crate::config::ServerConfig;
 use crate::framing::Framer;
 use crate::log::{ConnTag, Event};
+use crate::rules::{Context, Template};
 use crate::stats::millis;
 
 /// Worker number `number`'s loop, until the registry closes at shutdown.
 pub fn run(state: &ServerState, number: usize) {
     let mut buffers = Buffers::default();
-    while let Some((arrival, _serving)) = state.registry.next(number) {
-        serve(state, arrival, &mut buffers);
+    while let Some((arrival, serving)) = state.registry.next(number) {
+        serve(state, arrival, serving.served(), &mut buffers);
     }
 }
 
@@ -38,6 +40,12 @@ enum Ending {
     Failed(io::Error),
     /// Serving the connection panicked: a bug in tcpack, isolated to it.
     Panicked,
+    /// A rule with `action = "close"` answered.
+    RuleClose,
+    /// A rule with `action = "reset"` matched.
+    RuleReset,
+    /// The operator's `/close` or `close ID`.
+    OperatorClose,
 }
 
 impl Ending {
@@ -50,6 +58,9 @@ impl Ending {
             Ending::Drained => "drain timeout",
             Ending::Failed(_) => "error",
             Ending::Panicked => "internal error",
+            Ending::RuleClose => "closed by rule",
+            Ending::RuleReset => "reset by rule",
+            Ending::OperatorClose => "closed by operator",
         }
     }
 
@@ -89,8 +100,8 @@ struct Buffers {
     acks: Vec<u8>,
 }
 
-/// One connection's state between reads: how its bytes are cut into messages,
-/// and what shows and answers each one.
+/// One connection's state between reads: how its bytes are cut into
+/// messages, and what shows and answers each one.
 struct Conversation<'a> {
     framer: Framer,
     responder: Responder<'a>,
@@ -98,9 +109,10 @@ struct Conversation<'a> {
 }
 
 impl Conversation<'_> {
-    /// Frames one read; each message is logged and owed an ack in `acks`.
+    /// Frames one read; each message is logged and owed an answer in `acks`.
     fn receive(&mut self, data: &[u8], acks: &mut Vec<u8>) {
         self.bytes += data.len() as u64;
+        self.responder.refresh_rules();
         self.framer.push(data, &mut |message| {
             self.responder.answer(message, false, acks)
         });
@@ -108,44 +120,14 @@ impl Conversation<'_> {
 
     /// At EOF: the final unterminated line is a message too.
     fn finish(&mut self, acks: &mut Vec<u8>) {
+        self.responder.refresh_rules();
         self.framer
             .finish(&mut |message| self.responder.answer(message, true, acks));
     }
 }
 
-/// Shows each message of one connection in the log and owes it an answer.
-struct Responder<'a> {
-    state: &'a ServerState,
-    tag: ConnTag,
-    decoder: TextDecoder,
-    messages: u64,
-}
-
-impl Responder<'_> {
-    fn answer(&mut self, message: &[u8], last: bool, acks: &mut Vec<u8>) {
-        self.messages += 1;
-        let config = &self.state.config;
-        config.panic_if_asked(message);
-        let log = &self.state.log;
-        if log.messages_enabled() {
-            let text = self.decoder.decode(message, last);
-            log.log(
-                Some(self.tag),
-                &Event::Message {
-                    bytes: message.len(),
-                    text,
-                },
-            );
-        }
-        match &config.reply {
-            Reply::Fixed(ack) => acks.extend_from_slice(ack),
-            Reply::Echo => acks.extend_from_slice(message),
-        }
-    }
-}
-
 /// Serves one connection until EOF, error, timeout, shutdown or panic.
-fn serve(state: &ServerState, arrival: Arrival, buffers: &mut Buffers) {
+fn serve(state: &ServerState, arrival: Arrival, served: &Served, buffers: &mut Buffers) {
     let Arrival {
         id,
         peer,
@@ -163,25 +145,25 @@ fn serve(state: &ServerState, arrival: Arrival, buffers: &mut Buffers) {
     let config = &state.config;
     let mut conversation = Conversation {
         framer: Framer::new(config.framing, config.max_line),
-        responder: Responder {
-            state,
-            tag,
-            decoder: TextDecoder::new(config.decode),
-            messages: 0,
-        },
+        responder: Responder::new(state, tag, served, &stream),
         bytes: 0,
     };
     buffers.acks.clear();
-    let served = panic::catch_unwind(AssertUnwindSafe(|| match configure(&stream, config) {
-        Ok(()) => read_loop(&mut conversation, &stream, buffers),
-        Err(e) => Ending::Failed(e),
-    }));
-    let ending = match served {
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+        configure(&stream, config).map_err(Ending::Failed)?;
+        if let Some(greeting) = &config.greeting {
+            greet(greeting, tag, served, &stream)?;
+        }
+        read_loop(&mut conversation, served, &stream, buffers)
+    }))
+    .map(|ending| ending.unwrap_or_else(|e| e));
+    let ending = match outcome {
+        Ok(Ending::Eof) if served.is_closing() => Ending::OperatorClose,
         Ok(Ending::Eof) if state.lifecycle.phase() >= Phase::DrainExpired => Ending::Drained,
         Ok(ending) => ending,
         Err(payload) => {
             // Acks owed for messages before the one that panicked are still owed.
-            let _ = (&stream).write_all(&buffers.acks);
+            let _ = served.write(&stream, &buffers.acks);
             let message = panic_message(payload.as_ref());
             state.log.log(Some(tag), &Event::Panicked { message });
             Ending::Panicked
@@ -208,8 +190,32 @@ fn serve(state: &ServerState, arrival: Arrival, buffers: &mut Buffers) {
     );
     match ending {
         Ending::Eof | Ending::Reset => drop(stream),
+        Ending::RuleReset => {
+            // No linger time: the close sends a reset, as the rule asked.
+            let _ = socket2::SockRef::from(&stream).set_linger(Some(std::time::Duration::ZERO));
+            drop(stream);
+        }
         _ => state.closer.close(stream),
     }
+}
+
+/// Sends `--greeting` when a worker takes the connection.
+fn greet(
+    greeting: &Template,
+    tag: ConnTag,
+    served: &Served,
+    stream: &TcpStream,
+) -> Result<(), Ending> {
+    let mut text = Vec::new();
+    let context = Context {
+        message: &[],
+        groups: &[],
+        conn: tag.id,
+        seq: 0,
+        peer: tag.peer,
+    };
+    greeting.render(&context, &mut text);
+    served.write(stream, &text).map_err(Ending::after_write)
 }
 
 /// Acks are tiny: without `TCP_NODELAY`, Nagle plus delayed ACKs stall
@@ -223,9 +229,10 @@ pub fn configure(stream: &TcpStream, config: &ServerConfig) -> io::Result<()> {
 
 fn read_loop(
     conversation: &mut Conversation<'_>,
+    served: &Served,
     mut stream: &TcpStream,
     buffers: &mut Buffers,
-) -> Ending {
+) -> Result<Ending, Ending> {
     let Buffers { read, acks } = buffers;
     read.resize(conversation.framer.read_size(), 0);
     let ending = loop {
@@ -233,8 +240,10 @@ fn read_loop(
             Ok(0) => break Ending::Eof,
             Ok(n) => {
                 conversation.receive(&read[..n], acks);
-                if let Err(e) = send_acks(stream, acks) {
-                    return Ending::after_write(e);
+                served.record(conversation.responder.messages, conversation.bytes);
+                send_acks(served, stream, acks)?;
+                if let Some(ending) = conversation.responder.ending() {
+                    return ending;
                 }
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -243,20 +252,32 @@ fn read_loop(
     };
     // Whatever was read is owed an ack, also a final line without its `\n`.
     conversation.finish(acks);
-    match send_acks(stream, acks) {
-        Ok(()) => ending,
-        Err(e) => Ending::after_write(e),
-    }
+    served.record(conversation.responder.messages, conversation.bytes);
+    send_acks(served, stream, acks)?;
+    conversation.responder.ending().unwrap_or(Ok(ending))
 }
 
-/// Sends every ack owed so far.
-fn send_acks(mut stream: &TcpStream, acks: &mut Vec<u8>) -> io::Result<()> {
+/// Sends every answer owed so far.
+fn send_acks(served: &Served, stream: &TcpStream, acks: &mut Vec<u8>) -> Result<(), Ending> {
     if acks.is_empty() {
         return Ok(());
     }
-    let result = stream.write_all(acks);
+    let result = served.write(stream, acks);
     acks.clear();
-    result
+    result.map_err(Ending::after_write)
+}
+
+impl Responder<'_> {
+    /// How the connection ends if a rule (or a failed write) ended it.
+    fn ending(&mut self) -> Option<Result<Ending, Ending>> {
+        if let Some(e) = self.write_error.take() {
+            return Some(Err(Ending::after_write(e)));
+        }
+        match self.hangup? {
+            Hangup::Close => Some(Ok(Ending::RuleClose)),
+            Hangup::Reset => Some(Ok(Ending::RuleReset)),
+        }
+    }
 }
 
 /// The text a panic was raised with, if it has one.

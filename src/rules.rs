@@ -1,0 +1,289 @@
+//! Scripted answers: the first rule whose matcher finds the message (and
+//! whose probability comes up) decides the answer; no rule, the default
+//! (`--reply` / `--echo`). Pure apart from reading the rules file: the
+//! worker and the UDP receiver ask, this module answers.
+
+mod matcher;
+mod parse;
+mod template;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub use self::matcher::Groups;
+pub use self::parse::duration;
+pub use self::template::{Context, Template};
+
+use self::matcher::Matcher;
+use crate::cli::TextEncoding;
+
+/// What a rule does with a message it answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Send the reply.
+    #[default]
+    Reply,
+    /// Send nothing.
+    Silent,
+    /// Send the reply, then close gracefully.
+    Close,
+    /// Close at once with a TCP reset; send nothing.
+    Reset,
+}
+
+impl Action {
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Reply => "reply",
+            Action::Silent => "silent",
+            Action::Close => "close",
+            Action::Reset => "reset",
+        }
+    }
+}
+
+/// A wait before answering, picked uniformly from `min..=max`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delay {
+    pub min: Duration,
+    pub max: Duration,
+}
+
+impl Delay {
+    pub fn pick(&self, rng: &mut fastrand::Rng) -> Duration {
+        let span = self.max.saturating_sub(self.min);
+        let nanos = u64::try_from(span.as_nanos()).unwrap_or(u64::MAX);
+        self.min + Duration::from_nanos(rng.u64(0..=nanos))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// How logs and the status port name it: its `name`, or its pattern.
+    pub label: String,
+    matcher: Matcher,
+    pub reply: Template,
+    pub action: Action,
+    pub delay: Option<Delay>,
+    /// Chance that the rule applies to a message it matches.
+    pub probability: f64,
+}
+
+/// The rule that answers a message, and where it matched.
+pub struct Choice<'r> {
+    /// 1-based, as logs and the status port count.
+    pub number: usize,
+    pub rule: &'r Rule,
+    pub groups: Groups,
+}
+
+/// One set of rules in force, with its hit counters.
+#[derive(Debug)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    hits: Vec<AtomicU64>,
+}
+
+impl RuleSet {
+    pub fn new(rules: Vec<Rule>) -> Self {
+        let hits = rules.iter().map(|_| AtomicU64::new(0)).collect();
+        Self { rules, hits }
+    }
+
+    /// The first rule that matches `raw` (its line terminator is not part of
+    /// the message) and whose probability comes up; counts its hit.
+    pub fn choose(&self, raw: &[u8], rng: &mut fastrand::Rng) -> Option<Choice<'_>> {
+        let message = trim_line_end(raw);
+        self.rules.iter().enumerate().find_map(|(i, rule)| {
+            let groups = rule.matcher.find(message, raw)?;
+            if rule.probability < 1.0 && rng.f64() >= rule.probability {
+                return None;
+            }
+            self.hits[i].fetch_add(1, Relaxed);
+            Some(Choice {
+                number: i + 1,
+                rule,
+                groups,
+            })
+        })
+    }
+
+    /// Each rule's number, label and hits so far.
+    pub fn hits(&self) -> impl Iterator<Item = (usize, &str, u64)> {
+        self.rules
+            .iter()
+            .zip(&self.hits)
+            .enumerate()
+            .map(|(i, (rule, hits))| (i + 1, rule.label.as_str(), hits.load(Relaxed)))
+    }
+}
+
+/// The message without its `\n` or `\r\n`: what rules and `{msg}` see.
+pub fn trim_line_end(message: &[u8]) -> &[u8] {
+    let message = message.strip_suffix(b"\n").unwrap_or(message);
+    message.strip_suffix(b"\r").unwrap_or(message)
+}
+
+/// The rules in force, swapped whole on reload (SIGHUP), so a message is
+/// answered by the old set or the new one, never a mix.
+#[derive(Debug)]
+pub struct Rules {
+    /// From `--rule`, kept across reloads, first in order.
+    one_liners: Vec<Rule>,
+    file: Option<PathBuf>,
+    encoding: TextEncoding,
+    current: RwLock<Arc<RuleSet>>,
+}
+
+impl Rules {
+    /// Parses and checks `--rule`s and `--rules FILE`; the error says where and what.
+    pub fn load(
+        one_liners: &[String],
+        file: Option<PathBuf>,
+        encoding: TextEncoding,
+    ) -> Result<Self, String> {
+        let one_liners = one_liners
+            .iter()
+            .map(|text| parse::one_liner(text, encoding))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut rules = one_liners.clone();
+        if let Some(path) = &file {
+            rules.extend(parse::file(path, encoding)?);
+        }
+        Ok(Self {
+            one_liners,
+            file,
+            encoding,
+            current: RwLock::new(Arc::new(RuleSet::new(rules))),
+        })
+    }
+
+    /// The set in force now; a worker holds it for one read's messages.
+    pub fn current(&self) -> Arc<RuleSet> {
+        let guard = self.current.read().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(&guard)
+    }
+
+    /// Re-reads the file; on a mistake the old rules stay. Returns the count in force.
+    pub fn reload(&self) -> Result<usize, String> {
+        let Some(path) = &self.file else {
+            return Err("no --rules FILE to reload".into());
+        };
+        let mut rules = self.one_liners.clone();
+        rules.extend(parse::file(path, self.encoding)?);
+        let count = rules.len();
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(RuleSet::new(rules));
+        Ok(count)
+    }
+
+    /// The file reloads read, for the log.
+    pub fn file(&self) -> Option<&std::path::Path> {
+        self.file.as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn rule(matcher: Matcher, probability: f64) -> Rule {
+        Rule {
+            label: String::new(),
+            matcher,
+            reply: Template::bytes(b"x".to_vec()),
+            action: Action::Reply,
+            delay: None,
+            probability,
+        }
+    }
+
+    #[test]
+    fn first_match_wins_and_probability_zero_never_applies() {
+        let set = RuleSet::new(vec![
+            rule(Matcher::exact("a"), 0.0),
+            rule(Matcher::prefix("a"), 1.0),
+            rule(Matcher::exact("ab"), 1.0),
+        ]);
+        let mut rng = fastrand::Rng::with_seed(1);
+        for _ in 0..100 {
+            assert_eq!(set.choose(b"a\r\n", &mut rng).map(|c| c.number), Some(2));
+        }
+        assert_eq!(set.choose(b"ab", &mut rng).map(|c| c.number), Some(2));
+        assert!(set.choose(b"b", &mut rng).is_none());
+        let hits: Vec<u64> = set.hits().map(|(_, _, h)| h).collect();
+        assert_eq!(hits, [0, 101, 0]);
+    }
+
+    #[test]
+    fn delays_stay_in_their_range() {
+        let delay = parse::delay("100ms..200ms").unwrap();
+        let mut rng = fastrand::Rng::with_seed(7);
+        for _ in 0..1000 {
+            let d = delay.pick(&mut rng);
+            assert!(d >= Duration::from_millis(100) && d <= Duration::from_millis(200));
+        }
+    }
+
+    /// A matcher from a small alphabet, so matches are common.
+    fn any_matcher() -> impl Strategy<Value = (Matcher, String)> {
+        let text = "[ab\\n]{1,3}";
+        prop_oneof![
+            text.prop_map(|t| (Matcher::exact(&t), format!("exact {t}"))),
+            text.prop_map(|t| (Matcher::prefix(&t), format!("prefix {t}"))),
+            text.prop_map(|t| (Matcher::contains(&t), format!("contains {t}"))),
+            prop::sample::select(vec!["^a", "b$", "a+b", "(a)(b)?", "[^a]", ""])
+                .prop_map(|p| (Matcher::regex(p).unwrap(), format!("regex {p}"))),
+            prop::collection::vec(prop::sample::select(b"ab\n".to_vec()), 1..3)
+                .prop_map(|b| (Matcher::Hex(b.clone()), format!("hex {b:?}"))),
+        ]
+    }
+
+    /// What the reference says about one matcher, written as plainly as possible.
+    fn matches(description: &str, message: &[u8], raw: &[u8]) -> bool {
+        let (kind, arg) = description.split_once(' ').unwrap();
+        let contains = |needle: &[u8]| message.windows(needle.len()).any(|w| w == needle);
+        match kind {
+            "exact" => message == arg.as_bytes(),
+            "prefix" => message.starts_with(arg.as_bytes()),
+            "contains" => contains(arg.as_bytes()),
+            "regex" => regex::bytes::Regex::new(arg).unwrap().is_match(message),
+            _ => {
+                let bytes: Vec<u8> = arg
+                    .trim_matches(|c| c == '[' || c == ']')
+                    .split(", ")
+                    .map(|b| b.parse().unwrap())
+                    .collect();
+                raw.starts_with(&bytes)
+            }
+        }
+    }
+
+    proptest! {
+        /// Any message, any rules: the first matching rule answers, or the default.
+        #[test]
+        fn the_first_matching_rule_or_the_default(
+            matchers in prop::collection::vec(any_matcher(), 0..6),
+            raw in prop::collection::vec(prop::sample::select(b"ab\r\n\xff".to_vec()), 0..8),
+        ) {
+            let descriptions: Vec<String> = matchers.iter().map(|(_, d)| d.clone()).collect();
+            let set = RuleSet::new(matchers.into_iter().map(|(m, _)| rule(m, 1.0)).collect());
+            let message = trim_line_end(&raw);
+            let expected = descriptions.iter().position(|d| matches(d, message, &raw)).map(|i| i + 1);
+            let mut rng = fastrand::Rng::with_seed(0);
+            let choice = set.choose(&raw, &mut rng);
+            prop_assert_eq!(choice.as_ref().map(|c| c.number), expected);
+            if let Some(choice) = choice {
+                let mut out = Vec::new();
+                let context = Context { message, groups: &choice.groups, conn: 1, seq: 1, peer: "127.0.0.1:1".parse().unwrap() };
+                choice.rule.reply.render(&context, &mut out);
+                prop_assert_eq!(out, b"x".to_vec());
+            }
+        }
+    }
+}

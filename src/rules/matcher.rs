@@ -1,0 +1,137 @@
+//! What a rule looks for in a message. Text matchers also try the text's GBK
+//! bytes, so a rule written in Chinese matches what Windows tools send.
+
+use std::ops::Range;
+
+use regex::bytes::Regex;
+
+use crate::cli::TextEncoding;
+use crate::config::encode_text;
+
+#[derive(Debug, Clone)]
+pub enum Matcher {
+    /// The whole message, line terminator aside.
+    Exact(Vec<Vec<u8>>),
+    Prefix(Vec<Vec<u8>>),
+    Contains(Vec<Vec<u8>>),
+    /// Unanchored unless the pattern anchors itself.
+    Regex(Regex),
+    /// Raw bytes compared with the start of the message.
+    Hex(Vec<u8>),
+}
+
+/// Where a match is: `{0}` and the regex captures, as ranges in the message.
+pub type Groups = Vec<Option<Range<usize>>>;
+
+impl Matcher {
+    pub fn exact(text: &str) -> Self {
+        Matcher::Exact(spellings(text))
+    }
+
+    pub fn prefix(text: &str) -> Self {
+        Matcher::Prefix(spellings(text))
+    }
+
+    pub fn contains(text: &str) -> Self {
+        Matcher::Contains(spellings(text))
+    }
+
+    /// Compiles `pattern` with the regex crate: linear time, so no message can hang a worker.
+    pub fn regex(pattern: &str) -> Result<Self, String> {
+        Regex::new(pattern)
+            .map(Matcher::Regex)
+            .map_err(|e| format!("regex /{pattern}/ does not compile: {e}"))
+    }
+
+    /// `"AA 55 01"`, `"aa5501"` or `"0xAA 0x55"`.
+    pub fn hex(text: &str) -> Result<Self, String> {
+        match crate::hex::parse(text)? {
+            bytes if bytes.is_empty() => {
+                Err("an empty hex pattern would match every message".into())
+            }
+            bytes => Ok(Matcher::Hex(bytes)),
+        }
+    }
+
+    /// Where this matcher matches `message` (its line terminator already
+    /// stripped; `raw` still has it, for hex), or `None`.
+    pub fn find(&self, message: &[u8], raw: &[u8]) -> Option<Groups> {
+        let whole = |range: Range<usize>| Some(vec![Some(range)]);
+        match self {
+            Matcher::Exact(needles) => needles
+                .iter()
+                .any(|n| n.as_slice() == message)
+                .then(|| vec![Some(0..message.len())]),
+            Matcher::Prefix(needles) => needles
+                .iter()
+                .find(|n| message.starts_with(n))
+                .and_then(|n| whole(0..n.len())),
+            Matcher::Contains(needles) => needles.iter().find_map(|n| {
+                memchr::memmem::find(message, n).and_then(|at| whole(at..at + n.len()))
+            }),
+            Matcher::Regex(regex) => {
+                let captures = regex.captures(message)?;
+                Some(captures.iter().map(|g| g.map(|m| m.range())).collect())
+            }
+            Matcher::Hex(bytes) => raw
+                .starts_with(bytes)
+                .then(|| vec![Some(0..bytes.len().min(message.len()))]),
+        }
+    }
+}
+
+/// The text as UTF-8, and as GBK when that differs and GBK can carry it.
+fn spellings(text: &str) -> Vec<Vec<u8>> {
+    let mut spellings = vec![text.as_bytes().to_vec()];
+    if let Some(gbk) = encode_text(text, TextEncoding::Gbk) {
+        if gbk != spellings[0] {
+            spellings.push(gbk);
+        }
+    }
+    spellings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_matcher() {
+        let found = |m: &Matcher, msg: &[u8]| m.find(msg, msg);
+        assert!(found(&Matcher::exact("PING"), b"PING").is_some());
+        assert!(found(&Matcher::exact("PING"), b"PINGS").is_none());
+        assert_eq!(
+            found(&Matcher::prefix("GET "), b"GET /"),
+            Some(vec![Some(0..4)])
+        );
+        assert_eq!(
+            found(&Matcher::contains("ok"), b"is ok?"),
+            Some(vec![Some(3..5)])
+        );
+        let regex = Matcher::regex(r"READ (\d+)").unwrap();
+        assert_eq!(
+            found(&regex, b"x READ 42"),
+            Some(vec![Some(2..9), Some(7..9)])
+        );
+        assert!(found(&Matcher::regex("^READ").unwrap(), b"x READ").is_none());
+        let hex = Matcher::hex("AA 55").unwrap();
+        assert!(hex.find(b"\xaa\x55\x01", b"\xaa\x55\x01").is_some());
+        assert!(hex.find(b"\x55", b"\x55").is_none());
+        // Chinese text also matches its GBK bytes.
+        assert!(found(&Matcher::exact("你好"), b"\xc4\xe3\xba\xc3").is_some());
+    }
+
+    #[test]
+    fn bad_patterns_say_what_is_wrong() {
+        let error = Matcher::regex("(").unwrap_err();
+        assert!(
+            error.contains("regex /(/ does not compile") && error.contains("unclosed"),
+            "{error}"
+        );
+        assert!(
+            Matcher::hex("")
+                .unwrap_err()
+                .contains("match every message")
+        );
+    }
+}

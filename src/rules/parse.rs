@@ -1,0 +1,325 @@
+//! Rules as people write them: `--rule 'MATCH=>REPLY'` one-liners and TOML
+//! files of `[[rule]]` tables. Everything is checked here, at start or
+//! reload, and a mistake names the file, line and column (or the `--rule`).
+
+use std::ops::Range;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::matcher::Matcher;
+use super::template::Template;
+use super::{Action, Delay, Rule};
+use crate::cli::TextEncoding;
+
+/// One `--rule 'MATCH=>REPLY'`: MATCH is an exact message, or `/REGEX/`.
+pub fn one_liner(text: &str, encoding: TextEncoding) -> Result<Rule, String> {
+    let fail = |why: String| format!("--rule {text:?}: {why}");
+    let Some((matching, reply)) = text.split_once("=>") else {
+        return Err(fail(
+            "write it as MATCH=>REPLY, e.g. 'PING=>PONG\\n' or '/^READ (\\d+)$/=>VALUE {1}\\n'"
+                .into(),
+        ));
+    };
+    let matcher = match matching.strip_prefix('/').and_then(|m| m.strip_suffix('/')) {
+        Some(pattern) if matching.len() >= 2 => Matcher::regex(pattern).map_err(fail)?,
+        _ if matching.is_empty() => {
+            return Err(fail(
+                "MATCH is empty; give the message to answer, or /REGEX/".into(),
+            ));
+        }
+        _ => Matcher::exact(matching),
+    };
+    Ok(Rule {
+        label: matching.to_owned(),
+        matcher,
+        reply: Template::parse(reply, encoding).map_err(fail)?,
+        action: Action::Reply,
+        delay: None,
+        probability: 1.0,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    rule: Vec<Spanned<RawRule>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    name: Option<String>,
+    exact: Option<String>,
+    prefix: Option<String>,
+    contains: Option<String>,
+    regex: Option<String>,
+    hex: Option<String>,
+    reply: Option<String>,
+    reply_hex: Option<String>,
+    #[serde(default)]
+    action: Action,
+    delay: Option<String>,
+    probability: Option<f64>,
+}
+
+/// Reads and checks a rules file.
+pub fn file(path: &Path, encoding: TextEncoding) -> Result<Vec<Rule>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the rules file {}: {e}", path.display()))?;
+    parse_file(&text, encoding).map_err(|(span, why)| {
+        let (line, column) = line_column(&text, span.start);
+        format!("{}:{line}:{column}: {why}", path.display())
+    })
+}
+
+/// The rules in `text`, or the byte span of the first mistake and what it is.
+fn parse_file(text: &str, encoding: TextEncoding) -> Result<Vec<Rule>, (Range<usize>, String)> {
+    let file: File = toml::from_str(text)
+        .map_err(|e| (e.span().unwrap_or(0..0), e.message().trim_end().to_owned()))?;
+    file.rule
+        .into_iter()
+        .enumerate()
+        .map(|(i, spanned)| {
+            let span = spanned.span();
+            checked(spanned.into_inner(), encoding)
+                .map_err(|why| (span, format!("rule {}: {why}", i + 1)))
+        })
+        .collect()
+}
+
+fn checked(raw: RawRule, encoding: TextEncoding) -> Result<Rule, String> {
+    let matchers = [
+        ("exact", &raw.exact),
+        ("prefix", &raw.prefix),
+        ("contains", &raw.contains),
+        ("regex", &raw.regex),
+        ("hex", &raw.hex),
+    ];
+    let given: Vec<(&str, &String)> = matchers
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| (*k, v)))
+        .collect();
+    let (kind, pattern) = match given.as_slice() {
+        [one] => *one,
+        [] => return Err("needs one of exact, prefix, contains, regex or hex".into()),
+        _ => {
+            let kinds: Vec<&str> = given.iter().map(|(k, _)| *k).collect();
+            return Err(format!(
+                "has {}: give one matcher per rule",
+                kinds.join(" and ")
+            ));
+        }
+    };
+    let matcher = match kind {
+        "exact" => Matcher::exact(pattern),
+        "prefix" => Matcher::prefix(pattern),
+        "contains" => Matcher::contains(pattern),
+        "regex" => Matcher::regex(pattern)?,
+        _ => Matcher::hex(pattern)?,
+    };
+    let reply = match (&raw.reply, &raw.reply_hex) {
+        (Some(_), Some(_)) => return Err("has reply and reply_hex: give one".into()),
+        (Some(text), None) => Template::parse(text, encoding).map_err(|e| format!("reply: {e}"))?,
+        (None, Some(hex)) => {
+            Template::bytes(crate::hex::parse(hex).map_err(|e| format!("reply_hex: {e}"))?)
+        }
+        (None, None) if matches!(raw.action, Action::Reply | Action::Close) => {
+            return Err(format!(
+                "action {:?} needs a reply or reply_hex (or use action = \"silent\")",
+                raw.action.name()
+            ));
+        }
+        (None, None) => Template::bytes(Vec::new()),
+    };
+    let probability = raw.probability.unwrap_or(1.0);
+    if !(0.0..=1.0).contains(&probability) {
+        return Err(format!("probability {probability} is not between 0 and 1"));
+    }
+    let label = raw.name.unwrap_or_else(|| match kind {
+        "exact" => pattern.clone(),
+        "regex" => format!("/{pattern}/"),
+        _ => format!("{kind} {pattern}"),
+    });
+    Ok(Rule {
+        label,
+        matcher,
+        reply,
+        action: raw.action,
+        delay: raw.delay.as_deref().map(delay).transpose()?,
+        probability,
+    })
+}
+
+/// `"200ms"`, `"1.5s"`, or a range `"100ms..500ms"` picked uniformly.
+pub fn delay(text: &str) -> Result<Delay, String> {
+    let (min, max) = match text.split_once("..") {
+        Some((a, b)) => (duration(a)?, duration(b)?),
+        None => {
+            let d = duration(text)?;
+            (d, d)
+        }
+    };
+    if min > max {
+        return Err(format!("delay {text:?}: the range runs backwards"));
+    }
+    Ok(Delay { min, max })
+}
+
+/// `"200ms"` or `"1.5s"` (up to a day, which is more than any drain).
+pub fn duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let bad = || format!("{text:?} is not a duration like \"200ms\" or \"1.5s\"");
+    let (number, unit) = if let Some(n) = text.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1.0)
+    } else {
+        return Err(bad());
+    };
+    let value: f64 = number.trim().parse().map_err(|_| bad())?;
+    let secs = value * unit;
+    if !(0.0..=86_400.0).contains(&secs) {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// 1-based line and column of byte `offset`, as editors count them.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Vec<Rule>, String> {
+        parse_file(text, TextEncoding::Utf8).map_err(|(span, why)| {
+            let (line, column) = line_column(text, span.start);
+            format!("{line}:{column}: {why}")
+        })
+    }
+
+    #[test]
+    fn a_file_of_every_kind() {
+        let rules = parse(
+            r#"
+[[rule]]
+exact = "PING"
+reply = "PONG\n"
+
+[[rule]]
+name = "read"
+regex = '^READ (\d+)$'
+reply = "VALUE {1}=42\n"
+delay = "10ms..20ms"
+probability = 0.5
+
+[[rule]]
+hex = "AA 55"
+reply_hex = "55 AA"
+action = "close"
+
+[[rule]]
+prefix = "QUIT"
+action = "reset"
+"#,
+        )
+        .unwrap();
+        let labels: Vec<&str> = rules.iter().map(|r| r.label.as_str()).collect();
+        assert_eq!(labels, ["PING", "read", "hex AA 55", "prefix QUIT"]);
+        assert_eq!(rules[2].action, Action::Close);
+        assert_eq!(rules[3].action, Action::Reset);
+        assert_eq!(rules[1].probability, 0.5);
+    }
+
+    #[test]
+    fn mistakes_name_line_column_and_what_is_wrong() {
+        let cases = [
+            ("[[rule]]\nexact = \"a\"\nreply = 3\n", "3:9: invalid type"),
+            (
+                "[[rule]]\nexact = \"a\"\nrepyl = \"x\"\n",
+                "3:1: unknown field `repyl`",
+            ),
+            (
+                "\n[[rule]]\nregex = \"(\"\nreply = \"x\"\n",
+                "2:1: rule 1: regex /(/ does not compile",
+            ),
+            (
+                "[[rule]]\nreply = \"x\"\n",
+                "1:1: rule 1: needs one of exact",
+            ),
+            (
+                "[[rule]]\nexact = \"a\"\nprefix = \"b\"\nreply = \"x\"\n",
+                "has exact and prefix",
+            ),
+            (
+                "[[rule]]\nexact = \"a\"\n",
+                "action \"reply\" needs a reply",
+            ),
+            (
+                "[[rule]]\nexact = \"a\"\nreply = \"{nope}\"\n",
+                "reply: unknown placeholder {nope}",
+            ),
+            (
+                "[[rule]]\nexact = \"a\"\nreply = \"x\"\ndelay = \"soon\"\n",
+                "is not a duration",
+            ),
+            (
+                "[[rule]]\nexact = \"a\"\nreply = \"x\"\nprobability = 2.0\n",
+                "not between 0 and 1",
+            ),
+            (
+                "[[rule]]\nexact = \"a\"\nreply = \"x\"\naction = \"explode\"\n",
+                "unknown variant `explode`",
+            ),
+            ("[[rule]\n", "1:"),
+        ];
+        for (text, says) in cases {
+            let error = parse(text).err().unwrap_or_default();
+            assert!(error.contains(says), "{text:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn one_liners() {
+        let rule = one_liner("PING=>PONG\\n", TextEncoding::Utf8).unwrap();
+        assert_eq!(rule.label, "PING");
+        assert!(rule.matcher.find(b"PING", b"PING\n").is_some());
+        let rule = one_liner("/^READ (\\d+)$/=>VALUE {1}", TextEncoding::Utf8).unwrap();
+        assert!(rule.matcher.find(b"READ 7", b"READ 7").is_some());
+        for (bad, says) in [
+            ("PING", "write it as MATCH=>REPLY"),
+            ("=>x", "MATCH is empty"),
+            ("/(/=>x", "does not compile"),
+            ("a=>{x}", "unknown placeholder"),
+        ] {
+            let error = one_liner(bad, TextEncoding::Utf8).err().unwrap_or_default();
+            assert!(
+                error.contains(says) && error.starts_with("--rule"),
+                "{bad}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn delays() {
+        assert_eq!(duration("200ms"), Ok(Duration::from_millis(200)));
+        assert_eq!(duration("1.5s"), Ok(Duration::from_millis(1500)));
+        let range = delay("100ms..500ms").unwrap();
+        assert_eq!(
+            (range.min, range.max),
+            (Duration::from_millis(100), Duration::from_millis(500))
+        );
+        assert!(delay("5s..1s").is_err());
+        assert!(duration("-1s").is_err());
+        assert!(duration("10").is_err());
+    }
+}

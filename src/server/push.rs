@@ -1,0 +1,62 @@
+//! Messages the server sends unasked: the `--push` heartbeat and the
+//! operator's `send`/`all`. Each goes through the connection's one writer,
+//! bounded by `--write-timeout`; a client that does not take it is closed.
+
+use super::lifecycle::Phase;
+use super::served::Served;
+use super::state::ServerState;
+use crate::config::Push;
+use crate::log::{ConnTag, Event};
+use crate::rules::{Context, Template};
+
+/// Runs on its own thread: every `push.every`, `push.text` to every served
+/// connection, until the shutdown starts. Sleeps on the phase's condvar.
+pub fn heartbeat(state: &ServerState, push: &Push) {
+    let mut seq = 0;
+    while state.lifecycle.sleep_unless(push.every, Phase::Draining) {
+        seq += 1;
+        for served in state.registry.served() {
+            let _ = deliver(state, &served, &push.text, seq);
+        }
+    }
+}
+
+/// Renders `text` for `served` and writes it; on failure the connection is
+/// closed (its worker wakes and ends) and the error returned.
+pub fn deliver(
+    state: &ServerState,
+    served: &Served,
+    text: &Template,
+    seq: u64,
+) -> Result<(), String> {
+    let mut bytes = Vec::new();
+    let context = Context {
+        message: &[],
+        groups: &[],
+        conn: served.id,
+        seq,
+        peer: served.peer,
+    };
+    text.render(&context, &mut bytes);
+    match served.push(&bytes) {
+        Ok(()) => {
+            state.stats.add_pushed();
+            Ok(())
+        }
+        Err(e) => {
+            let error = format!("{e}");
+            let tag = ConnTag {
+                id: served.id,
+                peer: served.peer,
+            };
+            state.log.log(
+                Some(tag),
+                &Event::PushFailed {
+                    error: error.clone(),
+                },
+            );
+            served.shutdown(std::net::Shutdown::Both);
+            Err(error)
+        }
+    }
+}

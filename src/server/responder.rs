@@ -1,0 +1,165 @@
+//! What one connection answers to each message: the first rule that
+//! matches (after its delay), or the default (`--reply` / `--echo`). Answers
+//! collect in the worker's buffer and go out in one write per read; a delay
+//! first sends what is already owed, so one late answer holds back only the
+//! answers after it on its own connection.
+
+use std::io;
+use std::net::TcpStream;
+use std::sync::Arc;
+
+use super::lifecycle::Phase;
+use super::served::Served;
+use super::state::ServerState;
+use crate::config::Reply;
+use crate::decode::TextDecoder;
+use crate::log::{ConnTag, Event, RuleTag};
+use crate::rules::{Action, Context, RuleSet, trim_line_end};
+use crate::stats::millis;
+
+/// A rule asked to end the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hangup {
+    /// After its answer, gracefully.
+    Close,
+    /// At once, with a TCP reset.
+    Reset,
+}
+
+pub struct Responder<'a> {
+    state: &'a ServerState,
+    tag: ConnTag,
+    served: &'a Served,
+    stream: &'a TcpStream,
+    decoder: TextDecoder,
+    /// The rules in force for the current read; `None` without rules.
+    rules: Option<Arc<RuleSet>>,
+    rng: fastrand::Rng,
+    pub messages: u64,
+    /// Set once a rule closed or reset: later messages get no answer.
+    pub hangup: Option<Hangup>,
+    /// A write that failed while flushing before a delay.
+    pub write_error: Option<io::Error>,
+}
+
+impl<'a> Responder<'a> {
+    pub fn new(
+        state: &'a ServerState,
+        tag: ConnTag,
+        served: &'a Served,
+        stream: &'a TcpStream,
+    ) -> Self {
+        let rng = match state.config.seed {
+            // Each connection its own sequence, the same on every run.
+            Some(seed) => {
+                fastrand::Rng::with_seed(seed ^ tag.id.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+            }
+            None => fastrand::Rng::new(),
+        };
+        Self {
+            state,
+            tag,
+            served,
+            stream,
+            decoder: TextDecoder::new(state.config.decode),
+            rules: None,
+            rng,
+            messages: 0,
+            hangup: None,
+            write_error: None,
+        }
+    }
+
+    /// Takes the rules in force now: one read's messages all use the same set.
+    pub fn refresh_rules(&mut self) {
+        self.rules = self
+            .state
+            .config
+            .rules
+            .as_ref()
+            .map(|rules| rules.current());
+    }
+
+    /// Logs one message and appends what it is owed to `acks`.
+    pub fn answer(&mut self, message: &[u8], last: bool, acks: &mut Vec<u8>) {
+        if self.hangup.is_some() || self.write_error.is_some() {
+            return;
+        }
+        self.messages += 1;
+        let config = &self.state.config;
+        config.panic_if_asked(message);
+        let rules = self.rules.take();
+        let choice = rules
+            .as_deref()
+            .and_then(|rules| rules.choose(message, &mut self.rng));
+        let delay = choice
+            .as_ref()
+            .and_then(|c| c.rule.delay)
+            .map(|d| d.pick(&mut self.rng));
+        let log = &self.state.log;
+        if log.messages_enabled() {
+            let text = self.decoder.decode(message, last);
+            let rule = choice.as_ref().map(|c| RuleTag {
+                rule: c.number,
+                rule_label: &c.rule.label,
+                action: c.rule.action.name(),
+                delay_ms: delay.map(millis),
+            });
+            log.log(
+                Some(self.tag),
+                &Event::Message {
+                    bytes: message.len(),
+                    text,
+                    rule,
+                },
+            );
+        }
+        let trimmed = trim_line_end(message);
+        let context = Context {
+            message: trimmed,
+            groups: choice.as_ref().map_or(&[], |c| c.groups.as_slice()),
+            conn: self.tag.id,
+            seq: self.messages,
+            peer: self.tag.peer,
+        };
+        match &choice {
+            None => match &config.reply {
+                Reply::Fixed(ack) => acks.extend_from_slice(ack),
+                Reply::Echo => acks.extend_from_slice(message),
+                Reply::Template(template) => template.render(&context, acks),
+            },
+            Some(choice) => {
+                if let Some(delay) = delay {
+                    self.wait(delay, acks);
+                }
+                let rule = choice.rule;
+                match rule.action {
+                    Action::Reply => rule.reply.render(&context, acks),
+                    Action::Silent => {}
+                    Action::Close => {
+                        rule.reply.render(&context, acks);
+                        self.hangup = Some(Hangup::Close);
+                    }
+                    Action::Reset => self.hangup = Some(Hangup::Reset),
+                }
+            }
+        }
+        self.rules = rules;
+    }
+
+    /// Sends what is owed so far, then waits `delay`, or until the drain
+    /// times out: then the answer goes at once, as every owed answer does.
+    fn wait(&mut self, delay: std::time::Duration, acks: &mut Vec<u8>) {
+        if !acks.is_empty() {
+            let sent = self.served.write(self.stream, acks);
+            acks.clear();
+            if let Err(e) = sent {
+                self.write_error = Some(e);
+                return;
+            }
+        }
+        self.state
+            .lifecycle
+            .sleep_unless(delay, Phase::DrainExpired);
+    }
+}

@@ -1,0 +1,91 @@
+//! A connection as threads other than its worker see it: the drain wakes
+//! it, the heartbeat and the operator push to it or close it, `/list` shows
+//! it. Every write to its socket, the worker's acks included, goes through
+//! one lock, so a push never lands inside an ack.
+
+use std::io::{self, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
+
+pub struct Served {
+    pub id: u64,
+    pub peer: SocketAddr,
+    /// When it was accepted.
+    pub since: Instant,
+    /// A clone of the socket; `None` if the clone failed (out of
+    /// descriptors): then it is served all the same, only not reachable
+    /// from other threads.
+    stream: Option<TcpStream>,
+    writing: Mutex<()>,
+    /// Totals so far, kept by the worker for `/list`.
+    messages: AtomicU64,
+    bytes: AtomicU64,
+    /// The operator asked to close it.
+    closing: AtomicBool,
+}
+
+impl Served {
+    pub fn new(id: u64, peer: SocketAddr, since: Instant, stream: Option<TcpStream>) -> Self {
+        Self {
+            id,
+            peer,
+            since,
+            stream,
+            writing: Mutex::new(()),
+            messages: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            closing: AtomicBool::new(false),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, ()> {
+        self.writing.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The worker's write of `data` to its own `stream` (this connection's socket).
+    pub fn write(&self, mut stream: &TcpStream, data: &[u8]) -> io::Result<()> {
+        let _writing = self.lock();
+        stream.write_all(data)
+    }
+
+    /// Another thread's write, bounded by the socket's `--write-timeout`.
+    pub fn push(&self, data: &[u8]) -> io::Result<()> {
+        let Some(mut stream) = self.stream.as_ref() else {
+            return Err(io::Error::other(
+                "the server could not keep a handle on this connection (out of file descriptors?)",
+            ));
+        };
+        let _writing = self.lock();
+        stream.write_all(data)
+    }
+
+    /// Wakes the worker from a blocked read (`Read`) or write (`Both`).
+    pub fn shutdown(&self, how: Shutdown) {
+        if let Some(stream) = &self.stream {
+            let _ = stream.shutdown(how);
+        }
+    }
+
+    /// Asks the worker to close the connection gracefully: its read ends, it
+    /// answers what it has read, and closes with a lingering close.
+    pub fn close(&self) {
+        self.closing.store(true, Relaxed);
+        self.shutdown(Shutdown::Read);
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Relaxed)
+    }
+
+    pub fn record(&self, messages: u64, bytes: u64) {
+        self.messages.store(messages, Relaxed);
+        self.bytes.store(bytes, Relaxed);
+    }
+
+    /// Messages and bytes so far.
+    pub fn totals(&self) -> (u64, u64) {
+        (self.messages.load(Relaxed), self.bytes.load(Relaxed))
+    }
+}

@@ -1,0 +1,83 @@
+//! Signals, on threads of their own: SIGINT (Ctrl-C, through `ctrlc`) and
+//! SIGTERM start the graceful shutdown, a second one forces an exit (130);
+//! SIGHUP reloads `--rules FILE`, keeping the old rules if the new file is bad.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use anyhow::{Context, Result};
+use signal_hook::consts::{SIGHUP, SIGTERM};
+use signal_hook::iterator::{Handle, Signals};
+
+use super::state::ServerState;
+use crate::exit::Exit;
+use crate::log::Event;
+
+/// The SIGTERM/SIGHUP thread, to stop when the server is done.
+pub struct SignalThread {
+    handle: Handle,
+    thread: JoinHandle<()>,
+}
+
+impl SignalThread {
+    pub fn stop(self) {
+        self.handle.close();
+        let _ = self.thread.join();
+    }
+}
+
+pub fn install(state: &Arc<ServerState>) -> Result<SignalThread> {
+    let on_ctrl_c = Arc::clone(state);
+    ctrlc::set_handler(move || stop(&on_ctrl_c)).context("installing the Ctrl-C handler")?;
+    let mut signals =
+        Signals::new([SIGTERM, SIGHUP]).context("installing the SIGTERM and SIGHUP handlers")?;
+    let handle = signals.handle();
+    let state = Arc::clone(state);
+    let thread = std::thread::Builder::new()
+        .name("tcpack-signals".into())
+        .spawn(move || {
+            for signal in signals.forever() {
+                match signal {
+                    SIGHUP => reload(&state),
+                    _ => stop(&state),
+                }
+            }
+        })
+        .context("starting the signal thread")?;
+    Ok(SignalThread { handle, thread })
+}
+
+/// The first stop signal starts the drain; a second exits at once.
+fn stop(state: &ServerState) {
+    if !state.lifecycle.request() {
+        state.log.log(None, &Event::ForcedStop);
+        state.log.flush();
+        Exit::Interrupted.now();
+    }
+}
+
+fn reload(state: &ServerState) {
+    let Some(rules) = &state.config.rules else {
+        let error = "SIGHUP reloads --rules FILE, and none was given";
+        state.log.log(None, &Event::RulesNotReloaded { error });
+        return;
+    };
+    match rules.reload() {
+        Ok(count) => {
+            let file = rules
+                .file()
+                .map(|f| f.display().to_string())
+                .unwrap_or_default();
+            state.log.log(
+                None,
+                &Event::RulesReloaded {
+                    rules: count,
+                    file: &file,
+                },
+            );
+        }
+        Err(error) => state
+            .log
+            .log(None, &Event::RulesNotReloaded { error: &error }),
+    }
+}
