@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
 
-use crate::util::{DEADLINE, Server, free_port, run, tcpack, tempdir};
+use crate::util::{DEADLINE, Server, TestCommand, free_port, tcpack, tempdir};
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -44,13 +44,13 @@ fn the_systemd_unit_verifies() {
     let dir = tempdir("unit");
     let path = dir.join("tcpack.service");
     std::fs::write(&path, unit).unwrap();
-    let mut command = Command::new(analyze);
-    command.args(["verify", path.to_str().unwrap()]);
-    let (status, stdout, stderr) = run(command, b"");
-    assert!(status.success(), "{stdout}{stderr}");
+    let out = TestCommand::new(analyze)
+        .args(["verify", path.to_str().unwrap()])
+        .run()
+        .success();
     assert!(
-        !stderr.contains("tcpack.service"),
-        "systemd-analyze complains:\n{stderr}"
+        !out.stderr.contains("tcpack.service"),
+        "systemd-analyze complains:\n{out}"
     );
     let unit = std::fs::read_to_string(&path).unwrap();
     for needle in [

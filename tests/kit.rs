@@ -5,9 +5,8 @@ use crate::util::{ACK, Server, connect, exchange, run_script};
 #[test]
 fn every_script_explains_itself() {
     for name in ["flood.sh", "slow.sh", "gbk.sh", "drain.sh"] {
-        let (status, stdout, _) = run_script(name, &["--help"]);
-        assert!(status.success(), "{name} --help");
-        assert!(stdout.starts_with(name), "{name}: {stdout}");
+        let out = run_script(name, &["--help"]).success();
+        assert!(out.stdout.starts_with(name), "{out}");
     }
 }
 
@@ -38,9 +37,8 @@ fn scripts_refuse_bad_arguments_clearly() {
         ("drain.sh", &["0"], "CLIENTS '0' must be a whole number"),
     ];
     for (name, args, message) in cases {
-        let (status, _, stderr) = run_script(name, args);
-        assert_eq!(status.code(), Some(2), "{name} {args:?}: {stderr}");
-        assert!(stderr.contains(message), "{name} {args:?}: {stderr}");
+        let out = run_script(name, args).code(2);
+        assert!(out.stderr.contains(message), "{out}");
     }
 }
 
@@ -48,19 +46,17 @@ fn scripts_refuse_bad_arguments_clearly() {
 fn flood_counts_every_ack_and_fails_when_some_are_missing() {
     let mut server = Server::start(&["--framing", "line", "--quiet"]);
     let port = server.addr.port().to_string();
-    let (status, stdout, stderr) = run_script("flood.sh", &["127.0.0.1", &port, "8", "25"]);
-    assert!(status.success(), "{stdout}{stderr}");
-    assert_eq!(stdout.trim(), "sent=200 acked=200 lost=0");
+    let out = run_script("flood.sh", &["127.0.0.1", &port, "8", "25"]).success();
+    assert_eq!(out.stdout.trim(), "sent=200 acked=200 lost=0", "{out}");
     server.wait_for_nth("closed: eof", 8);
 
     // Raw framing acks reads, not lines: the script must notice the shortfall.
     let raw = Server::start(&["--reply", "ok"]);
     let port = raw.addr.port().to_string();
-    let (status, stdout, stderr) = run_script("flood.sh", &["127.0.0.1", &port, "2", "50"]);
-    assert_eq!(status.code(), Some(1), "{stdout}{stderr}");
+    let out = run_script("flood.sh", &["127.0.0.1", &port, "2", "50"]).code(1);
     assert!(
-        stdout.contains("sent=100") && stderr.contains("acks missing"),
-        "{stdout}{stderr}"
+        out.stdout.contains("sent=100") && out.stderr.contains("acks missing"),
+        "{out}"
     );
 }
 
@@ -80,12 +76,12 @@ fn flood_does_not_count_a_busy_notice_as_an_ack() {
     let mut holder = connect(server.addr);
     exchange(&mut holder, b"hold\n", ACK);
     let port = server.addr.port().to_string();
-    let (status, stdout, stderr) = run_script("flood.sh", &["127.0.0.1", &port, "3", "5"]);
-    assert_eq!(status.code(), Some(1), "{stdout}{stderr}");
-    assert_eq!(stdout.trim(), "sent=15 acked=0 lost=15");
+    let out = run_script("flood.sh", &["127.0.0.1", &port, "3", "5"]).code(1);
+    assert_eq!(out.stdout.trim(), "sent=15 acked=0 lost=15", "{out}");
     assert!(
-        stderr.contains("note: 3 clients were told 'server busy'"),
-        "{stderr}"
+        out.stderr
+            .contains("note: 3 clients were told 'server busy'"),
+        "{out}"
     );
 }
 
@@ -93,9 +89,8 @@ fn flood_does_not_count_a_busy_notice_as_an_ack() {
 fn slow_trickles_a_line_that_line_framing_acks_once() {
     let mut server = Server::start(&["--framing", "line", "--decode", "hex"]);
     let port = server.addr.port().to_string();
-    let (status, stdout, stderr) = run_script("slow.sh", &["127.0.0.1", &port, "abc", "0.02"]);
-    assert!(status.success(), "{stderr}");
-    assert_eq!(stdout, "已收到\n");
+    let out = run_script("slow.sh", &["127.0.0.1", &port, "abc", "0.02"]).success();
+    assert_eq!(out.stdout, "已收到\n", "{out}");
     server.wait_for("message (4 bytes): 61 62 63 0a");
     server.wait_for("closed: eof");
 }
@@ -104,21 +99,20 @@ fn slow_trickles_a_line_that_line_framing_acks_once() {
 fn gbk_is_sent_as_windows_tools_send_it() {
     let mut server = Server::start(&["--decode", "hex", "--reply-encoding", "gbk"]);
     let port = server.addr.port().to_string();
-    let (status, stdout, stderr) = run_script("gbk.sh", &["127.0.0.1", &port, "你好"]);
-    assert!(status.success(), "{stderr}");
+    let out = run_script("gbk.sh", &["127.0.0.1", &port, "你好"]).success();
     server.wait_for("message (5 bytes): c4 e3 ba c3 0a");
     // The GBK ack is shown as readable text.
-    assert_eq!(stdout, "已收到\n");
+    assert_eq!(out.stdout, "已收到\n", "{out}");
 }
 
 #[test]
 fn drain_checks_a_graceful_shutdown_end_to_end() {
-    let (status, stdout, stderr) = run_script("drain.sh", &["3"]);
-    assert!(status.success(), "{stdout}{stderr}");
+    let out = run_script("drain.sh", &["3"]).success();
     assert!(
-        stdout.contains("a late client was told: server shutting down"),
-        "{stdout}"
+        out.stdout
+            .contains("a late client was told: server shutting down"),
+        "{out}"
     );
-    assert!(stdout.contains("sent=9 acked=9 lost=0 exit=0"), "{stdout}");
-    assert!(stdout.contains("stopped: uptime"), "{stdout}");
+    assert!(out.stdout.contains("sent=9 acked=9 lost=0 exit=0"), "{out}");
+    assert!(out.stdout.contains("stopped: uptime"), "{out}");
 }

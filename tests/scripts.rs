@@ -6,12 +6,12 @@ use crate::util::{Server, free_port, run_script};
 fn say_prints_one_ack_per_message_even_from_a_raw_server() {
     let mut server = Server::start(&[]);
     let port = server.addr.port().to_string();
-    let (status, stdout, stderr) = run_script(
+    let out = run_script(
         "say.sh",
         &["127.0.0.1", &port, "hello", "你好", "two words"],
-    );
-    assert!(status.success(), "{stderr}");
-    assert_eq!(stdout, "已收到\n".repeat(3));
+    )
+    .success();
+    assert_eq!(out.stdout, "已收到\n".repeat(3), "{out}");
     for text in [
         "(6 bytes): hello",
         "(7 bytes): 你好",
@@ -29,35 +29,37 @@ fn say_prints_one_ack_per_message_even_from_a_raw_server() {
 
 #[test]
 fn say_explains_failures() {
-    let (status, stdout, _) = run_script("say.sh", &["--help"]);
+    let out = run_script("say.sh", &["--help"]).success();
     assert!(
-        status.success() && stdout.starts_with("say.sh HOST PORT MESSAGE..."),
-        "{stdout}"
+        out.stdout.starts_with("say.sh HOST PORT MESSAGE..."),
+        "{out}"
     );
-    let (status, _, stderr) = run_script("say.sh", &["127.0.0.1", "7785"]);
-    assert_eq!(status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("expected HOST PORT MESSAGE..."), "{stderr}");
-    let closed = free_port().to_string();
-    let (status, _, stderr) = run_script("say.sh", &["127.0.0.1", &closed, "anyone?"]);
-    assert_eq!(status.code(), Some(1), "{stderr}");
+    let out = run_script("say.sh", &["127.0.0.1", "7785"]).code(2);
     assert!(
-        stderr.contains("closed the connection (or refused it) before acking 'anyone?'"),
-        "{stderr}"
+        out.stderr.contains("expected HOST PORT MESSAGE..."),
+        "{out}"
+    );
+    let closed = free_port().to_string();
+    let out = run_script("say.sh", &["127.0.0.1", &closed, "anyone?"]).code(1);
+    assert!(
+        out.stderr
+            .contains("closed the connection (or refused it) before acking 'anyone?'"),
+        "{out}"
     );
 }
 
 #[test]
 fn demo_drives_concurrent_clients_and_shows_the_drained_summary() {
-    let (status, stdout, stderr) = run_script("demo.sh", &["4", "5"]);
-    assert!(status.success(), "{stdout}{stderr}");
+    let out = run_script("demo.sh", &["4", "5"]).success();
     assert!(
-        stdout.contains("every client got its 5 acks; sending SIGINT"),
-        "{stdout}"
+        out.stdout
+            .contains("every client got its 5 acks; sending SIGINT"),
+        "{out}"
     );
-    assert!(stdout.contains("shutting down: "), "{stdout}");
-    assert!(stdout.contains("4 connections, 20 messages"), "{stdout}");
+    assert!(out.stdout.contains("shutting down: "), "{out}");
+    assert!(out.stdout.contains("4 connections, 20 messages"), "{out}");
     assert!(
-        stdout.contains("the server drained and exited 0"),
-        "{stdout}"
+        out.stdout.contains("the server drained and exited 0"),
+        "{out}"
     );
 }
