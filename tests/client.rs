@@ -7,7 +7,8 @@ use std::time::Duration;
 use rustix::process::Signal;
 
 use crate::util::{
-    ACK, Server, TestCommand, connect, exchange, free_port, tcpack, tcpack_cmd, unresolvable_host,
+    Server, TestCommand, connect, free_port, hold_the_only_worker, tcpack, tcpack_cmd,
+    unresolvable_host,
 };
 
 /// `tcpack client ARGS`.
@@ -259,8 +260,7 @@ fn ctrl_c_prints_the_summary_so_far() {
 #[test]
 fn a_busy_server_is_reported_not_taken_for_an_ack() {
     let mut server = Server::start(&["--workers", "1", "--max-pending", "1"]);
-    let mut holder = connect(server.addr);
-    exchange(&mut holder, b"hold", ACK);
+    let _holder = hold_the_only_worker(&server);
     let _waiting = connect(server.addr);
     server.wait_for("waiting for a worker");
     let out = client(&["127.0.0.1", &port(&server), "-m", "x"])

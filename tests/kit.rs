@@ -1,6 +1,6 @@
 //! The nc script kit (`flood.sh`, `slow.sh`, `gbk.sh`, `drain.sh`) run as a user would.
 
-use crate::util::{ACK, Server, connect, exchange, run_script};
+use crate::util::{Server, hold_the_only_worker, run_script};
 
 #[test]
 fn every_script_explains_itself() {
@@ -73,8 +73,7 @@ fn flood_does_not_count_a_busy_notice_as_an_ack() {
         "--queue-timeout",
         "0.2",
     ]);
-    let mut holder = connect(server.addr);
-    exchange(&mut holder, b"hold\n", ACK);
+    let _holder = hold_the_only_worker(&server);
     let port = server.addr.port().to_string();
     let out = run_script("flood.sh", &["127.0.0.1", &port, "3", "5"]).code(1);
     assert_eq!(out.stdout.trim(), "sent=15 acked=0 lost=15", "{out}");

@@ -4,8 +4,8 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener};
 
 use crate::util::{
-    ACK, Server, TestCommand, connect, exchange, finish, read_to_end, spawn_non_reader, tcpack,
-    tcpack_cmd, tempdir,
+    ACK, Server, TestCommand, connect, exchange, finish, hold_the_only_worker, read_to_end,
+    spawn_non_reader, tcpack, tcpack_cmd, tempdir,
 };
 
 #[test]
@@ -177,8 +177,7 @@ fn a_bare_port_binds_loopback_as_ncat_l_does() {
 #[test]
 fn more_clients_than_workers_wait_then_hear_server_busy() {
     let mut server = Server::start(&["--workers", "1", "--queue-timeout", "0.5"]);
-    let mut first = connect(server.addr);
-    exchange(&mut first, b"hold", ACK);
+    let mut first = hold_the_only_worker(&server);
     let mut second = connect(server.addr);
     server.wait_for("waiting for a worker: all 1 busy");
     // The notice comes at the queue timeout, while the first client still holds the worker.
@@ -197,8 +196,7 @@ fn a_full_queue_answers_server_busy_at_once() {
         "--queue-timeout",
         "60",
     ]);
-    let mut first = connect(server.addr);
-    exchange(&mut first, b"hold", ACK);
+    let _first = hold_the_only_worker(&server);
     let _second = connect(server.addr);
     server.wait_for("waiting for a worker");
     let mut third = connect(server.addr);
@@ -209,8 +207,7 @@ fn a_full_queue_answers_server_busy_at_once() {
 #[test]
 fn a_waiting_client_is_served_when_a_worker_frees() {
     let mut server = Server::start(&["--workers", "1"]);
-    let mut first = connect(server.addr);
-    exchange(&mut first, b"a", ACK);
+    let mut first = hold_the_only_worker(&server);
     let mut second = connect(server.addr);
     second.write_all(b"queued message").unwrap();
     server.wait_for("waiting for a worker");

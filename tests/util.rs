@@ -230,6 +230,20 @@ pub fn exchange(stream: &mut TcpStream, data: &[u8], expected: &[u8]) {
     );
 }
 
+/// Takes the only worker of a `--workers 1` server (default ack, either
+/// framing): connects and is acked once, so the worker is provably serving
+/// this client and every later one waits in the queue. The worker stays
+/// taken until the returned client closes.
+pub fn hold_the_only_worker(server: &Server) -> TcpStream {
+    let listening = &server.seen[0];
+    if !listening.contains("workers=1,") {
+        server.fail(&format!("not a --workers 1 server: {listening}"));
+    }
+    let mut holder = connect(server.addr);
+    exchange(&mut holder, b"hold\n", ACK);
+    holder
+}
+
 /// Reads until the server closes; fails on a reset, which would have destroyed data.
 pub fn read_to_end(stream: &mut TcpStream) -> Vec<u8> {
     let mut got = Vec::new();
