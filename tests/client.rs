@@ -7,7 +7,7 @@ use std::time::Duration;
 use rustix::process::Signal;
 
 use crate::util::{
-    Server, TestCommand, connect, free_port, hold_the_only_worker, tcpack, tcpack_cmd,
+    DEFAULT_ACK, Server, TestCommand, connect, free_port, hold_the_only_worker, tcpack, tcpack_cmd,
     unresolvable_host,
 };
 
@@ -27,7 +27,7 @@ fn stdin_lines_are_sent_one_at_a_time_and_each_ack_printed() {
         .stdin("one\ntwo\n你好\n")
         .run()
         .success();
-    assert_eq!(out.stdout, "已收到\n".repeat(3), "{out}");
+    assert_eq!(out.stdout, DEFAULT_ACK.repeat(3), "{out}");
     assert!(
         out.stderr
             .contains("sent 3, acked 3, unacked 0, rtt min/avg/max = "),
@@ -75,7 +75,7 @@ fn ipv6_target_in_brackets() {
     let out = client(&[&format!("[::1]:{}", port(&server)), "-m", "v6"])
         .run()
         .success();
-    assert_eq!(out.stdout, "已收到\n", "{out}");
+    assert_eq!(out.stdout, DEFAULT_ACK, "{out}");
 }
 
 #[test]
@@ -94,7 +94,7 @@ fn gbk_encoding_sends_what_windows_tools_send() {
         let out = client(&args).run().success();
         server.wait_for("message (5 bytes): c4 e3 ba c3 0a");
         assert_eq!(
-            out.stdout, "已收到\n",
+            out.stdout, DEFAULT_ACK,
             "--reply-encoding {reply_encoding}\n{out}"
         );
     }
@@ -131,7 +131,7 @@ fn no_wait_sends_and_leaves_and_quiet_prints_only_acks() {
         .success();
     assert_eq!(
         (out.stdout.as_str(), out.stderr.as_str()),
-        ("已收到\n", ""),
+        (DEFAULT_ACK, ""),
         "{out}"
     );
 }
@@ -233,7 +233,7 @@ fn on_a_terminal_it_asks_like_the_tutorial() {
         out.stdout.contains("请输入ip地址") && out.stdout.contains("请输入端口号"),
         "{out}"
     );
-    assert!(out.stdout.contains("已收到"), "{out}");
+    assert!(out.stdout.contains(DEFAULT_ACK.trim_end()), "{out}");
     server.wait_for("message (22 bytes): hello from a terminal");
 }
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
 
-use crate::util::{DEADLINE, Server, TestCommand, free_port, tcpack, tempdir};
+use crate::util::{DEADLINE, DEFAULT_ACK, Server, TestCommand, free_port, tcpack, tempdir};
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -155,7 +155,7 @@ fn client(id: usize, front: SocketAddr, stop: Arc<AtomicBool>, tally: Arc<Tally>
             let mut line = String::new();
             let answered = writer.write_all(format!("{message}\n").as_bytes()).is_ok()
                 && matches!(reader.read_line(&mut line), Ok(n) if n > 0);
-            if !answered || line != "已收到\n" {
+            if !answered || line != DEFAULT_ACK {
                 // Closed by a draining instance (or told so): send it again elsewhere.
                 owed = Some(message);
                 tally.reconnects.fetch_add(1, Relaxed);

@@ -1,6 +1,6 @@
 //! The nc script kit (`flood.sh`, `slow.sh`, `gbk.sh`, `drain.sh`) run as a user would.
 
-use crate::util::{Server, hold_the_only_worker, run_script};
+use crate::util::{DEFAULT_ACK, Server, hold_the_only_worker, run_script};
 
 #[test]
 fn every_script_explains_itself() {
@@ -89,7 +89,7 @@ fn slow_trickles_a_line_that_line_framing_acks_once() {
     let mut server = Server::start(&["--framing", "line", "--decode", "hex"]);
     let port = server.addr.port().to_string();
     let out = run_script("slow.sh", &["127.0.0.1", &port, "abc", "0.02"]).success();
-    assert_eq!(out.stdout, "已收到\n", "{out}");
+    assert_eq!(out.stdout, DEFAULT_ACK, "{out}");
     server.wait_for("message (4 bytes): 61 62 63 0a");
     server.wait_for("closed: eof");
 }
@@ -101,7 +101,7 @@ fn gbk_is_sent_as_windows_tools_send_it() {
     let out = run_script("gbk.sh", &["127.0.0.1", &port, "你好"]).success();
     server.wait_for("message (5 bytes): c4 e3 ba c3 0a");
     // The GBK ack is shown as readable text.
-    assert_eq!(out.stdout, "已收到\n", "{out}");
+    assert_eq!(out.stdout, DEFAULT_ACK, "{out}");
 }
 
 #[test]

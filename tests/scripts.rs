@@ -1,6 +1,6 @@
 //! `say.sh` and `demo.sh`, the scripts the README starts with, run as a user would.
 
-use crate::util::{Server, free_port, run_script};
+use crate::util::{DEFAULT_ACK, Server, free_port, run_script};
 
 #[test]
 fn say_prints_one_ack_per_message_even_from_a_raw_server() {
@@ -11,7 +11,7 @@ fn say_prints_one_ack_per_message_even_from_a_raw_server() {
         &["127.0.0.1", &port, "hello", "你好", "two words"],
     )
     .success();
-    assert_eq!(out.stdout, "已收到\n".repeat(3), "{out}");
+    assert_eq!(out.stdout, DEFAULT_ACK.repeat(3), "{out}");
     for text in [
         "(6 bytes): hello",
         "(7 bytes): 你好",

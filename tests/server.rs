@@ -4,7 +4,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener};
 
 use crate::util::{
-    ACK, Server, TestCommand, connect, exchange, finish, hold_the_only_worker, read_to_end,
+    ACK, BUSY, Server, TestCommand, connect, exchange, finish, hold_the_only_worker, read_to_end,
     spawn_non_reader, tcpack, tcpack_cmd, tempdir,
 };
 
@@ -181,7 +181,7 @@ fn more_clients_than_workers_wait_then_hear_server_busy() {
     let mut second = connect(server.addr);
     server.wait_for("waiting for a worker: all 1 busy");
     // The notice comes at the queue timeout, while the first client still holds the worker.
-    assert_eq!(read_to_end(&mut second), b"server busy\n");
+    assert_eq!(read_to_end(&mut second), BUSY.as_bytes());
     server.wait_for("rejected with \"server busy\": no worker became free within 0.5s");
     exchange(&mut first, b"still served", ACK);
 }
@@ -200,7 +200,7 @@ fn a_full_queue_answers_server_busy_at_once() {
     let _second = connect(server.addr);
     server.wait_for("waiting for a worker");
     let mut third = connect(server.addr);
-    assert_eq!(read_to_end(&mut third), b"server busy\n");
+    assert_eq!(read_to_end(&mut third), BUSY.as_bytes());
     server.wait_for("1 connections are already waiting (--max-pending)");
 }
 

@@ -16,7 +16,13 @@ use rustix::process::{Pid, Signal, kill_process};
 /// A failure bound, not a pause: every wait ends as soon as its event happens.
 pub const DEADLINE: Duration = Duration::from_secs(15);
 
-pub const ACK: &[u8] = "已收到\n".as_bytes();
+/// What the server says on the wire besides the user's replies, from the
+/// library, so a test never retypes them: the default ack, and the notices
+/// for a connection no worker will serve.
+pub use tcpack::protocol::{BUSY, DEFAULT_ACK, SHUTTING_DOWN};
+
+/// The default ack as the bytes a client reads.
+pub const ACK: &[u8] = DEFAULT_ACK.as_bytes();
 
 pub fn tcpack() -> &'static str {
     env!("CARGO_BIN_EXE_tcpack")
