@@ -56,8 +56,7 @@ run() {
     echo "bench: $scenario against $server $*" >&2
     "$tcpack" bench "$(cat "$work/$server.addr")" --scenario "$scenario" --json \
         --server-pid "$(cat "$work/$server.pid")" "$@" 2>/dev/null \
-        | python3 -c 'import json,sys; r=json.load(sys.stdin); r["server_name"]=sys.argv[1]; r["case"]=sys.argv[2]; print(json.dumps(r))' "$server" "$scenario $*" \
-        >>"$work/results.jsonl"
+        | python3 bench/table.py --tag "$server" "$scenario $*" >>"$work/results.jsonl"
 }
 
 # idle_cpu SERVER: CPU ticks the server used over 5 s of doing nothing.
@@ -83,39 +82,4 @@ for server in tcpack tokio; do run "$server" idle --idle 1000 -n "$IDLE_N" -d 60
 mkdir -p bench/results
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 out="bench/results/$stamp.json"
-python3 - "$work/results.jsonl" "$out" <<'PY'
-import json, os, platform, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
-machine = {"cpus": os.cpu_count(), "kernel": platform.release(),
-           "cpu": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")}
-json.dump({"machine": machine, "runs": rows}, open(sys.argv[2], "w"), indent=2)
-base = {r["case"]: r for r in rows if r["server_name"] == "tokio"}
-print(f"\nmachine: {machine['cpus']} CPUs, {machine['cpu']}, Linux {machine['kernel']}")
-print(f"{'case':<44} {'server':<7} {'ops/s':>10} {'p50 µs':>8} {'p99 µs':>8} {'max µs':>9} {'CPU µs/op':>9} {'1st-ack max ms':>14} {'RSS KiB':>8} {'err':>4} {'busy':>4}  vs tokio")
-for r in rows:
-    if "cpu_ticks" in r:
-        print(f"{r['case']:<44} {r['server_name']:<7} idle CPU ticks (1/100 s) over 5 s: {r['cpu_ticks']}")
-        continue
-    b = base.get(r["case"])
-    s = r.get("server") or {}
-    ratio = ""
-    if b and r["server_name"] != "tokio":
-        bs = b.get("server") or {}
-        parts = [f"ops {r['ops_per_sec'] / max(b['ops_per_sec'], 1e-9):.2f}x",
-                 f"p99 {r['latency_us']['p99'] / max(b['latency_us']['p99'], 1e-9):.2f}x"]
-        if bs.get("cpu_us_per_op"):
-            parts.append(f"cpu/op {s.get('cpu_us_per_op', 0) / bs['cpu_us_per_op']:.2f}x")
-        if r.get("first_ack_max_ms") and b.get("first_ack_max_ms"):
-            parts.append(f"1st-ack {r['first_ack_max_ms'] / b['first_ack_max_ms']:.2f}x")
-        ratio = ", ".join(parts)
-    first = r.get("first_ack_max_ms")
-    first = f"{first:.2f}" if first is not None else "-"
-    print(f"{r['case']:<44} {r['server_name']:<7} {r['ops_per_sec']:>10.0f} {r['latency_us']['p50']:>8.1f} "
-          f"{r['latency_us']['p99']:>8.1f} {r['latency_us']['max']:>9.1f} {s.get('cpu_us_per_op', 0):>9.2f} {first:>14} "
-          f"{s.get('rss_kib', 0):>8} {r['errors'] + r['timeouts']:>4} {r['busy']:>4}  {ratio}")
-fair = {r["server_name"]: r for r in rows if r["case"].startswith("rr -c 16 -n")}
-if "python" in fair and "tcpack" in fair and fair["tcpack"]["first_ack_max_ms"]:
-    print(f"\nfairness (rr, 16 connections): the slowest first ack came "
-          f"{fair['python']['first_ack_max_ms'] / fair['tcpack']['first_ack_max_ms']:.0f}x sooner with tcpack than with the tutorial's server")
-print(f"\nresults: {sys.argv[2]}")
-PY
+python3 bench/table.py "$work/results.jsonl" "$out"
