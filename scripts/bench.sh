@@ -5,67 +5,53 @@
 #
 # Usage: scripts/bench.sh [--quick]     (--quick: shorter runs, for a smoke test)
 set -euo pipefail
-
-case "${1:-}" in
-    -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    --quick) SECS=1; WARM=0.5; FAIR_N=200; IDLE_N=20 ;;
-    "") SECS=5; WARM=1; FAIR_N=2000; IDLE_N=100 ;;
-    *) echo "usage: $0 [--quick]" >&2; exit 2 ;;
-esac
-
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+# shellcheck source=scripts/common.sh
+source scripts/common.sh
+
+case "${1:-}" in
+    -h|--help) show_help; exit 0 ;;
+    --quick) SECS=1; WARM=0.5; FAIR_N=200; IDLE_N=20 ;;
+    "") SECS=5; WARM=1; FAIR_N=2000; IDLE_N=100 ;;
+    *) usage_error "unknown argument '$1'" ;;
+esac
+
 cargo build --release --locked --quiet
 cargo build --release --locked --quiet --example tokio_baseline
 tcpack=target/release/tcpack
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+make_workdir
 
-# start NAME CMD...: runs a server, waits (bounded) for its "listening on" line.
-start() {
-    local name=$1; shift
-    "$@" >"$work/$name.log" 2>&1 &
-    pids+=($!)
-    echo $! >"$work/$name.pid"
-    for _ in $(seq 100); do
-        if grep -q "listening on" "$work/$name.log"; then
-            grep -m1 -o "listening on [0-9.:]*" "$work/$name.log" | awk '{print $3}' >"$work/$name.addr"
-            return 0
-        fi
-        kill -0 "$!" 2>/dev/null || break
-        sleep 0.1
-    done
-    echo "error: $name did not start; its log:" >&2
-    cat "$work/$name.log" >&2
-    exit 1
+# serve NAME COMMAND...: starts a server that binds 127.0.0.1 and notes its
+# pid and address under NAME.
+declare -A pid addr
+serve() {
+    local name=$1
+    shift
+    start_listening "$work/$name.log" "$@"
+    pid[$name]=$server_pid
+    addr[$name]=127.0.0.1:$port
 }
 
-start tcpack "$tcpack" server --bind 127.0.0.1:0 --framing line --quiet
-start tokio target/release/examples/tokio_baseline 127.0.0.1:0
-start python python3 -u bench/tutorial_server.py 0
+serve tcpack "$tcpack" server --bind 127.0.0.1:0 --framing line --quiet
+serve tokio target/release/examples/tokio_baseline 127.0.0.1:0
+serve python python3 -u bench/tutorial_server.py 0
 
 # run SERVER SCENARIO ARGS...: one bench run, its JSON appended to the results.
 run() {
     local server=$1 scenario=$2; shift 2
     echo "bench: $scenario against $server $*" >&2
-    "$tcpack" bench "$(cat "$work/$server.addr")" --scenario "$scenario" --json \
-        --server-pid "$(cat "$work/$server.pid")" "$@" 2>/dev/null \
+    "$tcpack" bench "${addr[$server]}" --scenario "$scenario" --json \
+        --server-pid "${pid[$server]}" "$@" 2>/dev/null \
         | python3 bench/table.py --tag "$server" "$scenario $*" >>"$work/results.jsonl"
 }
 
 # idle_cpu SERVER: CPU ticks the server used over 5 s of doing nothing.
 idle_cpu() {
-    local pid before after
-    pid=$(cat "$work/$1.pid")
-    before=$(awk '{print $14+$15}' "/proc/$pid/stat")
+    local before after
+    before=$(awk '{print $14+$15}' "/proc/${pid[$1]}/stat")
     sleep 5
-    after=$(awk '{print $14+$15}' "/proc/$pid/stat")
+    after=$(awk '{print $14+$15}' "/proc/${pid[$1]}/stat")
     echo "{\"server_name\":\"$1\",\"case\":\"idle-cpu 5s\",\"cpu_ticks\":$((after - before))}" >>"$work/results.jsonl"
 }
 
