@@ -5,68 +5,53 @@
 #
 # Usage: scripts/bench.sh [--quick]     (--quick: shorter runs, for a smoke test)
 set -euo pipefail
-
-case "${1:-}" in
-    -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    --quick) SECS=1; WARM=0.5; FAIR_N=200; IDLE_N=20 ;;
-    "") SECS=5; WARM=1; FAIR_N=2000; IDLE_N=100 ;;
-    *) echo "usage: $0 [--quick]" >&2; exit 2 ;;
-esac
-
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+# shellcheck source=scripts/common.sh
+source scripts/common.sh
+
+case "${1:-}" in
+    -h|--help) show_help; exit 0 ;;
+    --quick) SECS=1; WARM=0.5; FAIR_N=200; IDLE_N=20 ;;
+    "") SECS=5; WARM=1; FAIR_N=2000; IDLE_N=100 ;;
+    *) usage_error "unknown argument '$1'" ;;
+esac
+
 cargo build --release --locked --quiet
 cargo build --release --locked --quiet --example tokio_baseline
 tcpack=target/release/tcpack
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+make_workdir
 
-# start NAME CMD...: runs a server, waits (bounded) for its "listening on" line.
-start() {
-    local name=$1; shift
-    "$@" >"$work/$name.log" 2>&1 &
-    pids+=($!)
-    echo $! >"$work/$name.pid"
-    for _ in $(seq 100); do
-        if grep -q "listening on" "$work/$name.log"; then
-            grep -m1 -o "listening on [0-9.:]*" "$work/$name.log" | awk '{print $3}' >"$work/$name.addr"
-            return 0
-        fi
-        kill -0 "$!" 2>/dev/null || break
-        sleep 0.1
-    done
-    echo "error: $name did not start; its log:" >&2
-    cat "$work/$name.log" >&2
-    exit 1
+# serve NAME COMMAND...: starts a server that binds 127.0.0.1 and notes its
+# pid and address under NAME.
+declare -A pid addr
+serve() {
+    local name=$1
+    shift
+    start_listening "$work/$name.log" "$@"
+    pid[$name]=$server_pid
+    addr[$name]=127.0.0.1:$port
 }
 
-start tcpack "$tcpack" server --bind 127.0.0.1:0 --framing line --quiet
-start tokio target/release/examples/tokio_baseline 127.0.0.1:0
-start python python3 -u bench/tutorial_server.py 0
+serve tcpack "$tcpack" server --bind 127.0.0.1:0 --framing line --quiet
+serve tokio target/release/examples/tokio_baseline 127.0.0.1:0
+serve python python3 -u bench/tutorial_server.py 0
 
 # run SERVER SCENARIO ARGS...: one bench run, its JSON appended to the results.
 run() {
     local server=$1 scenario=$2; shift 2
     echo "bench: $scenario against $server $*" >&2
-    "$tcpack" bench "$(cat "$work/$server.addr")" --scenario "$scenario" --json \
-        --server-pid "$(cat "$work/$server.pid")" "$@" 2>/dev/null \
-        | python3 -c 'import json,sys; r=json.load(sys.stdin); r["server_name"]=sys.argv[1]; r["case"]=sys.argv[2]; print(json.dumps(r))' "$server" "$scenario $*" \
-        >>"$work/results.jsonl"
+    "$tcpack" bench "${addr[$server]}" --scenario "$scenario" --json \
+        --server-pid "${pid[$server]}" "$@" 2>/dev/null \
+        | python3 bench/table.py --tag "$server" "$scenario $*" >>"$work/results.jsonl"
 }
 
 # idle_cpu SERVER: CPU ticks the server used over 5 s of doing nothing.
 idle_cpu() {
-    local pid before after
-    pid=$(cat "$work/$1.pid")
-    before=$(awk '{print $14+$15}' "/proc/$pid/stat")
+    local before after
+    before=$(awk '{print $14+$15}' "/proc/${pid[$1]}/stat")
     sleep 5
-    after=$(awk '{print $14+$15}' "/proc/$pid/stat")
+    after=$(awk '{print $14+$15}' "/proc/${pid[$1]}/stat")
     echo "{\"server_name\":\"$1\",\"case\":\"idle-cpu 5s\",\"cpu_ticks\":$((after - before))}" >>"$work/results.jsonl"
 }
 
@@ -83,39 +68,4 @@ for server in tcpack tokio; do run "$server" idle --idle 1000 -n "$IDLE_N" -d 60
 mkdir -p bench/results
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 out="bench/results/$stamp.json"
-python3 - "$work/results.jsonl" "$out" <<'PY'
-import json, os, platform, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
-machine = {"cpus": os.cpu_count(), "kernel": platform.release(),
-           "cpu": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")}
-json.dump({"machine": machine, "runs": rows}, open(sys.argv[2], "w"), indent=2)
-base = {r["case"]: r for r in rows if r["server_name"] == "tokio"}
-print(f"\nmachine: {machine['cpus']} CPUs, {machine['cpu']}, Linux {machine['kernel']}")
-print(f"{'case':<44} {'server':<7} {'ops/s':>10} {'p50 µs':>8} {'p99 µs':>8} {'max µs':>9} {'CPU µs/op':>9} {'1st-ack max ms':>14} {'RSS KiB':>8} {'err':>4} {'busy':>4}  vs tokio")
-for r in rows:
-    if "cpu_ticks" in r:
-        print(f"{r['case']:<44} {r['server_name']:<7} idle CPU ticks (1/100 s) over 5 s: {r['cpu_ticks']}")
-        continue
-    b = base.get(r["case"])
-    s = r.get("server") or {}
-    ratio = ""
-    if b and r["server_name"] != "tokio":
-        bs = b.get("server") or {}
-        parts = [f"ops {r['ops_per_sec'] / max(b['ops_per_sec'], 1e-9):.2f}x",
-                 f"p99 {r['latency_us']['p99'] / max(b['latency_us']['p99'], 1e-9):.2f}x"]
-        if bs.get("cpu_us_per_op"):
-            parts.append(f"cpu/op {s.get('cpu_us_per_op', 0) / bs['cpu_us_per_op']:.2f}x")
-        if r.get("first_ack_max_ms") and b.get("first_ack_max_ms"):
-            parts.append(f"1st-ack {r['first_ack_max_ms'] / b['first_ack_max_ms']:.2f}x")
-        ratio = ", ".join(parts)
-    first = r.get("first_ack_max_ms")
-    first = f"{first:.2f}" if first is not None else "-"
-    print(f"{r['case']:<44} {r['server_name']:<7} {r['ops_per_sec']:>10.0f} {r['latency_us']['p50']:>8.1f} "
-          f"{r['latency_us']['p99']:>8.1f} {r['latency_us']['max']:>9.1f} {s.get('cpu_us_per_op', 0):>9.2f} {first:>14} "
-          f"{s.get('rss_kib', 0):>8} {r['errors'] + r['timeouts']:>4} {r['busy']:>4}  {ratio}")
-fair = {r["server_name"]: r for r in rows if r["case"].startswith("rr -c 16 -n")}
-if "python" in fair and "tcpack" in fair and fair["tcpack"]["first_ack_max_ms"]:
-    print(f"\nfairness (rr, 16 connections): the slowest first ack came "
-          f"{fair['python']['first_ack_max_ms'] / fair['tcpack']['first_ack_max_ms']:.0f}x sooner with tcpack than with the tutorial's server")
-print(f"\nresults: {sys.argv[2]}")
-PY
+python3 bench/table.py "$work/results.jsonl" "$out"

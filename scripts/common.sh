@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# Shared by the nc scripts: argument checks and the nc they need. Source it.
+# Shared by the scripts: argument checks, the nc they need, a work directory
+# and the servers they start. Source it.
 
 # die MESSAGE: one clear line on stderr, exit 1.
 die() {
@@ -67,9 +68,34 @@ cleanup_workdir() {
     rm -rf "$work"
 }
 
-# start_server LOG ARGS...: runs `tcpack server --bind 127.0.0.1:0 ARGS` in the
-# background with its log in LOG, and sets server_pid and port once it listens.
-# Uses $TCPACK, or target/release/tcpack (built first if missing).
+# start_listening LOG COMMAND...: runs COMMAND in the background with its
+# output in LOG, waits (bounded) for its "listening on HOST:PORT" line, and
+# sets server_pid and port. If COMMAND exits first or never says so, shows
+# its output and exits 1.
+start_listening() {
+    local log=$1 name=${2##*/}
+    shift
+    "$@" >"$log" 2>&1 &
+    # shellcheck disable=SC2034 # for the sourcing script
+    server_pid=$!
+    if ! (wait_until "$name to listen" listening_or_gone "$log" "$server_pid") \
+        || ! grep -q "listening on" "$log"; then
+        echo "error: $name is not listening; its output:" >&2
+        cat "$log" >&2
+        exit 1
+    fi
+    # shellcheck disable=SC2034 # for the sourcing script
+    port=$(grep -m1 -o 'listening on [0-9.]*:[0-9]*' "$log" | sed 's/.*://')
+}
+
+# listening_or_gone LOG PID: whether LOG says "listening on", or PID has exited.
+listening_or_gone() {
+    grep -q "listening on" "$1" || ! kill -0 "$2" 2>/dev/null
+}
+
+# start_server LOG ARGS...: start_listening with `tcpack server --bind
+# 127.0.0.1:0 ARGS`. Uses $TCPACK, or target/release/tcpack (built first if
+# missing).
 start_server() {
     local log=$1 root tcpack
     shift
@@ -78,12 +104,7 @@ start_server() {
     if [ ! -x "$tcpack" ]; then
         (cd "$root" && cargo build --release --quiet) || die "could not build tcpack"
     fi
-    "$tcpack" server --bind 127.0.0.1:0 "$@" >"$log" 2>&1 &
-    # shellcheck disable=SC2034 # for the sourcing script
-    server_pid=$!
-    wait_until "the server to listen (log: $log)" grep -q "listening on" "$log"
-    # shellcheck disable=SC2034 # for the sourcing script
-    port=$(grep -m1 -o 'listening on [0-9.]*:[0-9]*' "$log" | sed 's/.*://')
+    start_listening "$log" "$tcpack" server --bind 127.0.0.1:0 "$@"
 }
 
 # lines_in FILE N: whether FILE has at least N lines.

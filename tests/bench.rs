@@ -1,30 +1,25 @@
 //! `tcpack bench` against the real server: each scenario runs, counts what it
 //! did and reports it, as a table or as JSON.
 
-use std::process::Command;
+use crate::util::{Server, free_port, tcpack_cmd, unresolvable_host};
 
-use crate::util::{Server, free_port, run, tcpack, unresolvable_host};
-
+/// The JSON report of a run that must succeed.
 fn bench(server: &Server, args: &[&str]) -> serde_json::Value {
-    let mut command = Command::new(tcpack());
-    command
-        .args(["bench", &server.addr.to_string(), "--json", "--warmup", "0"])
+    let out = tcpack_cmd(&["bench", &server.addr.to_string(), "--json", "--warmup", "0"])
         .args(["--server-pid", &server.pid().to_string()])
-        .args(args);
-    let (status, stdout, stderr) = run(command, b"");
-    assert!(status.success(), "{args:?}: {stderr}");
-    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+        .args(args)
+        .run()
+        .success();
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| out.fail(&e.to_string()))
 }
 
 /// The table a person sees, from a run that must succeed.
 fn bench_table(server: &Server, args: &[&str]) -> String {
-    let mut command = Command::new(tcpack());
-    command
-        .args(["bench", &server.addr.to_string(), "--warmup", "0"])
-        .args(args);
-    let (status, stdout, stderr) = run(command, b"");
-    assert!(status.success(), "{args:?}: {stderr}");
-    stdout
+    tcpack_cmd(&["bench", &server.addr.to_string(), "--warmup", "0"])
+        .args(args)
+        .run()
+        .success()
+        .stdout
 }
 
 #[test]
@@ -99,30 +94,27 @@ fn the_table_names_what_it_measured() {
 
 #[test]
 fn an_unreachable_target_is_a_clear_error() {
-    let mut command = Command::new(tcpack());
     let target = format!("{}:7785", unresolvable_host());
-    command.args(["bench", &target, "-d", "1"]);
-    let (status, _, stderr) = run(command, b"");
-    assert_eq!(status.code(), Some(1), "{stderr}");
+    let out = tcpack_cmd(&["bench", &target, "-d", "1"]).run().code(1);
     assert!(
-        stderr.contains(&format!("cannot resolve {target:?}")),
-        "{stderr}"
+        out.stderr.contains(&format!("cannot resolve {target:?}")),
+        "{out}"
     );
 }
 
 #[test]
 fn a_run_where_nothing_was_answered_fails_and_says_why() {
     let closed = format!("127.0.0.1:{}", free_port());
-    let mut command = Command::new(tcpack());
-    command.args(["bench", &closed, "-c", "2", "-d", "0.3", "--warmup", "0"]);
-    let (status, stdout, stderr) = run(command, b"");
-    assert_eq!(status.code(), Some(1), "{stdout}{stderr}");
-    assert!(stdout.contains("0 messages"), "{stdout}");
+    let out = tcpack_cmd(&["bench", &closed, "-c", "2", "-d", "0.3", "--warmup", "0"])
+        .run()
+        .code(1);
+    assert!(out.stdout.contains("0 messages"), "{out}");
     assert!(
-        stderr.contains(&format!("nothing was answered by {closed}"))
-            && stderr.contains("refused")
-            && stderr.contains("is a server listening there?"),
-        "{stderr}"
+        out.stderr
+            .contains(&format!("nothing was answered by {closed}"))
+            && out.stderr.contains("refused")
+            && out.stderr.contains("is a server listening there?"),
+        "{out}"
     );
 }
 

@@ -2,19 +2,18 @@
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use rustix::process::{Pid, Signal, kill_process};
+use rustix::process::Signal;
 
 use crate::util::{
-    ACK, DEADLINE, Server, connect, exchange, free_port, run, tcpack, unresolvable_host,
+    DEFAULT_ACK, Server, TestCommand, connect, free_port, hold_the_only_worker, tcpack, tcpack_cmd,
+    unresolvable_host,
 };
 
-fn client(args: &[&str]) -> Command {
-    let mut command = Command::new(tcpack());
-    command.arg("client").args(args);
-    command
+/// `tcpack client ARGS`.
+fn client(args: &[&str]) -> TestCommand {
+    tcpack_cmd(&["client"]).args(args)
 }
 
 fn port(server: &Server) -> String {
@@ -24,17 +23,17 @@ fn port(server: &Server) -> String {
 #[test]
 fn stdin_lines_are_sent_one_at_a_time_and_each_ack_printed() {
     let mut server = Server::start(&[]);
-    let (status, stdout, stderr) = run(
-        client(&["127.0.0.1", &port(&server)]),
-        "one\ntwo\n你好\n".as_bytes(),
-    );
-    assert!(status.success(), "{stderr}");
-    assert_eq!(stdout, "已收到\n".repeat(3));
+    let out = client(&["127.0.0.1", &port(&server)])
+        .stdin("one\ntwo\n你好\n")
+        .run()
+        .success();
+    assert_eq!(out.stdout, DEFAULT_ACK.repeat(3), "{out}");
     assert!(
-        stderr.contains("sent 3, acked 3, unacked 0, rtt min/avg/max = "),
-        "{stderr}"
+        out.stderr
+            .contains("sent 3, acked 3, unacked 0, rtt min/avg/max = "),
+        "{out}"
     );
-    assert!(stderr.contains("ack 1: 10 bytes in "), "{stderr}");
+    assert!(out.stderr.contains("ack 1: 10 bytes in "), "{out}");
     // A raw server acks each line exactly once because the client waits between lines.
     for text in ["(4 bytes): one", "(4 bytes): two", "(7 bytes): 你好"] {
         server.wait_for(text);
@@ -47,23 +46,21 @@ fn stdin_lines_are_sent_one_at_a_time_and_each_ack_printed() {
 fn messages_from_flags_repeat_like_ping() {
     let mut server = Server::start(&["--framing", "line"]);
     let target = server.addr.to_string();
-    let (status, stdout, stderr) = run(
-        client(&[
-            &target,
-            "-m",
-            "a",
-            "-m",
-            "b",
-            "--count",
-            "5",
-            "--interval",
-            "1",
-        ]),
-        b"",
-    );
-    assert!(status.success(), "{stderr}");
-    assert_eq!(stdout.lines().count(), 5);
-    assert!(stderr.contains("sent 5, acked 5"), "{stderr}");
+    let out = client(&[
+        &target,
+        "-m",
+        "a",
+        "-m",
+        "b",
+        "--count",
+        "5",
+        "--interval",
+        "1",
+    ])
+    .run()
+    .success();
+    assert_eq!(out.stdout.lines().count(), 5, "{out}");
+    assert!(out.stderr.contains("sent 5, acked 5"), "{out}");
     server.wait_for_nth("(2 bytes): a", 3);
     server.wait_for_nth("(2 bytes): b", 2);
 }
@@ -75,12 +72,10 @@ fn ipv6_target_in_brackets() {
         return;
     }
     let server = Server::start(&["--bind", "[::1]:0"]);
-    let (status, stdout, stderr) = run(
-        client(&[&format!("[::1]:{}", port(&server)), "-m", "v6"]),
-        b"",
-    );
-    assert!(status.success(), "{stderr}");
-    assert_eq!(stdout, "已收到\n");
+    let out = client(&[&format!("[::1]:{}", port(&server)), "-m", "v6"])
+        .run()
+        .success();
+    assert_eq!(out.stdout, DEFAULT_ACK, "{out}");
 }
 
 #[test]
@@ -96,59 +91,58 @@ fn gbk_encoding_sends_what_windows_tools_send() {
             "-m",
             "你好",
         ];
-        let (status, stdout, stderr) = run(client(&args), b"");
-        assert!(status.success(), "{stderr}");
+        let out = client(&args).run().success();
         server.wait_for("message (5 bytes): c4 e3 ba c3 0a");
-        assert_eq!(stdout, "已收到\n", "--reply-encoding {reply_encoding}");
+        assert_eq!(
+            out.stdout, DEFAULT_ACK,
+            "--reply-encoding {reply_encoding}\n{out}"
+        );
     }
 }
 
 #[test]
 fn hex_sends_bytes_and_shows_acks_as_hex() {
     let mut server = Server::start(&["--echo"]);
-    let (status, stdout, stderr) = run(
-        client(&["127.0.0.1", &port(&server), "--hex", "-m", "00 ff 0a"]),
-        b"",
-    );
-    assert!(status.success(), "{stderr}");
-    assert_eq!(stdout, "00 ff 0a\n");
+    let out = client(&["127.0.0.1", &port(&server), "--hex", "-m", "00 ff 0a"])
+        .run()
+        .success();
+    assert_eq!(out.stdout, "00 ff 0a\n", "{out}");
     server.wait_for(r"message (3 bytes): \x00\xff");
 }
 
 #[test]
 fn no_wait_sends_and_leaves_and_quiet_prints_only_acks() {
     let mut server = Server::start(&["--framing", "line"]);
-    let (status, stdout, stderr) = run(
-        client(&[
-            "127.0.0.1",
-            &port(&server),
-            "--no-wait",
-            "-m",
-            "x",
-            "-m",
-            "y",
-        ]),
-        b"",
-    );
-    assert!(status.success(), "{stderr}");
-    assert_eq!(stdout, "");
+    let out = client(&[
+        "127.0.0.1",
+        &port(&server),
+        "--no-wait",
+        "-m",
+        "x",
+        "-m",
+        "y",
+    ])
+    .run()
+    .success();
+    assert_eq!(out.stdout, "", "{out}");
     server.wait_for("(2 bytes): y");
-    let (status, stdout, stderr) = run(
-        client(&["127.0.0.1", &port(&server), "--quiet", "-m", "z"]),
-        b"",
+    let out = client(&["127.0.0.1", &port(&server), "--quiet", "-m", "z"])
+        .run()
+        .success();
+    assert_eq!(
+        (out.stdout.as_str(), out.stderr.as_str()),
+        (DEFAULT_ACK, ""),
+        "{out}"
     );
-    assert!(status.success());
-    assert_eq!((stdout.as_str(), stderr.as_str()), ("已收到\n", ""));
 }
 
-/// Runs the client against `target` and checks its exit code and its one-line message.
+/// Runs the client with `args` and checks its exit code and its one-line message.
 fn fails_with(args: &[&str], code: i32, message: &str) {
-    let (status, stdout, stderr) = run(client(args), b"");
-    assert_eq!(status.code(), Some(code), "{args:?}\n{stdout}\n{stderr}");
-    let last = stderr.lines().last().unwrap_or_default();
+    let out = client(args).run().code(code);
+    let last = out.stderr.lines().last().unwrap_or_default();
     assert!(
         last.starts_with("error: ") && last.contains(message),
-        "{args:?}: {stderr}"
+        "{out}"
     );
 }
 
@@ -226,26 +220,27 @@ fn server_closing_early_and_never_acking_are_told_apart() {
 fn on_a_terminal_it_asks_like_the_tutorial() {
     let mut server = Server::start(&[]);
     // `script` gives the client a terminal, fed from our stdin.
-    let mut command = Command::new("script");
-    command.args(["-qec", &format!("{} client", tcpack()), "/dev/null"]);
     let answers = format!(
         "127.0.0.1\n{}\nhello from a terminal\n\n",
         server.addr.port()
     );
-    let (status, stdout, _) = run(command, answers.as_bytes());
-    assert!(status.success(), "{stdout}");
+    let out = TestCommand::new("script")
+        .args(["-qec", &format!("{} client", tcpack()), "/dev/null"])
+        .stdin(answers)
+        .run()
+        .success();
     assert!(
-        stdout.contains("请输入ip地址") && stdout.contains("请输入端口号"),
-        "{stdout}"
+        out.stdout.contains("请输入ip地址") && out.stdout.contains("请输入端口号"),
+        "{out}"
     );
-    assert!(stdout.contains("已收到"), "{stdout}");
+    assert!(out.stdout.contains(DEFAULT_ACK.trim_end()), "{out}");
     server.wait_for("message (22 bytes): hello from a terminal");
 }
 
 #[test]
 fn ctrl_c_prints_the_summary_so_far() {
     let mut server = Server::start(&[]);
-    let child = client(&[
+    let running = client(&[
         "127.0.0.1",
         &port(&server),
         "-m",
@@ -255,36 +250,26 @@ fn ctrl_c_prints_the_summary_so_far() {
         "--interval",
         "200",
     ])
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+    .spawn();
     server.wait_for_nth("message (5 bytes): tick", 2);
-    kill_process(Pid::from_raw(child.id() as i32).unwrap(), Signal::INT).unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || tx.send(child.wait_with_output()));
-    let output = rx
-        .recv_timeout(DEADLINE)
-        .expect("client exits on Ctrl-C")
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(130), "{stderr}");
-    assert!(stderr.contains("interrupted: sent "), "{stderr}");
+    running.signal(Signal::INT);
+    let out = running.wait().code(130);
+    assert!(out.stderr.contains("interrupted: sent "), "{out}");
 }
 
 #[test]
 fn a_busy_server_is_reported_not_taken_for_an_ack() {
     let mut server = Server::start(&["--workers", "1", "--max-pending", "1"]);
-    let mut holder = connect(server.addr);
-    exchange(&mut holder, b"hold", ACK);
+    let _holder = hold_the_only_worker(&server);
     let _waiting = connect(server.addr);
     server.wait_for("waiting for a worker");
-    let (status, stdout, stderr) = run(client(&["127.0.0.1", &port(&server), "-m", "x"]), b"");
-    assert_eq!(status.code(), Some(8), "{stdout}{stderr}");
-    assert_eq!(stdout, "");
+    let out = client(&["127.0.0.1", &port(&server), "-m", "x"])
+        .run()
+        .code(8);
+    assert_eq!(out.stdout, "", "{out}");
     assert!(
-        stderr.contains("turned the connection away with \"server busy\""),
-        "{stderr}"
+        out.stderr
+            .contains("turned the connection away with \"server busy\""),
+        "{out}"
     );
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
 
-use crate::util::{DEADLINE, Server, free_port, run, tcpack, tempdir};
+use crate::util::{DEADLINE, DEFAULT_ACK, Server, TestCommand, free_port, tcpack, tempdir};
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -44,13 +44,13 @@ fn the_systemd_unit_verifies() {
     let dir = tempdir("unit");
     let path = dir.join("tcpack.service");
     std::fs::write(&path, unit).unwrap();
-    let mut command = Command::new(analyze);
-    command.args(["verify", path.to_str().unwrap()]);
-    let (status, stdout, stderr) = run(command, b"");
-    assert!(status.success(), "{stdout}{stderr}");
+    let out = TestCommand::new(analyze)
+        .args(["verify", path.to_str().unwrap()])
+        .run()
+        .success();
     assert!(
-        !stderr.contains("tcpack.service"),
-        "systemd-analyze complains:\n{stderr}"
+        !out.stderr.contains("tcpack.service"),
+        "systemd-analyze complains:\n{out}"
     );
     let unit = std::fs::read_to_string(&path).unwrap();
     for needle in [
@@ -98,9 +98,10 @@ fn instance(port: u16, status: u16) -> Server {
     ])
 }
 
-/// Counts shared by the clients: what they sent, what was acked, what they resent.
+/// How the clients' messages fared, counted across them all: sent, acked,
+/// resent after a draining instance closed on them, and the reconnects.
 #[derive(Default)]
-struct Tally {
+struct Delivery {
     sent: AtomicU64,
     acked: AtomicU64,
     resent: AtomicU64,
@@ -109,7 +110,7 @@ struct Tally {
     moved: Condvar,
 }
 
-impl Tally {
+impl Delivery {
     /// Waits until `more` further acks arrived (a failure bound, not a pause).
     fn wait_for_acks(&self, more: u64) {
         let deadline = Instant::now() + DEADLINE;
@@ -126,14 +127,19 @@ impl Tally {
 /// A client sending through HAProxy until told to stop: each message waits
 /// for its ack; a connection that ends first is reopened and the unacked
 /// message sent again.
-fn client(id: usize, front: SocketAddr, stop: Arc<AtomicBool>, tally: Arc<Tally>) -> Vec<String> {
+fn client(
+    id: usize,
+    front: SocketAddr,
+    stop: Arc<AtomicBool>,
+    delivery: Arc<Delivery>,
+) -> Vec<String> {
     let deadline = Instant::now() + DEADLINE * 4;
     let mut acked_ids = Vec::new();
     let mut seq = 0u64;
     let mut owed: Option<String> = None;
     while Instant::now() < deadline && (!stop.load(Relaxed) || owed.is_some()) {
         let Ok(stream) = TcpStream::connect(front) else {
-            tally.reconnects.fetch_add(1, Relaxed);
+            delivery.reconnects.fetch_add(1, Relaxed);
             continue;
         };
         let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
@@ -142,29 +148,29 @@ fn client(id: usize, front: SocketAddr, stop: Arc<AtomicBool>, tally: Arc<Tally>
         loop {
             let message = match owed.take() {
                 Some(m) => {
-                    tally.resent.fetch_add(1, Relaxed);
+                    delivery.resent.fetch_add(1, Relaxed);
                     m
                 }
                 None if stop.load(Relaxed) || Instant::now() >= deadline => break,
                 None => {
                     seq += 1;
-                    tally.sent.fetch_add(1, Relaxed);
+                    delivery.sent.fetch_add(1, Relaxed);
                     format!("c{id}-{seq}")
                 }
             };
             let mut line = String::new();
             let answered = writer.write_all(format!("{message}\n").as_bytes()).is_ok()
                 && matches!(reader.read_line(&mut line), Ok(n) if n > 0);
-            if !answered || line != "已收到\n" {
+            if !answered || line != DEFAULT_ACK {
                 // Closed by a draining instance (or told so): send it again elsewhere.
                 owed = Some(message);
-                tally.reconnects.fetch_add(1, Relaxed);
+                delivery.reconnects.fetch_add(1, Relaxed);
                 break;
             }
             acked_ids.push(message);
-            tally.acked.fetch_add(1, Relaxed);
-            *tally.progress.lock().unwrap() += 1;
-            tally.moved.notify_all();
+            delivery.acked.fetch_add(1, Relaxed);
+            *delivery.progress.lock().unwrap() += 1;
+            delivery.moved.notify_all();
         }
     }
     acked_ids
@@ -216,14 +222,14 @@ fn rolling_restart_behind_haproxy_loses_no_message() {
     }
 
     let stop = Arc::new(AtomicBool::new(false));
-    let tally = Arc::new(Tally::default());
+    let delivery = Arc::new(Delivery::default());
     let clients: Vec<_> = (0..4)
         .map(|id| {
-            let (stop, tally) = (Arc::clone(&stop), Arc::clone(&tally));
-            thread::spawn(move || client(id, front_addr, stop, tally))
+            let (stop, delivery) = (Arc::clone(&stop), Arc::clone(&delivery));
+            thread::spawn(move || client(id, front_addr, stop, delivery))
         })
         .collect();
-    tally.wait_for_acks(200);
+    delivery.wait_for_acks(200);
 
     // Restart each instance: the new one first, on the same ports, then SIGTERM the old.
     let mut retired = Vec::new();
@@ -234,7 +240,7 @@ fn rolling_restart_behind_haproxy_loses_no_message() {
         assert_eq!(old.wait_exit().code(), Some(0), "{}", old.log());
         old.wait_for("listener closed");
         retired.push(old);
-        tally.wait_for_acks(200);
+        delivery.wait_for_acks(200);
     }
     stop.store(true, Relaxed);
     let acked_ids: Vec<String> = clients
@@ -257,13 +263,13 @@ fn rolling_restart_behind_haproxy_loses_no_message() {
             }
         }
     }
-    let sent = tally.sent.load(Relaxed);
-    let acked = tally.acked.load(Relaxed);
-    let resent = tally.resent.load(Relaxed);
+    let sent = delivery.sent.load(Relaxed);
+    let acked = delivery.acked.load(Relaxed);
+    let resent = delivery.resent.load(Relaxed);
     let lost = sent - acked;
     println!(
         "cluster: sent={sent} acked={acked} resent={resent} lost={lost} reconnects={}",
-        tally.reconnects.load(Relaxed)
+        delivery.reconnects.load(Relaxed)
     );
     assert_eq!(lost, 0, "messages sent but never acked");
     assert_eq!(acked_ids.len() as u64, acked);

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use rustix::process::Signal;
 use socket2::SockRef;
 
-use crate::util::{ACK, DEADLINE, Server, connect, exchange, finish, spawn_non_reader};
+use crate::util::{
+    ACK, BUSY, DEADLINE, DEFAULT_ACK, Server, connect, exchange, finish, spawn_non_reader,
+};
 
 /// Peak resident memory of a process, from /proc.
 fn peak_rss_kib(pid: i32) -> u64 {
@@ -172,7 +174,7 @@ fn a_connection_flood_is_served_or_told_busy_and_nobody_hangs() {
                         _ if answer.as_bytes().starts_with(ACK) => {
                             outcomes.served.fetch_add(1, Relaxed);
                         }
-                        _ if answer == "server busy\n" => {
+                        _ if answer == BUSY => {
                             outcomes.busy.fetch_add(1, Relaxed);
                         }
                         _ => {
@@ -340,7 +342,7 @@ fn busy_clients(
                     }
                     line.clear();
                     match reader.read_line(&mut line) {
-                        Ok(n) if n > 0 && line == "已收到\n" => acked += 1,
+                        Ok(n) if n > 0 && line == DEFAULT_ACK => acked += 1,
                         _ => break,
                     }
                     started.fetch_add(1, Relaxed);

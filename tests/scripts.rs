@@ -1,17 +1,20 @@
-//! `say.sh` and `demo.sh`, the scripts the README starts with, run as a user would.
+//! The bash scripts in `scripts/`, run as a user would: `say.sh` and
+//! `demo.sh`, which the README starts with, then the nc tools for load,
+//! slowness, encodings and shutdown (`flood.sh`, `slow.sh`, `gbk.sh`,
+//! `drain.sh`).
 
-use crate::util::{Server, free_port, run_script};
+use crate::util::{DEFAULT_ACK, Server, free_port, hold_the_only_worker, run_script};
 
 #[test]
 fn say_prints_one_ack_per_message_even_from_a_raw_server() {
     let mut server = Server::start(&[]);
     let port = server.addr.port().to_string();
-    let (status, stdout, stderr) = run_script(
+    let out = run_script(
         "say.sh",
         &["127.0.0.1", &port, "hello", "你好", "two words"],
-    );
-    assert!(status.success(), "{stderr}");
-    assert_eq!(stdout, "已收到\n".repeat(3));
+    )
+    .success();
+    assert_eq!(out.stdout, DEFAULT_ACK.repeat(3), "{out}");
     for text in [
         "(6 bytes): hello",
         "(7 bytes): 你好",
@@ -29,35 +32,153 @@ fn say_prints_one_ack_per_message_even_from_a_raw_server() {
 
 #[test]
 fn say_explains_failures() {
-    let (status, stdout, _) = run_script("say.sh", &["--help"]);
+    let out = run_script("say.sh", &["--help"]).success();
     assert!(
-        status.success() && stdout.starts_with("say.sh HOST PORT MESSAGE..."),
-        "{stdout}"
+        out.stdout.starts_with("say.sh HOST PORT MESSAGE..."),
+        "{out}"
     );
-    let (status, _, stderr) = run_script("say.sh", &["127.0.0.1", "7785"]);
-    assert_eq!(status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("expected HOST PORT MESSAGE..."), "{stderr}");
-    let closed = free_port().to_string();
-    let (status, _, stderr) = run_script("say.sh", &["127.0.0.1", &closed, "anyone?"]);
-    assert_eq!(status.code(), Some(1), "{stderr}");
+    let out = run_script("say.sh", &["127.0.0.1", "7785"]).code(2);
     assert!(
-        stderr.contains("closed the connection (or refused it) before acking 'anyone?'"),
-        "{stderr}"
+        out.stderr.contains("expected HOST PORT MESSAGE..."),
+        "{out}"
+    );
+    let closed = free_port().to_string();
+    let out = run_script("say.sh", &["127.0.0.1", &closed, "anyone?"]).code(1);
+    assert!(
+        out.stderr
+            .contains("closed the connection (or refused it) before acking 'anyone?'"),
+        "{out}"
     );
 }
 
 #[test]
 fn demo_drives_concurrent_clients_and_shows_the_drained_summary() {
-    let (status, stdout, stderr) = run_script("demo.sh", &["4", "5"]);
-    assert!(status.success(), "{stdout}{stderr}");
+    let out = run_script("demo.sh", &["4", "5"]).success();
     assert!(
-        stdout.contains("every client got its 5 acks; sending SIGINT"),
-        "{stdout}"
+        out.stdout
+            .contains("every client got its 5 acks; sending SIGINT"),
+        "{out}"
     );
-    assert!(stdout.contains("shutting down: "), "{stdout}");
-    assert!(stdout.contains("4 connections, 20 messages"), "{stdout}");
+    assert!(out.stdout.contains("shutting down: "), "{out}");
+    assert!(out.stdout.contains("4 connections, 20 messages"), "{out}");
     assert!(
-        stdout.contains("the server drained and exited 0"),
-        "{stdout}"
+        out.stdout.contains("the server drained and exited 0"),
+        "{out}"
     );
+}
+
+// flood.sh, slow.sh, gbk.sh and drain.sh.
+
+#[test]
+fn flood_slow_gbk_and_drain_explain_themselves() {
+    for name in ["flood.sh", "slow.sh", "gbk.sh", "drain.sh"] {
+        let out = run_script(name, &["--help"]).success();
+        assert!(out.stdout.starts_with(name), "{out}");
+    }
+}
+
+#[test]
+fn flood_slow_gbk_and_drain_refuse_bad_arguments_clearly() {
+    let cases: &[(&str, &[&str], &str)] = &[
+        (
+            "flood.sh",
+            &["127.0.0.1", "7785"],
+            "expected HOST PORT CLIENTS MESSAGES",
+        ),
+        (
+            "flood.sh",
+            &["127.0.0.1", "port", "1", "1"],
+            "port 'port' is not a number",
+        ),
+        (
+            "flood.sh",
+            &["127.0.0.1", "7785", "5000", "1"],
+            "CLIENTS '5000' must be a whole number from 1 to 1000",
+        ),
+        (
+            "slow.sh",
+            &["127.0.0.1", "7785", "x", "soon"],
+            "DELAY 'soon' must be seconds",
+        ),
+        ("gbk.sh", &["127.0.0.1"], "expected HOST PORT TEXT"),
+        ("drain.sh", &["0"], "CLIENTS '0' must be a whole number"),
+    ];
+    for (name, args, message) in cases {
+        let out = run_script(name, args).code(2);
+        assert!(out.stderr.contains(message), "{out}");
+    }
+}
+
+#[test]
+fn flood_counts_every_ack_and_fails_when_some_are_missing() {
+    let mut server = Server::start(&["--framing", "line", "--quiet"]);
+    let port = server.addr.port().to_string();
+    let out = run_script("flood.sh", &["127.0.0.1", &port, "8", "25"]).success();
+    assert_eq!(out.stdout.trim(), "sent=200 acked=200 lost=0", "{out}");
+    server.wait_for_nth("closed: eof", 8);
+
+    // Raw framing acks reads, not lines: the script must notice the shortfall.
+    let raw = Server::start(&["--reply", "ok"]);
+    let port = raw.addr.port().to_string();
+    let out = run_script("flood.sh", &["127.0.0.1", &port, "2", "50"]).code(1);
+    assert!(
+        out.stdout.contains("sent=100") && out.stderr.contains("acks missing"),
+        "{out}"
+    );
+}
+
+#[test]
+fn flood_does_not_count_a_busy_notice_as_an_ack() {
+    // The only worker is held, and the queue holds one for 0.2 s: all are told `server busy`.
+    let server = Server::start(&[
+        "--framing",
+        "line",
+        "--workers",
+        "1",
+        "--max-pending",
+        "1",
+        "--queue-timeout",
+        "0.2",
+    ]);
+    let _holder = hold_the_only_worker(&server);
+    let port = server.addr.port().to_string();
+    let out = run_script("flood.sh", &["127.0.0.1", &port, "3", "5"]).code(1);
+    assert_eq!(out.stdout.trim(), "sent=15 acked=0 lost=15", "{out}");
+    assert!(
+        out.stderr
+            .contains("note: 3 clients were told 'server busy'"),
+        "{out}"
+    );
+}
+
+#[test]
+fn slow_trickles_a_line_that_line_framing_acks_once() {
+    let mut server = Server::start(&["--framing", "line", "--decode", "hex"]);
+    let port = server.addr.port().to_string();
+    let out = run_script("slow.sh", &["127.0.0.1", &port, "abc", "0.02"]).success();
+    assert_eq!(out.stdout, DEFAULT_ACK, "{out}");
+    server.wait_for("message (4 bytes): 61 62 63 0a");
+    server.wait_for("closed: eof");
+}
+
+#[test]
+fn gbk_is_sent_as_windows_tools_send_it() {
+    let mut server = Server::start(&["--decode", "hex", "--reply-encoding", "gbk"]);
+    let port = server.addr.port().to_string();
+    let out = run_script("gbk.sh", &["127.0.0.1", &port, "你好"]).success();
+    server.wait_for("message (5 bytes): c4 e3 ba c3 0a");
+    // The GBK ack is shown as readable text.
+    assert_eq!(out.stdout, DEFAULT_ACK, "{out}");
+}
+
+#[test]
+fn drain_checks_a_graceful_shutdown_end_to_end() {
+    let out = run_script("drain.sh", &["3"]).success();
+    assert!(
+        out.stdout
+            .contains("a late client was told: server shutting down"),
+        "{out}"
+    );
+    assert!(out.stdout.contains("sent=9 acked=9 lost=0 exit=0"), "{out}");
+    assert!(out.stdout.contains("stopped: uptime"), "{out}");
 }

@@ -2,10 +2,10 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener};
-use std::process::Command;
 
 use crate::util::{
-    ACK, Server, connect, exchange, finish, read_to_end, run, spawn_non_reader, tcpack, tempdir,
+    ACK, BUSY, Server, TestCommand, connect, exchange, finish, hold_the_only_worker, read_to_end,
+    spawn_non_reader, tcpack, tcpack_cmd, tempdir,
 };
 
 #[test]
@@ -177,12 +177,11 @@ fn a_bare_port_binds_loopback_as_ncat_l_does() {
 #[test]
 fn more_clients_than_workers_wait_then_hear_server_busy() {
     let mut server = Server::start(&["--workers", "1", "--queue-timeout", "0.5"]);
-    let mut first = connect(server.addr);
-    exchange(&mut first, b"hold", ACK);
+    let mut first = hold_the_only_worker(&server);
     let mut second = connect(server.addr);
     server.wait_for("waiting for a worker: all 1 busy");
     // The notice comes at the queue timeout, while the first client still holds the worker.
-    assert_eq!(read_to_end(&mut second), b"server busy\n");
+    assert_eq!(read_to_end(&mut second), BUSY.as_bytes());
     server.wait_for("rejected with \"server busy\": no worker became free within 0.5s");
     exchange(&mut first, b"still served", ACK);
 }
@@ -197,20 +196,18 @@ fn a_full_queue_answers_server_busy_at_once() {
         "--queue-timeout",
         "60",
     ]);
-    let mut first = connect(server.addr);
-    exchange(&mut first, b"hold", ACK);
+    let _first = hold_the_only_worker(&server);
     let _second = connect(server.addr);
     server.wait_for("waiting for a worker");
     let mut third = connect(server.addr);
-    assert_eq!(read_to_end(&mut third), b"server busy\n");
+    assert_eq!(read_to_end(&mut third), BUSY.as_bytes());
     server.wait_for("1 connections are already waiting (--max-pending)");
 }
 
 #[test]
 fn a_waiting_client_is_served_when_a_worker_frees() {
     let mut server = Server::start(&["--workers", "1"]);
-    let mut first = connect(server.addr);
-    exchange(&mut first, b"a", ACK);
+    let mut first = hold_the_only_worker(&server);
     let mut second = connect(server.addr);
     second.write_all(b"queued message").unwrap();
     server.wait_for("waiting for a worker");
@@ -272,16 +269,13 @@ fn accept_errors_are_logged_and_the_server_recovers() {
 fn port_in_use_is_one_clear_line_and_exit_1() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let bind = taken.local_addr().unwrap().to_string();
-    let mut command = Command::new(tcpack());
-    command.args(["server", "--bind", &bind]);
-    let (status, stdout, stderr) = run(command, b"");
-    assert_eq!(status.code(), Some(1), "{stdout}{stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let out = tcpack_cmd(&["server", "--bind", &bind]).run().code(1);
+    assert_eq!(out.stderr.lines().count(), 1, "{out}");
     assert!(
-        stderr.starts_with("error: address")
-            && stderr.contains("already in use")
-            && stderr.contains("--bind"),
-        "{stderr}"
+        out.stderr.starts_with("error: address")
+            && out.stderr.contains("already in use")
+            && out.stderr.contains("--bind"),
+        "{out}"
     );
 }
 
@@ -297,7 +291,7 @@ fn a_privileged_port_without_privileges_is_one_clear_line_and_exit_1() {
     }
     // Port 1 needs privileges; as root, drop them the way a service manager would.
     let dir = tempdir("unprivileged");
-    let mut command = if rustix::process::geteuid().is_root() {
+    let command = if rustix::process::geteuid().is_root() {
         // A copy that user nobody may run, wherever the build directory is.
         let copy = dir.join("tcpack");
         std::fs::copy(tcpack(), &copy).unwrap();
@@ -305,46 +299,43 @@ fn a_privileged_port_without_privileges_is_one_clear_line_and_exit_1() {
             std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
                 .unwrap();
         }
-        let mut setpriv = Command::new("setpriv");
-        setpriv.args(["--reuid=65534", "--regid=65534", "--clear-groups"]);
-        setpriv.arg(copy);
-        setpriv
+        TestCommand::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(copy)
     } else {
-        Command::new(tcpack())
+        tcpack_cmd(&[])
     };
-    command.args(["server", "--bind", "127.0.0.1:1"]);
-    let (status, stdout, stderr) = run(command, b"");
+    let out = command.args(["server", "--bind", "127.0.0.1:1"]).run();
     let _ = std::fs::remove_dir_all(&dir);
-    assert_eq!(status.code(), Some(1), "{stdout}{stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let out = out.code(1);
+    assert_eq!(out.stderr.lines().count(), 1, "{out}");
     assert!(
-        stderr.starts_with("error: permission denied to listen on 127.0.0.1:1")
-            && stderr.contains("1024 or more with --bind"),
-        "{stderr}"
+        out.stderr
+            .starts_with("error: permission denied to listen on 127.0.0.1:1")
+            && out.stderr.contains("1024 or more with --bind"),
+        "{out}"
     );
 }
 
 #[test]
 fn an_address_not_on_this_machine_is_one_clear_line_and_exit_1() {
     // Binding sends nothing: 192.0.2.1 (TEST-NET-1) is just not ours.
-    let mut command = Command::new(tcpack());
-    command.args(["server", "--bind", "192.0.2.1:7785"]);
-    let (status, stdout, stderr) = run(command, b"");
-    assert_eq!(status.code(), Some(1), "{stdout}{stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("is not on this machine"), "{stderr}");
+    let out = tcpack_cmd(&["server", "--bind", "192.0.2.1:7785"])
+        .run()
+        .code(1);
+    assert_eq!(out.stderr.lines().count(), 1, "{out}");
+    assert!(out.stderr.contains("is not on this machine"), "{out}");
 }
 
 #[test]
 fn a_reply_gbk_cannot_carry_is_bad_usage() {
-    let mut command = Command::new(tcpack());
-    command.args(["server", "--reply", "€🙂", "--reply-encoding", "gbk"]);
-    let (status, stdout, stderr) = run(command, b"");
-    assert_eq!(status.code(), Some(2), "{stdout}{stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let out = tcpack_cmd(&["server", "--reply", "€🙂", "--reply-encoding", "gbk"])
+        .run()
+        .code(2);
+    assert_eq!(out.stderr.lines().count(), 1, "{out}");
     assert!(
-        stderr.contains("GBK cannot encode") && stderr.contains("--reply-encoding utf-8"),
-        "{stderr}"
+        out.stderr.contains("GBK cannot encode") && out.stderr.contains("--reply-encoding utf-8"),
+        "{out}"
     );
 }
 
@@ -355,24 +346,22 @@ fn bad_usage_exits_2() {
         &["server", "--workers", "0"],
         &["server", "--framing", "words"],
     ] {
-        let mut command = Command::new(tcpack());
-        command.args(args);
-        let (status, _, stderr) = run(command, b"");
-        assert_eq!(status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.contains("error:"), "{stderr}");
+        let out = tcpack_cmd(args).run().code(2);
+        assert!(out.stderr.contains("error:"), "{out}");
     }
 }
 
 #[test]
 fn the_tutorials_python_client_is_heard() {
     let mut server = Server::start(&[]);
-    let mut command = Command::new("python3");
-    command.arg(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/tutorial_client.py"
-    ));
-    let stdin = format!("127.0.0.1\n{}\n你好 tcpack\n", server.addr.port());
-    let (status, stdout, stderr) = run(command, stdin.as_bytes());
-    assert!(status.success(), "{stdout}{stderr}");
+    let answers = format!("127.0.0.1\n{}\n你好 tcpack\n", server.addr.port());
+    TestCommand::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/tutorial_client.py"
+        ))
+        .stdin(answers)
+        .run()
+        .success();
     server.wait_for("message (13 bytes): 你好 tcpack");
 }

@@ -4,7 +4,9 @@ use std::io::{Read, Write};
 
 use rustix::process::Signal;
 
-use crate::util::{ACK, Server, connect, exchange, finish, read_to_end, spawn_non_reader};
+use crate::util::{
+    ACK, SHUTTING_DOWN, Server, connect, exchange, finish, read_to_end, spawn_non_reader,
+};
 
 #[test]
 fn sigint_drains_active_clients_and_turns_away_the_rest() {
@@ -20,9 +22,9 @@ fn sigint_drains_active_clients_and_turns_away_the_rest() {
     server.wait_for(
         "shutting down: 2 active connections may finish within 30.000s, 1 waiting are turned away",
     );
-    assert_eq!(read_to_end(&mut queued), b"server shutting down\n");
+    assert_eq!(read_to_end(&mut queued), SHUTTING_DOWN.as_bytes());
     let mut late = connect(server.addr);
-    assert_eq!(read_to_end(&mut late), b"server shutting down\n");
+    assert_eq!(read_to_end(&mut late), SHUTTING_DOWN.as_bytes());
 
     // Active clients are still served during the drain.
     exchange(&mut a, b"a2", ACK);

@@ -6,7 +6,6 @@ mod bench;
 mod client;
 mod cluster;
 mod faults;
-mod kit;
 mod panics;
 mod scripts;
 mod server;

@@ -1,16 +1,28 @@
-//! Spawning the real binary and talking to it over real loopback sockets.
+//! Spawning the real binary, as a server or as a command run to completion,
+//! and talking to it over real loopback sockets.
 
+use std::ffi::OsStr;
+use std::fmt;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use rustix::process::{Pid, Signal, kill_process};
+
 /// A failure bound, not a pause: every wait ends as soon as its event happens.
 pub const DEADLINE: Duration = Duration::from_secs(15);
 
-pub const ACK: &[u8] = "已收到\n".as_bytes();
+/// What the server says on the wire besides the user's replies, from the
+/// library, so a test never retypes them: the default ack, and the notices
+/// for a connection no worker will serve.
+pub use tcpack::protocol::{BUSY, DEFAULT_ACK, SHUTTING_DOWN};
+
+/// The default ack as the bytes a client reads.
+pub const ACK: &[u8] = DEFAULT_ACK.as_bytes();
 
 pub fn tcpack() -> &'static str {
     env!("CARGO_BIN_EXE_tcpack")
@@ -38,23 +50,24 @@ impl Server {
         }
         let mut command = Command::new(tcpack());
         command.args(&all);
-        Self::spawn(command, format!("tcpack {}", all.join(" ")))
+        Self::spawn(command)
     }
 
     /// Starts the server through `bash -c SCRIPT`, with `$TCPACK` set to the binary.
     pub fn start_via_shell(script: &str) -> Self {
         let mut command = Command::new("bash");
         command.args(["-c", script]).env("TCPACK", tcpack());
-        Self::spawn(command, format!("bash -c {script:?}"))
+        Self::spawn(command)
     }
 
-    fn spawn(mut command: Command, description: String) -> Self {
+    fn spawn(mut command: Command) -> Self {
+        let description = command_line(&command);
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("spawn tcpack");
+            .unwrap_or_else(|e| panic!("spawn {description}: {e}"));
         let lines = pipe_lines(child.stdout.take().expect("stdout"));
         let stderr = pipe_lines(child.stderr.take().expect("stderr"));
         let mut server = Server {
@@ -128,9 +141,9 @@ impl Server {
         self.seen.iter().filter(|l| l.contains(needle)).count()
     }
 
-    pub fn signal(&self, signal: rustix::process::Signal) {
-        let pid = rustix::process::Pid::from_raw(self.pid()).expect("pid");
-        rustix::process::kill_process(pid, signal).expect("kill");
+    pub fn signal(&self, signal: Signal) {
+        let pid = Pid::from_raw(self.pid()).expect("pid");
+        kill_process(pid, signal).expect("kill");
     }
 
     /// Waits for the process to exit (its stdout closes), reading every line it wrote.
@@ -223,6 +236,20 @@ pub fn exchange(stream: &mut TcpStream, data: &[u8], expected: &[u8]) {
     );
 }
 
+/// Takes the only worker of a `--workers 1` server (default ack, either
+/// framing): connects and is acked once, so the worker is provably serving
+/// this client and every later one waits in the queue. The worker stays
+/// taken until the returned client closes.
+pub fn hold_the_only_worker(server: &Server) -> TcpStream {
+    let listening = &server.seen[0];
+    if !listening.contains("workers=1,") {
+        server.fail(&format!("not a --workers 1 server: {listening}"));
+    }
+    let mut holder = connect(server.addr);
+    exchange(&mut holder, b"hold\n", ACK);
+    holder
+}
+
 /// Reads until the server closes; fails on a reset, which would have destroyed data.
 pub fn read_to_end(stream: &mut TcpStream) -> Vec<u8> {
     let mut got = Vec::new();
@@ -238,37 +265,211 @@ pub fn finish(stream: &mut TcpStream) -> Vec<u8> {
     read_to_end(stream)
 }
 
-/// Runs a command to completion with `stdin`, bounded by `DEADLINE`; returns (status, stdout, stderr).
-pub fn run(mut command: Command, stdin: &[u8]) -> (ExitStatus, String, String) {
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {command:?}: {e}"));
-    let mut input = child.stdin.take().expect("stdin");
-    let stdin = stdin.to_vec();
-    thread::spawn(move || {
-        let _ = input.write_all(&stdin);
-    });
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(DEADLINE * 4) {
-        Ok(Ok(out)) => (
-            out.status,
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        ),
-        Ok(Err(e)) => panic!("{command:?}: {e}"),
-        Err(_) => {
-            if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
-                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-            }
-            panic!("{command:?} did not finish within {:?}", DEADLINE * 4)
+/// How long a command run to completion may take before it is killed: a
+/// failure bound, roomy because some commands start servers or run benches.
+pub const RUN_DEADLINE: Duration = Duration::from_secs(4 * DEADLINE.as_secs());
+
+/// A command the tests run to completion, the binary under test or a tool
+/// around it, modelled on ripgrep's `TestCommand`:
+///
+/// ```ignore
+/// let out = tcpack_cmd(&["client", "127.0.0.1", "7785"]).stdin("hi\n").run().success();
+/// assert_eq!(out.stdout, DEFAULT_ACK, "{out}");
+/// ```
+///
+/// A check that fails prints the whole command line, the exit status and
+/// everything the command wrote.
+pub struct TestCommand {
+    command: Command,
+    stdin: Vec<u8>,
+}
+
+/// `tcpack ARGS`: the binary under test.
+pub fn tcpack_cmd(args: &[&str]) -> TestCommand {
+    TestCommand::new(tcpack()).args(args)
+}
+
+impl TestCommand {
+    pub fn new(program: impl AsRef<OsStr>) -> Self {
+        TestCommand {
+            command: Command::new(program),
+            stdin: Vec::new(),
         }
+    }
+
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.command.arg(arg);
+        self
+    }
+
+    pub fn args(mut self, args: impl IntoIterator<Item = impl AsRef<OsStr>>) -> Self {
+        self.command.args(args);
+        self
+    }
+
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
+        self.command.env(key, value);
+        self
+    }
+
+    pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.command.current_dir(dir);
+        self
+    }
+
+    /// What the command reads on stdin (nothing unless given: stdin is then at its end).
+    pub fn stdin(mut self, input: impl Into<Vec<u8>>) -> Self {
+        self.stdin = input.into();
+        self
+    }
+
+    /// Runs the command to completion, bounded by `RUN_DEADLINE`.
+    #[track_caller]
+    pub fn run(self) -> Outcome {
+        self.spawn().wait()
+    }
+
+    /// Starts the command, for a test that acts on it while it runs.
+    pub fn spawn(mut self) -> Running {
+        let line = command_line(&self.command);
+        let mut child = self
+            .command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {line}: {e}"));
+        let mut input = child.stdin.take().expect("stdin");
+        let stdin = self.stdin;
+        thread::spawn(move || {
+            let _ = input.write_all(&stdin);
+        });
+        let pid = child.id();
+        let (tx, output) = mpsc::channel();
+        thread::spawn(move || {
+            let _ = tx.send(child.wait_with_output());
+        });
+        Running { pid, line, output }
+    }
+}
+
+/// A command started by `TestCommand::spawn`.
+pub struct Running {
+    pid: u32,
+    line: String,
+    output: Receiver<std::io::Result<Output>>,
+}
+
+impl Running {
+    pub fn signal(&self, signal: Signal) {
+        let pid = Pid::from_raw(self.pid as i32).expect("pid");
+        kill_process(pid, signal).expect("kill");
+    }
+
+    /// Waits for the command to exit; kills it and fails if it overruns `RUN_DEADLINE`.
+    #[track_caller]
+    pub fn wait(self) -> Outcome {
+        let output = match self.output.recv_timeout(RUN_DEADLINE) {
+            Ok(output) => output,
+            Err(_) => {
+                if let Some(pid) = Pid::from_raw(self.pid as i32) {
+                    let _ = kill_process(pid, Signal::KILL);
+                }
+                // What it wrote before it was killed, unless a child of its own
+                // still holds the pipes open.
+                match self.output.recv_timeout(Duration::from_secs(2)) {
+                    Ok(Ok(output)) => Outcome::new(self.line, output).fail(&format!(
+                        "did not finish within {RUN_DEADLINE:?}, so it was killed"
+                    )),
+                    _ => panic!("{} did not finish within {RUN_DEADLINE:?}", self.line),
+                }
+            }
+        };
+        let output = output.unwrap_or_else(|e| panic!("{}: {e}", self.line));
+        Outcome::new(self.line, output)
+    }
+}
+
+/// How a command ended and what it wrote.
+pub struct Outcome {
+    /// The command line, as a shell would take it.
+    pub command: String,
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Outcome {
+    fn new(command: String, output: Output) -> Self {
+        Outcome {
+            command,
+            status: output.status,
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Checks that the command exited 0.
+    #[track_caller]
+    pub fn success(self) -> Self {
+        if !self.status.success() {
+            self.fail("expected success");
+        }
+        self
+    }
+
+    /// Checks the command's exit code.
+    #[track_caller]
+    pub fn code(self, expected: i32) -> Self {
+        if self.status.code() != Some(expected) {
+            self.fail(&format!("expected exit code {expected}"));
+        }
+        self
+    }
+
+    /// Panics with everything a reader needs to see why.
+    #[track_caller]
+    pub fn fail(&self, what: &str) -> ! {
+        panic!("{what}\n{self}");
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "command: {}\nstatus: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.command, self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+/// `command` as one could paste it into a shell: directory, environment, words.
+fn command_line(command: &Command) -> String {
+    let mut words = Vec::new();
+    if let Some(dir) = command.get_current_dir() {
+        words.extend(["cd".to_owned(), quote(dir.as_os_str()), "&&".to_owned()]);
+    }
+    for (key, value) in command.get_envs() {
+        if let Some(value) = value {
+            words.push(format!("{}={}", key.to_string_lossy(), quote(value)));
+        }
+    }
+    words.push(quote(command.get_program()));
+    words.extend(command.get_args().map(quote));
+    words.join(" ")
+}
+
+fn quote(word: &OsStr) -> String {
+    let word = word.to_string_lossy();
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c));
+    if plain {
+        word.into_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
     }
 }
 
@@ -295,16 +496,16 @@ pub fn spawn_non_reader(stream: &TcpStream) -> thread::JoinHandle<()> {
 }
 
 /// Runs `bash scripts/NAME ARGS` from the repository root with `$TCPACK` set
-/// to the binary under test; returns (status, stdout, stderr).
-pub fn run_script(name: &str, args: &[&str]) -> (ExitStatus, String, String) {
-    let mut command = Command::new("bash");
-    command
+/// to the binary under test.
+#[track_caller]
+pub fn run_script(name: &str, args: &[&str]) -> Outcome {
+    TestCommand::new("bash")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .arg(format!("scripts/{name}"))
         .args(args)
         .env("TCPACK", tcpack())
-        .env("NC_TIMEOUT", "10");
-    run(command, b"")
+        .env("NC_TIMEOUT", "10")
+        .run()
 }
 
 /// A directory of this test run's own under the system's temporary directory.

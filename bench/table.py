@@ -1,0 +1,99 @@
+"""The results side of scripts/bench.sh (`make bench`).
+
+    python3 bench/table.py --tag SERVER CASE < REPORT.json
+        Prints the `tcpack bench --json` report read on stdin as one line,
+        tagged with the server it ran against and the case it ran, for
+        bench.sh to append to its RESULTS.jsonl.
+
+    python3 bench/table.py RESULTS.jsonl OUT.json
+        Stores every run with a description of the machine in OUT.json and
+        prints the table: each case per server, with ratios against tokio,
+        then how much sooner tcpack answers its slowest client than the
+        tutorial's server does.
+"""
+
+import json
+import os
+import platform
+import sys
+
+BASELINE = "tokio"
+
+
+def tag(server, case):
+    report = json.load(sys.stdin)
+    report["server_name"] = server
+    report["case"] = case
+    print(json.dumps(report))
+
+
+def machine():
+    with open("/proc/cpuinfo") as cpuinfo:
+        cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "?")
+    return {"cpus": os.cpu_count(), "kernel": platform.release(), "cpu": cpu}
+
+
+def ratios(run, base):
+    """`ops 1.02x, p99 0.97x, ...` of RUN against the baseline's run of the same case."""
+    server, base_server = run.get("server") or {}, base.get("server") or {}
+    parts = [
+        f"ops {run['ops_per_sec'] / max(base['ops_per_sec'], 1e-9):.2f}x",
+        f"p99 {run['latency_us']['p99'] / max(base['latency_us']['p99'], 1e-9):.2f}x",
+    ]
+    if base_server.get("cpu_us_per_op"):
+        parts.append(f"cpu/op {server.get('cpu_us_per_op', 0) / base_server['cpu_us_per_op']:.2f}x")
+    if run.get("first_ack_max_ms") and base.get("first_ack_max_ms"):
+        parts.append(f"1st-ack {run['first_ack_max_ms'] / base['first_ack_max_ms']:.2f}x")
+    return ", ".join(parts)
+
+
+def row(run, base):
+    if "cpu_ticks" in run:
+        return f"{run['case']:<44} {run['server_name']:<7} idle CPU ticks (1/100 s) over 5 s: {run['cpu_ticks']}"
+    server = run.get("server") or {}
+    ratio = ratios(run, base) if base and run["server_name"] != BASELINE else ""
+    first = run.get("first_ack_max_ms")
+    first = f"{first:.2f}" if first is not None else "-"
+    latency = run["latency_us"]
+    return (
+        f"{run['case']:<44} {run['server_name']:<7} {run['ops_per_sec']:>10.0f} {latency['p50']:>8.1f} "
+        f"{latency['p99']:>8.1f} {latency['max']:>9.1f} {server.get('cpu_us_per_op', 0):>9.2f} {first:>14} "
+        f"{server.get('rss_kib', 0):>8} {run['errors'] + run['timeouts']:>4} {run['busy']:>4}  {ratio}"
+    )
+
+
+def table(results, out):
+    with open(results) as lines:
+        runs = [json.loads(line) for line in lines]
+    about = machine()
+    with open(out, "w") as stored:
+        json.dump({"machine": about, "runs": runs}, stored, indent=2)
+    base = {run["case"]: run for run in runs if run["server_name"] == BASELINE}
+    print(f"\nmachine: {about['cpus']} CPUs, {about['cpu']}, Linux {about['kernel']}")
+    print(
+        f"{'case':<44} {'server':<7} {'ops/s':>10} {'p50 µs':>8} {'p99 µs':>8} {'max µs':>9} {'CPU µs/op':>9} "
+        f"{'1st-ack max ms':>14} {'RSS KiB':>8} {'err':>4} {'busy':>4}  vs {BASELINE}"
+    )
+    for run in runs:
+        print(row(run, base.get(run["case"])))
+    fair = {run["server_name"]: run for run in runs if run["case"].startswith("rr -c 16 -n")}
+    if "python" in fair and "tcpack" in fair and fair["tcpack"]["first_ack_max_ms"]:
+        sooner = fair["python"]["first_ack_max_ms"] / fair["tcpack"]["first_ack_max_ms"]
+        print(
+            f"\nfairness (rr, 16 connections): the slowest first ack came "
+            f"{sooner:.0f}x sooner with tcpack than with the tutorial's server"
+        )
+    print(f"\nresults: {out}")
+
+
+def main(args):
+    if len(args) == 3 and args[0] == "--tag":
+        tag(args[1], args[2])
+    elif len(args) == 2 and not args[0].startswith("-"):
+        table(args[0], args[1])
+    else:
+        sys.exit("usage: bench/table.py --tag SERVER CASE < REPORT.json\n       bench/table.py RESULTS.jsonl OUT.json")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
