@@ -75,7 +75,8 @@ cleanup_workdir() {
 start_listening() {
     local log=$1 name=${2##*/}
     shift
-    "$@" >"$log" 2>&1 &
+    # A background job's stdin is /dev/null unless redirected on the job itself.
+    "$@" <"${SERVER_STDIN:-/dev/null}" >"$log" 2>&1 &
     # shellcheck disable=SC2034 # for the sourcing script
     server_pid=$!
     if ! (wait_until "$name to listen" listening_or_gone "$log" "$server_pid") \

@@ -182,3 +182,39 @@ fn drain_checks_a_graceful_shutdown_end_to_end() {
     assert!(out.stdout.contains("sent=9 acked=9 lost=0 exit=0"), "{out}");
     assert!(out.stdout.contains("stopped: uptime"), "{out}");
 }
+
+#[test]
+fn device_simulates_a_line_protocol_answered_by_rules() {
+    let out = run_script("device.sh", &[]).success();
+    let session = out
+        .stdout
+        .split("== what the client saw\n")
+        .nth(1)
+        .and_then(|rest| rest.split("== server log").next())
+        .unwrap_or_default();
+    // Heartbeats come every second, between any two answers (never inside one).
+    let (heartbeats, answers): (Vec<&str>, Vec<&str>) =
+        session.lines().partition(|l| l.starts_with("HEARTBEAT "));
+    assert_eq!(
+        answers,
+        [
+            "THERMO-1 ready, you are connection 1",
+            "PONG",
+            "VALUE temp=21.5 (reading 2 on connection 1)",
+            "OK temp=22.5",
+            "DONE SLOW query",
+            "ERR unknown command: HELLO?",
+            "CONFIG interval=5",
+            "BYE"
+        ],
+        "{out}"
+    );
+    assert_eq!(heartbeats.first(), Some(&"HEARTBEAT 1"), "{out}");
+    assert!(out.stdout.contains("console: ok sent 1"), "{out}");
+    assert!(
+        out.stdout.contains("the device answered every command"),
+        "{out}"
+    );
+    let help = run_script("device.sh", &["--help"]).success();
+    assert!(help.stdout.starts_with("device.sh"), "{help}");
+}

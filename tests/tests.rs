@@ -7,6 +7,7 @@ mod client;
 mod cluster;
 mod faults;
 mod panics;
+mod rules;
 mod scripts;
 mod server;
 mod shutdown;

@@ -6,7 +6,7 @@ use std::fmt;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -38,6 +38,8 @@ pub struct Server {
     seen: Vec<String>,
     stderr: Receiver<String>,
     status: Option<ExitStatus>,
+    /// The server's stdin, for `--console` commands; `None` means /dev/null.
+    stdin: Option<ChildStdin>,
 }
 
 impl Server {
@@ -50,27 +52,53 @@ impl Server {
         }
         let mut command = Command::new(tcpack());
         command.args(&all);
-        Self::spawn(command)
+        Self::spawn(command, false)
+    }
+
+    /// As `start`, with a pipe on stdin for `console` (use `--console`).
+    pub fn start_with_console(args: &[&str]) -> Self {
+        let mut command = Command::new(tcpack());
+        command
+            .arg("server")
+            .args(args)
+            .args(["--bind", "127.0.0.1:0"]);
+        Self::spawn(command, true)
+    }
+
+    /// Types one line on the server's console.
+    pub fn console(&mut self, line: &str) {
+        let Some(stdin) = self.stdin.as_mut() else {
+            self.fail("console: this server was started without a stdin pipe")
+        };
+        if let Err(e) = writeln!(stdin, "{line}").and_then(|()| stdin.flush()) {
+            self.fail(&format!("console: writing {line:?}: {e}"));
+        }
     }
 
     /// Starts the server through `bash -c SCRIPT`, with `$TCPACK` set to the binary.
     pub fn start_via_shell(script: &str) -> Self {
         let mut command = Command::new("bash");
         command.args(["-c", script]).env("TCPACK", tcpack());
-        Self::spawn(command)
+        Self::spawn(command, false)
     }
 
-    fn spawn(mut command: Command) -> Self {
+    fn spawn(mut command: Command, with_stdin: bool) -> Self {
         let description = command_line(&command);
         let mut child = command
-            .stdin(Stdio::null())
+            .stdin(if with_stdin {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {description}: {e}"));
         let lines = pipe_lines(child.stdout.take().expect("stdout"));
         let stderr = pipe_lines(child.stderr.take().expect("stderr"));
+        let stdin = child.stdin.take();
         let mut server = Server {
+            stdin,
             child,
             addr: "127.0.0.1:0".parse().expect("addr"),
             command: description,

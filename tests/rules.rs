@@ -1,0 +1,514 @@
+//! Scripted answers as a user drives them: rules files and `--rule`s,
+//! templates, actions, delays, probability, greeting, pushes, the console,
+//! `--control` on the status port, SIGHUP reloads and Ctrl-C with an answer owed.
+
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use rustix::process::Signal;
+
+use crate::util::{Server, TestCommand, connect, finish, read_to_end, tcpack_cmd, tempdir};
+
+/// Writes `text` to a rules file of this test's own.
+fn rules_file(name: &str, text: &str) -> PathBuf {
+    let path = tempdir("rules").join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A line client: one connection, answers read a line at a time.
+struct Client {
+    stream: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl Client {
+    fn new(server: &Server) -> Self {
+        let stream = connect(server.addr);
+        let reader = BufReader::new(stream.try_clone().unwrap());
+        Self { stream, reader }
+    }
+
+    fn send(&mut self, line: &str) {
+        self.stream.write_all(line.as_bytes()).unwrap();
+    }
+
+    fn line(&mut self) -> String {
+        let mut line = String::new();
+        self.reader.read_line(&mut line).expect("an answer line");
+        line
+    }
+
+    fn ask(&mut self, line: &str) -> String {
+        self.send(line);
+        self.line()
+    }
+}
+
+const DEVICE: &str = r#"
+[[rule]]
+exact = "PING"
+reply = "PONG\n"
+
+[[rule]]
+name = "greet"
+prefix = "HELLO "
+reply = "hi {0}|{msg}\n"
+
+[[rule]]
+contains = "?"
+reply = "a question of {len} bytes\n"
+
+[[rule]]
+name = "read"
+regex = '^READ (\w+) (\d+)$'
+reply = "{1}={2} [{0}] #{conn} seq {seq} from {peer} {{ok}} {hex}\n"
+
+[[rule]]
+name = "stamp"
+exact = "TIME"
+reply = "{time} {unix_ms}\n"
+
+[[rule]]
+exact = "LOG"
+action = "silent"
+
+[[rule]]
+exact = "QUIT"
+reply = "BYE\n"
+action = "close"
+
+[[rule]]
+exact = "CRASH"
+action = "reset"
+"#;
+
+#[test]
+fn each_matcher_and_placeholder_answers_as_written() {
+    let rules = rules_file("device", DEVICE);
+    let mut server = Server::start(&[
+        "--framing",
+        "line",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--reply",
+        "ERR {msg}\\n",
+    ]);
+    let mut client = Client::new(&server);
+    assert_eq!(client.ask("PING\r\n"), "PONG\n");
+    assert_eq!(client.ask("HELLO there\n"), "hi HELLO |HELLO there\n");
+    assert_eq!(client.ask("why?\n"), "a question of 4 bytes\n");
+    let peer = client.stream.local_addr().unwrap();
+    assert_eq!(
+        client.ask("READ temp 7\n"),
+        format!(
+            "temp=7 [READ temp 7] #1 seq 4 from {peer} {{ok}} 52 45 41 44 20 74 65 6d 70 20 37\n"
+        )
+    );
+    let stamp = client.ask("TIME\n");
+    let (time, unix_ms) = stamp.trim_end().rsplit_once(' ').unwrap();
+    assert!(
+        chrono::NaiveDateTime::parse_from_str(time, "%Y-%m-%d %H:%M:%S%.3f").is_ok(),
+        "{stamp}"
+    );
+    assert!(
+        unix_ms.parse::<u64>().unwrap() > 1_700_000_000_000,
+        "{stamp}"
+    );
+    // No rule matches: the default answer, a template too now.
+    assert_eq!(client.ask("what\n"), "ERR what\n");
+    let line = server.wait_for("message (6 bytes, rule 1 \"PING\"): PING");
+    assert!(line.contains("#1 127.0.0.1:"), "{line}");
+    server.wait_for("message (12 bytes, rule 4 \"read\"): READ temp 7");
+    assert!(
+        server
+            .wait_for("message (5 bytes): what")
+            .ends_with("): what")
+    );
+}
+
+#[test]
+fn one_liners_answer_nc() {
+    let server = Server::start(&[
+        "--framing",
+        "line",
+        "--rule",
+        "PING=>PONG\\n",
+        "--rule",
+        "/^READ (\\d+)$/=>VALUE {1}\\n",
+    ]);
+    let out = TestCommand::new("nc")
+        .args([
+            "-N",
+            "-w",
+            "10",
+            "127.0.0.1",
+            &server.addr.port().to_string(),
+        ])
+        .stdin("PING\nREAD 42\nother\n")
+        .run()
+        .success();
+    assert_eq!(out.stdout, "PONG\nVALUE 42\n已收到\n", "{out}");
+}
+
+#[test]
+fn hex_matches_binary_input_and_reply_hex_answers_bytes() {
+    let rules = rules_file(
+        "binary",
+        "[[rule]]\nhex = \"AA 55 01\"\nreply_hex = \"55 AA 81 00\"\n",
+    );
+    let mut server = Server::start(&["--rules", rules.to_str().unwrap(), "--decode", "hex"]);
+    let mut client = connect(server.addr);
+    client.write_all(b"\xaa\x55\x01\x00\xff").unwrap();
+    let mut answer = [0u8; 4];
+    client.read_exact(&mut answer).unwrap();
+    assert_eq!(&answer, b"\x55\xaa\x81\x00");
+    server.wait_for("message (5 bytes, rule 1 \"hex AA 55 01\"): aa 55 01 00 ff");
+    // Bytes that do not start with the pattern get the default ack.
+    client.write_all(b"\x55\xaa").unwrap();
+    let mut ack = vec![0u8; crate::util::ACK.len()];
+    client.read_exact(&mut ack).unwrap();
+    assert_eq!(ack, crate::util::ACK);
+}
+
+#[test]
+fn silent_says_nothing_close_answers_then_closes_reset_resets() {
+    let rules = rules_file("actions", DEVICE);
+    let mut server = Server::start(&["--framing", "line", "--rules", rules.to_str().unwrap()]);
+
+    let mut client = Client::new(&server);
+    client.send("LOG\n");
+    assert_eq!(client.ask("PING\n"), "PONG\n", "silent answered something");
+
+    // close: the answer, then EOF; what came after it in the same write is not answered.
+    let mut quitter = connect(server.addr);
+    quitter.write_all(b"QUIT\nPING\n").unwrap();
+    assert_eq!(read_to_end(&mut quitter), b"BYE\n");
+    server.wait_for("message (5 bytes, rule 7 \"QUIT\", close): QUIT");
+    server.wait_for("closed: closed by rule");
+
+    // reset: the client sees a reset, not an answer.
+    let mut crasher = connect(server.addr);
+    crasher.write_all(b"CRASH\n").unwrap();
+    let mut got = Vec::new();
+    let error = crasher.read_to_end(&mut got).expect_err("a reset");
+    assert_eq!(
+        error.kind(),
+        ErrorKind::ConnectionReset,
+        "{error}; got {got:?}"
+    );
+    assert!(got.is_empty(), "{got:?}");
+    server.wait_for("closed: reset by rule");
+    assert_eq!(client.ask("PING\n"), "PONG\n");
+}
+
+#[test]
+fn a_delay_holds_back_its_own_connection_only() {
+    let rules = rules_file(
+        "delay",
+        "[[rule]]\nexact = \"SLOW\"\nreply = \"DONE\\n\"\ndelay = \"300ms..400ms\"\n\n[[rule]]\nexact = \"PING\"\nreply = \"PONG\\n\"\n",
+    );
+    let mut server = Server::start(&["--framing", "line", "--rules", rules.to_str().unwrap()]);
+    let mut slow = Client::new(&server);
+    let mut other = Client::new(&server);
+    let started = Instant::now();
+    // PING before SLOW in the same write: its answer is not held back by the delay.
+    slow.send("PING\nSLOW\n");
+    assert_eq!(slow.line(), "PONG\n");
+    server.wait_for("rule 1 \"SLOW\", delay 0.");
+    // Another connection is answered while this one waits.
+    assert_eq!(other.ask("PING\n"), "PONG\n");
+    assert_eq!(slow.line(), "DONE\n");
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "answered after {:?}",
+        started.elapsed()
+    );
+}
+
+const COIN: &str = "[[rule]]\nexact = \"COIN\"\nreply = \"HEADS\\n\"\nprobability = 0.5\n\n[[rule]]\nexact = \"NEVER\"\nreply = \"yes\\n\"\nprobability = 0.0\n\n[[rule]]\nexact = \"ALWAYS\"\nreply = \"yes\\n\"\nprobability = 1.0\n";
+
+/// 40 coin flips on one connection of a fresh server with `--seed SEED`.
+fn flips(rules: &str, seed: &str) -> String {
+    let server = Server::start(&[
+        "--framing",
+        "line",
+        "--rules",
+        rules,
+        "--reply",
+        "TAILS\\n",
+        "--seed",
+        seed,
+    ]);
+    let mut client = Client::new(&server);
+    client.send(&"COIN\n".repeat(40));
+    (0..40).map(|_| client.line()).collect()
+}
+
+#[test]
+fn probability_zero_never_one_always_and_a_seed_repeats_the_run() {
+    let path = rules_file("coin", COIN);
+    let rules = path.to_str().unwrap();
+    let server = Server::start(&["--framing", "line", "--rules", rules]);
+    let mut client = Client::new(&server);
+    for _ in 0..20 {
+        assert_eq!(client.ask("NEVER\n"), "已收到\n");
+        assert_eq!(client.ask("ALWAYS\n"), "yes\n");
+    }
+    let first = flips(rules, "42");
+    assert_eq!(
+        flips(rules, "42"),
+        first,
+        "the same seed gave other choices"
+    );
+    // Seed 42 happens to give both sides: the rule applies some of the time only.
+    assert!(
+        first.contains("HEADS") && first.contains("TAILS"),
+        "{first}"
+    );
+}
+
+#[test]
+fn a_greeting_comes_when_a_worker_takes_the_connection() {
+    let mut server = Server::start(&["--workers", "1", "--greeting", "welcome #{conn} {peer}\\n"]);
+    let mut first = Client::new(&server);
+    let peer = first.stream.local_addr().unwrap();
+    assert_eq!(first.line(), format!("welcome #1 {peer}\n"));
+    // The second waits for the only worker: nothing has been sent to it yet.
+    let mut second = Client::new(&server);
+    server.wait_for("#2 127.0.0.1:");
+    second.stream.set_nonblocking(true).unwrap();
+    let mut early = [0u8; 64];
+    let peeked = second.stream.peek(&mut early);
+    assert_eq!(
+        peeked.map_err(|e| e.kind()),
+        Err(ErrorKind::WouldBlock),
+        "greeted early"
+    );
+    second.stream.set_nonblocking(false).unwrap();
+    // Its greeting comes once the worker is free to serve it.
+    finish(&mut first.stream);
+    let second_peer = second.stream.local_addr().unwrap();
+    assert_eq!(second.line(), format!("welcome #2 {second_peer}\n"));
+}
+
+#[test]
+fn push_every_reaches_every_served_connection() {
+    let mut server = Server::start(&[
+        "--framing",
+        "line",
+        "--push",
+        "TICK {seq} #{conn}\\n",
+        "--push-every",
+        "200ms",
+    ]);
+    let mut clients: Vec<Client> = (0..3).map(|_| Client::new(&server)).collect();
+    for (i, client) in clients.iter_mut().enumerate() {
+        // Connected clients are served; each hears a tick with its own id.
+        let tick = client.line();
+        assert!(
+            tick.starts_with("TICK ") && tick.ends_with(&format!(" #{}\n", i + 1)),
+            "{tick}"
+        );
+        // Acks and pushes share the connection without mixing mid-line.
+        let answer = client.ask("hi\n");
+        assert!(
+            answer == "已收到\n" || answer.starts_with("TICK "),
+            "{answer}"
+        );
+    }
+    server.signal(Signal::INT);
+    assert!(server.wait_exit().success());
+    let summary = server.wait_for("stopped:");
+    assert!(summary.contains(" pushed"), "{summary}");
+}
+
+#[test]
+fn the_console_lists_sends_to_one_or_all_and_closes() {
+    let mut server = Server::start_with_console(&["--framing", "line", "--console"]);
+    let mut one = Client::new(&server);
+    let mut two = Client::new(&server);
+    assert_eq!(one.ask("a\n"), "已收到\n");
+    assert_eq!(two.ask("b\n"), "已收到\n");
+    server.console("/list");
+    server.wait_for("console: ok 2 connections");
+    server.wait_for("console: #1 127.0.0.1:");
+    server.wait_for("console: #2 127.0.0.1:");
+    server.console("/send 1 only for you");
+    assert_eq!(one.line(), "only for you\n");
+    server.wait_for("console: ok sent 1");
+    server.console("to everybody");
+    assert_eq!(one.line(), "to everybody\n");
+    assert_eq!(two.line(), "to everybody\n", "two got something else first");
+    server.wait_for("console: ok sent 2");
+    server.console("/send 9 nobody");
+    server.wait_for("console: error no connection 9");
+    server.console("/shout");
+    server.wait_for("console: error unknown command \"shout\"");
+    server.console("/close 2");
+    assert_eq!(read_to_end(&mut two.stream), b"");
+    server.wait_for("#2 127.0.0.1:");
+    server.wait_for("closed: closed by operator");
+    assert_eq!(one.ask("still here\n"), "已收到\n");
+}
+
+/// The status port's address, from its log line.
+fn status_port(server: &mut Server) -> String {
+    let line = server.wait_for("status on ");
+    line.rsplit("status on ").next().unwrap().to_owned()
+}
+
+#[test]
+fn control_on_the_status_port_takes_commands_from_nc() {
+    let rules = rules_file(
+        "control",
+        "[[rule]]\nexact = \"PING\"\nreply = \"PONG\\n\"\n",
+    );
+    let mut server = Server::start(&[
+        "--framing",
+        "line",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--status-bind",
+        "127.0.0.1:0",
+        "--control",
+    ]);
+    let status = status_port(&mut server);
+    let (host, port) = status.rsplit_once(':').unwrap();
+    let mut client = Client::new(&server);
+    assert_eq!(client.ask("PING\n"), "PONG\n");
+    let nc = |input: &str| {
+        TestCommand::new("nc")
+            .args(["-N", "-w", "10", host, port])
+            .stdin(input)
+            .run()
+            .success()
+            .stdout
+    };
+    assert_eq!(nc("send 1 hello from a script\n"), "ok sent 1\n");
+    assert_eq!(client.line(), "hello from a script\n");
+    assert_eq!(nc("send 7 x\n"), "error no connection 7\n");
+    assert!(nc("list\n").starts_with("ok 1 connections\n#1 127.0.0.1:"));
+    // Without a command, the status report, with each rule's hits.
+    let report = nc("");
+    assert!(report.starts_with("status ok\n"), "{report}");
+    assert!(report.contains("\nrule_1_hits 1 PING\n"), "{report}");
+    assert!(report.contains("\npushed 1\n"), "{report}");
+}
+
+#[test]
+fn control_needs_a_status_port() {
+    let out = tcpack_cmd(&["server", "--control"]).run().code(2);
+    assert!(out.stderr.contains("--status-bind"), "{out}");
+}
+
+#[test]
+fn sighup_reloads_a_good_file_and_keeps_the_rules_when_it_is_bad() {
+    let path = rules_file(
+        "reload",
+        "[[rule]]\nexact = \"PING\"\nreply = \"PONG 1\\n\"\n",
+    );
+    let mut server = Server::start(&["--framing", "line", "--rules", path.to_str().unwrap()]);
+    let mut client = Client::new(&server);
+    assert_eq!(client.ask("PING\n"), "PONG 1\n");
+
+    std::fs::write(
+        &path,
+        "[[rule]]\nexact = \"PING\"\nreply = \"PONG 2\\n\"\n\n[[rule]]\nexact = \"A\"\nreply = \"B\\n\"\n",
+    )
+    .unwrap();
+    server.signal(Signal::HUP);
+    let line = server.wait_for("rules reloaded: 2 rules from");
+    assert!(line.ends_with(path.to_str().unwrap()), "{line}");
+    // The same connection uses the new rules from its next message on.
+    assert_eq!(client.ask("PING\n"), "PONG 2\n");
+
+    std::fs::write(&path, "[[rule]]\nexact = \"PING\"\nreply = \"{oops}\"\n").unwrap();
+    server.signal(Signal::HUP);
+    let error = server.wait_for("rules not reloaded");
+    assert!(
+        error.contains("ERROR")
+            && error.contains(&format!(
+                "{}:1:1: rule 1: reply: unknown placeholder {{oops}}",
+                path.display()
+            )),
+        "{error}"
+    );
+    assert_eq!(client.ask("PING\n"), "PONG 2\n");
+    assert_eq!(client.ask("A\n"), "B\n");
+}
+
+#[test]
+fn a_delayed_answer_owed_at_ctrl_c_is_sent_when_the_drain_times_out() {
+    let rules = rules_file(
+        "owed",
+        "[[rule]]\nexact = \"SLOW\"\nreply = \"LATE BUT HERE\\n\"\ndelay = \"60s\"\n",
+    );
+    let mut server = Server::start(&[
+        "--framing",
+        "line",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--drain-timeout",
+        "0.5",
+    ]);
+    let mut client = Client::new(&server);
+    client.send("first\nSLOW\n");
+    assert_eq!(client.line(), "已收到\n");
+    server.wait_for("delay 60.000s");
+    server.signal(Signal::INT);
+    server.wait_for("drain timeout: closing 1 connections");
+    assert_eq!(client.line(), "LATE BUT HERE\n");
+    assert_eq!(read_to_end(&mut client.stream), b"");
+    assert!(server.wait_exit().success(), "{}", server.log());
+    server.wait_for("closed: drain timeout");
+}
+
+#[test]
+fn bad_rules_are_usage_errors_that_say_where_and_what() {
+    let bad = rules_file(
+        "bad",
+        "[[rule]]\nexact = \"a\"\nreply = \"x\"\n\n[[rule]]\nregex = \"(\"\nreply = \"x\"\n",
+    );
+    let out = tcpack_cmd(&["server", "--rules", bad.to_str().unwrap()])
+        .run()
+        .code(2);
+    assert!(
+        out.stderr.starts_with(&format!(
+            "error: {}:5:1: rule 2: regex /(/ does not compile: regex parse error",
+            bad.display()
+        )),
+        "{out}"
+    );
+    let typo = rules_file("typo", "[[rule]]\nexcat = \"a\"\n");
+    let out = tcpack_cmd(&["server", "--rules", typo.to_str().unwrap()])
+        .run()
+        .code(2);
+    assert!(out.stderr.contains(":2:1: unknown field `excat`"), "{out}");
+    let out = tcpack_cmd(&["server", "--rules", "/nonexistent/rules.toml"])
+        .run()
+        .code(2);
+    assert!(
+        out.stderr
+            .contains("cannot read the rules file /nonexistent/rules.toml"),
+        "{out}"
+    );
+    let out = tcpack_cmd(&["server", "--rule", "PING"]).run().code(2);
+    assert!(
+        out.stderr
+            .contains("--rule \"PING\": write it as MATCH=>REPLY"),
+        "{out}"
+    );
+    let out = tcpack_cmd(&["server", "--rule", "a=>x", "--reply", "{nope}"])
+        .run()
+        .code(2);
+    assert!(
+        out.stderr
+            .contains("--reply \"{nope}\": unknown placeholder {nope}"),
+        "{out}"
+    );
+    let out = tcpack_cmd(&["server", "--push", "x"]).run().code(2);
+    assert!(out.stderr.contains("--push-every"), "{out}");
+}
