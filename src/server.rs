@@ -221,6 +221,12 @@ fn start_status(
     let waker = listener
         .try_clone()
         .context("cloning the status listener")?;
+    if state.config.control && !addr.ip().is_loopback() {
+        let message = format!(
+            "--control on {addr}: anyone who can reach this address can push to and close your clients; bind the status port to 127.0.0.1 unless that is what you want"
+        );
+        state.log.log(None, &Event::Warning { message: &message });
+    }
     let state = Arc::clone(state);
     let thread = spawn("tcpack-status", move || status::serve(&state, &listener))?;
     Ok((thread, waker))

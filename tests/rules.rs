@@ -154,6 +154,21 @@ fn one_liners_answer_nc() {
 }
 
 #[test]
+fn json_logs_name_the_rule() {
+    let mut server = Server::start(&["--log-format", "json", "--rule", "PING=>PONG"]);
+    let mut client = connect(server.addr);
+    client.write_all(b"PING").unwrap();
+    let mut answer = [0u8; 4];
+    client.read_exact(&mut answer).unwrap();
+    let line = server.wait_for("\"message\"");
+    let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(value["rule"], 1, "{line}");
+    assert_eq!(value["rule_label"], "PING", "{line}");
+    assert_eq!(value["action"], "reply", "{line}");
+    assert_eq!(value["text"], "PING", "{line}");
+}
+
+#[test]
 fn hex_matches_binary_input_and_reply_hex_answers_bytes() {
     let rules = rules_file(
         "binary",
@@ -352,6 +367,52 @@ fn the_console_lists_sends_to_one_or_all_and_closes() {
     server.wait_for("#2 127.0.0.1:");
     server.wait_for("closed: closed by operator");
     assert_eq!(one.ask("still here\n"), "已收到\n");
+    // The end of the console's input ends the console, not the server.
+    server.close_console();
+    server.wait_for("console closed");
+    assert_eq!(one.ask("and still\n"), "已收到\n");
+}
+
+#[test]
+fn without_console_stdin_is_not_read() {
+    let mut server = Server::start_with_console(&["--framing", "line"]);
+    let mut client = Client::new(&server);
+    server.console("/send 1 should not arrive");
+    server.close_console();
+    assert_eq!(client.ask("hi\n"), "已收到\n");
+    finish(&mut client.stream);
+    server.wait_for("closed: eof");
+    assert_eq!(server.count("console"), 0, "{}", server.log());
+}
+
+#[test]
+fn a_push_the_client_does_not_take_is_bounded_by_the_write_timeout() {
+    let big = "x".repeat(64 * 1024);
+    let mut server = Server::start(&[
+        "--push",
+        &big,
+        "--push-every",
+        "10ms",
+        "--write-timeout",
+        "0.3",
+    ]);
+    // Connected, served, never reading: the pushes fill the socket's buffers.
+    let silent = connect(server.addr);
+    let failed = server.wait_for("push failed");
+    assert!(failed.contains("#1 127.0.0.1:"), "{failed}");
+    server.wait_for("closed: push failed (client is not reading)");
+    drop(silent);
+    let mut other = Client::new(&server);
+    other.stream.write_all(b"x").unwrap();
+    // Pushes keep coming to this reader too; the ack arrives between two of them.
+    let ack = crate::util::ACK;
+    let mut answer = Vec::new();
+    while !answer.windows(ack.len()).any(|w| w == ack) {
+        let mut chunk = [0u8; 65536];
+        let n = other.reader.read(&mut chunk).unwrap();
+        assert!(n > 0, "closed before the ack");
+        answer.extend_from_slice(&chunk[..n]);
+    }
 }
 
 /// The status port's address, from its log line.

@@ -65,6 +65,11 @@ impl Server {
         Self::spawn(command, true)
     }
 
+    /// Closes the server's stdin, as a pipe's writer does when it is done.
+    pub fn close_console(&mut self) {
+        drop(self.stdin.take());
+    }
+
     /// Types one line on the server's console.
     pub fn console(&mut self, line: &str) {
         let Some(stdin) = self.stdin.as_mut() else {

@@ -14,7 +14,7 @@ use crate::log::Event;
 /// of a terminal cannot be woken.
 pub fn run(state: &ServerState) {
     for line in std::io::stdin().lock().lines() {
-        let Ok(line) = line else { return };
+        let Ok(line) = line else { break };
         let line = line.trim_end();
         if line.is_empty() {
             continue;
@@ -30,4 +30,6 @@ pub fn run(state: &ServerState) {
             state.log.log(None, &Event::Console { line });
         }
     }
+    let line = "console closed (end of input); the server goes on";
+    state.log.log(None, &Event::Console { line });
 }

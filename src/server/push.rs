@@ -55,7 +55,7 @@ pub fn deliver(
                     error: error.clone(),
                 },
             );
-            served.shutdown(std::net::Shutdown::Both);
+            served.abort_after_push();
             Err(error)
         }
     }

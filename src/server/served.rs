@@ -5,7 +5,7 @@
 
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -22,8 +22,17 @@ pub struct Served {
     /// Totals so far, kept by the worker for `/list`.
     messages: AtomicU64,
     bytes: AtomicU64,
-    /// The operator asked to close it.
-    closing: AtomicBool,
+    /// Why another thread ended it, if one did (`Closing` as a number).
+    closing: AtomicU8,
+}
+
+/// Why a thread other than the worker ended the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closing {
+    /// The operator's `/close` or `close ID`.
+    Operator = 1,
+    /// A push could not be written within `--write-timeout`.
+    PushFailed = 2,
 }
 
 impl Served {
@@ -36,7 +45,7 @@ impl Served {
             writing: Mutex::new(()),
             messages: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
-            closing: AtomicBool::new(false),
+            closing: AtomicU8::new(0),
         }
     }
 
@@ -71,12 +80,24 @@ impl Served {
     /// Asks the worker to close the connection gracefully: its read ends, it
     /// answers what it has read, and closes with a lingering close.
     pub fn close(&self) {
-        self.closing.store(true, Relaxed);
+        self.closing.store(Closing::Operator as u8, Relaxed);
         self.shutdown(Shutdown::Read);
     }
 
-    pub fn is_closing(&self) -> bool {
-        self.closing.load(Relaxed)
+    /// Ends a connection whose client does not take its pushes: its worker
+    /// wakes from a blocked read or write and closes it.
+    pub fn abort_after_push(&self) {
+        self.closing.store(Closing::PushFailed as u8, Relaxed);
+        self.shutdown(Shutdown::Both);
+    }
+
+    /// Why another thread ended the connection, if it did.
+    pub fn closing(&self) -> Option<Closing> {
+        match self.closing.load(Relaxed) {
+            1 => Some(Closing::Operator),
+            2 => Some(Closing::PushFailed),
+            _ => None,
+        }
     }
 
     pub fn record(&self, messages: u64, bytes: u64) {

@@ -12,7 +12,7 @@ use std::time::Instant;
 use super::lifecycle::Phase;
 use super::registry::Arrival;
 use super::responder::{Hangup, Responder};
-use super::served::Served;
+use super::served::{Closing, Served};
 use super::state::ServerState;
 use crate::config::ServerConfig;
 use crate::framing::Framer;
@@ -46,6 +46,8 @@ enum Ending {
     RuleReset,
     /// The operator's `/close` or `close ID`.
     OperatorClose,
+    /// A push was not taken within `--write-timeout`.
+    PushFailed,
 }
 
 impl Ending {
@@ -61,13 +63,14 @@ impl Ending {
             Ending::RuleClose => "closed by rule",
             Ending::RuleReset => "reset by rule",
             Ending::OperatorClose => "closed by operator",
+            Ending::PushFailed => "push failed (client is not reading)",
         }
     }
 
     fn is_error(&self) -> bool {
         matches!(
             self,
-            Ending::WriteTimeout | Ending::Failed(_) | Ending::Panicked
+            Ending::WriteTimeout | Ending::Failed(_) | Ending::Panicked | Ending::PushFailed
         )
     }
 
@@ -157,11 +160,12 @@ fn serve(state: &ServerState, arrival: Arrival, served: &Served, buffers: &mut B
         read_loop(&mut conversation, served, &stream, buffers)
     }))
     .map(|ending| ending.unwrap_or_else(|e| e));
-    let ending = match outcome {
-        Ok(Ending::Eof) if served.is_closing() => Ending::OperatorClose,
-        Ok(Ending::Eof) if state.lifecycle.phase() >= Phase::DrainExpired => Ending::Drained,
-        Ok(ending) => ending,
-        Err(payload) => {
+    let ending = match (outcome, served.closing()) {
+        (Ok(_), Some(Closing::PushFailed)) => Ending::PushFailed,
+        (Ok(Ending::Eof), Some(Closing::Operator)) => Ending::OperatorClose,
+        (Ok(Ending::Eof), _) if state.lifecycle.phase() >= Phase::DrainExpired => Ending::Drained,
+        (Ok(ending), _) => ending,
+        (Err(payload), _) => {
             // Acks owed for messages before the one that panicked are still owed.
             let _ = served.write(&stream, &buffers.acks);
             let message = panic_message(payload.as_ref());
