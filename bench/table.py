@@ -18,6 +18,8 @@ import platform
 import sys
 
 BASELINE = "tokio"
+# Servers compared with another tcpack rather than with tokio.
+COMPARED_WITH = {"rules20": "tcpack"}
 
 
 def tag(server, case):
@@ -68,14 +70,21 @@ def table(results, out):
     about = machine()
     with open(out, "w") as stored:
         json.dump({"machine": about, "runs": runs}, stored, indent=2)
-    base = {run["case"]: run for run in runs if run["server_name"] == BASELINE}
+    by_server = {}
+    for run in runs:
+        by_server.setdefault(run["server_name"], {})[run["case"]] = run
     print(f"\nmachine: {about['cpus']} CPUs, {about['cpu']}, Linux {about['kernel']}")
     print(
         f"{'case':<44} {'server':<7} {'ops/s':>10} {'p50 µs':>8} {'p99 µs':>8} {'max µs':>9} {'CPU µs/op':>9} "
         f"{'1st-ack max ms':>14} {'RSS KiB':>8} {'err':>4} {'busy':>4}  vs {BASELINE}"
     )
     for run in runs:
-        print(row(run, base.get(run["case"])))
+        base_name = COMPARED_WITH.get(run["server_name"], BASELINE)
+        base = by_server.get(base_name, {}).get(run["case"])
+        line = row(run, base)
+        if base_name != BASELINE and base:
+            line = line.rstrip() + f"  (vs {base_name})"
+        print(line)
     fair = {run["server_name"]: run for run in runs if run["case"].startswith("rr -c 16 -n")}
     if "python" in fair and "tcpack" in fair and fair["tcpack"]["first_ack_max_ms"]:
         sooner = fair["python"]["first_ack_max_ms"] / fair["tcpack"]["first_ack_max_ms"]

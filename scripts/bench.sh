@@ -34,6 +34,8 @@ serve() {
 }
 
 serve tcpack "$tcpack" server --bind 127.0.0.1:0 --framing line --quiet
+# The same, with 20 rules to try per message (bench/rules20.toml).
+serve rules20 "$tcpack" server --bind 127.0.0.1:0 --framing line --quiet --rules bench/rules20.toml
 serve tokio target/release/examples/tokio_baseline 127.0.0.1:0
 serve python python3 -u bench/tutorial_server.py 0
 
@@ -58,7 +60,7 @@ idle_cpu() {
 idle_cpu tcpack
 idle_cpu tokio
 # Alternating servers within each case spreads the machine's noise over both.
-for server in tcpack tokio; do run "$server" rr -c 64 -d "$SECS" --warmup "$WARM"; done
+for server in tcpack tokio rules20; do run "$server" rr -c 64 -d "$SECS" --warmup "$WARM"; done
 for server in tcpack tokio; do run "$server" conn -c 16 -d "$SECS" --warmup "$WARM"; done
 for server in tcpack tokio; do run "$server" pipeline -c 16 --depth 16 -d "$SECS" --warmup "$WARM"; done
 # Counted runs: every message is measured, from the first.
