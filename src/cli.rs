@@ -89,6 +89,20 @@ pub enum TextEncoding {
     Gbk,
 }
 
+impl TextEncoding {
+    /// Text as bytes on the wire; `None` if GBK cannot carry a character
+    /// (rather than silently sending `?`).
+    pub fn encode(self, text: &str) -> Option<Vec<u8>> {
+        match self {
+            TextEncoding::Utf8 => Some(text.as_bytes().to_vec()),
+            TextEncoding::Gbk => {
+                let (bytes, _, unmappable) = encoding_rs::GBK.encode(text);
+                (!unmappable).then(|| bytes.into_owned())
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DecodeMode {
     /// UTF-8 if valid, else GBK if it decodes cleanly, else escaped bytes.
@@ -225,7 +239,7 @@ pub struct ServerArgs {
 fn parse_interval(text: &str) -> Result<Duration, String> {
     let duration = match text.parse::<f64>() {
         Ok(_) => parse_secs(text)?,
-        Err(_) => crate::rules::duration(text)?,
+        Err(_) => duration(text)?,
     };
     if duration < Duration::from_millis(1) {
         return Err(format!("`{text}` is shorter than 1ms"));
@@ -256,6 +270,25 @@ fn parse_bind(text: &str) -> Result<SocketAddr, String> {
         .or(addrs.first())
         .copied()
         .ok_or_else(|| format!("the name has no address; {usage}"))
+}
+
+/// `"200ms"` or `"1.5s"` (up to a day, which is more than any drain).
+pub fn duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let bad = || format!("{text:?} is not a duration like \"200ms\" or \"1.5s\"");
+    let (number, unit) = if let Some(n) = text.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1.0)
+    } else {
+        return Err(bad());
+    };
+    let value: f64 = number.trim().parse().map_err(|_| bad())?;
+    let secs = value * unit;
+    if !(0.0..=86_400.0).contains(&secs) {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs_f64(secs))
 }
 
 fn at_least_one(text: &str) -> Result<usize, String> {

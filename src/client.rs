@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::cli::{ClientArgs, DecodeMode};
-use crate::config::encode_text;
 use crate::decode::TextDecoder;
 
 mod error;
@@ -214,7 +213,7 @@ impl Client {
         if self.args.hex {
             return parse_hex(text);
         }
-        let mut bytes = encode_text(text, self.args.encoding).ok_or_else(|| {
+        let mut bytes = self.args.encoding.encode(text).ok_or_else(|| {
             usage(&format!(
                 "{text:?} has characters GBK cannot encode; use --encoding utf-8"
             ))

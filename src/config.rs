@@ -93,7 +93,7 @@ impl ServerConfig {
                 .reply
                 .as_deref()
                 .map_or_else(|| DEFAULT_ACK.to_owned(), unescape);
-            let Some(bytes) = encode_text(&text, args.reply_encoding) else {
+            let Some(bytes) = args.reply_encoding.encode(&text) else {
                 return Err(UsageError(format!(
                     "--reply {text:?} has characters that GBK cannot encode; use --reply-encoding utf-8"
                 ))
@@ -185,25 +185,13 @@ fn unescape(text: &str) -> String {
     out
 }
 
-/// Text as bytes on the wire; `None` if GBK cannot carry a character
-/// (rather than silently sending `?`).
-pub fn encode_text(text: &str, encoding: TextEncoding) -> Option<Vec<u8>> {
-    match encoding {
-        TextEncoding::Utf8 => Some(text.as_bytes().to_vec()),
-        TextEncoding::Gbk => {
-            let (bytes, _, unmappable) = encoding_rs::GBK.encode(text);
-            (!unmappable).then(|| bytes.into_owned())
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn default_reply_in_gbk_is_the_windows_bytes() {
-        let bytes = encode_text(DEFAULT_ACK, TextEncoding::Gbk).unwrap();
+        let bytes = TextEncoding::Gbk.encode(DEFAULT_ACK).unwrap();
         assert_eq!(bytes, b"\xd2\xd1\xca\xd5\xb5\xbd\n");
     }
 
@@ -217,6 +205,6 @@ mod tests {
 
     #[test]
     fn gbk_refuses_what_it_cannot_encode() {
-        assert_eq!(encode_text("ok 🙂", TextEncoding::Gbk), None);
+        assert_eq!(TextEncoding::Gbk.encode("ok 🙂"), None);
     }
 }

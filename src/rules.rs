@@ -5,74 +5,18 @@
 
 mod matcher;
 mod parse;
+mod rule;
 mod template;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
-
-use serde::Deserialize;
 
 pub use self::matcher::Groups;
-pub use self::parse::duration;
+pub use self::rule::{Action, Rule};
 pub use self::template::{Context, Template};
 
-use self::matcher::Matcher;
 use crate::cli::TextEncoding;
-
-/// What a rule does with a message it answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    /// Send the reply.
-    #[default]
-    Reply,
-    /// Send nothing.
-    Silent,
-    /// Send the reply, then close gracefully.
-    Close,
-    /// Close at once with a TCP reset; send nothing.
-    Reset,
-}
-
-impl Action {
-    pub fn name(self) -> &'static str {
-        match self {
-            Action::Reply => "reply",
-            Action::Silent => "silent",
-            Action::Close => "close",
-            Action::Reset => "reset",
-        }
-    }
-}
-
-/// A wait before answering, picked uniformly from `min..=max`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Delay {
-    pub min: Duration,
-    pub max: Duration,
-}
-
-impl Delay {
-    pub fn pick(&self, rng: &mut fastrand::Rng) -> Duration {
-        let span = self.max.saturating_sub(self.min);
-        let nanos = u64::try_from(span.as_nanos()).unwrap_or(u64::MAX);
-        self.min + Duration::from_nanos(rng.u64(0..=nanos))
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Rule {
-    /// How logs and the status port name it: its `name`, or its pattern.
-    pub label: String,
-    matcher: Matcher,
-    pub reply: Template,
-    pub action: Action,
-    pub delay: Option<Delay>,
-    /// Chance that the rule applies to a message it matches.
-    pub probability: f64,
-}
 
 /// The rule that answers a message, and where it matched.
 pub struct Choice<'r> {
@@ -190,7 +134,9 @@ impl Rules {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::matcher::Matcher;
     use proptest::prelude::*;
+    use std::time::Duration;
 
     fn rule(matcher: Matcher, probability: f64) -> Rule {
         Rule {

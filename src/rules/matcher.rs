@@ -6,7 +6,6 @@ use std::ops::Range;
 use regex::bytes::Regex;
 
 use crate::cli::TextEncoding;
-use crate::config::encode_text;
 
 #[derive(Debug, Clone)]
 pub enum Matcher {
@@ -83,7 +82,7 @@ impl Matcher {
 /// The text as UTF-8, and as GBK when that differs and GBK can carry it.
 fn spellings(text: &str) -> Vec<Vec<u8>> {
     let mut spellings = vec![text.as_bytes().to_vec()];
-    if let Some(gbk) = encode_text(text, TextEncoding::Gbk) {
+    if let Some(gbk) = TextEncoding::Gbk.encode(text) {
         if gbk != spellings[0] {
             spellings.push(gbk);
         }

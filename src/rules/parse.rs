@@ -4,15 +4,14 @@
 
 use std::ops::Range;
 use std::path::Path;
-use std::time::Duration;
 
 use serde::Deserialize;
 use toml::Spanned;
 
 use super::matcher::Matcher;
+use super::rule::{Action, Delay, Rule};
 use super::template::Template;
-use super::{Action, Delay, Rule};
-use crate::cli::TextEncoding;
+use crate::cli::{TextEncoding, duration};
 
 /// One `--rule 'MATCH=>REPLY'`: MATCH is an exact message, or `/REGEX/`.
 pub fn one_liner(text: &str, encoding: TextEncoding) -> Result<Rule, String> {
@@ -169,25 +168,6 @@ pub fn delay(text: &str) -> Result<Delay, String> {
     Ok(Delay { min, max })
 }
 
-/// `"200ms"` or `"1.5s"` (up to a day, which is more than any drain).
-pub fn duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let bad = || format!("{text:?} is not a duration like \"200ms\" or \"1.5s\"");
-    let (number, unit) = if let Some(n) = text.strip_suffix("ms") {
-        (n, 1e-3)
-    } else if let Some(n) = text.strip_suffix('s') {
-        (n, 1.0)
-    } else {
-        return Err(bad());
-    };
-    let value: f64 = number.trim().parse().map_err(|_| bad())?;
-    let secs = value * unit;
-    if !(0.0..=86_400.0).contains(&secs) {
-        return Err(bad());
-    }
-    Ok(Duration::from_secs_f64(secs))
-}
-
 /// 1-based line and column of byte `offset`, as editors count them.
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
@@ -199,6 +179,7 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn parse(text: &str) -> Result<Vec<Rule>, String> {
         parse_file(text, TextEncoding::Utf8).map_err(|(span, why)| {

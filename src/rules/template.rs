@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::ops::Range;
 
 use crate::cli::TextEncoding;
-use crate::config::encode_text;
 
 /// The placeholders a template may use, for error messages.
 const KNOWN: &str = "{0}..{9}, {msg}, {hex}, {len}, {conn}, {seq}, {peer}, {time}, {unix_ms}";
@@ -56,7 +55,7 @@ impl Template {
             if literal.is_empty() {
                 return Ok(());
             }
-            let bytes = encode_text(literal, encoding).ok_or_else(|| {
+            let bytes = encoding.encode(literal).ok_or_else(|| {
                 format!("{literal:?} has characters GBK cannot encode; use --reply-encoding utf-8")
             })?;
             push_bytes(parts, &bytes);
