@@ -4,7 +4,7 @@
 //! bounded by `--duration` (and `--messages` where given).
 
 use std::io::{self, BufRead, BufReader, ErrorKind, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Barrier};
 use std::thread;
@@ -14,6 +14,7 @@ use anyhow::{Context, Result, bail};
 use hdrhistogram::Histogram;
 
 use crate::cli::{BenchArgs, Scenario};
+use crate::link::{Link, TlsClient};
 
 mod proc_stat;
 mod report;
@@ -115,10 +116,20 @@ fn resolve(target: &str) -> Result<SocketAddr> {
         .with_context(|| format!("{target:?} resolves to no address"))
 }
 
-pub fn measure(args: &BenchArgs, target: SocketAddr) -> Result<Report> {
+fn measure(args: &BenchArgs, addr: SocketAddr) -> Result<Report> {
     let message = line_of(args.size);
+    let tls = TlsClient::from_args(&args.tls, &addr.ip().to_string())
+        .map_err(|e| anyhow::Error::new(crate::config::UsageError(e)))?
+        .map(|mut tls| {
+            // Every `conn` cycle a full handshake, as a fleet of new clients makes.
+            let mut config = (*tls.config).clone();
+            config.resumption = rustls::client::Resumption::disabled();
+            tls.config = Arc::new(config);
+            tls
+        });
+    let target = Arc::new(Target { addr, tls });
     let _idle = match args.scenario {
-        Scenario::Idle => hold_idle(target, args.idle, args.timeout)?,
+        Scenario::Idle => hold_idle(&target, args.idle, args.timeout)?,
         _ => Vec::new(),
     };
     let threads = match args.scenario {
@@ -136,16 +147,18 @@ pub fn measure(args: &BenchArgs, target: SocketAddr) -> Result<Report> {
     let mut handles = Vec::with_capacity(threads);
     for _ in 0..threads {
         let (clock, barrier, message) = (Arc::clone(&clock), Arc::clone(&barrier), message.clone());
+        let target = Arc::clone(&target);
         let (scenario, messages, depth, timeout) =
             (args.scenario, args.messages, args.depth, args.timeout);
         let handle = thread::Builder::new()
-            .stack_size(128 * 1024)
+            // rustls's handshake wants more than a plain client does.
+            .stack_size(if target.tls.is_some() { 512 } else { 128 } * 1024)
             .spawn(move || {
                 barrier.wait();
                 let mut measured = Measurement::new();
                 match scenario {
                     Scenario::Rr => request_response(
-                        target,
+                        &target,
                         &message,
                         messages,
                         1,
@@ -154,7 +167,7 @@ pub fn measure(args: &BenchArgs, target: SocketAddr) -> Result<Report> {
                         &mut measured,
                     ),
                     Scenario::Pipeline => request_response(
-                        target,
+                        &target,
                         &message,
                         messages,
                         depth,
@@ -163,7 +176,7 @@ pub fn measure(args: &BenchArgs, target: SocketAddr) -> Result<Report> {
                         &mut measured,
                     ),
                     Scenario::Conn | Scenario::Idle => {
-                        connect_loop(target, &message, messages, timeout, &clock, &mut measured)
+                        connect_loop(&target, &message, messages, timeout, &clock, &mut measured)
                     }
                 }
                 measured
@@ -218,7 +231,7 @@ pub fn measure(args: &BenchArgs, target: SocketAddr) -> Result<Report> {
     let us = |ns: u64| ns as f64 / 1000.0;
     Ok(Report {
         scenario: args.scenario.name(),
-        target,
+        target: addr,
         connections: match args.scenario {
             Scenario::Idle => args.idle,
             _ => args.connections,
@@ -255,16 +268,24 @@ fn line_of(size: usize) -> Vec<u8> {
     line
 }
 
-fn open(target: SocketAddr, timeout: Duration) -> io::Result<(TcpStream, BufReader<TcpStream>)> {
-    let stream = TcpStream::connect_timeout(&target, timeout)?;
+/// Where the client threads connect, and how.
+struct Target {
+    addr: SocketAddr,
+    tls: Option<TlsClient>,
+}
+
+/// A connection, TLS if the target wants it, read through a buffer; writes go to `get_mut()`.
+fn open(target: &Target, timeout: Duration) -> io::Result<BufReader<Link>> {
+    let stream = TcpStream::connect_timeout(&target.addr, timeout)?;
     stream.set_nodelay(true)?;
-    stream.set_read_timeout(Some(timeout))?;
-    let reader = BufReader::new(stream.try_clone()?);
-    Ok((stream, reader))
+    let link = Link::new(stream, target.tls.as_ref(), timeout).map_err(io::Error::other)?;
+    link.socket().set_read_timeout(Some(timeout))?;
+    link.socket().set_write_timeout(Some(timeout))?;
+    Ok(BufReader::new(link))
 }
 
 /// Reads one answer line; `Ok(false)` if it was a busy / shutting-down notice.
-fn read_ack(reader: &mut BufReader<TcpStream>, line: &mut Vec<u8>) -> io::Result<bool> {
+fn read_ack(reader: &mut impl BufRead, line: &mut Vec<u8>) -> io::Result<bool> {
     line.clear();
     if reader.read_until(b'\n', line)? == 0 {
         return Err(io::Error::new(
@@ -278,7 +299,7 @@ fn read_ack(reader: &mut BufReader<TcpStream>, line: &mut Vec<u8>) -> io::Result
 /// rr (depth 1) and pipeline (depth K): a persistent connection writing
 /// `depth` lines in one write, then reading `depth` acks.
 fn request_response(
-    target: SocketAddr,
+    target: &Target,
     message: &[u8],
     messages: u64,
     depth: usize,
@@ -290,8 +311,8 @@ fn request_response(
     let mut line = Vec::new();
     let mut sent = 0u64;
     while clock.running() && (messages == 0 || sent < messages) {
-        let (mut stream, mut reader) = match open(target, timeout) {
-            Ok(pair) => pair,
+        let mut reader = match open(target, timeout) {
+            Ok(reader) => reader,
             Err(e) => {
                 measured.fail(&e);
                 thread::sleep(Duration::from_millis(10));
@@ -301,7 +322,7 @@ fn request_response(
         let result: io::Result<()> = (|| {
             while clock.running() && (messages == 0 || sent < messages) {
                 let began = Instant::now();
-                stream.write_all(&burst)?;
+                reader.get_mut().write_all(&burst)?;
                 sent += depth as u64;
                 for _ in 0..depth {
                     if !read_ack(&mut reader, &mut line)? {
@@ -324,14 +345,14 @@ fn request_response(
         if let Err(e) = result {
             measured.fail(&e);
         }
-        let _ = stream.shutdown(Shutdown::Write);
+        reader.get_mut().finish();
     }
 }
 
 /// conn: connect → one line → ack → close, like `echo hi | nc -N`. Also the
 /// idle scenario's fresh client.
 fn connect_loop(
-    target: SocketAddr,
+    target: &Target,
     message: &[u8],
     messages: u64,
     timeout: Duration,
@@ -344,9 +365,9 @@ fn connect_loop(
         cycles += 1;
         let began = Instant::now();
         let result: io::Result<bool> = (|| {
-            let (mut stream, mut reader) = open(target, timeout)?;
-            stream.write_all(message)?;
-            stream.shutdown(Shutdown::Write)?;
+            let mut reader = open(target, timeout)?;
+            reader.get_mut().write_all(message)?;
+            reader.get_mut().finish();
             let acked = read_ack(&mut reader, &mut line)?;
             // Wait for the server's close, as nc -N does, so its side goes first.
             while reader.read_until(b'\n', &mut line)? > 0 {}
@@ -365,11 +386,12 @@ fn connect_loop(
     }
 }
 
-/// Opens `count` connections that say nothing and stay open for the run.
-fn hold_idle(target: SocketAddr, count: usize, timeout: Duration) -> Result<Vec<TcpStream>> {
+/// Opens `count` connections (TLS ones finish their handshake) that say
+/// nothing and stay open for the run.
+fn hold_idle(target: &Target, count: usize, timeout: Duration) -> Result<Vec<BufReader<Link>>> {
     (0..count)
         .map(|i| {
-            TcpStream::connect_timeout(&target, timeout)
+            open(target, timeout)
                 .with_context(|| format!("opening idle connection {} of {count}", i + 1))
         })
         .collect()

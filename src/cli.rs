@@ -19,7 +19,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Listen for TCP clients, log every message they send and acknowledge it.
-    Server(ServerArgs),
+    Server(Box<ServerArgs>),
     /// Send messages and show each ack with its round-trip time.
     #[command(after_help = crate::exit::client_help())]
     Client(ClientArgs),
@@ -72,6 +72,43 @@ pub struct ClientArgs {
     /// Print only the acks: no progress, round-trip times or summary
     #[arg(short, long)]
     pub quiet: bool,
+
+    #[command(flatten)]
+    pub tls: ClientTlsArgs,
+}
+
+/// TLS for `tcpack client` and `tcpack bench`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClientTlsArgs {
+    /// Speak TLS to the server
+    #[arg(long, help_heading = "TLS")]
+    pub tls: bool,
+
+    /// Trust the server's certificate if this PEM file (its CA, or the certificate itself) signed it
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls",
+        conflicts_with = "insecure",
+        help_heading = "TLS"
+    )]
+    pub tls_ca: Option<std::path::PathBuf>,
+
+    /// Do not check the server's certificate (prints a warning)
+    #[arg(long, requires = "tls", help_heading = "TLS")]
+    pub insecure: bool,
+
+    /// The name the certificate must carry [default: the host connected to]
+    #[arg(long, value_name = "NAME", requires = "tls", help_heading = "TLS")]
+    pub tls_name: Option<String>,
+
+    /// A client certificate (PEM) for servers that require one (mutual TLS), with --tls-key
+    #[arg(long, value_name = "FILE", requires_all = ["tls", "tls_key"], help_heading = "TLS")]
+    pub tls_cert: Option<std::path::PathBuf>,
+
+    /// The PEM private key of --tls-cert
+    #[arg(long, value_name = "FILE", requires = "tls_cert", help_heading = "TLS")]
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -233,6 +270,75 @@ pub struct ServerArgs {
     /// Take commands on the status port too (list, send ID TEXT, all TEXT, close ID)
     #[arg(long, requires = "status_bind", help_heading = "Scripted answers")]
     pub control: bool,
+
+    #[command(flatten)]
+    pub tls: ServerTlsArgs,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerTlsArgs {
+    /// Serve TLS with this PEM certificate chain (with --tls-key)
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key",
+        conflicts_with = "tls_self_signed",
+        help_heading = "TLS"
+    )]
+    pub tls_cert: Option<std::path::PathBuf>,
+
+    /// The PEM private key of --tls-cert
+    #[arg(long, value_name = "FILE", requires = "tls_cert", help_heading = "TLS")]
+    pub tls_key: Option<std::path::PathBuf>,
+
+    /// Serve TLS with a throwaway certificate for localhost, 127.0.0.1, ::1 and each --tls-name
+    #[arg(long, help_heading = "TLS")]
+    pub tls_self_signed: bool,
+
+    /// Another name (or IP address) for the self-signed certificate (repeatable)
+    #[arg(
+        long = "tls-name",
+        value_name = "NAME",
+        requires = "tls_self_signed",
+        help_heading = "TLS"
+    )]
+    pub tls_names: Vec<String>,
+
+    /// Write the self-signed certificate (PEM) here, for clients to trust (--tls-ca)
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_self_signed",
+        help_heading = "TLS"
+    )]
+    pub tls_save_cert: Option<std::path::PathBuf>,
+
+    /// only: TLS clients only; auto: TLS and plaintext on the same port, told apart by the first byte
+    #[arg(long, value_enum, value_name = "MODE", help_heading = "TLS")]
+    pub tls_mode: Option<TlsMode>,
+
+    /// Require client certificates signed by this CA (PEM): mutual TLS
+    #[arg(long, value_name = "FILE", help_heading = "TLS")]
+    pub tls_client_ca: Option<std::path::PathBuf>,
+
+    /// A TLS handshake not done within this long is dropped, freeing its worker
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_secs, help_heading = "TLS")]
+    pub tls_handshake_timeout: Duration,
+}
+
+impl ServerTlsArgs {
+    /// Whether TLS is configured at all.
+    pub fn enabled(&self) -> bool {
+        self.tls_cert.is_some() || self.tls_self_signed
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TlsMode {
+    /// Every client must speak TLS
+    Only,
+    /// TLS clients and plaintext clients on one port
+    Auto,
 }
 
 /// `1s`, `500ms`, or a number of seconds.
@@ -378,6 +484,9 @@ pub struct BenchArgs {
     /// Print the report as JSON
     #[arg(long)]
     pub json: bool,
+
+    #[command(flatten)]
+    pub tls: ClientTlsArgs,
 }
 
 fn parse_secs_or_zero(text: &str) -> Result<Duration, String> {

@@ -2,12 +2,13 @@
 //! time, waits for each ack, and says clearly why when it cannot.
 
 use std::io::{self, ErrorKind, IsTerminal, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::cli::{ClientArgs, DecodeMode};
 use crate::decode::TextDecoder;
+use crate::link::{Link, TlsClient};
 
 mod error;
 mod input;
@@ -106,20 +107,30 @@ impl Client {
             Source::Stdin
         };
 
+        let host = target.rsplit_once(':').map_or(target.as_str(), |(h, _)| h);
+        let tls = TlsClient::from_args(&args.tls, host).map_err(ClientError::Usage)?;
         let stream = connect(&target, args.timeout)?;
-        self.progress(&format!(
-            "connected to {}",
-            stream
-                .peer_addr()
-                .map_err(|e| ClientError::Io("connected", e))?
-        ));
+        let peer = stream
+            .peer_addr()
+            .map_err(|e| ClientError::Io("connected", e))?;
+        let link = Link::new(stream, tls.as_ref(), args.timeout).map_err(ClientError::Tls)?;
+        match &link {
+            Link::Plain(_) => self.progress(&format!("connected to {peer}")),
+            Link::Tls(tls) => {
+                let version = tls.conn.protocol_version().map(|v| format!("{v:?}"));
+                self.progress(&format!(
+                    "connected to {peer} with TLS ({})",
+                    version.unwrap_or_default().replace("TLSv1_", "TLSv1.")
+                ));
+            }
+        }
         let mut conn = Connection {
-            stream,
+            link,
             received: Vec::new(),
             decoder: TextDecoder::new(self.ack_mode()),
         };
         let result = self.send_all(&mut conn, source);
-        self.finish(&conn);
+        self.finish(&mut conn);
         result
     }
 
@@ -165,12 +176,10 @@ impl Client {
             round_trips.sent
         };
         let started = Instant::now();
-        (&conn.stream)
-            .write_all(message)
-            .map_err(|e| match e.kind() {
-                ErrorKind::BrokenPipe | ErrorKind::ConnectionReset => ClientError::ClosedEarly(seq),
-                _ => ClientError::Io("sending", e),
-            })?;
+        conn.link.write_all(message).map_err(|e| match e.kind() {
+            ErrorKind::BrokenPipe | ErrorKind::ConnectionReset => ClientError::ClosedEarly(seq),
+            _ => ClientError::Io("sending", e),
+        })?;
         if self.args.no_wait {
             return Ok(());
         }
@@ -191,14 +200,15 @@ impl Client {
     }
 
     /// Closes our side and, if acks were awaited, the summary.
-    fn finish(&self, conn: &Connection) {
-        let _ = conn.stream.shutdown(Shutdown::Write);
+    fn finish(&self, conn: &mut Connection) {
+        conn.link.finish();
         // Read what is left so our close is not a reset that the server logs as an error.
         let mut rest = [0u8; 1024];
         let _ = conn
-            .stream
+            .link
+            .socket()
             .set_read_timeout(Some(Duration::from_millis(500)));
-        while matches!((&conn.stream).read(&mut rest), Ok(n) if n > 0) {}
+        while matches!(conn.link.read(&mut rest), Ok(n) if n > 0) {}
         if !self.args.no_wait {
             self.progress(&self.lock_round_trips().summary());
         } else {
@@ -246,7 +256,7 @@ impl Client {
 }
 
 struct Connection {
-    stream: TcpStream,
+    link: Link,
     /// Bytes received but not yet handed out as an ack.
     received: Vec<u8>,
     decoder: TextDecoder,
@@ -269,8 +279,8 @@ impl Connection {
             if left.is_zero() {
                 return Err(ClientError::AckTimeout(seq, timeout));
             }
-            let _ = self.stream.set_read_timeout(Some(left));
-            match (&self.stream).read(&mut buf) {
+            let _ = self.link.socket().set_read_timeout(Some(left));
+            match self.link.read(&mut buf) {
                 Ok(0) => return Err(ClientError::ClosedEarly(seq)),
                 Ok(n) => self.received.extend_from_slice(&buf[..n]),
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {

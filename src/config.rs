@@ -6,9 +6,12 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::cli::{DecodeMode, Framing, LogFormat, ServerArgs, TextEncoding};
+use crate::cli::{
+    DecodeMode, Framing, LogFormat, ServerArgs, ServerTlsArgs, TextEncoding, TlsMode,
+};
 use crate::protocol::DEFAULT_ACK;
 use crate::rules::{Rules, Template};
+use crate::tls::ServerIdentity;
 
 /// A flag value that parses but cannot be used: exit 2, as for clap's own usage errors.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +27,23 @@ pub enum Reply {
     Echo,
     /// `--reply` with placeholders, when rules are in use.
     Template(Template),
+}
+
+/// TLS for the server, loaded and checked at start.
+pub struct TlsConfig {
+    pub server: crate::tls::ServerTls,
+    /// `--tls-mode auto`: plaintext clients are served too.
+    pub auto: bool,
+    pub handshake_timeout: Duration,
+}
+
+impl std::fmt::Debug for TlsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsConfig")
+            .field("source", &self.server.source)
+            .field("auto", &self.auto)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `--push TEXT --push-every DUR`: a heartbeat to every served connection.
@@ -63,6 +83,8 @@ pub struct ServerConfig {
     pub console: bool,
     /// Whether the status port takes commands.
     pub control: bool,
+    /// `None`: plaintext only, as the tutorial.
+    pub tls: Option<TlsConfig>,
     /// Debug builds only: a message equal to this (line end aside) makes its
     /// connection panic, so a test can show that a panic costs only that
     /// connection. Release builds leave it `None`: no input can set it.
@@ -135,6 +157,7 @@ impl ServerConfig {
             },
             console: args.console || std::io::stdin().is_terminal(),
             control: args.control,
+            tls: tls_config(&args.tls).map_err(usage)?,
             panic_on: test_panic_trigger(),
         })
     }
@@ -152,6 +175,30 @@ impl ServerConfig {
             }
         }
     }
+}
+
+fn tls_config(args: &ServerTlsArgs) -> Result<Option<TlsConfig>, String> {
+    let identity = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => ServerIdentity::Files { cert, key },
+        _ if args.tls_self_signed => ServerIdentity::SelfSigned {
+            names: &args.tls_names,
+            save: args.tls_save_cert.as_deref(),
+        },
+        _ => {
+            if args.tls_mode.is_some() || args.tls_client_ca.is_some() {
+                return Err(
+                    "--tls-mode and --tls-client-ca need TLS: add --tls-self-signed, or --tls-cert FILE --tls-key FILE"
+                        .into(),
+                );
+            }
+            return Ok(None);
+        }
+    };
+    Ok(Some(TlsConfig {
+        server: crate::tls::server(identity, args.tls_client_ca.as_deref())?,
+        auto: args.tls_mode == Some(TlsMode::Auto),
+        handshake_timeout: args.tls_handshake_timeout,
+    }))
 }
 
 #[cfg(debug_assertions)]

@@ -108,6 +108,14 @@ fn push_escaped(out: &mut String, text: &str) {
     }
 }
 
+/// `bytes` as the log shows undecodable input: printable ASCII as itself,
+/// everything else as `\xNN`.
+pub fn escape_bytes(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    push_escaped_bytes(&mut out, bytes);
+    out
+}
+
 /// Printable ASCII as itself, everything else as `\xNN`.
 fn push_escaped_bytes(out: &mut String, bytes: &[u8]) {
     for &b in bytes {

@@ -14,6 +14,7 @@ pub enum Exit {
     ClosedEarly,
     NoAck,
     TurnedAway,
+    Tls,
     /// A second Ctrl-C cut the drain short, or Ctrl-C stopped the client:
     /// 128 + SIGINT, as shells report it.
     Interrupted,
@@ -21,7 +22,7 @@ pub enum Exit {
 
 impl Exit {
     /// Every status, in the order `--help` and the README list them.
-    pub const ALL: [Exit; 10] = [
+    pub const ALL: [Exit; 11] = [
         Exit::Success,
         Exit::Failure,
         Exit::Usage,
@@ -31,6 +32,7 @@ impl Exit {
         Exit::ClosedEarly,
         Exit::NoAck,
         Exit::TurnedAway,
+        Exit::Tls,
         Exit::Interrupted,
     ];
 
@@ -45,6 +47,7 @@ impl Exit {
             Exit::ClosedEarly => 6,
             Exit::NoAck => 7,
             Exit::TurnedAway => 8,
+            Exit::Tls => 9,
             Exit::Interrupted => 130,
         }
     }
@@ -62,6 +65,9 @@ impl Exit {
             Exit::NoAck => "no ack within `--timeout`",
             Exit::TurnedAway => {
                 "turned away: the server answered `server busy` or `server shutting down`"
+            }
+            Exit::Tls => {
+                "no TLS: the certificate is not trusted, the server does not speak TLS, or it refused the handshake"
             }
             Exit::Interrupted => "interrupted (Ctrl-C)",
         }

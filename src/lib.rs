@@ -14,11 +14,13 @@ mod exit;
 pub mod framing;
 mod hex;
 mod limits;
+mod link;
 mod log;
 pub mod protocol;
 mod rules;
 mod server;
 mod stats;
+mod tls;
 
 use anyhow::{Context, Result};
 

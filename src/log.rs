@@ -52,6 +52,21 @@ pub enum Event<'a> {
     StatusPort {
         addr: SocketAddr,
     },
+    /// TLS is on: where the certificate came from and its fingerprint.
+    TlsReady {
+        source: &'a str,
+        fingerprint: &'a str,
+        mode: &'static str,
+    },
+    /// A connection's TLS handshake is done.
+    TlsAccepted {
+        version: &'a str,
+        cipher: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        sni: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        client: Option<&'a str>,
+    },
     ListenerClosed,
     Queued {
         busy_workers: usize,
@@ -188,6 +203,26 @@ impl fmt::Display for Event<'_> {
             }
             Event::Warning { message } => write!(f, "{message}"),
             Event::StatusPort { addr } => write!(f, "status on {addr}"),
+            Event::TlsReady {
+                source,
+                fingerprint,
+                mode,
+            } => write!(f, "tls {mode}: {source}, SHA-256 fingerprint {fingerprint}"),
+            Event::TlsAccepted {
+                version,
+                cipher,
+                sni,
+                client,
+            } => {
+                write!(f, "tls: {version}, {cipher}")?;
+                if let Some(sni) = sni {
+                    write!(f, ", sni {sni}")?;
+                }
+                if let Some(client) = client {
+                    write!(f, ", client {client}")?;
+                }
+                Ok(())
+            }
             Event::ListenerClosed => write!(
                 f,
                 "listener closed: new clients go to instances sharing the port (--reuse-port)"

@@ -19,6 +19,7 @@ mod shutdown;
 mod signals;
 mod state;
 mod status;
+mod tls_session;
 mod worker;
 
 use std::net::{SocketAddr, TcpListener};
@@ -203,6 +204,20 @@ fn announce(state: &ServerState, addr: SocketAddr, futex_slots: Option<usize>) {
             futex_slots,
         },
     );
+    if let Some(tls) = &config.tls {
+        state.log.log(
+            None,
+            &Event::TlsReady {
+                source: &tls.server.source,
+                fingerprint: &tls.server.fingerprint,
+                mode: if tls.auto {
+                    "and plaintext on one port (--tls-mode auto)"
+                } else {
+                    "only"
+                },
+            },
+        );
+    }
     if let Err((limit, e)) = open_files {
         let message = format!("could not raise the open-file limit: {e}; serving with {limit:?}");
         state.log.log(None, &Event::Warning { message: &message });

@@ -27,6 +27,8 @@ pub enum ClientError {
     TurnedAway(String),
     #[error("{0}: {1}")]
     Io(&'static str, io::Error),
+    #[error("{0}")]
+    Tls(crate::link::TlsError),
 }
 
 impl ClientError {
@@ -40,6 +42,7 @@ impl ClientError {
             ClientError::ClosedEarly(_) => Exit::ClosedEarly,
             ClientError::AckTimeout(..) => Exit::NoAck,
             ClientError::TurnedAway(_) => Exit::TurnedAway,
+            ClientError::Tls(_) => Exit::Tls,
         }
     }
 }

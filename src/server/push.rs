@@ -3,7 +3,7 @@
 //! bounded by `--write-timeout`; a client that does not take it is closed.
 
 use super::lifecycle::Phase;
-use super::served::Served;
+use super::served::{PushError, Served};
 use super::state::ServerState;
 use crate::config::Push;
 use crate::log::{ConnTag, Event};
@@ -43,6 +43,8 @@ pub fn deliver(
             state.stats.add_pushed();
             Ok(())
         }
+        // Not yet talking: skipped, not a failure.
+        Err(e @ (PushError::NotReady | PushError::NoHandle)) => Err(e.to_string()),
         Err(e) => {
             let error = format!("{e}");
             let tag = ConnTag {

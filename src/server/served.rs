@@ -3,11 +3,13 @@
 //! it. Every write to its socket, the worker's acks included, goes through
 //! one lock, so a push never lands inside an ack.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering::Relaxed};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
+
+use super::tls_session::TlsSession;
 
 pub struct Served {
     pub id: u64,
@@ -19,11 +21,27 @@ pub struct Served {
     /// from other threads.
     stream: Option<TcpStream>,
     writing: Mutex<()>,
+    /// Set once a TLS handshake completes: then every write is encrypted.
+    tls: OnceLock<Arc<TlsSession>>,
+    /// Whether the worker has begun the conversation (after any handshake):
+    /// before, a push would land in the middle of a TLS handshake.
+    ready: AtomicBool,
     /// Totals so far, kept by the worker for `/list`.
     messages: AtomicU64,
     bytes: AtomicU64,
     /// Why another thread ended it, if one did (`Closing` as a number).
     closing: AtomicU8,
+}
+
+/// Why a push did not go out.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    #[error("the connection is still in its TLS handshake")]
+    NotReady,
+    #[error("the server could not keep a handle on this connection (out of file descriptors?)")]
+    NoHandle,
+    #[error("{0}")]
+    Failed(io::Error),
 }
 
 /// Why a thread other than the worker ended the connection.
@@ -43,6 +61,8 @@ impl Served {
             since,
             stream,
             writing: Mutex::new(()),
+            tls: OnceLock::new(),
+            ready: AtomicBool::new(false),
             messages: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             closing: AtomicU8::new(0),
@@ -53,21 +73,52 @@ impl Served {
         self.writing.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The worker's write of `data` to its own `stream` (this connection's socket).
-    pub fn write(&self, mut stream: &TcpStream, data: &[u8]) -> io::Result<()> {
+    /// From now on, reads and writes go through TLS.
+    pub fn start_tls(&self, session: Arc<TlsSession>) {
+        let _ = self.tls.set(session);
+    }
+
+    /// The worker is past any handshake: pushes may go out.
+    pub fn mark_ready(&self) {
+        self.ready.store(true, Relaxed);
+    }
+
+    pub fn tls(&self) -> Option<&TlsSession> {
+        self.tls.get().map(Arc::as_ref)
+    }
+
+    /// The worker's read from its own `stream` (this connection's socket),
+    /// decrypted if the connection speaks TLS.
+    pub fn read(&self, mut stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+        match self.tls() {
+            Some(tls) => tls.read(stream, buf),
+            None => stream.read(buf),
+        }
+    }
+
+    /// The worker's write of `data` to its own `stream`.
+    pub fn write(&self, stream: &TcpStream, data: &[u8]) -> io::Result<()> {
         let _writing = self.lock();
-        stream.write_all(data)
+        self.write_locked(stream, data)
+    }
+
+    fn write_locked(&self, mut stream: &TcpStream, data: &[u8]) -> io::Result<()> {
+        match self.tls() {
+            Some(tls) => tls.write(stream, data),
+            None => stream.write_all(data),
+        }
     }
 
     /// Another thread's write, bounded by the socket's `--write-timeout`.
-    pub fn push(&self, data: &[u8]) -> io::Result<()> {
-        let Some(mut stream) = self.stream.as_ref() else {
-            return Err(io::Error::other(
-                "the server could not keep a handle on this connection (out of file descriptors?)",
-            ));
+    pub fn push(&self, data: &[u8]) -> Result<(), PushError> {
+        if !self.ready.load(Relaxed) {
+            return Err(PushError::NotReady);
+        }
+        let Some(stream) = self.stream.as_ref() else {
+            return Err(PushError::NoHandle);
         };
         let _writing = self.lock();
-        stream.write_all(data)
+        self.write_locked(stream, data).map_err(PushError::Failed)
     }
 
     /// Wakes the worker from a blocked read (`Read`) or write (`Both`).

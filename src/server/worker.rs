@@ -4,7 +4,7 @@
 //! only: the thread logs it, closes the socket and goes on serving.
 
 use std::any::Any;
-use std::io::{self, ErrorKind, Read};
+use std::io::{self, ErrorKind};
 use std::net::TcpStream;
 use std::panic::{self, AssertUnwindSafe};
 use std::time::Instant;
@@ -14,7 +14,8 @@ use super::registry::Arrival;
 use super::responder::{Hangup, Responder};
 use super::served::{Closing, Served};
 use super::state::ServerState;
-use crate::config::ServerConfig;
+use super::tls_session::{self, Accepted};
+use crate::config::{ServerConfig, TlsConfig};
 use crate::framing::Framer;
 use crate::log::{ConnTag, Event};
 use crate::rules::{Context, Template};
@@ -48,6 +49,8 @@ enum Ending {
     OperatorClose,
     /// A push was not taken within `--write-timeout`.
     PushFailed,
+    /// No TLS conversation came about; why.
+    Handshake(String),
 }
 
 impl Ending {
@@ -64,13 +67,18 @@ impl Ending {
             Ending::RuleReset => "reset by rule",
             Ending::OperatorClose => "closed by operator",
             Ending::PushFailed => "push failed (client is not reading)",
+            Ending::Handshake(_) => "tls handshake failed",
         }
     }
 
     fn is_error(&self) -> bool {
         matches!(
             self,
-            Ending::WriteTimeout | Ending::Failed(_) | Ending::Panicked | Ending::PushFailed
+            Ending::WriteTimeout
+                | Ending::Failed(_)
+                | Ending::Panicked
+                | Ending::PushFailed
+                | Ending::Handshake(_)
         )
     }
 
@@ -154,6 +162,11 @@ fn serve(state: &ServerState, arrival: Arrival, served: &Served, buffers: &mut B
     buffers.acks.clear();
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
         configure(&stream, config).map_err(Ending::Failed)?;
+        if let Some(tls) = &config.tls {
+            start_tls(state, tls, tag, served, &stream)?;
+            configure(&stream, config).map_err(Ending::Failed)?;
+        }
+        served.mark_ready();
         if let Some(greeting) = &config.greeting {
             greet(greeting, tag, served, &stream)?;
         }
@@ -175,8 +188,17 @@ fn serve(state: &ServerState, arrival: Arrival, served: &Served, buffers: &mut B
     };
     let error = match &ending {
         Ending::Failed(e) => Some(e.to_string()),
+        Ending::Handshake(why) => Some(why.clone()),
         _ => None,
     };
+    if let Some(tls) = served.tls() {
+        if !matches!(
+            ending,
+            Ending::RuleReset | Ending::Reset | Ending::WriteTimeout
+        ) {
+            tls.close_notify(&stream);
+        }
+    }
     state.log.log(
         Some(tag),
         &Event::Closed {
@@ -201,6 +223,31 @@ fn serve(state: &ServerState, arrival: Arrival, served: &Served, buffers: &mut B
         }
         _ => state.closer.close(stream),
     }
+}
+
+/// The TLS handshake (or, with `--tls-mode auto`, the choice of plaintext).
+fn start_tls(
+    state: &ServerState,
+    tls: &TlsConfig,
+    tag: ConnTag,
+    served: &Served,
+    stream: &TcpStream,
+) -> Result<(), Ending> {
+    let accepted = tls_session::accept(&tls.server.config, stream, tls.auto, tls.handshake_timeout)
+        .map_err(Ending::Handshake)?;
+    if let Accepted::Tls(session, info) = accepted {
+        state.log.log(
+            Some(tag),
+            &Event::TlsAccepted {
+                version: &info.version,
+                cipher: &info.cipher,
+                sni: info.sni.as_deref(),
+                client: info.client.as_deref(),
+            },
+        );
+        served.start_tls(session);
+    }
+    Ok(())
 }
 
 /// Sends `--greeting` when a worker takes the connection.
@@ -234,13 +281,13 @@ pub fn configure(stream: &TcpStream, config: &ServerConfig) -> io::Result<()> {
 fn read_loop(
     conversation: &mut Conversation<'_>,
     served: &Served,
-    mut stream: &TcpStream,
+    stream: &TcpStream,
     buffers: &mut Buffers,
 ) -> Result<Ending, Ending> {
     let Buffers { read, acks } = buffers;
     read.resize(conversation.framer.read_size(), 0);
     let ending = loop {
-        match stream.read(read) {
+        match served.read(stream, read) {
             Ok(0) => break Ending::Eof,
             Ok(n) => {
                 conversation.receive(&read[..n], acks);

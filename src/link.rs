@@ -1,0 +1,165 @@
+//! A client's connection, plaintext or TLS, as the client and the bench use
+//! it: blocking reads and writes, with the socket at hand for timeouts and
+//! half-closes. TLS is rustls's `StreamOwned`, whose handshake is driven
+//! here at once, so a certificate problem is reported before any message.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
+use rustls_pki_types::ServerName;
+
+use crate::cli::ClientTlsArgs;
+use crate::tls::Trust;
+
+pub enum Link {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+/// How a TLS client connects: its configuration and the name it checks.
+#[derive(Clone)]
+pub struct TlsClient {
+    pub config: Arc<ClientConfig>,
+    pub name: ServerName<'static>,
+}
+
+impl TlsClient {
+    /// From the flags, for a server reached as `host`; `None` without `--tls`.
+    pub fn from_args(args: &ClientTlsArgs, host: &str) -> Result<Option<Self>, String> {
+        if !args.tls {
+            return Ok(None);
+        }
+        let trust = match (&args.tls_ca, args.insecure) {
+            (Some(ca), _) => Trust::Ca(ca),
+            (None, true) => {
+                eprintln!(
+                    "warning: --insecure: the server's certificate is not checked, so anyone on the way can pose as the server"
+                );
+                Trust::Anything
+            }
+            (None, false) => {
+                return Err(
+                    "--tls needs to know whom to trust: --tls-ca FILE (the certificate `tcpack server --tls-save-cert FILE` wrote, or its CA), or --insecure".into(),
+                );
+            }
+        };
+        let identity = args.tls_cert.as_deref().zip(args.tls_key.as_deref());
+        Ok(Some(TlsClient {
+            config: crate::tls::client(trust, identity)?,
+            name: crate::tls::server_name(args.tls_name.as_deref().unwrap_or(host))?,
+        }))
+    }
+}
+
+impl Link {
+    /// Wraps a connected socket; with `tls`, completes the handshake within `timeout`.
+    pub fn new(
+        stream: TcpStream,
+        tls: Option<&TlsClient>,
+        timeout: Duration,
+    ) -> Result<Self, TlsError> {
+        let Some(tls) = tls else {
+            return Ok(Link::Plain(stream));
+        };
+        let mut conn = ClientConnection::new(Arc::clone(&tls.config), tls.name.clone())
+            .map_err(|e| TlsError::Setup(e.to_string()))?;
+        let mut sock = stream;
+        sock.set_read_timeout(Some(timeout)).map_err(TlsError::Io)?;
+        sock.set_write_timeout(Some(timeout))
+            .map_err(TlsError::Io)?;
+        while conn.is_handshaking() {
+            conn.complete_io(&mut sock)
+                .map_err(|e| TlsError::from_io(e, timeout))?;
+        }
+        Ok(Link::Tls(Box::new(StreamOwned::new(conn, sock))))
+    }
+
+    pub fn socket(&self) -> &TcpStream {
+        match self {
+            Link::Plain(stream) => stream,
+            Link::Tls(tls) => tls.get_ref(),
+        }
+    }
+
+    /// Ends our side: close_notify for TLS, then the socket's write half.
+    pub fn finish(&mut self) {
+        if let Link::Tls(tls) = self {
+            tls.conn.send_close_notify();
+            let _ = tls.flush();
+        }
+        let _ = self.socket().shutdown(Shutdown::Write);
+    }
+}
+
+impl Read for Link {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Link::Plain(stream) => stream.read(buf),
+            Link::Tls(tls) => match tls.read(buf) {
+                // A server that closes without close_notify has still closed.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+                other => other,
+            },
+        }
+    }
+}
+
+impl Write for Link {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Link::Plain(stream) => stream.write(buf),
+            Link::Tls(tls) => tls.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Link::Plain(stream) => stream.flush(),
+            Link::Tls(tls) => tls.flush(),
+        }
+    }
+}
+
+/// Why a TLS connection did not come about.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("TLS setup: {0}")]
+    Setup(String),
+    #[error(
+        "the server's certificate is not trusted ({0}): trust it with --tls-ca FILE (the certificate `tcpack server --tls-save-cert FILE` wrote, or its CA), or skip the check with --insecure"
+    )]
+    Untrusted(String),
+    #[error(
+        "the server does not speak TLS ({0}): is it a plaintext server? drop --tls, or start it with --tls-self-signed or --tls-mode auto"
+    )]
+    NotTls(String),
+    #[error("the TLS handshake failed: {0}")]
+    Rejected(String),
+    #[error("the TLS handshake did not finish within {0:?}")]
+    TimedOut(Duration),
+    #[error("{0}")]
+    Io(io::Error),
+}
+
+impl TlsError {
+    fn from_io(error: io::Error, timeout: Duration) -> Self {
+        use rustls::Error as E;
+        if matches!(
+            error.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        ) {
+            return TlsError::TimedOut(timeout);
+        }
+        let Some(tls) = error.get_ref().and_then(|e| e.downcast_ref::<E>()) else {
+            return TlsError::Io(error);
+        };
+        match tls {
+            E::InvalidCertificate(_) => TlsError::Untrusted(tls.to_string()),
+            E::InvalidMessage(_) => TlsError::NotTls(tls.to_string()),
+            _ => TlsError::Rejected(tls.to_string()),
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! TLS on a worker's blocking socket. The handshake is bounded by
+//! `--tls-handshake-timeout` as a whole, so a client that stalls mid-handshake
+//! frees its worker. After it, the connection's rustls state sits behind a
+//! lock that is never held while blocked in a read: the worker reads the
+//! socket unlocked, then locks to decrypt; a push locks to encrypt and write.
+//! That is why this is not `rustls::StreamOwned`, which needs the one owner
+//! for reads and writes alike, so a heartbeat could not reach a connection
+//! whose worker waits for the client.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use rustls::{ServerConfig, ServerConnection};
+
+use crate::decode::escape_bytes;
+
+/// The first byte of a TLS record carrying a handshake (a ClientHello).
+const HANDSHAKE_RECORD: u8 = 0x16;
+/// Raw bytes read from the socket at a time: one TLS record and its header.
+const RECORD: usize = 16 * 1024 + 512;
+
+/// What the worker serves after the first bytes: TLS, or plaintext (`--tls-mode auto`).
+pub enum Accepted {
+    Tls(Arc<TlsSession>, HandshakeInfo),
+    Plain,
+}
+
+/// What the `tls:` log line says about a handshake.
+pub struct HandshakeInfo {
+    pub version: String,
+    pub cipher: String,
+    pub sni: Option<String>,
+    /// The client certificate's subject, with mutual TLS.
+    pub client: Option<String>,
+}
+
+/// Reads the first bytes and, if they start a TLS handshake, completes it
+/// within `timeout`. With `auto`, anything else is served as plaintext.
+pub fn accept(
+    config: &Arc<ServerConfig>,
+    stream: &TcpStream,
+    auto: bool,
+    timeout: Duration,
+) -> Result<Accepted, String> {
+    let deadline = Instant::now() + timeout;
+    let mut first = [0u8; 16];
+    let peeked = within(stream, deadline, |s| s.peek(&mut first));
+    match peeked {
+        Ok(0) => return Err("the client closed before saying anything".into()),
+        Ok(n) if first[0] != HANDSHAKE_RECORD => {
+            if auto {
+                return Ok(Accepted::Plain);
+            }
+            return Err(format!(
+                "a plaintext client on a TLS-only port: its first bytes are \"{}\"; connect with TLS (openssl s_client, tcpack client --tls) or serve both with --tls-mode auto",
+                escape_bytes(&first[..n])
+            ));
+        }
+        Ok(_) => {}
+        // A silent client on a port that serves both: it may wait for us to speak.
+        Err(e) if auto && is_timeout(&e) => return Ok(Accepted::Plain),
+        Err(e) if is_timeout(&e) => return Err(timed_out(timeout)),
+        Err(e) => return Err(e.to_string()),
+    }
+    let mut conn = ServerConnection::new(Arc::clone(config)).map_err(|e| e.to_string())?;
+    let mut sock = stream;
+    while conn.is_handshaking() {
+        while conn.wants_write() {
+            within(stream, deadline, |_| conn.write_tls(&mut sock))
+                .map_err(|e| io_failure(&e, timeout))?;
+        }
+        if !conn.is_handshaking() {
+            break;
+        }
+        let read = within(stream, deadline, |_| conn.read_tls(&mut sock))
+            .map_err(|e| io_failure(&e, timeout))?;
+        if read == 0 {
+            return Err("the client closed the connection during the handshake".into());
+        }
+        if let Err(e) = conn.process_new_packets() {
+            // Tell the client why, as rustls has queued an alert.
+            let _ = conn.write_tls(&mut sock);
+            return Err(rejection(&e));
+        }
+    }
+    // TLS 1.3 session tickets and the like.
+    while conn.wants_write() {
+        within(stream, deadline, |_| conn.write_tls(&mut sock))
+            .map_err(|e| io_failure(&e, timeout))?;
+    }
+    let info = HandshakeInfo {
+        version: conn
+            .protocol_version()
+            .map(|v| format!("{v:?}").replace("TLSv1_", "TLSv1."))
+            .unwrap_or_default(),
+        cipher: conn
+            .negotiated_cipher_suite()
+            .map(|s| format!("{:?}", s.suite()))
+            .unwrap_or_default(),
+        sni: conn.server_name().map(str::to_owned),
+        client: conn
+            .peer_certificates()
+            .and_then(|chain| chain.first())
+            .map(|leaf| subject(leaf.as_ref())),
+    };
+    let session = TlsSession {
+        state: Mutex::new(State {
+            conn,
+            backlog: Vec::new(),
+        }),
+    };
+    Ok(Accepted::Tls(Arc::new(session), info))
+}
+
+/// Runs `io` with the socket's timeouts set to what is left until `deadline`.
+fn within<T>(
+    stream: &TcpStream,
+    deadline: Instant,
+    io: impl FnOnce(&TcpStream) -> io::Result<T>,
+) -> io::Result<T> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(ErrorKind::TimedOut.into());
+    }
+    stream.set_read_timeout(Some(left))?;
+    stream.set_write_timeout(Some(left))?;
+    io(stream)
+}
+
+fn is_timeout(error: &io::Error) -> bool {
+    matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
+}
+
+fn timed_out(timeout: Duration) -> String {
+    format!(
+        "no complete handshake within {}s (--tls-handshake-timeout)",
+        timeout.as_secs_f64()
+    )
+}
+
+fn io_failure(error: &io::Error, timeout: Duration) -> String {
+    if is_timeout(error) {
+        timed_out(timeout)
+    } else {
+        error.to_string()
+    }
+}
+
+/// rustls's reason, with what to do where it is clear.
+fn rejection(error: &rustls::Error) -> String {
+    use rustls::{AlertDescription, Error};
+    let advice = match error {
+        Error::NoCertificatesPresented => {
+            "; this server requires a client certificate (--tls-client-ca): give one (tcpack client --tls-cert FILE --tls-key FILE)"
+        }
+        Error::InvalidCertificate(_) => "; the client certificate is not signed by --tls-client-ca",
+        Error::AlertReceived(
+            AlertDescription::UnknownCA
+            | AlertDescription::BadCertificate
+            | AlertDescription::DecryptError,
+        ) => {
+            "; the client does not trust this server's certificate: give it the certificate (--tls-save-cert) or use --insecure on the client"
+        }
+        _ => "",
+    };
+    format!("{error}{advice}")
+}
+
+/// The certificate's subject, as `CN=device-7, O=Acme`.
+fn subject(der: &[u8]) -> String {
+    match x509_parser::parse_x509_certificate(der) {
+        Ok((_, cert)) => cert.subject().to_string(),
+        Err(_) => "(a certificate that could not be read)".into(),
+    }
+}
+
+/// A connection's rustls state after the handshake.
+pub struct TlsSession {
+    state: Mutex<State>,
+}
+
+struct State {
+    conn: ServerConnection,
+    /// Bytes read from the socket that rustls had no room for yet.
+    backlog: Vec<u8>,
+}
+
+impl TlsSession {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Reads decrypted bytes; `Ok(0)` at the end, with or without the
+    /// client's close_notify. Blocks in the socket's read without the lock.
+    pub fn read(&self, mut sock: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+        let mut raw = [0u8; RECORD];
+        loop {
+            {
+                let mut state = self.lock();
+                state.feed_backlog(sock)?;
+                match state.conn.reader().read(buf) {
+                    Ok(n) => return Ok(n),
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                    // The client closed without close_notify: an end all the same.
+                    Err(e) if e.kind() == ErrorKind::UnexpectedEof => return Ok(0),
+                    Err(e) => return Err(e),
+                }
+            }
+            let n = sock.read(&mut raw)?;
+            let mut state = self.lock();
+            state.backlog.extend_from_slice(&raw[..n]);
+            if n == 0 {
+                // Tells rustls the stream has ended.
+                state.conn.read_tls(&mut io::empty())?;
+            }
+        }
+    }
+
+    /// Encrypts and writes `data` whole, bounded by the socket's write timeout.
+    pub fn write(&self, mut sock: &TcpStream, data: &[u8]) -> io::Result<()> {
+        let mut state = self.lock();
+        state.conn.writer().write_all(data)?;
+        while state.conn.wants_write() {
+            state.conn.write_tls(&mut sock)?;
+        }
+        Ok(())
+    }
+
+    /// Says goodbye in TLS (close_notify), after the owed answers.
+    pub fn close_notify(&self, mut sock: &TcpStream) {
+        let mut state = self.lock();
+        state.conn.send_close_notify();
+        while state.conn.wants_write() {
+            if state.conn.write_tls(&mut sock).is_err() {
+                break;
+            }
+        }
+    }
+}
+
+impl State {
+    /// Hands rustls what it has room for, then answers what the client's
+    /// records ask (a key update, say).
+    fn feed_backlog(&mut self, mut sock: &TcpStream) -> io::Result<()> {
+        while !self.backlog.is_empty() {
+            let mut rest = self.backlog.as_slice();
+            let taken = match self.conn.read_tls(&mut rest) {
+                Ok(taken) => taken,
+                // Its buffer is full: decrypted data waits to be read first.
+                Err(_) if !self.conn.wants_read() => 0,
+                Err(e) => return Err(e),
+            };
+            self.backlog.drain(..taken);
+            if let Err(e) = self.conn.process_new_packets() {
+                let _ = self.conn.write_tls(&mut sock);
+                return Err(io::Error::new(ErrorKind::InvalidData, e));
+            }
+            if taken == 0 {
+                break;
+            }
+        }
+        while self.conn.wants_write() {
+            self.conn.write_tls(&mut sock)?;
+        }
+        Ok(())
+    }
+}
