@@ -155,7 +155,7 @@ impl ServerConfig {
                 }),
                 _ => None,
             },
-            console: args.console || std::io::stdin().is_terminal(),
+            console: args.console || stdin_is_our_terminal(),
             control: args.control,
             tls: tls_config(&args.tls).map_err(usage)?,
             panic_on: test_panic_trigger(),
@@ -175,6 +175,14 @@ impl ServerConfig {
             }
         }
     }
+}
+
+/// Whether stdin is a terminal and we run in its foreground: a background
+/// job (`tcpack server &`) that read its terminal would be stopped (SIGTTIN).
+fn stdin_is_our_terminal() -> bool {
+    let stdin = std::io::stdin();
+    stdin.is_terminal()
+        && rustix::termios::tcgetpgrp(&stdin).is_ok_and(|group| group == rustix::process::getpgrp())
 }
 
 fn tls_config(args: &ServerTlsArgs) -> Result<Option<TlsConfig>, String> {

@@ -45,8 +45,9 @@ const LINGER: Duration = Duration::from_secs(1);
 /// Worker stacks: a worker needs little, and a thousand of them should cost little.
 const WORKER_STACK: usize = 256 * 1024;
 /// Threads besides the workers that may wait on a futex: accept, drain,
-/// reaper, status, closer, log, signal handler, and one to spare.
-const OTHER_THREADS: usize = 8;
+/// reaper, status, closer, log, heartbeat, console, the two signal threads,
+/// and a few to spare.
+const OTHER_THREADS: usize = 16;
 
 /// A bound server, not yet serving.
 pub struct Server {

@@ -462,3 +462,42 @@ fn log_lines_stay_whole_with_64_concurrent_clients() {
 fn json_log_lines_stay_valid_with_64_concurrent_clients() {
     concurrent_log_lines("json");
 }
+
+#[test]
+fn a_client_that_reads_slowly_cannot_hold_a_write_past_the_write_timeout() {
+    // One 4 MiB line echoed to a client that takes 16 KiB every 20 ms: each
+    // write call makes progress, but the whole answer would take seconds.
+    let mut server = Server::start(&[
+        "--framing",
+        "line",
+        "--max-line",
+        "8388608",
+        "--echo",
+        "--write-timeout",
+        "0.5",
+        "--quiet",
+    ]);
+    let mut client = connect(server.addr);
+    let mut line = vec![b'x'; 4 << 20];
+    line.push(b'\n');
+    let writer = {
+        let mut client = client.try_clone().unwrap();
+        std::thread::spawn(move || {
+            let _ = client.write_all(&line);
+        })
+    };
+    let mut chunk = vec![0u8; 16 * 1024];
+    let mut got = 0usize;
+    // Bounded: 4 MiB at 16 KiB a read is 256 reads; the server gives up long before.
+    for _ in 0..400 {
+        match std::io::Read::read(&mut client, &mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n,
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.wait_for("closed: write timeout (client is not reading its acks)");
+    assert!(got < 4 << 20, "the whole answer came: {got} bytes");
+    let _ = client.shutdown(std::net::Shutdown::Both);
+    writer.join().unwrap();
+}

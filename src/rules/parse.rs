@@ -16,7 +16,14 @@ use crate::cli::{TextEncoding, duration};
 /// One `--rule 'MATCH=>REPLY'`: MATCH is an exact message, or `/REGEX/`.
 pub fn one_liner(text: &str, encoding: TextEncoding) -> Result<Rule, String> {
     let fail = |why: String| format!("--rule {text:?}: {why}");
-    let Some((matching, reply)) = text.split_once("=>") else {
+    // A regex may hold `=>` itself: then the rule's `=>` is the one after its closing `/`.
+    let split = match text.strip_prefix('/') {
+        Some(rest) => rest
+            .find("/=>")
+            .map(|at| (&text[..at + 2], &text[at + 4..])),
+        None => text.split_once("=>"),
+    };
+    let Some((matching, reply)) = split else {
         return Err(fail(
             "write it as MATCH=>REPLY, e.g. 'PING=>PONG\\n' or '/^READ (\\d+)$/=>VALUE {1}\\n'"
                 .into(),
@@ -276,6 +283,9 @@ action = "reset"
         assert!(rule.matcher.find(b"PING", b"PING\n").is_some());
         let rule = one_liner("/^READ (\\d+)$/=>VALUE {1}", TextEncoding::Utf8).unwrap();
         assert!(rule.matcher.find(b"READ 7", b"READ 7").is_some());
+        let rule = one_liner("/a=>b/=>X", TextEncoding::Utf8).unwrap();
+        assert_eq!(rule.label, "/a=>b/");
+        assert!(rule.matcher.find(b"xa=>by", b"xa=>by").is_some());
         for (bad, says) in [
             ("PING", "write it as MATCH=>REPLY"),
             ("=>x", "MATCH is empty"),

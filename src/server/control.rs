@@ -81,8 +81,9 @@ pub fn execute(state: &ServerState, command: Command) -> Vec<String> {
             };
             let sent = state
                 .registry
-                .served()
-                .iter()
+                .ids()
+                .into_iter()
+                .filter_map(|id| state.registry.find(id))
                 .filter(|served| deliver(state, served, &template, 0).is_ok())
                 .count();
             vec![format!("ok sent {sent}")]
@@ -90,6 +91,8 @@ pub fn execute(state: &ServerState, command: Command) -> Vec<String> {
         Command::Close(id) => match state.registry.find(id) {
             Some(served) => {
                 served.close();
+                // A rule's delay under way ends too.
+                state.lifecycle.nudge();
                 vec![format!("ok closing {id}")]
             }
             None => vec![format!("error no connection {id}")],

@@ -59,13 +59,14 @@ impl Lifecycle {
         }
     }
 
-    /// Sleeps for `duration`, or less if the phase reaches `until` first;
-    /// false if it did. Uses no CPU: it waits on the phase's condvar.
-    pub fn sleep_unless(&self, duration: Duration, until: Phase) -> bool {
+    /// Sleeps for `duration`, or less if the phase reaches `until` or
+    /// `cut()` says so first (checked when woken by a phase change or a
+    /// `nudge`); false if cut short. Uses no CPU: it waits on the condvar.
+    pub fn sleep_unless(&self, duration: Duration, until: Phase, cut: impl Fn() -> bool) -> bool {
         let deadline = Instant::now() + duration;
         let mut phase = self.lock();
         loop {
-            if *phase >= until {
+            if *phase >= until || cut() {
                 return false;
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -78,6 +79,12 @@ impl Lifecycle {
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
         }
+    }
+
+    /// Wakes every `sleep_unless` to check its `cut` again.
+    pub fn nudge(&self) {
+        let _phase = self.lock();
+        self.changed.notify_all();
     }
 
     /// Blocks (using no CPU) until a shutdown is requested.
@@ -107,8 +114,9 @@ mod tests {
     #[test]
     fn a_sleep_ends_early_when_the_phase_is_reached() {
         let lifecycle = Lifecycle::default();
-        assert!(lifecycle.sleep_unless(Duration::from_millis(1), Phase::Draining));
+        assert!(lifecycle.sleep_unless(Duration::from_millis(1), Phase::Draining, || false));
+        assert!(!lifecycle.sleep_unless(Duration::from_secs(3600), Phase::Draining, || true));
         lifecycle.request();
-        assert!(!lifecycle.sleep_unless(Duration::from_secs(3600), Phase::Draining));
+        assert!(!lifecycle.sleep_unless(Duration::from_secs(3600), Phase::Draining, || false));
     }
 }

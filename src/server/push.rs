@@ -1,6 +1,8 @@
 //! Messages the server sends unasked: the `--push` heartbeat and the
 //! operator's `send`/`all`. Each goes through the connection's one writer,
-//! bounded by `--write-timeout`; a client that does not take it is closed.
+//! bounded by `--write-timeout` in all; a client that does not take it is
+//! closed. Pushes go out one connection at a time, so a client that does
+//! not read delays the others' push by at most `--write-timeout`, once.
 
 use super::lifecycle::Phase;
 use super::served::{PushError, Served};
@@ -13,10 +15,17 @@ use crate::rules::{Context, Template};
 /// connection, until the shutdown starts. Sleeps on the phase's condvar.
 pub fn heartbeat(state: &ServerState, push: &Push) {
     let mut seq = 0;
-    while state.lifecycle.sleep_unless(push.every, Phase::Draining) {
+    while state
+        .lifecycle
+        .sleep_unless(push.every, Phase::Draining, || false)
+    {
         seq += 1;
-        for served in state.registry.served() {
-            let _ = deliver(state, &served, &push.text, seq);
+        // Each connection is looked up as its turn comes, so a connection
+        // that ends meanwhile is not held open by this round.
+        for id in state.registry.ids() {
+            if let Some(served) = state.registry.find(id) {
+                let _ = deliver(state, &served, &push.text, seq);
+            }
         }
     }
 }
@@ -38,13 +47,13 @@ pub fn deliver(
         peer: served.peer,
     };
     text.render(&context, &mut bytes);
-    match served.push(&bytes) {
+    match served.push(&bytes, state.config.write_timeout) {
         Ok(()) => {
             state.stats.add_pushed();
             Ok(())
         }
         // Not yet talking: skipped, not a failure.
-        Err(e @ (PushError::NotReady | PushError::NoHandle)) => Err(e.to_string()),
+        Err(e @ (PushError::NotReady(_) | PushError::Closed(_))) => Err(e.to_string()),
         Err(e) => {
             let error = format!("{e}");
             let tag = ConnTag {

@@ -251,6 +251,13 @@ impl Registry {
         served
     }
 
+    /// The ids of the connections being served right now, oldest first.
+    pub fn ids(&self) -> Vec<u64> {
+        let mut ids: Vec<u64> = self.lock().serving.keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+
     /// The served connection with this id, if there is one.
     pub fn find(&self, id: u64) -> Option<Arc<Served>> {
         self.lock().serving.get(&id).cloned()

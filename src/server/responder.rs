@@ -26,6 +26,13 @@ pub enum Hangup {
     Reset,
 }
 
+/// Why the responder wants its connection to end.
+pub enum Stop {
+    /// Sending what was owed before a delay failed.
+    Failed(io::Error),
+    Hangup(Hangup),
+}
+
 pub struct Responder<'a> {
     state: &'a ServerState,
     tag: ConnTag,
@@ -37,9 +44,9 @@ pub struct Responder<'a> {
     rng: fastrand::Rng,
     pub messages: u64,
     /// Set once a rule closed or reset: later messages get no answer.
-    pub hangup: Option<Hangup>,
+    hangup: Option<Hangup>,
     /// A write that failed while flushing before a delay.
-    pub write_error: Option<io::Error>,
+    write_error: Option<io::Error>,
 }
 
 impl<'a> Responder<'a> {
@@ -68,6 +75,18 @@ impl<'a> Responder<'a> {
             hangup: None,
             write_error: None,
         }
+    }
+
+    /// Why the connection should end now, if it should.
+    pub fn stop(&mut self) -> Option<Stop> {
+        if let Some(e) = self.write_error.take() {
+            return Some(Stop::Failed(e));
+        }
+        self.hangup.map(Stop::Hangup)
+    }
+
+    pub fn write_timeout(&self) -> std::time::Duration {
+        self.state.config.write_timeout
     }
 
     /// Takes the rules in force now: one read's messages all use the same set.
@@ -131,6 +150,10 @@ impl<'a> Responder<'a> {
             Some(choice) => {
                 if let Some(delay) = delay {
                     self.wait(delay, acks);
+                    if self.write_error.is_some() {
+                        self.rules = rules;
+                        return;
+                    }
                 }
                 let rule = choice.rule;
                 match rule.action {
@@ -151,15 +174,18 @@ impl<'a> Responder<'a> {
     /// times out: then the answer goes at once, as every owed answer does.
     fn wait(&mut self, delay: std::time::Duration, acks: &mut Vec<u8>) {
         if !acks.is_empty() {
-            let sent = self.served.write(self.stream, acks);
+            let sent = self
+                .served
+                .write(self.stream, acks, self.state.config.write_timeout);
             acks.clear();
             if let Err(e) = sent {
                 self.write_error = Some(e);
                 return;
             }
         }
+        let served = self.served;
         self.state
             .lifecycle
-            .sleep_unless(delay, Phase::DrainExpired);
+            .sleep_unless(delay, Phase::DrainExpired, || served.closing().is_some());
     }
 }

@@ -1,13 +1,14 @@
 //! A connection as threads other than its worker see it: the drain wakes
 //! it, the heartbeat and the operator push to it or close it, `/list` shows
 //! it. Every write to its socket, the worker's acks included, goes through
-//! one lock, so a push never lands inside an ack.
+//! one lock, so a push never lands inside an ack; and every write, however
+//! slowly the client reads, ends within `--write-timeout` in all.
 
-use std::io::{self, Read, Write};
+use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::tls_session::TlsSession;
 
@@ -16,15 +17,16 @@ pub struct Served {
     pub peer: SocketAddr,
     /// When it was accepted.
     pub since: Instant,
-    /// A clone of the socket; `None` if the clone failed (out of
-    /// descriptors): then it is served all the same, only not reachable
-    /// from other threads.
-    stream: Option<TcpStream>,
+    /// A clone of the socket, for the other threads; taken out when the
+    /// worker is done, so the worker's close is the socket's close. `None`
+    /// from the start if the clone failed (out of descriptors): then the
+    /// connection is served all the same, only not reachable from elsewhere.
+    socket: Mutex<Option<Arc<TcpStream>>>,
     writing: Mutex<()>,
     /// Set once a TLS handshake completes: then every write is encrypted.
     tls: OnceLock<Arc<TlsSession>>,
-    /// Whether the worker has begun the conversation (after any handshake):
-    /// before, a push would land in the middle of a TLS handshake.
+    /// Whether the worker has greeted the client (after any handshake):
+    /// before, a push could land inside a TLS handshake or before the greeting.
     ready: AtomicBool,
     /// Totals so far, kept by the worker for `/list`.
     messages: AtomicU64,
@@ -36,10 +38,10 @@ pub struct Served {
 /// Why a push did not go out.
 #[derive(Debug, thiserror::Error)]
 pub enum PushError {
-    #[error("the connection is still in its TLS handshake")]
-    NotReady,
-    #[error("the server could not keep a handle on this connection (out of file descriptors?)")]
-    NoHandle,
+    #[error("connection {0} is not ready yet (TLS handshake or greeting under way)")]
+    NotReady(u64),
+    #[error("connection {0} has closed")]
+    Closed(u64),
     #[error("{0}")]
     Failed(io::Error),
 }
@@ -54,12 +56,12 @@ pub enum Closing {
 }
 
 impl Served {
-    pub fn new(id: u64, peer: SocketAddr, since: Instant, stream: Option<TcpStream>) -> Self {
+    pub fn new(id: u64, peer: SocketAddr, since: Instant, socket: Option<TcpStream>) -> Self {
         Self {
             id,
             peer,
             since,
-            stream,
+            socket: Mutex::new(socket.map(Arc::new)),
             writing: Mutex::new(()),
             tls: OnceLock::new(),
             ready: AtomicBool::new(false),
@@ -69,8 +71,27 @@ impl Served {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, ()> {
+    fn lock_writing(&self) -> MutexGuard<'_, ()> {
         self.writing.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The other threads' handle on the socket, while the worker serves it.
+    fn socket(&self) -> Option<Arc<TcpStream>> {
+        self.socket
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The worker is done writing (to its `stream`; with TLS, after a
+    /// close_notify if asked): from now on pushes fail, and the socket closes
+    /// when the worker closes it.
+    pub fn detach(&self, stream: &TcpStream, close_notify: bool) {
+        let _writing = self.lock_writing();
+        if let (Some(tls), true) = (self.tls(), close_notify) {
+            tls.close_notify(stream);
+        }
+        self.socket.lock().unwrap_or_else(|p| p.into_inner()).take();
     }
 
     /// From now on, reads and writes go through TLS.
@@ -78,7 +99,7 @@ impl Served {
         let _ = self.tls.set(session);
     }
 
-    /// The worker is past any handshake: pushes may go out.
+    /// The worker has greeted the client: pushes may go out.
     pub fn mark_ready(&self) {
         self.ready.store(true, Relaxed);
     }
@@ -96,35 +117,45 @@ impl Served {
         }
     }
 
-    /// The worker's write of `data` to its own `stream`.
-    pub fn write(&self, stream: &TcpStream, data: &[u8]) -> io::Result<()> {
-        let _writing = self.lock();
-        self.write_locked(stream, data)
-    }
-
-    fn write_locked(&self, mut stream: &TcpStream, data: &[u8]) -> io::Result<()> {
-        match self.tls() {
-            Some(tls) => tls.write(stream, data),
-            None => stream.write_all(data),
+    /// The worker's write of `data` to its own `stream`, within `timeout`
+    /// in all. A failed write may have sent part of `data`: nothing more is
+    /// written to the connection after it.
+    pub fn write(&self, stream: &TcpStream, data: &[u8], timeout: Duration) -> io::Result<()> {
+        let _writing = self.lock_writing();
+        let written = self.write_locked(stream, data, timeout);
+        if written.is_err() {
+            self.socket.lock().unwrap_or_else(|p| p.into_inner()).take();
         }
+        written
     }
 
-    /// Another thread's write, bounded by the socket's `--write-timeout`.
-    pub fn push(&self, data: &[u8]) -> Result<(), PushError> {
+    /// Another thread's write, within `timeout` in all.
+    pub fn push(&self, data: &[u8], timeout: Duration) -> Result<(), PushError> {
         if !self.ready.load(Relaxed) {
-            return Err(PushError::NotReady);
+            return Err(PushError::NotReady(self.id));
         }
-        let Some(stream) = self.stream.as_ref() else {
-            return Err(PushError::NoHandle);
+        let _writing = self.lock_writing();
+        let Some(socket) = self.socket() else {
+            return Err(PushError::Closed(self.id));
         };
-        let _writing = self.lock();
-        self.write_locked(stream, data).map_err(PushError::Failed)
+        self.write_locked(&socket, data, timeout)
+            .map_err(PushError::Failed)
+    }
+
+    fn write_locked(&self, stream: &TcpStream, data: &[u8], timeout: Duration) -> io::Result<()> {
+        let mut out = Deadline::new(stream, timeout);
+        let written = match self.tls() {
+            Some(tls) => tls.write(&mut out, data),
+            None => out.write_all(data),
+        };
+        out.restore();
+        written
     }
 
     /// Wakes the worker from a blocked read (`Read`) or write (`Both`).
     pub fn shutdown(&self, how: Shutdown) {
-        if let Some(stream) = &self.stream {
-            let _ = stream.shutdown(how);
+        if let Some(socket) = self.socket() {
+            let _ = socket.shutdown(how);
         }
     }
 
@@ -159,5 +190,54 @@ impl Served {
     /// Messages and bytes so far.
     pub fn totals(&self) -> (u64, u64) {
         (self.messages.load(Relaxed), self.bytes.load(Relaxed))
+    }
+}
+
+/// Writes to a socket whose `SO_SNDTIMEO` is `timeout`, but ends within
+/// `timeout` in all: the socket's timeout bounds each `write` call, so a
+/// client that reads a byte now and then would otherwise hold a write
+/// forever. The first call goes as it is, so a write that fits (nearly
+/// all) costs no extra system call.
+struct Deadline<'a> {
+    stream: &'a TcpStream,
+    timeout: Duration,
+    deadline: Option<Instant>,
+}
+
+impl<'a> Deadline<'a> {
+    fn new(stream: &'a TcpStream, timeout: Duration) -> Self {
+        Self {
+            stream,
+            timeout,
+            deadline: None,
+        }
+    }
+
+    /// Puts the socket's timeout back if a later call shortened it.
+    fn restore(self) {
+        if self.deadline.is_some() {
+            let _ = self.stream.set_write_timeout(Some(self.timeout));
+        }
+    }
+}
+
+impl Write for Deadline<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.deadline {
+            None => self.deadline = Some(Instant::now() + self.timeout),
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(ErrorKind::TimedOut.into());
+                }
+                self.stream.set_write_timeout(Some(left))?;
+            }
+        }
+        let mut stream = self.stream;
+        stream.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }

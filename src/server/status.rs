@@ -5,9 +5,9 @@
 //! blocks in `accept` like the main port, so it costs nothing while unused.
 
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::control;
 use super::lifecycle::Phase;
@@ -17,7 +17,7 @@ use super::state::ServerState;
 /// says nothing in that time (a health check) gets the status report.
 const COMMAND_WAIT: Duration = Duration::from_secs(1);
 /// A command line longer than this is not read further.
-const MAX_COMMAND: u64 = 64 * 1024;
+const MAX_COMMAND: usize = 64 * 1024;
 
 /// Answers status requests until the server is done.
 pub fn serve(state: &ServerState, listener: &TcpListener) {
@@ -47,15 +47,26 @@ pub fn serve(state: &ServerState, listener: &TcpListener) {
     }
 }
 
-/// The first line the client sent within `COMMAND_WAIT`, if any.
-fn command(stream: &TcpStream) -> Option<String> {
-    stream.set_read_timeout(Some(COMMAND_WAIT)).ok()?;
-    let mut line = String::new();
-    BufReader::new(stream.take(MAX_COMMAND))
-        .read_line(&mut line)
-        .ok()?;
-    let line = line.trim();
-    (!line.is_empty()).then(|| line.to_owned())
+/// The first line the client sent within `COMMAND_WAIT` in all, if any: a
+/// client sending a byte now and then cannot hold the status port longer.
+fn command(mut stream: &TcpStream) -> Option<String> {
+    let deadline = Instant::now() + COMMAND_WAIT;
+    let mut line = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !line.contains(&b'\n') && line.len() < MAX_COMMAND {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        stream.set_read_timeout(Some(left)).ok()?;
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => line.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let end = line.iter().position(|&b| b == b'\n').unwrap_or(line.len());
+    let line = String::from_utf8_lossy(&line[..end]).trim().to_owned();
+    (!line.is_empty()).then_some(line)
 }
 
 /// `key value` lines; the first says whether to send clients here.

@@ -218,12 +218,12 @@ impl TlsSession {
         }
     }
 
-    /// Encrypts and writes `data` whole, bounded by the socket's write timeout.
-    pub fn write(&self, mut sock: &TcpStream, data: &[u8]) -> io::Result<()> {
+    /// Encrypts `data` and writes it whole to `out` (the socket).
+    pub fn write(&self, out: &mut impl Write, data: &[u8]) -> io::Result<()> {
         let mut state = self.lock();
         state.conn.writer().write_all(data)?;
         while state.conn.wants_write() {
-            state.conn.write_tls(&mut sock)?;
+            state.conn.write_tls(out)?;
         }
         Ok(())
     }

@@ -7,11 +7,11 @@ use std::any::Any;
 use std::io::{self, ErrorKind};
 use std::net::TcpStream;
 use std::panic::{self, AssertUnwindSafe};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::lifecycle::Phase;
 use super::registry::Arrival;
-use super::responder::{Hangup, Responder};
+use super::responder::{Hangup, Responder, Stop};
 use super::served::{Closing, Served};
 use super::state::ServerState;
 use super::tls_session::{self, Accepted};
@@ -166,10 +166,10 @@ fn serve(state: &ServerState, arrival: Arrival, served: &Served, buffers: &mut B
             start_tls(state, tls, tag, served, &stream)?;
             configure(&stream, config).map_err(Ending::Failed)?;
         }
-        served.mark_ready();
         if let Some(greeting) = &config.greeting {
-            greet(greeting, tag, served, &stream)?;
+            greet(greeting, tag, served, &stream, config.write_timeout)?;
         }
+        served.mark_ready();
         read_loop(&mut conversation, served, &stream, buffers)
     }))
     .map(|ending| ending.unwrap_or_else(|e| e));
@@ -180,7 +180,7 @@ fn serve(state: &ServerState, arrival: Arrival, served: &Served, buffers: &mut B
         (Ok(ending), _) => ending,
         (Err(payload), _) => {
             // Acks owed for messages before the one that panicked are still owed.
-            let _ = served.write(&stream, &buffers.acks);
+            let _ = served.write(&stream, &buffers.acks, config.write_timeout);
             let message = panic_message(payload.as_ref());
             state.log.log(Some(tag), &Event::Panicked { message });
             Ending::Panicked
@@ -191,14 +191,13 @@ fn serve(state: &ServerState, arrival: Arrival, served: &Served, buffers: &mut B
         Ending::Handshake(why) => Some(why.clone()),
         _ => None,
     };
-    if let Some(tls) = served.tls() {
-        if !matches!(
-            ending,
-            Ending::RuleReset | Ending::Reset | Ending::WriteTimeout
-        ) {
-            tls.close_notify(&stream);
-        }
-    }
+    // Nothing is written after this (but TLS's close_notify, after the owed
+    // answers): the close below is the socket's close.
+    let close_notify = !matches!(
+        ending,
+        Ending::RuleReset | Ending::Reset | Ending::WriteTimeout
+    );
+    served.detach(&stream, close_notify);
     state.log.log(
         Some(tag),
         &Event::Closed {
@@ -256,6 +255,7 @@ fn greet(
     tag: ConnTag,
     served: &Served,
     stream: &TcpStream,
+    timeout: Duration,
 ) -> Result<(), Ending> {
     let mut text = Vec::new();
     let context = Context {
@@ -266,7 +266,9 @@ fn greet(
         peer: tag.peer,
     };
     greeting.render(&context, &mut text);
-    served.write(stream, &text).map_err(Ending::after_write)
+    served
+        .write(stream, &text, timeout)
+        .map_err(Ending::after_write)
 }
 
 /// Acks are tiny: without `TCP_NODELAY`, Nagle plus delayed ACKs stall
@@ -285,6 +287,7 @@ fn read_loop(
     buffers: &mut Buffers,
 ) -> Result<Ending, Ending> {
     let Buffers { read, acks } = buffers;
+    let timeout = conversation.responder.write_timeout();
     read.resize(conversation.framer.read_size(), 0);
     let ending = loop {
         match served.read(stream, read) {
@@ -292,9 +295,9 @@ fn read_loop(
             Ok(n) => {
                 conversation.receive(&read[..n], acks);
                 served.record(conversation.responder.messages, conversation.bytes);
-                send_acks(served, stream, acks)?;
-                if let Some(ending) = conversation.responder.ending() {
-                    return ending;
+                send_acks(served, stream, acks, timeout)?;
+                if let Some(stop) = conversation.responder.stop() {
+                    return stopped(stop);
                 }
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -304,31 +307,32 @@ fn read_loop(
     // Whatever was read is owed an ack, also a final line without its `\n`.
     conversation.finish(acks);
     served.record(conversation.responder.messages, conversation.bytes);
-    send_acks(served, stream, acks)?;
-    conversation.responder.ending().unwrap_or(Ok(ending))
+    send_acks(served, stream, acks, timeout)?;
+    conversation.responder.stop().map_or(Ok(ending), stopped)
+}
+
+/// How the connection ends when its responder stopped it.
+fn stopped(stop: Stop) -> Result<Ending, Ending> {
+    match stop {
+        Stop::Failed(e) => Err(Ending::after_write(e)),
+        Stop::Hangup(Hangup::Close) => Ok(Ending::RuleClose),
+        Stop::Hangup(Hangup::Reset) => Ok(Ending::RuleReset),
+    }
 }
 
 /// Sends every answer owed so far.
-fn send_acks(served: &Served, stream: &TcpStream, acks: &mut Vec<u8>) -> Result<(), Ending> {
+fn send_acks(
+    served: &Served,
+    stream: &TcpStream,
+    acks: &mut Vec<u8>,
+    timeout: Duration,
+) -> Result<(), Ending> {
     if acks.is_empty() {
         return Ok(());
     }
-    let result = served.write(stream, acks);
+    let result = served.write(stream, acks, timeout);
     acks.clear();
     result.map_err(Ending::after_write)
-}
-
-impl Responder<'_> {
-    /// How the connection ends if a rule (or a failed write) ended it.
-    fn ending(&mut self) -> Option<Result<Ending, Ending>> {
-        if let Some(e) = self.write_error.take() {
-            return Some(Err(Ending::after_write(e)));
-        }
-        match self.hangup? {
-            Hangup::Close => Some(Ok(Ending::RuleClose)),
-            Hangup::Reset => Some(Ok(Ending::RuleReset)),
-        }
-    }
 }
 
 /// The text a panic was raised with, if it has one.
