@@ -28,6 +28,6 @@ lint:
 bench:
 	scripts/bench.sh
 
-## The tests need netcat-openbsd's nc (it has -N), python3 for the tutorial's client and haproxy.
+## The tests need netcat-openbsd's nc (it has -N), python3 for the tutorial's client, openssl, socat and haproxy.
 deps:
 	@scripts/ensure-deps.sh

@@ -133,6 +133,14 @@ pub enum TlsError {
     )]
     Untrusted(String),
     #[error(
+        "the server's certificate is not for this name ({0}): connect by one of its names, or name one with --tls-name"
+    )]
+    WrongName(String),
+    #[error(
+        "the server's certificate is out of date ({0}): the server needs a current certificate"
+    )]
+    Expired(String),
+    #[error(
         "the server does not speak TLS ({0}): is it a plaintext server? drop --tls, or start it with --tls-self-signed or --tls-mode auto"
     )]
     NotTls(String),
@@ -156,7 +164,17 @@ impl TlsError {
         let Some(tls) = error.get_ref().and_then(|e| e.downcast_ref::<E>()) else {
             return TlsError::Io(error);
         };
+        use rustls::CertificateError as C;
         match tls {
+            E::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => {
+                TlsError::WrongName(tls.to_string())
+            }
+            E::InvalidCertificate(
+                C::Expired
+                | C::ExpiredContext { .. }
+                | C::NotValidYet
+                | C::NotValidYetContext { .. },
+            ) => TlsError::Expired(tls.to_string()),
             E::InvalidCertificate(_) => TlsError::Untrusted(tls.to_string()),
             E::InvalidMessage(_) => TlsError::NotTls(tls.to_string()),
             _ => TlsError::Rejected(tls.to_string()),

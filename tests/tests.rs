@@ -11,3 +11,4 @@ mod rules;
 mod scripts;
 mod server;
 mod shutdown;
+mod tls;

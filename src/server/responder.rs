@@ -26,6 +26,11 @@ pub enum Hangup {
     Reset,
 }
 
+/// A TLS handshake record (0x16) of TLS 1.0 to 1.3 (0x03 0x01..0x04).
+fn looks_like_tls(message: &[u8]) -> bool {
+    matches!(message, [0x16, 0x03, 0x01..=0x04, ..])
+}
+
 /// Why the responder wants its connection to end.
 pub enum Stop {
     /// Sending what was owed before a delay failed.
@@ -107,6 +112,17 @@ impl<'a> Responder<'a> {
         self.messages += 1;
         let config = &self.state.config;
         config.panic_if_asked(message);
+        if self.messages == 1 && self.served.tls().is_none() && looks_like_tls(message) {
+            let message = match config.tls {
+                None => {
+                    "this looks like a TLS ClientHello on a plaintext port: start the server with --tls-self-signed (or --tls-cert/--tls-key), or connect without TLS"
+                }
+                Some(_) => "this looks like a TLS ClientHello served as plaintext",
+            };
+            self.state
+                .log
+                .log(Some(self.tag), &Event::Warning { message });
+        }
         let rules = self.rules.take();
         let choice = rules
             .as_deref()
