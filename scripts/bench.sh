@@ -18,6 +18,7 @@ case "${1:-}" in
 esac
 
 cargo build --release --locked --quiet
+cargo build --release --locked --quiet --example tokio_tls_baseline
 cargo build --release --locked --quiet --example tokio_baseline
 tcpack=target/release/tcpack
 make_workdir
@@ -34,6 +35,13 @@ serve() {
 }
 
 serve tcpack "$tcpack" server --bind 127.0.0.1:0 --framing line --quiet
+# TLS: tcpack and tokio-rustls with one certificate (ECDSA P-256, as
+# --tls-self-signed makes), made for this run.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+    -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+    -keyout "$work/tls.key" -out "$work/tls.pem" 2>/dev/null
+serve tls "$tcpack" server --bind 127.0.0.1:0 --framing line --quiet --tls-cert "$work/tls.pem" --tls-key "$work/tls.key"
+serve tokio-tls target/release/examples/tokio_tls_baseline 127.0.0.1:0 "$work/tls.pem" "$work/tls.key"
 # The same, with 20 rules to try per message (bench/rules20.toml).
 serve rules20 "$tcpack" server --bind 127.0.0.1:0 --framing line --quiet --rules bench/rules20.toml
 serve tokio target/release/examples/tokio_baseline 127.0.0.1:0
@@ -63,6 +71,9 @@ idle_cpu tokio
 for server in tcpack tokio rules20; do run "$server" rr -c 64 -d "$SECS" --warmup "$WARM"; done
 for server in tcpack tokio; do run "$server" conn -c 16 -d "$SECS" --warmup "$WARM"; done
 for server in tcpack tokio; do run "$server" pipeline -c 16 --depth 16 -d "$SECS" --warmup "$WARM"; done
+# TLS: conn is a full handshake per connection (the bench resumes no session).
+for server in tls tokio-tls; do run "$server" rr -c 64 -d "$SECS" --warmup "$WARM" --tls --insecure; done
+for server in tls tokio-tls; do run "$server" conn -c 16 -d "$SECS" --warmup "$WARM" --tls --insecure; done
 # Counted runs: every message is measured, from the first.
 for server in tcpack tokio python; do run "$server" rr -c 16 -n "$FAIR_N" -d 120 --timeout 120 --warmup 0; done
 for server in tcpack tokio; do run "$server" idle --idle 1000 -n "$IDLE_N" -d 60 --warmup 0; done
