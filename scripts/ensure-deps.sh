@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond Rust: netcat-openbsd's nc, python3,
-# iconv, script and setpriv (required), and haproxy and systemd-analyze for the
-# service tests (optional: those tests say they were skipped without them).
+# iconv, script, setpriv and socat (required), and haproxy and systemd-analyze
+# for the service tests (optional: those tests say they were skipped without them).
 # Uses apt-get where it can; otherwise says exactly what to install.
 set -euo pipefail
 
@@ -16,6 +16,8 @@ command -v python3 >/dev/null 2>&1 || required+=(python3)
 command -v iconv >/dev/null 2>&1 || required+=(libc-bin)
 command -v script >/dev/null 2>&1 || required+=(bsdutils)
 command -v setpriv >/dev/null 2>&1 || required+=(util-linux)
+# socat is the second real UDP client the UDP tests drive (socat - UDP:HOST:PORT).
+command -v socat >/dev/null 2>&1 || required+=(socat)
 [ -x /usr/sbin/haproxy ] || command -v haproxy >/dev/null 2>&1 || optional+=(haproxy)
 command -v systemd-analyze >/dev/null 2>&1 || optional+=(systemd)
 

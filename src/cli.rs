@@ -82,6 +82,27 @@ pub enum Framing {
     Line,
 }
 
+/// Which protocols the server answers on its address and port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Proto {
+    /// TCP only, as before UDP existed.
+    Tcp,
+    /// UDP only: each datagram is one message.
+    Udp,
+    /// TCP and UDP on the same address and port.
+    Both,
+}
+
+impl Proto {
+    pub fn tcp(self) -> bool {
+        matches!(self, Proto::Tcp | Proto::Both)
+    }
+
+    pub fn udp(self) -> bool {
+        matches!(self, Proto::Udp | Proto::Both)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TextEncoding {
     #[value(name = "utf-8", alias = "utf8")]
@@ -178,6 +199,18 @@ pub struct ServerArgs {
     /// Also answer health checks here: `status ok|draining` and counters, then close
     #[arg(long, value_name = "ADDR:PORT", value_parser = parse_bind)]
     pub status_bind: Option<SocketAddr>,
+
+    /// tcp, udp, or both on the same address and port (udp: one datagram = one message)
+    #[arg(long, value_enum, default_value_t = Proto::Tcp)]
+    pub proto: Proto,
+
+    /// UDP receiver threads, each blocking in recv_from on the socket [default: 4]
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
+    pub udp_workers: Option<usize>,
+
+    /// UDP answers per second to one source address (reflection guard); 0: unlimited [default: 100]
+    #[arg(long, value_name = "N")]
+    pub udp_rate: Option<u32>,
 }
 
 /// An address to listen on as people write it: `127.0.0.1:7785`,
@@ -331,6 +364,27 @@ mod tests {
             .render_long_help()
             .to_string();
         assert!(help.contains(&crate::exit::client_help()), "{help}");
+    }
+
+    #[test]
+    fn server_help_states_the_udp_defaults_the_config_uses() {
+        let mut cli = Cli::command();
+        let help = cli
+            .find_subcommand_mut("server")
+            .unwrap()
+            .render_help()
+            .to_string();
+        let flag = |name: &str| {
+            let start = help
+                .find(name)
+                .unwrap_or_else(|| panic!("{name} in {help}"));
+            let rest = &help[start + name.len()..];
+            rest[..rest.find("\n  -").unwrap_or(rest.len())].to_owned()
+        };
+        let workers = format!("[default: {}]", crate::config::DEFAULT_UDP_WORKERS);
+        assert!(flag("--udp-workers").contains(&workers), "{help}");
+        let rate = format!("[default: {}]", crate::config::DEFAULT_UDP_RATE);
+        assert!(flag("--udp-rate").contains(&rate), "{help}");
     }
 
     #[test]

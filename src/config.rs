@@ -5,13 +5,23 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::cli::{DecodeMode, Framing, LogFormat, ServerArgs, TextEncoding};
+use crate::cli::{DecodeMode, Framing, LogFormat, Proto, ServerArgs, TextEncoding};
 use crate::protocol::DEFAULT_ACK;
 
 /// A flag value that parses but cannot be used: exit 2, as for clap's own usage errors.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
+
+/// UDP receiver threads when `--udp-workers` is not given: receiving is
+/// mostly the kernel's work, and more threads than this only add wake-ups
+/// (README, UDP, for the measurement).
+pub const DEFAULT_UDP_WORKERS: usize = 4;
+
+/// UDP answers a second to one source address when `--udp-rate` is not
+/// given: enough for a device or a person testing, too few to make tcpack
+/// worth aiming at a victim with a spoofed source (README, UDP).
+pub const DEFAULT_UDP_RATE: u32 = 100;
 
 /// What a connection answers to each message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +50,11 @@ pub struct ServerConfig {
     pub quiet: bool,
     pub reuse_port: bool,
     pub status_bind: Option<SocketAddr>,
+    pub proto: Proto,
+    /// UDP receiver threads.
+    pub udp_workers: usize,
+    /// UDP answers a second to one source address; 0: unlimited.
+    pub udp_rate: u32,
     /// Debug builds only: a message equal to this (line end aside) makes its
     /// connection panic, so a test can show that a panic costs only that
     /// connection. Release builds leave it `None`: no input can set it.
@@ -48,6 +63,12 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     pub fn from_args(args: &ServerArgs) -> Result<Self> {
+        if !args.proto.udp() && (args.udp_workers.is_some() || args.udp_rate.is_some()) {
+            return Err(UsageError(
+                "--udp-workers and --udp-rate apply to UDP: add --proto udp or --proto both".into(),
+            )
+            .into());
+        }
         let reply = if args.echo {
             Reply::Echo
         } else {
@@ -80,6 +101,9 @@ impl ServerConfig {
             quiet: args.quiet,
             reuse_port: args.reuse_port,
             status_bind: args.status_bind,
+            proto: args.proto,
+            udp_workers: args.udp_workers.unwrap_or(DEFAULT_UDP_WORKERS),
+            udp_rate: args.udp_rate.unwrap_or(DEFAULT_UDP_RATE),
             panic_on: test_panic_trigger(),
         })
     }

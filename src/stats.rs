@@ -3,32 +3,47 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Instant;
 
-use crate::log::Event;
+use crate::log::{Event, UdpTotals};
 
 pub struct Stats {
     started: Instant,
+    /// Whether the server answers UDP: the summary adds UDP's counts then.
+    udp: bool,
     connections: AtomicU64,
     messages: AtomicU64,
     bytes: AtomicU64,
     errors: AtomicU64,
     rejected: AtomicU64,
+    datagrams: AtomicU64,
+    datagram_bytes: AtomicU64,
+    udp_answered: AtomicU64,
+    udp_rate_limited: AtomicU64,
+    udp_too_big: AtomicU64,
+    udp_peers: AtomicU64,
 }
 
 impl Default for Stats {
     fn default() -> Self {
-        Self::new()
+        Self::new(false)
     }
 }
 
 impl Stats {
-    pub fn new() -> Self {
+    pub fn new(udp: bool) -> Self {
         Self {
             started: Instant::now(),
+            udp,
             connections: AtomicU64::new(0),
             messages: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
+            datagrams: AtomicU64::new(0),
+            datagram_bytes: AtomicU64::new(0),
+            udp_answered: AtomicU64::new(0),
+            udp_rate_limited: AtomicU64::new(0),
+            udp_too_big: AtomicU64::new(0),
+            udp_peers: AtomicU64::new(0),
         }
     }
 
@@ -50,6 +65,28 @@ impl Stats {
         self.errors.fetch_add(1, Relaxed);
     }
 
+    /// One datagram received, `bytes` long (its real size, if it was truncated).
+    pub fn add_datagram(&self, bytes: usize) {
+        self.datagrams.fetch_add(1, Relaxed);
+        self.datagram_bytes.fetch_add(bytes as u64, Relaxed);
+    }
+
+    pub fn add_udp_answered(&self) {
+        self.udp_answered.fetch_add(1, Relaxed);
+    }
+
+    pub fn add_udp_rate_limited(&self) {
+        self.udp_rate_limited.fetch_add(1, Relaxed);
+    }
+
+    pub fn add_udp_too_big(&self) {
+        self.udp_too_big.fetch_add(1, Relaxed);
+    }
+
+    pub fn set_udp_peers(&self, peers: usize) {
+        self.udp_peers.store(peers as u64, Relaxed);
+    }
+
     pub fn summary(&self) -> Event<'static> {
         let s = self.snapshot();
         Event::Summary {
@@ -59,6 +96,7 @@ impl Stats {
             bytes: s.bytes,
             errors: s.errors,
             rejected: s.rejected,
+            udp: self.udp.then_some(s.udp),
         }
     }
 
@@ -70,6 +108,14 @@ impl Stats {
             bytes: self.bytes.load(Relaxed),
             errors: self.errors.load(Relaxed),
             rejected: self.rejected.load(Relaxed),
+            udp: UdpTotals {
+                datagrams: self.datagrams.load(Relaxed),
+                datagram_bytes: self.datagram_bytes.load(Relaxed),
+                peers: self.udp_peers.load(Relaxed),
+                answered: self.udp_answered.load(Relaxed),
+                rate_limited: self.udp_rate_limited.load(Relaxed),
+                too_big: self.udp_too_big.load(Relaxed),
+            },
         }
     }
 }
@@ -82,6 +128,7 @@ pub struct Snapshot {
     pub bytes: u64,
     pub errors: u64,
     pub rejected: u64,
+    pub udp: UdpTotals,
 }
 
 pub fn millis(d: std::time::Duration) -> u64 {

@@ -11,3 +11,4 @@ mod panics;
 mod scripts;
 mod server;
 mod shutdown;
+mod udp;

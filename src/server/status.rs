@@ -34,8 +34,22 @@ fn report(state: &ServerState) -> String {
     };
     let (active, waiting) = state.registry.counts();
     let s = state.stats.snapshot();
-    format!(
+    let mut report = format!(
         "status {status}\nactive {active}\nwaiting {waiting}\nworkers {}\nconnections_closed {}\nmessages {}\nbytes {}\nerrors {}\nrejected {}\nuptime_ms {}\n",
         state.config.workers, s.connections, s.messages, s.bytes, s.errors, s.rejected, s.uptime_ms
-    )
+    );
+    if state.config.proto.udp() {
+        let u = &s.udp;
+        report += &format!(
+            "udp_receivers {}\nudp_datagrams {}\nudp_bytes {}\nudp_peers {}\nudp_answered {}\nudp_rate_limited {}\nudp_too_big {}\n",
+            state.config.udp_workers,
+            u.datagrams,
+            u.datagram_bytes,
+            u.peers,
+            u.answered,
+            u.rate_limited,
+            u.too_big
+        );
+    }
+    report
 }
