@@ -57,7 +57,7 @@ pub struct ClientArgs {
     #[arg(long, value_enum, value_name = "ENC", default_value_t = TextEncoding::Utf8)]
     pub encoding: TextEncoding,
 
-    /// Seconds to wait for the connection and for each ack
+    /// Seconds to wait for the connection and for each ack (with --udp: for each try)
     #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
     pub timeout: Duration,
 
@@ -72,6 +72,14 @@ pub struct ClientArgs {
     /// Print only the acks: no progress, round-trip times or summary
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Send each message as one UDP datagram and wait for the answer datagram
+    #[arg(long)]
+    pub udp: bool,
+
+    /// UDP: tries after the first for a message that got no answer within --timeout
+    #[arg(long, value_name = "N", default_value_t = 2, requires = "udp")]
+    pub retries: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -12,10 +12,12 @@ use crate::decode::TextDecoder;
 
 mod error;
 mod input;
+mod udp;
 
 pub use error::ClientError;
 use error::usage;
 use input::{parse_hex, parse_target, prompt, prompt_target, read_line};
+use udp::Datagrams;
 
 /// Round-trip times so far; shared with the Ctrl-C handler, which prints them.
 #[derive(Debug, Default)]
@@ -107,24 +109,30 @@ impl Client {
             Source::Stdin
         };
 
-        let stream = connect(&target, args.timeout)?;
-        self.progress(&format!(
-            "connected to {}",
-            stream
-                .peer_addr()
-                .map_err(|e| ClientError::Io("connected", e))?
-        ));
-        let mut conn = Connection {
-            stream,
-            received: Vec::new(),
-            decoder: TextDecoder::new(self.ack_mode()),
+        let mut link = if args.udp {
+            let datagrams = Datagrams::open(&target, self.ack_mode())?;
+            self.progress(&format!("udp to {}", datagrams.server()));
+            Link::Udp(datagrams)
+        } else {
+            let stream = connect(&target, args.timeout)?;
+            self.progress(&format!(
+                "connected to {}",
+                stream
+                    .peer_addr()
+                    .map_err(|e| ClientError::Io("connected", e))?
+            ));
+            Link::Tcp(Connection {
+                stream,
+                received: Vec::new(),
+                decoder: TextDecoder::new(self.ack_mode()),
+            })
         };
-        let result = self.send_all(&mut conn, source);
-        self.finish(&conn);
+        let result = self.send_all(&mut link, source);
+        self.finish(&link);
         result
     }
 
-    fn send_all(&self, conn: &mut Connection, source: Source) -> Result<(), ClientError> {
+    fn send_all(&self, conn: &mut Link, source: Source) -> Result<(), ClientError> {
         let args = &self.args;
         match source {
             Source::Given(messages) => {
@@ -159,23 +167,39 @@ impl Client {
     }
 
     /// Sends one message and, unless --no-wait, waits for its ack.
-    fn exchange(&self, conn: &mut Connection, message: &[u8]) -> Result<(), ClientError> {
+    fn exchange(&self, link: &mut Link, message: &[u8]) -> Result<(), ClientError> {
         let seq = {
             let mut round_trips = self.lock_round_trips();
             round_trips.sent += 1;
             round_trips.sent
         };
         let started = Instant::now();
-        (&conn.stream)
-            .write_all(message)
-            .map_err(|e| match e.kind() {
-                ErrorKind::BrokenPipe | ErrorKind::ConnectionReset => ClientError::ClosedEarly(seq),
-                _ => ClientError::Io("sending", e),
-            })?;
-        if self.args.no_wait {
-            return Ok(());
-        }
-        let ack = conn.read_ack(seq, self.args.timeout)?;
+        let (ack, shown) = match link {
+            Link::Tcp(conn) => {
+                (&conn.stream)
+                    .write_all(message)
+                    .map_err(|e| match e.kind() {
+                        ErrorKind::BrokenPipe | ErrorKind::ConnectionReset => {
+                            ClientError::ClosedEarly(seq)
+                        }
+                        _ => ClientError::Io("sending", e),
+                    })?;
+                if self.args.no_wait {
+                    return Ok(());
+                }
+                let ack = conn.read_ack(seq, self.args.timeout)?;
+                let shown = conn.decoder.decode(&ack, false).to_owned();
+                (ack, shown)
+            }
+            Link::Udp(datagrams) if self.args.no_wait => return datagrams.send(message),
+            Link::Udp(datagrams) => {
+                let (timeout, retries) = (self.args.timeout, self.args.retries);
+                let progress = |line: &str| self.progress(line);
+                let ack = datagrams.round_trip(seq, message, timeout, retries, progress)?;
+                let shown = datagrams.show(&ack);
+                (ack, shown)
+            }
+        };
         let rtt = started.elapsed();
         // tcpack's notices when it cannot serve: not an ack.
         if crate::protocol::is_notice(&ack) {
@@ -183,7 +207,6 @@ impl Client {
             return Err(ClientError::TurnedAway(notice));
         }
         self.lock_round_trips().record(rtt);
-        let shown = conn.decoder.decode(&ack, false).to_owned();
         let mut stdout = io::stdout().lock();
         let _ = writeln!(stdout, "{shown}");
         let _ = stdout.flush();
@@ -192,14 +215,16 @@ impl Client {
     }
 
     /// Closes our side and, if acks were awaited, the summary.
-    fn finish(&self, conn: &Connection) {
-        let _ = conn.stream.shutdown(Shutdown::Write);
-        // Read what is left so our close is not a reset that the server logs as an error.
-        let mut rest = [0u8; 1024];
-        let _ = conn
-            .stream
-            .set_read_timeout(Some(Duration::from_millis(500)));
-        while matches!((&conn.stream).read(&mut rest), Ok(n) if n > 0) {}
+    fn finish(&self, link: &Link) {
+        if let Link::Tcp(conn) = link {
+            let _ = conn.stream.shutdown(Shutdown::Write);
+            // Read what is left so our close is not a reset that the server logs as an error.
+            let mut rest = [0u8; 1024];
+            let _ = conn
+                .stream
+                .set_read_timeout(Some(Duration::from_millis(500)));
+            while matches!((&conn.stream).read(&mut rest), Ok(n) if n > 0) {}
+        }
         if !self.args.no_wait {
             self.progress(&self.lock_round_trips().summary());
         } else {
@@ -244,6 +269,12 @@ impl Client {
     fn lock_round_trips(&self) -> std::sync::MutexGuard<'_, RoundTrips> {
         self.round_trips.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// How messages travel: over one TCP connection, or as datagrams.
+enum Link {
+    Tcp(Connection),
+    Udp(Datagrams),
 }
 
 struct Connection {

@@ -1,19 +1,20 @@
-//! UDP (`--proto udp|both`) with real clients: nc -u, socat, and raw
-//! sockets for floods and shutdowns. Every datagram
+//! UDP (`--proto udp|both`) with real clients: nc -u, socat, tcpack's own
+//! client, and raw sockets for floods and shutdowns. Every datagram
 //! goes to 127.0.0.1, even from a server bound to 0.0.0.0.
 
-use std::io::{ErrorKind, Read};
+use std::io::{BufRead, BufReader, ErrorKind, Read};
 use std::net::{SocketAddr, UdpSocket};
-use std::process::Command;
-use std::sync::Arc;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
 
 use crate::util::{
-    ACK, DEADLINE, Server, connect, exchange, free_port, run, tcpack, udp_client, udp_exchange,
+    ACK, DEADLINE, Server, connect, exchange, free_port, free_udp_port, run, tcpack, udp_client,
+    udp_exchange,
 };
 
 /// Where datagrams for `server` go: its port on 127.0.0.1, whatever it is bound to.
@@ -119,6 +120,82 @@ fn bad_bytes_are_shown_escaped_and_json_says_udp() {
     let gbk: serde_json::Value =
         serde_json::from_str(&server.wait_for_nth("\"message\"", 2)).unwrap();
     assert_eq!(gbk["text"], "你好");
+}
+
+#[test]
+fn client_udp_retries_until_a_server_that_starts_late_answers() {
+    let port = free_udp_port().to_string();
+    let mut client = Command::new(tcpack())
+        .args(["client", "--udp", "127.0.0.1", &port, "-m", "late"])
+        .args(["--timeout", "0.3", "--retries", "40"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the client");
+    let (tx, lines) = mpsc::channel();
+    let stderr = client.stderr.take().expect("stderr");
+    thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // A first try refused: nothing listened yet.
+    let first = lines.recv_timeout(DEADLINE).expect("progress line");
+    assert_eq!(first, format!("udp to 127.0.0.1:{port}"));
+    let refused = lines.recv_timeout(DEADLINE).expect("a failed try");
+    assert_eq!(refused, "message 1, try 1 of 41: port unreachable (ICMP)");
+
+    let mut server = Server::start(&["--proto", "udp", "--bind", &format!("127.0.0.1:{port}")]);
+    server.wait_for("message (5 bytes): late");
+    let mut stdout = String::new();
+    client
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut stdout)
+        .unwrap();
+    let status = client.wait().unwrap();
+    let rest: Vec<String> = lines.try_iter().collect();
+    assert!(status.success(), "{rest:?}");
+    assert_eq!(stdout, "已收到\n");
+    assert!(
+        rest.iter()
+            .any(|l| l.starts_with("sent 1, acked 1, unacked 0")),
+        "{rest:?}"
+    );
+}
+
+#[test]
+fn client_udp_says_refused_with_exit_3_and_no_answer_with_exit_7() {
+    let closed = free_udp_port().to_string();
+    let started = Instant::now();
+    let mut command = Command::new(tcpack());
+    command.args(["client", "--udp", "127.0.0.1", &closed, "-m", "anyone?"]);
+    command.args(["--timeout", "0.2", "--retries", "1"]);
+    let (status, _, stderr) = run(command, b"");
+    assert_eq!(status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("try 1 of 2: port unreachable")
+            && stderr.contains("is unreachable: each of 2 tries got an ICMP port unreachable"),
+        "{stderr}"
+    );
+    // Refused at once, yet the second try waited out --timeout.
+    assert!(started.elapsed() >= Duration::from_millis(200));
+
+    // A socket that reads nothing and answers nothing: no ICMP either.
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let target = silent.local_addr().unwrap().to_string();
+    let mut command = Command::new(tcpack());
+    command.args(["client", "--udp", &target, "-m", "hello?"]);
+    command.args(["--timeout", "0.2", "--retries", "1"]);
+    let (status, _, stderr) = run(command, b"");
+    assert_eq!(status.code(), Some(7), "{stderr}");
+    assert!(
+        stderr.contains("try 2 of 2: no answer within 200ms")
+            && stderr.contains("no answer to message 1 after 2 tries"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -307,10 +384,13 @@ fn an_exposed_udp_socket_warns_about_reflection() {
 
 #[test]
 fn udp_flags_without_udp_are_usage_errors() {
-    let cases: &[(&[&str], &str)] = &[(
-        &["server", "--udp-rate", "5"],
-        "--udp-workers and --udp-rate apply to UDP: add --proto udp or --proto both",
-    )];
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["server", "--udp-rate", "5"],
+            "--udp-workers and --udp-rate apply to UDP: add --proto udp or --proto both",
+        ),
+        (&["client", "127.0.0.1:7785", "--retries", "2"], "--udp"),
+    ];
     for (args, message) in cases {
         let mut command = Command::new(tcpack());
         command.args(*args);

@@ -338,3 +338,11 @@ pub fn udp_exchange(socket: &std::net::UdpSocket, data: &[u8]) -> Vec<u8> {
     answer.truncate(n);
     answer
 }
+
+/// A UDP port nothing listens on right now.
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("a free UDP port")
+        .port()
+}
