@@ -11,80 +11,16 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use hdrhistogram::Histogram;
 
 use crate::cli::{BenchArgs, Scenario};
 
+mod measurement;
 mod proc_stat;
 mod report;
 
+use measurement::{Clock, Measurement, nanos};
 use proc_stat::{cpu_seconds, rss_kib};
 pub use report::{Latency, Report, ServerUsage};
-
-/// What one client thread measured, merged with the others' at the end.
-struct Measurement {
-    latency: Histogram<u64>,
-    ops: u64,
-    errors: u64,
-    timeouts: u64,
-    busy: u64,
-    first_ack: Option<Duration>,
-    /// What went wrong first, so a run where nothing worked can say why.
-    first_error: Option<String>,
-}
-
-impl Measurement {
-    fn new() -> Self {
-        Self {
-            // 1 ns .. 1 h at 3 significant digits.
-            latency: Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
-                .expect("static histogram bounds"),
-            ops: 0,
-            errors: 0,
-            timeouts: 0,
-            busy: 0,
-            first_ack: None,
-            first_error: None,
-        }
-    }
-
-    fn fail(&mut self, error: &io::Error) {
-        self.first_error.get_or_insert_with(|| error.to_string());
-        match error.kind() {
-            ErrorKind::WouldBlock | ErrorKind::TimedOut => self.timeouts += 1,
-            _ => self.errors += 1,
-        }
-    }
-
-    fn merge(&mut self, other: Measurement) {
-        let _ = self.latency.add(&other.latency);
-        self.ops += other.ops;
-        self.errors += other.errors;
-        self.timeouts += other.timeouts;
-        self.busy += other.busy;
-        self.first_ack = self.first_ack.max(other.first_ack);
-        self.first_error = self.first_error.take().or(other.first_error);
-    }
-}
-
-/// Shared by the client threads: when to start counting and when to stop.
-struct Clock {
-    start: Instant,
-    measure_from: Instant,
-    stop_at: Instant,
-    /// Messages or connections done, for the progress line.
-    done: AtomicU64,
-}
-
-impl Clock {
-    fn running(&self) -> bool {
-        Instant::now() < self.stop_at
-    }
-
-    fn measuring(&self, at: Instant) -> bool {
-        at >= self.measure_from
-    }
-}
 
 pub fn run(args: &BenchArgs) -> Result<()> {
     let target = resolve(&args.target)?;
@@ -373,10 +309,6 @@ fn hold_idle(target: SocketAddr, count: usize, timeout: Duration) -> Result<Vec<
                 .with_context(|| format!("opening idle connection {} of {count}", i + 1))
         })
         .collect()
-}
-
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]
