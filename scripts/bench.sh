@@ -1,22 +1,29 @@
 #!/usr/bin/env bash
 # The benchmark suite behind `make bench`: tcpack, a tokio baseline and the
-# tutorial's Python server, side by side on loopback, same scenarios, one run.
-# Prints a table with ratios against tokio and stores the JSON in bench/results/.
+# tutorial's Python server, side by side on loopback, same scenarios, one run;
+# over TCP, then over UDP (tcpack --proto udp, a tokio UdpSocket baseline and
+# the tutorial's server as UDP). Prints a table with ratios against tokio and
+# stores the JSON in bench/results/.
 #
-# Usage: scripts/bench.sh [--quick]     (--quick: shorter runs, for a smoke test)
+# Usage: scripts/bench.sh [--quick] [--udp-only]
+#   --quick: shorter runs, for a smoke test; --udp-only: only the UDP rows
 set -euo pipefail
 
-case "${1:-}" in
-    -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    --quick) SECS=1; WARM=0.5; FAIR_N=200; IDLE_N=20 ;;
-    "") SECS=5; WARM=1; FAIR_N=2000; IDLE_N=100 ;;
-    *) echo "usage: $0 [--quick]" >&2; exit 2 ;;
-esac
+SECS=5; WARM=1; FAIR_N=2000; IDLE_N=100; TCP=true
+for arg in "$@"; do
+    case "$arg" in
+        -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --quick) SECS=1; WARM=0.5; FAIR_N=200; IDLE_N=20 ;;
+        --udp-only) TCP=false ;;
+        *) echo "usage: $0 [--quick] [--udp-only]" >&2; exit 2 ;;
+    esac
+done
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 cargo build --release --locked --quiet
 cargo build --release --locked --quiet --example tokio_baseline
+cargo build --release --locked --quiet --example tokio_udp_baseline
 tcpack=target/release/tcpack
 work=$(mktemp -d)
 pids=()
@@ -46,9 +53,15 @@ start() {
     exit 1
 }
 
-start tcpack "$tcpack" server --bind 127.0.0.1:0 --framing line --quiet
-start tokio target/release/examples/tokio_baseline 127.0.0.1:0
-start python python3 -u bench/tutorial_server.py 0
+if $TCP; then
+    start tcpack "$tcpack" server --bind 127.0.0.1:0 --framing line --quiet
+    start tokio target/release/examples/tokio_baseline 127.0.0.1:0
+    start python python3 -u bench/tutorial_server.py 0
+fi
+# Unlimited: every bench client sends from 127.0.0.1, one address for the rate limit.
+start tcpack-udp "$tcpack" server --bind 127.0.0.1:0 --proto udp --quiet --udp-rate 0
+start tokio-udp target/release/examples/tokio_udp_baseline 127.0.0.1:0
+start python-udp python3 -u bench/tutorial_udp_server.py 0
 
 # run SERVER SCENARIO ARGS...: one bench run, its JSON appended to the results.
 run() {
@@ -70,15 +83,20 @@ idle_cpu() {
     echo "{\"server_name\":\"$1\",\"case\":\"idle-cpu 5s\",\"cpu_ticks\":$((after - before))}" >>"$work/results.jsonl"
 }
 
-idle_cpu tcpack
-idle_cpu tokio
-# Alternating servers within each case spreads the machine's noise over both.
-for server in tcpack tokio; do run "$server" rr -c 64 -d "$SECS" --warmup "$WARM"; done
-for server in tcpack tokio; do run "$server" conn -c 16 -d "$SECS" --warmup "$WARM"; done
-for server in tcpack tokio; do run "$server" pipeline -c 16 --depth 16 -d "$SECS" --warmup "$WARM"; done
-# Counted runs: every message is measured, from the first.
-for server in tcpack tokio python; do run "$server" rr -c 16 -n "$FAIR_N" -d 120 --timeout 120 --warmup 0; done
-for server in tcpack tokio; do run "$server" idle --idle 1000 -n "$IDLE_N" -d 60 --warmup 0; done
+if $TCP; then
+    idle_cpu tcpack
+    idle_cpu tokio
+    # Alternating servers within each case spreads the machine's noise over both.
+    for server in tcpack tokio; do run "$server" rr -c 64 -d "$SECS" --warmup "$WARM"; done
+    for server in tcpack tokio; do run "$server" conn -c 16 -d "$SECS" --warmup "$WARM"; done
+    for server in tcpack tokio; do run "$server" pipeline -c 16 --depth 16 -d "$SECS" --warmup "$WARM"; done
+    # Counted runs: every message is measured, from the first.
+    for server in tcpack tokio python; do run "$server" rr -c 16 -n "$FAIR_N" -d 120 --timeout 120 --warmup 0; done
+    for server in tcpack tokio; do run "$server" idle --idle 1000 -n "$IDLE_N" -d 60 --warmup 0; done
+fi
+idle_cpu tcpack-udp
+# 64 client sockets, each waiting for its answer: the UDP twin of rr -c 64.
+for server in tcpack-udp tokio-udp python-udp; do run "$server" rr --udp -c 64 -d "$SECS" --warmup "$WARM"; done
 
 mkdir -p bench/results
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
@@ -89,17 +107,17 @@ rows = [json.loads(l) for l in open(sys.argv[1])]
 machine = {"cpus": os.cpu_count(), "kernel": platform.release(),
            "cpu": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")}
 json.dump({"machine": machine, "runs": rows}, open(sys.argv[2], "w"), indent=2)
-base = {r["case"]: r for r in rows if r["server_name"] == "tokio"}
+base = {r["case"]: r for r in rows if r["server_name"] in ("tokio", "tokio-udp")}
 print(f"\nmachine: {machine['cpus']} CPUs, {machine['cpu']}, Linux {machine['kernel']}")
-print(f"{'case':<44} {'server':<7} {'ops/s':>10} {'p50 µs':>8} {'p99 µs':>8} {'max µs':>9} {'CPU µs/op':>9} {'1st-ack max ms':>14} {'RSS KiB':>8} {'err':>4} {'busy':>4}  vs tokio")
+print(f"{'case':<44} {'server':<10} {'ops/s':>10} {'p50 µs':>8} {'p99 µs':>8} {'max µs':>9} {'CPU µs/op':>9} {'1st-ack max ms':>14} {'RSS KiB':>8} {'err':>4} {'busy':>4}  vs tokio")
 for r in rows:
     if "cpu_ticks" in r:
-        print(f"{r['case']:<44} {r['server_name']:<7} idle CPU ticks (1/100 s) over 5 s: {r['cpu_ticks']}")
+        print(f"{r['case']:<44} {r['server_name']:<10} idle CPU ticks (1/100 s) over 5 s: {r['cpu_ticks']}")
         continue
     b = base.get(r["case"])
     s = r.get("server") or {}
     ratio = ""
-    if b and r["server_name"] != "tokio":
+    if b and b is not r:
         bs = b.get("server") or {}
         parts = [f"ops {r['ops_per_sec'] / max(b['ops_per_sec'], 1e-9):.2f}x",
                  f"p99 {r['latency_us']['p99'] / max(b['latency_us']['p99'], 1e-9):.2f}x"]
@@ -110,7 +128,7 @@ for r in rows:
         ratio = ", ".join(parts)
     first = r.get("first_ack_max_ms")
     first = f"{first:.2f}" if first is not None else "-"
-    print(f"{r['case']:<44} {r['server_name']:<7} {r['ops_per_sec']:>10.0f} {r['latency_us']['p50']:>8.1f} "
+    print(f"{r['case']:<44} {r['server_name']:<10} {r['ops_per_sec']:>10.0f} {r['latency_us']['p50']:>8.1f} "
           f"{r['latency_us']['p99']:>8.1f} {r['latency_us']['max']:>9.1f} {s.get('cpu_us_per_op', 0):>9.2f} {first:>14} "
           f"{s.get('rss_kib', 0):>8} {r['errors'] + r['timeouts']:>4} {r['busy']:>4}  {ratio}")
 fair = {r["server_name"]: r for r in rows if r["case"].startswith("rr -c 16 -n")}

@@ -17,6 +17,7 @@ use crate::cli::{BenchArgs, Scenario};
 mod measurement;
 mod proc_stat;
 mod report;
+mod udp;
 
 use measurement::{Clock, Measurement, nanos};
 use proc_stat::{cpu_seconds, rss_kib};
@@ -52,6 +53,12 @@ fn resolve(target: &str) -> Result<SocketAddr> {
 }
 
 pub fn measure(args: &BenchArgs, target: SocketAddr) -> Result<Report> {
+    if args.udp && args.scenario != Scenario::Rr {
+        return Err(crate::config::UsageError(
+            "--udp measures the rr scenario only: UDP has no connections to open or hold".into(),
+        )
+        .into());
+    }
     let message = line_of(args.size);
     let _idle = match args.scenario {
         Scenario::Idle => hold_idle(target, args.idle, args.timeout)?,
@@ -72,14 +79,27 @@ pub fn measure(args: &BenchArgs, target: SocketAddr) -> Result<Report> {
     let mut handles = Vec::with_capacity(threads);
     for _ in 0..threads {
         let (clock, barrier, message) = (Arc::clone(&clock), Arc::clone(&barrier), message.clone());
-        let (scenario, messages, depth, timeout) =
-            (args.scenario, args.messages, args.depth, args.timeout);
+        let (scenario, messages, depth, timeout, udp) = (
+            args.scenario,
+            args.messages,
+            args.depth,
+            args.timeout,
+            args.udp,
+        );
         let handle = thread::Builder::new()
             .stack_size(128 * 1024)
             .spawn(move || {
                 barrier.wait();
                 let mut measured = Measurement::new();
                 match scenario {
+                    Scenario::Rr if udp => udp::request_response(
+                        target,
+                        &message,
+                        messages,
+                        timeout,
+                        &clock,
+                        &mut measured,
+                    ),
                     Scenario::Rr => request_response(
                         target,
                         &message,
@@ -154,6 +174,7 @@ pub fn measure(args: &BenchArgs, target: SocketAddr) -> Result<Report> {
     let us = |ns: u64| ns as f64 / 1000.0;
     Ok(Report {
         scenario: args.scenario.name(),
+        udp: args.udp,
         target,
         connections: match args.scenario {
             Scenario::Idle => args.idle,

@@ -333,6 +333,10 @@ pub struct BenchArgs {
     /// Print the report as JSON
     #[arg(long)]
     pub json: bool,
+
+    /// rr over UDP: each connection is a UDP socket sending a datagram and waiting for its answer
+    #[arg(long)]
+    pub udp: bool,
 }
 
 fn parse_secs_or_zero(text: &str) -> Result<Duration, String> {

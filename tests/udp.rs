@@ -1,5 +1,5 @@
 //! UDP (`--proto udp|both`) with real clients: nc -u, socat, tcpack's own
-//! client, and raw sockets for floods and shutdowns. Every datagram
+//! client and bench, and raw sockets for floods and shutdowns. Every datagram
 //! goes to 127.0.0.1, even from a server bound to 0.0.0.0.
 
 use std::io::{BufRead, BufReader, ErrorKind, Read};
@@ -383,13 +383,17 @@ fn an_exposed_udp_socket_warns_about_reflection() {
 }
 
 #[test]
-fn udp_flags_without_udp_are_usage_errors() {
+fn udp_flags_without_udp_and_udp_bench_without_rr_are_usage_errors() {
     let cases: &[(&[&str], &str)] = &[
         (
             &["server", "--udp-rate", "5"],
             "--udp-workers and --udp-rate apply to UDP: add --proto udp or --proto both",
         ),
         (&["client", "127.0.0.1:7785", "--retries", "2"], "--udp"),
+        (
+            &["bench", "127.0.0.1:7785", "--udp", "--scenario", "conn"],
+            "--udp measures the rr scenario only",
+        ),
     ];
     for (args, message) in cases {
         let mut command = Command::new(tcpack());
@@ -398,6 +402,35 @@ fn udp_flags_without_udp_are_usage_errors() {
         assert_eq!(status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(message), "{args:?}: {stderr}");
     }
+}
+
+#[test]
+fn bench_udp_counts_answered_datagrams() {
+    let server = Server::start(&["--proto", "udp", "--quiet", "--udp-rate", "0"]);
+    let mut command = Command::new(tcpack());
+    command.args([
+        "bench",
+        &server.addr.to_string(),
+        "--udp",
+        "-c",
+        "3",
+        "-n",
+        "40",
+    ]);
+    command.args([
+        "--warmup",
+        "0",
+        "--json",
+        "--server-pid",
+        &server.pid().to_string(),
+    ]);
+    let (status, stdout, stderr) = run(command, b"");
+    assert!(status.success(), "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["udp"], true, "{report}");
+    assert_eq!(report["ops"], 120, "{report}");
+    assert_eq!(report["errors"], 0, "{report}");
+    assert_eq!(report["timeouts"], 0, "{report}");
 }
 
 #[test]

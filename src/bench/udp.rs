@@ -1,0 +1,68 @@
+//! `tcpack bench --udp` (rr): each client thread has a UDP socket of its own,
+//! sends a datagram and waits for the answer datagram, again and again. A
+//! datagram lost on the way counts as a timeout and the client goes on.
+
+use std::io::{self, ErrorKind};
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::Ordering::Relaxed;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::measurement::{Clock, Measurement, nanos};
+
+/// Bigger than any UDP payload, so an answer is read whole.
+const ANSWER_BUFFER: usize = 64 * 1024;
+
+fn open(target: SocketAddr, timeout: Duration) -> io::Result<UdpSocket> {
+    let local: SocketAddr = if target.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        ([0u16; 8], 0).into()
+    };
+    let socket = UdpSocket::bind(local)?;
+    socket.connect(target)?;
+    socket.set_read_timeout(Some(timeout))?;
+    Ok(socket)
+}
+
+/// rr over UDP: one datagram out, one answer in, `messages` times or until the clock stops.
+pub fn request_response(
+    target: SocketAddr,
+    message: &[u8],
+    messages: u64,
+    timeout: Duration,
+    clock: &Clock,
+    measured: &mut Measurement,
+) {
+    let socket = match open(target, timeout) {
+        Ok(socket) => socket,
+        Err(e) => return measured.fail(&e),
+    };
+    let mut answer = vec![0u8; ANSWER_BUFFER];
+    let mut sent = 0u64;
+    while clock.running() && (messages == 0 || sent < messages) {
+        let began = Instant::now();
+        sent += 1;
+        let result = socket.send(message).and_then(|_| socket.recv(&mut answer));
+        match result {
+            Ok(_) => {
+                let now = Instant::now();
+                if measured.first_ack.is_none() {
+                    measured.first_ack = Some(now - clock.start);
+                }
+                if clock.measuring(began) {
+                    measured.latency.saturating_record(nanos(now - began));
+                    measured.ops += 1;
+                }
+                clock.done.fetch_add(1, Relaxed);
+            }
+            Err(e) => {
+                measured.fail(&e);
+                // Nothing listens there (ICMP port unreachable): do not spin.
+                if e.kind() == ErrorKind::ConnectionRefused {
+                    thread::sleep(Duration::from_millis(10));
+                }
+            }
+        }
+    }
+}
