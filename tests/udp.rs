@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use rustix::process::Signal;
 
 use crate::util::{
-    ACK, DEADLINE, Server, connect, exchange, free_port, free_udp_port, run, tcpack, udp_client,
-    udp_exchange,
+    ACK, DEADLINE, Server, connect, exchange, free_port, free_udp_port, run, run_script, tcpack,
+    udp_client, udp_exchange,
 };
 
 /// Where datagrams for `server` go: its port on 127.0.0.1, whatever it is bound to.
@@ -431,6 +431,34 @@ fn bench_udp_counts_answered_datagrams() {
     assert_eq!(report["ops"], 120, "{report}");
     assert_eq!(report["errors"], 0, "{report}");
     assert_eq!(report["timeouts"], 0, "{report}");
+}
+
+#[test]
+fn udp_say_prints_each_answer_and_explains_failures() {
+    let mut server = Server::start(&["--proto", "udp"]);
+    let (status, stdout, stderr) = run_script(
+        "udp-say.sh",
+        &["127.0.0.1", &port(&server), "hello", "你好"],
+    );
+    assert!(status.success(), "{stderr}");
+    assert_eq!(stdout, "已收到\n".repeat(2));
+    server.wait_for("message (6 bytes): hello");
+    server.wait_for("message (7 bytes): 你好");
+    assert_eq!(server.count("udp 127.0.0.1:"), 2);
+    let log = server.log();
+    let peers: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split(" udp ").nth(1)?.split(' ').next())
+        .collect();
+    assert_eq!(peers.len(), 2, "{log}");
+    assert_eq!(peers[0], peers[1], "one source port for all messages");
+
+    let (status, stdout, _) = run_script("udp-say.sh", &["--help"]);
+    assert!(status.success() && stdout.starts_with("udp-say.sh HOST PORT MESSAGE..."));
+    let closed = free_udp_port().to_string();
+    let (status, _, stderr) = run_script("udp-say.sh", &["127.0.0.1", &closed, "anyone?"]);
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("port unreachable"), "{stderr}");
 }
 
 #[test]
