@@ -9,9 +9,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::measurement::{Clock, Measurement, nanos};
-
-/// Bigger than any UDP payload, so an answer is read whole.
-const ANSWER_BUFFER: usize = 64 * 1024;
+use crate::protocol::DATAGRAM_BUFFER;
 
 fn open(target: SocketAddr, timeout: Duration) -> io::Result<UdpSocket> {
     let local: SocketAddr = if target.is_ipv4() {
@@ -38,7 +36,7 @@ pub fn request_response(
         Ok(socket) => socket,
         Err(e) => return measured.fail(&e),
     };
-    let mut answer = vec![0u8; ANSWER_BUFFER];
+    let mut answer = vec![0u8; DATAGRAM_BUFFER];
     let mut sent = 0u64;
     while clock.running() && (messages == 0 || sent < messages) {
         let began = Instant::now();

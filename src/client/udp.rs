@@ -16,9 +16,8 @@ use std::time::{Duration, Instant};
 use super::error::ClientError;
 use crate::cli::DecodeMode;
 use crate::decode::TextDecoder;
+use crate::protocol::DATAGRAM_BUFFER;
 
-/// Bigger than any UDP payload, so an answer is read whole.
-const ANSWER_BUFFER: usize = 64 * 1024;
 /// Late answers dropped before a message at most: a bound, not a pause.
 const MAX_STALE: usize = 1024;
 
@@ -66,7 +65,7 @@ impl Datagrams {
         Ok(Self {
             socket,
             server,
-            buffer: vec![0; ANSWER_BUFFER],
+            buffer: vec![0; DATAGRAM_BUFFER],
             decoder: TextDecoder::new(mode),
             late_answers: false,
         })

@@ -19,11 +19,7 @@ use super::shared::{RATE_TABLE_CAPACITY, Shared};
 use crate::answer::answer_bytes;
 use crate::decode::TextDecoder;
 use crate::log::Event;
-
-/// Bigger than any UDP payload short of an IPv6 jumbogram (65,507 bytes over
-/// IPv4, 65,527 over IPv6), so a datagram is read whole.
-const DATAGRAM_BUFFER: usize = 64 * 1024;
-const _: () = assert!(DATAGRAM_BUFFER >= 65_527);
+use crate::protocol::DATAGRAM_BUFFER;
 
 /// One datagram in the buffer.
 #[derive(Debug, PartialEq, Eq)]
