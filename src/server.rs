@@ -167,8 +167,7 @@ fn abandon(state: &ServerState, pool: Option<ThreadPool>, udp: Option<Udp>) {
         pool.join();
     }
     if let Some(udp) = udp {
-        udp.stopper().stop_reading();
-        udp.join();
+        udp.stop();
     }
 }
 

@@ -72,23 +72,15 @@ pub fn start(state: &Arc<ServerState>, socket: UdpSocket) -> io::Result<Udp> {
         threads: Vec::with_capacity(config.udp_workers),
     };
     for _ in 0..config.udp_workers {
-        let (state, shared) = (Arc::clone(state), Arc::clone(&udp.shared));
-        *udp.shared.running() += 1;
+        let (state, running) = (Arc::clone(state), udp.shared.enter());
         let started = thread::Builder::new()
             .name("tcpack-udp".into())
             .stack_size(RECEIVER_STACK)
-            .spawn(move || {
-                receiver::run(&state, &shared);
-                let mut running = shared.running();
-                *running -= 1;
-                shared.all_stopped.notify_all();
-            });
+            .spawn(move || receiver::run(&state, running.shared()));
         match started {
             Ok(thread) => udp.threads.push(thread),
             Err(e) => {
-                *udp.shared.running() -= 1;
-                udp.stop_reading();
-                udp.join();
+                udp.stop();
                 return Err(e);
             }
         }
@@ -109,8 +101,10 @@ impl Udp {
         }
     }
 
-    fn stop_reading(&self) {
+    /// Stops the receivers and waits for them, when the server cannot start.
+    pub fn stop(self) {
         self.stopper().stop_reading();
+        self.join();
     }
 
     /// Waits for every receiver to end; call after [`UdpStopper::stop_reading`].
@@ -137,18 +131,7 @@ impl UdpStopper {
 
     /// Whether every receiver ended before `deadline`.
     pub fn wait_stopped(&self, deadline: Instant) -> bool {
-        let mut running = self.shared.running();
-        while *running > 0 {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            running = match self.shared.all_stopped.wait_timeout(running, left) {
-                Ok((guard, _)) => guard,
-                Err(poisoned) => poisoned.into_inner().0,
-            };
-        }
-        true
+        self.shared.wait_stopped(deadline)
     }
 
     /// The drain's time is up: each receiver stops after the datagram in hand.

@@ -3,7 +3,7 @@
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::AtomicBool;
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
 use super::peers::Peers;
@@ -22,7 +22,23 @@ pub struct Shared {
     pub stop: AtomicBool,
     /// Receivers still running, and the drain waiting for none.
     running: Mutex<usize>,
-    pub all_stopped: Condvar,
+    all_stopped: Condvar,
+}
+
+/// One running receiver, counted out when dropped.
+pub struct Running(Arc<Shared>);
+
+impl Running {
+    pub fn shared(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        *self.0.running() -= 1;
+        self.0.all_stopped.notify_all();
+    }
 }
 
 /// What the server remembers about the addresses it heard; one lock for both.
@@ -47,8 +63,31 @@ impl Shared {
         }
     }
 
-    pub fn running(&self) -> MutexGuard<'_, usize> {
+    fn running(&self) -> MutexGuard<'_, usize> {
         self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Counts a receiver as running until the guard drops: when it ends,
+    /// however it ends, or if its thread never starts.
+    pub fn enter(self: &Arc<Self>) -> Running {
+        *self.running() += 1;
+        Running(Arc::clone(self))
+    }
+
+    /// Whether every receiver ended before `deadline`.
+    pub fn wait_stopped(&self, deadline: Instant) -> bool {
+        let mut running = self.running();
+        while *running > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            running = match self.all_stopped.wait_timeout(running, left) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+        true
     }
 
     /// Notes the peer and asks the rate limit, under one short lock.
