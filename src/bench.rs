@@ -266,15 +266,7 @@ fn request_response(
                         return Ok(());
                     }
                 }
-                let now = Instant::now();
-                if measured.first_ack.is_none() {
-                    measured.first_ack = Some(now - clock.start);
-                }
-                if clock.measuring(began) {
-                    measured.latency.saturating_record(nanos(now - began));
-                    measured.ops += depth as u64;
-                }
-                clock.done.fetch_add(depth as u64, Relaxed);
+                measured.answered(clock, began, depth as u64);
             }
             Ok(())
         })();

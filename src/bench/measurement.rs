@@ -2,7 +2,7 @@
 //! latencies, merged at the end, and the clock that says when to count.
 
 use std::io::{self, ErrorKind};
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -40,6 +40,19 @@ impl Measurement {
             ErrorKind::WouldBlock | ErrorKind::TimedOut => self.timeouts += 1,
             _ => self.errors += 1,
         }
+    }
+
+    /// `count` answers, arriving now, to what was sent at `began`.
+    pub fn answered(&mut self, clock: &Clock, began: Instant, count: u64) {
+        let now = Instant::now();
+        if self.first_ack.is_none() {
+            self.first_ack = Some(now - clock.start);
+        }
+        if clock.measuring(began) {
+            self.latency.saturating_record(nanos(now - began));
+            self.ops += count;
+        }
+        clock.done.fetch_add(count, Relaxed);
     }
 
     pub fn merge(&mut self, other: Measurement) {

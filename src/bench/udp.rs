@@ -4,11 +4,10 @@
 
 use std::io::{self, ErrorKind};
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::atomic::Ordering::Relaxed;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::measurement::{Clock, Measurement, nanos};
+use super::measurement::{Clock, Measurement};
 use crate::protocol::DATAGRAM_BUFFER;
 
 fn open(target: SocketAddr, timeout: Duration) -> io::Result<UdpSocket> {
@@ -43,17 +42,7 @@ pub fn request_response(
         sent += 1;
         let result = socket.send(message).and_then(|_| socket.recv(&mut answer));
         match result {
-            Ok(_) => {
-                let now = Instant::now();
-                if measured.first_ack.is_none() {
-                    measured.first_ack = Some(now - clock.start);
-                }
-                if clock.measuring(began) {
-                    measured.latency.saturating_record(nanos(now - began));
-                    measured.ops += 1;
-                }
-                clock.done.fetch_add(1, Relaxed);
-            }
+            Ok(_) => measured.answered(clock, began, 1),
             Err(e) => {
                 measured.fail(&e);
                 // Nothing listens there (ICMP port unreachable): do not spin.
