@@ -19,7 +19,12 @@ import sys
 
 BASELINE = "tokio"
 # Servers compared with another tcpack rather than with tokio.
-COMPARED_WITH = {"rules20": "tcpack", "tls": "tokio-tls"}
+COMPARED_WITH = {
+    "rules20": "tcpack",
+    "tls": "tokio-tls",
+    "tcpack-udp": "tokio-udp",
+    "python-udp": "tokio-udp",
+}
 
 
 def tag(server, case):
@@ -51,14 +56,14 @@ def ratios(run, base):
 
 def row(run, base):
     if "cpu_ticks" in run:
-        return f"{run['case']:<44} {run['server_name']:<9} idle CPU ticks (1/100 s) over 5 s: {run['cpu_ticks']}"
+        return f"{run['case']:<44} {run['server_name']:<10} idle CPU ticks (1/100 s) over 5 s: {run['cpu_ticks']}"
     server = run.get("server") or {}
     ratio = ratios(run, base) if base and run["server_name"] != BASELINE else ""
     first = run.get("first_ack_max_ms")
     first = f"{first:.2f}" if first is not None else "-"
     latency = run["latency_us"]
     return (
-        f"{run['case']:<44} {run['server_name']:<9} {run['ops_per_sec']:>10.0f} {latency['p50']:>8.1f} "
+        f"{run['case']:<44} {run['server_name']:<10} {run['ops_per_sec']:>10.0f} {latency['p50']:>8.1f} "
         f"{latency['p99']:>8.1f} {latency['max']:>9.1f} {server.get('cpu_us_per_op', 0):>9.2f} {first:>14} "
         f"{server.get('rss_kib', 0):>8} {run['errors'] + run['timeouts']:>4} {run['busy']:>4}  {ratio}"
     )
@@ -75,7 +80,7 @@ def table(results, out):
         by_server.setdefault(run["server_name"], {})[run["case"]] = run
     print(f"\nmachine: {about['cpus']} CPUs, {about['cpu']}, Linux {about['kernel']}")
     print(
-        f"{'case':<44} {'server':<9} {'ops/s':>10} {'p50 µs':>8} {'p99 µs':>8} {'max µs':>9} {'CPU µs/op':>9} "
+        f"{'case':<44} {'server':<10} {'ops/s':>10} {'p50 µs':>8} {'p99 µs':>8} {'max µs':>9} {'CPU µs/op':>9} "
         f"{'1st-ack max ms':>14} {'RSS KiB':>8} {'err':>4} {'busy':>4}  vs {BASELINE}"
     )
     for run in runs:

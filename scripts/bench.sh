@@ -3,23 +3,28 @@
 # tutorial's Python server, side by side on loopback, same scenarios, one run.
 # Prints a table with ratios against tokio and stores the JSON in bench/results/.
 #
-# Usage: scripts/bench.sh [--quick]     (--quick: shorter runs, for a smoke test)
+# Usage: scripts/bench.sh [--quick] [--udp-only]
+#   --quick: shorter runs, for a smoke test; --udp-only: only the UDP rows
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 # shellcheck source=scripts/common.sh
 source scripts/common.sh
 
-case "${1:-}" in
-    -h|--help) show_help; exit 0 ;;
-    --quick) SECS=1; WARM=0.5; FAIR_N=200; IDLE_N=20 ;;
-    "") SECS=5; WARM=1; FAIR_N=2000; IDLE_N=100 ;;
-    *) usage_error "unknown argument '$1'" ;;
-esac
+SECS=5; WARM=1; FAIR_N=2000; IDLE_N=100; TCP=true
+for arg in "$@"; do
+    case "$arg" in
+        -h|--help) show_help; exit 0 ;;
+        --quick) SECS=1; WARM=0.5; FAIR_N=200; IDLE_N=20 ;;
+        --udp-only) TCP=false ;;
+        *) usage_error "unknown argument '$arg'" ;;
+    esac
+done
 
 cargo build --release --locked --quiet
 cargo build --release --locked --quiet --example tokio_tls_baseline
 cargo build --release --locked --quiet --example tokio_baseline
+cargo build --release --locked --quiet --example tokio_udp_baseline
 tcpack=target/release/tcpack
 make_workdir
 
@@ -34,18 +39,24 @@ serve() {
     addr[$name]=127.0.0.1:$port
 }
 
-serve tcpack "$tcpack" server --bind 127.0.0.1:0 --framing line --quiet
-# TLS: tcpack and tokio-rustls with one certificate (ECDSA P-256, as
-# --tls-self-signed makes), made for this run.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
-    -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
-    -keyout "$work/tls.key" -out "$work/tls.pem" 2>/dev/null
-serve tls "$tcpack" server --bind 127.0.0.1:0 --framing line --quiet --tls-cert "$work/tls.pem" --tls-key "$work/tls.key"
-serve tokio-tls target/release/examples/tokio_tls_baseline 127.0.0.1:0 "$work/tls.pem" "$work/tls.key"
-# The same, with 20 rules to try per message (bench/rules20.toml).
-serve rules20 "$tcpack" server --bind 127.0.0.1:0 --framing line --quiet --rules bench/rules20.toml
-serve tokio target/release/examples/tokio_baseline 127.0.0.1:0
-serve python python3 -u bench/tutorial_server.py 0
+if $TCP; then
+    serve tcpack "$tcpack" server --bind 127.0.0.1:0 --framing line --quiet
+    # TLS: tcpack and tokio-rustls with one certificate (ECDSA P-256, as
+    # --tls-self-signed makes), made for this run.
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+        -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+        -keyout "$work/tls.key" -out "$work/tls.pem" 2>/dev/null
+    serve tls "$tcpack" server --bind 127.0.0.1:0 --framing line --quiet --tls-cert "$work/tls.pem" --tls-key "$work/tls.key"
+    serve tokio-tls target/release/examples/tokio_tls_baseline 127.0.0.1:0 "$work/tls.pem" "$work/tls.key"
+    # The same, with 20 rules to try per message (bench/rules20.toml).
+    serve rules20 "$tcpack" server --bind 127.0.0.1:0 --framing line --quiet --rules bench/rules20.toml
+    serve tokio target/release/examples/tokio_baseline 127.0.0.1:0
+    serve python python3 -u bench/tutorial_server.py 0
+fi
+# Unlimited: every bench client sends from 127.0.0.1, one address for the rate limit.
+serve tcpack-udp "$tcpack" server --bind 127.0.0.1:0 --proto udp --quiet --udp-rate 0
+serve tokio-udp target/release/examples/tokio_udp_baseline 127.0.0.1:0
+serve python-udp python3 -u bench/tutorial_udp_server.py 0
 
 # run SERVER SCENARIO ARGS...: one bench run, its JSON appended to the results.
 run() {
@@ -65,18 +76,23 @@ idle_cpu() {
     echo "{\"server_name\":\"$1\",\"case\":\"idle-cpu 5s\",\"cpu_ticks\":$((after - before))}" >>"$work/results.jsonl"
 }
 
-idle_cpu tcpack
-idle_cpu tokio
-# Alternating servers within each case spreads the machine's noise over both.
-for server in tcpack tokio rules20; do run "$server" rr -c 64 -d "$SECS" --warmup "$WARM"; done
-for server in tcpack tokio; do run "$server" conn -c 16 -d "$SECS" --warmup "$WARM"; done
-for server in tcpack tokio; do run "$server" pipeline -c 16 --depth 16 -d "$SECS" --warmup "$WARM"; done
-# TLS: conn is a full handshake per connection (the bench resumes no session).
-for server in tls tokio-tls; do run "$server" rr -c 64 -d "$SECS" --warmup "$WARM" --tls --insecure; done
-for server in tls tokio-tls; do run "$server" conn -c 16 -d "$SECS" --warmup "$WARM" --tls --insecure; done
-# Counted runs: every message is measured, from the first.
-for server in tcpack tokio python; do run "$server" rr -c 16 -n "$FAIR_N" -d 120 --timeout 120 --warmup 0; done
-for server in tcpack tokio; do run "$server" idle --idle 1000 -n "$IDLE_N" -d 60 --warmup 0; done
+if $TCP; then
+    idle_cpu tcpack
+    idle_cpu tokio
+    # Alternating servers within each case spreads the machine's noise over both.
+    for server in tcpack tokio rules20; do run "$server" rr -c 64 -d "$SECS" --warmup "$WARM"; done
+    for server in tcpack tokio; do run "$server" conn -c 16 -d "$SECS" --warmup "$WARM"; done
+    for server in tcpack tokio; do run "$server" pipeline -c 16 --depth 16 -d "$SECS" --warmup "$WARM"; done
+    # TLS: conn is a full handshake per connection (the bench resumes no session).
+    for server in tls tokio-tls; do run "$server" rr -c 64 -d "$SECS" --warmup "$WARM" --tls --insecure; done
+    for server in tls tokio-tls; do run "$server" conn -c 16 -d "$SECS" --warmup "$WARM" --tls --insecure; done
+    # Counted runs: every message is measured, from the first.
+    for server in tcpack tokio python; do run "$server" rr -c 16 -n "$FAIR_N" -d 120 --timeout 120 --warmup 0; done
+    for server in tcpack tokio; do run "$server" idle --idle 1000 -n "$IDLE_N" -d 60 --warmup 0; done
+fi
+idle_cpu tcpack-udp
+# 64 client sockets, each waiting for its answer: the UDP twin of rr -c 64.
+for server in tcpack-udp tokio-udp python-udp; do run "$server" rr --udp -c 64 -d "$SECS" --warmup "$WARM"; done
 
 mkdir -p bench/results
 stamp=$(date -u +%Y%m%dT%H%M%SZ)

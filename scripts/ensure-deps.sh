@@ -18,6 +18,7 @@ command -v iconv >/dev/null 2>&1 || required+=(libc-bin)
 command -v script >/dev/null 2>&1 || required+=(bsdutils)
 command -v setpriv >/dev/null 2>&1 || required+=(util-linux)
 command -v openssl >/dev/null 2>&1 || required+=(openssl)
+# socat is the second real UDP client the UDP tests drive (socat - UDP:HOST:PORT).
 command -v socat >/dev/null 2>&1 || required+=(socat)
 [ -x /usr/sbin/haproxy ] || command -v haproxy >/dev/null 2>&1 || optional+=(haproxy)
 command -v systemd-analyze >/dev/null 2>&1 || optional+=(systemd)

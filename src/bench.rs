@@ -11,81 +11,18 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use hdrhistogram::Histogram;
 
 use crate::cli::{BenchArgs, Scenario};
 use crate::link::{Link, TlsClient};
 
+mod measurement;
 mod proc_stat;
 mod report;
+mod udp;
 
+use measurement::{Clock, Measurement, nanos};
 use proc_stat::{cpu_seconds, rss_kib};
 pub use report::{Latency, Report, ServerUsage};
-
-/// What one client thread measured, merged with the others' at the end.
-struct Measurement {
-    latency: Histogram<u64>,
-    ops: u64,
-    errors: u64,
-    timeouts: u64,
-    busy: u64,
-    first_ack: Option<Duration>,
-    /// What went wrong first, so a run where nothing worked can say why.
-    first_error: Option<String>,
-}
-
-impl Measurement {
-    fn new() -> Self {
-        Self {
-            // 1 ns .. 1 h at 3 significant digits.
-            latency: Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
-                .expect("static histogram bounds"),
-            ops: 0,
-            errors: 0,
-            timeouts: 0,
-            busy: 0,
-            first_ack: None,
-            first_error: None,
-        }
-    }
-
-    fn fail(&mut self, error: &io::Error) {
-        self.first_error.get_or_insert_with(|| error.to_string());
-        match error.kind() {
-            ErrorKind::WouldBlock | ErrorKind::TimedOut => self.timeouts += 1,
-            _ => self.errors += 1,
-        }
-    }
-
-    fn merge(&mut self, other: Measurement) {
-        let _ = self.latency.add(&other.latency);
-        self.ops += other.ops;
-        self.errors += other.errors;
-        self.timeouts += other.timeouts;
-        self.busy += other.busy;
-        self.first_ack = self.first_ack.max(other.first_ack);
-        self.first_error = self.first_error.take().or(other.first_error);
-    }
-}
-
-/// Shared by the client threads: when to start counting and when to stop.
-struct Clock {
-    start: Instant,
-    measure_from: Instant,
-    stop_at: Instant,
-    /// Messages or connections done, for the progress line.
-    done: AtomicU64,
-}
-
-impl Clock {
-    fn running(&self) -> bool {
-        Instant::now() < self.stop_at
-    }
-
-    fn measuring(&self, at: Instant) -> bool {
-        at >= self.measure_from
-    }
-}
 
 pub fn run(args: &BenchArgs) -> Result<()> {
     let target = resolve(&args.target)?;
@@ -117,6 +54,17 @@ fn resolve(target: &str) -> Result<SocketAddr> {
 }
 
 fn measure(args: &BenchArgs, addr: SocketAddr) -> Result<Report> {
+    if args.udp && args.scenario != Scenario::Rr {
+        return Err(crate::config::UsageError(
+            "--udp measures the rr scenario only: UDP has no connections to open or hold".into(),
+        )
+        .into());
+    }
+    if args.udp && args.tls.tls {
+        return Err(
+            crate::config::UsageError("--udp and --tls: TLS runs over TCP only".into()).into(),
+        );
+    }
     let message = line_of(args.size);
     let tls = TlsClient::from_args(&args.tls, &addr.ip().to_string())
         .map_err(|e| anyhow::Error::new(crate::config::UsageError(e)))?
@@ -148,8 +96,13 @@ fn measure(args: &BenchArgs, addr: SocketAddr) -> Result<Report> {
     for _ in 0..threads {
         let (clock, barrier, message) = (Arc::clone(&clock), Arc::clone(&barrier), message.clone());
         let target = Arc::clone(&target);
-        let (scenario, messages, depth, timeout) =
-            (args.scenario, args.messages, args.depth, args.timeout);
+        let (scenario, messages, depth, timeout, udp) = (
+            args.scenario,
+            args.messages,
+            args.depth,
+            args.timeout,
+            args.udp,
+        );
         let handle = thread::Builder::new()
             // rustls's handshake wants more than a plain client does.
             .stack_size(if target.tls.is_some() { 512 } else { 128 } * 1024)
@@ -157,6 +110,14 @@ fn measure(args: &BenchArgs, addr: SocketAddr) -> Result<Report> {
                 barrier.wait();
                 let mut measured = Measurement::new();
                 match scenario {
+                    Scenario::Rr if udp => udp::request_response(
+                        target.addr,
+                        &message,
+                        messages,
+                        timeout,
+                        &clock,
+                        &mut measured,
+                    ),
                     Scenario::Rr => request_response(
                         &target,
                         &message,
@@ -231,6 +192,7 @@ fn measure(args: &BenchArgs, addr: SocketAddr) -> Result<Report> {
     let us = |ns: u64| ns as f64 / 1000.0;
     Ok(Report {
         scenario: args.scenario.name(),
+        udp: args.udp,
         target: addr,
         connections: match args.scenario {
             Scenario::Idle => args.idle,
@@ -330,15 +292,7 @@ fn request_response(
                         return Ok(());
                     }
                 }
-                let now = Instant::now();
-                if measured.first_ack.is_none() {
-                    measured.first_ack = Some(now - clock.start);
-                }
-                if clock.measuring(began) {
-                    measured.latency.saturating_record(nanos(now - began));
-                    measured.ops += depth as u64;
-                }
-                clock.done.fetch_add(depth as u64, Relaxed);
+                measured.answered(clock, began, depth as u64);
             }
             Ok(())
         })();
@@ -395,10 +349,6 @@ fn hold_idle(target: &Target, count: usize, timeout: Duration) -> Result<Vec<Buf
                 .with_context(|| format!("opening idle connection {} of {count}", i + 1))
         })
         .collect()
-}
-
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]

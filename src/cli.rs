@@ -57,7 +57,7 @@ pub struct ClientArgs {
     #[arg(long, value_enum, value_name = "ENC", default_value_t = TextEncoding::Utf8)]
     pub encoding: TextEncoding,
 
-    /// Seconds to wait for the connection and for each ack
+    /// Seconds to wait for the connection and for each ack (with --udp: for each try)
     #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
     pub timeout: Duration,
 
@@ -73,6 +73,13 @@ pub struct ClientArgs {
     #[arg(short, long)]
     pub quiet: bool,
 
+    /// Send each message as one UDP datagram and wait for the answer datagram
+    #[arg(long)]
+    pub udp: bool,
+
+    /// UDP: tries after the first for a message that got no answer within --timeout
+    #[arg(long, value_name = "N", default_value_t = 2, requires = "udp")]
+    pub retries: u32,
     #[command(flatten)]
     pub tls: ClientTlsArgs,
 }
@@ -117,6 +124,27 @@ pub enum Framing {
     Raw,
     /// One ack per `\n`-terminated line; a final unterminated line is acked at EOF.
     Line,
+}
+
+/// Which protocols the server answers on its address and port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Proto {
+    /// TCP only, as before UDP existed.
+    Tcp,
+    /// UDP only: each datagram is one message.
+    Udp,
+    /// TCP and UDP on the same address and port.
+    Both,
+}
+
+impl Proto {
+    pub fn tcp(self) -> bool {
+        matches!(self, Proto::Tcp | Proto::Both)
+    }
+
+    pub fn udp(self) -> bool {
+        matches!(self, Proto::Udp | Proto::Both)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -230,6 +258,17 @@ pub struct ServerArgs {
     #[arg(long, value_name = "ADDR:PORT", value_parser = parse_bind)]
     pub status_bind: Option<SocketAddr>,
 
+    /// tcp, udp, or both on the same address and port (udp: one datagram = one message)
+    #[arg(long, value_enum, default_value_t = Proto::Tcp)]
+    pub proto: Proto,
+
+    /// UDP receiver threads, each blocking in recv_from on the socket [default: 4]
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
+    pub udp_workers: Option<usize>,
+
+    /// UDP answers per second to one source address (reflection guard); 0: unlimited [default: 100]
+    #[arg(long, value_name = "N")]
+    pub udp_rate: Option<u32>,
     /// Answer MATCH with REPLY: MATCH is an exact message or /REGEX/; REPLY a template (repeatable, first match wins)
     #[arg(
         long = "rule",
@@ -485,6 +524,9 @@ pub struct BenchArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// rr over UDP: each connection is a UDP socket sending a datagram and waiting for its answer
+    #[arg(long)]
+    pub udp: bool,
     #[command(flatten)]
     pub tls: ClientTlsArgs,
 }
@@ -526,6 +568,27 @@ mod tests {
             .render_long_help()
             .to_string();
         assert!(help.contains(&crate::exit::client_help()), "{help}");
+    }
+
+    #[test]
+    fn server_help_states_the_udp_defaults_the_config_uses() {
+        let mut cli = Cli::command();
+        let help = cli
+            .find_subcommand_mut("server")
+            .unwrap()
+            .render_help()
+            .to_string();
+        let flag = |name: &str| {
+            let start = help
+                .find(name)
+                .unwrap_or_else(|| panic!("{name} in {help}"));
+            let rest = &help[start + name.len()..];
+            rest[..rest.find("\n  -").unwrap_or(rest.len())].to_owned()
+        };
+        let workers = format!("[default: {}]", crate::config::DEFAULT_UDP_WORKERS);
+        assert!(flag("--udp-workers").contains(&workers), "{help}");
+        let rate = format!("[default: {}]", crate::config::DEFAULT_UDP_RATE);
+        assert!(flag("--udp-rate").contains(&rate), "{help}");
     }
 
     #[test]

@@ -12,10 +12,12 @@ use crate::link::{Link, TlsClient};
 
 mod error;
 mod input;
+mod udp;
 
 pub use error::ClientError;
 use error::usage;
 use input::{parse_hex, parse_target, prompt, prompt_target, read_line};
+use udp::Datagrams;
 
 /// Round-trip times so far; shared with the Ctrl-C handler, which prints them.
 #[derive(Debug, Default)]
@@ -107,34 +109,40 @@ impl Client {
             Source::Stdin
         };
 
-        let host = target.rsplit_once(':').map_or(target.as_str(), |(h, _)| h);
-        let tls = TlsClient::from_args(&args.tls, host).map_err(ClientError::Usage)?;
-        let stream = connect(&target, args.timeout)?;
-        let peer = stream
-            .peer_addr()
-            .map_err(|e| ClientError::Io("connected", e))?;
-        let link = Link::new(stream, tls.as_ref(), args.timeout).map_err(ClientError::Tls)?;
-        match &link {
-            Link::Plain(_) => self.progress(&format!("connected to {peer}")),
-            Link::Tls(tls) => {
-                let version = tls.conn.protocol_version().map(|v| format!("{v:?}"));
-                self.progress(&format!(
-                    "connected to {peer} with TLS ({})",
-                    version.unwrap_or_default().replace("TLSv1_", "TLSv1.")
-                ));
+        let mut channel = if args.udp {
+            let datagrams = Datagrams::open(&target, self.ack_mode())?;
+            self.progress(&format!("udp to {}", datagrams.server()));
+            Channel::Udp(datagrams)
+        } else {
+            let host = target.rsplit_once(':').map_or(target.as_str(), |(h, _)| h);
+            let tls = TlsClient::from_args(&args.tls, host).map_err(ClientError::Usage)?;
+            let stream = connect(&target, args.timeout)?;
+            let peer = stream
+                .peer_addr()
+                .map_err(|e| ClientError::Io("connected", e))?;
+            let link = Link::new(stream, tls.as_ref(), args.timeout).map_err(ClientError::Tls)?;
+            match &link {
+                Link::Plain(_) => self.progress(&format!("connected to {peer}")),
+                Link::Tls(tls) => {
+                    let version = tls.conn.protocol_version().map(|v| format!("{v:?}"));
+                    self.progress(&format!(
+                        "connected to {peer} with TLS ({})",
+                        version.unwrap_or_default().replace("TLSv1_", "TLSv1.")
+                    ));
+                }
             }
-        }
-        let mut conn = Connection {
-            link,
-            received: Vec::new(),
-            decoder: TextDecoder::new(self.ack_mode()),
+            Channel::Tcp(Connection {
+                link,
+                received: Vec::new(),
+                decoder: TextDecoder::new(self.ack_mode()),
+            })
         };
-        let result = self.send_all(&mut conn, source);
-        self.finish(&mut conn);
+        let result = self.send_all(&mut channel, source);
+        self.finish(&mut channel);
         result
     }
 
-    fn send_all(&self, conn: &mut Connection, source: Source) -> Result<(), ClientError> {
+    fn send_all(&self, conn: &mut Channel, source: Source) -> Result<(), ClientError> {
         let args = &self.args;
         match source {
             Source::Given(messages) => {
@@ -169,21 +177,37 @@ impl Client {
     }
 
     /// Sends one message and, unless --no-wait, waits for its ack.
-    fn exchange(&self, conn: &mut Connection, message: &[u8]) -> Result<(), ClientError> {
+    fn exchange(&self, channel: &mut Channel, message: &[u8]) -> Result<(), ClientError> {
         let seq = {
             let mut round_trips = self.lock_round_trips();
             round_trips.sent += 1;
             round_trips.sent
         };
         let started = Instant::now();
-        conn.link.write_all(message).map_err(|e| match e.kind() {
-            ErrorKind::BrokenPipe | ErrorKind::ConnectionReset => ClientError::ClosedEarly(seq),
-            _ => ClientError::Io("sending", e),
-        })?;
-        if self.args.no_wait {
-            return Ok(());
-        }
-        let ack = conn.read_ack(seq, self.args.timeout)?;
+        let (ack, shown) = match channel {
+            Channel::Tcp(conn) => {
+                conn.link.write_all(message).map_err(|e| match e.kind() {
+                    ErrorKind::BrokenPipe | ErrorKind::ConnectionReset => {
+                        ClientError::ClosedEarly(seq)
+                    }
+                    _ => ClientError::Io("sending", e),
+                })?;
+                if self.args.no_wait {
+                    return Ok(());
+                }
+                let ack = conn.read_ack(seq, self.args.timeout)?;
+                let shown = conn.decoder.decode(&ack, false).to_owned();
+                (ack, shown)
+            }
+            Channel::Udp(datagrams) if self.args.no_wait => return datagrams.send(message),
+            Channel::Udp(datagrams) => {
+                let (timeout, retries) = (self.args.timeout, self.args.retries);
+                let progress = |line: &str| self.progress(line);
+                let ack = datagrams.round_trip(seq, message, timeout, retries, progress)?;
+                let shown = datagrams.show(&ack);
+                (ack, shown)
+            }
+        };
         let rtt = started.elapsed();
         // tcpack's notices when it cannot serve: not an ack.
         if crate::protocol::is_notice(&ack) {
@@ -191,7 +215,6 @@ impl Client {
             return Err(ClientError::TurnedAway(notice));
         }
         self.lock_round_trips().record(rtt);
-        let shown = conn.decoder.decode(&ack, false).to_owned();
         let mut stdout = io::stdout().lock();
         let _ = writeln!(stdout, "{shown}");
         let _ = stdout.flush();
@@ -200,15 +223,17 @@ impl Client {
     }
 
     /// Closes our side and, if acks were awaited, the summary.
-    fn finish(&self, conn: &mut Connection) {
-        conn.link.finish();
-        // Read what is left so our close is not a reset that the server logs as an error.
-        let mut rest = [0u8; 1024];
-        let _ = conn
-            .link
-            .socket()
-            .set_read_timeout(Some(Duration::from_millis(500)));
-        while matches!(conn.link.read(&mut rest), Ok(n) if n > 0) {}
+    fn finish(&self, channel: &mut Channel) {
+        if let Channel::Tcp(conn) = channel {
+            conn.link.finish();
+            // Read what is left so our close is not a reset that the server logs as an error.
+            let mut rest = [0u8; 1024];
+            let _ = conn
+                .link
+                .socket()
+                .set_read_timeout(Some(Duration::from_millis(500)));
+            while matches!(conn.link.read(&mut rest), Ok(n) if n > 0) {}
+        }
         if !self.args.no_wait {
             self.progress(&self.lock_round_trips().summary());
         } else {
@@ -253,6 +278,12 @@ impl Client {
     fn lock_round_trips(&self) -> std::sync::MutexGuard<'_, RoundTrips> {
         self.round_trips.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// How messages travel: over one TCP (or TLS) connection, or as datagrams.
+enum Channel {
+    Tcp(Connection),
+    Udp(Datagrams),
 }
 
 struct Connection {

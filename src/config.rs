@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::cli::{
-    DecodeMode, Framing, LogFormat, ServerArgs, ServerTlsArgs, TextEncoding, TlsMode,
+    DecodeMode, Framing, LogFormat, Proto, ServerArgs, ServerTlsArgs, TextEncoding, TlsMode,
 };
 use crate::protocol::DEFAULT_ACK;
 use crate::rules::{Rules, Template};
@@ -19,6 +19,17 @@ use crate::tls::ServerIdentity;
 pub struct UsageError(pub String);
 
 /// What a connection answers to a message no rule answers.
+/// UDP receiver threads when `--udp-workers` is not given: receiving is
+/// mostly the kernel's work, and more threads than this only add wake-ups
+/// (README, UDP, for the measurement).
+pub const DEFAULT_UDP_WORKERS: usize = 4;
+
+/// UDP answers a second to one source address when `--udp-rate` is not
+/// given: enough for a device or a person testing, too few to make tcpack
+/// worth aiming at a victim with a spoofed source (README, UDP).
+pub const DEFAULT_UDP_RATE: u32 = 100;
+
+/// What a connection answers to each message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
     /// These exact bytes, already encoded for the wire.
@@ -85,6 +96,11 @@ pub struct ServerConfig {
     pub control: bool,
     /// `None`: plaintext only, as the tutorial.
     pub tls: Option<TlsConfig>,
+    pub proto: Proto,
+    /// UDP receiver threads.
+    pub udp_workers: usize,
+    /// UDP answers a second to one source address; 0: unlimited.
+    pub udp_rate: u32,
     /// Debug builds only: a message equal to this (line end aside) makes its
     /// connection panic, so a test can show that a panic costs only that
     /// connection. Release builds leave it `None`: no input can set it.
@@ -106,6 +122,12 @@ impl ServerConfig {
         let template = |flag: &str, text: &str| {
             Template::parse(text, encoding).map_err(|e| usage(format!("{flag} {text:?}: {e}")))
         };
+        if !args.proto.udp() && (args.udp_workers.is_some() || args.udp_rate.is_some()) {
+            return Err(UsageError(
+                "--udp-workers and --udp-rate apply to UDP: add --proto udp or --proto both".into(),
+            )
+            .into());
+        }
         let reply = if args.echo {
             Reply::Echo
         } else if let (Some(text), Some(_)) = (&args.reply, &rules) {
@@ -158,6 +180,9 @@ impl ServerConfig {
             console: args.console || stdin_is_our_terminal(),
             control: args.control,
             tls: tls_config(&args.tls).map_err(usage)?,
+            proto: args.proto,
+            udp_workers: args.udp_workers.unwrap_or(DEFAULT_UDP_WORKERS),
+            udp_rate: args.udp_rate.unwrap_or(DEFAULT_UDP_RATE),
             panic_on: test_panic_trigger(),
         })
     }

@@ -63,6 +63,17 @@ impl TextDecoder {
     }
 }
 
+impl TextDecoder {
+    /// Shows a message that stands alone, such as a UDP datagram: nothing is
+    /// carried over from the one before or into the next, whoever sent them.
+    pub fn decode_whole(&mut self, message: &[u8]) -> &str {
+        // A decoder that was told `last` is finished; fresh ones cost no allocation.
+        self.utf8 = UTF_8.new_decoder_without_bom_handling();
+        self.gbk = GBK.new_decoder_without_bom_handling();
+        self.decode(message, true)
+    }
+}
+
 fn trim_line_ending(message: &[u8]) -> &[u8] {
     let message = message.strip_suffix(b"\n").unwrap_or(message);
     message.strip_suffix(b"\r").unwrap_or(message)
@@ -175,6 +186,16 @@ mod tests {
         for (mode, input, expected) in cases {
             assert_eq!(show(*mode, input), *expected, "{mode:?} {input:?}");
         }
+    }
+
+    #[test]
+    fn whole_messages_carry_nothing_from_one_to_the_next() {
+        let mut decoder = TextDecoder::new(DecodeMode::Auto);
+        assert_eq!(decoder.decode_whole(b"ok\xe5"), "ok\\xe5");
+        assert_eq!(decoder.decode_whole(b"\xb2!"), "\\xb2!");
+        assert_eq!(decoder.decode_whole("已收到\n".as_bytes()), "已收到");
+        assert_eq!(decoder.decode_whole(b"\xc4\xe3\xba\xc3"), "你好");
+        assert_eq!(decoder.decode_whole(b""), "");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! tests use is public.
 #![deny(unsafe_code)]
 
+mod answer;
 mod bench;
 pub mod cli;
 mod client;

@@ -34,6 +34,29 @@ pub struct ConnTag {
     pub peer: SocketAddr,
 }
 
+/// Who a line is about: the server, a TCP connection, or a UDP peer.
+#[derive(Debug, Clone, Copy)]
+enum Subject {
+    Server,
+    Conn(ConnTag),
+    Udp(SocketAddr),
+}
+
+/// UDP's counts in the summary, when the server answers UDP.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct UdpTotals {
+    pub datagrams: u64,
+    /// Their real sizes, also of any that were truncated.
+    pub datagram_bytes: u64,
+    /// Distinct source addresses and ports, counted up to a bound.
+    pub peers: u64,
+    pub answered: u64,
+    /// Not answered: over `--udp-rate` for their source address.
+    pub rate_limited: u64,
+    /// Not answered: the answer was over the amplification limit.
+    pub too_big: u64,
+}
+
 #[derive(Debug, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event<'a> {
@@ -138,6 +161,50 @@ pub enum Event<'a> {
         /// Pushes delivered, when pushing is possible at all.
         #[serde(skip_serializing_if = "Option::is_none")]
         pushed: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        udp: Option<UdpTotals>,
+    },
+    /// The UDP socket is bound; `only`: no TCP, so this is the first line.
+    UdpListening {
+        addr: SocketAddr,
+        receivers: usize,
+        /// Answers a second per source address; 0: unlimited.
+        rate: u32,
+        only: bool,
+    },
+    /// One datagram, logged with its peer; JSON calls it a message, as over TCP.
+    #[serde(rename = "message")]
+    Datagram {
+        /// Its real size.
+        bytes: usize,
+        /// Bytes read, when it was bigger than the receive buffer.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        truncated_to: Option<usize>,
+        text: &'a str,
+        /// The rule that answered it, if one did.
+        #[serde(flatten, skip_serializing_if = "Option::is_none")]
+        rule: Option<RuleTag<'a>>,
+    },
+    /// Datagrams from one address over `--udp-rate`, not answered.
+    UdpRateLimited {
+        rate: u32,
+        unanswered: u64,
+    },
+    /// The rate limit's table is full of busy addresses: new ones are not answered.
+    UdpTableFull {
+        capacity: usize,
+    },
+    /// An answer over the amplification limit, not sent.
+    UdpTooBig {
+        answer: usize,
+        limit: usize,
+    },
+    UdpError {
+        action: &'static str,
+        error: String,
+    },
+    UdpDraining {
+        receivers: usize,
     },
 }
 
@@ -151,12 +218,30 @@ pub struct RuleTag<'a> {
     pub delay_ms: Option<u64>,
 }
 
+impl RuleTag<'_> {
+    /// `, rule 3 "PING", close, delay 0.200s`, as the message line shows it.
+    fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, ", rule {} \"{}\"", self.rule, self.rule_label)?;
+        if self.action != "reply" {
+            write!(f, ", {}", self.action)?;
+        }
+        if let Some(ms) = self.delay_ms {
+            write!(f, ", delay {}", Secs(ms))?;
+        }
+        Ok(())
+    }
+}
+
 impl Event<'_> {
     fn level(&self) -> Level {
         match self {
-            Event::Warning { .. } | Event::Rejected { .. } | Event::DrainTimeout { .. } => {
-                Level::Warn
-            }
+            Event::Warning { .. }
+            | Event::Rejected { .. }
+            | Event::DrainTimeout { .. }
+            | Event::UdpRateLimited { .. }
+            | Event::UdpTableFull { .. }
+            | Event::UdpTooBig { .. }
+            | Event::UdpError { .. } => Level::Warn,
             Event::Closed { error: Some(_), .. } => Level::Warn,
             Event::AcceptError { .. }
             | Event::ForcedStop
@@ -330,17 +415,86 @@ impl fmt::Display for Event<'_> {
                 errors,
                 rejected,
                 pushed,
+                udp,
             } => {
                 write!(
                     f,
                     "stopped: uptime {}, {connections} connections, {messages} messages, {bytes} bytes, {errors} errors, {rejected} rejected",
                     Secs(*uptime_ms)
                 )?;
-                match pushed {
-                    Some(pushed) => write!(f, ", {pushed} pushed"),
+                if let Some(pushed) = pushed {
+                    write!(f, ", {pushed} pushed")?;
+                }
+                match udp {
+                    Some(u) => write!(
+                        f,
+                        ", {} datagrams ({} bytes) from {} peers, {} answered, {} rate-limited, {} too big",
+                        u.datagrams,
+                        u.datagram_bytes,
+                        u.peers,
+                        u.answered,
+                        u.rate_limited,
+                        u.too_big
+                    ),
                     None => Ok(()),
                 }
             }
+            Event::UdpListening {
+                addr,
+                receivers,
+                rate,
+                only,
+            } => {
+                let rate = match rate {
+                    0 => "unlimited".to_owned(),
+                    n => format!("{n}/s per address"),
+                };
+                if *only {
+                    write!(
+                        f,
+                        "listening on {addr} (udp, receivers={receivers}, rate={rate})"
+                    )
+                } else {
+                    write!(
+                        f,
+                        "listening on udp {addr} (receivers={receivers}, rate={rate})"
+                    )
+                }
+            }
+            Event::Datagram {
+                bytes,
+                truncated_to,
+                text,
+                rule,
+            } => {
+                write!(f, "message ({bytes} bytes")?;
+                if let Some(read) = truncated_to {
+                    write!(f, ", truncated to {read}")?;
+                }
+                if let Some(tag) = rule {
+                    tag.describe(f)?;
+                }
+                write!(f, "): {text}")
+            }
+            Event::UdpRateLimited { rate, unanswered } => write!(
+                f,
+                "rate limit: {unanswered} datagrams from this address not answered (over --udp-rate {rate} a second)"
+            ),
+            Event::UdpTableFull { capacity } => write!(
+                f,
+                "rate limit: {capacity} addresses heard within the last second fill the table; datagrams from new addresses are not answered"
+            ),
+            Event::UdpTooBig { answer, limit } => write!(
+                f,
+                "answer of {answer} bytes not sent: over {limit} bytes, the most this request may get (reflection guard)"
+            ),
+            Event::UdpError { action, error } => {
+                write!(f, "udp {action} failed: {error}; still serving")
+            }
+            Event::UdpDraining { receivers } => write!(
+                f,
+                "udp: answering the datagrams already received, then stopping {receivers} receivers"
+            ),
         }
     }
 }
@@ -353,6 +507,9 @@ struct JsonLine<'a> {
     conn: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     peer: Option<SocketAddr>,
+    /// "udp" on lines about a UDP peer; TCP lines have none, as before UDP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    proto: Option<&'static str>,
     #[serde(flatten)]
     event: &'a Event<'a>,
 }
@@ -388,9 +545,18 @@ impl Logger {
     }
 
     pub fn log(&self, conn: Option<ConnTag>, event: &Event<'_>) {
+        self.write(conn.map_or(Subject::Server, Subject::Conn), event);
+    }
+
+    /// A line about a UDP peer: `udp 127.0.0.1:5555 message (5 bytes): hello`.
+    pub fn log_udp(&self, peer: SocketAddr, event: &Event<'_>) {
+        self.write(Subject::Udp(peer), event);
+    }
+
+    fn write(&self, subject: Subject, event: &Event<'_>) {
         LINE.with_borrow_mut(|line| {
             line.clear();
-            self.format_line(line, conn, event);
+            self.format_line(line, subject, event);
             self.sink.write_line(line);
         });
     }
@@ -406,7 +572,7 @@ impl Logger {
     }
 
     /// Appends one whole line, newline included, to `out`.
-    fn format_line(&self, out: &mut Vec<u8>, conn: Option<ConnTag>, event: &Event<'_>) {
+    fn format_line(&self, out: &mut Vec<u8>, subject: Subject, event: &Event<'_>) {
         let now = Local::now();
         let level = event.level();
         match self.format {
@@ -418,17 +584,24 @@ impl Logger {
                 };
                 let ts = now.format_with_items(self.timestamp.iter());
                 // Writing to a Vec cannot fail.
-                let _ = match conn {
-                    Some(c) => writeln!(out, "{ts} {level} #{} {} {event}", c.id, c.peer),
-                    None => writeln!(out, "{ts} {level} {event}"),
+                let _ = match subject {
+                    Subject::Conn(c) => writeln!(out, "{ts} {level} #{} {} {event}", c.id, c.peer),
+                    Subject::Udp(peer) => writeln!(out, "{ts} {level} udp {peer} {event}"),
+                    Subject::Server => writeln!(out, "{ts} {level} {event}"),
                 };
             }
             LogFormat::Json => {
+                let (conn, peer, proto) = match subject {
+                    Subject::Server => (None, None, None),
+                    Subject::Conn(c) => (Some(c.id), Some(c.peer), None),
+                    Subject::Udp(peer) => (None, Some(peer), Some("udp")),
+                };
                 let line = JsonLine {
                     ts: now.to_rfc3339_opts(SecondsFormat::Millis, false),
                     level,
-                    conn: conn.map(|c| c.id),
-                    peer: conn.map(|c| c.peer),
+                    conn,
+                    peer,
+                    proto,
                     event,
                 };
                 let start = out.len();
@@ -448,8 +621,12 @@ mod tests {
     use super::*;
 
     fn line(logger: &Logger, conn: Option<ConnTag>, event: &Event<'_>) -> String {
+        udp_line(logger, conn.map_or(Subject::Server, Subject::Conn), event)
+    }
+
+    fn udp_line(logger: &Logger, subject: Subject, event: &Event<'_>) -> String {
         let mut out = Vec::new();
-        logger.format_line(&mut out, conn, event);
+        logger.format_line(&mut out, subject, event);
         String::from_utf8(out).unwrap()
     }
 
@@ -514,6 +691,72 @@ mod tests {
         assert_eq!(
             event.to_string(),
             "closed: idle timeout after 61.005s, 0 messages, 0 bytes"
+        );
+    }
+
+    #[test]
+    fn udp_lines_name_the_peer_and_json_says_udp() {
+        let peer: SocketAddr = "127.0.0.1:5555".parse().unwrap();
+        let event = Event::Datagram {
+            bytes: 5,
+            truncated_to: None,
+            text: "hello",
+            rule: None,
+        };
+        let text = Logger::new(LogFormat::Text, false, Sink::stdout().unwrap());
+        let line = udp_line(&text, Subject::Udp(peer), &event);
+        assert!(
+            line.ends_with(" INFO  udp 127.0.0.1:5555 message (5 bytes): hello\n"),
+            "{line}"
+        );
+        let json = Logger::new(LogFormat::Json, false, Sink::stdout().unwrap());
+        let value: serde_json::Value =
+            serde_json::from_str(&udp_line(&json, Subject::Udp(peer), &event)).unwrap();
+        assert_eq!(value["event"], "message");
+        assert_eq!(value["proto"], "udp");
+        assert_eq!(value["peer"], "127.0.0.1:5555");
+        assert_eq!(value["bytes"], 5);
+        assert!(value.get("conn").is_none() && value.get("truncated_to").is_none());
+        let truncated = Event::Datagram {
+            bytes: 70_000,
+            truncated_to: Some(65_536),
+            text: "x",
+            rule: None,
+        };
+        assert_eq!(
+            truncated.to_string(),
+            "message (70000 bytes, truncated to 65536): x"
+        );
+    }
+
+    #[test]
+    fn the_summary_adds_udp_counts_only_when_udp_is_served() {
+        let summary = |udp| Event::Summary {
+            uptime_ms: 1500,
+            connections: 2,
+            messages: 3,
+            bytes: 4,
+            errors: 0,
+            rejected: 0,
+            pushed: None,
+            udp,
+        };
+        let tcp_only =
+            "stopped: uptime 1.500s, 2 connections, 3 messages, 4 bytes, 0 errors, 0 rejected";
+        assert_eq!(summary(None).to_string(), tcp_only);
+        let udp = UdpTotals {
+            datagrams: 9,
+            datagram_bytes: 90,
+            peers: 2,
+            answered: 7,
+            rate_limited: 1,
+            too_big: 1,
+        };
+        assert_eq!(
+            summary(Some(udp)).to_string(),
+            format!(
+                "{tcp_only}, 9 datagrams (90 bytes) from 2 peers, 7 answered, 1 rate-limited, 1 too big"
+            )
         );
     }
 }

@@ -1,7 +1,7 @@
 //! What tcpack says on the wire besides the user's own replies: the default
 //! ack and the two notices for connections no worker will serve. The server
 //! sends them, the client and bench recognise them, the tests expect them;
-//! this is their one home.
+//! this is their one home. Also how big a datagram can be, for whoever reads one.
 
 /// The tutorial's ack: "received", then a newline so line-based clients see it.
 pub const DEFAULT_ACK: &str = "已收到\n";
@@ -14,6 +14,11 @@ pub const SHUTTING_DOWN: &str = "server shutting down\n";
 
 /// Why a connection is turned away, as the log says after the notice.
 pub const SHUTTING_DOWN_WHY: &str = "the server is shutting down";
+
+/// A buffer this big reads any UDP datagram whole, short of an IPv6
+/// jumbogram: payloads are at most 65,507 bytes over IPv4, 65,527 over IPv6.
+pub const DATAGRAM_BUFFER: usize = 64 * 1024;
+const _: () = assert!(DATAGRAM_BUFFER >= 65_527);
 
 /// Whether an answer line is one of the notices rather than an ack.
 pub fn is_notice(line: &[u8]) -> bool {

@@ -1,7 +1,7 @@
 //! Scripted answers: the first rule whose matcher finds the message (and
 //! whose probability comes up) decides the answer; no rule, the default
-//! (`--reply` / `--echo`). Pure apart from reading the rules file: the
-//! worker and the UDP receiver ask, this module answers.
+//! (`--reply` / `--echo`). Pure apart from reading the rules file;
+//! `answer.rs` asks it for TCP's workers and UDP's receivers alike.
 
 mod matcher;
 mod parse;

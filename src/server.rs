@@ -4,6 +4,8 @@
 //! Data flows one way: `listener` accepts → `admission` queues in the
 //! `registry` (or turns away) → a `worker` frames, logs and answers → the
 //! `closer` lingers. `state` is what they share; `shutdown` walks the stop.
+//! With `--proto udp|both`, `udp`'s receivers answer datagrams on the same
+//! address and port.
 
 mod admission;
 mod closer;
@@ -20,9 +22,11 @@ mod signals;
 mod state;
 mod status;
 mod tls_session;
+mod udp;
 mod worker;
 
-use std::net::{SocketAddr, TcpListener};
+use std::io::ErrorKind;
+use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
@@ -32,10 +36,12 @@ use threadpool::ThreadPool;
 
 use self::closer::Closer;
 use self::lifecycle::Lifecycle;
+use self::lifecycle::Phase;
 use self::registry::Registry;
 use self::shutdown::{Helpers, Threads};
 use self::state::ServerState;
-use crate::cli::Framing;
+use self::udp::Udp;
+use crate::cli::{Framing, Proto};
 use crate::config::ServerConfig;
 use crate::log::{Event, Logger, Sink};
 use crate::stats::Stats;
@@ -46,12 +52,19 @@ const LINGER: Duration = Duration::from_secs(1);
 const WORKER_STACK: usize = 256 * 1024;
 /// Threads besides the workers that may wait on a futex: accept, drain,
 /// reaper, status, closer, log, heartbeat, console, the two signal threads,
-/// and a few to spare.
+/// and a few to spare (UDP receivers are added to these).
 const OTHER_THREADS: usize = 16;
+
+/// With `--proto both --bind ADDR:0`, how many free TCP ports to try before
+/// giving up on finding one whose UDP twin is free too.
+const BOTH_PORT_TRIES: usize = 16;
 
 /// A bound server, not yet serving.
 pub struct Server {
-    listener: TcpListener,
+    /// `None` with `--proto udp`.
+    listener: Option<TcpListener>,
+    /// `None` with `--proto tcp`.
+    udp: Option<UdpSocket>,
     addr: SocketAddr,
     status: Option<TcpListener>,
     state: Arc<ServerState>,
@@ -64,8 +77,13 @@ impl Server {
             listener::listen(addr, config.backlog, config.reuse_port)
                 .map_err(|e| listener::bind_error(addr, e))
         };
-        let listener = bind(config.bind)?;
-        let addr = listener.local_addr().context("reading the bound address")?;
+        let (listener, udp) = bind_sockets(&config)?;
+        let addr = match (&listener, &udp) {
+            (Some(listener), _) => listener.local_addr(),
+            (None, Some(udp)) => udp.local_addr(),
+            (None, None) => unreachable!("--proto binds TCP, UDP or both"),
+        }
+        .context("reading the bound address")?;
         let status = config.status_bind.map(bind).transpose()?;
         let (closer, closer_thread) =
             Closer::spawn(LINGER).context("starting the closer thread")?;
@@ -76,13 +94,14 @@ impl Server {
                 config.quiet,
                 Sink::stdout().context("starting the log thread")?,
             ),
-            stats: Stats::new(),
+            stats: Stats::new(config.proto.udp()),
             closer,
             lifecycle: Lifecycle::default(),
             config,
         });
         Ok(Self {
             listener,
+            udp,
             addr,
             status,
             state,
@@ -94,33 +113,62 @@ impl Server {
     pub fn run(self) -> Result<()> {
         let Server {
             listener,
+            udp,
             addr,
             status,
             state,
             closer_thread,
         } = self;
         let signals = signals::install(&state)?;
-        // Workers first: "listening" then means ready, not 2048 thread starts away.
-        let (pool, futex_slots) = start_workers(&state);
-        announce(&state, addr, futex_slots);
-        let helpers = match start_helpers(&state, &listener, status) {
+        // Workers and receivers first: "listening" then means ready, not
+        // 2048 thread starts away.
+        let (pool, futex_slots) = match listener {
+            Some(_) => {
+                let (pool, slots) = start_workers(&state);
+                (Some(pool), slots)
+            }
+            None => (None, None),
+        };
+        let udp = match udp.map(|socket| udp::start(&state, socket)).transpose() {
+            Ok(udp) => udp,
+            Err(e) => {
+                abandon(&state, pool, None);
+                return Err(anyhow::Error::new(e).context("starting the UDP receivers"));
+            }
+        };
+        announce(&state, addr, futex_slots, udp.as_ref());
+        let helpers = match start_helpers(&state, listener.as_ref(), status, udp.as_ref()) {
             Ok(started) => started,
             Err(e) => {
-                // Closing the queue sends the parked workers (and a started reaper) home.
-                state.registry.close();
-                pool.join();
+                abandon(&state, pool, udp);
                 return Err(e);
             }
         };
-        listener::accept_loop(&state, &listener);
+        match &listener {
+            Some(listener) => listener::accept_loop(&state, listener),
+            None => state.lifecycle.wait_until(Phase::Done),
+        }
         let threads = Threads {
             pool,
+            udp,
             helpers,
             signals,
             closer: closer_thread,
         };
         shutdown::finish(&state, listener, threads);
         Ok(())
+    }
+}
+
+/// Sends started workers and receivers home when the server cannot start.
+fn abandon(state: &ServerState, pool: Option<ThreadPool>, udp: Option<Udp>) {
+    // Closing the queue sends the parked workers (and a started reaper) home.
+    state.registry.close();
+    if let Some(pool) = pool {
+        pool.join();
+    }
+    if let Some(udp) = udp {
+        udp.stop();
     }
 }
 
@@ -145,8 +193,9 @@ fn start_workers(state: &Arc<ServerState>) -> (ThreadPool, Option<usize>) {
 /// The drain, reaper, status, heartbeat and console threads.
 fn start_helpers(
     state: &Arc<ServerState>,
-    listener: &TcpListener,
+    listener: Option<&TcpListener>,
     status: Option<TcpListener>,
+    udp: Option<&Udp>,
 ) -> Result<Helpers> {
     let status = status.map(|l| start_status(state, l)).transpose()?;
     let heartbeat = match &state.config.push {
@@ -167,14 +216,18 @@ fn start_helpers(
             move || console::run(&state)
         })?);
     }
-    let waker = listener.try_clone().context("cloning the listener")?;
+    let waker = listener
+        .map(TcpListener::try_clone)
+        .transpose()
+        .context("cloning the listener")?;
+    let udp = udp.map(Udp::stopper);
     let reaper = spawn("tcpack-reaper", {
         let state = Arc::clone(state);
         move || admission::reap(&state)
     })?;
     let drainer = spawn("tcpack-drain", {
         let state = Arc::clone(state);
-        move || shutdown::drain(&state, &waker)
+        move || shutdown::drain(&state, waker.as_ref(), udp.as_ref())
     })?;
     Ok(Helpers {
         drainer,
@@ -184,27 +237,63 @@ fn start_helpers(
     })
 }
 
-/// The first line names the address actually bound, so port 0 is usable.
-fn announce(state: &ServerState, addr: SocketAddr, futex_slots: Option<usize>) {
+/// The TCP listener and the UDP socket `--proto` asks for, on one address
+/// and port. With port 0 and both, the kernel picks a free TCP port whose
+/// UDP twin may be taken: then another TCP port is tried.
+fn bind_sockets(config: &ServerConfig) -> Result<(Option<TcpListener>, Option<UdpSocket>)> {
+    let tcp = |addr| {
+        listener::listen(addr, config.backlog, config.reuse_port)
+            .map_err(|e| listener::bind_error(addr, e))
+    };
+    let udp = |addr| {
+        udp::bind(addr, config.reuse_port).map_err(|e| listener::bind_error(addr, e).context("UDP"))
+    };
+    match config.proto {
+        Proto::Tcp => Ok((Some(tcp(config.bind)?), None)),
+        Proto::Udp => Ok((None, Some(udp(config.bind)?))),
+        Proto::Both => {
+            let mut tries = 0;
+            loop {
+                tries += 1;
+                let listener = tcp(config.bind)?;
+                let addr = listener.local_addr().context("reading the bound address")?;
+                match udp::bind(addr, config.reuse_port) {
+                    Ok(socket) => return Ok((Some(listener), Some(socket))),
+                    Err(e)
+                        if e.kind() == ErrorKind::AddrInUse
+                            && config.bind.port() == 0
+                            && tries < BOTH_PORT_TRIES => {}
+                    Err(e) => return Err(listener::bind_error(addr, e).context("UDP")),
+                }
+            }
+        }
+    }
+}
+
+/// The first line names the address actually bound, so port 0 is usable;
+/// with `--proto both` the UDP line follows it.
+fn announce(state: &ServerState, addr: SocketAddr, futex_slots: Option<usize>, udp: Option<&Udp>) {
     let open_files = crate::limits::raise_open_file_limit();
     let max_open_files = match &open_files {
         Ok(limit) | Err((limit, _)) => *limit,
     };
     let config = &state.config;
-    state.log.log(
-        None,
-        &Event::Listening {
-            addr,
-            workers: config.workers,
-            backlog: config.backlog,
-            framing: match config.framing {
-                Framing::Raw => "raw",
-                Framing::Line => "line",
+    if config.proto.tcp() {
+        state.log.log(
+            None,
+            &Event::Listening {
+                addr,
+                workers: config.workers,
+                backlog: config.backlog,
+                framing: match config.framing {
+                    Framing::Raw => "raw",
+                    Framing::Line => "line",
+                },
+                max_open_files,
+                futex_slots,
             },
-            max_open_files,
-            futex_slots,
-        },
-    );
+        );
+    }
     if let Some(tls) = &config.tls {
         state.log.log(
             None,
@@ -218,6 +307,21 @@ fn announce(state: &ServerState, addr: SocketAddr, futex_slots: Option<usize>) {
                 },
             },
         );
+    }
+    if let Some(udp) = udp {
+        let addr = udp.local_addr().unwrap_or(addr);
+        state.log.log(
+            None,
+            &Event::UdpListening {
+                addr,
+                receivers: config.udp_workers,
+                rate: config.udp_rate,
+                only: !config.proto.tcp(),
+            },
+        );
+        if let Some(message) = udp::exposure_warning(addr, config.udp_rate) {
+            state.log.log(None, &Event::Warning { message: &message });
+        }
     }
     if let Err((limit, e)) = open_files {
         let message = format!("could not raise the open-file limit: {e}; serving with {limit:?}");
@@ -234,15 +338,15 @@ fn start_status(
         .local_addr()
         .context("reading the status address")?;
     state.log.log(None, &Event::StatusPort { addr });
-    let waker = listener
-        .try_clone()
-        .context("cloning the status listener")?;
     if state.config.control && !addr.ip().is_loopback() {
         let message = format!(
             "--control on {addr}: anyone who can reach this address can push to and close your clients; bind the status port to 127.0.0.1 unless that is what you want"
         );
         state.log.log(None, &Event::Warning { message: &message });
     }
+    let waker = listener
+        .try_clone()
+        .context("cloning the status listener")?;
     let state = Arc::clone(state);
     let thread = spawn("tcpack-status", move || status::serve(&state, &listener))?;
     Ok((thread, waker))

@@ -3,34 +3,49 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Instant;
 
-use crate::log::Event;
+use crate::log::{Event, UdpTotals};
 
 pub struct Stats {
     started: Instant,
+    /// Whether the server answers UDP: the summary adds UDP's counts then.
+    udp: bool,
     connections: AtomicU64,
     messages: AtomicU64,
     bytes: AtomicU64,
     errors: AtomicU64,
     rejected: AtomicU64,
     pushed: AtomicU64,
+    datagrams: AtomicU64,
+    datagram_bytes: AtomicU64,
+    udp_answered: AtomicU64,
+    udp_rate_limited: AtomicU64,
+    udp_too_big: AtomicU64,
+    udp_peers: AtomicU64,
 }
 
 impl Default for Stats {
     fn default() -> Self {
-        Self::new()
+        Self::new(false)
     }
 }
 
 impl Stats {
-    pub fn new() -> Self {
+    pub fn new(udp: bool) -> Self {
         Self {
             started: Instant::now(),
+            udp,
             connections: AtomicU64::new(0),
             messages: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             pushed: AtomicU64::new(0),
+            datagrams: AtomicU64::new(0),
+            datagram_bytes: AtomicU64::new(0),
+            udp_answered: AtomicU64::new(0),
+            udp_rate_limited: AtomicU64::new(0),
+            udp_too_big: AtomicU64::new(0),
+            udp_peers: AtomicU64::new(0),
         }
     }
 
@@ -56,6 +71,28 @@ impl Stats {
         self.errors.fetch_add(1, Relaxed);
     }
 
+    /// One datagram received, `bytes` long (its real size, if it was truncated).
+    pub fn add_datagram(&self, bytes: usize) {
+        self.datagrams.fetch_add(1, Relaxed);
+        self.datagram_bytes.fetch_add(bytes as u64, Relaxed);
+    }
+
+    pub fn add_udp_answered(&self) {
+        self.udp_answered.fetch_add(1, Relaxed);
+    }
+
+    pub fn add_udp_rate_limited(&self) {
+        self.udp_rate_limited.fetch_add(1, Relaxed);
+    }
+
+    pub fn add_udp_too_big(&self) {
+        self.udp_too_big.fetch_add(1, Relaxed);
+    }
+
+    pub fn set_udp_peers(&self, peers: usize) {
+        self.udp_peers.store(peers as u64, Relaxed);
+    }
+
     /// The closing line; `with_pushes` when the server could push at all.
     pub fn summary(&self, with_pushes: bool) -> Event<'static> {
         let s = self.snapshot();
@@ -67,6 +104,7 @@ impl Stats {
             errors: s.errors,
             rejected: s.rejected,
             pushed: with_pushes.then_some(s.pushed),
+            udp: self.udp.then_some(s.udp),
         }
     }
 
@@ -79,6 +117,14 @@ impl Stats {
             errors: self.errors.load(Relaxed),
             rejected: self.rejected.load(Relaxed),
             pushed: self.pushed.load(Relaxed),
+            udp: UdpTotals {
+                datagrams: self.datagrams.load(Relaxed),
+                datagram_bytes: self.datagram_bytes.load(Relaxed),
+                peers: self.udp_peers.load(Relaxed),
+                answered: self.udp_answered.load(Relaxed),
+                rate_limited: self.udp_rate_limited.load(Relaxed),
+                too_big: self.udp_too_big.load(Relaxed),
+            },
         }
     }
 }
@@ -92,6 +138,7 @@ pub struct Snapshot {
     pub errors: u64,
     pub rejected: u64,
     pub pushed: u64,
+    pub udp: UdpTotals,
 }
 
 pub fn millis(d: std::time::Duration) -> u64 {

@@ -36,3 +36,23 @@ fn a_panic_closes_its_connection_only_and_the_worker_goes_on() {
     let summary = server.wait_for("stopped:");
     assert!(summary.contains(", 3 errors,"), "{summary}");
 }
+
+#[test]
+fn a_panic_while_answering_a_datagram_costs_that_datagram_only() {
+    let mut server = Server::start_via_shell(
+        "TCPACK_TEST_PANIC_ON=boom exec \"$TCPACK\" server --bind 127.0.0.1:0 --proto udp --udp-workers 1",
+    );
+    let socket = crate::util::udp_client(server.addr);
+    socket.send(b"boom\n").unwrap();
+    let line = server.wait_for("ERROR");
+    assert!(
+        line.contains(" udp 127.0.0.1:") && line.contains("test panic"),
+        "{line}"
+    );
+    // The only receiver goes on.
+    assert_eq!(crate::util::udp_exchange(&socket, b"after"), ACK);
+    server.signal(Signal::INT);
+    assert!(server.wait_exit().success());
+    let summary = server.wait_for("stopped:");
+    assert!(summary.contains(", 1 errors,"), "{summary}");
+}

@@ -12,3 +12,4 @@ mod scripts;
 mod server;
 mod shutdown;
 mod tls;
+mod udp;

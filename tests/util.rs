@@ -555,3 +555,28 @@ pub fn tempdir(name: &str) -> std::path::PathBuf {
 pub fn unresolvable_host() -> String {
     format!("{}.invalid", "x".repeat(64))
 }
+
+/// A UDP socket on loopback connected to `addr`, whose reads fail after `DEADLINE`.
+pub fn udp_client(addr: SocketAddr) -> std::net::UdpSocket {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind a UDP client");
+    socket.connect(addr).expect("connect the UDP client");
+    socket.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    socket
+}
+
+/// Sends one datagram and returns the answer datagram.
+pub fn udp_exchange(socket: &std::net::UdpSocket, data: &[u8]) -> Vec<u8> {
+    socket.send(data).expect("send a datagram");
+    let mut answer = vec![0u8; 64 * 1024];
+    let n = socket.recv(&mut answer).expect("an answer datagram");
+    answer.truncate(n);
+    answer
+}
+
+/// A UDP port nothing listens on right now.
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("a free UDP port")
+        .port()
+}

@@ -10,6 +10,8 @@ use serde::Serialize;
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub scenario: &'static str,
+    /// Datagrams over UDP rather than lines over TCP.
+    pub udp: bool,
     pub target: SocketAddr,
     /// Client connections (rr, conn, pipeline) or idle ones held (idle).
     pub connections: usize,
@@ -51,18 +53,21 @@ impl Report {
     pub fn print_table(&self) {
         let r = self;
         let unit = match r.scenario {
+            _ if r.udp => "datagrams",
             "conn" => "connections",
             "idle" => "fresh clients",
             _ => "messages",
         };
         let held = match r.scenario {
+            _ if r.udp => "sockets",
             "idle" => "idle connections",
             _ => "connections",
         };
+        let over = if r.udp { " over udp" } else { "" };
         let mut out = io::stdout().lock();
         let _ = writeln!(
             out,
-            "scenario      {} against {} ({} {held}, {} bytes)",
+            "scenario      {}{over} against {} ({} {held}, {} bytes)",
             r.scenario, r.target, r.connections, r.size
         );
         let _ = writeln!(

@@ -25,6 +25,14 @@ pub enum ClientError {
     AckTimeout(u64, Duration),
     #[error("the server turned the connection away with {0:?}; try again later")]
     TurnedAway(String),
+    #[error(
+        "{0} is unreachable: each of {1} tries got an ICMP port unreachable; is a UDP server running on that port (tcpack server --proto udp)?"
+    )]
+    UdpRefused(SocketAddr, u32),
+    #[error(
+        "no answer to message {0} after {1} tries of {2:?} each: the server may be down, not answer, or limit this address (--udp-rate); raise --timeout or --retries"
+    )]
+    NoAnswer(u64, u32, Duration),
     #[error("{0}: {1}")]
     Io(&'static str, io::Error),
     #[error("{0}")]
@@ -36,11 +44,11 @@ impl ClientError {
         match self {
             ClientError::Io(..) => Exit::Failure,
             ClientError::Usage(_) => Exit::Usage,
-            ClientError::Refused(_) => Exit::Refused,
+            ClientError::Refused(_) | ClientError::UdpRefused(..) => Exit::Refused,
             ClientError::ConnectTimeout(..) => Exit::ConnectTimeout,
             ClientError::NotResolved(..) => Exit::NotResolved,
             ClientError::ClosedEarly(_) => Exit::ClosedEarly,
-            ClientError::AckTimeout(..) => Exit::NoAck,
+            ClientError::AckTimeout(..) | ClientError::NoAnswer(..) => Exit::NoAck,
             ClientError::TurnedAway(_) => Exit::TurnedAway,
             ClientError::Tls(_) => Exit::Tls,
         }

@@ -89,8 +89,13 @@ impl Lifecycle {
 
     /// Blocks (using no CPU) until a shutdown is requested.
     pub fn wait_requested(&self) {
+        self.wait_until(Phase::Draining);
+    }
+
+    /// Blocks (using no CPU) until the phase is `target` or later.
+    pub fn wait_until(&self, target: Phase) {
         let mut phase = self.lock();
-        while *phase == Phase::Running {
+        while *phase < target {
             phase = self.changed.wait(phase).unwrap_or_else(|p| p.into_inner());
         }
     }
@@ -109,6 +114,7 @@ mod tests {
         shutdown.advance(Phase::DrainExpired);
         assert_eq!(shutdown.phase(), Phase::Done);
         shutdown.wait_requested();
+        shutdown.wait_until(Phase::Done);
     }
 
     #[test]

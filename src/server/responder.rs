@@ -11,11 +11,10 @@ use std::sync::Arc;
 use super::lifecycle::Phase;
 use super::served::Served;
 use super::state::ServerState;
-use crate::config::Reply;
+use crate::answer::{Answer, Sender};
 use crate::decode::TextDecoder;
-use crate::log::{ConnTag, Event, RuleTag};
-use crate::rules::{Action, Context, RuleSet, trim_line_end};
-use crate::stats::millis;
+use crate::log::{ConnTag, Event};
+use crate::rules::{Action, RuleSet};
 
 /// A rule asked to end the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,65 +123,36 @@ impl<'a> Responder<'a> {
                 .log(Some(self.tag), &Event::Warning { message });
         }
         let rules = self.rules.take();
-        let choice = rules
-            .as_deref()
-            .and_then(|rules| rules.choose(message, &mut self.rng));
-        let delay = choice
-            .as_ref()
-            .and_then(|c| c.rule.delay)
-            .map(|d| d.pick(&mut self.rng));
+        let answer = Answer::choose(rules.as_deref(), message, &mut self.rng);
         let log = &self.state.log;
         if log.messages_enabled() {
             let text = self.decoder.decode(message, last);
-            let rule = choice.as_ref().map(|c| RuleTag {
-                rule: c.number,
-                rule_label: &c.rule.label,
-                action: c.rule.action.name(),
-                delay_ms: delay.map(millis),
-            });
             log.log(
                 Some(self.tag),
                 &Event::Message {
                     bytes: message.len(),
                     text,
-                    rule,
+                    rule: answer.tag(),
                 },
             );
         }
-        let trimmed = trim_line_end(message);
-        let context = Context {
-            message: trimmed,
-            groups: choice.as_ref().map_or(&[], |c| c.groups.as_slice()),
-            conn: self.tag.id,
-            seq: self.messages,
-            peer: self.tag.peer,
-        };
-        match &choice {
-            None => match &config.reply {
-                Reply::Fixed(ack) => acks.extend_from_slice(ack),
-                Reply::Echo => acks.extend_from_slice(message),
-                Reply::Template(template) => template.render(&context, acks),
-            },
-            Some(choice) => {
-                if let Some(delay) = delay {
-                    self.wait(delay, acks);
-                    if self.write_error.is_some() {
-                        self.rules = rules;
-                        return;
-                    }
-                }
-                let rule = choice.rule;
-                match rule.action {
-                    Action::Reply => rule.reply.render(&context, acks),
-                    Action::Silent => {}
-                    Action::Close => {
-                        rule.reply.render(&context, acks);
-                        self.hangup = Some(Hangup::Close);
-                    }
-                    Action::Reset => self.hangup = Some(Hangup::Reset),
-                }
-            }
+        if let Some(delay) = answer.delay {
+            self.wait(delay, acks);
         }
+        if self.write_error.is_none() {
+            let sender = Sender {
+                conn: self.tag.id,
+                seq: self.messages,
+                peer: self.tag.peer,
+            };
+            answer.render(&config.reply, message, sender, acks);
+            self.hangup = match answer.action() {
+                Action::Close => Some(Hangup::Close),
+                Action::Reset => Some(Hangup::Reset),
+                Action::Reply | Action::Silent => None,
+            };
+        }
+        drop(answer);
         self.rules = rules;
     }
 

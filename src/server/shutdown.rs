@@ -8,12 +8,18 @@
 //!    phase change): the registry closes, so parked workers will take no new
 //!    connection, and hands back every connection still waiting in the queue.
 //!    The `--push-every` heartbeat stops.
+//!    With UDP, the socket's read side is shut (`shutdown(SHUT_RD)`), which
+//!    wakes every receiver blocked in `recv_from` at once, without polling:
+//!    each reads and answers the datagrams already queued, then, the queue
+//!    empty, `recv_from` returns with no sender and the receiver exits.
 //! 3. **Turn away.** Each of those is told `server shutting down` and closed
 //!    (lingering, so the notice is read). The accept loop keeps accepting and
 //!    tells new arrivals the same, so nobody waits unanswered in the kernel
 //!    backlog; with `--reuse-port` the listener is shut now instead, so a
 //!    sibling instance takes new clients.
-//! 4. **Drain.** Active connections may go on until `--drain-timeout`.
+//! 4. **Drain.** Active connections may go on until `--drain-timeout`; the
+//!    UDP receivers must be done by then too. A receiver still busy then (a
+//!    flood keeps its queue full) stops after the datagram in hand, answered.
 //! 5. **Shut reads.** If some are still open then, the phase becomes
 //!    `DrainExpired` and their sockets' read sides are shut: each worker wakes
 //!    from `read`, acks every message it has read, and closes. Those still
@@ -21,11 +27,13 @@
 //!    both ways after a short grace. A rule's delay still running is cut
 //!    short then: its answer goes out at once, like every owed answer.
 //! 6. **Close.** The phase becomes `Done` and the blocked `accept` is woken;
-//!    the accept loop returns. [`finish`] then closes the listener, joins the
-//!    workers, the drain, the heartbeat, the status port, the reaper and the
-//!    signal thread, lets the closer end its lingering closes, logs the
-//!    summary and flushes the log. `main` exits 0. (The console thread, if
-//!    any, is left blocked on stdin and ends with the process.)
+//!    the accept loop returns (with `--proto udp` the main thread waits for
+//!    `Done` instead). [`finish`] then closes the listener, joins the
+//!    workers, the UDP receivers, the drain, the heartbeat, the status port,
+//!    the reaper and the signal thread, lets the closer end its lingering
+//!    closes, logs the summary and flushes the log. `main` exits 0. (The
+//!    console thread, if any, is left blocked on stdin and ends with the
+//!    process.)
 
 use std::net::{
     IpAddr, Ipv4Addr, Ipv6Addr, Shutdown as SocketShutdown, SocketAddr, TcpListener, TcpStream,
@@ -39,6 +47,7 @@ use super::admission;
 use super::lifecycle::Phase;
 use super::signals::SignalThread;
 use super::state::ServerState;
+use super::udp::{Udp, UdpStopper};
 use crate::log::Event;
 use crate::stats::millis;
 
@@ -47,7 +56,7 @@ const ACK_GRACE: Duration = Duration::from_millis(500);
 
 /// Steps 2 to 6 (up to waking `accept`); runs on the drain thread, which
 /// sleeps until a shutdown is requested.
-pub fn drain(state: &ServerState, listener: &TcpListener) {
+pub fn drain(state: &ServerState, listener: Option<&TcpListener>, udp: Option<&UdpStopper>) {
     state.lifecycle.wait_requested();
     let config = &state.config;
     let waiting = state.registry.close();
@@ -60,7 +69,12 @@ pub fn drain(state: &ServerState, listener: &TcpListener) {
             drain_timeout_ms: millis(config.drain_timeout),
         },
     );
-    if config.reuse_port {
+    if let Some(udp) = udp {
+        let receivers = udp.receivers();
+        state.log.log(None, &Event::UdpDraining { receivers });
+        udp.stop_reading();
+    }
+    if let (true, Some(listener)) = (config.reuse_port, listener) {
         // Stop listening now, so the kernel sends new clients to a sibling instance.
         let _ = rustix::net::shutdown(listener, rustix::net::Shutdown::Read);
         state.log.log(None, &Event::ListenerClosed);
@@ -68,9 +82,13 @@ pub fn drain(state: &ServerState, listener: &TcpListener) {
     for arrival in waiting {
         admission::turn_away_shutting_down(state, arrival);
     }
-    let remaining = state
-        .registry
-        .wait_idle(Instant::now() + config.drain_timeout);
+    let deadline = Instant::now() + config.drain_timeout;
+    let remaining = state.registry.wait_idle(deadline);
+    if let Some(udp) = udp {
+        if !udp.wait_stopped(deadline) {
+            udp.stop_now();
+        }
+    }
     if remaining > 0 {
         state
             .log
@@ -83,14 +101,16 @@ pub fn drain(state: &ServerState, listener: &TcpListener) {
         }
     }
     state.lifecycle.advance(Phase::Done);
-    if !config.reuse_port {
+    if let (false, Some(listener)) = (config.reuse_port, listener) {
         wake_accept(listener, false);
     }
 }
 
 /// The threads that run beside the accept loop, joined in [`finish`].
 pub struct Threads {
-    pub pool: ThreadPool,
+    /// `None` with `--proto udp`.
+    pub pool: Option<ThreadPool>,
+    pub udp: Option<Udp>,
     pub helpers: Helpers,
     pub signals: SignalThread,
     pub closer: JoinHandle<()>,
@@ -108,9 +128,14 @@ pub struct Helpers {
 
 /// Step 6, once the accept loop has returned: every thread ends, in an order
 /// where nothing hands a socket to the closer after it has finished.
-pub fn finish(state: &ServerState, listener: TcpListener, threads: Threads) {
+pub fn finish(state: &ServerState, listener: Option<TcpListener>, threads: Threads) {
     drop(listener);
-    threads.pool.join();
+    if let Some(pool) = threads.pool {
+        pool.join();
+    }
+    if let Some(udp) = threads.udp {
+        udp.join();
+    }
     let helpers = threads.helpers;
     let _ = helpers.drainer.join();
     if let Some(heartbeat) = helpers.heartbeat {

@@ -89,5 +89,18 @@ fn report(state: &ServerState) -> String {
             let _ = writeln!(report, "rule_{number}_hits {hits} {label}");
         }
     }
+    if state.config.proto.udp() {
+        let u = &s.udp;
+        report += &format!(
+            "udp_receivers {}\nudp_datagrams {}\nudp_bytes {}\nudp_peers {}\nudp_answered {}\nudp_rate_limited {}\nudp_too_big {}\n",
+            state.config.udp_workers,
+            u.datagrams,
+            u.datagram_bytes,
+            u.peers,
+            u.answered,
+            u.rate_limited,
+            u.too_big
+        );
+    }
     report
 }

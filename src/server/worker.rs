@@ -336,7 +336,7 @@ fn send_acks(
 }
 
 /// The text a panic was raised with, if it has one.
-fn panic_message(payload: &(dyn Any + Send)) -> &str {
+pub fn panic_message(payload: &(dyn Any + Send)) -> &str {
     payload
         .downcast_ref::<&str>()
         .copied()

@@ -1,0 +1,90 @@
+//! What bench's client threads measure and share: their own counts and
+//! latencies, merged at the end, and the clock that says when to count.
+
+use std::io::{self, ErrorKind};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+/// What one client thread measured, merged with the others' at the end.
+pub struct Measurement {
+    pub latency: Histogram<u64>,
+    pub ops: u64,
+    pub errors: u64,
+    pub timeouts: u64,
+    pub busy: u64,
+    pub first_ack: Option<Duration>,
+    /// What went wrong first, so a run where nothing worked can say why.
+    pub first_error: Option<String>,
+}
+
+impl Measurement {
+    pub fn new() -> Self {
+        Self {
+            // 1 ns .. 1 h at 3 significant digits.
+            latency: Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
+                .expect("static histogram bounds"),
+            ops: 0,
+            errors: 0,
+            timeouts: 0,
+            busy: 0,
+            first_ack: None,
+            first_error: None,
+        }
+    }
+
+    pub fn fail(&mut self, error: &io::Error) {
+        self.first_error.get_or_insert_with(|| error.to_string());
+        match error.kind() {
+            ErrorKind::WouldBlock | ErrorKind::TimedOut => self.timeouts += 1,
+            _ => self.errors += 1,
+        }
+    }
+
+    /// `count` answers, arriving now, to what was sent at `began`.
+    pub fn answered(&mut self, clock: &Clock, began: Instant, count: u64) {
+        let now = Instant::now();
+        if self.first_ack.is_none() {
+            self.first_ack = Some(now - clock.start);
+        }
+        if clock.measuring(began) {
+            self.latency.saturating_record(nanos(now - began));
+            self.ops += count;
+        }
+        clock.done.fetch_add(count, Relaxed);
+    }
+
+    pub fn merge(&mut self, other: Measurement) {
+        let _ = self.latency.add(&other.latency);
+        self.ops += other.ops;
+        self.errors += other.errors;
+        self.timeouts += other.timeouts;
+        self.busy += other.busy;
+        self.first_ack = self.first_ack.max(other.first_ack);
+        self.first_error = self.first_error.take().or(other.first_error);
+    }
+}
+
+/// Shared by the client threads: when to start counting and when to stop.
+pub struct Clock {
+    pub start: Instant,
+    pub measure_from: Instant,
+    pub stop_at: Instant,
+    /// Messages or connections done, for the progress line.
+    pub done: AtomicU64,
+}
+
+impl Clock {
+    pub fn running(&self) -> bool {
+        Instant::now() < self.stop_at
+    }
+
+    pub fn measuring(&self, at: Instant) -> bool {
+        at >= self.measure_from
+    }
+}
+
+pub fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,261 @@
+//! One UDP receiver thread: block in `recv_from`; for each datagram count
+//! it, ask the rate limit, log it, compute the answer and send it back. No
+//! datagram, ICMP error or panic stops a receiver; only the shutdown does.
+
+use std::io::{self, ErrorKind};
+use std::net::{SocketAddr, UdpSocket};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::Ordering::Relaxed;
+use std::thread;
+use std::time::Duration;
+
+use rustix::net::RecvFlags;
+
+use super::super::lifecycle::Phase;
+use super::super::state::ServerState;
+use super::super::worker::panic_message;
+use super::guard::answer_limit;
+use super::ratelimit::Verdict;
+use super::shared::{RATE_TABLE_CAPACITY, Shared};
+use crate::answer::{Answer, Sender};
+use crate::decode::TextDecoder;
+use crate::log::Event;
+use crate::protocol::DATAGRAM_BUFFER;
+use crate::rules::Action;
+
+/// One datagram in the buffer.
+#[derive(Debug, PartialEq, Eq)]
+struct Datagram {
+    /// Its sender, as the socket gave it (IPv4-mapped on a `[::]` socket).
+    from: SocketAddr,
+    /// Bytes in the buffer.
+    read: usize,
+    /// Its real size: more than `read` if it was truncated.
+    size: usize,
+}
+
+/// A receiver's loop, until the shutdown.
+pub fn run(state: &ServerState, shared: &Shared, number: usize) {
+    const MIN_BACKOFF: Duration = Duration::from_millis(10);
+    let rng = match state.config.seed {
+        // Each receiver its own sequence, the same on every run.
+        Some(seed) => {
+            fastrand::Rng::with_seed(seed ^ (number as u64 + 1).wrapping_mul(0xa076_1d64_78bd_642f))
+        }
+        None => fastrand::Rng::new(),
+    };
+    let mut receiver = Receiver {
+        state,
+        shared,
+        buffer: vec![0; DATAGRAM_BUFFER],
+        answer: Vec::new(),
+        decoder: TextDecoder::new(state.config.decode),
+        rng,
+        seq: 0,
+    };
+    let mut backoff = MIN_BACKOFF;
+    while !shared.stop.load(Relaxed) {
+        match receive(&shared.socket, &mut receiver.buffer) {
+            Ok(Some(datagram)) => {
+                backoff = MIN_BACKOFF;
+                receiver.serve(&datagram);
+            }
+            // The read side was shut and nothing is left: the shutdown.
+            Ok(None) => return,
+            // ConnectionRefused: an ICMP port unreachable for an earlier
+            // answer, whose client has gone. Nothing to do for it.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::Interrupted | ErrorKind::ConnectionRefused
+                ) => {}
+            Err(e) => {
+                // Out of memory for buffers, say: log, back off, keep serving.
+                state.stats.add_error();
+                let error = format!("{e}; next try in {} ms", backoff.as_millis());
+                state.log.log(
+                    None,
+                    &Event::UdpError {
+                        action: "receive",
+                        error,
+                    },
+                );
+                thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+/// Reads one datagram; `None` once the read side is shut and the queue empty
+/// (only then does the kernel give no sender).
+fn receive(socket: &UdpSocket, buffer: &mut [u8]) -> io::Result<Option<Datagram>> {
+    let (read, size, from) = rustix::net::recvfrom(socket, buffer, RecvFlags::TRUNC)?;
+    let Some(from) = from else {
+        return Ok(None);
+    };
+    let from = SocketAddr::try_from(from).map_err(|_| {
+        io::Error::new(ErrorKind::InvalidData, "a sender that is not an IP address")
+    })?;
+    Ok(Some(Datagram { from, read, size }))
+}
+
+/// A receiver's buffers, reused from one datagram to the next.
+struct Receiver<'a> {
+    state: &'a ServerState,
+    shared: &'a Shared,
+    buffer: Vec<u8>,
+    answer: Vec<u8>,
+    decoder: TextDecoder,
+    /// For the rules' probability and delay ranges.
+    rng: fastrand::Rng,
+    /// Datagrams this receiver has answered or tried to: `{seq}`.
+    seq: u64,
+}
+
+impl Receiver<'_> {
+    /// Serves one datagram; a panic (a bug) costs that datagram only.
+    fn serve(&mut self, datagram: &Datagram) {
+        let peer = SocketAddr::new(datagram.from.ip().to_canonical(), datagram.from.port());
+        let served = panic::catch_unwind(AssertUnwindSafe(|| self.answer(datagram, peer)));
+        if let Err(payload) = served {
+            let message = panic_message(payload.as_ref());
+            self.state.stats.add_error();
+            self.state.log.log_udp(peer, &Event::Panicked { message });
+        }
+    }
+
+    fn answer(&mut self, datagram: &Datagram, peer: SocketAddr) {
+        let Receiver {
+            state,
+            shared,
+            buffer,
+            answer,
+            decoder,
+            rng,
+            seq,
+        } = self;
+        let (config, stats, log) = (&state.config, &state.stats, &state.log);
+        stats.add_datagram(datagram.size);
+        match shared.admit(peer, stats) {
+            Verdict::Answer => {}
+            Verdict::Limited { report } => {
+                stats.add_udp_rate_limited();
+                if let Some(unanswered) = report {
+                    let rate = config.udp_rate;
+                    log.log_udp(peer, &Event::UdpRateLimited { rate, unanswered });
+                }
+                return;
+            }
+            Verdict::TableFull { report } => {
+                stats.add_udp_rate_limited();
+                if report {
+                    let capacity = RATE_TABLE_CAPACITY;
+                    log.log(None, &Event::UdpTableFull { capacity });
+                }
+                return;
+            }
+        }
+        let message = &buffer[..datagram.read];
+        config.panic_if_asked(message);
+        *seq += 1;
+        let rules = config.rules.as_ref().map(|rules| rules.current());
+        let chosen = Answer::choose(rules.as_deref(), message, rng);
+        if log.messages_enabled() {
+            let event = Event::Datagram {
+                bytes: datagram.size,
+                truncated_to: (datagram.read < datagram.size).then_some(datagram.read),
+                text: decoder.decode_whole(message),
+                rule: chosen.tag(),
+            };
+            log.log_udp(peer, &event);
+        }
+        if let Some(delay) = chosen.delay {
+            // Holds this receiver only; cut short when the drain times out.
+            state
+                .lifecycle
+                .sleep_unless(delay, Phase::DrainExpired, || false);
+        }
+        if matches!(chosen.action(), Action::Silent | Action::Reset) {
+            return;
+        }
+        answer.clear();
+        let sender = Sender {
+            conn: 0,
+            seq: *seq,
+            peer,
+        };
+        chosen.render(&config.reply, message, sender, answer);
+        let limit = answer_limit(datagram.size);
+        if answer.len() > limit {
+            stats.add_udp_too_big();
+            let answer = answer.len();
+            log.log_udp(peer, &Event::UdpTooBig { answer, limit });
+            return;
+        }
+        match send(&shared.socket, answer, datagram.from) {
+            Ok(()) => stats.add_udp_answered(),
+            Err(e) => {
+                stats.add_error();
+                let error = e.to_string();
+                log.log_udp(
+                    peer,
+                    &Event::UdpError {
+                        action: "send",
+                        error,
+                    },
+                );
+            }
+        }
+    }
+}
+
+/// Sends one answer. An ICMP error left by an earlier answer to a client that
+/// has gone may fail this send without sending it (Linux reports it on the
+/// socket's next call): one more try then.
+fn send(socket: &UdpSocket, answer: &[u8], to: SocketAddr) -> io::Result<()> {
+    match socket.send_to(answer, to) {
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::ConnectionRefused | ErrorKind::Interrupted
+            ) =>
+        {
+            socket.send_to(answer, to).map(drop)
+        }
+        sent => sent.map(drop),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_datagram_bigger_than_the_buffer_is_cut_and_says_its_real_size() {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        client
+            .send_to(&[b'x'; 100], socket.local_addr().unwrap())
+            .unwrap();
+        client.send_to(b"", socket.local_addr().unwrap()).unwrap();
+        let mut small = [0u8; 16];
+        let from = client.local_addr().unwrap();
+        assert_eq!(
+            receive(&socket, &mut small).unwrap(),
+            Some(Datagram {
+                from,
+                read: 16,
+                size: 100
+            })
+        );
+        assert_eq!(
+            receive(&socket, &mut small).unwrap(),
+            Some(Datagram {
+                from,
+                read: 0,
+                size: 0
+            })
+        );
+    }
+}

@@ -1,0 +1,105 @@
+//! What the UDP receivers share: the socket, what is remembered about the
+//! addresses heard (rate buckets, peers), and how the drain stops them.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Instant;
+
+use super::peers::Peers;
+use super::ratelimit::{RateLimiter, Verdict};
+use crate::stats::Stats;
+
+/// Addresses the rate limit remembers at most (about 64 bytes each).
+pub const RATE_TABLE_CAPACITY: usize = 65_536;
+/// Distinct peers counted at most.
+const PEERS_CAPACITY: usize = 65_536;
+
+pub struct Shared {
+    pub socket: UdpSocket,
+    sources: Mutex<Sources>,
+    /// Set when the drain's time is up: receivers stop after the datagram in hand.
+    pub stop: AtomicBool,
+    /// Receivers still running, and the drain waiting for none.
+    running: Mutex<usize>,
+    all_stopped: Condvar,
+}
+
+/// One running receiver, counted out when dropped.
+pub struct Running(Arc<Shared>);
+
+impl Running {
+    pub fn shared(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        *self.0.running() -= 1;
+        self.0.all_stopped.notify_all();
+    }
+}
+
+/// What the server remembers about the addresses it heard; one lock for both.
+struct Sources {
+    /// `None` with `--udp-rate 0`.
+    limiter: Option<RateLimiter>,
+    peers: Peers,
+}
+
+impl Shared {
+    /// `rate`: answers a second per source address; 0: unlimited.
+    pub fn new(socket: UdpSocket, rate: u32) -> Self {
+        Self {
+            socket,
+            sources: Mutex::new(Sources {
+                limiter: (rate > 0).then(|| RateLimiter::new(rate, RATE_TABLE_CAPACITY)),
+                peers: Peers::new(PEERS_CAPACITY),
+            }),
+            stop: AtomicBool::new(false),
+            running: Mutex::new(0),
+            all_stopped: Condvar::new(),
+        }
+    }
+
+    fn running(&self) -> MutexGuard<'_, usize> {
+        self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Counts a receiver as running until the guard drops: when it ends,
+    /// however it ends, or if its thread never starts.
+    pub fn enter(self: &Arc<Self>) -> Running {
+        *self.running() += 1;
+        Running(Arc::clone(self))
+    }
+
+    /// Whether every receiver ended before `deadline`.
+    pub fn wait_stopped(&self, deadline: Instant) -> bool {
+        let mut running = self.running();
+        while *running > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            running = match self.all_stopped.wait_timeout(running, left) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+        true
+    }
+
+    /// Notes the peer and asks the rate limit, under one short lock.
+    pub fn admit(&self, peer: SocketAddr, stats: &Stats) -> Verdict {
+        let now = Instant::now();
+        let mut sources = self.sources.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(peers) = sources.peers.insert(peer) {
+            stats.set_udp_peers(peers);
+        }
+        match &mut sources.limiter {
+            Some(limiter) => limiter.check(peer.ip(), now),
+            None => Verdict::Answer,
+        }
+    }
+}
