@@ -29,7 +29,7 @@ pub enum Command {
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ClientArgs {
-    /// Server address or name, or HOST:PORT ([::1]:7785 for IPv6); none on a terminal: asked for
+    /// Server address or name, or HOST:PORT ([::1]:7785 for IPv6); none: 127.0.0.1:7785 (asked for on a terminal without -m)
     pub host: Option<String>,
 
     /// Server port, unless given in HOST:PORT
@@ -187,7 +187,7 @@ pub enum LogFormat {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServerArgs {
     /// Address to listen on (or a bare PORT on loopback); 0.0.0.0:7785 or [::]:7785 to expose it, port 0 picks a free port
-    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:7785", value_parser = parse_bind)]
+    #[arg(long, value_name = "ADDR:PORT", default_value = crate::protocol::DEFAULT_ADDRESS, value_parser = parse_bind)]
     pub bind: SocketAddr,
 
     /// Worker threads = connections served at once; others wait in the queue

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::cli::{ClientArgs, DecodeMode};
 use crate::decode::TextDecoder;
 use crate::link::{Link, TlsClient};
+use crate::protocol::DEFAULT_ADDRESS;
 
 mod error;
 mod input;
@@ -85,14 +86,14 @@ impl Client {
     pub fn run(&self) -> Result<(), ClientError> {
         let args = &self.args;
         let target = args.target();
-        let interactive = target.is_empty();
-        if interactive && !io::stdin().is_terminal() {
-            return Err(usage(
-                "give the server as HOST PORT or HOST:PORT (on a terminal, tcpack client alone asks for them)",
-            ));
-        }
+        // The tutorial's prompts, on a terminal with nothing else to go by.
+        let interactive =
+            target.is_empty() && args.messages.is_empty() && io::stdin().is_terminal();
         let target = if interactive {
             prompt_target()?
+        } else if target.is_empty() {
+            // Where `tcpack server` listens by default.
+            DEFAULT_ADDRESS.to_owned()
         } else {
             parse_target(&target)?
         };

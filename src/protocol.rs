@@ -3,6 +3,9 @@
 //! sends them, the client and bench recognise them, the tests expect them;
 //! this is their one home. Also how big a datagram can be, for whoever reads one.
 
+/// Where `tcpack server` listens, and `tcpack client` goes, unless told otherwise.
+pub const DEFAULT_ADDRESS: &str = "127.0.0.1:7785";
+
 /// The tutorial's ack: "received", then a newline so line-based clients see it.
 pub const DEFAULT_ACK: &str = "已收到\n";
 

@@ -273,3 +273,17 @@ fn a_busy_server_is_reported_not_taken_for_an_ack() {
         "{out}"
     );
 }
+
+#[test]
+fn without_a_host_it_goes_where_the_server_listens_by_default() {
+    if std::net::TcpListener::bind(tcpack::protocol::DEFAULT_ADDRESS).is_err() {
+        eprintln!("skipped: something else listens on the default address");
+        return;
+    }
+    let mut server = Server::start(&["--bind", tcpack::protocol::DEFAULT_ADDRESS]);
+    let out = tcpack_cmd(&["client", "-m", "to the default"])
+        .run()
+        .success();
+    assert_eq!(out.stdout, DEFAULT_ACK, "{out}");
+    server.wait_for("message (15 bytes): to the default");
+}

@@ -485,3 +485,30 @@ fn a_udp_port_in_use_is_one_clear_line_and_exit_1() {
         );
     }
 }
+
+#[test]
+fn rules_answer_datagrams_too() {
+    let dir = crate::util::tempdir("udp-rules");
+    let rules = dir.join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[rule]]\nexact = \"PING\"\nreply = \"PONG {peer}\\n\"\n\n[[rule]]\nprefix = \"LOG\"\naction = \"silent\"\n",
+    )
+    .unwrap();
+    let mut server = Server::start(&["--proto", "udp", "--rules", rules.to_str().unwrap()]);
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_read_timeout(Some(DEADLINE)).unwrap();
+    socket.connect(server.addr).unwrap();
+    let me = socket.local_addr().unwrap();
+    socket.send(b"PING\n").unwrap();
+    let mut answer = [0u8; 128];
+    let n = socket.recv(&mut answer).unwrap();
+    assert_eq!(&answer[..n], format!("PONG {me}\n").as_bytes());
+    server.wait_for("message (5 bytes, rule 1 \"PING\"): PING");
+    // Silent: no answer to the first, so the next answer is the second's.
+    socket.send(b"LOG this").unwrap();
+    server.wait_for("rule 2 \"prefix LOG\", silent): LOG this");
+    socket.send(b"other").unwrap();
+    let n = socket.recv(&mut answer).unwrap();
+    assert_eq!(&answer[..n], ACK);
+}
