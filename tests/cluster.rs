@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
 
-use crate::util::{DEADLINE, DEFAULT_ACK, Server, TestCommand, free_port, tcpack, tempdir};
+use crate::util::{DEADLINE, DEFAULT_ACK, Server, TestCommand, free_fixed_port, tcpack, tempdir};
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -184,8 +184,11 @@ fn rolling_restart_behind_haproxy_loses_no_message() {
         );
         return;
     };
-    let front = free_port();
-    let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
+    // Below the ephemeral range: the restarts bind these ports again.
+    let front = free_fixed_port();
+    let ports: Vec<(u16, u16)> = (0..3)
+        .map(|_| (free_fixed_port(), free_fixed_port()))
+        .collect();
     let mut config = std::fs::read_to_string(format!("{REPO}/deploy/haproxy.cfg")).unwrap();
     config = config.replace("127.0.0.1:7785", &format!("127.0.0.1:{front}"));
     for (i, (port, status)) in ports.iter().enumerate() {

@@ -113,7 +113,7 @@ fn status(addr: &str) -> String {
 
 #[test]
 fn the_status_port_says_ok_then_draining() {
-    let status_addr = format!("127.0.0.1:{}", crate::util::free_port());
+    let status_addr = format!("127.0.0.1:{}", crate::util::free_fixed_port());
     let mut server = Server::start(&["--status-bind", &status_addr, "--drain-timeout", "30"]);
     server.wait_for(&format!("status on {status_addr}"));
     let mut client = connect(server.addr);
@@ -141,7 +141,7 @@ fn the_status_port_says_ok_then_draining() {
 
 #[test]
 fn with_reuse_port_a_draining_instance_leaves_new_clients_to_its_sibling() {
-    let bind = format!("127.0.0.1:{}", crate::util::free_port());
+    let bind = format!("127.0.0.1:{}", crate::util::free_fixed_port());
     let args = [
         "--bind",
         bind.as_str(),

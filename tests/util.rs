@@ -514,6 +514,31 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A port free right now and below the kernel's ephemeral range, for a
+/// server that must bind a port it chose first (and bind it again, in a
+/// restart): no other test binding port 0, and no outgoing connection, is
+/// ever given such a port, so nothing takes it meanwhile.
+pub fn free_fixed_port() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering::Relaxed};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768);
+    let (first, span) = (10_000u16, low.saturating_sub(10_000).max(1));
+    // Each test process starts elsewhere, so parallel runs rarely meet.
+    let start = (std::process::id() % u32::from(span)) as u16;
+    for _ in 0..span {
+        let port = first + (start + NEXT.fetch_add(1, Relaxed)) % span;
+        let tcp = std::net::TcpListener::bind(("127.0.0.1", port));
+        let udp = std::net::UdpSocket::bind(("127.0.0.1", port));
+        if tcp.is_ok() && udp.is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between {first} and {low}");
+}
+
 /// A client that writes without ever reading its acks, from a thread; bounded
 /// to 64 MiB, and it stops when the server stops reading or closes.
 pub fn spawn_non_reader(stream: &TcpStream) -> thread::JoinHandle<()> {
