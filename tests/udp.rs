@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use rustix::process::Signal;
 
 use crate::util::{
-    ACK, DEADLINE, Outcome, Server, TestCommand, connect, exchange, free_port, free_udp_port,
+    ACK, DEADLINE, Outcome, Server, TestCommand, connect, exchange, free_fixed_port, free_udp_port,
     run_script, tcpack, udp_client, udp_exchange,
 };
 
@@ -52,7 +52,7 @@ fn nc_and_socat_get_their_answers() {
 
 #[test]
 fn proto_both_serves_tcp_and_udp_on_one_port() {
-    let status_addr = format!("127.0.0.1:{}", crate::util::free_fixed_port());
+    let status_addr = format!("127.0.0.1:{}", free_fixed_port());
     let mut server = Server::start(&["--proto", "both", "--status-bind", &status_addr]);
     let udp_line = server.wait_for("listening on udp");
     assert_eq!(server.log().lines().position(|l| l == udp_line), Some(1));
