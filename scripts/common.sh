@@ -114,3 +114,27 @@ lines_in() {
     n=$(grep -c '' "$1" 2>/dev/null) || n=0
     [ "$n" -ge "$2" ]
 }
+
+# say_args "$@": the HOST PORT MESSAGE... of the say scripts, checked; sets
+# host, port and messages.
+# shellcheck disable=SC2034 # host, port and say_messages are for the sourcing script
+say_args() {
+    [ $# -ge 3 ] || usage_error "expected HOST PORT MESSAGE..., got $# arguments"
+    host=$1 port=$2
+    shift 2
+    check_port "$port"
+    [ $# -le 10000 ] || usage_error "at most 10000 messages"
+    say_messages=("$@")
+}
+
+# open_peer COMMAND...: runs COMMAND as a coprocess, its stderr in the file $errors,
+# and sets peer_pid and the descriptors to_peer and from_peer. They are our
+# own copies: bash forgets the coprocess's pid and closes its descriptors
+# once it exits, perhaps before its last answer is read. Fails if COMMAND
+# is gone already.
+# shellcheck disable=SC2034,SC2154 # errors is set, the descriptors used, by the sourcing script
+open_peer() {
+    coproc PEER { "$@" 2>"$errors"; }
+    peer_pid=${PEER_PID:-}
+    { exec {to_peer}>&"${PEER[1]:-}" {from_peer}<&"${PEER[0]:-}"; } 2>/dev/null
+}

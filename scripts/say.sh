@@ -9,28 +9,20 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
 case "${1:-}" in -h|--help) show_help; exit 0 ;; esac
-[ $# -ge 3 ] || usage_error "expected HOST PORT MESSAGE..., got $# arguments"
-host=$1 port=$2
-shift 2
-check_port "$port"
-[ $# -le 10000 ] || usage_error "at most 10000 messages"
+say_args "$@"
 need_nc
 
 errors=$(mktemp)
 trap 'rm -f "$errors"' EXIT
-coproc NC { nc -N -w "$NC_TIMEOUT" "$host" "$port" 2>"$errors"; }
-# Once nc has exited, bash unsets NC and NC_PID and closes NC's descriptors,
-# perhaps before its last ack is read: keep a pid and descriptors of our own.
-nc_pid=${NC_PID:-}
-if ! { exec {to_nc}>&"${NC[1]:-}" {from_nc}<&"${NC[0]:-}"; } 2>/dev/null; then
-    die "$host:$port closed the connection (or refused it) before acking '$1' $(cat "$errors")"
+if ! open_peer nc -N -w "$NC_TIMEOUT" "$host" "$port"; then
+    die "$host:$port closed the connection (or refused it) before acking '${say_messages[0]}' $(cat "$errors")"
 fi
-for message in "$@"; do
-    if ! { printf '%s\n' "$message" >&"$to_nc"; } 2>/dev/null; then
+for message in "${say_messages[@]}"; do
+    if ! { printf '%s\n' "$message" >&"$to_peer"; } 2>/dev/null; then
         die "the connection to $host:$port closed before '$message' was sent $(cat "$errors")"
     fi
     status=0
-    IFS= read -r -t "$NC_TIMEOUT" ack <&"$from_nc" || status=$?
+    IFS= read -r -t "$NC_TIMEOUT" ack <&"$from_peer" || status=$?
     if [ "$status" -gt 128 ]; then
         die "no ack for '$message' from $host:$port within $NC_TIMEOUT s"
     elif [ "$status" -ne 0 ]; then
@@ -38,5 +30,5 @@ for message in "$@"; do
     fi
     printf '%s\n' "$ack"
 done
-exec {to_nc}>&-
-if [ -n "$nc_pid" ]; then wait "$nc_pid" 2>/dev/null || true; fi
+exec {to_peer}>&-
+if [ -n "$peer_pid" ]; then wait "$peer_pid" 2>/dev/null || true; fi

@@ -12,11 +12,7 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
 case "${1:-}" in -h|--help) show_help; exit 0 ;; esac
-[ $# -ge 3 ] || usage_error "expected HOST PORT MESSAGE..., got $# arguments"
-host=$1 port=$2
-shift 2
-check_port "$port"
-[ $# -le 10000 ] || usage_error "at most 10000 messages"
+say_args "$@"
 command -v openssl >/dev/null 2>&1 || die "openssl is not installed: install it (apt-get install openssl)"
 
 verify=()
@@ -28,17 +24,15 @@ fi
 errors=$(mktemp)
 trap 'rm -f "$errors"' EXIT
 # -quiet: only the server's bytes on stdout; the handshake's chatter goes to $errors.
-coproc TLS { timeout "$((NC_TIMEOUT * 2 + 10))" openssl s_client -connect "$host:$port" -quiet "${verify[@]}" 2>"$errors"; }
-tls_pid=${TLS_PID:-}
-if ! { exec {to_tls}>&"${TLS[1]:-}" {from_tls}<&"${TLS[0]:-}"; } 2>/dev/null; then
+if ! open_peer timeout "$((NC_TIMEOUT * 2 + 10))" openssl s_client -connect "$host:$port" -quiet "${verify[@]}"; then
     die "no TLS connection to $host:$port: $(tr '\n' ' ' <"$errors")"
 fi
-for message in "$@"; do
-    if ! { printf '%s\n' "$message" >&"$to_tls"; } 2>/dev/null; then
+for message in "${say_messages[@]}"; do
+    if ! { printf '%s\n' "$message" >&"$to_peer"; } 2>/dev/null; then
         die "the TLS connection to $host:$port closed before '$message' was sent: $(tr '\n' ' ' <"$errors")"
     fi
     status=0
-    IFS= read -r -t "$NC_TIMEOUT" ack <&"$from_tls" || status=$?
+    IFS= read -r -t "$NC_TIMEOUT" ack <&"$from_peer" || status=$?
     if [ "$status" -gt 128 ]; then
         die "no ack for '$message' from $host:$port within $NC_TIMEOUT s"
     elif [ "$status" -ne 0 ]; then
@@ -47,8 +41,8 @@ for message in "$@"; do
     printf '%s\n' "$ack"
 done
 # s_client -quiet ignores the end of its input: end it once every ack is in.
-exec {to_tls}>&- {from_tls}<&-
-if [ -n "$tls_pid" ]; then
-    kill "$tls_pid" 2>/dev/null || true
-    wait "$tls_pid" 2>/dev/null || true
+exec {to_peer}>&- {from_peer}<&-
+if [ -n "$peer_pid" ]; then
+    kill "$peer_pid" 2>/dev/null || true
+    wait "$peer_pid" 2>/dev/null || true
 fi

@@ -13,33 +13,26 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
 case "${1:-}" in -h|--help) show_help; exit 0 ;; esac
-[ $# -ge 3 ] || usage_error "expected HOST PORT MESSAGE..., got $# arguments"
-host=$1 port=$2
-shift 2
-check_port "$port"
-[ $# -le 10000 ] || usage_error "at most 10000 messages"
+say_args "$@"
 need_nc
 
 errors=$(mktemp)
-nc_pid=""
+peer_pid=""
 cleanup() {
-    [ -z "$nc_pid" ] || kill "$nc_pid" 2>/dev/null || true
+    [ -z "$peer_pid" ] || kill "$peer_pid" 2>/dev/null || true
     rm -f "$errors"
 }
 trap cleanup EXIT
-coproc NC { nc -u -w "$NC_TIMEOUT" "$host" "$port" 2>"$errors"; }
-# bash forgets NC and NC_PID once nc exits: keep a pid and descriptors of our own.
-nc_pid=${NC_PID:-}
-if ! { exec {to_nc}>&"${NC[1]:-}" {from_nc}<&"${NC[0]:-}"; } 2>/dev/null; then
+if ! open_peer nc -u -w "$NC_TIMEOUT" "$host" "$port"; then
     die "nc could not send to $host:$port $(cat "$errors")"
 fi
-for message in "$@"; do
-    if ! { printf '%s\n' "$message" >&"$to_nc"; } 2>/dev/null; then
+for message in "${say_messages[@]}"; do
+    if ! { printf '%s\n' "$message" >&"$to_peer"; } 2>/dev/null; then
         die "nothing answers on udp $host:$port (port unreachable) $(cat "$errors")"
     fi
     status=0
     answer=""
-    IFS= read -r -t "$NC_TIMEOUT" answer <&"$from_nc" || status=$?
+    IFS= read -r -t "$NC_TIMEOUT" answer <&"$from_peer" || status=$?
     if [ "$status" -gt 128 ] && [ -z "$answer" ]; then
         die "no answer to '$message' from udp $host:$port within $NC_TIMEOUT s"
     elif [ "$status" -ne 0 ] && [ "$status" -le 128 ]; then
@@ -47,4 +40,4 @@ for message in "$@"; do
     fi
     printf '%s\n' "$answer"
 done
-exec {to_nc}>&-
+exec {to_peer}>&-
