@@ -108,6 +108,19 @@ start_server() {
     start_listening "$log" "$tcpack" server --bind 127.0.0.1:0 "$@"
 }
 
+# stop_server LOG: Ctrl-C for the server start_server started, a bounded
+# wait for it to exit, then its log; fails unless it exited 0.
+stop_server() {
+    local status=0
+    kill -INT "$server_pid"
+    wait_until "the server to exit" bash -c "! kill -0 $server_pid 2>/dev/null"
+    wait "$server_pid" || status=$?
+    server_pid=""
+    echo "== server log"
+    cat "$1"
+    [ "$status" -eq 0 ] || die "the server exited with status $status, not 0"
+}
+
 # lines_in FILE N: whether FILE has at least N lines.
 lines_in() {
     local n

@@ -33,14 +33,7 @@ for i in $(seq "$clients"); do
 done
 echo "== every client got its $lines acks; sending SIGINT"
 
-kill -INT "$server_pid"
-wait_until "the server to exit" bash -c "! kill -0 $server_pid 2>/dev/null"
-status=0
-wait "$server_pid" || status=$?
-server_pid=""
-echo "== server log"
-cat "$work/server.log"
-[ "$status" -eq 0 ] || die "the server exited with status $status, not 0"
+stop_server "$work/server.log"
 grep -q "stopped:.* $clients connections, $((clients * lines)) messages" "$work/server.log" \
     || die "the summary does not count $clients connections and $((clients * lines)) messages"
 echo "== the server drained and exited 0"

@@ -53,13 +53,6 @@ wait_until "nc to end" bash -c "! kill -0 $nc_pid 2>/dev/null"
 
 echo "== what the client saw"
 cat "$work/session"
-kill -INT "$server_pid"
-wait_until "the server to exit" bash -c "! kill -0 $server_pid 2>/dev/null"
-status=0
-wait "$server_pid" || status=$?
-server_pid=""
-echo "== server log"
-cat "$work/server.log"
-[ "$status" -eq 0 ] || die "the server exited with status $status, not 0"
+stop_server "$work/server.log"
 grep -q 'closed: closed by rule' "$work/server.log" || die "QUIT did not close the connection"
 echo "== the device answered every command"
