@@ -9,7 +9,7 @@ mod rule;
 mod template;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release};
 use std::sync::{Arc, RwLock};
 
 pub use self::matcher::Groups;
@@ -82,6 +82,11 @@ pub struct Rules {
     file: Option<PathBuf>,
     encoding: TextEncoding,
     current: RwLock<Arc<RuleSet>>,
+    /// Bumped by each reload, so a worker holding a set can tell, with one
+    /// load of a rarely written word, whether it is still the one in force
+    /// (taking the lock and the `Arc` for every read would have every worker
+    /// write to the same two words).
+    generation: AtomicU64,
 }
 
 impl Rules {
@@ -104,6 +109,7 @@ impl Rules {
             file,
             encoding,
             current: RwLock::new(Arc::new(RuleSet::new(rules))),
+            generation: AtomicU64::new(0),
         })
     }
 
@@ -111,6 +117,15 @@ impl Rules {
     pub fn current(&self) -> Arc<RuleSet> {
         let guard = self.current.read().unwrap_or_else(|p| p.into_inner());
         Arc::clone(&guard)
+    }
+
+    /// `held` brought up to date: the set in force, fetched again only
+    /// after a reload.
+    pub fn refresh(&self, held: &mut Option<(u64, Arc<RuleSet>)>) {
+        let generation = self.generation.load(Acquire);
+        if held.as_ref().is_none_or(|(seen, _)| *seen != generation) {
+            *held = Some((generation, self.current()));
+        }
     }
 
     /// Re-reads the file; on a mistake the old rules stay. Returns the count in force.
@@ -122,6 +137,7 @@ impl Rules {
         rules.extend(parse::file(path, self.encoding)?);
         let count = rules.len();
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(RuleSet::new(rules));
+        self.generation.fetch_add(1, Release);
         Ok(count)
     }
 

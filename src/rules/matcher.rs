@@ -3,6 +3,7 @@
 
 use std::ops::Range;
 
+use memchr::memmem::Finder;
 use regex::bytes::Regex;
 
 use crate::cli::TextEncoding;
@@ -12,7 +13,8 @@ pub enum Matcher {
     /// The whole message, line terminator aside.
     Exact(Vec<Vec<u8>>),
     Prefix(Vec<Vec<u8>>),
-    Contains(Vec<Vec<u8>>),
+    /// Searchers built once, not for every message.
+    Contains(Vec<Finder<'static>>),
     /// Unanchored unless the pattern anchors itself.
     Regex(Regex),
     /// Raw bytes compared with the start of the message.
@@ -32,7 +34,13 @@ impl Matcher {
     }
 
     pub fn contains(text: &str) -> Self {
-        Matcher::Contains(spellings(text))
+        let spellings = spellings(text);
+        Matcher::Contains(
+            spellings
+                .iter()
+                .map(|n| Finder::new(n).into_owned())
+                .collect(),
+        )
     }
 
     /// Compiles `pattern` with the regex crate: linear time, so no message can hang a worker.
@@ -65,8 +73,9 @@ impl Matcher {
                 .iter()
                 .find(|n| message.starts_with(n))
                 .and_then(|n| whole(0..n.len())),
-            Matcher::Contains(needles) => needles.iter().find_map(|n| {
-                memchr::memmem::find(message, n).and_then(|at| whole(at..at + n.len()))
+            Matcher::Contains(finders) => finders.iter().find_map(|f| {
+                let at = f.find(message)?;
+                whole(at..at + f.needle().len())
             }),
             Matcher::Regex(regex) => {
                 let captures = regex.captures(message)?;

@@ -44,7 +44,8 @@ pub struct Responder<'a> {
     stream: &'a TcpStream,
     decoder: TextDecoder,
     /// The rules in force for the current read; `None` without rules.
-    rules: Option<Arc<RuleSet>>,
+    /// The rules in force, with the reload generation they came from.
+    rules: Option<(u64, Arc<RuleSet>)>,
     rng: fastrand::Rng,
     pub messages: u64,
     /// Set once a rule closed or reset: later messages get no answer.
@@ -95,12 +96,9 @@ impl<'a> Responder<'a> {
 
     /// Takes the rules in force now: one read's messages all use the same set.
     pub fn refresh_rules(&mut self) {
-        self.rules = self
-            .state
-            .config
-            .rules
-            .as_ref()
-            .map(|rules| rules.current());
+        if let Some(rules) = &self.state.config.rules {
+            rules.refresh(&mut self.rules);
+        }
     }
 
     /// Logs one message and appends what it is owed to `acks`.
@@ -123,7 +121,8 @@ impl<'a> Responder<'a> {
                 .log(Some(self.tag), &Event::Warning { message });
         }
         let rules = self.rules.take();
-        let answer = Answer::choose(rules.as_deref(), message, &mut self.rng);
+        let set = rules.as_ref().map(|(_, set)| set.as_ref());
+        let answer = Answer::choose(set, message, &mut self.rng);
         let log = &self.state.log;
         if log.messages_enabled() {
             let text = self.decoder.decode(message, last);

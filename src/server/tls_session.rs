@@ -44,9 +44,9 @@ pub fn accept(
     auto: bool,
     timeout: Duration,
 ) -> Result<Accepted, String> {
-    let deadline = Instant::now() + timeout;
+    let mut timeouts = Timeouts::new(stream, timeout);
     let mut first = [0u8; 16];
-    let peeked = within(stream, deadline, |s| s.peek(&mut first));
+    let peeked = timeouts.within(|s| s.peek(&mut first));
     match peeked {
         Ok(0) => return Err("the client closed before saying anything".into()),
         Ok(n) if first[0] != HANDSHAKE_RECORD => {
@@ -68,13 +68,15 @@ pub fn accept(
     let mut sock = stream;
     while conn.is_handshaking() {
         while conn.wants_write() {
-            within(stream, deadline, |_| conn.write_tls(&mut sock))
+            timeouts
+                .within(|_| conn.write_tls(&mut sock))
                 .map_err(|e| io_failure(&e, timeout))?;
         }
         if !conn.is_handshaking() {
             break;
         }
-        let read = within(stream, deadline, |_| conn.read_tls(&mut sock))
+        let read = timeouts
+            .within(|_| conn.read_tls(&mut sock))
             .map_err(|e| io_failure(&e, timeout))?;
         if read == 0 {
             return Err("the client closed the connection during the handshake".into());
@@ -87,7 +89,8 @@ pub fn accept(
     }
     // TLS 1.3 session tickets and the like.
     while conn.wants_write() {
-        within(stream, deadline, |_| conn.write_tls(&mut sock))
+        timeouts
+            .within(|_| conn.write_tls(&mut sock))
             .map_err(|e| io_failure(&e, timeout))?;
     }
     let info = HandshakeInfo {
@@ -110,23 +113,45 @@ pub fn accept(
             conn,
             backlog: Vec::new(),
         }),
+        raw: Mutex::new(vec![0; RECORD].into_boxed_slice()),
     };
     Ok(Accepted::Tls(Arc::new(session), info))
 }
 
-/// Runs `io` with the socket's timeouts set to what is left until `deadline`.
-fn within<T>(
-    stream: &TcpStream,
+/// The socket's timeouts during a handshake: no single call may outlast
+/// the handshake's deadline. They are set once at the start and shortened
+/// only when what is left of the deadline falls below them, so a quick
+/// handshake costs no system call for them.
+struct Timeouts<'a> {
+    stream: &'a TcpStream,
     deadline: Instant,
-    io: impl FnOnce(&TcpStream) -> io::Result<T>,
-) -> io::Result<T> {
-    let left = deadline.saturating_duration_since(Instant::now());
-    if left.is_zero() {
-        return Err(ErrorKind::TimedOut.into());
+    /// What the socket's timeouts are now; `None` before the first call.
+    set: Option<Duration>,
+}
+
+impl<'a> Timeouts<'a> {
+    fn new(stream: &'a TcpStream, timeout: Duration) -> Self {
+        Self {
+            stream,
+            deadline: Instant::now() + timeout,
+            set: None,
+        }
     }
-    stream.set_read_timeout(Some(left))?;
-    stream.set_write_timeout(Some(left))?;
-    io(stream)
+
+    /// Runs `io` with timeouts that end by the deadline.
+    fn within<T>(&mut self, io: impl FnOnce(&TcpStream) -> io::Result<T>) -> io::Result<T> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ErrorKind::TimedOut.into());
+        }
+        // Within 5% of what is set already is close enough.
+        if self.set.is_none_or(|set| left < set.mul_f64(0.95)) {
+            self.stream.set_read_timeout(Some(left))?;
+            self.stream.set_write_timeout(Some(left))?;
+            self.set = Some(left);
+        }
+        io(self.stream)
+    }
 }
 
 fn is_timeout(error: &io::Error) -> bool {
@@ -179,6 +204,10 @@ fn subject(der: &[u8]) -> String {
 /// A connection's rustls state after the handshake.
 pub struct TlsSession {
     state: Mutex<State>,
+    /// Where the worker reads the socket's bytes, made once: a fresh
+    /// record-sized buffer per read would cost a 16 KiB memset per message.
+    /// Only the worker reads, so this lock is never contended.
+    raw: Mutex<Box<[u8]>>,
 }
 
 struct State {
@@ -195,7 +224,7 @@ impl TlsSession {
     /// Reads decrypted bytes; `Ok(0)` at the end, with or without the
     /// client's close_notify. Blocks in the socket's read without the lock.
     pub fn read(&self, mut sock: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
-        let mut raw = [0u8; RECORD];
+        let mut raw = self.raw.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             {
                 let mut state = self.lock();
@@ -208,7 +237,7 @@ impl TlsSession {
                     Err(e) => return Err(e),
                 }
             }
-            let n = sock.read(&mut raw)?;
+            let n = sock.read(&mut raw[..])?;
             let mut state = self.lock();
             state.backlog.extend_from_slice(&raw[..n]);
             if n == 0 {

@@ -164,7 +164,8 @@ fn serve(state: &ServerState, arrival: Arrival, served: &Served, buffers: &mut B
         configure(&stream, config).map_err(Ending::Failed)?;
         if let Some(tls) = &config.tls {
             start_tls(state, tls, tag, served, &stream)?;
-            configure(&stream, config).map_err(Ending::Failed)?;
+            // The handshake had timeouts of its own.
+            set_timeouts(&stream, config).map_err(Ending::Failed)?;
         }
         if let Some(greeting) = &config.greeting {
             greet(greeting, tag, served, &stream, config.write_timeout)?;
@@ -276,6 +277,10 @@ fn greet(
 /// from one that does not read its acks.
 pub fn configure(stream: &TcpStream, config: &ServerConfig) -> io::Result<()> {
     stream.set_nodelay(true)?;
+    set_timeouts(stream, config)
+}
+
+fn set_timeouts(stream: &TcpStream, config: &ServerConfig) -> io::Result<()> {
     stream.set_read_timeout(Some(config.idle_timeout))?;
     stream.set_write_timeout(Some(config.write_timeout))
 }

@@ -5,6 +5,7 @@
 use std::io::{self, ErrorKind};
 use std::net::{SocketAddr, UdpSocket};
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::thread;
 use std::time::Duration;
@@ -21,7 +22,7 @@ use crate::answer::{Answer, Sender};
 use crate::decode::TextDecoder;
 use crate::log::Event;
 use crate::protocol::DATAGRAM_BUFFER;
-use crate::rules::Action;
+use crate::rules::{Action, RuleSet};
 
 /// One datagram in the buffer.
 #[derive(Debug, PartialEq, Eq)]
@@ -52,6 +53,7 @@ pub fn run(state: &ServerState, shared: &Shared, number: usize) {
         decoder: TextDecoder::new(state.config.decode),
         rng,
         seq: 0,
+        rules: None,
     };
     let mut backoff = MIN_BACKOFF;
     while !shared.stop.load(Relaxed) {
@@ -111,6 +113,8 @@ struct Receiver<'a> {
     rng: fastrand::Rng,
     /// Datagrams this receiver has answered or tried to: `{seq}`.
     seq: u64,
+    /// The rules in force, with the reload generation they came from.
+    rules: Option<(u64, Arc<RuleSet>)>,
 }
 
 impl Receiver<'_> {
@@ -134,6 +138,7 @@ impl Receiver<'_> {
             decoder,
             rng,
             seq,
+            rules,
         } = self;
         let (config, stats, log) = (&state.config, &state.stats, &state.log);
         stats.add_datagram(datagram.size);
@@ -159,8 +164,11 @@ impl Receiver<'_> {
         let message = &buffer[..datagram.read];
         config.panic_if_asked(message);
         *seq += 1;
-        let rules = config.rules.as_ref().map(|rules| rules.current());
-        let chosen = Answer::choose(rules.as_deref(), message, rng);
+        if let Some(in_force) = &config.rules {
+            in_force.refresh(rules);
+        }
+        let set = rules.as_ref().map(|(_, set)| set.as_ref());
+        let chosen = Answer::choose(set, message, rng);
         if log.messages_enabled() {
             let event = Event::Datagram {
                 bytes: datagram.size,
