@@ -161,7 +161,6 @@ fn refused_unresolved_and_bad_usage_have_their_own_exit_codes() {
         &format!("cannot resolve {host:?}"),
     );
     fails_with(&["127.0.0.1", "http", "-m", "x"], 2, "is not a number");
-    fails_with(&["-m", "x"], 2, "give the server as HOST PORT");
     fails_with(
         &["127.0.0.1", &closed, "--hex", "-m", "zz"],
         2,
