@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::config::Reply;
 use crate::log::RuleTag;
-use crate::rules::{Action, Choice, Context, RuleSet, trim_line_end};
+use crate::rules::{Action, Choice, Context, HeldRules, trim_line_end};
 use crate::stats::millis;
 
 /// The answer chosen for one message.
@@ -21,9 +21,16 @@ pub struct Answer<'r> {
 }
 
 impl<'r> Answer<'r> {
-    /// Picks the answer to `message` (`rules` as in force now).
-    pub fn choose(rules: Option<&'r RuleSet>, message: &[u8], rng: &mut fastrand::Rng) -> Self {
-        let choice = rules.and_then(|rules| rules.choose(message, rng));
+    /// Picks the answer to `message` (`rules` as the worker holds them).
+    pub fn choose(
+        rules: Option<&'r mut HeldRules>,
+        message: &[u8],
+        rng: &mut fastrand::Rng,
+    ) -> Self {
+        let choice = rules.and_then(|held| {
+            let HeldRules { set, scratch, .. } = held;
+            set.choose(message, rng, scratch)
+        });
         let delay = choice
             .as_ref()
             .and_then(|c| c.rule.delay)

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Acquire, Ordering::Relaxed, Orderin
 use std::sync::{Arc, RwLock};
 
 pub use self::matcher::Groups;
+use self::matcher::RegexScratch;
 pub use self::rule::{Action, Rule};
 pub use self::template::{Context, Template};
 
@@ -39,12 +40,25 @@ impl RuleSet {
         Self { rules, hits }
     }
 
+    /// What one worker needs of its own to search with these rules.
+    pub fn scratch(&self) -> Scratch {
+        Scratch(self.rules.iter().map(|r| r.matcher.scratch()).collect())
+    }
+
     /// The first rule that matches `raw` (its line terminator is not part of
     /// the message) and whose probability comes up; counts its hit.
-    pub fn choose(&self, raw: &[u8], rng: &mut fastrand::Rng) -> Option<Choice<'_>> {
+    /// `scratch` is this set's, from `scratch()`.
+    pub fn choose(
+        &self,
+        raw: &[u8],
+        rng: &mut fastrand::Rng,
+        scratch: &mut Scratch,
+    ) -> Option<Choice<'_>> {
         let message = trim_line_end(raw);
+        let mut scratch = scratch.0.iter_mut();
         self.rules.iter().enumerate().find_map(|(i, rule)| {
-            let groups = rule.matcher.find(message, raw)?;
+            let own = scratch.next().and_then(Option::as_mut);
+            let groups = rule.matcher.find(message, raw, own)?;
             if rule.probability < 1.0 && rng.f64() >= rule.probability {
                 return None;
             }
@@ -65,6 +79,19 @@ impl RuleSet {
             .enumerate()
             .map(|(i, (rule, hits))| (i + 1, rule.label.as_str(), hits.load(Relaxed)))
     }
+}
+
+/// A worker's search state for one rule set: a regex cache per regex rule.
+#[derive(Debug, Clone)]
+pub struct Scratch(Vec<Option<RegexScratch>>);
+
+/// The rule set a worker (or UDP receiver) holds, with its scratch and the
+/// reload generation it came from.
+#[derive(Debug)]
+pub struct HeldRules {
+    generation: u64,
+    pub set: Arc<RuleSet>,
+    pub scratch: Scratch,
 }
 
 /// The message without its `\n` or `\r\n`: what rules and `{msg}` see.
@@ -119,12 +146,18 @@ impl Rules {
         Arc::clone(&guard)
     }
 
-    /// `held` brought up to date: the set in force, fetched again only
-    /// after a reload.
-    pub fn refresh(&self, held: &mut Option<(u64, Arc<RuleSet>)>) {
+    /// `held` brought up to date: the set in force, fetched again (with a
+    /// new scratch) only after a reload.
+    pub fn refresh(&self, held: &mut Option<HeldRules>) {
         let generation = self.generation.load(Acquire);
-        if held.as_ref().is_none_or(|(seen, _)| *seen != generation) {
-            *held = Some((generation, self.current()));
+        if held.as_ref().is_none_or(|h| h.generation != generation) {
+            let set = self.current();
+            let scratch = set.scratch();
+            *held = Some(HeldRules {
+                generation,
+                set,
+                scratch,
+            });
         }
     }
 
@@ -173,11 +206,14 @@ mod tests {
             rule(Matcher::exact("ab"), 1.0),
         ]);
         let mut rng = fastrand::Rng::with_seed(1);
+        let mut scratch = set.scratch();
         for _ in 0..100 {
-            assert_eq!(set.choose(b"a\r\n", &mut rng).map(|c| c.number), Some(2));
+            let choice = set.choose(b"a\r\n", &mut rng, &mut scratch);
+            assert_eq!(choice.map(|c| c.number), Some(2));
         }
-        assert_eq!(set.choose(b"ab", &mut rng).map(|c| c.number), Some(2));
-        assert!(set.choose(b"b", &mut rng).is_none());
+        let choice = set.choose(b"ab", &mut rng, &mut scratch);
+        assert_eq!(choice.map(|c| c.number), Some(2));
+        assert!(set.choose(b"b", &mut rng, &mut scratch).is_none());
         let hits: Vec<u64> = set.hits().map(|(_, _, h)| h).collect();
         assert_eq!(hits, [0, 101, 0]);
     }
@@ -238,7 +274,8 @@ mod tests {
             let message = trim_line_end(&raw);
             let expected = descriptions.iter().position(|d| matches(d, message, &raw)).map(|i| i + 1);
             let mut rng = fastrand::Rng::with_seed(0);
-            let choice = set.choose(&raw, &mut rng);
+            let mut scratch = set.scratch();
+            let choice = set.choose(&raw, &mut rng, &mut scratch);
             prop_assert_eq!(choice.as_ref().map(|c| c.number), expected);
             if let Some(choice) = choice {
                 let mut out = Vec::new();

@@ -4,7 +4,10 @@
 use std::ops::Range;
 
 use memchr::memmem::Finder;
-use regex::bytes::Regex;
+use regex_automata::meta::{self, Regex};
+use regex_automata::util::captures::Captures;
+use regex_automata::util::syntax;
+use regex_automata::{Input, MatchKind};
 
 use crate::cli::TextEncoding;
 
@@ -15,7 +18,8 @@ pub enum Matcher {
     Prefix(Vec<Vec<u8>>),
     /// Searchers built once, not for every message.
     Contains(Vec<Finder<'static>>),
-    /// Unanchored unless the pattern anchors itself.
+    /// Unanchored unless the pattern anchors itself. Searched with a cache
+    /// of the caller's (see `RegexScratch`), not the regex's shared pool.
     Regex(Regex),
     /// Raw bytes compared with the start of the message.
     Hex(Vec<u8>),
@@ -43,11 +47,37 @@ impl Matcher {
         )
     }
 
-    /// Compiles `pattern` with the regex crate: linear time, so no message can hang a worker.
+    /// Compiles `pattern` as the regex crate's `bytes::Regex` does (its
+    /// syntax, linear time, so no message can hang a worker), but as the
+    /// `regex-automata` engine underneath, so each worker can search with a
+    /// cache of its own: through the regex crate, 64 workers share each
+    /// regex's caches through a lock.
     pub fn regex(pattern: &str) -> Result<Self, String> {
-        Regex::new(pattern)
+        // The regex crate's own message for a pattern that does not compile.
+        regex::bytes::Regex::new(pattern)
+            .map_err(|e| format!("regex /{pattern}/ does not compile: {e}"))?;
+        let config = meta::Config::new()
+            .match_kind(MatchKind::LeftmostFirst)
+            .utf8_empty(false)
+            .nfa_size_limit(Some(10 << 20))
+            .hybrid_cache_capacity(2 << 20);
+        meta::Builder::new()
+            .configure(config)
+            .syntax(syntax::Config::new().utf8(false))
+            .build(pattern)
             .map(Matcher::Regex)
             .map_err(|e| format!("regex /{pattern}/ does not compile: {e}"))
+    }
+
+    /// What a search with this matcher needs of its own: `Some` for a regex.
+    pub fn scratch(&self) -> Option<RegexScratch> {
+        match self {
+            Matcher::Regex(regex) => Some(RegexScratch {
+                cache: regex.create_cache(),
+                captures: regex.create_captures(),
+            }),
+            _ => None,
+        }
     }
 
     /// `"AA 55 01"`, `"aa5501"` or `"0xAA 0x55"`.
@@ -61,8 +91,14 @@ impl Matcher {
     }
 
     /// Where this matcher matches `message` (its line terminator already
-    /// stripped; `raw` still has it, for hex), or `None`.
-    pub fn find(&self, message: &[u8], raw: &[u8]) -> Option<Groups> {
+    /// stripped; `raw` still has it, for hex), or `None`. A regex searches
+    /// with `scratch` (made by `scratch()`), or with a new one if none is given.
+    pub fn find(
+        &self,
+        message: &[u8],
+        raw: &[u8],
+        scratch: Option<&mut RegexScratch>,
+    ) -> Option<Groups> {
         let whole = |range: Range<usize>| Some(vec![Some(range)]);
         match self {
             Matcher::Exact(needles) => needles
@@ -78,14 +114,32 @@ impl Matcher {
                 whole(at..at + f.needle().len())
             }),
             Matcher::Regex(regex) => {
-                let captures = regex.captures(message)?;
-                Some(captures.iter().map(|g| g.map(|m| m.range())).collect())
+                let mut own = None;
+                let scratch = match scratch {
+                    Some(scratch) => scratch,
+                    None => own.insert(self.scratch()?),
+                };
+                let RegexScratch { cache, captures } = scratch;
+                regex.search_captures_with(cache, &Input::new(message), captures);
+                if !captures.is_match() {
+                    return None;
+                }
+                let groups = (0..captures.group_len())
+                    .map(|g| captures.get_group(g).map(|span| span.range()));
+                Some(groups.collect())
             }
             Matcher::Hex(bytes) => raw
                 .starts_with(bytes)
                 .then(|| vec![Some(0..bytes.len().min(message.len()))]),
         }
     }
+}
+
+/// A regex's search state, kept by one worker from message to message.
+#[derive(Debug, Clone)]
+pub struct RegexScratch {
+    cache: meta::Cache,
+    captures: Captures,
 }
 
 /// The text as UTF-8, and as GBK when that differs and GBK can carry it.
@@ -105,7 +159,7 @@ mod tests {
 
     #[test]
     fn each_matcher() {
-        let found = |m: &Matcher, msg: &[u8]| m.find(msg, msg);
+        let found = |m: &Matcher, msg: &[u8]| m.find(msg, msg, None);
         assert!(found(&Matcher::exact("PING"), b"PING").is_some());
         assert!(found(&Matcher::exact("PING"), b"PINGS").is_none());
         assert_eq!(
@@ -123,8 +177,8 @@ mod tests {
         );
         assert!(found(&Matcher::regex("^READ").unwrap(), b"x READ").is_none());
         let hex = Matcher::hex("AA 55").unwrap();
-        assert!(hex.find(b"\xaa\x55\x01", b"\xaa\x55\x01").is_some());
-        assert!(hex.find(b"\x55", b"\x55").is_none());
+        assert!(hex.find(b"\xaa\x55\x01", b"\xaa\x55\x01", None).is_some());
+        assert!(hex.find(b"\x55", b"\x55", None).is_none());
         // Chinese text also matches its GBK bytes.
         assert!(found(&Matcher::exact("你好"), b"\xc4\xe3\xba\xc3").is_some());
     }

@@ -280,12 +280,12 @@ action = "reset"
     fn one_liners() {
         let rule = one_liner("PING=>PONG\\n", TextEncoding::Utf8).unwrap();
         assert_eq!(rule.label, "PING");
-        assert!(rule.matcher.find(b"PING", b"PING\n").is_some());
+        assert!(rule.matcher.find(b"PING", b"PING\n", None).is_some());
         let rule = one_liner("/^READ (\\d+)$/=>VALUE {1}", TextEncoding::Utf8).unwrap();
-        assert!(rule.matcher.find(b"READ 7", b"READ 7").is_some());
+        assert!(rule.matcher.find(b"READ 7", b"READ 7", None).is_some());
         let rule = one_liner("/a=>b/=>X", TextEncoding::Utf8).unwrap();
         assert_eq!(rule.label, "/a=>b/");
-        assert!(rule.matcher.find(b"xa=>by", b"xa=>by").is_some());
+        assert!(rule.matcher.find(b"xa=>by", b"xa=>by", None).is_some());
         for (bad, says) in [
             ("PING", "write it as MATCH=>REPLY"),
             ("=>x", "MATCH is empty"),

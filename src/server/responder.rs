@@ -6,7 +6,6 @@
 
 use std::io;
 use std::net::TcpStream;
-use std::sync::Arc;
 
 use super::lifecycle::Phase;
 use super::served::Served;
@@ -14,7 +13,7 @@ use super::state::ServerState;
 use crate::answer::{Answer, Sender};
 use crate::decode::TextDecoder;
 use crate::log::{ConnTag, Event};
-use crate::rules::{Action, RuleSet};
+use crate::rules::{Action, HeldRules};
 
 /// A rule asked to end the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,8 +43,8 @@ pub struct Responder<'a> {
     stream: &'a TcpStream,
     decoder: TextDecoder,
     /// The rules in force for the current read; `None` without rules.
-    /// The rules in force, with the reload generation they came from.
-    rules: Option<(u64, Arc<RuleSet>)>,
+    /// The rules in force as this worker holds them (with its regex caches).
+    rules: Option<HeldRules>,
     rng: fastrand::Rng,
     pub messages: u64,
     /// Set once a rule closed or reset: later messages get no answer.
@@ -60,6 +59,7 @@ impl<'a> Responder<'a> {
         tag: ConnTag,
         served: &'a Served,
         stream: &'a TcpStream,
+        rules: Option<HeldRules>,
     ) -> Self {
         let rng = match state.config.seed {
             // Each connection its own sequence, the same on every run.
@@ -74,12 +74,17 @@ impl<'a> Responder<'a> {
             served,
             stream,
             decoder: TextDecoder::new(state.config.decode),
-            rules: None,
+            rules,
             rng,
             messages: 0,
             hangup: None,
             write_error: None,
         }
+    }
+
+    /// The rules held, for the worker's next connection.
+    pub fn take_rules(&mut self) -> Option<HeldRules> {
+        self.rules.take()
     }
 
     /// Why the connection should end now, if it should.
@@ -120,9 +125,8 @@ impl<'a> Responder<'a> {
                 .log
                 .log(Some(self.tag), &Event::Warning { message });
         }
-        let rules = self.rules.take();
-        let set = rules.as_ref().map(|(_, set)| set.as_ref());
-        let answer = Answer::choose(set, message, &mut self.rng);
+        let mut rules = self.rules.take();
+        let answer = Answer::choose(rules.as_mut(), message, &mut self.rng);
         let log = &self.state.log;
         if log.messages_enabled() {
             let text = self.decoder.decode(message, last);

@@ -18,7 +18,7 @@ use super::tls_session::{self, Accepted};
 use crate::config::{ServerConfig, TlsConfig};
 use crate::framing::Framer;
 use crate::log::{ConnTag, Event};
-use crate::rules::{Context, Template};
+use crate::rules::{Context, HeldRules, Template};
 use crate::stats::millis;
 
 /// Worker number `number`'s loop, until the registry closes at shutdown.
@@ -102,13 +102,15 @@ impl Ending {
     }
 }
 
-/// Buffers a worker keeps from one connection to the next, so a short
-/// connection costs no allocation for them.
+/// What a worker keeps from one connection to the next, so a short
+/// connection costs no allocation for it.
 #[derive(Default)]
 struct Buffers {
     read: Vec<u8>,
     /// Acks owed for the current read, sent in one write.
     acks: Vec<u8>,
+    /// The rules as this worker holds them, with its regex caches.
+    rules: Option<HeldRules>,
 }
 
 /// One connection's state between reads: how its bytes are cut into
@@ -156,7 +158,7 @@ fn serve(state: &ServerState, arrival: Arrival, served: &Served, buffers: &mut B
     let config = &state.config;
     let mut conversation = Conversation {
         framer: Framer::new(config.framing, config.max_line),
-        responder: Responder::new(state, tag, served, &stream),
+        responder: Responder::new(state, tag, served, &stream, buffers.rules.take()),
         bytes: 0,
     };
     buffers.acks.clear();
@@ -174,6 +176,10 @@ fn serve(state: &ServerState, arrival: Arrival, served: &Served, buffers: &mut B
         read_loop(&mut conversation, served, &stream, buffers)
     }))
     .map(|ending| ending.unwrap_or_else(|e| e));
+    if outcome.is_ok() {
+        // After a panic they may be half-updated: the next connection makes new ones.
+        buffers.rules = conversation.responder.take_rules();
+    }
     let ending = match (outcome, served.closing()) {
         (Ok(_), Some(Closing::PushFailed)) => Ending::PushFailed,
         (Ok(Ending::Eof), Some(Closing::Operator)) => Ending::OperatorClose,
@@ -291,7 +297,7 @@ fn read_loop(
     stream: &TcpStream,
     buffers: &mut Buffers,
 ) -> Result<Ending, Ending> {
-    let Buffers { read, acks } = buffers;
+    let Buffers { read, acks, .. } = buffers;
     let timeout = conversation.responder.write_timeout();
     read.resize(conversation.framer.read_size(), 0);
     let ending = loop {

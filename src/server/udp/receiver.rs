@@ -5,7 +5,6 @@
 use std::io::{self, ErrorKind};
 use std::net::{SocketAddr, UdpSocket};
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::thread;
 use std::time::Duration;
@@ -22,7 +21,7 @@ use crate::answer::{Answer, Sender};
 use crate::decode::TextDecoder;
 use crate::log::Event;
 use crate::protocol::DATAGRAM_BUFFER;
-use crate::rules::{Action, RuleSet};
+use crate::rules::{Action, HeldRules};
 
 /// One datagram in the buffer.
 #[derive(Debug, PartialEq, Eq)]
@@ -113,8 +112,8 @@ struct Receiver<'a> {
     rng: fastrand::Rng,
     /// Datagrams this receiver has answered or tried to: `{seq}`.
     seq: u64,
-    /// The rules in force, with the reload generation they came from.
-    rules: Option<(u64, Arc<RuleSet>)>,
+    /// The rules in force as this receiver holds them (with its regex caches).
+    rules: Option<HeldRules>,
 }
 
 impl Receiver<'_> {
@@ -167,8 +166,7 @@ impl Receiver<'_> {
         if let Some(in_force) = &config.rules {
             in_force.refresh(rules);
         }
-        let set = rules.as_ref().map(|(_, set)| set.as_ref());
-        let chosen = Answer::choose(set, message, rng);
+        let chosen = Answer::choose(rules.as_mut(), message, rng);
         if log.messages_enabled() {
             let event = Event::Datagram {
                 bytes: datagram.size,
