@@ -147,7 +147,7 @@ say_args() {
 # is gone already.
 # shellcheck disable=SC2034,SC2154 # errors is set, the descriptors used, by the sourcing script
 open_peer() {
-    coproc PEER { "$@" 2>"$errors"; }
+    coproc PEER { exec "$@" 2>"$errors"; }
     peer_pid=${PEER_PID:-}
     { exec {to_peer}>&"${PEER[1]:-}" {from_peer}<&"${PEER[0]:-}"; } 2>/dev/null
 }
