@@ -365,10 +365,7 @@ fn shutdown_under_load(signal: Signal) {
     let acked: u64 = clients.into_iter().map(|c| c.join().unwrap()).sum();
     assert_eq!(status.code(), Some(0), "{}", server.log());
     let summary = server.wait_for("stopped:");
-    let received: u64 = summary
-        .split(", ")
-        .find_map(|part| part.strip_suffix(" messages")?.parse().ok())
-        .unwrap();
+    let received = crate::util::summary_messages(&summary);
     println!(
         "shutdown under load ({signal:?}): 16 busy clients, {received} messages received, {acked} acked, exit 0 after {took:?} (drain timeout 1 s)"
     );

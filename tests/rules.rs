@@ -139,14 +139,7 @@ fn one_liners_answer_nc() {
         "--rule",
         "/^READ (\\d+)$/=>VALUE {1}\\n",
     ]);
-    let out = TestCommand::new("nc")
-        .args([
-            "-N",
-            "-w",
-            "10",
-            "127.0.0.1",
-            &server.addr.port().to_string(),
-        ])
+    let out = crate::util::nc(&server)
         .stdin("PING\nREAD 42\nother\n")
         .run()
         .success();

@@ -376,16 +376,7 @@ fn a_stalled_handshake_is_cut_and_frees_its_worker() {
 #[test]
 fn plaintext_on_a_tls_port_and_tls_on_a_plaintext_port_are_named() {
     let mut server = Server::start(&["--workers", "1", "--tls-self-signed"]);
-    let nc = TestCommand::new("nc")
-        .args([
-            "-N",
-            "-w",
-            "10",
-            "127.0.0.1",
-            &server.addr.port().to_string(),
-        ])
-        .stdin("hello\n")
-        .run();
+    let nc = crate::util::nc(&server).stdin("hello\n").run();
     assert_eq!(nc.stdout, "", "{nc}");
     let line = server.wait_for("closed: tls handshake failed");
     assert!(
@@ -457,10 +448,7 @@ fn sigint_with_busy_tls_clients_acks_every_message_it_read() {
     let acked: u64 = clients.into_iter().map(|c| c.join().unwrap()).sum();
     assert_eq!(status.code(), Some(0), "{}", server.log());
     let summary = server.wait_for("stopped:");
-    let received: u64 = summary
-        .split(", ")
-        .find_map(|part| part.strip_suffix(" messages")?.parse().ok())
-        .unwrap();
+    let received = crate::util::summary_messages(&summary);
     assert!(received > 0, "{summary}");
     assert_eq!(acked, received, "every message the server read was acked");
 }

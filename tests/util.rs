@@ -506,6 +506,26 @@ fn quote(word: &OsStr) -> String {
     }
 }
 
+/// The number of messages the server's closing summary line counts.
+pub fn summary_messages(summary: &str) -> u64 {
+    summary
+        .split(", ")
+        .find_map(|part| part.strip_suffix(" messages")?.parse().ok())
+        .unwrap_or_else(|| panic!("no message count in {summary:?}"))
+}
+
+/// `nc -N -w 10 127.0.0.1 PORT`: a line client that closes its side when
+/// its stdin ends, with a bound on a silent server.
+pub fn nc(server: &Server) -> TestCommand {
+    TestCommand::new("nc").args([
+        "-N",
+        "-w",
+        "10",
+        "127.0.0.1",
+        &server.addr.port().to_string(),
+    ])
+}
+
 /// A port nothing listens on right now (the listener that found it is closed).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
