@@ -365,13 +365,6 @@ pub struct ServerTlsArgs {
     pub tls_handshake_timeout: Duration,
 }
 
-impl ServerTlsArgs {
-    /// Whether TLS is configured at all.
-    pub fn enabled(&self) -> bool {
-        self.tls_cert.is_some() || self.tls_self_signed
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TlsMode {
     /// Every client must speak TLS

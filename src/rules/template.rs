@@ -44,6 +44,19 @@ pub struct Context<'a> {
     pub peer: SocketAddr,
 }
 
+impl Context<'_> {
+    /// For what the server sends unasked (a greeting, a push): no message.
+    pub fn unprompted(conn: u64, seq: u64, peer: SocketAddr) -> Self {
+        Context {
+            message: &[],
+            groups: &[],
+            conn,
+            seq,
+            peer,
+        }
+    }
+}
+
 impl Template {
     /// Parses `text`: placeholders in braces, `{{` and `}}` for braces, and
     /// the escapes `\n \r \t \\ \xHH`; any other backslash stays as it is.

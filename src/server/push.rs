@@ -39,13 +39,7 @@ pub fn deliver(
     seq: u64,
 ) -> Result<(), String> {
     let mut bytes = Vec::new();
-    let context = Context {
-        message: &[],
-        groups: &[],
-        conn: served.id,
-        seq,
-        peer: served.peer,
-    };
+    let context = Context::unprompted(served.id, seq, served.peer);
     text.render(&context, &mut bytes);
     match served.push(&bytes, state.config.write_timeout) {
         Ok(()) => {

@@ -265,13 +265,7 @@ fn greet(
     timeout: Duration,
 ) -> Result<(), Ending> {
     let mut text = Vec::new();
-    let context = Context {
-        message: &[],
-        groups: &[],
-        conn: tag.id,
-        seq: 0,
-        peer: tag.peer,
-    };
+    let context = Context::unprompted(tag.id, 0, tag.peer);
     greeting.render(&context, &mut text);
     served
         .write(stream, &text, timeout)
