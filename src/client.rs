@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::cli::{ClientArgs, DecodeMode};
 use crate::decode::TextDecoder;
-use crate::link::{Link, TlsClient};
+use crate::link::{Link, TlsClient, TlsError};
 use crate::protocol::DEFAULT_ADDRESS;
 
 mod error;
@@ -191,7 +191,10 @@ impl Client {
                     ErrorKind::BrokenPipe | ErrorKind::ConnectionReset => {
                         ClientError::ClosedEarly(seq)
                     }
-                    _ => ClientError::Io("sending", e),
+                    _ => match TlsError::from_session_io(&e) {
+                        Some(tls) => ClientError::Tls(tls),
+                        None => ClientError::Io("sending", e),
+                    },
                 })?;
                 if self.args.no_wait {
                     return Ok(());
@@ -322,7 +325,12 @@ impl Connection {
                 Err(e) if e.kind() == ErrorKind::ConnectionReset => {
                     return Err(ClientError::ClosedEarly(seq));
                 }
-                Err(e) => return Err(ClientError::Io("reading the ack", e)),
+                Err(e) => {
+                    return Err(match TlsError::from_session_io(&e) {
+                        Some(tls) => ClientError::Tls(tls),
+                        None => ClientError::Io("reading the ack", e),
+                    });
+                }
             }
         }
     }

@@ -153,6 +153,25 @@ pub enum TlsError {
 }
 
 impl TlsError {
+    /// The TLS error inside an I/O error from a connection already set up,
+    /// such as the alert a server sends when it refuses a client certificate
+    /// (TLS 1.3 tells the client only after its side of the handshake is done).
+    pub fn from_session_io(error: &io::Error) -> Option<Self> {
+        use rustls::{AlertDescription as A, Error as E};
+        let tls = error.get_ref()?.downcast_ref::<E>()?;
+        Some(match tls {
+            E::AlertReceived(A::CertificateRequired) => TlsError::Rejected(format!(
+                "{tls}; the server requires a client certificate: give one with --tls-cert FILE --tls-key FILE"
+            )),
+            E::AlertReceived(A::BadCertificate | A::UnknownCA | A::CertificateUnknown) => {
+                TlsError::Rejected(format!(
+                    "{tls}; the server does not accept this client certificate: use one signed by the CA it trusts (its --tls-client-ca)"
+                ))
+            }
+            _ => TlsError::Rejected(tls.to_string()),
+        })
+    }
+
     fn from_io(error: io::Error, timeout: Duration) -> Self {
         use rustls::Error as E;
         if matches!(

@@ -289,8 +289,12 @@ fn mutual_tls_accepts_a_signed_client_and_refuses_others() {
 
     let mut bare = trust.to_vec();
     bare.extend(["-m", "hi"]);
-    let out = client(&server, &bare).run();
-    assert_ne!(out.status.code(), Some(0), "{out}");
+    let out = client(&server, &bare).run().code(9);
+    assert!(
+        out.stderr
+            .contains("requires a client certificate: give one with --tls-cert"),
+        "{out}"
+    );
     let refused = server.wait_for("tls handshake failed (");
     assert!(
         refused.contains("requires a client certificate"),
@@ -307,8 +311,12 @@ fn mutual_tls_accepts_a_signed_client_and_refuses_others() {
         "-m",
         "hi",
     ]);
-    let out = client(&server, &unsigned).run();
-    assert_ne!(out.status.code(), Some(0), "{out}");
+    let out = client(&server, &unsigned).run().code(9);
+    assert!(
+        out.stderr
+            .contains("does not accept this client certificate"),
+        "{out}"
+    );
     let refused = server.wait_for_nth("tls handshake failed (", 2);
     assert!(
         refused.contains("not signed by --tls-client-ca"),

@@ -89,7 +89,9 @@ impl RateLimiter {
         });
         let elapsed = now.saturating_duration_since(bucket.last).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * rate).min(burst);
-        bucket.last = now;
+        // Receivers read the clock before they take the lock, so `now` may be
+        // older than `last`: moving `last` back would refill that gap twice.
+        bucket.last = bucket.last.max(now);
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;
             return Verdict::Answer;
@@ -170,6 +172,25 @@ mod tests {
             })
             .count();
         assert!((190..=200).contains(&answers), "{answers}");
+    }
+
+    #[test]
+    fn clocks_read_out_of_order_by_several_receivers_refill_nothing_twice() {
+        let start = Instant::now();
+        let mut limiter = RateLimiter::new(10, 100);
+        let a = ip("192.0.2.1");
+        assert_eq!(answered(&mut limiter, a, start, 10), 10);
+        // Receivers interleave: one read the clock at 1 s, another at 0.5 s.
+        let (early, late) = (
+            start + Duration::from_millis(500),
+            start + Duration::from_secs(1),
+        );
+        let mut answers = 0;
+        for round in 0..100u32 {
+            let at = if round % 2 == 0 { late } else { early };
+            answers += answered(&mut limiter, a, at, 1);
+        }
+        assert_eq!(answers, 10, "one second refills ten tokens, once");
     }
 
     #[test]
