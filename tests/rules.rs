@@ -216,24 +216,34 @@ fn silent_says_nothing_close_answers_then_closes_reset_resets() {
 fn a_delay_holds_back_its_own_connection_only() {
     let rules = rules_file(
         "delay",
-        "[[rule]]\nexact = \"SLOW\"\nreply = \"DONE\\n\"\ndelay = \"300ms..400ms\"\n\n[[rule]]\nexact = \"PING\"\nreply = \"PONG\\n\"\n",
+        "[[rule]]\nexact = \"SLOW\"\nreply = \"DONE\\n\"\ndelay = \"60s..61s\"\n\n[[rule]]\nexact = \"PING\"\nreply = \"PONG\\n\"\n",
     );
-    let mut server = Server::start(&["--framing", "line", "--rules", rules.to_str().unwrap()]);
+    let mut server = Server::start(&[
+        "--framing",
+        "line",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--drain-timeout",
+        "0.5",
+    ]);
     let mut slow = Client::new(&server);
     let mut other = Client::new(&server);
-    let started = Instant::now();
     // PING before SLOW in the same write: its answer is not held back by the delay.
     slow.send("PING\nSLOW\n");
     assert_eq!(slow.line(), "PONG\n");
-    server.wait_for("rule 1 \"SLOW\", delay 0.");
-    // Another connection is answered while this one waits.
+    server.wait_for("rule 1 \"SLOW\", delay 6");
+    // While SLOW's answer is held back, another connection is answered: a
+    // delay that stalled the server would keep this past the read timeout.
     assert_eq!(other.ask("PING\n"), "PONG\n");
+    slow.stream.set_nonblocking(true).unwrap();
+    let early = slow.stream.peek(&mut [0u8; 8]).map_err(|e| e.kind());
+    assert_eq!(early, Err(ErrorKind::WouldBlock), "the delay was not kept");
+    slow.stream.set_nonblocking(false).unwrap();
+    // The answer is owed: the drain timeout cuts the delay and sends it.
+    server.signal(Signal::INT);
     assert_eq!(slow.line(), "DONE\n");
-    assert!(
-        started.elapsed() >= Duration::from_millis(300),
-        "answered after {:?}",
-        started.elapsed()
-    );
+    server.wait_for("drain timeout: closing 2 connections");
+    assert_eq!(server.wait_exit().code(), Some(0), "{}", server.log());
 }
 
 const COIN: &str = "[[rule]]\nexact = \"COIN\"\nreply = \"HEADS\\n\"\nprobability = 0.5\n\n[[rule]]\nexact = \"NEVER\"\nreply = \"yes\\n\"\nprobability = 0.0\n\n[[rule]]\nexact = \"ALWAYS\"\nreply = \"yes\\n\"\nprobability = 1.0\n";
@@ -286,7 +296,8 @@ fn a_greeting_comes_when_a_worker_takes_the_connection() {
     assert_eq!(first.line(), format!("welcome #1 {peer}\n"));
     // The second waits for the only worker: nothing has been sent to it yet.
     let mut second = Client::new(&server);
-    server.wait_for("#2 127.0.0.1:");
+    let queued = server.wait_for("waiting for a worker");
+    assert!(queued.contains(" #2 127.0.0.1:"), "{queued}");
     second.stream.set_nonblocking(true).unwrap();
     let mut early = [0u8; 64];
     let peeked = second.stream.peek(&mut early);
@@ -302,32 +313,77 @@ fn a_greeting_comes_when_a_worker_takes_the_connection() {
     assert_eq!(second.line(), format!("welcome #2 {second_peer}\n"));
 }
 
+/// A log line's local timestamp (`2026-12-06 19:29:41.684 INFO ...`).
+fn log_time(line: &str) -> chrono::NaiveDateTime {
+    line.get(..23)
+        .and_then(|stamp| {
+            chrono::NaiveDateTime::parse_from_str(stamp, "%Y-%m-%d %H:%M:%S%.3f").ok()
+        })
+        .unwrap_or_else(|| panic!("no timestamp in {line:?}"))
+}
+
 #[test]
-fn push_every_reaches_every_served_connection() {
+fn push_every_reaches_every_served_connection_until_the_shutdown_starts() {
     let mut server = Server::start(&[
         "--framing",
         "line",
         "--push",
-        "TICK {seq} #{conn}\\n",
+        "TICK {seq} #{conn} {unix_ms}\\n",
         "--push-every",
-        "200ms",
+        "100ms",
+        "--drain-timeout",
+        "2",
     ]);
     let mut clients: Vec<Client> = (0..3).map(|_| Client::new(&server)).collect();
     for (i, client) in clients.iter_mut().enumerate() {
         // Connected clients are served; each hears a tick with its own id.
         let tick = client.line();
         assert!(
-            tick.starts_with("TICK ") && tick.ends_with(&format!(" #{}\n", i + 1)),
+            tick.starts_with("TICK ") && tick.contains(&format!(" #{} ", i + 1)),
             "{tick}"
         );
-        // Acks and pushes share the connection without mixing mid-line.
-        let answer = client.ask("hi\n");
-        assert!(
-            answer == "已收到\n" || answer.starts_with("TICK "),
-            "{answer}"
-        );
+        client.send("hi\n");
     }
     server.signal(Signal::INT);
+    let shutdown = log_time(&server.wait_for("shutting down:"));
+    // Each client reads to the end: the server closes it at the drain timeout.
+    let mut ticks = 0u64;
+    for (i, client) in clients.iter_mut().enumerate() {
+        let mut rest = String::new();
+        client.reader.read_to_string(&mut rest).unwrap();
+        let mut acks = 0;
+        for line in rest.lines() {
+            if line == "已收到" {
+                acks += 1;
+                continue;
+            }
+            // Acks and pushes share the connection without mixing mid-line:
+            // every other line is one whole tick for this connection.
+            let fields: Vec<&str> = line.split(' ').collect();
+            let unix_ms = match fields[..] {
+                ["TICK", seq, conn, unix_ms]
+                    if seq.parse::<u64>().is_ok() && conn == format!("#{}", i + 1) =>
+                {
+                    unix_ms
+                        .parse::<i64>()
+                        .unwrap_or_else(|_| panic!("{line:?}"))
+                }
+                _ => panic!("client {}: neither an ack nor a tick: {line:?}", i + 1),
+            };
+            ticks += 1;
+            // None is made after the shutdown starts (one in hand may finish).
+            let pushed = chrono::DateTime::from_timestamp_millis(unix_ms)
+                .unwrap()
+                .with_timezone(&chrono::Local)
+                .naive_local();
+            assert!(
+                pushed <= shutdown + chrono::Duration::milliseconds(50),
+                "client {}: {line:?} was pushed after the shutdown started at {shutdown}",
+                i + 1
+            );
+        }
+        assert_eq!(acks, 1, "client {}: {rest}", i + 1);
+    }
     assert!(server.wait_exit().success());
     let summary = server.wait_for("stopped:");
     let pushed: u64 = summary
@@ -336,7 +392,8 @@ fn push_every_reaches_every_served_connection() {
         .and_then(|last| last.strip_suffix(" pushed"))
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| server.fail("no push count in the summary"));
-    assert!(pushed >= 3, "{summary}");
+    // The first tick of each was read above, before the rest.
+    assert_eq!(pushed, ticks + 3, "{summary}");
 }
 
 #[test]
@@ -361,10 +418,11 @@ fn the_console_lists_sends_to_one_or_all_and_closes() {
     server.wait_for("console: error no connection 9");
     server.console("/shout");
     server.wait_for("console: error unknown command \"shout\"");
+    let before_close = server.mark();
     server.console("/close 2");
     assert_eq!(read_to_end(&mut two.stream), b"");
-    server.wait_for("#2 127.0.0.1:");
-    server.wait_for("closed: closed by operator");
+    let closed = server.wait_since(before_close, "closed: closed by operator");
+    assert!(closed.contains(" #2 127.0.0.1:"), "{closed}");
     assert_eq!(one.ask("still here\n"), "已收到\n");
     // The end of the console's input ends the console, not the server.
     server.close_console();

@@ -223,15 +223,19 @@ fn a_waiting_client_is_served_when_a_worker_frees() {
 fn idle_timeout_closes_a_silent_client_and_frees_its_worker() {
     let mut server = Server::start(&["--workers", "1", "--idle-timeout", "0.3"]);
     let mut silent = connect(server.addr);
-    server.wait_for("#1 127.0.0.1");
+    server.wait_for("#1 127.0.0.1:");
+    // However late it comes, the next client can only be served by the
+    // worker the silent one holds: its acceptance line says it waited.
     let mut next = connect(server.addr);
     next.write_all(b"after").unwrap();
-    server.wait_for("waiting for a worker");
     assert_eq!(read_to_end(&mut silent), b"");
-    server.wait_for("closed: idle timeout");
+    let closed = server.wait_for("closed: idle timeout");
+    assert!(closed.contains(" #1 127.0.0.1:"), "{closed}");
     let mut ack = vec![0; ACK.len()];
     next.read_exact(&mut ack).unwrap();
     assert_eq!(ack, ACK);
+    let served = server.wait_for(" accepted after waiting ");
+    assert!(served.contains(" #2 127.0.0.1:"), "{served}");
 }
 
 #[test]

@@ -60,19 +60,27 @@ fn sigterm_is_a_graceful_stop_too() {
 
 #[test]
 fn drain_timeout_acks_what_was_read_then_closes() {
-    let mut server = Server::start(&["--framing", "line", "--drain-timeout", "0.3"]);
+    let mut server = Server::start(&[
+        "--framing",
+        "line",
+        "--max-line",
+        "16",
+        "--drain-timeout",
+        "0.3",
+    ]);
     let mut stuck = connect(server.addr);
     exchange(&mut stuck, b"whole line\n", ACK);
-    // Read by the server, but no `\n` yet: owed an ack when the connection closes.
-    stuck.write_all(b"half a line").unwrap();
-    server.wait_for("#1 127.0.0.1");
+    // No `\n`: the first 16 bytes are cut off as a piece and acked, which
+    // shows the server has read this far; the rest is owed an ack at close.
+    exchange(&mut stuck, b"a line cut short, owed", ACK);
+    server.wait_for("message (16 bytes): a line cut sho");
     server.signal(Signal::INT);
     server.wait_for("drain timeout: closing 1 connections");
     assert_eq!(read_to_end(&mut stuck), ACK);
     assert_eq!(server.wait_exit().code(), Some(0), "{}", server.log());
-    server.wait_for("message (11 bytes): half a line");
+    server.wait_for("message (6 bytes): , owed");
     server.wait_for("closed: drain timeout");
-    assert!(server.wait_for("stopped:").contains("2 messages"));
+    assert!(server.wait_for("stopped:").contains("3 messages"));
 }
 
 #[test]

@@ -28,6 +28,11 @@ pub fn tcpack() -> &'static str {
     env!("CARGO_BIN_EXE_tcpack")
 }
 
+/// A place in a server's log (`Server::mark`): waits from it see only the
+/// lines printed after it.
+#[derive(Debug, Clone, Copy)]
+pub struct Mark(usize);
+
 /// A `tcpack server` child process, killed on drop.
 pub struct Server {
     child: Child,
@@ -129,16 +134,36 @@ impl Server {
         self.child.id() as i32
     }
 
-    /// Waits for a line containing `needle` that was not matched before; returns it.
+    /// Waits for the first line since the server started that contains
+    /// `needle`, however long ago it was printed; returns it. To wait for a
+    /// line caused by something the test just did, take a `mark` first and
+    /// use `wait_since`.
     pub fn wait_for(&mut self, needle: &str) -> String {
         self.wait_for_nth(needle, 1)
     }
 
     /// Waits until `n` lines in all contain `needle`; returns the last of them.
     pub fn wait_for_nth(&mut self, needle: &str, n: usize) -> String {
+        self.wait_from(Mark(0), needle, n)
+    }
+
+    /// The point in the log reached now: every line the server printed
+    /// before this call is before the mark.
+    pub fn mark(&mut self) -> Mark {
+        self.seen.extend(self.lines.try_iter());
+        Mark(self.seen.len())
+    }
+
+    /// Waits for a line printed after `mark` that contains `needle`, as a
+    /// log reader that starts at the mark does; returns it.
+    pub fn wait_since(&mut self, mark: Mark, needle: &str) -> String {
+        self.wait_from(mark, needle, 1)
+    }
+
+    fn wait_from(&mut self, mark: Mark, needle: &str, n: usize) -> String {
         let deadline = Instant::now() + DEADLINE;
         let mut matched = 0;
-        for line in &self.seen {
+        for line in self.seen.iter().skip(mark.0) {
             if line.contains(needle) {
                 matched += 1;
                 if matched == n {
@@ -146,6 +171,11 @@ impl Server {
                 }
             }
         }
+        let since = if mark.0 == 0 {
+            String::new()
+        } else {
+            format!(" after line {}", mark.0)
+        };
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
@@ -160,11 +190,11 @@ impl Server {
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => self.fail(&format!(
-                    "no {n}. line containing {needle:?} within {DEADLINE:?}"
+                    "no {n}. line containing {needle:?}{since} within {DEADLINE:?}"
                 )),
-                Err(RecvTimeoutError::Disconnected) => {
-                    self.fail(&format!("exited before a {n}. line containing {needle:?}"))
-                }
+                Err(RecvTimeoutError::Disconnected) => self.fail(&format!(
+                    "exited before a {n}. line containing {needle:?}{since}"
+                )),
             }
         }
     }
