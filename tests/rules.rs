@@ -5,11 +5,12 @@
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
 
-use crate::util::{Server, TestCommand, connect, finish, read_to_end, tcpack_cmd, tempdir};
+use crate::util::{
+    Server, TestCommand, connect, finish, log_time, read_to_end, tcpack_cmd, tempdir,
+};
 
 /// Writes `text` to a rules file of this test's own.
 fn rules_file(name: &str, text: &str) -> PathBuf {
@@ -311,15 +312,6 @@ fn a_greeting_comes_when_a_worker_takes_the_connection() {
     finish(&mut first.stream);
     let second_peer = second.stream.local_addr().unwrap();
     assert_eq!(second.line(), format!("welcome #2 {second_peer}\n"));
-}
-
-/// A log line's local timestamp (`2026-12-06 19:29:41.684 INFO ...`).
-fn log_time(line: &str) -> chrono::NaiveDateTime {
-    line.get(..23)
-        .and_then(|stamp| {
-            chrono::NaiveDateTime::parse_from_str(stamp, "%Y-%m-%d %H:%M:%S%.3f").ok()
-        })
-        .unwrap_or_else(|| panic!("no timestamp in {line:?}"))
 }
 
 #[test]

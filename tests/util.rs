@@ -655,3 +655,12 @@ pub fn free_udp_port() -> u16 {
         .expect("a free UDP port")
         .port()
 }
+
+/// A log line's local timestamp (`2026-12-06 19:29:41.684 INFO ...`).
+pub fn log_time(line: &str) -> chrono::NaiveDateTime {
+    line.get(..23)
+        .and_then(|stamp| {
+            chrono::NaiveDateTime::parse_from_str(stamp, "%Y-%m-%d %H:%M:%S%.3f").ok()
+        })
+        .unwrap_or_else(|| panic!("no timestamp in {line:?}"))
+}
