@@ -13,7 +13,9 @@ run-server: build
 
 ## Every test: unit, integration (real binary, sockets, signals) and the nc-driven scripts.
 test: deps
+	@scripts/skips.sh clear
 	$(CARGO) test --locked
+	@scripts/skips.sh
 
 ## Three instances behind HAProxy, restarted one at a time under load (part of make test too).
 test-cluster: deps

@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond Rust: netcat-openbsd's nc, python3,
-# iconv, script, setpriv, openssl (s_client) and socat (required), and haproxy
-# and systemd-analyze for the service tests (optional: those tests say they
-# were skipped without them).
+# iconv, script, setpriv, openssl (s_client), socat, haproxy and
+# systemd-analyze (for the service tests). A test whose tool is missing fails
+# and says how to install it.
 # Uses apt-get where it can; otherwise says exactly what to install.
 set -euo pipefail
 
 required=()
-optional=()
 # netcat-openbsd is the nc with -N (close the socket when stdin ends).
 nc_help=$(nc -h 2>&1 || true)
 if ! command -v nc >/dev/null 2>&1 || ! grep -q -- '-N' <<<"$nc_help"; then
@@ -20,10 +19,10 @@ command -v setpriv >/dev/null 2>&1 || required+=(util-linux)
 command -v openssl >/dev/null 2>&1 || required+=(openssl)
 # socat is the second real UDP client the UDP tests drive (socat - UDP:HOST:PORT).
 command -v socat >/dev/null 2>&1 || required+=(socat)
-[ -x /usr/sbin/haproxy ] || command -v haproxy >/dev/null 2>&1 || optional+=(haproxy)
-command -v systemd-analyze >/dev/null 2>&1 || optional+=(systemd)
+[ -x /usr/sbin/haproxy ] || command -v haproxy >/dev/null 2>&1 || required+=(haproxy)
+command -v systemd-analyze >/dev/null 2>&1 || required+=(systemd)
 
-if [ ${#required[@]} -eq 0 ] && [ ${#optional[@]} -eq 0 ]; then
+if [ ${#required[@]} -eq 0 ]; then
     exit 0
 fi
 
@@ -31,27 +30,11 @@ sudo=""
 if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then
     sudo="sudo"
 fi
-can_apt=false
-if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" -eq 0 ] || [ -n "$sudo" ]; }; then
-    can_apt=true
-fi
-
-if ! $can_apt; then
-    if [ ${#required[@]} -gt 0 ]; then
-        echo "error: the tests need ${required[*]}; install them (Debian/Ubuntu: apt-get install ${required[*]}) and run make test again" >&2
-        exit 1
-    fi
-    echo "note: without ${optional[*]} the service tests are skipped (Debian/Ubuntu: apt-get install ${optional[*]})" >&2
-    exit 0
+if ! command -v apt-get >/dev/null 2>&1 || { [ "$(id -u)" -ne 0 ] && [ -z "$sudo" ]; }; then
+    echo "error: the tests need ${required[*]}; install them (Debian/Ubuntu: apt-get install ${required[*]}) and run make test again" >&2
+    exit 1
 fi
 
 $sudo apt-get update -qq
-if [ ${#required[@]} -gt 0 ]; then
-    echo "installing ${required[*]} with apt-get" >&2
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${required[@]}" >/dev/null
-fi
-if [ ${#optional[@]} -gt 0 ]; then
-    echo "installing ${optional[*]} with apt-get" >&2
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${optional[@]}" >/dev/null \
-        || echo "note: could not install ${optional[*]}; the service tests will say they were skipped" >&2
-fi
+echo "installing ${required[*]} with apt-get" >&2
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${required[@]}" >/dev/null

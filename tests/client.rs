@@ -7,8 +7,8 @@ use std::time::Duration;
 use rustix::process::Signal;
 
 use crate::util::{
-    DEFAULT_ACK, Server, TestCommand, connect, free_port, hold_the_only_worker, tcpack, tcpack_cmd,
-    unresolvable_host,
+    DEFAULT_ACK, Server, TestCommand, connect, free_port, hold_the_only_worker, skip, tcpack,
+    tcpack_cmd, unresolvable_host,
 };
 
 /// `tcpack client ARGS`.
@@ -68,8 +68,7 @@ fn messages_from_flags_repeat_like_ping() {
 #[test]
 fn ipv6_target_in_brackets() {
     if TcpListener::bind("[::1]:0").is_err() {
-        eprintln!("skipped: this machine has no IPv6 loopback");
-        return;
+        return skip("this machine has no IPv6 loopback");
     }
     let server = Server::start(&["--bind", "[::1]:0"]);
     let out = client(&[&format!("[::1]:{}", port(&server)), "-m", "v6"])
@@ -276,8 +275,7 @@ fn a_busy_server_is_reported_not_taken_for_an_ack() {
 #[test]
 fn without_a_host_it_goes_where_the_server_listens_by_default() {
     if std::net::TcpListener::bind(tcpack::protocol::DEFAULT_ADDRESS).is_err() {
-        eprintln!("skipped: something else listens on the default address");
-        return;
+        return skip("something else listens on the default address 127.0.0.1:7785");
     }
     let mut server = Server::start(&["--bind", tcpack::protocol::DEFAULT_ADDRESS]);
     let out = tcpack_cmd(&["client", "-m", "to the default"])

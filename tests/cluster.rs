@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Condvar, Mutex};
@@ -13,31 +12,15 @@ use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
 
-use crate::util::{DEADLINE, DEFAULT_ACK, Server, TestCommand, free_fixed_port, tcpack, tempdir};
+use crate::util::{
+    DEADLINE, DEFAULT_ACK, Server, TestCommand, free_fixed_port, required_tool, tcpack, tempdir,
+};
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
-/// Where a tool is installed, if it is.
-fn installed(tool: &str) -> Option<String> {
-    [
-        "/usr/sbin",
-        "/usr/bin",
-        "/usr/local/sbin",
-        "/usr/local/bin",
-        "/bin",
-        "/sbin",
-    ]
-    .iter()
-    .map(|dir| format!("{dir}/{tool}"))
-    .find(|path| Path::new(path).exists())
-}
-
 #[test]
 fn the_systemd_unit_verifies() {
-    let Some(analyze) = installed("systemd-analyze") else {
-        eprintln!("skipped: systemd-analyze is not installed (apt-get install systemd)");
-        return;
-    };
+    let analyze = required_tool("systemd-analyze", "systemd");
     let unit = std::fs::read_to_string(format!("{REPO}/deploy/tcpack.service")).unwrap();
     // verify checks that ExecStart exists: point it at the binary under test.
     let unit = unit.replace("/usr/local/bin/tcpack", tcpack());
@@ -178,12 +161,7 @@ fn client(
 
 #[test]
 fn rolling_restart_behind_haproxy_loses_no_message() {
-    let Some(haproxy) = installed("haproxy") else {
-        eprintln!(
-            "skipped: haproxy is not installed (make test-cluster installs it: apt-get install haproxy)"
-        );
-        return;
-    };
+    let haproxy = required_tool("haproxy", "haproxy");
     // Below the ephemeral range: the restarts bind these ports again.
     let front = free_fixed_port();
     let ports: Vec<(u16, u16)> = (0..3)

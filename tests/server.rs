@@ -5,7 +5,7 @@ use std::net::{Shutdown, TcpListener};
 
 use crate::util::{
     ACK, BUSY, Server, TestCommand, connect, exchange, finish, hold_the_only_worker, read_to_end,
-    spawn_non_reader, tcpack, tcpack_cmd, tempdir,
+    skip, spawn_non_reader, tcpack, tcpack_cmd, tempdir,
 };
 
 #[test]
@@ -158,8 +158,7 @@ fn quiet_logs_connections_but_not_messages() {
 #[test]
 fn ipv6_loopback() {
     if TcpListener::bind("[::1]:0").is_err() {
-        eprintln!("skipped: this machine has no IPv6 loopback");
-        return;
+        return skip("this machine has no IPv6 loopback");
     }
     let mut server = Server::start(&["--bind", "[::1]:0"]);
     assert!(server.addr.is_ipv6(), "{}", server.addr);
@@ -290,8 +289,9 @@ fn a_privileged_port_without_privileges_is_one_clear_line_and_exit_1() {
             .ok()
             .and_then(|s| s.trim().parse::<u16>().ok());
     if unprivileged_from.is_none_or(|port| port <= 1) {
-        eprintln!("skipped: every port is open to unprivileged users here");
-        return;
+        return skip(
+            "every port is open to unprivileged users here (net.ipv4.ip_unprivileged_port_start)",
+        );
     }
     // Port 1 needs privileges; as root, drop them the way a service manager would.
     let dir = tempdir("unprivileged");

@@ -281,13 +281,16 @@ fn sigint_with_udp_traffic_answers_everything_read_and_exits_0() {
     ]);
     let answers = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
+    // The client whose answer is the 500th says so: then the flood is on.
+    let (flowing, flood_is_on) = std::sync::mpsc::channel();
     let clients: Vec<_> = (0..8)
         .map(|_| {
             let socket = udp_client(server.addr);
             socket
                 .set_read_timeout(Some(Duration::from_secs(2)))
                 .unwrap();
-            let (answers, stop) = (Arc::clone(&answers), Arc::clone(&stop));
+            let (answers, stop, flowing) =
+                (Arc::clone(&answers), Arc::clone(&stop), flowing.clone());
             // Send, wait for the answer, again, until the server stops answering.
             thread::spawn(move || {
                 let mut buf = [0u8; 64];
@@ -296,18 +299,19 @@ fn sigint_with_udp_traffic_answers_everything_read_and_exits_0() {
                         return;
                     }
                     match socket.recv(&mut buf) {
-                        Ok(_) => answers.fetch_add(1, Relaxed),
+                        Ok(_) if answers.fetch_add(1, Relaxed) + 1 == 500 => {
+                            let _ = flowing.send(());
+                        }
+                        Ok(_) => {}
                         Err(_) => return,
-                    };
+                    }
                 }
             })
         })
         .collect();
-    let deadline = Instant::now() + DEADLINE;
-    while answers.load(Relaxed) < 500 {
-        assert!(Instant::now() < deadline, "no traffic");
-        thread::yield_now();
-    }
+    flood_is_on
+        .recv_timeout(DEADLINE)
+        .unwrap_or_else(|_| server.fail("fewer than 500 answers"));
     let signalled = Instant::now();
     server.signal(Signal::INT);
     assert_eq!(server.wait_exit().code(), Some(0), "{}", server.log());

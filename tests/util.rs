@@ -664,3 +664,41 @@ pub fn log_time(line: &str) -> chrono::NaiveDateTime {
         })
         .unwrap_or_else(|| panic!("no timestamp in {line:?}"))
 }
+
+/// Where the tests record what they skipped at run time, one file a test,
+/// for the summary `make test` prints (scripts/skips.sh).
+pub fn skipped_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("skipped")
+}
+
+/// Skips the calling test for a reason of this machine's (no IPv6 loopback,
+/// say): prints why and records it, so the skip is counted in `make test`'s
+/// summary instead of passing unseen. Call it, then return.
+pub fn skip(why: &str) {
+    let test = thread::current().name().unwrap_or("a test").to_owned();
+    eprintln!("skipped {test}: {why}");
+    let dir = skipped_dir();
+    let recorded = std::fs::create_dir_all(&dir).and_then(|()| {
+        std::fs::write(
+            dir.join(test.replace("::", "-")),
+            format!("{test}: {why}\n"),
+        )
+    });
+    if let Err(e) = recorded {
+        panic!("cannot record the skip of {test} in {}: {e}", dir.display());
+    }
+}
+
+/// The path of a tool that `scripts/ensure-deps.sh` installs (`make test`
+/// runs it first): a missing one fails the test with how to install it.
+pub fn required_tool(tool: &str, package: &str) -> String {
+    ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin", "/bin", "/sbin"]
+        .iter()
+        .map(|dir| format!("{dir}/{tool}"))
+        .find(|path| Path::new(path).exists())
+        .unwrap_or_else(|| {
+            panic!(
+                "{tool} is not installed: `make test` installs it (scripts/ensure-deps.sh), or apt-get install {package}"
+            )
+        })
+}
