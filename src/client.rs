@@ -180,7 +180,7 @@ impl Client {
     /// Sends one message and, unless --no-wait, waits for its ack.
     fn exchange(&self, channel: &mut Channel, message: &[u8]) -> Result<(), ClientError> {
         let seq = {
-            let mut round_trips = self.lock_round_trips();
+            let mut round_trips = crate::sync::lock(&self.round_trips);
             round_trips.sent += 1;
             round_trips.sent
         };
@@ -218,7 +218,7 @@ impl Client {
             let notice = String::from_utf8_lossy(&ack).trim_end().to_owned();
             return Err(ClientError::TurnedAway(notice));
         }
-        self.lock_round_trips().record(rtt);
+        crate::sync::lock(&self.round_trips).record(rtt);
         let mut stdout = io::stdout().lock();
         let _ = writeln!(stdout, "{shown}");
         let _ = stdout.flush();
@@ -239,11 +239,11 @@ impl Client {
             while matches!(conn.link.read(&mut rest), Ok(n) if n > 0) {}
         }
         if !self.args.no_wait {
-            self.progress(&self.lock_round_trips().summary());
+            self.progress(&crate::sync::lock(&self.round_trips).summary());
         } else {
             self.progress(&format!(
                 "sent {} messages without waiting for acks",
-                self.lock_round_trips().sent
+                crate::sync::lock(&self.round_trips).sent
             ));
         }
     }
@@ -277,10 +277,6 @@ impl Client {
         if !self.args.quiet {
             eprintln!("{line}");
         }
-    }
-
-    fn lock_round_trips(&self) -> std::sync::MutexGuard<'_, RoundTrips> {
-        self.round_trips.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

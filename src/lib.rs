@@ -21,6 +21,7 @@ pub mod protocol;
 mod rules;
 mod server;
 mod stats;
+mod sync;
 mod tls;
 
 use anyhow::{Context, Result};
@@ -59,7 +60,7 @@ fn run_client(args: ClientArgs) -> Result<()> {
     let client = Client::new(args);
     let round_trips = client.round_trips();
     ctrlc::set_handler(move || {
-        let summary = round_trips.lock().map(|t| t.summary()).unwrap_or_default();
+        let summary = crate::sync::lock(&round_trips).summary();
         eprintln!("\ninterrupted: {summary}");
         Exit::Interrupted.now();
     })

@@ -18,6 +18,7 @@ pub use self::rule::{Action, Rule};
 pub use self::template::{Context, Template};
 
 use crate::cli::TextEncoding;
+use crate::sync;
 
 /// The rule that answers a message, and where it matched.
 pub struct Choice<'r> {
@@ -142,7 +143,7 @@ impl Rules {
 
     /// The set in force now; a worker holds it for one read's messages.
     pub fn current(&self) -> Arc<RuleSet> {
-        let guard = self.current.read().unwrap_or_else(|p| p.into_inner());
+        let guard = sync::read(&self.current);
         Arc::clone(&guard)
     }
 
@@ -169,7 +170,7 @@ impl Rules {
         let mut rules = self.one_liners.clone();
         rules.extend(parse::file(path, self.encoding)?);
         let count = rules.len();
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(RuleSet::new(rules));
+        *sync::write(&self.current) = Arc::new(RuleSet::new(rules));
         self.generation.fetch_add(1, Release);
         Ok(count)
     }

@@ -5,9 +5,11 @@
 //! a millisecond of the first one. An idle sink's thread sleeps on a condvar.
 
 use std::io::Write;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
+
+use crate::sync::{lock, wait};
 
 /// How long the flusher lets lines gather once the first has arrived.
 const BATCH_WINDOW: Duration = Duration::from_millis(1);
@@ -86,7 +88,7 @@ impl Sink {
             {
                 let mut pending = lock(&self.pending);
                 while pending.bytes.is_empty() && !pending.closed {
-                    pending = self.ready.wait(pending).unwrap_or_else(|p| p.into_inner());
+                    pending = wait(&self.ready, pending);
                 }
                 if pending.closed {
                     return;
@@ -96,8 +98,4 @@ impl Sink {
             self.flush();
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }

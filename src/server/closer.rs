@@ -15,6 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use crate::sync::lock;
+
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 
 /// Beyond this many lingering sockets, new ones are closed at once rather than
@@ -51,18 +53,14 @@ impl Closer {
     /// Sends FIN after whatever was written, then lingers until the peer closes.
     pub fn close(&self, stream: TcpStream) {
         let _ = stream.shutdown(Shutdown::Write);
-        self.inbox().streams.push(stream);
+        lock(&self.inbox).streams.push(stream);
         self.wake();
     }
 
     /// Asks the thread to end once every lingering socket is closed.
     pub fn finish(&self) {
-        self.inbox().finishing = true;
+        lock(&self.inbox).finishing = true;
         self.wake();
-    }
-
-    fn inbox(&self) -> std::sync::MutexGuard<'_, Inbox> {
-        self.inbox.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn wake(&self) {
@@ -75,7 +73,7 @@ impl Closer {
         let mut scratch = [0u8; 4096];
         loop {
             let finishing = {
-                let mut inbox = self.inbox();
+                let mut inbox = lock(&self.inbox);
                 for stream in inbox.streams.drain(..) {
                     if lingering.len() < MAX_LINGERING && stream.set_nonblocking(true).is_ok() {
                         lingering.push((stream, Instant::now() + linger));

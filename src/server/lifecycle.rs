@@ -2,8 +2,10 @@
 //! signal handler, the accept loop, the workers and the drain all read.
 //! `shutdown.rs` moves it forward; nothing moves it back.
 
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
+
+use crate::sync::{lock, wait, wait_timeout};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Phase {
@@ -31,17 +33,13 @@ impl Default for Lifecycle {
 }
 
 impl Lifecycle {
-    fn lock(&self) -> MutexGuard<'_, Phase> {
-        self.phase.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     pub fn phase(&self) -> Phase {
-        *self.lock()
+        *lock(&self.phase)
     }
 
     /// Starts the drain; false if one had already started (a second Ctrl-C).
     pub fn request(&self) -> bool {
-        let mut phase = self.lock();
+        let mut phase = lock(&self.phase);
         if *phase != Phase::Running {
             return false;
         }
@@ -52,7 +50,7 @@ impl Lifecycle {
 
     /// Moves forward to `next`; phases never go back.
     pub fn advance(&self, next: Phase) {
-        let mut phase = self.lock();
+        let mut phase = lock(&self.phase);
         if next > *phase {
             *phase = next;
             self.changed.notify_all();
@@ -64,7 +62,7 @@ impl Lifecycle {
     /// `nudge`); false if cut short. Uses no CPU: it waits on the condvar.
     pub fn sleep_unless(&self, duration: Duration, until: Phase, cut: impl Fn() -> bool) -> bool {
         let deadline = Instant::now() + duration;
-        let mut phase = self.lock();
+        let mut phase = lock(&self.phase);
         loop {
             if *phase >= until || cut() {
                 return false;
@@ -73,17 +71,13 @@ impl Lifecycle {
             if left.is_zero() {
                 return true;
             }
-            phase = self
-                .changed
-                .wait_timeout(phase, left)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
+            phase = wait_timeout(&self.changed, phase, left);
         }
     }
 
     /// Wakes every `sleep_unless` to check its `cut` again.
     pub fn nudge(&self) {
-        let _phase = self.lock();
+        let _phase = lock(&self.phase);
         self.changed.notify_all();
     }
 
@@ -94,9 +88,9 @@ impl Lifecycle {
 
     /// Blocks (using no CPU) until the phase is `target` or later.
     pub fn wait_until(&self, target: Phase) {
-        let mut phase = self.lock();
+        let mut phase = lock(&self.phase);
         while *phase < target {
-            phase = self.changed.wait(phase).unwrap_or_else(|p| p.into_inner());
+            phase = wait(&self.changed, phase);
         }
     }
 }

@@ -9,11 +9,12 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
 use super::served::Served;
+use crate::sync::{lock, wait, wait_timeout};
 
 /// An accepted connection that has no worker yet.
 pub struct Arrival {
@@ -86,13 +87,6 @@ impl Registry {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic elsewhere must not stop the server from counting and draining.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
     pub fn admit(&self, mut arrival: Arrival) -> Admission {
         // Cloned before locking, as a syscall under the lock makes workers wait on it.
         // Without a clone (out of descriptors) it is still served, only not woken early at shutdown.
@@ -102,7 +96,7 @@ impl Registry {
             arrival.since,
             arrival.stream.try_clone().ok(),
         ));
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         if state.closed {
             return Admission::Closed(arrival);
         }
@@ -138,7 +132,7 @@ impl Registry {
     /// Worker number `worker`'s wait for its next connection, which it then
     /// serves until it drops the guard; `None` once the server is shutting down.
     pub fn next(&self, worker: usize) -> Option<(Arrival, ServingGuard<'_>)> {
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         if state.listed.len() <= worker {
             state.listed.resize(worker + 1, false);
         }
@@ -162,7 +156,7 @@ impl Registry {
             }
             drop(state);
             thread::park();
-            state = self.lock();
+            state = lock(&self.state);
             if !state.listed[worker] {
                 // Taken off the idle list to be woken: it is running now.
                 state.woken = state.woken.saturating_sub(1);
@@ -173,7 +167,7 @@ impl Registry {
     /// Blocks until some waiting connections have waited past `--queue-timeout`
     /// and returns them; `None` once the queue is closed.
     pub fn next_expired(&self) -> Option<Vec<Arrival>> {
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         loop {
             if state.closed {
                 return None;
@@ -181,19 +175,12 @@ impl Registry {
             let now = Instant::now();
             let Some(oldest) = state.waiting.front() else {
                 state.reaper_untimed = true;
-                state = self
-                    .queue_changed
-                    .wait(state)
-                    .unwrap_or_else(|p| p.into_inner());
+                state = wait(&self.queue_changed, state);
                 continue;
             };
             let deadline = oldest.arrival.since + self.queue_timeout;
             if deadline > now {
-                state = self
-                    .queue_changed
-                    .wait_timeout(state, deadline - now)
-                    .unwrap_or_else(|p| p.into_inner())
-                    .0;
+                state = wait_timeout(&self.queue_changed, state, deadline - now);
                 continue;
             }
             let mut expired = Vec::new();
@@ -210,7 +197,7 @@ impl Registry {
 
     /// Stops admitting and hands back everyone still waiting.
     pub fn close(&self) -> Vec<Arrival> {
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         state.closed = true;
         let idle = std::mem::take(&mut state.idle_workers);
         for (number, thread) in idle {
@@ -224,48 +211,44 @@ impl Registry {
 
     /// Registry being served and waiting, right now.
     pub fn counts(&self) -> (usize, usize) {
-        let state = self.lock();
+        let state = lock(&self.state);
         (state.serving.len(), state.waiting.len())
     }
 
     /// Waits until no connection is being served, or `deadline`; returns how many still are.
     pub fn wait_idle(&self, deadline: Instant) -> usize {
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         loop {
             let now = Instant::now();
             if state.serving.is_empty() || now >= deadline {
                 return state.serving.len();
             }
-            state = self
-                .idle
-                .wait_timeout(state, deadline - now)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
+            state = wait_timeout(&self.idle, state, deadline - now);
         }
     }
 
     /// Every connection being served right now, oldest first.
     pub fn served(&self) -> Vec<Arc<Served>> {
-        let mut served: Vec<Arc<Served>> = self.lock().serving.values().cloned().collect();
+        let mut served: Vec<Arc<Served>> = lock(&self.state).serving.values().cloned().collect();
         served.sort_by_key(|s| s.id);
         served
     }
 
     /// The ids of the connections being served right now, oldest first.
     pub fn ids(&self) -> Vec<u64> {
-        let mut ids: Vec<u64> = self.lock().serving.keys().copied().collect();
+        let mut ids: Vec<u64> = lock(&self.state).serving.keys().copied().collect();
         ids.sort_unstable();
         ids
     }
 
     /// The served connection with this id, if there is one.
     pub fn find(&self, id: u64) -> Option<Arc<Served>> {
-        self.lock().serving.get(&id).cloned()
+        lock(&self.state).serving.get(&id).cloned()
     }
 
     /// Wakes the workers of every served connection by shutting their sockets down.
     pub fn shutdown_serving(&self, how: Shutdown) {
-        let state = self.lock();
+        let state = lock(&self.state);
         for served in state.serving.values() {
             served.shutdown(how);
         }
@@ -288,7 +271,7 @@ impl ServingGuard<'_> {
 
 impl Drop for ServingGuard<'_> {
     fn drop(&mut self) {
-        let mut state = self.registry.lock();
+        let mut state = lock(&self.registry.state);
         state.serving.remove(&self.id);
         // Only the drain waits for this; a notify is a syscall even with no waiter.
         if state.closed && state.serving.is_empty() {
@@ -405,7 +388,7 @@ mod tests {
             })
             .collect();
         let deadline = Instant::now() + Duration::from_secs(10);
-        while registry.lock().idle_workers.len() < 2 {
+        while lock(&registry.state).idle_workers.len() < 2 {
             assert!(Instant::now() < deadline, "workers never parked");
             std::thread::yield_now();
         }

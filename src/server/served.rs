@@ -7,10 +7,11 @@
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::tls_session::TlsSession;
+use crate::sync::lock;
 
 pub struct Served {
     pub id: u64,
@@ -71,27 +72,20 @@ impl Served {
         }
     }
 
-    fn lock_writing(&self) -> MutexGuard<'_, ()> {
-        self.writing.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// The other threads' handle on the socket, while the worker serves it.
     fn socket(&self) -> Option<Arc<TcpStream>> {
-        self.socket
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        lock(&self.socket).clone()
     }
 
     /// The worker is done writing (to its `stream`; with TLS, after a
     /// close_notify if asked): from now on pushes fail, and the socket closes
     /// when the worker closes it.
     pub fn detach(&self, stream: &TcpStream, close_notify: bool) {
-        let _writing = self.lock_writing();
+        let _writing = lock(&self.writing);
         if let (Some(tls), true) = (self.tls(), close_notify) {
             tls.close_notify(stream);
         }
-        self.socket.lock().unwrap_or_else(|p| p.into_inner()).take();
+        lock(&self.socket).take();
     }
 
     /// From now on, reads and writes go through TLS.
@@ -121,10 +115,10 @@ impl Served {
     /// in all. A failed write may have sent part of `data`: nothing more is
     /// written to the connection after it.
     pub fn write(&self, stream: &TcpStream, data: &[u8], timeout: Duration) -> io::Result<()> {
-        let _writing = self.lock_writing();
+        let _writing = lock(&self.writing);
         let written = self.write_locked(stream, data, timeout);
         if written.is_err() {
-            self.socket.lock().unwrap_or_else(|p| p.into_inner()).take();
+            lock(&self.socket).take();
         }
         written
     }
@@ -134,7 +128,7 @@ impl Served {
         if !self.ready.load(Relaxed) {
             return Err(PushError::NotReady(self.id));
         }
-        let _writing = self.lock_writing();
+        let _writing = lock(&self.writing);
         let Some(socket) = self.socket() else {
             return Err(PushError::Closed(self.id));
         };

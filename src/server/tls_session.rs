@@ -9,12 +9,13 @@
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::TcpStream;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rustls::{ServerConfig, ServerConnection};
 
 use crate::decode::escape_bytes;
+use crate::sync::lock;
 
 /// The first byte of a TLS record carrying a handshake (a ClientHello).
 const HANDSHAKE_RECORD: u8 = 0x16;
@@ -217,17 +218,13 @@ struct State {
 }
 
 impl TlsSession {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// Reads decrypted bytes; `Ok(0)` at the end, with or without the
     /// client's close_notify. Blocks in the socket's read without the lock.
     pub fn read(&self, mut sock: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
-        let mut raw = self.raw.lock().unwrap_or_else(|p| p.into_inner());
+        let mut raw = lock(&self.raw);
         loop {
             {
-                let mut state = self.lock();
+                let mut state = lock(&self.state);
                 state.feed_backlog(sock)?;
                 match state.conn.reader().read(buf) {
                     Ok(n) => return Ok(n),
@@ -238,7 +235,7 @@ impl TlsSession {
                 }
             }
             let n = sock.read(&mut raw[..])?;
-            let mut state = self.lock();
+            let mut state = lock(&self.state);
             state.backlog.extend_from_slice(&raw[..n]);
             if n == 0 {
                 // Tells rustls the stream has ended.
@@ -249,7 +246,7 @@ impl TlsSession {
 
     /// Encrypts `data` and writes it whole to `out` (the socket).
     pub fn write(&self, out: &mut impl Write, data: &[u8]) -> io::Result<()> {
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         state.conn.writer().write_all(data)?;
         while state.conn.wants_write() {
             state.conn.write_tls(out)?;
@@ -259,7 +256,7 @@ impl TlsSession {
 
     /// Says goodbye in TLS (close_notify), after the owed answers.
     pub fn close_notify(&self, mut sock: &TcpStream) {
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         state.conn.send_close_notify();
         while state.conn.wants_write() {
             if state.conn.write_tls(&mut sock).is_err() {
