@@ -3,7 +3,32 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
+use clap::builder::PossibleValue;
 use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::decode::DecodeMode;
+use crate::encoding::TextEncoding;
+use crate::framing::Framing;
+use crate::log::LogFormat;
+use crate::protocol::Proto;
+
+/// Implements `ValueEnum` for an enum of the core, which knows nothing of
+/// clap: `Variant => "name" | "alias": "help"`, alias and help optional.
+macro_rules! value_enum {
+    ($type:ident { $($variant:ident => $name:literal $(| $alias:literal)? $(: $help:literal)?),+ $(,)? }) => {
+        impl ValueEnum for $type {
+            fn value_variants<'a>() -> &'a [Self] {
+                &[$($type::$variant),+]
+            }
+
+            fn to_possible_value(&self) -> Option<PossibleValue> {
+                Some(match self {
+                    $($type::$variant => PossibleValue::new($name)$(.alias($alias))?$(.help($help))?),+
+                })
+            }
+        }
+    };
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -118,71 +143,31 @@ pub struct ClientTlsArgs {
     pub tls_key: Option<std::path::PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Framing {
-    /// One ack per read of up to 1024 bytes, as the tutorial's `recv(1024)`.
-    Raw,
-    /// One ack per `\n`-terminated line; a final unterminated line is acked at EOF.
-    Line,
-}
-
-/// Which protocols the server answers on its address and port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Proto {
-    /// TCP only, as before UDP existed.
-    Tcp,
-    /// UDP only: each datagram is one message.
-    Udp,
-    /// TCP and UDP on the same address and port.
-    Both,
-}
-
-impl Proto {
-    pub fn tcp(self) -> bool {
-        matches!(self, Proto::Tcp | Proto::Both)
-    }
-
-    pub fn udp(self) -> bool {
-        matches!(self, Proto::Udp | Proto::Both)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum TextEncoding {
-    #[value(name = "utf-8", alias = "utf8")]
-    Utf8,
-    Gbk,
-}
-
-impl TextEncoding {
-    /// Text as bytes on the wire; `None` if GBK cannot carry a character
-    /// (rather than silently sending `?`).
-    pub fn encode(self, text: &str) -> Option<Vec<u8>> {
-        match self {
-            TextEncoding::Utf8 => Some(text.as_bytes().to_vec()),
-            TextEncoding::Gbk => {
-                let (bytes, _, unmappable) = encoding_rs::GBK.encode(text);
-                (!unmappable).then(|| bytes.into_owned())
-            }
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DecodeMode {
-    /// UTF-8 if valid, else GBK if it decodes cleanly, else escaped bytes.
-    Auto,
-    #[value(name = "utf-8", alias = "utf8")]
-    Utf8,
-    Gbk,
-    Hex,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
+// The core's own enums, spelt for the command line: each value's name,
+// aliases and the help `--help` lists for it.
+value_enum!(Framing {
+    Raw => "raw": "One ack per read of up to 1024 bytes, as the tutorial's `recv(1024)`",
+    Line => "line": "One ack per `\\n`-terminated line; a final unterminated line is acked at EOF",
+});
+value_enum!(Proto {
+    Tcp => "tcp": "TCP only",
+    Udp => "udp": "UDP only: each datagram is one message",
+    Both => "both": "TCP and UDP on the same address and port",
+});
+value_enum!(TextEncoding {
+    Utf8 => "utf-8" | "utf8",
+    Gbk => "gbk",
+});
+value_enum!(DecodeMode {
+    Auto => "auto": "UTF-8 if valid, else GBK if it decodes cleanly, else escaped bytes",
+    Utf8 => "utf-8" | "utf8",
+    Gbk => "gbk",
+    Hex => "hex",
+});
+value_enum!(LogFormat {
+    Text => "text",
+    Json => "json",
+});
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServerArgs {

@@ -6,7 +6,8 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::cli::{ClientArgs, DecodeMode};
+use crate::cli::ClientArgs;
+use crate::decode::DecodeMode;
 use crate::decode::TextDecoder;
 use crate::link::{Link, TlsClient, TlsError};
 use crate::protocol::DEFAULT_ADDRESS;

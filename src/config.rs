@@ -6,10 +6,12 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::cli::{
-    DecodeMode, Framing, LogFormat, Proto, ServerArgs, ServerTlsArgs, TextEncoding, TlsMode,
-};
-use crate::protocol::DEFAULT_ACK;
+use crate::cli::{ServerArgs, ServerTlsArgs, TlsMode};
+use crate::decode::DecodeMode;
+use crate::encoding::TextEncoding;
+use crate::framing::Framing;
+use crate::log::LogFormat;
+use crate::protocol::{DEFAULT_ACK, Proto};
 use crate::rules::{Rules, Template};
 use crate::tls::ServerIdentity;
 
@@ -18,7 +20,6 @@ use crate::tls::ServerIdentity;
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-/// What a connection answers to a message no rule answers.
 /// UDP receiver threads when `--udp-workers` is not given: receiving is
 /// mostly the kernel's work, and more threads than this only add wake-ups
 /// (README, UDP, for the measurement).

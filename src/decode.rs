@@ -7,7 +7,18 @@ use std::fmt::Write as _;
 
 use encoding_rs::{CoderResult, Decoder, GBK, UTF_8};
 
-use crate::cli::DecodeMode;
+/// How received bytes are shown (`--decode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodeMode {
+    /// UTF-8 if valid, else GBK if it decodes cleanly, else escaped bytes.
+    Auto,
+    /// UTF-8; what is not valid shows as U+FFFD.
+    Utf8,
+    /// GBK, as Windows network tools send text; what is not valid shows as U+FFFD.
+    Gbk,
+    /// Every byte in hex.
+    Hex,
+}
 
 pub struct TextDecoder {
     mode: DecodeMode,

@@ -1,6 +1,13 @@
 //! Bytes in, messages out. Pure: no I/O, so every split of the input can be tested.
 
-use crate::cli::Framing;
+/// How a connection's byte stream is cut into messages (`--framing`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// One ack per read of up to 1024 bytes, as the tutorial's `recv(1024)`.
+    Raw,
+    /// One ack per `\n`-terminated line; a final unterminated line is acked at EOF.
+    Line,
+}
 
 /// Bytes the tutorial's `recv(1024)` reads at a time; one raw message at most.
 pub const RAW_READ_SIZE: usize = 1024;

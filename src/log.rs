@@ -13,7 +13,14 @@ use chrono::format::{Item, StrftimeItems};
 use chrono::{Local, SecondsFormat};
 use serde::Serialize;
 
-use crate::cli::LogFormat;
+/// How each log line is written (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// For people: timestamp, level, connection, then words.
+    Text,
+    /// One JSON object a line, for tools.
+    Json,
+}
 
 mod sink;
 

@@ -17,7 +17,7 @@ use self::matcher::RegexScratch;
 pub use self::rule::{Action, Rule};
 pub use self::template::{Context, Template};
 
-use crate::cli::TextEncoding;
+use crate::encoding::TextEncoding;
 use crate::sync;
 
 /// The rule that answers a message, and where it matched.

@@ -41,9 +41,10 @@ use self::registry::Registry;
 use self::shutdown::{Helpers, Threads};
 use self::state::ServerState;
 use self::udp::Udp;
-use crate::cli::{Framing, Proto};
 use crate::config::ServerConfig;
+use crate::framing::Framing;
 use crate::log::{Event, Logger, Sink};
+use crate::protocol::Proto;
 use crate::stats::Stats;
 
 /// How long a closing socket may take to see the peer close before we drop it.

@@ -14,7 +14,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::error::ClientError;
-use crate::cli::DecodeMode;
+use crate::decode::DecodeMode;
 use crate::decode::TextDecoder;
 use crate::protocol::DATAGRAM_BUFFER;
 

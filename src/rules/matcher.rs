@@ -9,7 +9,7 @@ use regex_automata::util::captures::Captures;
 use regex_automata::util::syntax;
 use regex_automata::{Input, MatchKind};
 
-use crate::cli::TextEncoding;
+use crate::encoding::TextEncoding;
 
 #[derive(Debug, Clone)]
 pub enum Matcher {

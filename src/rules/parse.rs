@@ -11,7 +11,8 @@ use toml::Spanned;
 use super::matcher::Matcher;
 use super::rule::{Action, Delay, Rule};
 use super::template::Template;
-use crate::cli::{TextEncoding, duration};
+use crate::cli::duration;
+use crate::encoding::TextEncoding;
 
 /// One `--rule 'MATCH=>REPLY'`: MATCH is an exact message, or `/REGEX/`.
 pub fn one_liner(text: &str, encoding: TextEncoding) -> Result<Rule, String> {

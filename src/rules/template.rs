@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::ops::Range;
 
-use crate::cli::TextEncoding;
+use crate::encoding::TextEncoding;
 
 /// The placeholders a template may use, for error messages.
 const KNOWN: &str = "{0}..{9}, {msg}, {hex}, {len}, {conn}, {seq}, {peer}, {time}, {unix_ms}";
