@@ -7,6 +7,7 @@ use clap::builder::PossibleValue;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::decode::DecodeMode;
+use crate::duration::{self, Bare};
 use crate::encoding::TextEncoding;
 use crate::framing::Framing;
 use crate::log::LogFormat;
@@ -358,12 +359,9 @@ pub enum TlsMode {
     Auto,
 }
 
-/// `1s`, `500ms`, or a number of seconds.
+/// `1s`, `500ms`, or a number of seconds; at least a millisecond.
 fn parse_interval(text: &str) -> Result<Duration, String> {
-    let duration = match text.parse::<f64>() {
-        Ok(_) => parse_secs(text)?,
-        Err(_) => duration(text)?,
-    };
+    let duration = duration::parse(text, Bare::Seconds)?;
     if duration < Duration::from_millis(1) {
         return Err(format!("`{text}` is shorter than 1ms"));
     }
@@ -393,25 +391,6 @@ fn parse_bind(text: &str) -> Result<SocketAddr, String> {
         .or(addrs.first())
         .copied()
         .ok_or_else(|| format!("the name has no address; {usage}"))
-}
-
-/// `"200ms"` or `"1.5s"` (up to a day, which is more than any drain).
-pub fn duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let bad = || format!("{text:?} is not a duration like \"200ms\" or \"1.5s\"");
-    let (number, unit) = if let Some(n) = text.strip_suffix("ms") {
-        (n, 1e-3)
-    } else if let Some(n) = text.strip_suffix('s') {
-        (n, 1.0)
-    } else {
-        return Err(bad());
-    };
-    let value: f64 = number.trim().parse().map_err(|_| bad())?;
-    let secs = value * unit;
-    if !(0.0..=86_400.0).contains(&secs) {
-        return Err(bad());
-    }
-    Ok(Duration::from_secs_f64(secs))
 }
 
 fn at_least_one(text: &str) -> Result<usize, String> {
@@ -509,22 +488,20 @@ pub struct BenchArgs {
     pub tls: ClientTlsArgs,
 }
 
+/// A number of seconds (`0.5`, so tests and impatient users can say it),
+/// or `500ms`, `1.5s`; zero too.
 fn parse_secs_or_zero(text: &str) -> Result<Duration, String> {
-    if text.trim().parse::<f64>() == Ok(0.0) {
-        return Ok(Duration::ZERO);
-    }
-    parse_secs(text)
+    duration::parse(text, Bare::Seconds)
 }
 
-/// Seconds as a decimal number, so tests and impatient users can say `0.5`.
+/// As `parse_secs_or_zero`, but more than zero: a timeout of nothing would
+/// end everything at once.
 fn parse_secs(text: &str) -> Result<Duration, String> {
-    let secs: f64 = text
-        .parse()
-        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
-    if !(secs > 0.0 && secs <= 1e9) {
+    let duration = duration::parse(text, Bare::Seconds)?;
+    if duration.is_zero() {
         return Err(format!("`{text}` must be more than 0 seconds"));
     }
-    Ok(Duration::from_secs_f64(secs))
+    Ok(duration)
 }
 
 #[cfg(test)]

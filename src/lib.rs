@@ -11,6 +11,7 @@ pub mod cli;
 mod client;
 mod config;
 pub mod decode;
+mod duration;
 mod encoding;
 mod exit;
 pub mod framing;
