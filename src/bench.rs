@@ -55,19 +55,19 @@ fn resolve(target: &str) -> Result<SocketAddr> {
 
 fn measure(args: &BenchArgs, addr: SocketAddr) -> Result<Report> {
     if args.udp && args.scenario != Scenario::Rr {
-        return Err(crate::config::UsageError(
+        return Err(crate::exit::UsageError(
             "--udp measures the rr scenario only: UDP has no connections to open or hold".into(),
         )
         .into());
     }
     if args.udp && args.tls.tls {
         return Err(
-            crate::config::UsageError("--udp and --tls: TLS runs over TCP only".into()).into(),
+            crate::exit::UsageError("--udp and --tls: TLS runs over TCP only".into()).into(),
         );
     }
     let message = line_of(args.size);
     let tls = TlsClient::from_args(&args.tls, &addr.ip().to_string())
-        .map_err(|e| anyhow::Error::new(crate::config::UsageError(e)))?
+        .map_err(|e| anyhow::Error::new(crate::exit::UsageError(e)))?
         .map(|mut tls| {
             // Every `conn` cycle a full handshake, as a fleet of new clients makes.
             let mut config = (*tls.config).clone();

@@ -9,16 +9,12 @@ use anyhow::Result;
 use crate::cli::{ServerArgs, ServerTlsArgs, TlsMode};
 use crate::decode::DecodeMode;
 use crate::encoding::TextEncoding;
+use crate::exit::UsageError;
 use crate::framing::Framing;
 use crate::log::LogFormat;
 use crate::protocol::{DEFAULT_ACK, Proto};
 use crate::rules::{Rules, Template};
 use crate::tls::ServerIdentity;
-
-/// A flag value that parses but cannot be used: exit 2, as for clap's own usage errors.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
 
 /// UDP receiver threads when `--udp-workers` is not given: receiving is
 /// mostly the kernel's work, and more threads than this only add wake-ups

@@ -1,6 +1,11 @@
 //! Exit statuses: the one list that `main`, the client, `--help` and the
 //! README's table all follow.
 
+/// A flag value that parses but cannot be used: exit 2, as for clap's own usage errors.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
 /// How a `tcpack` process ended. The server uses the first three and
 /// `Interrupted`; the client tells its failures apart so scripts can too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

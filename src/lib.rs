@@ -30,7 +30,8 @@ use anyhow::{Context, Result};
 
 use crate::cli::{Cli, ClientArgs, Command, ServerArgs};
 use crate::client::{Client, ClientError};
-use crate::config::{ServerConfig, UsageError};
+use crate::config::ServerConfig;
+use crate::exit::UsageError;
 use crate::server::Server;
 
 pub use crate::exit::Exit;
