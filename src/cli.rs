@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::builder::PossibleValue;
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::bench::Scenario;
 use crate::decode::DecodeMode;
 use crate::duration::{self, Bare};
 use crate::encoding::TextEncoding;
@@ -168,6 +169,12 @@ value_enum!(DecodeMode {
 value_enum!(LogFormat {
     Text => "text",
     Json => "json",
+});
+value_enum!(Scenario {
+    Rr => "rr": "Persistent connections, each sending a line and waiting for its ack",
+    Conn => "conn": "Connect, one line, ack, close, again and again (like `echo hi | nc -N`)",
+    Pipeline => "pipeline": "Persistent connections writing --depth lines at once, then reading --depth acks",
+    Idle => "idle": "Hold --idle silent connections while fresh clients measure their time to an answer",
 });
 
 #[derive(Debug, Clone, clap::Args)]
@@ -398,36 +405,6 @@ fn at_least_one(text: &str) -> Result<usize, String> {
         Ok(0) => Err("must be at least 1".into()),
         Ok(n) => Ok(n),
         Err(_) => Err(format!("`{text}` is not a whole number")),
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Scenario {
-    /// Persistent connections, each sending a line and waiting for its ack
-    Rr,
-    /// Connect, one line, ack, close, again and again (like `echo hi | nc -N`)
-    Conn,
-    /// Persistent connections writing --depth lines at once, then reading --depth acks
-    Pipeline,
-    /// Hold --idle silent connections while fresh clients measure their time to an answer
-    Idle,
-}
-
-impl ClientArgs {
-    /// HOST and PORT as given: none, one (HOST:PORT) or both.
-    pub fn target(&self) -> Vec<String> {
-        self.host.iter().chain(&self.port).cloned().collect()
-    }
-}
-
-impl Scenario {
-    pub fn name(self) -> &'static str {
-        match self {
-            Scenario::Rr => "rr",
-            Scenario::Conn => "conn",
-            Scenario::Pipeline => "pipeline",
-            Scenario::Idle => "idle",
-        }
     }
 }
 

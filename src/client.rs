@@ -6,7 +6,6 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::cli::ClientArgs;
 use crate::decode::DecodeMode;
 use crate::decode::TextDecoder;
 use crate::link::{Link, TlsClient, TlsError};
@@ -66,13 +65,40 @@ enum Source {
     Prompt,
 }
 
+/// What `tcpack client` was asked to do.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// HOST and PORT as given: none, one (HOST:PORT) or both.
+    pub target: Vec<String>,
+    /// `-m` messages; none: stdin's lines (or the tutorial's prompts).
+    pub messages: Vec<String>,
+    /// Send the messages this many times in all.
+    pub count: Option<usize>,
+    /// Milliseconds between repeated messages.
+    pub interval: u64,
+    /// Bytes sent for text.
+    pub encoding: crate::encoding::TextEncoding,
+    /// For the connection, each ack, and with UDP each try.
+    pub timeout: Duration,
+    /// Send and close without waiting for acks.
+    pub no_wait: bool,
+    /// Messages are hex bytes, acks shown as hex.
+    pub hex: bool,
+    /// Only the acks on stdout.
+    pub quiet: bool,
+    pub udp: bool,
+    /// UDP: tries after the first.
+    pub retries: u32,
+    pub tls: crate::link::TlsOptions,
+}
+
 pub struct Client {
-    args: ClientArgs,
+    args: ClientConfig,
     round_trips: Arc<Mutex<RoundTrips>>,
 }
 
 impl Client {
-    pub fn new(args: ClientArgs) -> Self {
+    pub fn new(args: ClientConfig) -> Self {
         Self {
             args,
             round_trips: Arc::default(),
@@ -86,7 +112,7 @@ impl Client {
 
     pub fn run(&self) -> Result<(), ClientError> {
         let args = &self.args;
-        let target = args.target();
+        let target = args.target.clone();
         // The tutorial's prompts, on a terminal with nothing else to go by.
         let interactive =
             target.is_empty() && args.messages.is_empty() && io::stdin().is_terminal();
@@ -117,7 +143,7 @@ impl Client {
             Channel::Udp(datagrams)
         } else {
             let host = target.rsplit_once(':').map_or(target.as_str(), |(h, _)| h);
-            let tls = TlsClient::from_args(&args.tls, host).map_err(ClientError::Usage)?;
+            let tls = TlsClient::new(&args.tls, host).map_err(ClientError::Usage)?;
             let stream = connect(&target, args.timeout)?;
             let peer = stream
                 .peer_addr()

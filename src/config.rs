@@ -1,4 +1,7 @@
-//! A validated server configuration, built once from the parsed command line.
+//! What each command takes, built once from the parsed command line: the
+//! one place that knows both `cli` and the parts it drives. The server's
+//! configuration is checked here; the client's and the bench's are
+//! carried over as they are.
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -6,11 +9,14 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::cli::{ServerArgs, ServerTlsArgs, TlsMode};
+use crate::bench::BenchConfig;
+use crate::cli::{BenchArgs, ClientArgs, ClientTlsArgs, ServerArgs, ServerTlsArgs, TlsMode};
+use crate::client::ClientConfig;
 use crate::decode::DecodeMode;
 use crate::encoding::TextEncoding;
 use crate::exit::UsageError;
 use crate::framing::Framing;
+use crate::link::TlsOptions;
 use crate::log::LogFormat;
 use crate::protocol::{DEFAULT_ACK, Proto};
 use crate::rules::{Rules, Template};
@@ -184,6 +190,17 @@ impl ServerConfig {
         })
     }
 
+    /// `tcpack server FLAGS`' configuration, for unit tests elsewhere.
+    #[cfg(test)]
+    pub fn from_flags(flags: &[&str]) -> Self {
+        use clap::Parser;
+        let args = ["tcpack", "server"].iter().chain(flags);
+        let crate::cli::Command::Server(args) = crate::cli::Cli::parse_from(args).command else {
+            unreachable!("the command is `server`")
+        };
+        Self::from_args(&args).expect("a valid configuration")
+    }
+
     /// Whether anything can push to connections: heartbeats or an operator.
     pub fn can_push(&self) -> bool {
         self.push.is_some() || self.console || self.control
@@ -195,6 +212,59 @@ impl ServerConfig {
             if message.trim_ascii_end() == trigger.as_slice() {
                 panic!("test panic: the message was TCPACK_TEST_PANIC_ON");
             }
+        }
+    }
+}
+
+impl From<ClientArgs> for ClientConfig {
+    fn from(args: ClientArgs) -> Self {
+        Self {
+            target: args.host.into_iter().chain(args.port).collect(),
+            messages: args.messages,
+            count: args.count,
+            interval: args.interval,
+            encoding: args.encoding,
+            timeout: args.timeout,
+            no_wait: args.no_wait,
+            hex: args.hex,
+            quiet: args.quiet,
+            udp: args.udp,
+            retries: args.retries,
+            tls: args.tls.into(),
+        }
+    }
+}
+
+impl From<BenchArgs> for BenchConfig {
+    fn from(args: BenchArgs) -> Self {
+        Self {
+            target: args.target,
+            scenario: args.scenario,
+            connections: args.connections,
+            messages: args.messages,
+            size: args.size,
+            duration: args.duration,
+            warmup: args.warmup,
+            depth: args.depth,
+            idle: args.idle,
+            timeout: args.timeout,
+            server_pid: args.server_pid,
+            json: args.json,
+            udp: args.udp,
+            tls: args.tls.into(),
+        }
+    }
+}
+
+impl From<ClientTlsArgs> for TlsOptions {
+    fn from(args: ClientTlsArgs) -> Self {
+        Self {
+            enabled: args.tls,
+            ca: args.tls_ca,
+            insecure: args.insecure,
+            name: args.tls_name,
+            cert: args.tls_cert,
+            key: args.tls_key,
         }
     }
 }

@@ -41,7 +41,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Server(args) => run_server(&args),
         Command::Client(args) => run_client(args),
-        Command::Bench(args) => bench::run(&args),
+        Command::Bench(args) => bench::run(&args.into()),
     }
 }
 
@@ -60,7 +60,7 @@ fn run_server(args: &ServerArgs) -> Result<()> {
 }
 
 fn run_client(args: ClientArgs) -> Result<()> {
-    let client = Client::new(args);
+    let client = Client::new(args.into());
     let round_trips = client.round_trips();
     ctrlc::set_handler(move || {
         let summary = crate::sync::lock(&round_trips).summary();

@@ -5,18 +5,34 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use rustls_pki_types::ServerName;
 
-use crate::cli::ClientTlsArgs;
 use crate::tls::Trust;
 
 pub enum Link {
     Plain(TcpStream),
     Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+/// TLS as `tcpack client` or `tcpack bench` was asked to speak it.
+#[derive(Debug, Clone, Default)]
+pub struct TlsOptions {
+    /// `--tls`: without it, the rest is unused.
+    pub enabled: bool,
+    /// Trust a server certificate this PEM file signed.
+    pub ca: Option<PathBuf>,
+    /// Trust any server certificate.
+    pub insecure: bool,
+    /// The name the certificate must carry, if not the host connected to.
+    pub name: Option<String>,
+    /// A client certificate and its key, for mutual TLS.
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
 }
 
 /// How a TLS client connects: its configuration and the name it checks.
@@ -27,12 +43,12 @@ pub struct TlsClient {
 }
 
 impl TlsClient {
-    /// From the flags, for a server reached as `host`; `None` without `--tls`.
-    pub fn from_args(args: &ClientTlsArgs, host: &str) -> Result<Option<Self>, String> {
-        if !args.tls {
+    /// From the options, for a server reached as `host`; `None` without `--tls`.
+    pub fn new(options: &TlsOptions, host: &str) -> Result<Option<Self>, String> {
+        if !options.enabled {
             return Ok(None);
         }
-        let trust = match (&args.tls_ca, args.insecure) {
+        let trust = match (&options.ca, options.insecure) {
             (Some(ca), _) => Trust::Ca(ca),
             (None, true) => {
                 eprintln!(
@@ -46,10 +62,10 @@ impl TlsClient {
                 );
             }
         };
-        let identity = args.tls_cert.as_deref().zip(args.tls_key.as_deref());
+        let identity = options.cert.as_deref().zip(options.key.as_deref());
         Ok(Some(TlsClient {
             config: crate::tls::client(trust, identity)?,
-            name: crate::tls::server_name(args.tls_name.as_deref().unwrap_or(host))?,
+            name: crate::tls::server_name(options.name.as_deref().unwrap_or(host))?,
         }))
     }
 }

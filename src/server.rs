@@ -363,24 +363,11 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{Cli, Command};
-    use clap::Parser;
     use std::net::TcpStream;
 
     #[test]
     fn accepted_sockets_get_nodelay_and_timeouts() {
-        let cli = Cli::parse_from([
-            "tcpack",
-            "server",
-            "--idle-timeout",
-            "7",
-            "--write-timeout",
-            "3",
-        ]);
-        let Command::Server(args) = cli.command else {
-            unreachable!()
-        };
-        let config = ServerConfig::from_args(&args).unwrap();
+        let config = ServerConfig::from_flags(&["--idle-timeout", "7", "--write-timeout", "3"]);
         let listener = listener::listen("127.0.0.1:0".parse().unwrap(), 8, false).unwrap();
         let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (stream, _) = listener.accept().unwrap();
