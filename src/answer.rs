@@ -13,7 +13,7 @@ use crate::rules::{Action, Choice, Context, HeldRules, trim_line_end};
 use crate::stats::millis;
 
 /// The answer chosen for one message.
-pub struct Answer<'r> {
+pub(crate) struct Answer<'r> {
     /// The rule that answers, or `None` for the default.
     pub choice: Option<Choice<'r>>,
     /// How long to wait first.
@@ -22,7 +22,7 @@ pub struct Answer<'r> {
 
 impl<'r> Answer<'r> {
     /// Picks the answer to `message` (`rules` as the worker holds them).
-    pub fn choose(
+    pub(crate) fn choose(
         rules: Option<&'r mut HeldRules>,
         message: &[u8],
         rng: &mut fastrand::Rng,
@@ -39,7 +39,7 @@ impl<'r> Answer<'r> {
     }
 
     /// What the log says about the rule, if one answered.
-    pub fn tag(&self) -> Option<RuleTag<'r>> {
+    pub(crate) fn tag(&self) -> Option<RuleTag<'r>> {
         self.choice.as_ref().map(|c| RuleTag {
             rule: c.number,
             rule_label: &c.rule.label,
@@ -49,14 +49,20 @@ impl<'r> Answer<'r> {
     }
 
     /// The rule's action; the default answer is a reply.
-    pub fn action(&self) -> Action {
+    pub(crate) fn action(&self) -> Action {
         self.choice
             .as_ref()
             .map_or(Action::Reply, |c| c.rule.action)
     }
 
     /// Appends the answer's bytes to `out`: nothing for `silent` and `reset`.
-    pub fn render(&self, default: &Reply, message: &[u8], sender: Sender, out: &mut Vec<u8>) {
+    pub(crate) fn render(
+        &self,
+        default: &Reply,
+        message: &[u8],
+        sender: Sender,
+        out: &mut Vec<u8>,
+    ) {
         let context = || Context {
             message: trim_line_end(message),
             groups: self.choice.as_ref().map_or(&[], |c| c.groups.as_slice()),
@@ -80,7 +86,7 @@ impl<'r> Answer<'r> {
 
 /// Who sent the message, for the templates' `{conn}`, `{seq}` and `{peer}`.
 #[derive(Debug, Clone, Copy)]
-pub struct Sender {
+pub(crate) struct Sender {
     /// The connection id; 0 for UDP.
     pub conn: u64,
     /// The message's number on its connection (UDP: on this receiver).

@@ -21,11 +21,11 @@ mod udp;
 
 use measurement::{Clock, Measurement, nanos};
 use proc_stat::{cpu_seconds, rss_kib};
-pub use report::{Latency, Report, ServerUsage};
+pub(crate) use report::{Latency, Report, ServerUsage};
 
 /// What `tcpack bench` measures (`--scenario`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scenario {
+pub(crate) enum Scenario {
     /// Persistent connections, each sending a line and waiting for its ack.
     Rr,
     /// Connect, one line, ack, close, again and again.
@@ -38,7 +38,7 @@ pub enum Scenario {
 
 impl Scenario {
     /// The name the report gives it, as `--scenario` spells it.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Scenario::Rr => "rr",
             Scenario::Conn => "conn",
@@ -50,7 +50,7 @@ impl Scenario {
 
 /// What `tcpack bench` was asked to measure, and how.
 #[derive(Debug, Clone)]
-pub struct BenchConfig {
+pub(crate) struct BenchConfig {
     /// The server as HOST:PORT.
     pub target: String,
     pub scenario: Scenario,
@@ -77,7 +77,7 @@ pub struct BenchConfig {
     pub tls: TlsOptions,
 }
 
-pub fn run(args: &BenchConfig) -> Result<()> {
+pub(crate) fn run(args: &BenchConfig) -> Result<()> {
     let target = resolve(&args.target)?;
     if crate::limits::raise_open_file_limit().is_err() {
         eprintln!(

@@ -40,11 +40,11 @@ macro_rules! value_enum {
 )]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Listen for TCP clients, log every message they send and acknowledge it.
     Server(Box<ServerArgs>),
     /// Send messages and show each ack with its round-trip time.
@@ -55,7 +55,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct ClientArgs {
+pub(crate) struct ClientArgs {
     /// Server address or name, or HOST:PORT ([::1]:7785 for IPv6); none: 127.0.0.1:7785 (asked for on a terminal without -m)
     pub host: Option<String>,
 
@@ -113,7 +113,7 @@ pub struct ClientArgs {
 
 /// TLS for `tcpack client` and `tcpack bench`.
 #[derive(Debug, Clone, clap::Args)]
-pub struct ClientTlsArgs {
+pub(crate) struct ClientTlsArgs {
     /// Speak TLS to the server
     #[arg(long, help_heading = "TLS")]
     pub tls: bool,
@@ -178,7 +178,7 @@ value_enum!(Scenario {
 });
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct ServerArgs {
+pub(crate) struct ServerArgs {
     /// Address to listen on (or a bare PORT on loopback); 0.0.0.0:7785 or [::]:7785 to expose it, port 0 picks a free port
     #[arg(long, value_name = "ADDR:PORT", default_value = crate::protocol::DEFAULT_ADDRESS, value_parser = parse_bind)]
     pub bind: SocketAddr,
@@ -308,7 +308,7 @@ pub struct ServerArgs {
 }
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct ServerTlsArgs {
+pub(crate) struct ServerTlsArgs {
     /// Serve TLS with this PEM certificate chain (with --tls-key)
     #[arg(
         long,
@@ -359,7 +359,7 @@ pub struct ServerTlsArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum TlsMode {
+pub(crate) enum TlsMode {
     /// Every client must speak TLS
     Only,
     /// TLS clients and plaintext clients on one port
@@ -409,7 +409,7 @@ fn at_least_one(text: &str) -> Result<usize, String> {
 }
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct BenchArgs {
+pub(crate) struct BenchArgs {
     /// Server as HOST:PORT
     #[arg(value_name = "HOST:PORT")]
     pub target: String,

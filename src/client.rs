@@ -15,14 +15,14 @@ mod error;
 mod input;
 mod udp;
 
-pub use error::ClientError;
+pub(crate) use error::ClientError;
 use error::usage;
 use input::{parse_hex, parse_target, prompt, prompt_target, read_line};
 use udp::Datagrams;
 
 /// Round-trip times so far; shared with the Ctrl-C handler, which prints them.
 #[derive(Debug, Default)]
-pub struct RoundTrips {
+pub(crate) struct RoundTrips {
     sent: u64,
     acked: u64,
     rtt_min: Option<Duration>,
@@ -38,7 +38,7 @@ impl RoundTrips {
         self.rtt_sum += rtt;
     }
 
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let lost = self.sent - self.acked;
         let mut line = format!("sent {}, acked {}, unacked {lost}", self.sent, self.acked);
         if let Some(min) = self.rtt_min {
@@ -67,7 +67,7 @@ enum Source {
 
 /// What `tcpack client` was asked to do.
 #[derive(Debug, Clone)]
-pub struct ClientConfig {
+pub(crate) struct ClientConfig {
     /// HOST and PORT as given: none, one (HOST:PORT) or both.
     pub target: Vec<String>,
     /// `-m` messages; none: stdin's lines (or the tutorial's prompts).
@@ -92,13 +92,13 @@ pub struct ClientConfig {
     pub tls: crate::link::TlsOptions,
 }
 
-pub struct Client {
+pub(crate) struct Client {
     args: ClientConfig,
     round_trips: Arc<Mutex<RoundTrips>>,
 }
 
 impl Client {
-    pub fn new(args: ClientConfig) -> Self {
+    pub(crate) fn new(args: ClientConfig) -> Self {
         Self {
             args,
             round_trips: Arc::default(),
@@ -106,11 +106,11 @@ impl Client {
     }
 
     /// What the Ctrl-C handler prints.
-    pub fn round_trips(&self) -> Arc<Mutex<RoundTrips>> {
+    pub(crate) fn round_trips(&self) -> Arc<Mutex<RoundTrips>> {
         Arc::clone(&self.round_trips)
     }
 
-    pub fn run(&self) -> Result<(), ClientError> {
+    pub(crate) fn run(&self) -> Result<(), ClientError> {
         let args = &self.args;
         let target = args.target.clone();
         // The tutorial's prompts, on a terminal with nothing else to go by.

@@ -25,16 +25,16 @@ use crate::tls::ServerIdentity;
 /// UDP receiver threads when `--udp-workers` is not given: receiving is
 /// mostly the kernel's work, and more threads than this only add wake-ups
 /// (README, UDP, for the measurement).
-pub const DEFAULT_UDP_WORKERS: usize = 4;
+pub(crate) const DEFAULT_UDP_WORKERS: usize = 4;
 
 /// UDP answers a second to one source address when `--udp-rate` is not
 /// given: enough for a device or a person testing, too few to make tcpack
 /// worth aiming at a victim with a spoofed source (README, UDP).
-pub const DEFAULT_UDP_RATE: u32 = 100;
+pub(crate) const DEFAULT_UDP_RATE: u32 = 100;
 
 /// What a connection answers to each message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reply {
+pub(crate) enum Reply {
     /// These exact bytes, already encoded for the wire.
     Fixed(Vec<u8>),
     /// The message itself.
@@ -44,7 +44,7 @@ pub enum Reply {
 }
 
 /// TLS for the server, loaded and checked at start.
-pub struct TlsConfig {
+pub(crate) struct TlsConfig {
     pub server: crate::tls::ServerTls,
     /// `--tls-mode auto`: plaintext clients are served too.
     pub auto: bool,
@@ -62,13 +62,13 @@ impl std::fmt::Debug for TlsConfig {
 
 /// `--push TEXT --push-every DUR`: a heartbeat to every served connection.
 #[derive(Debug)]
-pub struct Push {
+pub(crate) struct Push {
     pub text: Template,
     pub every: Duration,
 }
 
 #[derive(Debug)]
-pub struct ServerConfig {
+pub(crate) struct ServerConfig {
     pub bind: SocketAddr,
     pub workers: usize,
     pub backlog: i32,
@@ -111,7 +111,7 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    pub fn from_args(args: &ServerArgs) -> Result<Self> {
+    pub(crate) fn from_args(args: &ServerArgs) -> Result<Self> {
         let usage = |message: String| anyhow::Error::new(UsageError(message));
         let encoding = args.reply_encoding;
         let rules = if args.rules_inline.is_empty() && args.rules_file.is_none() {
@@ -192,7 +192,7 @@ impl ServerConfig {
 
     /// `tcpack server FLAGS`' configuration, for unit tests elsewhere.
     #[cfg(test)]
-    pub fn from_flags(flags: &[&str]) -> Self {
+    pub(crate) fn from_flags(flags: &[&str]) -> Self {
         use clap::Parser;
         let args = ["tcpack", "server"].iter().chain(flags);
         let crate::cli::Command::Server(args) = crate::cli::Cli::parse_from(args).command else {
@@ -202,12 +202,12 @@ impl ServerConfig {
     }
 
     /// Whether anything can push to connections: heartbeats or an operator.
-    pub fn can_push(&self) -> bool {
+    pub(crate) fn can_push(&self) -> bool {
         self.push.is_some() || self.console || self.control
     }
 
     /// Panics if `message` is the debug-only test trigger (see `panic_on`).
-    pub fn panic_if_asked(&self, message: &[u8]) {
+    pub(crate) fn panic_if_asked(&self, message: &[u8]) {
         if let Some(trigger) = &self.panic_on {
             if message.trim_ascii_end() == trigger.as_slice() {
                 panic!("test panic: the message was TCPACK_TEST_PANIC_ON");

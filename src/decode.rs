@@ -77,7 +77,7 @@ impl TextDecoder {
 impl TextDecoder {
     /// Shows a message that stands alone, such as a UDP datagram: nothing is
     /// carried over from the one before or into the next, whoever sent them.
-    pub fn decode_whole(&mut self, message: &[u8]) -> &str {
+    pub(crate) fn decode_whole(&mut self, message: &[u8]) -> &str {
         // A decoder that was told `last` is finished; fresh ones cost no allocation.
         self.utf8 = UTF_8.new_decoder_without_bom_handling();
         self.gbk = GBK.new_decoder_without_bom_handling();
@@ -132,7 +132,7 @@ fn push_escaped(out: &mut String, text: &str) {
 
 /// `bytes` as the log shows undecodable input: printable ASCII as itself,
 /// everything else as `\xNN`.
-pub fn escape_bytes(bytes: &[u8]) -> String {
+pub(crate) fn escape_bytes(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
     push_escaped_bytes(&mut out, bytes);
     out

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 /// What a number without a unit means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Bare {
+pub(crate) enum Bare {
     /// Seconds, as the command line's `SECS` flags count.
     Seconds,
     /// Nothing: the rules file asks for a unit, so `delay = "10"` is not
@@ -18,7 +18,7 @@ pub enum Bare {
 const MAX_SECS: f64 = 1e9;
 
 /// A duration from zero up to about 31 years.
-pub fn parse(text: &str, bare: Bare) -> Result<Duration, String> {
+pub(crate) fn parse(text: &str, bare: Bare) -> Result<Duration, String> {
     let text = text.trim();
     let bad = || match bare {
         Bare::Seconds => {

@@ -3,7 +3,7 @@
 
 /// The bytes that carry text on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TextEncoding {
+pub(crate) enum TextEncoding {
     Utf8,
     /// What Windows network tools send and show for Chinese text.
     Gbk,
@@ -12,7 +12,7 @@ pub enum TextEncoding {
 impl TextEncoding {
     /// Text as bytes on the wire; `None` if GBK cannot carry a character
     /// (rather than silently sending `?`).
-    pub fn encode(self, text: &str) -> Option<Vec<u8>> {
+    pub(crate) fn encode(self, text: &str) -> Option<Vec<u8>> {
         match self {
             TextEncoding::Utf8 => Some(text.as_bytes().to_vec()),
             TextEncoding::Gbk => {

@@ -10,10 +10,10 @@ pub enum Framing {
 }
 
 /// Bytes the tutorial's `recv(1024)` reads at a time; one raw message at most.
-pub const RAW_READ_SIZE: usize = 1024;
+pub(crate) const RAW_READ_SIZE: usize = 1024;
 
 /// Cuts a connection's byte stream into messages, each of which gets one ack.
-pub struct Framer {
+pub(crate) struct Framer {
     max_line: Option<usize>,
     /// The start of a line whose `\n` has not arrived yet; never holds a `\n`
     /// and never more than `max_line` bytes.
@@ -21,7 +21,7 @@ pub struct Framer {
 }
 
 impl Framer {
-    pub fn new(framing: Framing, max_line: usize) -> Self {
+    pub(crate) fn new(framing: Framing, max_line: usize) -> Self {
         let max_line = match framing {
             Framing::Raw => None,
             Framing::Line => Some(max_line.max(1)),
@@ -33,7 +33,7 @@ impl Framer {
     }
 
     /// How much one read should ask for.
-    pub fn read_size(&self) -> usize {
+    pub(crate) fn read_size(&self) -> usize {
         match self.max_line {
             None => RAW_READ_SIZE,
             Some(_) => 16 * 1024,
@@ -42,7 +42,7 @@ impl Framer {
 
     /// Feeds one read; calls `emit` for each complete message, in order.
     /// Lines keep their `\n`; a line longer than `max_line` comes out in pieces.
-    pub fn push(&mut self, mut data: &[u8], emit: &mut impl FnMut(&[u8])) {
+    pub(crate) fn push(&mut self, mut data: &[u8], emit: &mut impl FnMut(&[u8])) {
         let Some(max_line) = self.max_line else {
             if !data.is_empty() {
                 emit(data);
@@ -73,7 +73,7 @@ impl Framer {
     }
 
     /// At EOF: the final unterminated line, if any, is a message too.
-    pub fn finish(&mut self, emit: &mut impl FnMut(&[u8])) {
+    pub(crate) fn finish(&mut self, emit: &mut impl FnMut(&[u8])) {
         if !self.partial.is_empty() {
             emit(&self.partial);
             self.partial.clear();

@@ -7,7 +7,7 @@
 
 mod answer;
 mod bench;
-pub mod cli;
+mod cli;
 mod client;
 mod config;
 pub mod decode;
@@ -28,12 +28,13 @@ mod tls;
 
 use anyhow::{Context, Result};
 
-use crate::cli::{Cli, ClientArgs, Command, ServerArgs};
+use crate::cli::{ClientArgs, Command, ServerArgs};
 use crate::client::{Client, ClientError};
 use crate::config::ServerConfig;
 use crate::exit::UsageError;
 use crate::server::Server;
 
+pub use crate::cli::Cli;
 pub use crate::exit::Exit;
 
 /// Runs one parsed command line to its end.

@@ -7,7 +7,7 @@ use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
 /// Raises the soft open-file limit to the hard one, as Go's runtime and nginx
 /// do, so a thousand sockets work where the default soft limit is 1024.
 /// Returns the limit now in force (`None`: unlimited); on failure, the old one.
-pub fn raise_open_file_limit() -> Result<Option<u64>, (Option<u64>, io::Error)> {
+pub(crate) fn raise_open_file_limit() -> Result<Option<u64>, (Option<u64>, io::Error)> {
     let limit = getrlimit(Resource::Nofile);
     if limit.current == limit.maximum {
         return Ok(limit.current);
@@ -39,7 +39,7 @@ const NO_FLAGS: libc::c_ulong = 0;
 #[cfg(target_os = "linux")]
 // The one unsafe call in tcpack: neither rustix nor nix wraps PR_FUTEX_HASH.
 #[allow(unsafe_code)]
-pub fn size_futex_table(threads: usize) -> io::Result<usize> {
+pub(crate) fn size_futex_table(threads: usize) -> io::Result<usize> {
     use libc::c_ulong;
     // One slot per thread keeps chains short; past 64 Ki slots they stay short enough.
     let slots = threads.clamp(16, 1 << 16).next_power_of_two();
@@ -61,7 +61,7 @@ pub fn size_futex_table(threads: usize) -> io::Result<usize> {
 }
 
 #[cfg(not(target_os = "linux"))]
-pub fn size_futex_table(_threads: usize) -> io::Result<usize> {
+pub(crate) fn size_futex_table(_threads: usize) -> io::Result<usize> {
     Err(io::ErrorKind::Unsupported.into())
 }
 

@@ -14,14 +14,14 @@ use rustls_pki_types::ServerName;
 
 use crate::tls::Trust;
 
-pub enum Link {
+pub(crate) enum Link {
     Plain(TcpStream),
     Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
 }
 
 /// TLS as `tcpack client` or `tcpack bench` was asked to speak it.
 #[derive(Debug, Clone, Default)]
-pub struct TlsOptions {
+pub(crate) struct TlsOptions {
     /// `--tls`: without it, the rest is unused.
     pub enabled: bool,
     /// Trust a server certificate this PEM file signed.
@@ -37,14 +37,14 @@ pub struct TlsOptions {
 
 /// How a TLS client connects: its configuration and the name it checks.
 #[derive(Clone)]
-pub struct TlsClient {
+pub(crate) struct TlsClient {
     pub config: Arc<ClientConfig>,
     pub name: ServerName<'static>,
 }
 
 impl TlsClient {
     /// From the options, for a server reached as `host`; `None` without `--tls`.
-    pub fn new(options: &TlsOptions, host: &str) -> Result<Option<Self>, String> {
+    pub(crate) fn new(options: &TlsOptions, host: &str) -> Result<Option<Self>, String> {
         if !options.enabled {
             return Ok(None);
         }
@@ -72,7 +72,7 @@ impl TlsClient {
 
 impl Link {
     /// Wraps a connected socket; with `tls`, completes the handshake within `timeout`.
-    pub fn new(
+    pub(crate) fn new(
         stream: TcpStream,
         tls: Option<&TlsClient>,
         timeout: Duration,
@@ -93,7 +93,7 @@ impl Link {
         Ok(Link::Tls(Box::new(StreamOwned::new(conn, sock))))
     }
 
-    pub fn socket(&self) -> &TcpStream {
+    pub(crate) fn socket(&self) -> &TcpStream {
         match self {
             Link::Plain(stream) => stream,
             Link::Tls(tls) => tls.get_ref(),
@@ -101,7 +101,7 @@ impl Link {
     }
 
     /// Ends our side: close_notify for TLS, then the socket's write half.
-    pub fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         if let Link::Tls(tls) = self {
             tls.conn.send_close_notify();
             let _ = tls.flush();
@@ -141,7 +141,7 @@ impl Write for Link {
 
 /// Why a TLS connection did not come about.
 #[derive(Debug, thiserror::Error)]
-pub enum TlsError {
+pub(crate) enum TlsError {
     #[error("TLS setup: {0}")]
     Setup(String),
     #[error(
@@ -172,7 +172,7 @@ impl TlsError {
     /// The TLS error inside an I/O error from a connection already set up,
     /// such as the alert a server sends when it refuses a client certificate
     /// (TLS 1.3 tells the client only after its side of the handshake is done).
-    pub fn from_session_io(error: &io::Error) -> Option<Self> {
+    pub(crate) fn from_session_io(error: &io::Error) -> Option<Self> {
         use rustls::{AlertDescription as A, Error as E};
         let tls = error.get_ref()?.downcast_ref::<E>()?;
         Some(match tls {

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 /// How each log line is written (`--log-format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     /// For people: timestamp, level, connection, then words.
     Text,
     /// One JSON object a line, for tools.
@@ -24,11 +24,11 @@ pub enum LogFormat {
 
 mod sink;
 
-pub use sink::Sink;
+pub(crate) use sink::Sink;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
-pub enum Level {
+pub(crate) enum Level {
     Info,
     Warn,
     Error,
@@ -36,7 +36,7 @@ pub enum Level {
 
 /// Which connection a line is about.
 #[derive(Debug, Clone, Copy)]
-pub struct ConnTag {
+pub(crate) struct ConnTag {
     pub id: u64,
     pub peer: SocketAddr,
 }
@@ -51,7 +51,7 @@ enum Subject {
 
 /// UDP's counts in the summary, when the server answers UDP.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
-pub struct UdpTotals {
+pub(crate) struct UdpTotals {
     pub datagrams: u64,
     /// Their real sizes, also of any that were truncated.
     pub datagram_bytes: u64,
@@ -66,7 +66,7 @@ pub struct UdpTotals {
 
 #[derive(Debug, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
-pub enum Event<'a> {
+pub(crate) enum Event<'a> {
     Listening {
         addr: SocketAddr,
         workers: usize,
@@ -217,7 +217,7 @@ pub enum Event<'a> {
 
 /// Which rule answered a message, and how.
 #[derive(Debug, Clone, Copy, Serialize)]
-pub struct RuleTag<'a> {
+pub(crate) struct RuleTag<'a> {
     pub rule: usize,
     pub rule_label: &'a str,
     pub action: &'static str,
@@ -521,7 +521,7 @@ struct JsonLine<'a> {
     event: &'a Event<'a>,
 }
 
-pub struct Logger {
+pub(crate) struct Logger {
     format: LogFormat,
     quiet: bool,
     sink: Arc<Sink>,
@@ -535,7 +535,7 @@ thread_local! {
 }
 
 impl Logger {
-    pub fn new(format: LogFormat, quiet: bool, sink: Arc<Sink>) -> Self {
+    pub(crate) fn new(format: LogFormat, quiet: bool, sink: Arc<Sink>) -> Self {
         Self {
             format,
             quiet,
@@ -547,16 +547,16 @@ impl Logger {
     }
 
     /// False under `--quiet`: callers then skip decoding messages altogether.
-    pub fn messages_enabled(&self) -> bool {
+    pub(crate) fn messages_enabled(&self) -> bool {
         !self.quiet
     }
 
-    pub fn log(&self, conn: Option<ConnTag>, event: &Event<'_>) {
+    pub(crate) fn log(&self, conn: Option<ConnTag>, event: &Event<'_>) {
         self.write(conn.map_or(Subject::Server, Subject::Conn), event);
     }
 
     /// A line about a UDP peer: `udp 127.0.0.1:5555 message (5 bytes): hello`.
-    pub fn log_udp(&self, peer: SocketAddr, event: &Event<'_>) {
+    pub(crate) fn log_udp(&self, peer: SocketAddr, event: &Event<'_>) {
         self.write(Subject::Udp(peer), event);
     }
 
@@ -569,12 +569,12 @@ impl Logger {
     }
 
     /// Writes out every line logged so far; before exiting, say.
-    pub fn flush(&self) {
+    pub(crate) fn flush(&self) {
         self.sink.flush();
     }
 
     /// Flushes and stops the log's thread; later lines are written directly.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         self.sink.close();
     }
 

@@ -17,16 +17,16 @@ pub const BUSY: &str = "server busy\n";
 pub const SHUTTING_DOWN: &str = "server shutting down\n";
 
 /// Why a connection is turned away, as the log says after the notice.
-pub const SHUTTING_DOWN_WHY: &str = "the server is shutting down";
+pub(crate) const SHUTTING_DOWN_WHY: &str = "the server is shutting down";
 
 /// A buffer this big reads any UDP datagram whole, short of an IPv6
 /// jumbogram: payloads are at most 65,507 bytes over IPv4, 65,527 over IPv6.
-pub const DATAGRAM_BUFFER: usize = 64 * 1024;
+pub(crate) const DATAGRAM_BUFFER: usize = 64 * 1024;
 const _: () = assert!(DATAGRAM_BUFFER >= 65_527);
 
 /// Which protocols the server answers on its address and port (`--proto`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Proto {
+pub(crate) enum Proto {
     Tcp,
     /// Each datagram is one message.
     Udp,
@@ -36,18 +36,18 @@ pub enum Proto {
 
 impl Proto {
     /// Whether TCP is served.
-    pub fn tcp(self) -> bool {
+    pub(crate) fn tcp(self) -> bool {
         matches!(self, Proto::Tcp | Proto::Both)
     }
 
     /// Whether UDP is served.
-    pub fn udp(self) -> bool {
+    pub(crate) fn udp(self) -> bool {
         matches!(self, Proto::Udp | Proto::Both)
     }
 }
 
 /// Whether an answer line is one of the notices rather than an ack.
-pub fn is_notice(line: &[u8]) -> bool {
+pub(crate) fn is_notice(line: &[u8]) -> bool {
     [BUSY, SHUTTING_DOWN]
         .iter()
         .any(|notice| line.starts_with(notice.trim_end().as_bytes()))

@@ -61,7 +61,7 @@ const OTHER_THREADS: usize = 16;
 const BOTH_PORT_TRIES: usize = 16;
 
 /// A bound server, not yet serving.
-pub struct Server {
+pub(crate) struct Server {
     /// `None` with `--proto udp`.
     listener: Option<TcpListener>,
     /// `None` with `--proto tcp`.
@@ -73,7 +73,7 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn bind(config: ServerConfig) -> Result<Self> {
+    pub(crate) fn bind(config: ServerConfig) -> Result<Self> {
         let bind = |addr| {
             listener::listen(addr, config.backlog, config.reuse_port)
                 .map_err(|e| listener::bind_error(addr, e))
@@ -111,7 +111,7 @@ impl Server {
     }
 
     /// Serves until a requested shutdown has drained, then logs the summary.
-    pub fn run(self) -> Result<()> {
+    pub(crate) fn run(self) -> Result<()> {
         let Server {
             listener,
             udp,

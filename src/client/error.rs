@@ -8,7 +8,7 @@ use crate::exit::Exit;
 
 /// Why the client failed; each has its own exit status (`Exit`), listed in `--help`.
 #[derive(Debug, thiserror::Error)]
-pub enum ClientError {
+pub(crate) enum ClientError {
     #[error("{0}")]
     Usage(String),
     #[error("connection to {0} refused: is the server running on that port?")]
@@ -40,7 +40,7 @@ pub enum ClientError {
 }
 
 impl ClientError {
-    pub fn exit(&self) -> Exit {
+    pub(crate) fn exit(&self) -> Exit {
         match self {
             ClientError::Io(..) => Exit::Failure,
             ClientError::Usage(_) => Exit::Usage,
@@ -56,6 +56,6 @@ impl ClientError {
 }
 
 /// Bad usage or input, with what to do instead.
-pub fn usage(message: &str) -> ClientError {
+pub(super) fn usage(message: &str) -> ClientError {
     ClientError::Usage(message.to_owned())
 }

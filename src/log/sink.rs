@@ -24,7 +24,7 @@ struct Buffered {
     closed: bool,
 }
 
-pub struct Sink {
+pub(crate) struct Sink {
     pending: Mutex<Buffered>,
     ready: Condvar,
     /// Serializes writers, so batches reach stdout in the order they were taken.
@@ -34,7 +34,7 @@ pub struct Sink {
 
 impl Sink {
     /// A sink for stdout, with its flusher thread.
-    pub fn stdout() -> std::io::Result<Arc<Self>> {
+    pub(crate) fn stdout() -> std::io::Result<Arc<Self>> {
         let sink = Arc::new(Self {
             pending: Mutex::default(),
             ready: Condvar::new(),
@@ -49,7 +49,7 @@ impl Sink {
         Ok(sink)
     }
 
-    pub fn write_line(&self, line: &[u8]) {
+    pub(crate) fn write_line(&self, line: &[u8]) {
         let mut pending = lock(&self.pending);
         let was_empty = pending.bytes.is_empty();
         pending.bytes.extend_from_slice(line);
@@ -62,7 +62,7 @@ impl Sink {
     }
 
     /// Writes everything logged so far, now.
-    pub fn flush(&self) {
+    pub(crate) fn flush(&self) {
         let mut batch = lock(&self.writing);
         std::mem::swap(&mut *batch, &mut lock(&self.pending).bytes);
         let mut out = std::io::stdout().lock();
@@ -74,7 +74,7 @@ impl Sink {
     }
 
     /// Flushes, ends the flusher thread and waits for it; later lines are written at once.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         lock(&self.pending).closed = true;
         self.ready.notify_one();
         if let Some(handle) = lock(&self.flusher).take() {

@@ -12,7 +12,7 @@ use regex_automata::{Input, MatchKind};
 use crate::encoding::TextEncoding;
 
 #[derive(Debug, Clone)]
-pub enum Matcher {
+pub(crate) enum Matcher {
     /// The whole message, line terminator aside.
     Exact(Vec<Vec<u8>>),
     Prefix(Vec<Vec<u8>>),
@@ -26,18 +26,18 @@ pub enum Matcher {
 }
 
 /// Where a match is: `{0}` and the regex captures, as ranges in the message.
-pub type Groups = Vec<Option<Range<usize>>>;
+pub(crate) type Groups = Vec<Option<Range<usize>>>;
 
 impl Matcher {
-    pub fn exact(text: &str) -> Self {
+    pub(crate) fn exact(text: &str) -> Self {
         Matcher::Exact(spellings(text))
     }
 
-    pub fn prefix(text: &str) -> Self {
+    pub(crate) fn prefix(text: &str) -> Self {
         Matcher::Prefix(spellings(text))
     }
 
-    pub fn contains(text: &str) -> Self {
+    pub(crate) fn contains(text: &str) -> Self {
         let spellings = spellings(text);
         Matcher::Contains(
             spellings
@@ -52,7 +52,7 @@ impl Matcher {
     /// `regex-automata` engine underneath, so each worker can search with a
     /// cache of its own: through the regex crate, 64 workers share each
     /// regex's caches through a lock.
-    pub fn regex(pattern: &str) -> Result<Self, String> {
+    pub(crate) fn regex(pattern: &str) -> Result<Self, String> {
         // The regex crate's own message for a pattern that does not compile.
         regex::bytes::Regex::new(pattern)
             .map_err(|e| format!("regex /{pattern}/ does not compile: {e}"))?;
@@ -70,7 +70,7 @@ impl Matcher {
     }
 
     /// What a search with this matcher needs of its own: `Some` for a regex.
-    pub fn scratch(&self) -> Option<RegexScratch> {
+    pub(crate) fn scratch(&self) -> Option<RegexScratch> {
         match self {
             Matcher::Regex(regex) => Some(RegexScratch {
                 cache: regex.create_cache(),
@@ -81,7 +81,7 @@ impl Matcher {
     }
 
     /// `"AA 55 01"`, `"aa5501"` or `"0xAA 0x55"`.
-    pub fn hex(text: &str) -> Result<Self, String> {
+    pub(crate) fn hex(text: &str) -> Result<Self, String> {
         match crate::hex::parse(text)? {
             bytes if bytes.is_empty() => {
                 Err("an empty hex pattern would match every message".into())
@@ -93,7 +93,7 @@ impl Matcher {
     /// Where this matcher matches `message` (its line terminator already
     /// stripped; `raw` still has it, for hex), or `None`. A regex searches
     /// with `scratch` (made by `scratch()`), or with a new one if none is given.
-    pub fn find(
+    pub(crate) fn find(
         &self,
         message: &[u8],
         raw: &[u8],
@@ -137,7 +137,7 @@ impl Matcher {
 
 /// A regex's search state, kept by one worker from message to message.
 #[derive(Debug, Clone)]
-pub struct RegexScratch {
+pub(crate) struct RegexScratch {
     cache: meta::Cache,
     captures: Captures,
 }

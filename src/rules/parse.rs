@@ -16,7 +16,7 @@ use crate::duration::{self, Bare};
 use crate::encoding::TextEncoding;
 
 /// One `--rule 'MATCH=>REPLY'`: MATCH is an exact message, or `/REGEX/`.
-pub fn one_liner(text: &str, encoding: TextEncoding) -> Result<Rule, String> {
+pub(super) fn one_liner(text: &str, encoding: TextEncoding) -> Result<Rule, String> {
     let fail = |why: String| format!("--rule {text:?}: {why}");
     // A regex may hold `=>` itself: then the rule's `=>` is the one after its closing `/`.
     let split = match text.strip_prefix('/') {
@@ -75,7 +75,7 @@ struct RawRule {
 }
 
 /// Reads and checks a rules file.
-pub fn file(path: &Path, encoding: TextEncoding) -> Result<Vec<Rule>, String> {
+pub(super) fn file(path: &Path, encoding: TextEncoding) -> Result<Vec<Rule>, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read the rules file {}: {e}", path.display()))?;
     parse_file(&text, encoding).map_err(|(span, why)| {
@@ -175,7 +175,7 @@ fn duration(text: &str) -> Result<Duration, String> {
 }
 
 /// `"200ms"`, `"1.5s"`, or a range `"100ms..500ms"` picked uniformly.
-pub fn delay(text: &str) -> Result<Delay, String> {
+pub(super) fn delay(text: &str) -> Result<Delay, String> {
     let (min, max) = match text.split_once("..") {
         Some((a, b)) => (duration(a)?, duration(b)?),
         None => {

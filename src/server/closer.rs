@@ -29,13 +29,13 @@ struct Inbox {
     finishing: bool,
 }
 
-pub struct Closer {
+pub(super) struct Closer {
     inbox: Mutex<Inbox>,
     wake: UnixStream,
 }
 
 impl Closer {
-    pub fn spawn(linger: Duration) -> io::Result<(Arc<Self>, JoinHandle<()>)> {
+    pub(super) fn spawn(linger: Duration) -> io::Result<(Arc<Self>, JoinHandle<()>)> {
         let (wake, wake_rx) = UnixStream::pair()?;
         wake.set_nonblocking(true)?;
         wake_rx.set_nonblocking(true)?;
@@ -51,14 +51,14 @@ impl Closer {
     }
 
     /// Sends FIN after whatever was written, then lingers until the peer closes.
-    pub fn close(&self, stream: TcpStream) {
+    pub(super) fn close(&self, stream: TcpStream) {
         let _ = stream.shutdown(Shutdown::Write);
         lock(&self.inbox).streams.push(stream);
         self.wake();
     }
 
     /// Asks the thread to end once every lingering socket is closed.
-    pub fn finish(&self) {
+    pub(super) fn finish(&self) {
         lock(&self.inbox).finishing = true;
         self.wake();
     }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::sync::{lock, wait, wait_timeout};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Phase {
+pub(super) enum Phase {
     Running,
     /// New and waiting connections are turned away; active ones may finish.
     Draining,
@@ -18,7 +18,7 @@ pub enum Phase {
     Done,
 }
 
-pub struct Lifecycle {
+pub(super) struct Lifecycle {
     phase: Mutex<Phase>,
     changed: Condvar,
 }
@@ -33,12 +33,12 @@ impl Default for Lifecycle {
 }
 
 impl Lifecycle {
-    pub fn phase(&self) -> Phase {
+    pub(super) fn phase(&self) -> Phase {
         *lock(&self.phase)
     }
 
     /// Starts the drain; false if one had already started (a second Ctrl-C).
-    pub fn request(&self) -> bool {
+    pub(super) fn request(&self) -> bool {
         let mut phase = lock(&self.phase);
         if *phase != Phase::Running {
             return false;
@@ -49,7 +49,7 @@ impl Lifecycle {
     }
 
     /// Moves forward to `next`; phases never go back.
-    pub fn advance(&self, next: Phase) {
+    pub(super) fn advance(&self, next: Phase) {
         let mut phase = lock(&self.phase);
         if next > *phase {
             *phase = next;
@@ -60,7 +60,12 @@ impl Lifecycle {
     /// Sleeps for `duration`, or less if the phase reaches `until` or
     /// `cut()` says so first (checked when woken by a phase change or a
     /// `nudge`); false if cut short. Uses no CPU: it waits on the condvar.
-    pub fn sleep_unless(&self, duration: Duration, until: Phase, cut: impl Fn() -> bool) -> bool {
+    pub(super) fn sleep_unless(
+        &self,
+        duration: Duration,
+        until: Phase,
+        cut: impl Fn() -> bool,
+    ) -> bool {
         let deadline = Instant::now() + duration;
         let mut phase = lock(&self.phase);
         loop {
@@ -76,18 +81,18 @@ impl Lifecycle {
     }
 
     /// Wakes every `sleep_unless` to check its `cut` again.
-    pub fn nudge(&self) {
+    pub(super) fn nudge(&self) {
         let _phase = lock(&self.phase);
         self.changed.notify_all();
     }
 
     /// Blocks (using no CPU) until a shutdown is requested.
-    pub fn wait_requested(&self) {
+    pub(super) fn wait_requested(&self) {
         self.wait_until(Phase::Draining);
     }
 
     /// Blocks (using no CPU) until the phase is `target` or later.
-    pub fn wait_until(&self, target: Phase) {
+    pub(super) fn wait_until(&self, target: Phase) {
         let mut phase = lock(&self.phase);
         while *phase < target {
             phase = wait(&self.changed, phase);

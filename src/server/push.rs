@@ -13,7 +13,7 @@ use crate::rules::{Context, Template};
 
 /// Runs on its own thread: every `push.every`, `push.text` to every served
 /// connection, until the shutdown starts. Sleeps on the phase's condvar.
-pub fn heartbeat(state: &ServerState, push: &Push) {
+pub(super) fn heartbeat(state: &ServerState, push: &Push) {
     let mut seq = 0;
     while state
         .lifecycle
@@ -32,7 +32,7 @@ pub fn heartbeat(state: &ServerState, push: &Push) {
 
 /// Renders `text` for `served` and writes it; on failure the connection is
 /// closed (its worker wakes and ends) and the error returned.
-pub fn deliver(
+pub(super) fn deliver(
     state: &ServerState,
     served: &Served,
     text: &Template,

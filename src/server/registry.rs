@@ -17,7 +17,7 @@ use super::served::Served;
 use crate::sync::{lock, wait, wait_timeout};
 
 /// An accepted connection that has no worker yet.
-pub struct Arrival {
+pub(super) struct Arrival {
     pub id: u64,
     pub peer: SocketAddr,
     pub stream: TcpStream,
@@ -26,7 +26,7 @@ pub struct Arrival {
     pub queued: bool,
 }
 
-pub enum Admission {
+pub(super) enum Admission {
     /// A worker is free or will be soon; `queued` says which.
     Admitted {
         queued: bool,
@@ -66,7 +66,7 @@ struct State {
     closed: bool,
 }
 
-pub struct Registry {
+pub(super) struct Registry {
     state: Mutex<State>,
     /// Signalled when the reaper has a new deadline to wait for, and at close.
     queue_changed: Condvar,
@@ -77,7 +77,7 @@ pub struct Registry {
 }
 
 impl Registry {
-    pub fn new(max_pending: usize, queue_timeout: Duration) -> Self {
+    pub(super) fn new(max_pending: usize, queue_timeout: Duration) -> Self {
         Self {
             state: Mutex::default(),
             queue_changed: Condvar::new(),
@@ -87,7 +87,7 @@ impl Registry {
         }
     }
 
-    pub fn admit(&self, mut arrival: Arrival) -> Admission {
+    pub(super) fn admit(&self, mut arrival: Arrival) -> Admission {
         // Cloned before locking, as a syscall under the lock makes workers wait on it.
         // Without a clone (out of descriptors) it is still served, only not woken early at shutdown.
         let served = Arc::new(Served::new(
@@ -131,7 +131,7 @@ impl Registry {
 
     /// Worker number `worker`'s wait for its next connection, which it then
     /// serves until it drops the guard; `None` once the server is shutting down.
-    pub fn next(&self, worker: usize) -> Option<(Arrival, ServingGuard<'_>)> {
+    pub(super) fn next(&self, worker: usize) -> Option<(Arrival, ServingGuard<'_>)> {
         let mut state = lock(&self.state);
         if state.listed.len() <= worker {
             state.listed.resize(worker + 1, false);
@@ -166,7 +166,7 @@ impl Registry {
 
     /// Blocks until some waiting connections have waited past `--queue-timeout`
     /// and returns them; `None` once the queue is closed.
-    pub fn next_expired(&self) -> Option<Vec<Arrival>> {
+    pub(super) fn next_expired(&self) -> Option<Vec<Arrival>> {
         let mut state = lock(&self.state);
         loop {
             if state.closed {
@@ -196,7 +196,7 @@ impl Registry {
     }
 
     /// Stops admitting and hands back everyone still waiting.
-    pub fn close(&self) -> Vec<Arrival> {
+    pub(super) fn close(&self) -> Vec<Arrival> {
         let mut state = lock(&self.state);
         state.closed = true;
         let idle = std::mem::take(&mut state.idle_workers);
@@ -210,13 +210,13 @@ impl Registry {
     }
 
     /// Registry being served and waiting, right now.
-    pub fn counts(&self) -> (usize, usize) {
+    pub(super) fn counts(&self) -> (usize, usize) {
         let state = lock(&self.state);
         (state.serving.len(), state.waiting.len())
     }
 
     /// Waits until no connection is being served, or `deadline`; returns how many still are.
-    pub fn wait_idle(&self, deadline: Instant) -> usize {
+    pub(super) fn wait_idle(&self, deadline: Instant) -> usize {
         let mut state = lock(&self.state);
         loop {
             let now = Instant::now();
@@ -228,26 +228,26 @@ impl Registry {
     }
 
     /// Every connection being served right now, oldest first.
-    pub fn served(&self) -> Vec<Arc<Served>> {
+    pub(super) fn served(&self) -> Vec<Arc<Served>> {
         let mut served: Vec<Arc<Served>> = lock(&self.state).serving.values().cloned().collect();
         served.sort_by_key(|s| s.id);
         served
     }
 
     /// The ids of the connections being served right now, oldest first.
-    pub fn ids(&self) -> Vec<u64> {
+    pub(super) fn ids(&self) -> Vec<u64> {
         let mut ids: Vec<u64> = lock(&self.state).serving.keys().copied().collect();
         ids.sort_unstable();
         ids
     }
 
     /// The served connection with this id, if there is one.
-    pub fn find(&self, id: u64) -> Option<Arc<Served>> {
+    pub(super) fn find(&self, id: u64) -> Option<Arc<Served>> {
         lock(&self.state).serving.get(&id).cloned()
     }
 
     /// Wakes the workers of every served connection by shutting their sockets down.
-    pub fn shutdown_serving(&self, how: Shutdown) {
+    pub(super) fn shutdown_serving(&self, how: Shutdown) {
         let state = lock(&self.state);
         for served in state.serving.values() {
             served.shutdown(how);
@@ -256,7 +256,7 @@ impl Registry {
 }
 
 /// Marks a connection as served until dropped.
-pub struct ServingGuard<'a> {
+pub(super) struct ServingGuard<'a> {
     id: u64,
     served: Arc<Served>,
     registry: &'a Registry,
@@ -264,7 +264,7 @@ pub struct ServingGuard<'a> {
 
 impl ServingGuard<'_> {
     /// The served connection's handle.
-    pub fn served(&self) -> &Served {
+    pub(super) fn served(&self) -> &Served {
         &self.served
     }
 }

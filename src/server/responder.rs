@@ -17,7 +17,7 @@ use crate::rules::{Action, HeldRules};
 
 /// A rule asked to end the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hangup {
+pub(super) enum Hangup {
     /// After its answer, gracefully.
     Close,
     /// At once, with a TCP reset.
@@ -30,13 +30,13 @@ fn looks_like_tls(message: &[u8]) -> bool {
 }
 
 /// Why the responder wants its connection to end.
-pub enum Stop {
+pub(super) enum Stop {
     /// Sending what was owed before a delay failed.
     Failed(io::Error),
     Hangup(Hangup),
 }
 
-pub struct Responder<'a> {
+pub(super) struct Responder<'a> {
     state: &'a ServerState,
     tag: ConnTag,
     served: &'a Served,
@@ -54,7 +54,7 @@ pub struct Responder<'a> {
 }
 
 impl<'a> Responder<'a> {
-    pub fn new(
+    pub(super) fn new(
         state: &'a ServerState,
         tag: ConnTag,
         served: &'a Served,
@@ -83,31 +83,31 @@ impl<'a> Responder<'a> {
     }
 
     /// The rules held, for the worker's next connection.
-    pub fn take_rules(&mut self) -> Option<HeldRules> {
+    pub(super) fn take_rules(&mut self) -> Option<HeldRules> {
         self.rules.take()
     }
 
     /// Why the connection should end now, if it should.
-    pub fn stop(&mut self) -> Option<Stop> {
+    pub(super) fn stop(&mut self) -> Option<Stop> {
         if let Some(e) = self.write_error.take() {
             return Some(Stop::Failed(e));
         }
         self.hangup.map(Stop::Hangup)
     }
 
-    pub fn write_timeout(&self) -> std::time::Duration {
+    pub(super) fn write_timeout(&self) -> std::time::Duration {
         self.state.config.write_timeout
     }
 
     /// Takes the rules in force now: one read's messages all use the same set.
-    pub fn refresh_rules(&mut self) {
+    pub(super) fn refresh_rules(&mut self) {
         if let Some(rules) = &self.state.config.rules {
             rules.refresh(&mut self.rules);
         }
     }
 
     /// Logs one message and appends what it is owed to `acks`.
-    pub fn answer(&mut self, message: &[u8], last: bool, acks: &mut Vec<u8>) {
+    pub(super) fn answer(&mut self, message: &[u8], last: bool, acks: &mut Vec<u8>) {
         if self.hangup.is_some() || self.write_error.is_some() {
             return;
         }

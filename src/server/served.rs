@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use super::tls_session::TlsSession;
 use crate::sync::lock;
 
-pub struct Served {
+pub(super) struct Served {
     pub id: u64,
     pub peer: SocketAddr,
     /// When it was accepted.
@@ -38,7 +38,7 @@ pub struct Served {
 
 /// Why a push did not go out.
 #[derive(Debug, thiserror::Error)]
-pub enum PushError {
+pub(super) enum PushError {
     #[error("connection {0} is not ready yet (TLS handshake or greeting under way)")]
     NotReady(u64),
     #[error("connection {0} has closed")]
@@ -49,7 +49,7 @@ pub enum PushError {
 
 /// Why a thread other than the worker ended the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Closing {
+pub(super) enum Closing {
     /// The operator's `/close` or `close ID`.
     Operator = 1,
     /// A push could not be written within `--write-timeout`.
@@ -57,7 +57,12 @@ pub enum Closing {
 }
 
 impl Served {
-    pub fn new(id: u64, peer: SocketAddr, since: Instant, socket: Option<TcpStream>) -> Self {
+    pub(super) fn new(
+        id: u64,
+        peer: SocketAddr,
+        since: Instant,
+        socket: Option<TcpStream>,
+    ) -> Self {
         Self {
             id,
             peer,
@@ -80,7 +85,7 @@ impl Served {
     /// The worker is done writing (to its `stream`; with TLS, after a
     /// close_notify if asked): from now on pushes fail, and the socket closes
     /// when the worker closes it.
-    pub fn detach(&self, stream: &TcpStream, close_notify: bool) {
+    pub(super) fn detach(&self, stream: &TcpStream, close_notify: bool) {
         let _writing = lock(&self.writing);
         if let (Some(tls), true) = (self.tls(), close_notify) {
             tls.close_notify(stream);
@@ -89,22 +94,22 @@ impl Served {
     }
 
     /// From now on, reads and writes go through TLS.
-    pub fn start_tls(&self, session: Arc<TlsSession>) {
+    pub(super) fn start_tls(&self, session: Arc<TlsSession>) {
         let _ = self.tls.set(session);
     }
 
     /// The worker has greeted the client: pushes may go out.
-    pub fn mark_ready(&self) {
+    pub(super) fn mark_ready(&self) {
         self.ready.store(true, Relaxed);
     }
 
-    pub fn tls(&self) -> Option<&TlsSession> {
+    pub(super) fn tls(&self) -> Option<&TlsSession> {
         self.tls.get().map(Arc::as_ref)
     }
 
     /// The worker's read from its own `stream` (this connection's socket),
     /// decrypted if the connection speaks TLS.
-    pub fn read(&self, mut stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    pub(super) fn read(&self, mut stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
         match self.tls() {
             Some(tls) => tls.read(stream, buf),
             None => stream.read(buf),
@@ -114,7 +119,12 @@ impl Served {
     /// The worker's write of `data` to its own `stream`, within `timeout`
     /// in all. A failed write may have sent part of `data`: nothing more is
     /// written to the connection after it.
-    pub fn write(&self, stream: &TcpStream, data: &[u8], timeout: Duration) -> io::Result<()> {
+    pub(super) fn write(
+        &self,
+        stream: &TcpStream,
+        data: &[u8],
+        timeout: Duration,
+    ) -> io::Result<()> {
         let _writing = lock(&self.writing);
         let written = self.write_locked(stream, data, timeout);
         if written.is_err() {
@@ -124,7 +134,7 @@ impl Served {
     }
 
     /// Another thread's write, within `timeout` in all.
-    pub fn push(&self, data: &[u8], timeout: Duration) -> Result<(), PushError> {
+    pub(super) fn push(&self, data: &[u8], timeout: Duration) -> Result<(), PushError> {
         if !self.ready.load(Relaxed) {
             return Err(PushError::NotReady(self.id));
         }
@@ -147,7 +157,7 @@ impl Served {
     }
 
     /// Wakes the worker from a blocked read (`Read`) or write (`Both`).
-    pub fn shutdown(&self, how: Shutdown) {
+    pub(super) fn shutdown(&self, how: Shutdown) {
         if let Some(socket) = self.socket() {
             let _ = socket.shutdown(how);
         }
@@ -155,20 +165,20 @@ impl Served {
 
     /// Asks the worker to close the connection gracefully: its read ends, it
     /// answers what it has read, and closes with a lingering close.
-    pub fn close(&self) {
+    pub(super) fn close(&self) {
         self.closing.store(Closing::Operator as u8, Relaxed);
         self.shutdown(Shutdown::Read);
     }
 
     /// Ends a connection whose client does not take its pushes: its worker
     /// wakes from a blocked read or write and closes it.
-    pub fn abort_after_push(&self) {
+    pub(super) fn abort_after_push(&self) {
         self.closing.store(Closing::PushFailed as u8, Relaxed);
         self.shutdown(Shutdown::Both);
     }
 
     /// Why another thread ended the connection, if it did.
-    pub fn closing(&self) -> Option<Closing> {
+    pub(super) fn closing(&self) -> Option<Closing> {
         match self.closing.load(Relaxed) {
             1 => Some(Closing::Operator),
             2 => Some(Closing::PushFailed),
@@ -176,13 +186,13 @@ impl Served {
         }
     }
 
-    pub fn record(&self, messages: u64, bytes: u64) {
+    pub(super) fn record(&self, messages: u64, bytes: u64) {
         self.messages.store(messages, Relaxed);
         self.bytes.store(bytes, Relaxed);
     }
 
     /// Messages and bytes so far.
-    pub fn totals(&self) -> (u64, u64) {
+    pub(super) fn totals(&self) -> (u64, u64) {
         (self.messages.load(Relaxed), self.bytes.load(Relaxed))
     }
 }

@@ -14,19 +14,19 @@ use crate::exit::Exit;
 use crate::log::Event;
 
 /// The SIGTERM/SIGHUP thread, to stop when the server is done.
-pub struct SignalThread {
+pub(super) struct SignalThread {
     handle: Handle,
     thread: JoinHandle<()>,
 }
 
 impl SignalThread {
-    pub fn stop(self) {
+    pub(super) fn stop(self) {
         self.handle.close();
         let _ = self.thread.join();
     }
 }
 
-pub fn install(state: &Arc<ServerState>) -> Result<SignalThread> {
+pub(super) fn install(state: &Arc<ServerState>) -> Result<SignalThread> {
     let on_ctrl_c = Arc::clone(state);
     ctrlc::set_handler(move || stop(&on_ctrl_c)).context("installing the Ctrl-C handler")?;
     let mut signals =

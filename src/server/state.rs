@@ -9,7 +9,7 @@ use crate::config::ServerConfig;
 use crate::log::Logger;
 use crate::stats::Stats;
 
-pub struct ServerState {
+pub(super) struct ServerState {
     pub config: ServerConfig,
     pub log: Logger,
     /// Counters for the summary and the status port.

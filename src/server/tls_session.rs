@@ -23,13 +23,13 @@ const HANDSHAKE_RECORD: u8 = 0x16;
 const RECORD: usize = 16 * 1024 + 512;
 
 /// What the worker serves after the first bytes: TLS, or plaintext (`--tls-mode auto`).
-pub enum Accepted {
+pub(super) enum Accepted {
     Tls(Arc<TlsSession>, HandshakeInfo),
     Plain,
 }
 
 /// What the `tls:` log line says about a handshake.
-pub struct HandshakeInfo {
+pub(super) struct HandshakeInfo {
     pub version: String,
     pub cipher: String,
     pub sni: Option<String>,
@@ -39,7 +39,7 @@ pub struct HandshakeInfo {
 
 /// Reads the first bytes and, if they start a TLS handshake, completes it
 /// within `timeout`. With `auto`, anything else is served as plaintext.
-pub fn accept(
+pub(super) fn accept(
     config: &Arc<ServerConfig>,
     stream: &TcpStream,
     auto: bool,
@@ -203,7 +203,7 @@ fn subject(der: &[u8]) -> String {
 }
 
 /// A connection's rustls state after the handshake.
-pub struct TlsSession {
+pub(super) struct TlsSession {
     state: Mutex<State>,
     /// Where the worker reads the socket's bytes, made once: a fresh
     /// record-sized buffer per read would cost a 16 KiB memset per message.
@@ -220,7 +220,7 @@ struct State {
 impl TlsSession {
     /// Reads decrypted bytes; `Ok(0)` at the end, with or without the
     /// client's close_notify. Blocks in the socket's read without the lock.
-    pub fn read(&self, mut sock: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    pub(super) fn read(&self, mut sock: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
         let mut raw = lock(&self.raw);
         loop {
             {
@@ -245,7 +245,7 @@ impl TlsSession {
     }
 
     /// Encrypts `data` and writes it whole to `out` (the socket).
-    pub fn write(&self, out: &mut impl Write, data: &[u8]) -> io::Result<()> {
+    pub(super) fn write(&self, out: &mut impl Write, data: &[u8]) -> io::Result<()> {
         let mut state = lock(&self.state);
         state.conn.writer().write_all(data)?;
         while state.conn.wants_write() {
@@ -255,7 +255,7 @@ impl TlsSession {
     }
 
     /// Says goodbye in TLS (close_notify), after the owed answers.
-    pub fn close_notify(&self, mut sock: &TcpStream) {
+    pub(super) fn close_notify(&self, mut sock: &TcpStream) {
         let mut state = lock(&self.state);
         state.conn.send_close_notify();
         while state.conn.wants_write() {

@@ -22,7 +22,7 @@ use crate::rules::{Context, HeldRules, Template};
 use crate::stats::millis;
 
 /// Worker number `number`'s loop, until the registry closes at shutdown.
-pub fn run(state: &ServerState, number: usize) {
+pub(super) fn run(state: &ServerState, number: usize) {
     let mut buffers = Buffers::default();
     while let Some((arrival, serving)) = state.registry.next(number) {
         serve(state, arrival, serving.served(), &mut buffers);
@@ -275,7 +275,7 @@ fn greet(
 /// Acks are tiny: without `TCP_NODELAY`, Nagle plus delayed ACKs stall
 /// pipelining clients. The timeouts free a worker from a silent client and
 /// from one that does not read its acks.
-pub fn configure(stream: &TcpStream, config: &ServerConfig) -> io::Result<()> {
+pub(super) fn configure(stream: &TcpStream, config: &ServerConfig) -> io::Result<()> {
     stream.set_nodelay(true)?;
     set_timeouts(stream, config)
 }
@@ -341,7 +341,7 @@ fn send_acks(
 }
 
 /// The text a panic was raised with, if it has one.
-pub fn panic_message(payload: &(dyn Any + Send)) -> &str {
+pub(super) fn panic_message(payload: &(dyn Any + Send)) -> &str {
     payload
         .downcast_ref::<&str>()
         .copied()

@@ -12,12 +12,12 @@ use rustls::{DigitallySignedStruct, Error, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 #[derive(Debug)]
-pub struct AcceptAnyCertificate {
+pub(super) struct AcceptAnyCertificate {
     provider: Arc<CryptoProvider>,
 }
 
 impl AcceptAnyCertificate {
-    pub fn new(provider: Arc<CryptoProvider>) -> Self {
+    pub(super) fn new(provider: Arc<CryptoProvider>) -> Self {
         Self { provider }
     }
 }

@@ -6,13 +6,13 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 
-pub struct Peers {
+pub(super) struct Peers {
     seen: HashSet<SocketAddr>,
     capacity: usize,
 }
 
 impl Peers {
-    pub fn new(capacity: usize) -> Self {
+    pub(super) fn new(capacity: usize) -> Self {
         Self {
             seen: HashSet::new(),
             capacity,
@@ -20,7 +20,7 @@ impl Peers {
     }
 
     /// Notes `peer`; returns the number of distinct peers if it was new.
-    pub fn insert(&mut self, peer: SocketAddr) -> Option<usize> {
+    pub(super) fn insert(&mut self, peer: SocketAddr) -> Option<usize> {
         if self.seen.len() >= self.capacity {
             return None;
         }

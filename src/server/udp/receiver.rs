@@ -35,7 +35,7 @@ struct Datagram {
 }
 
 /// A receiver's loop, until the shutdown.
-pub fn run(state: &ServerState, shared: &Shared, number: usize) {
+pub(super) fn run(state: &ServerState, shared: &Shared, number: usize) {
     const MIN_BACKOFF: Duration = Duration::from_millis(10);
     let rng = match state.config.seed {
         // Each receiver its own sequence, the same on every run.

@@ -12,11 +12,11 @@ use crate::stats::Stats;
 use crate::sync::{lock, wait_timeout};
 
 /// Addresses the rate limit remembers at most (about 64 bytes each).
-pub const RATE_TABLE_CAPACITY: usize = 65_536;
+pub(super) const RATE_TABLE_CAPACITY: usize = 65_536;
 /// Distinct peers counted at most.
 const PEERS_CAPACITY: usize = 65_536;
 
-pub struct Shared {
+pub(super) struct Shared {
     pub socket: UdpSocket,
     sources: Mutex<Sources>,
     /// Set when the drain's time is up: receivers stop after the datagram in hand.
@@ -27,10 +27,10 @@ pub struct Shared {
 }
 
 /// One running receiver, counted out when dropped.
-pub struct Running(Arc<Shared>);
+pub(super) struct Running(Arc<Shared>);
 
 impl Running {
-    pub fn shared(&self) -> &Shared {
+    pub(super) fn shared(&self) -> &Shared {
         &self.0
     }
 }
@@ -51,7 +51,7 @@ struct Sources {
 
 impl Shared {
     /// `rate`: answers a second per source address; 0: unlimited.
-    pub fn new(socket: UdpSocket, rate: u32) -> Self {
+    pub(super) fn new(socket: UdpSocket, rate: u32) -> Self {
         Self {
             socket,
             sources: Mutex::new(Sources {
@@ -66,13 +66,13 @@ impl Shared {
 
     /// Counts a receiver as running until the guard drops: when it ends,
     /// however it ends, or if its thread never starts.
-    pub fn enter(self: &Arc<Self>) -> Running {
+    pub(super) fn enter(self: &Arc<Self>) -> Running {
         *lock(&self.running) += 1;
         Running(Arc::clone(self))
     }
 
     /// Whether every receiver ended before `deadline`.
-    pub fn wait_stopped(&self, deadline: Instant) -> bool {
+    pub(super) fn wait_stopped(&self, deadline: Instant) -> bool {
         let mut running = lock(&self.running);
         while *running > 0 {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -85,7 +85,7 @@ impl Shared {
     }
 
     /// Notes the peer and asks the rate limit, under one short lock.
-    pub fn admit(&self, peer: SocketAddr, stats: &Stats) -> Verdict {
+    pub(super) fn admit(&self, peer: SocketAddr, stats: &Stats) -> Verdict {
         let now = Instant::now();
         let mut sources = lock(&self.sources);
         if let Some(peers) = sources.peers.insert(peer) {
