@@ -77,6 +77,7 @@ pub(crate) struct BenchConfig {
     pub tls: TlsOptions,
 }
 
+/// Runs one `tcpack bench` to its report.
 pub(crate) fn run(args: &BenchConfig) -> Result<()> {
     let target = resolve(&args.target)?;
     if crate::limits::raise_open_file_limit().is_err() {

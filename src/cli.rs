@@ -32,6 +32,7 @@ macro_rules! value_enum {
     };
 }
 
+/// The whole command line, as `main` parses it and hands it to `run`.
 #[derive(Debug, Parser)]
 #[command(
     name = "tcpack",
@@ -43,6 +44,7 @@ pub struct Cli {
     pub(crate) command: Command,
 }
 
+/// The subcommand and its flags.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Listen for TCP clients, log every message they send and acknowledge it.
@@ -54,6 +56,7 @@ pub(crate) enum Command {
     Bench(BenchArgs),
 }
 
+/// `tcpack client`'s flags; `config` turns them into a `ClientConfig`.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct ClientArgs {
     /// Server address or name, or HOST:PORT ([::1]:7785 for IPv6); none: 127.0.0.1:7785 (asked for on a terminal without -m)
@@ -177,6 +180,7 @@ value_enum!(Scenario {
     Idle => "idle": "Hold --idle silent connections while fresh clients measure their time to an answer",
 });
 
+/// `tcpack server`'s flags; `config` checks them into a `ServerConfig`.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct ServerArgs {
     /// Address to listen on (or a bare PORT on loopback); 0.0.0.0:7785 or [::]:7785 to expose it, port 0 picks a free port
@@ -307,6 +311,7 @@ pub(crate) struct ServerArgs {
     pub tls: ServerTlsArgs,
 }
 
+/// The server's TLS flags.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct ServerTlsArgs {
     /// Serve TLS with this PEM certificate chain (with --tls-key)
@@ -358,6 +363,7 @@ pub(crate) struct ServerTlsArgs {
     pub tls_handshake_timeout: Duration,
 }
 
+/// `--tls-mode`: whether plaintext clients share the TLS port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum TlsMode {
     /// Every client must speak TLS
@@ -408,6 +414,7 @@ fn at_least_one(text: &str) -> Result<usize, String> {
     }
 }
 
+/// `tcpack bench`'s flags; `config` turns them into a `BenchConfig`.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct BenchArgs {
     /// Server as HOST:PORT

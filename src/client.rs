@@ -38,6 +38,7 @@ impl RoundTrips {
         self.rtt_sum += rtt;
     }
 
+    /// One line: sent, acked, unacked, and round-trip times if any.
     pub(crate) fn summary(&self) -> String {
         let lost = self.sent - self.acked;
         let mut line = format!("sent {}, acked {}, unacked {lost}", self.sent, self.acked);
@@ -92,12 +93,14 @@ pub(crate) struct ClientConfig {
     pub tls: crate::link::TlsOptions,
 }
 
+/// `tcpack client`: sends messages and shows each answer.
 pub(crate) struct Client {
     args: ClientConfig,
     round_trips: Arc<Mutex<RoundTrips>>,
 }
 
 impl Client {
+    /// A client that does what `args` asks once `run`.
     pub(crate) fn new(args: ClientConfig) -> Self {
         Self {
             args,
@@ -110,6 +113,7 @@ impl Client {
         Arc::clone(&self.round_trips)
     }
 
+    /// Connects, sends every message and waits for its answers.
     pub(crate) fn run(&self) -> Result<(), ClientError> {
         let args = &self.args;
         let target = args.target.clone();

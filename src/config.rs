@@ -67,6 +67,7 @@ pub(crate) struct Push {
     pub every: Duration,
 }
 
+/// Everything the server needs, checked once at start.
 #[derive(Debug)]
 pub(crate) struct ServerConfig {
     pub bind: SocketAddr,
@@ -111,6 +112,7 @@ pub(crate) struct ServerConfig {
 }
 
 impl ServerConfig {
+    /// Checks the parsed flags; a value that cannot be used is a `UsageError`.
     pub(crate) fn from_args(args: &ServerArgs) -> Result<Self> {
         let usage = |message: String| anyhow::Error::new(UsageError(message));
         let encoding = args.reply_encoding;

@@ -20,6 +20,8 @@ pub enum DecodeMode {
     Hex,
 }
 
+/// One connection's decoder: keeps a character split across messages
+/// until its last bytes arrive.
 pub struct TextDecoder {
     mode: DecodeMode,
     utf8: Decoder,
@@ -30,6 +32,7 @@ pub struct TextDecoder {
 }
 
 impl TextDecoder {
+    /// A decoder that shows messages as `mode` says.
     pub fn new(mode: DecodeMode) -> Self {
         Self {
             mode,

@@ -41,6 +41,7 @@ impl Exit {
         Exit::Interrupted,
     ];
 
+    /// The process's exit status.
     pub fn code(self) -> u8 {
         match self {
             Exit::Success => 0,

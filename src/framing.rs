@@ -21,6 +21,7 @@ pub(crate) struct Framer {
 }
 
 impl Framer {
+    /// A framer for `framing`; lines longer than `max_line` are cut into pieces.
     pub(crate) fn new(framing: Framing, max_line: usize) -> Self {
         let max_line = match framing {
             Framing::Raw => None,

@@ -14,6 +14,7 @@ use rustls_pki_types::ServerName;
 
 use crate::tls::Trust;
 
+/// A client's connection to the server.
 pub(crate) enum Link {
     Plain(TcpStream),
     Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
@@ -93,6 +94,7 @@ impl Link {
         Ok(Link::Tls(Box::new(StreamOwned::new(conn, sock))))
     }
 
+    /// The socket under it, for timeouts and half-closes.
     pub(crate) fn socket(&self) -> &TcpStream {
         match self {
             Link::Plain(stream) => stream,

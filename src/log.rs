@@ -26,6 +26,7 @@ mod sink;
 
 pub(crate) use sink::Sink;
 
+/// How serious a log line is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub(crate) enum Level {
@@ -64,6 +65,7 @@ pub(crate) struct UdpTotals {
     pub too_big: u64,
 }
 
+/// Everything the server logs, one variant a kind of line.
 #[derive(Debug, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub(crate) enum Event<'a> {
@@ -521,6 +523,7 @@ struct JsonLine<'a> {
     event: &'a Event<'a>,
 }
 
+/// The server's log: formats events as text or JSON onto the sink.
 pub(crate) struct Logger {
     format: LogFormat,
     quiet: bool,
@@ -535,6 +538,7 @@ thread_local! {
 }
 
 impl Logger {
+    /// A log in `format`; `quiet` leaves out each message's line.
     pub(crate) fn new(format: LogFormat, quiet: bool, sink: Arc<Sink>) -> Self {
         Self {
             format,
@@ -551,6 +555,7 @@ impl Logger {
         !self.quiet
     }
 
+    /// Logs `event`, about connection `conn` or the server as a whole.
     pub(crate) fn log(&self, conn: Option<ConnTag>, event: &Event<'_>) {
         self.write(conn.map_or(Subject::Server, Subject::Conn), event);
     }

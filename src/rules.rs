@@ -36,6 +36,7 @@ pub(crate) struct RuleSet {
 }
 
 impl RuleSet {
+    /// A set of `rules`, none hit yet.
     pub(crate) fn new(rules: Vec<Rule>) -> Self {
         let hits = rules.iter().map(|_| AtomicU64::new(0)).collect();
         Self { rules, hits }

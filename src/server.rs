@@ -73,6 +73,7 @@ pub(crate) struct Server {
 }
 
 impl Server {
+    /// Binds the sockets `config` asks for and starts the closer and log threads.
     pub(crate) fn bind(config: ServerConfig) -> Result<Self> {
         let bind = |addr| {
             listener::listen(addr, config.backlog, config.reuse_port)

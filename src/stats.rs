@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use crate::log::{Event, UdpTotals};
 
+/// The server's counters, kept with atomics so no worker waits on another.
 pub(crate) struct Stats {
     started: Instant,
     /// Whether the server answers UDP: the summary adds UDP's counts then.
@@ -30,6 +31,7 @@ impl Default for Stats {
 }
 
 impl Stats {
+    /// Counters from zero; `udp` adds UDP's to the summary.
     pub(crate) fn new(udp: bool) -> Self {
         Self {
             started: Instant::now(),
@@ -59,14 +61,17 @@ impl Stats {
         }
     }
 
+    /// A connection turned away with a notice.
     pub(crate) fn add_rejected(&self) {
         self.rejected.fetch_add(1, Relaxed);
     }
 
+    /// A push delivered to one connection.
     pub(crate) fn add_pushed(&self) {
         self.pushed.fetch_add(1, Relaxed);
     }
 
+    /// An error that ends no connection (an accept or a datagram that failed).
     pub(crate) fn add_error(&self) {
         self.errors.fetch_add(1, Relaxed);
     }
@@ -77,18 +82,22 @@ impl Stats {
         self.datagram_bytes.fetch_add(bytes as u64, Relaxed);
     }
 
+    /// A datagram answered.
     pub(crate) fn add_udp_answered(&self) {
         self.udp_answered.fetch_add(1, Relaxed);
     }
 
+    /// A datagram the reflection guard left unanswered.
     pub(crate) fn add_udp_rate_limited(&self) {
         self.udp_rate_limited.fetch_add(1, Relaxed);
     }
 
+    /// A datagram too big to read whole.
     pub(crate) fn add_udp_too_big(&self) {
         self.udp_too_big.fetch_add(1, Relaxed);
     }
 
+    /// How many source addresses UDP has seen.
     pub(crate) fn set_udp_peers(&self, peers: usize) {
         self.udp_peers.store(peers as u64, Relaxed);
     }
@@ -108,6 +117,7 @@ impl Stats {
         }
     }
 
+    /// The counters now, for the status port and the summary.
     pub(crate) fn snapshot(&self) -> Snapshot {
         Snapshot {
             uptime_ms: millis(self.started.elapsed()),
@@ -141,6 +151,7 @@ pub(crate) struct Snapshot {
     pub udp: UdpTotals,
 }
 
+/// Whole milliseconds, as logs and reports count them.
 pub(crate) fn millis(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

@@ -32,6 +32,7 @@ pub(crate) struct Report {
     pub server: Option<ServerUsage>,
 }
 
+/// Round-trip latency percentiles, in milliseconds.
 #[derive(Debug, Serialize)]
 pub(crate) struct Latency {
     pub p50: f64,
@@ -50,6 +51,7 @@ pub(crate) struct ServerUsage {
 }
 
 impl Report {
+    /// Prints the report as the table people read.
     pub(crate) fn print_table(&self) {
         let r = self;
         let unit = match r.scenario {

@@ -40,6 +40,7 @@ pub(crate) enum ClientError {
 }
 
 impl ClientError {
+    /// The exit status that tells this failure apart for scripts.
     pub(crate) fn exit(&self) -> Exit {
         match self {
             ClientError::Io(..) => Exit::Failure,

@@ -24,6 +24,8 @@ struct Buffered {
     closed: bool,
 }
 
+/// Where log lines go: batched onto stdout by a flusher thread, so a line
+/// costs a copy rather than a write syscall.
 pub(crate) struct Sink {
     pending: Mutex<Buffered>,
     ready: Condvar,
@@ -49,6 +51,7 @@ impl Sink {
         Ok(sink)
     }
 
+    /// Queues one whole line for the log thread.
     pub(crate) fn write_line(&self, line: &[u8]) {
         let mut pending = lock(&self.pending);
         let was_empty = pending.bytes.is_empty();

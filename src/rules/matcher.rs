@@ -11,6 +11,7 @@ use regex_automata::{Input, MatchKind};
 
 use crate::encoding::TextEncoding;
 
+/// What a rule looks for in a message.
 #[derive(Debug, Clone)]
 pub(crate) enum Matcher {
     /// The whole message, line terminator aside.
@@ -29,14 +30,17 @@ pub(crate) enum Matcher {
 pub(crate) type Groups = Vec<Option<Range<usize>>>;
 
 impl Matcher {
+    /// The whole message is `text`.
     pub(crate) fn exact(text: &str) -> Self {
         Matcher::Exact(spellings(text))
     }
 
+    /// The message starts with `text`.
     pub(crate) fn prefix(text: &str) -> Self {
         Matcher::Prefix(spellings(text))
     }
 
+    /// The message contains `text`.
     pub(crate) fn contains(text: &str) -> Self {
         let spellings = spellings(text);
         Matcher::Contains(

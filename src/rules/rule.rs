@@ -23,6 +23,7 @@ pub(crate) enum Action {
 }
 
 impl Action {
+    /// As the rules file spells it, for the logs.
     pub(crate) fn name(self) -> &'static str {
         match self {
             Action::Reply => "reply",
@@ -41,6 +42,7 @@ pub(crate) struct Delay {
 }
 
 impl Delay {
+    /// A delay from the range, uniformly.
     pub(crate) fn pick(&self, rng: &mut fastrand::Rng) -> Duration {
         let span = self.max.saturating_sub(self.min);
         let nanos = u64::try_from(span.as_nanos()).unwrap_or(u64::MAX);
@@ -48,6 +50,7 @@ impl Delay {
     }
 }
 
+/// One rule: what it matches and how it answers.
 #[derive(Debug, Clone)]
 pub(crate) struct Rule {
     /// How logs and the status port name it: its `name`, or its pattern.
