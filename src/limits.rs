@@ -22,7 +22,7 @@ pub(crate) fn raise_open_file_limit() -> Result<Option<u64>, (Option<u64>, io::E
     }
 }
 
-// prctl(PR_FUTEX_HASH), from linux/prctl.h; libc does not have it yet.
+// prctl(PR_FUTEX_HASH), as linux/prctl.h defines it; the libc crate does not.
 #[cfg(target_os = "linux")]
 const PR_FUTEX_HASH: libc::c_int = 78;
 #[cfg(target_os = "linux")]
@@ -32,10 +32,11 @@ const PR_FUTEX_HASH_SET_SLOTS: libc::c_ulong = 1;
 const NO_FLAGS: libc::c_ulong = 0;
 
 /// Sizes this process's futex hash table for `threads` waiters and returns
-/// its slots. Linux 6.16+ gives each process its own table, sized for the CPU
-/// count: with thousands of parked workers on a small machine every wake-up
-/// walks a long chain (README, Benchmarks, has the figures). Older kernels
-/// refuse the request (`EINVAL`) and hash globally anyway.
+/// its slots. A kernel that gives each process its own table sizes it for
+/// the CPU count: with thousands of parked workers on a small machine every
+/// wake-up walks a long chain (README, Benchmarks, has the figures). A
+/// kernel with one global table refuses the request (`EINVAL`): nothing to
+/// size then.
 #[cfg(target_os = "linux")]
 // The one unsafe call in tcpack: neither rustix nor nix wraps PR_FUTEX_HASH.
 #[allow(unsafe_code)]
@@ -88,7 +89,7 @@ mod tests {
                 };
                 assert_eq!(got, 4096);
             }
-            // Kernels before 6.16 have no per-process table to size.
+            // A kernel with one global table has none of ours to size.
             Err(e) => assert_eq!(e.raw_os_error(), Some(libc::EINVAL), "{e}"),
         }
     }

@@ -516,7 +516,7 @@ struct JsonLine<'a> {
     conn: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     peer: Option<SocketAddr>,
-    /// "udp" on lines about a UDP peer; TCP lines have none, as before UDP.
+    /// "udp" on lines about a UDP peer; absent on TCP's, the usual case.
     #[serde(skip_serializing_if = "Option::is_none")]
     proto: Option<&'static str>,
     #[serde(flatten)]

@@ -178,13 +178,16 @@ fn abandon(state: &ServerState, pool: Option<ThreadPool>, udp: Option<Udp>) {
 /// and the futex table's size if the kernel let us set it.
 fn start_workers(state: &Arc<ServerState>) -> (ThreadPool, Option<usize>) {
     let workers = state.config.workers;
-    // Kernels before 6.16 have no per-process table and refuse: nothing to do then.
+    // A kernel with one global futex table refuses: nothing to size then.
     let futex_slots = crate::limits::size_futex_table(workers + OTHER_THREADS).ok();
     let pool = threadpool::Builder::new()
         .num_threads(workers)
         .thread_name("tcpack-worker".into())
         .thread_stack_size(WORKER_STACK)
         .build();
+    // One job per thread, for the server's life: the job takes connections
+    // from the registry, whose queue is bounded and visible, so the pool's
+    // own unbounded queue stays empty (registry.rs says more).
     for number in 0..workers {
         let state = Arc::clone(state);
         pool.execute(move || worker::run(&state, number));

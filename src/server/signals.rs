@@ -1,6 +1,10 @@
 //! Signals, on threads of their own: SIGINT (Ctrl-C, through `ctrlc`) and
 //! SIGTERM start the graceful shutdown, a second one forces an exit (130);
 //! SIGHUP reloads `--rules FILE`, keeping the old rules if the new file is bad.
+//!
+//! `ctrlc` takes SIGINT only: its `termination` feature would route SIGTERM
+//! and SIGHUP to the same handler, which cannot tell a stop from a reload.
+//! So `signal-hook` takes those two, on a thread that blocks until one comes.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
