@@ -55,11 +55,9 @@ impl Matcher {
     /// syntax, linear time, so no message can hang a worker), but as the
     /// `regex-automata` engine underneath, so each worker can search with a
     /// cache of its own: through the regex crate, 64 workers share each
-    /// regex's caches through a lock.
+    /// regex's caches through a lock. A mistake reads as the regex crate
+    /// says it, with a caret under the spot.
     pub(crate) fn regex(pattern: &str) -> Result<Self, String> {
-        // The regex crate's own message for a pattern that does not compile.
-        regex::bytes::Regex::new(pattern)
-            .map_err(|e| format!("regex /{pattern}/ does not compile: {e}"))?;
         let config = meta::Config::new()
             .match_kind(MatchKind::LeftmostFirst)
             .utf8_empty(false)
@@ -70,7 +68,16 @@ impl Matcher {
             .syntax(syntax::Config::new().utf8(false))
             .build(pattern)
             .map(Matcher::Regex)
-            .map_err(|e| format!("regex /{pattern}/ does not compile: {e}"))
+            .map_err(|e| {
+                let why = match (e.syntax_error(), e.size_limit()) {
+                    (Some(syntax), _) => syntax.to_string(),
+                    (None, Some(limit)) => {
+                        format!("Compiled regex exceeds size limit of {limit} bytes.")
+                    }
+                    (None, None) => e.to_string(),
+                };
+                format!("regex /{pattern}/ does not compile: {why}")
+            })
     }
 
     /// What a search with this matcher needs of its own: `Some` for a regex.
