@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::link::{Link, TlsClient, TlsOptions};
+use crate::client_stream::{Link, TlsClient, TlsOptions};
 
 mod measurement;
 mod proc_stat;
@@ -80,7 +80,7 @@ pub(crate) struct BenchConfig {
 /// Runs one `tcpack bench` to its report.
 pub(crate) fn run(args: &BenchConfig) -> Result<()> {
     let target = resolve(&args.target)?;
-    if crate::limits::raise_open_file_limit().is_err() {
+    if crate::sys::raise_open_file_limit().is_err() {
         eprintln!(
             "warning: could not raise the open-file limit; large --connections or --idle may fail"
         );

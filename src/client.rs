@@ -6,9 +6,9 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::client_stream::{Link, TlsClient, TlsError};
 use crate::decode::DecodeMode;
 use crate::decode::TextDecoder;
-use crate::link::{Link, TlsClient, TlsError};
 use crate::protocol::DEFAULT_ADDRESS;
 
 mod error;
@@ -90,7 +90,7 @@ pub(crate) struct ClientConfig {
     pub udp: bool,
     /// UDP: tries after the first.
     pub retries: u32,
-    pub tls: crate::link::TlsOptions,
+    pub tls: crate::client_stream::TlsOptions,
 }
 
 /// `tcpack client`: sends messages and shows each answer.

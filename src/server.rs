@@ -3,12 +3,13 @@
 //!
 //! Data flows one way: `listener` accepts → `admission` queues in the
 //! `registry` (or turns away) → a `worker` frames, logs and answers → the
-//! `closer` lingers. `state` is what they share; `shutdown` walks the stop.
+//! `closer` lingers. `shared` is what they share; `shutdown` walks the stop.
 //! With `--proto udp|both`, `udp`'s receivers answer datagrams on the same
 //! address and port.
 
 mod admission;
 mod closer;
+mod connection;
 mod console;
 mod control;
 mod lifecycle;
@@ -16,11 +17,10 @@ mod listener;
 mod push;
 mod registry;
 mod responder;
-mod served;
+mod shared;
 mod shutdown;
 mod signals;
-mod state;
-mod status;
+mod status_port;
 mod tls_session;
 mod udp;
 mod worker;
@@ -38,8 +38,8 @@ use self::closer::Closer;
 use self::lifecycle::Lifecycle;
 use self::lifecycle::Phase;
 use self::registry::Registry;
+use self::shared::ServerState;
 use self::shutdown::{Helpers, Threads};
-use self::state::ServerState;
 use self::udp::Udp;
 use crate::config::ServerConfig;
 use crate::framing::Framing;
@@ -179,7 +179,7 @@ fn abandon(state: &ServerState, pool: Option<ThreadPool>, udp: Option<Udp>) {
 fn start_workers(state: &Arc<ServerState>) -> (ThreadPool, Option<usize>) {
     let workers = state.config.workers;
     // A kernel with one global futex table refuses: nothing to size then.
-    let futex_slots = crate::limits::size_futex_table(workers + OTHER_THREADS).ok();
+    let futex_slots = crate::sys::size_futex_table(workers + OTHER_THREADS).ok();
     let pool = threadpool::Builder::new()
         .num_threads(workers)
         .thread_name("tcpack-worker".into())
@@ -278,7 +278,7 @@ fn bind_sockets(config: &ServerConfig) -> Result<(Option<TcpListener>, Option<Ud
 /// The first line names the address actually bound, so port 0 is usable;
 /// with `--proto both` the UDP line follows it.
 fn announce(state: &ServerState, addr: SocketAddr, futex_slots: Option<usize>, udp: Option<&Udp>) {
-    let open_files = crate::limits::raise_open_file_limit();
+    let open_files = crate::sys::raise_open_file_limit();
     let max_open_files = match &open_files {
         Ok(limit) | Err((limit, _)) => *limit,
     };
@@ -353,7 +353,9 @@ fn start_status(
         .try_clone()
         .context("cloning the status listener")?;
     let state = Arc::clone(state);
-    let thread = spawn("tcpack-status", move || status::serve(&state, &listener))?;
+    let thread = spawn("tcpack-status", move || {
+        status_port::serve(&state, &listener)
+    })?;
     Ok((thread, waker))
 }
 

@@ -36,7 +36,7 @@ pub(crate) enum ClientError {
     #[error("{0}: {1}")]
     Io(&'static str, io::Error),
     #[error("{0}")]
-    Tls(crate::link::TlsError),
+    Tls(crate::client_stream::TlsError),
 }
 
 impl ClientError {

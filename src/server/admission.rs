@@ -6,7 +6,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use super::registry::{Admission, Arrival};
-use super::state::ServerState;
+use super::shared::ServerState;
 use crate::log::{ConnTag, Event};
 use crate::protocol::{BUSY, SHUTTING_DOWN, SHUTTING_DOWN_WHY};
 

@@ -7,7 +7,7 @@
 use std::io::BufRead;
 
 use super::control::{self, Command};
-use super::state::ServerState;
+use super::shared::ServerState;
 use crate::log::Event;
 
 /// Runs on its own thread until stdin ends; never joined, as a blocked read

@@ -3,7 +3,7 @@
 //! executor, one answer line per outcome (`ok sent 1`, `error no connection 9`).
 
 use super::push::deliver;
-use super::state::ServerState;
+use super::shared::ServerState;
 use crate::rules::Template;
 
 #[derive(Debug, PartialEq, Eq)]

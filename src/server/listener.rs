@@ -11,7 +11,7 @@ use socket2::{Domain, Socket, Type};
 use super::admission;
 use super::lifecycle::Phase;
 use super::registry::Arrival;
-use super::state::ServerState;
+use super::shared::ServerState;
 use crate::log::Event;
 use crate::stats::millis;
 

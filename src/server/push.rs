@@ -4,9 +4,9 @@
 //! closed. Pushes go out one connection at a time, so a client that does
 //! not read delays the others' push by at most `--write-timeout`, once.
 
+use super::connection::{Connection, PushError};
 use super::lifecycle::Phase;
-use super::served::{PushError, Served};
-use super::state::ServerState;
+use super::shared::ServerState;
 use crate::config::Push;
 use crate::log::{ConnTag, Event};
 use crate::rules::{Context, Template};
@@ -34,7 +34,7 @@ pub(super) fn heartbeat(state: &ServerState, push: &Push) {
 /// closed (its worker wakes and ends) and the error returned.
 pub(super) fn deliver(
     state: &ServerState,
-    served: &Served,
+    served: &Connection,
     text: &Template,
     seq: u64,
 ) -> Result<(), String> {

@@ -13,7 +13,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-use super::served::Served;
+use super::connection::Connection;
 use crate::sync::{lock, wait, wait_timeout};
 
 /// An accepted connection that has no worker yet.
@@ -42,7 +42,7 @@ pub(super) enum Admission {
 /// A queued connection, with the handle other threads will reach it by once served.
 struct Waiting {
     arrival: Arrival,
-    served: Arc<Served>,
+    served: Arc<Connection>,
 }
 
 #[derive(Default)]
@@ -50,7 +50,7 @@ struct State {
     waiting: VecDeque<Waiting>,
     /// Each served connection, so shutdown can wake its blocked read and
     /// pushes can reach it.
-    serving: HashMap<u64, Arc<Served>>,
+    serving: HashMap<u64, Arc<Connection>>,
     /// Workers parked in `next`, by number, most recently idle last: waking
     /// that one first finds its stack and caches warm, so a short connection
     /// costs less CPU than waking whichever waited longest (README, Benchmarks).
@@ -90,7 +90,7 @@ impl Registry {
     pub(super) fn admit(&self, mut arrival: Arrival) -> Admission {
         // Cloned before locking, as a syscall under the lock makes workers wait on it.
         // Without a clone (out of descriptors) it is still served, only not woken early at shutdown.
-        let served = Arc::new(Served::new(
+        let served = Arc::new(Connection::new(
             arrival.id,
             arrival.peer,
             arrival.since,
@@ -228,8 +228,9 @@ impl Registry {
     }
 
     /// Every connection being served right now, oldest first.
-    pub(super) fn served(&self) -> Vec<Arc<Served>> {
-        let mut served: Vec<Arc<Served>> = lock(&self.state).serving.values().cloned().collect();
+    pub(super) fn served(&self) -> Vec<Arc<Connection>> {
+        let mut served: Vec<Arc<Connection>> =
+            lock(&self.state).serving.values().cloned().collect();
         served.sort_by_key(|s| s.id);
         served
     }
@@ -242,7 +243,7 @@ impl Registry {
     }
 
     /// The served connection with this id, if there is one.
-    pub(super) fn find(&self, id: u64) -> Option<Arc<Served>> {
+    pub(super) fn find(&self, id: u64) -> Option<Arc<Connection>> {
         lock(&self.state).serving.get(&id).cloned()
     }
 
@@ -258,13 +259,13 @@ impl Registry {
 /// Marks a connection as served until dropped.
 pub(super) struct ServingGuard<'a> {
     id: u64,
-    served: Arc<Served>,
+    served: Arc<Connection>,
     registry: &'a Registry,
 }
 
 impl ServingGuard<'_> {
     /// The served connection's handle.
-    pub(super) fn served(&self) -> &Served {
+    pub(super) fn served(&self) -> &Connection {
         &self.served
     }
 }

@@ -7,9 +7,9 @@
 use std::io;
 use std::net::TcpStream;
 
+use super::connection::Connection;
 use super::lifecycle::Phase;
-use super::served::Served;
-use super::state::ServerState;
+use super::shared::ServerState;
 use crate::answer::{Answer, Sender};
 use crate::decode::TextDecoder;
 use crate::log::{ConnTag, Event};
@@ -39,7 +39,7 @@ pub(super) enum Stop {
 pub(super) struct Responder<'a> {
     state: &'a ServerState,
     tag: ConnTag,
-    served: &'a Served,
+    served: &'a Connection,
     stream: &'a TcpStream,
     decoder: TextDecoder,
     /// The rules in force for the current read; `None` without rules.
@@ -57,7 +57,7 @@ impl<'a> Responder<'a> {
     pub(super) fn new(
         state: &'a ServerState,
         tag: ConnTag,
-        served: &'a Served,
+        served: &'a Connection,
         stream: &'a TcpStream,
         rules: Option<HeldRules>,
     ) -> Self {

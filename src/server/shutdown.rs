@@ -45,8 +45,8 @@ use threadpool::ThreadPool;
 
 use super::admission;
 use super::lifecycle::Phase;
+use super::shared::ServerState;
 use super::signals::SignalThread;
-use super::state::ServerState;
 use super::udp::{Udp, UdpStopper};
 use crate::log::Event;
 use crate::stats::millis;

@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 use signal_hook::consts::{SIGHUP, SIGTERM};
 use signal_hook::iterator::{Handle, Signals};
 
-use super::state::ServerState;
+use super::shared::ServerState;
 use crate::exit::Exit;
 use crate::log::Event;
 

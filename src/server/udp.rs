@@ -16,13 +16,13 @@
 //! [`Udp::stop_now`] makes each receiver stop after the datagram in hand.
 //!
 //! The reflection guard: `ratelimit` (answers a second per source address)
-//! and `guard` (how big an answer may be). `peers` counts who sent datagrams.
+//! and `amplification` (how big an answer may be). `peers` counts who sent datagrams.
 
-mod guard;
+mod amplification;
 mod peers;
 mod ratelimit;
 mod receiver;
-mod shared;
+mod socket;
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -33,10 +33,10 @@ use std::time::Instant;
 
 use socket2::{Domain, Socket, Type};
 
-use self::shared::Shared;
-use super::state::ServerState;
+use self::socket::Shared;
+use super::shared::ServerState;
 
-pub(super) use self::guard::exposure_warning;
+pub(super) use self::amplification::exposure_warning;
 
 /// What the socket may queue for the receivers (the kernel caps it at
 /// `net.core.rmem_max`): a burst of big datagrams need not be dropped.

@@ -9,11 +9,11 @@ use std::net::TcpStream;
 use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
+use super::connection::{Closing, Connection};
 use super::lifecycle::Phase;
 use super::registry::Arrival;
 use super::responder::{Hangup, Responder, Stop};
-use super::served::{Closing, Served};
-use super::state::ServerState;
+use super::shared::ServerState;
 use super::tls_session::{self, Accepted};
 use crate::config::{ServerConfig, TlsConfig};
 use crate::framing::Framer;
@@ -140,7 +140,7 @@ impl Conversation<'_> {
 }
 
 /// Serves one connection until EOF, error, timeout, shutdown or panic.
-fn serve(state: &ServerState, arrival: Arrival, served: &Served, buffers: &mut Buffers) {
+fn serve(state: &ServerState, arrival: Arrival, served: &Connection, buffers: &mut Buffers) {
     let Arrival {
         id,
         peer,
@@ -236,7 +236,7 @@ fn start_tls(
     state: &ServerState,
     tls: &TlsConfig,
     tag: ConnTag,
-    served: &Served,
+    served: &Connection,
     stream: &TcpStream,
 ) -> Result<(), Ending> {
     let accepted = tls_session::accept(&tls.server.config, stream, tls.auto, tls.handshake_timeout)
@@ -260,7 +260,7 @@ fn start_tls(
 fn greet(
     greeting: &Template,
     tag: ConnTag,
-    served: &Served,
+    served: &Connection,
     stream: &TcpStream,
     timeout: Duration,
 ) -> Result<(), Ending> {
@@ -287,7 +287,7 @@ fn set_timeouts(stream: &TcpStream, config: &ServerConfig) -> io::Result<()> {
 
 fn read_loop(
     conversation: &mut Conversation<'_>,
-    served: &Served,
+    served: &Connection,
     stream: &TcpStream,
     buffers: &mut Buffers,
 ) -> Result<Ending, Ending> {
@@ -327,7 +327,7 @@ fn stopped(stop: Stop) -> Result<Ending, Ending> {
 
 /// Sends every answer owed so far.
 fn send_acks(
-    served: &Served,
+    served: &Connection,
     stream: &TcpStream,
     acks: &mut Vec<u8>,
     timeout: Duration,

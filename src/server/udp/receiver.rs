@@ -12,11 +12,11 @@ use std::time::Duration;
 use rustix::net::RecvFlags;
 
 use super::super::lifecycle::Phase;
-use super::super::state::ServerState;
+use super::super::shared::ServerState;
 use super::super::worker::panic_message;
-use super::guard::answer_limit;
+use super::amplification::answer_limit;
 use super::ratelimit::Verdict;
-use super::shared::{RATE_TABLE_CAPACITY, Shared};
+use super::socket::{RATE_TABLE_CAPACITY, Shared};
 use crate::answer::{Answer, Sender};
 use crate::decode::TextDecoder;
 use crate::log::Event;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use super::tls_session::TlsSession;
 use crate::sync::lock;
 
-pub(super) struct Served {
+pub(super) struct Connection {
     pub id: u64,
     pub peer: SocketAddr,
     /// When it was accepted.
@@ -56,7 +56,7 @@ pub(super) enum Closing {
     PushFailed = 2,
 }
 
-impl Served {
+impl Connection {
     pub(super) fn new(
         id: u64,
         peer: SocketAddr,

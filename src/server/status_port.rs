@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::control;
 use super::lifecycle::Phase;
-use super::state::ServerState;
+use super::shared::ServerState;
 
 /// With `--control`, how long a client has to send its command; one that
 /// says nothing in that time (a health check) gets the status report.
