@@ -10,9 +10,9 @@ use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use super::connection::{Closing, Connection};
+use super::conversation::{Hangup, Responder, Stop};
 use super::lifecycle::Phase;
 use super::registry::Arrival;
-use super::responder::{Hangup, Responder, Stop};
 use super::shared::ServerState;
 use super::tls_session::{self, Accepted};
 use crate::config::{ServerConfig, TlsConfig};
