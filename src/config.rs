@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
+use crate::answer::Reply;
 use crate::bench::BenchConfig;
 use crate::cli::{BenchArgs, ClientArgs, ClientTlsArgs, ServerArgs, ServerTlsArgs, TlsMode};
 use crate::client::ClientConfig;
@@ -31,17 +32,6 @@ pub(crate) const DEFAULT_UDP_WORKERS: usize = 4;
 /// given: enough for a device or a person testing, too few to make tcpack
 /// worth aiming at a victim with a spoofed source (README, UDP).
 pub(crate) const DEFAULT_UDP_RATE: u32 = 100;
-
-/// What a connection answers to each message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Reply {
-    /// These exact bytes, already encoded for the wire.
-    Fixed(Vec<u8>),
-    /// The message itself.
-    Echo,
-    /// `--reply` with placeholders, when rules are in use.
-    Template(Template),
-}
 
 /// TLS for the server, loaded and checked at start.
 pub(crate) struct TlsConfig {

@@ -1,7 +1,8 @@
 //! tcpack: a TCP acknowledgement server, its client and its load generator.
 //!
-//! Data flows one way: accept → queue → worker → framing → decode/log → ack
-//! → close (see `server.rs`). Only what `main.rs`, the fuzz target and the
+//! Data flows one way: accept → queue → worker → framing → log and answer
+//! (`answer.rs` decides, for TCP, TLS and UDP) → send → close (see
+//! `server.rs`). Only what `main.rs`, the fuzz target and the
 //! tests use is public.
 #![deny(unsafe_code)]
 

@@ -2,7 +2,9 @@
 //! done, then hand over to `shutdown::finish`.
 //!
 //! Data flows one way: `listener` accepts → `admission` queues in the
-//! `registry` (or turns away) → a `worker` frames, logs and answers → the
+//! `registry` (or turns away) → a `worker` reads, frames, and has its
+//! `conversation` log and answer each message (as `crate::answer`
+//! decides), then sends through the `connection`'s one writer → the
 //! `closer` lingers. `shared` is what they share; `shutdown` walks the stop.
 //! With `--proto udp|both`, `udp`'s receivers answer datagrams on the same
 //! address and port.

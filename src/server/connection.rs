@@ -1,8 +1,11 @@
-//! A connection as threads other than its worker see it: the drain wakes
-//! it, the heartbeat and the operator push to it or close it, `/list` shows
-//! it. Every write to its socket, the worker's acks included, goes through
-//! one lock, so a push never lands inside an ack; and every write, however
-//! slowly the client reads, ends within `--write-timeout` in all.
+//! A served connection, and the one way onto its socket. Its worker reads
+//! through it (decrypting, with TLS) and sends what it owes through its
+//! `Outbox`; other threads see it here too: the drain wakes it, the
+//! heartbeat and the operator push to it or close it, `/list` shows it.
+//! Every write to its socket, acks, greetings and pushes alike, is one call
+//! of `write_locked` under one lock, so a push never lands inside an ack;
+//! and every write, however slowly the client reads, ends within
+//! `--write-timeout` in all.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -119,12 +122,7 @@ impl Connection {
     /// The worker's write of `data` to its own `stream`, within `timeout`
     /// in all. A failed write may have sent part of `data`: nothing more is
     /// written to the connection after it.
-    pub(super) fn write(
-        &self,
-        stream: &TcpStream,
-        data: &[u8],
-        timeout: Duration,
-    ) -> io::Result<()> {
+    fn write(&self, stream: &TcpStream, data: &[u8], timeout: Duration) -> io::Result<()> {
         let _writing = lock(&self.writing);
         let written = self.write_locked(stream, data, timeout);
         if written.is_err() {
@@ -146,6 +144,8 @@ impl Connection {
             .map_err(PushError::Failed)
     }
 
+    /// The one function that writes to the connection's socket (with the
+    /// writing lock held): `data` whole, encrypted if TLS, within `timeout`.
     fn write_locked(&self, stream: &TcpStream, data: &[u8], timeout: Duration) -> io::Result<()> {
         let mut out = Deadline::new(stream, timeout);
         let written = match self.tls() {
@@ -194,6 +194,50 @@ impl Connection {
     /// Messages and bytes so far.
     pub(super) fn totals(&self) -> (u64, u64) {
         (self.messages.load(Relaxed), self.bytes.load(Relaxed))
+    }
+}
+
+/// What a worker owes its connection (acks, a greeting), collected so that
+/// one read's answers go out in one write.
+pub(super) struct Outbox<'a> {
+    connection: &'a Connection,
+    stream: &'a TcpStream,
+    timeout: Duration,
+    owed: &'a mut Vec<u8>,
+}
+
+impl<'a> Outbox<'a> {
+    /// An empty outbox for the worker's own `stream`, in `buffer` (kept
+    /// from one connection to the next); each send ends within `timeout`.
+    pub(super) fn new(
+        connection: &'a Connection,
+        stream: &'a TcpStream,
+        timeout: Duration,
+        buffer: &'a mut Vec<u8>,
+    ) -> Self {
+        buffer.clear();
+        Self {
+            connection,
+            stream,
+            timeout,
+            owed: buffer,
+        }
+    }
+
+    /// Where answers are appended.
+    pub(super) fn owed(&mut self) -> &mut Vec<u8> {
+        self.owed
+    }
+
+    /// Sends everything owed so far. A failed send may have sent part of
+    /// it: the worker ends the connection then.
+    pub(super) fn send(&mut self) -> io::Result<()> {
+        if self.owed.is_empty() {
+            return Ok(());
+        }
+        let sent = self.connection.write(self.stream, self.owed, self.timeout);
+        self.owed.clear();
+        sent
     }
 }
 

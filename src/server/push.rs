@@ -7,9 +7,10 @@
 use super::connection::{Connection, PushError};
 use super::lifecycle::Phase;
 use super::shared::ServerState;
+use crate::answer;
 use crate::config::Push;
 use crate::log::{ConnTag, Event};
-use crate::rules::{Context, Template};
+use crate::rules::Template;
 
 /// Runs on its own thread: every `push.every`, `push.text` to every served
 /// connection, until the shutdown starts. Sleeps on the phase's condvar.
@@ -39,8 +40,7 @@ pub(super) fn deliver(
     seq: u64,
 ) -> Result<(), String> {
     let mut bytes = Vec::new();
-    let context = Context::unprompted(served.id, seq, served.peer);
-    text.render(&context, &mut bytes);
+    answer::unprompted(text, served.id, seq, served.peer, &mut bytes);
     match served.push(&bytes, state.config.write_timeout) {
         Ok(()) => {
             state.stats.add_pushed();
