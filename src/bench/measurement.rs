@@ -20,6 +20,7 @@ pub(super) struct Measurement {
 }
 
 impl Measurement {
+    /// Nothing measured yet.
     pub(super) fn new() -> Self {
         Self {
             // 1 ns .. 1 h at 3 significant digits.
@@ -34,6 +35,7 @@ impl Measurement {
         }
     }
 
+    /// Counts a failed operation: a timeout or an error; the first error is kept for the report.
     pub(super) fn fail(&mut self, error: &io::Error) {
         self.first_error.get_or_insert_with(|| error.to_string());
         match error.kind() {
@@ -55,6 +57,7 @@ impl Measurement {
         clock.done.fetch_add(count, Relaxed);
     }
 
+    /// Adds another thread's measurement to this one.
     pub(super) fn merge(&mut self, other: Measurement) {
         let _ = self.latency.add(&other.latency);
         self.ops += other.ops;
@@ -76,15 +79,18 @@ pub(super) struct Clock {
 }
 
 impl Clock {
+    /// Whether the run goes on (warm-up or measuring).
     pub(super) fn running(&self) -> bool {
         Instant::now() < self.stop_at
     }
 
+    /// Whether an operation finished `at` counts: the warm-up is over.
     pub(super) fn measuring(&self, at: Instant) -> bool {
         at >= self.measure_from
     }
 }
 
+/// Whole nanoseconds, as the histogram counts them.
 pub(super) fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }

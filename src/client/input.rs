@@ -42,6 +42,7 @@ pub(super) fn read_line(input: &mut impl BufRead, line: &mut Vec<u8>) -> Result<
     Ok(n > 0)
 }
 
+/// Asks `question` on stderr and reads the answer from stdin; empty at end of input.
 pub(super) fn prompt(question: &str) -> Result<String, ClientError> {
     eprint!("{question}");
     let mut line = Vec::new();

@@ -21,6 +21,7 @@ use crate::protocol::DATAGRAM_BUFFER;
 /// Late answers dropped before a message at most: a bound, not a pause.
 const MAX_STALE: usize = 1024;
 
+/// `tcpack client --udp`: one socket connected to the server, a datagram a message.
 pub(super) struct Datagrams {
     socket: UdpSocket,
     server: SocketAddr,
@@ -71,6 +72,7 @@ impl Datagrams {
         })
     }
 
+    /// The server's address, as resolved.
     pub(super) fn server(&self) -> SocketAddr {
         self.server
     }

@@ -29,12 +29,14 @@ struct Inbox {
     finishing: bool,
 }
 
+/// The lingering-close thread's inbox: sockets to close, and a socket pair that wakes its `poll`.
 pub(super) struct Closer {
     inbox: Mutex<Inbox>,
     wake: UnixStream,
 }
 
 impl Closer {
+    /// Starts the thread; each socket handed over lingers at most `linger`.
     pub(super) fn spawn(linger: Duration) -> io::Result<(Arc<Self>, JoinHandle<()>)> {
         let (wake, wake_rx) = UnixStream::pair()?;
         wake.set_nonblocking(true)?;

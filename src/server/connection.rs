@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use super::tls_session::TlsSession;
 use crate::sync::lock;
 
+/// A served connection: the worker's way onto its socket and other threads' view of it.
 pub(super) struct Connection {
     pub id: u64,
     pub peer: SocketAddr,
@@ -60,6 +61,7 @@ pub(super) enum Closing {
 }
 
 impl Connection {
+    /// Connection `id` from `peer`, accepted `since`; `socket` is the clone other threads use.
     pub(super) fn new(
         id: u64,
         peer: SocketAddr,
@@ -106,6 +108,7 @@ impl Connection {
         self.ready.store(true, Relaxed);
     }
 
+    /// The TLS session, once the handshake is done (`None`: plaintext).
     pub(super) fn tls(&self) -> Option<&TlsSession> {
         self.tls.get().map(Arc::as_ref)
     }
@@ -186,6 +189,7 @@ impl Connection {
         }
     }
 
+    /// The worker's totals so far, for `/list`.
     pub(super) fn record(&self, messages: u64, bytes: u64) {
         self.messages.store(messages, Relaxed);
         self.bytes.store(bytes, Relaxed);

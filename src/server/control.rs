@@ -6,6 +6,7 @@ use super::push::deliver;
 use super::shared::ServerState;
 use crate::rules::Template;
 
+/// One operator command, parsed.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Command {
     List,
@@ -15,6 +16,7 @@ pub(super) enum Command {
     Help,
 }
 
+/// What `help` answers: every command.
 pub(super) const USAGE: &str = "list, send ID TEXT, all TEXT, close ID, help";
 
 /// One command line, without the console's leading `/`.

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::sync::{lock, wait, wait_timeout};
 
+/// Where the server is in its life; phases only move forward.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum Phase {
     Running,
@@ -18,6 +19,7 @@ pub(super) enum Phase {
     Done,
 }
 
+/// The phase, and a condvar that wakes whoever waits for it to change.
 pub(super) struct Lifecycle {
     phase: Mutex<Phase>,
     changed: Condvar,
@@ -33,6 +35,7 @@ impl Default for Lifecycle {
 }
 
 impl Lifecycle {
+    /// The phase now.
     pub(super) fn phase(&self) -> Phase {
         *lock(&self.phase)
     }

@@ -26,6 +26,7 @@ pub(super) struct Arrival {
     pub queued: bool,
 }
 
+/// What became of a connection handed to `admit`.
 pub(super) enum Admission {
     /// A worker is free or will be soon; `queued` says which.
     Admitted {
@@ -66,6 +67,7 @@ struct State {
     closed: bool,
 }
 
+/// Every connection the server holds: the bounded queue and the served set, under one lock.
 pub(super) struct Registry {
     state: Mutex<State>,
     /// Signalled when the reaper has a new deadline to wait for, and at close.
@@ -77,6 +79,7 @@ pub(super) struct Registry {
 }
 
 impl Registry {
+    /// Empty; at most `max_pending` wait, each at most `queue_timeout`.
     pub(super) fn new(max_pending: usize, queue_timeout: Duration) -> Self {
         Self {
             state: Mutex::default(),
@@ -87,6 +90,7 @@ impl Registry {
         }
     }
 
+    /// Queues `arrival` for a worker (waking an idle one), or says why not.
     pub(super) fn admit(&self, mut arrival: Arrival) -> Admission {
         // Cloned before locking, as a syscall under the lock makes workers wait on it.
         // Without a clone (out of descriptors) it is still served, only not woken early at shutdown.

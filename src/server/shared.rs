@@ -9,6 +9,7 @@ use crate::config::ServerConfig;
 use crate::log::Logger;
 use crate::stats::Stats;
 
+/// Everything the server's threads share, built once at bind time.
 pub(super) struct ServerState {
     pub config: ServerConfig,
     pub log: Logger,

@@ -24,12 +24,14 @@ pub(super) struct SignalThread {
 }
 
 impl SignalThread {
+    /// Ends the SIGTERM/SIGHUP thread and waits for it.
     pub(super) fn stop(self) {
         self.handle.close();
         let _ = self.thread.join();
     }
 }
 
+/// Installs the Ctrl-C handler and starts the SIGTERM/SIGHUP thread.
 pub(super) fn install(state: &Arc<ServerState>) -> Result<SignalThread> {
     let on_ctrl_c = Arc::clone(state);
     ctrlc::set_handler(move || stop(&on_ctrl_c)).context("installing the Ctrl-C handler")?;

@@ -89,6 +89,7 @@ pub(super) fn start(state: &Arc<ServerState>, socket: UdpSocket) -> io::Result<U
 }
 
 impl Udp {
+    /// The address the UDP socket is bound to.
     pub(super) fn local_addr(&self) -> io::Result<SocketAddr> {
         self.shared.socket.local_addr()
     }

@@ -6,12 +6,14 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 
+/// The source addresses heard, up to a capacity, for the summary's count.
 pub(super) struct Peers {
     seen: HashSet<SocketAddr>,
     capacity: usize,
 }
 
 impl Peers {
+    /// Remembers at most `capacity` addresses.
     pub(super) fn new(capacity: usize) -> Self {
         Self {
             seen: HashSet::new(),

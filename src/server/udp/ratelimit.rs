@@ -44,6 +44,7 @@ struct Bucket {
     reported_at: Option<Instant>,
 }
 
+/// A token bucket per source address: the reflection guard's rate limit.
 pub(super) struct RateLimiter {
     rate: f64,
     burst: f64,

@@ -16,6 +16,7 @@ pub(super) const RATE_TABLE_CAPACITY: usize = 65_536;
 /// Distinct peers counted at most.
 const PEERS_CAPACITY: usize = 65_536;
 
+/// What the UDP receivers share: the socket, the sources heard, and the stop.
 pub(super) struct Shared {
     pub socket: UdpSocket,
     sources: Mutex<Sources>,
@@ -30,6 +31,7 @@ pub(super) struct Shared {
 pub(super) struct Running(Arc<Shared>);
 
 impl Running {
+    /// What the receiver shares with the others.
     pub(super) fn shared(&self) -> &Shared {
         &self.0
     }
