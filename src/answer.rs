@@ -1,45 +1,121 @@
-//! What tcpack answers to one message, for TCP's workers and UDP's
-//! receivers alike: the first rule that matches (with its delay and
-//! action), or the default (`--reply` / `--echo`). Choosing and rendering
-//! are apart, so a TCP connection can send what it already owes before a
-//! rule's delay. Pure: no I/O.
+//! What tcpack answers: the one place that decides, for TCP connections,
+//! TLS ones and UDP datagrams alike. A message gets the first rule that
+//! matches (with its delay and action) or the default (`--reply` /
+//! `--echo`); a greeting or a push is its template, rendered for the
+//! connection. Deciding and rendering are apart, so a TCP connection can
+//! send what it already owes before a rule's delay. No I/O: the caller
+//! logs, waits and writes.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::config::Reply;
 use crate::log::RuleTag;
-use crate::rules::{Action, Choice, Context, HeldRules, trim_line_end};
+use crate::rules::{Action, Choice, Context, HeldRules, Rules, Template, trim_line_end};
 use crate::stats::millis;
 
-/// The answer chosen for one message.
-pub struct Answer<'r> {
-    /// The rule that answers, or `None` for the default.
-    pub choice: Option<Choice<'r>>,
-    /// How long to wait first.
-    pub delay: Option<Duration>,
+/// What a message no rule answers gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Reply {
+    /// These exact bytes, already encoded for the wire.
+    Fixed(Vec<u8>),
+    /// The message itself.
+    Echo,
+    /// `--reply` with placeholders, when rules are in use.
+    Template(Template),
 }
 
-impl<'r> Answer<'r> {
-    /// Picks the answer to `message` (`rules` as the worker holds them).
-    pub fn choose(
-        rules: Option<&'r mut HeldRules>,
-        message: &[u8],
-        rng: &mut fastrand::Rng,
+/// One TCP connection's or UDP receiver's way to answer: its hold on the
+/// rules in force (with regex caches of its own) and its random numbers.
+pub(crate) struct Answerer<'c> {
+    default: &'c Reply,
+    in_force: Option<&'c Rules>,
+    held: Option<HeldRules>,
+    rng: fastrand::Rng,
+}
+
+impl<'c> Answerer<'c> {
+    /// For connection `id`; `held` is what the worker kept from its last one.
+    pub(crate) fn for_connection(
+        default: &'c Reply,
+        in_force: Option<&'c Rules>,
+        seed: Option<u64>,
+        id: u64,
+        held: Option<HeldRules>,
     ) -> Self {
-        let choice = rules.and_then(|held| {
+        // With --seed, each connection its own sequence, the same on every run.
+        let rng = seed.map_or_else(fastrand::Rng::new, |seed| {
+            fastrand::Rng::with_seed(seed ^ id.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+        });
+        Self {
+            default,
+            in_force,
+            held,
+            rng,
+        }
+    }
+
+    /// For UDP receiver `number`.
+    pub(crate) fn for_receiver(
+        default: &'c Reply,
+        in_force: Option<&'c Rules>,
+        seed: Option<u64>,
+        number: usize,
+    ) -> Self {
+        // With --seed, each receiver its own sequence, the same on every run.
+        let rng = seed.map_or_else(fastrand::Rng::new, |seed| {
+            fastrand::Rng::with_seed(seed ^ (number as u64 + 1).wrapping_mul(0xa076_1d64_78bd_642f))
+        });
+        Self {
+            default,
+            in_force,
+            held: None,
+            rng,
+        }
+    }
+
+    /// Takes the rules in force now (after a reload, the new ones): the
+    /// messages of one read are all answered by the same set.
+    pub(crate) fn refresh(&mut self) {
+        if let Some(rules) = self.in_force {
+            rules.refresh(&mut self.held);
+        }
+    }
+
+    /// The rules held, for the worker's next connection.
+    pub(crate) fn into_held(self) -> Option<HeldRules> {
+        self.held
+    }
+
+    /// Picks the answer to `message`.
+    pub(crate) fn decide(&mut self, message: &[u8]) -> Answer<'_> {
+        let choice = self.held.as_mut().and_then(|held| {
             let HeldRules { set, scratch, .. } = held;
-            set.choose(message, rng, scratch)
+            set.choose(message, &mut self.rng, scratch)
         });
         let delay = choice
             .as_ref()
             .and_then(|c| c.rule.delay)
-            .map(|d| d.pick(rng));
-        Self { choice, delay }
+            .map(|d| d.pick(&mut self.rng));
+        Answer {
+            default: self.default,
+            choice,
+            delay,
+        }
     }
+}
 
+/// The answer chosen for one message.
+pub(crate) struct Answer<'r> {
+    default: &'r Reply,
+    /// The rule that answers, or `None` for the default.
+    choice: Option<Choice<'r>>,
+    /// How long to wait before answering.
+    pub delay: Option<Duration>,
+}
+
+impl Answer<'_> {
     /// What the log says about the rule, if one answered.
-    pub fn tag(&self) -> Option<RuleTag<'r>> {
+    pub(crate) fn tag(&self) -> Option<RuleTag<'_>> {
         self.choice.as_ref().map(|c| RuleTag {
             rule: c.number,
             rule_label: &c.rule.label,
@@ -49,14 +125,14 @@ impl<'r> Answer<'r> {
     }
 
     /// The rule's action; the default answer is a reply.
-    pub fn action(&self) -> Action {
+    pub(crate) fn action(&self) -> Action {
         self.choice
             .as_ref()
             .map_or(Action::Reply, |c| c.rule.action)
     }
 
     /// Appends the answer's bytes to `out`: nothing for `silent` and `reset`.
-    pub fn render(&self, default: &Reply, message: &[u8], sender: Sender, out: &mut Vec<u8>) {
+    pub(crate) fn render(&self, message: &[u8], sender: Sender, out: &mut Vec<u8>) {
         let context = || Context {
             message: trim_line_end(message),
             groups: self.choice.as_ref().map_or(&[], |c| c.groups.as_slice()),
@@ -65,7 +141,7 @@ impl<'r> Answer<'r> {
             peer: sender.peer,
         };
         match &self.choice {
-            None => match default {
+            None => match self.default {
                 Reply::Fixed(ack) => out.extend_from_slice(ack),
                 Reply::Echo => out.extend_from_slice(message),
                 Reply::Template(template) => template.render(&context(), out),
@@ -78,9 +154,21 @@ impl<'r> Answer<'r> {
     }
 }
 
+/// Appends what the server sends unasked, a greeting or a push (`seq`
+/// counts pushes), rendered for connection `conn` from `peer`.
+pub(crate) fn unprompted(
+    template: &Template,
+    conn: u64,
+    seq: u64,
+    peer: SocketAddr,
+    out: &mut Vec<u8>,
+) {
+    template.render(&Context::unprompted(conn, seq, peer), out);
+}
+
 /// Who sent the message, for the templates' `{conn}`, `{seq}` and `{peer}`.
 #[derive(Debug, Clone, Copy)]
-pub struct Sender {
+pub(crate) struct Sender {
     /// The connection id; 0 for UDP.
     pub conn: u64,
     /// The message's number on its connection (UDP: on this receiver).
@@ -102,19 +190,18 @@ mod tests {
 
     #[test]
     fn without_rules_the_fixed_ack_or_the_message_itself() {
-        let mut rng = fastrand::Rng::with_seed(1);
-        let answer = Answer::choose(None, b"hello\n", &mut rng);
+        let fixed = Reply::Fixed(b"ok\n".to_vec());
+        let mut answerer = Answerer::for_connection(&fixed, None, Some(1), 1, None);
+        answerer.refresh();
+        let answer = answerer.decide(b"hello\n");
         assert!(answer.tag().is_none() && answer.delay.is_none());
         let mut out = b"before ".to_vec();
-        answer.render(
-            &Reply::Fixed(b"ok\n".to_vec()),
-            b"hello\n",
-            sender(),
-            &mut out,
-        );
+        answer.render(b"hello\n", sender(), &mut out);
         assert_eq!(out, b"before ok\n");
         out.clear();
-        answer.render(&Reply::Echo, b"\xff\x00bytes", sender(), &mut out);
+        let mut echo = Answerer::for_receiver(&Reply::Echo, None, None, 0);
+        echo.decide(b"\xff\x00bytes")
+            .render(b"\xff\x00bytes", sender(), &mut out);
         assert_eq!(out, b"\xff\x00bytes");
     }
 }

@@ -12,8 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::cli::{BenchArgs, Scenario};
-use crate::link::{Link, TlsClient};
+use crate::client_stream::{Link, TlsClient, TlsOptions};
 
 mod measurement;
 mod proc_stat;
@@ -22,11 +21,66 @@ mod udp;
 
 use measurement::{Clock, Measurement, nanos};
 use proc_stat::{cpu_seconds, rss_kib};
-pub use report::{Latency, Report, ServerUsage};
+pub(crate) use report::{Latency, Report, ServerUsage};
 
-pub fn run(args: &BenchArgs) -> Result<()> {
+/// What `tcpack bench` measures (`--scenario`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scenario {
+    /// Persistent connections, each sending a line and waiting for its ack.
+    Rr,
+    /// Connect, one line, ack, close, again and again.
+    Conn,
+    /// Persistent connections writing `--depth` lines at once, then reading their acks.
+    Pipeline,
+    /// Silent connections held open while fresh clients measure their time to an answer.
+    Idle,
+}
+
+impl Scenario {
+    /// The name the report gives it, as `--scenario` spells it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Scenario::Rr => "rr",
+            Scenario::Conn => "conn",
+            Scenario::Pipeline => "pipeline",
+            Scenario::Idle => "idle",
+        }
+    }
+}
+
+/// What `tcpack bench` was asked to measure, and how.
+#[derive(Debug, Clone)]
+pub(crate) struct BenchConfig {
+    /// The server as HOST:PORT.
+    pub target: String,
+    pub scenario: Scenario,
+    /// Concurrent connections, or connect loops.
+    pub connections: usize,
+    /// Per connection or loop; 0: until `duration`.
+    pub messages: u64,
+    /// Bytes per message, its `\n` included.
+    pub size: usize,
+    /// Measured, after `warmup`.
+    pub duration: Duration,
+    pub warmup: Duration,
+    /// Lines per burst (pipeline).
+    pub depth: usize,
+    /// Silent connections held (idle).
+    pub idle: usize,
+    /// For a connection or an ack, before counting a timeout.
+    pub timeout: Duration,
+    /// The server's process, for its CPU time and memory.
+    pub server_pid: Option<u32>,
+    /// The report as JSON.
+    pub json: bool,
+    pub udp: bool,
+    pub tls: TlsOptions,
+}
+
+/// Runs one `tcpack bench` to its report.
+pub(crate) fn run(args: &BenchConfig) -> Result<()> {
     let target = resolve(&args.target)?;
-    if crate::limits::raise_open_file_limit().is_err() {
+    if crate::sys::raise_open_file_limit().is_err() {
         eprintln!(
             "warning: could not raise the open-file limit; large --connections or --idle may fail"
         );
@@ -53,21 +107,21 @@ fn resolve(target: &str) -> Result<SocketAddr> {
         .with_context(|| format!("{target:?} resolves to no address"))
 }
 
-fn measure(args: &BenchArgs, addr: SocketAddr) -> Result<Report> {
+fn measure(args: &BenchConfig, addr: SocketAddr) -> Result<Report> {
     if args.udp && args.scenario != Scenario::Rr {
-        return Err(crate::config::UsageError(
+        return Err(crate::exit::UsageError(
             "--udp measures the rr scenario only: UDP has no connections to open or hold".into(),
         )
         .into());
     }
-    if args.udp && args.tls.tls {
+    if args.udp && args.tls.enabled {
         return Err(
-            crate::config::UsageError("--udp and --tls: TLS runs over TCP only".into()).into(),
+            crate::exit::UsageError("--udp and --tls: TLS runs over TCP only".into()).into(),
         );
     }
     let message = line_of(args.size);
-    let tls = TlsClient::from_args(&args.tls, &addr.ip().to_string())
-        .map_err(|e| anyhow::Error::new(crate::config::UsageError(e)))?
+    let tls = TlsClient::new(&args.tls, &addr.ip().to_string())
+        .map_err(|e| anyhow::Error::new(crate::exit::UsageError(e)))?
         .map(|mut tls| {
             // Every `conn` cycle a full handshake, as a fleet of new clients makes.
             let mut config = (*tls.config).clone();

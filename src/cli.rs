@@ -3,8 +3,36 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
+use clap::builder::PossibleValue;
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::bench::Scenario;
+use crate::decode::DecodeMode;
+use crate::duration::{self, Bare};
+use crate::encoding::TextEncoding;
+use crate::framing::Framing;
+use crate::log::LogFormat;
+use crate::protocol::Proto;
+
+/// Implements `ValueEnum` for an enum of the core, which knows nothing of
+/// clap: `Variant => "name" | "alias": "help"`, alias and help optional.
+macro_rules! value_enum {
+    ($type:ident { $($variant:ident => $name:literal $(| $alias:literal)? $(: $help:literal)?),+ $(,)? }) => {
+        impl ValueEnum for $type {
+            fn value_variants<'a>() -> &'a [Self] {
+                &[$($type::$variant),+]
+            }
+
+            fn to_possible_value(&self) -> Option<PossibleValue> {
+                Some(match self {
+                    $($type::$variant => PossibleValue::new($name)$(.alias($alias))?$(.help($help))?),+
+                })
+            }
+        }
+    };
+}
+
+/// The whole command line, as `main` parses it and hands it to `run`.
 #[derive(Debug, Parser)]
 #[command(
     name = "tcpack",
@@ -13,11 +41,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 )]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
+/// The subcommand and its flags.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Listen for TCP clients, log every message they send and acknowledge it.
     Server(Box<ServerArgs>),
     /// Send messages and show each ack with its round-trip time.
@@ -27,8 +56,9 @@ pub enum Command {
     Bench(BenchArgs),
 }
 
+/// `tcpack client`'s flags; `config` turns them into a `ClientConfig`.
 #[derive(Debug, Clone, clap::Args)]
-pub struct ClientArgs {
+pub(crate) struct ClientArgs {
     /// Server address or name, or HOST:PORT ([::1]:7785 for IPv6); none: 127.0.0.1:7785 (asked for on a terminal without -m)
     pub host: Option<String>,
 
@@ -86,7 +116,7 @@ pub struct ClientArgs {
 
 /// TLS for `tcpack client` and `tcpack bench`.
 #[derive(Debug, Clone, clap::Args)]
-pub struct ClientTlsArgs {
+pub(crate) struct ClientTlsArgs {
     /// Speak TLS to the server
     #[arg(long, help_heading = "TLS")]
     pub tls: bool,
@@ -118,74 +148,41 @@ pub struct ClientTlsArgs {
     pub tls_key: Option<std::path::PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Framing {
-    /// One ack per read of up to 1024 bytes, as the tutorial's `recv(1024)`.
-    Raw,
-    /// One ack per `\n`-terminated line; a final unterminated line is acked at EOF.
-    Line,
-}
+// The core's own enums, spelt for the command line: each value's name,
+// aliases and the help `--help` lists for it.
+value_enum!(Framing {
+    Raw => "raw": "One ack per read of up to 1024 bytes, as the tutorial's `recv(1024)`",
+    Line => "line": "One ack per `\\n`-terminated line; a final unterminated line is acked at EOF",
+});
+value_enum!(Proto {
+    Tcp => "tcp": "TCP only",
+    Udp => "udp": "UDP only: each datagram is one message",
+    Both => "both": "TCP and UDP on the same address and port",
+});
+value_enum!(TextEncoding {
+    Utf8 => "utf-8" | "utf8",
+    Gbk => "gbk",
+});
+value_enum!(DecodeMode {
+    Auto => "auto": "UTF-8 if valid, else GBK if it decodes cleanly, else escaped bytes",
+    Utf8 => "utf-8" | "utf8",
+    Gbk => "gbk",
+    Hex => "hex",
+});
+value_enum!(LogFormat {
+    Text => "text",
+    Json => "json",
+});
+value_enum!(Scenario {
+    Rr => "rr": "Persistent connections, each sending a line and waiting for its ack",
+    Conn => "conn": "Connect, one line, ack, close, again and again (like `echo hi | nc -N`)",
+    Pipeline => "pipeline": "Persistent connections writing --depth lines at once, then reading --depth acks",
+    Idle => "idle": "Hold --idle silent connections while fresh clients measure their time to an answer",
+});
 
-/// Which protocols the server answers on its address and port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Proto {
-    /// TCP only, as before UDP existed.
-    Tcp,
-    /// UDP only: each datagram is one message.
-    Udp,
-    /// TCP and UDP on the same address and port.
-    Both,
-}
-
-impl Proto {
-    pub fn tcp(self) -> bool {
-        matches!(self, Proto::Tcp | Proto::Both)
-    }
-
-    pub fn udp(self) -> bool {
-        matches!(self, Proto::Udp | Proto::Both)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum TextEncoding {
-    #[value(name = "utf-8", alias = "utf8")]
-    Utf8,
-    Gbk,
-}
-
-impl TextEncoding {
-    /// Text as bytes on the wire; `None` if GBK cannot carry a character
-    /// (rather than silently sending `?`).
-    pub fn encode(self, text: &str) -> Option<Vec<u8>> {
-        match self {
-            TextEncoding::Utf8 => Some(text.as_bytes().to_vec()),
-            TextEncoding::Gbk => {
-                let (bytes, _, unmappable) = encoding_rs::GBK.encode(text);
-                (!unmappable).then(|| bytes.into_owned())
-            }
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DecodeMode {
-    /// UTF-8 if valid, else GBK if it decodes cleanly, else escaped bytes.
-    Auto,
-    #[value(name = "utf-8", alias = "utf8")]
-    Utf8,
-    Gbk,
-    Hex,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
-
+/// `tcpack server`'s flags; `config` checks them into a `ServerConfig`.
 #[derive(Debug, Clone, clap::Args)]
-pub struct ServerArgs {
+pub(crate) struct ServerArgs {
     /// Address to listen on (or a bare PORT on loopback); 0.0.0.0:7785 or [::]:7785 to expose it, port 0 picks a free port
     #[arg(long, value_name = "ADDR:PORT", default_value = crate::protocol::DEFAULT_ADDRESS, value_parser = parse_bind)]
     pub bind: SocketAddr,
@@ -314,8 +311,9 @@ pub struct ServerArgs {
     pub tls: ServerTlsArgs,
 }
 
+/// The server's TLS flags.
 #[derive(Debug, Clone, clap::Args)]
-pub struct ServerTlsArgs {
+pub(crate) struct ServerTlsArgs {
     /// Serve TLS with this PEM certificate chain (with --tls-key)
     #[arg(
         long,
@@ -365,20 +363,18 @@ pub struct ServerTlsArgs {
     pub tls_handshake_timeout: Duration,
 }
 
+/// `--tls-mode`: whether plaintext clients share the TLS port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum TlsMode {
+pub(crate) enum TlsMode {
     /// Every client must speak TLS
     Only,
     /// TLS clients and plaintext clients on one port
     Auto,
 }
 
-/// `1s`, `500ms`, or a number of seconds.
+/// `1s`, `500ms`, or a number of seconds; at least a millisecond.
 fn parse_interval(text: &str) -> Result<Duration, String> {
-    let duration = match text.parse::<f64>() {
-        Ok(_) => parse_secs(text)?,
-        Err(_) => duration(text)?,
-    };
+    let duration = duration::parse(text, Bare::Seconds)?;
     if duration < Duration::from_millis(1) {
         return Err(format!("`{text}` is shorter than 1ms"));
     }
@@ -410,25 +406,6 @@ fn parse_bind(text: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("the name has no address; {usage}"))
 }
 
-/// `"200ms"` or `"1.5s"` (up to a day, which is more than any drain).
-pub fn duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let bad = || format!("{text:?} is not a duration like \"200ms\" or \"1.5s\"");
-    let (number, unit) = if let Some(n) = text.strip_suffix("ms") {
-        (n, 1e-3)
-    } else if let Some(n) = text.strip_suffix('s') {
-        (n, 1.0)
-    } else {
-        return Err(bad());
-    };
-    let value: f64 = number.trim().parse().map_err(|_| bad())?;
-    let secs = value * unit;
-    if !(0.0..=86_400.0).contains(&secs) {
-        return Err(bad());
-    }
-    Ok(Duration::from_secs_f64(secs))
-}
-
 fn at_least_one(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {
         Ok(0) => Err("must be at least 1".into()),
@@ -437,38 +414,9 @@ fn at_least_one(text: &str) -> Result<usize, String> {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Scenario {
-    /// Persistent connections, each sending a line and waiting for its ack
-    Rr,
-    /// Connect, one line, ack, close, again and again (like `echo hi | nc -N`)
-    Conn,
-    /// Persistent connections writing --depth lines at once, then reading --depth acks
-    Pipeline,
-    /// Hold --idle silent connections while fresh clients measure their time to an answer
-    Idle,
-}
-
-impl ClientArgs {
-    /// HOST and PORT as given: none, one (HOST:PORT) or both.
-    pub fn target(&self) -> Vec<String> {
-        self.host.iter().chain(&self.port).cloned().collect()
-    }
-}
-
-impl Scenario {
-    pub fn name(self) -> &'static str {
-        match self {
-            Scenario::Rr => "rr",
-            Scenario::Conn => "conn",
-            Scenario::Pipeline => "pipeline",
-            Scenario::Idle => "idle",
-        }
-    }
-}
-
+/// `tcpack bench`'s flags; `config` turns them into a `BenchConfig`.
 #[derive(Debug, Clone, clap::Args)]
-pub struct BenchArgs {
+pub(crate) struct BenchArgs {
     /// Server as HOST:PORT
     #[arg(value_name = "HOST:PORT")]
     pub target: String,
@@ -524,22 +472,20 @@ pub struct BenchArgs {
     pub tls: ClientTlsArgs,
 }
 
+/// A number of seconds (`0.5`, so tests and impatient users can say it),
+/// or `500ms`, `1.5s`; zero too.
 fn parse_secs_or_zero(text: &str) -> Result<Duration, String> {
-    if text.trim().parse::<f64>() == Ok(0.0) {
-        return Ok(Duration::ZERO);
-    }
-    parse_secs(text)
+    duration::parse(text, Bare::Seconds)
 }
 
-/// Seconds as a decimal number, so tests and impatient users can say `0.5`.
+/// As `parse_secs_or_zero`, but more than zero: a timeout of nothing would
+/// end everything at once.
 fn parse_secs(text: &str) -> Result<Duration, String> {
-    let secs: f64 = text
-        .parse()
-        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
-    if !(secs > 0.0 && secs <= 1e9) {
+    let duration = duration::parse(text, Bare::Seconds)?;
+    if duration.is_zero() {
         return Err(format!("`{text}` must be more than 0 seconds"));
     }
-    Ok(Duration::from_secs_f64(secs))
+    Ok(duration)
 }
 
 #[cfg(test)]

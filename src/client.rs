@@ -6,23 +6,23 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::cli::{ClientArgs, DecodeMode};
+use crate::client_stream::{Link, TlsClient, TlsError};
+use crate::decode::DecodeMode;
 use crate::decode::TextDecoder;
-use crate::link::{Link, TlsClient, TlsError};
 use crate::protocol::DEFAULT_ADDRESS;
 
 mod error;
 mod input;
 mod udp;
 
-pub use error::ClientError;
+pub(crate) use error::ClientError;
 use error::usage;
 use input::{parse_hex, parse_target, prompt, prompt_target, read_line};
 use udp::Datagrams;
 
 /// Round-trip times so far; shared with the Ctrl-C handler, which prints them.
 #[derive(Debug, Default)]
-pub struct RoundTrips {
+pub(crate) struct RoundTrips {
     sent: u64,
     acked: u64,
     rtt_min: Option<Duration>,
@@ -38,7 +38,8 @@ impl RoundTrips {
         self.rtt_sum += rtt;
     }
 
-    pub fn summary(&self) -> String {
+    /// One line: sent, acked, unacked, and round-trip times if any.
+    pub(crate) fn summary(&self) -> String {
         let lost = self.sent - self.acked;
         let mut line = format!("sent {}, acked {}, unacked {lost}", self.sent, self.acked);
         if let Some(min) = self.rtt_min {
@@ -65,13 +66,42 @@ enum Source {
     Prompt,
 }
 
-pub struct Client {
-    args: ClientArgs,
+/// What `tcpack client` was asked to do.
+#[derive(Debug, Clone)]
+pub(crate) struct ClientConfig {
+    /// HOST and PORT as given: none, one (HOST:PORT) or both.
+    pub target: Vec<String>,
+    /// `-m` messages; none: stdin's lines (or the tutorial's prompts).
+    pub messages: Vec<String>,
+    /// Send the messages this many times in all.
+    pub count: Option<usize>,
+    /// Milliseconds between repeated messages.
+    pub interval: u64,
+    /// Bytes sent for text.
+    pub encoding: crate::encoding::TextEncoding,
+    /// For the connection, each ack, and with UDP each try.
+    pub timeout: Duration,
+    /// Send and close without waiting for acks.
+    pub no_wait: bool,
+    /// Messages are hex bytes, acks shown as hex.
+    pub hex: bool,
+    /// Only the acks on stdout.
+    pub quiet: bool,
+    pub udp: bool,
+    /// UDP: tries after the first.
+    pub retries: u32,
+    pub tls: crate::client_stream::TlsOptions,
+}
+
+/// `tcpack client`: sends messages and shows each answer.
+pub(crate) struct Client {
+    args: ClientConfig,
     round_trips: Arc<Mutex<RoundTrips>>,
 }
 
 impl Client {
-    pub fn new(args: ClientArgs) -> Self {
+    /// A client that does what `args` asks once `run`.
+    pub(crate) fn new(args: ClientConfig) -> Self {
         Self {
             args,
             round_trips: Arc::default(),
@@ -79,13 +109,14 @@ impl Client {
     }
 
     /// What the Ctrl-C handler prints.
-    pub fn round_trips(&self) -> Arc<Mutex<RoundTrips>> {
+    pub(crate) fn round_trips(&self) -> Arc<Mutex<RoundTrips>> {
         Arc::clone(&self.round_trips)
     }
 
-    pub fn run(&self) -> Result<(), ClientError> {
+    /// Connects, sends every message and waits for its answers.
+    pub(crate) fn run(&self) -> Result<(), ClientError> {
         let args = &self.args;
-        let target = args.target();
+        let target = args.target.clone();
         // The tutorial's prompts, on a terminal with nothing else to go by.
         let interactive =
             target.is_empty() && args.messages.is_empty() && io::stdin().is_terminal();
@@ -116,7 +147,7 @@ impl Client {
             Channel::Udp(datagrams)
         } else {
             let host = target.rsplit_once(':').map_or(target.as_str(), |(h, _)| h);
-            let tls = TlsClient::from_args(&args.tls, host).map_err(ClientError::Usage)?;
+            let tls = TlsClient::new(&args.tls, host).map_err(ClientError::Usage)?;
             let stream = connect(&target, args.timeout)?;
             let peer = stream
                 .peer_addr()
@@ -180,7 +211,7 @@ impl Client {
     /// Sends one message and, unless --no-wait, waits for its ack.
     fn exchange(&self, channel: &mut Channel, message: &[u8]) -> Result<(), ClientError> {
         let seq = {
-            let mut round_trips = self.lock_round_trips();
+            let mut round_trips = crate::sync::lock(&self.round_trips);
             round_trips.sent += 1;
             round_trips.sent
         };
@@ -218,7 +249,7 @@ impl Client {
             let notice = String::from_utf8_lossy(&ack).trim_end().to_owned();
             return Err(ClientError::TurnedAway(notice));
         }
-        self.lock_round_trips().record(rtt);
+        crate::sync::lock(&self.round_trips).record(rtt);
         let mut stdout = io::stdout().lock();
         let _ = writeln!(stdout, "{shown}");
         let _ = stdout.flush();
@@ -239,11 +270,11 @@ impl Client {
             while matches!(conn.link.read(&mut rest), Ok(n) if n > 0) {}
         }
         if !self.args.no_wait {
-            self.progress(&self.lock_round_trips().summary());
+            self.progress(&crate::sync::lock(&self.round_trips).summary());
         } else {
             self.progress(&format!(
                 "sent {} messages without waiting for acks",
-                self.lock_round_trips().sent
+                crate::sync::lock(&self.round_trips).sent
             ));
         }
     }
@@ -277,10 +308,6 @@ impl Client {
         if !self.args.quiet {
             eprintln!("{line}");
         }
-    }
-
-    fn lock_round_trips(&self) -> std::sync::MutexGuard<'_, RoundTrips> {
-        self.round_trips.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

@@ -1,4 +1,7 @@
-//! A validated server configuration, built once from the parsed command line.
+//! What each command takes, built once from the parsed command line: the
+//! one place that knows both `cli` and the parts it drives. The server's
+//! configuration is checked here; the client's and the bench's are
+//! carried over as they are.
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -6,42 +9,32 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::cli::{
-    DecodeMode, Framing, LogFormat, Proto, ServerArgs, ServerTlsArgs, TextEncoding, TlsMode,
-};
-use crate::protocol::DEFAULT_ACK;
+use crate::answer::Reply;
+use crate::bench::BenchConfig;
+use crate::cli::{BenchArgs, ClientArgs, ClientTlsArgs, ServerArgs, ServerTlsArgs, TlsMode};
+use crate::client::ClientConfig;
+use crate::client_stream::TlsOptions;
+use crate::decode::DecodeMode;
+use crate::encoding::TextEncoding;
+use crate::exit::UsageError;
+use crate::framing::Framing;
+use crate::log::LogFormat;
+use crate::protocol::{DEFAULT_ACK, Proto};
 use crate::rules::{Rules, Template};
 use crate::tls::ServerIdentity;
 
-/// A flag value that parses but cannot be used: exit 2, as for clap's own usage errors.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
-
-/// What a connection answers to a message no rule answers.
 /// UDP receiver threads when `--udp-workers` is not given: receiving is
 /// mostly the kernel's work, and more threads than this only add wake-ups
 /// (README, UDP, for the measurement).
-pub const DEFAULT_UDP_WORKERS: usize = 4;
+pub(crate) const DEFAULT_UDP_WORKERS: usize = 4;
 
 /// UDP answers a second to one source address when `--udp-rate` is not
 /// given: enough for a device or a person testing, too few to make tcpack
 /// worth aiming at a victim with a spoofed source (README, UDP).
-pub const DEFAULT_UDP_RATE: u32 = 100;
-
-/// What a connection answers to each message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reply {
-    /// These exact bytes, already encoded for the wire.
-    Fixed(Vec<u8>),
-    /// The message itself.
-    Echo,
-    /// `--reply` with placeholders, when rules are in use.
-    Template(Template),
-}
+pub(crate) const DEFAULT_UDP_RATE: u32 = 100;
 
 /// TLS for the server, loaded and checked at start.
-pub struct TlsConfig {
+pub(crate) struct TlsConfig {
     pub server: crate::tls::ServerTls,
     /// `--tls-mode auto`: plaintext clients are served too.
     pub auto: bool,
@@ -59,13 +52,14 @@ impl std::fmt::Debug for TlsConfig {
 
 /// `--push TEXT --push-every DUR`: a heartbeat to every served connection.
 #[derive(Debug)]
-pub struct Push {
+pub(crate) struct Push {
     pub text: Template,
     pub every: Duration,
 }
 
+/// Everything the server needs, checked once at start.
 #[derive(Debug)]
-pub struct ServerConfig {
+pub(crate) struct ServerConfig {
     pub bind: SocketAddr,
     pub workers: usize,
     pub backlog: i32,
@@ -108,7 +102,8 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    pub fn from_args(args: &ServerArgs) -> Result<Self> {
+    /// Checks the parsed flags; a value that cannot be used is a `UsageError`.
+    pub(crate) fn from_args(args: &ServerArgs) -> Result<Self> {
         let usage = |message: String| anyhow::Error::new(UsageError(message));
         let encoding = args.reply_encoding;
         let rules = if args.rules_inline.is_empty() && args.rules_file.is_none() {
@@ -187,17 +182,81 @@ impl ServerConfig {
         })
     }
 
+    /// `tcpack server FLAGS`' configuration, for unit tests elsewhere.
+    #[cfg(test)]
+    pub(crate) fn from_flags(flags: &[&str]) -> Self {
+        use clap::Parser;
+        let args = ["tcpack", "server"].iter().chain(flags);
+        let crate::cli::Command::Server(args) = crate::cli::Cli::parse_from(args).command else {
+            unreachable!("the command is `server`")
+        };
+        Self::from_args(&args).expect("a valid configuration")
+    }
+
     /// Whether anything can push to connections: heartbeats or an operator.
-    pub fn can_push(&self) -> bool {
+    pub(crate) fn can_push(&self) -> bool {
         self.push.is_some() || self.console || self.control
     }
 
     /// Panics if `message` is the debug-only test trigger (see `panic_on`).
-    pub fn panic_if_asked(&self, message: &[u8]) {
+    pub(crate) fn panic_if_asked(&self, message: &[u8]) {
         if let Some(trigger) = &self.panic_on {
             if message.trim_ascii_end() == trigger.as_slice() {
                 panic!("test panic: the message was TCPACK_TEST_PANIC_ON");
             }
+        }
+    }
+}
+
+impl From<ClientArgs> for ClientConfig {
+    fn from(args: ClientArgs) -> Self {
+        Self {
+            target: args.host.into_iter().chain(args.port).collect(),
+            messages: args.messages,
+            count: args.count,
+            interval: args.interval,
+            encoding: args.encoding,
+            timeout: args.timeout,
+            no_wait: args.no_wait,
+            hex: args.hex,
+            quiet: args.quiet,
+            udp: args.udp,
+            retries: args.retries,
+            tls: args.tls.into(),
+        }
+    }
+}
+
+impl From<BenchArgs> for BenchConfig {
+    fn from(args: BenchArgs) -> Self {
+        Self {
+            target: args.target,
+            scenario: args.scenario,
+            connections: args.connections,
+            messages: args.messages,
+            size: args.size,
+            duration: args.duration,
+            warmup: args.warmup,
+            depth: args.depth,
+            idle: args.idle,
+            timeout: args.timeout,
+            server_pid: args.server_pid,
+            json: args.json,
+            udp: args.udp,
+            tls: args.tls.into(),
+        }
+    }
+}
+
+impl From<ClientTlsArgs> for TlsOptions {
+    fn from(args: ClientTlsArgs) -> Self {
+        Self {
+            enabled: args.tls,
+            ca: args.tls_ca,
+            insecure: args.insecure,
+            name: args.tls_name,
+            cert: args.tls_cert,
+            key: args.tls_key,
         }
     }
 }

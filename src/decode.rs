@@ -7,8 +7,21 @@ use std::fmt::Write as _;
 
 use encoding_rs::{CoderResult, Decoder, GBK, UTF_8};
 
-use crate::cli::DecodeMode;
+/// How received bytes are shown (`--decode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodeMode {
+    /// UTF-8 if valid, else GBK if it decodes cleanly, else escaped bytes.
+    Auto,
+    /// UTF-8; what is not valid shows as U+FFFD.
+    Utf8,
+    /// GBK, as Windows network tools send text; what is not valid shows as U+FFFD.
+    Gbk,
+    /// Every byte in hex.
+    Hex,
+}
 
+/// One connection's decoder: keeps a character split across messages
+/// until its last bytes arrive.
 pub struct TextDecoder {
     mode: DecodeMode,
     utf8: Decoder,
@@ -19,6 +32,7 @@ pub struct TextDecoder {
 }
 
 impl TextDecoder {
+    /// A decoder that shows messages as `mode` says.
     pub fn new(mode: DecodeMode) -> Self {
         Self {
             mode,
@@ -66,7 +80,7 @@ impl TextDecoder {
 impl TextDecoder {
     /// Shows a message that stands alone, such as a UDP datagram: nothing is
     /// carried over from the one before or into the next, whoever sent them.
-    pub fn decode_whole(&mut self, message: &[u8]) -> &str {
+    pub(crate) fn decode_whole(&mut self, message: &[u8]) -> &str {
         // A decoder that was told `last` is finished; fresh ones cost no allocation.
         self.utf8 = UTF_8.new_decoder_without_bom_handling();
         self.gbk = GBK.new_decoder_without_bom_handling();
@@ -121,7 +135,7 @@ fn push_escaped(out: &mut String, text: &str) {
 
 /// `bytes` as the log shows undecodable input: printable ASCII as itself,
 /// everything else as `\xNN`.
-pub fn escape_bytes(bytes: &[u8]) -> String {
+pub(crate) fn escape_bytes(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
     push_escaped_bytes(&mut out, bytes);
     out

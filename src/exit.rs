@@ -1,6 +1,11 @@
 //! Exit statuses: the one list that `main`, the client, `--help` and the
 //! README's table all follow.
 
+/// A flag value that parses but cannot be used: exit 2, as for clap's own usage errors.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct UsageError(pub String);
+
 /// How a `tcpack` process ended. The server uses the first three and
 /// `Interrupted`; the client tells its failures apart so scripts can too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +27,7 @@ pub enum Exit {
 
 impl Exit {
     /// Every status, in the order `--help` and the README list them.
-    pub const ALL: [Exit; 11] = [
+    pub(crate) const ALL: [Exit; 11] = [
         Exit::Success,
         Exit::Failure,
         Exit::Usage,
@@ -36,6 +41,7 @@ impl Exit {
         Exit::Interrupted,
     ];
 
+    /// The process's exit status.
     pub fn code(self) -> u8 {
         match self {
             Exit::Success => 0,
@@ -53,7 +59,7 @@ impl Exit {
     }
 
     /// What the status means to a client user, as the README's table says it.
-    pub fn meaning(self) -> &'static str {
+    pub(crate) fn meaning(self) -> &'static str {
         match self {
             Exit::Success => "every message was acked",
             Exit::Failure => "another I/O error",
@@ -74,13 +80,13 @@ impl Exit {
     }
 
     /// Ends the process at once with this status, from a signal handler say.
-    pub fn now(self) -> ! {
+    pub(crate) fn now(self) -> ! {
         std::process::exit(self.code().into())
     }
 }
 
 /// The client's `--help` epilogue.
-pub fn client_help() -> String {
+pub(crate) fn client_help() -> String {
     let lines: Vec<String> = Exit::ALL
         .iter()
         .map(|e| format!("  {:>3}  {}", e.code(), e.meaning().replace('`', "")))

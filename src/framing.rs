@@ -1,12 +1,19 @@
 //! Bytes in, messages out. Pure: no I/O, so every split of the input can be tested.
 
-use crate::cli::Framing;
+/// How a connection's byte stream is cut into messages (`--framing`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// One ack per read of up to 1024 bytes, as the tutorial's `recv(1024)`.
+    Raw,
+    /// One ack per `\n`-terminated line; a final unterminated line is acked at EOF.
+    Line,
+}
 
 /// Bytes the tutorial's `recv(1024)` reads at a time; one raw message at most.
-pub const RAW_READ_SIZE: usize = 1024;
+pub(crate) const RAW_READ_SIZE: usize = 1024;
 
 /// Cuts a connection's byte stream into messages, each of which gets one ack.
-pub struct Framer {
+pub(crate) struct Framer {
     max_line: Option<usize>,
     /// The start of a line whose `\n` has not arrived yet; never holds a `\n`
     /// and never more than `max_line` bytes.
@@ -14,7 +21,8 @@ pub struct Framer {
 }
 
 impl Framer {
-    pub fn new(framing: Framing, max_line: usize) -> Self {
+    /// A framer for `framing`; lines longer than `max_line` are cut into pieces.
+    pub(crate) fn new(framing: Framing, max_line: usize) -> Self {
         let max_line = match framing {
             Framing::Raw => None,
             Framing::Line => Some(max_line.max(1)),
@@ -26,7 +34,7 @@ impl Framer {
     }
 
     /// How much one read should ask for.
-    pub fn read_size(&self) -> usize {
+    pub(crate) fn read_size(&self) -> usize {
         match self.max_line {
             None => RAW_READ_SIZE,
             Some(_) => 16 * 1024,
@@ -35,7 +43,7 @@ impl Framer {
 
     /// Feeds one read; calls `emit` for each complete message, in order.
     /// Lines keep their `\n`; a line longer than `max_line` comes out in pieces.
-    pub fn push(&mut self, mut data: &[u8], emit: &mut impl FnMut(&[u8])) {
+    pub(crate) fn push(&mut self, mut data: &[u8], emit: &mut impl FnMut(&[u8])) {
         let Some(max_line) = self.max_line else {
             if !data.is_empty() {
                 emit(data);
@@ -66,7 +74,7 @@ impl Framer {
     }
 
     /// At EOF: the final unterminated line, if any, is a message too.
-    pub fn finish(&mut self, emit: &mut impl FnMut(&[u8])) {
+    pub(crate) fn finish(&mut self, emit: &mut impl FnMut(&[u8])) {
         if !self.partial.is_empty() {
             emit(&self.partial);
             self.partial.clear();

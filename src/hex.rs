@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 /// Hex bytes, separated by white space or not, with or without `0x`.
-pub fn parse(text: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn parse(text: &str) -> Result<Vec<u8>, String> {
     let digits: String = text
         .split_whitespace()
         .map(|t| t.trim_start_matches("0x").trim_start_matches("0X"))
@@ -22,7 +22,7 @@ pub fn parse(text: &str) -> Result<Vec<u8>, String> {
 }
 
 /// Appends `bytes` as lowercase hex pairs separated by spaces.
-pub fn push(out: &mut String, bytes: &[u8]) {
+pub(crate) fn push(out: &mut String, bytes: &[u8]) {
     for (i, b) in bytes.iter().enumerate() {
         if i > 0 {
             out.push(' ');

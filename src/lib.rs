@@ -1,35 +1,41 @@
 //! tcpack: a TCP acknowledgement server, its client and its load generator.
 //!
-//! Data flows one way: accept → queue → worker → framing → decode/log → ack
-//! → close (see `server.rs`). Only what `main.rs`, the fuzz target and the
+//! Data flows one way: accept → queue → worker → framing → log and answer
+//! (`answer.rs` decides, for TCP, TLS and UDP) → send → close (see
+//! `server.rs`). Only what `main.rs`, the fuzz target and the
 //! tests use is public.
 #![deny(unsafe_code)]
 
 mod answer;
 mod bench;
-pub mod cli;
+mod cli;
 mod client;
+mod client_stream;
 mod config;
 pub mod decode;
+mod duration;
+mod encoding;
 mod exit;
 pub mod framing;
 mod hex;
-mod limits;
-mod link;
 mod log;
 pub mod protocol;
 mod rules;
 mod server;
 mod stats;
+mod sync;
+mod sys;
 mod tls;
 
 use anyhow::{Context, Result};
 
-use crate::cli::{Cli, ClientArgs, Command, ServerArgs};
+use crate::cli::{ClientArgs, Command, ServerArgs};
 use crate::client::{Client, ClientError};
-use crate::config::{ServerConfig, UsageError};
+use crate::config::ServerConfig;
+use crate::exit::UsageError;
 use crate::server::Server;
 
+pub use crate::cli::Cli;
 pub use crate::exit::Exit;
 
 /// Runs one parsed command line to its end.
@@ -37,7 +43,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Server(args) => run_server(&args),
         Command::Client(args) => run_client(args),
-        Command::Bench(args) => bench::run(&args),
+        Command::Bench(args) => bench::run(&args.into()),
     }
 }
 
@@ -56,10 +62,10 @@ fn run_server(args: &ServerArgs) -> Result<()> {
 }
 
 fn run_client(args: ClientArgs) -> Result<()> {
-    let client = Client::new(args);
+    let client = Client::new(args.into());
     let round_trips = client.round_trips();
     ctrlc::set_handler(move || {
-        let summary = round_trips.lock().map(|t| t.summary()).unwrap_or_default();
+        let summary = crate::sync::lock(&round_trips).summary();
         eprintln!("\ninterrupted: {summary}");
         Exit::Interrupted.now();
     })

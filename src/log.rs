@@ -13,15 +13,23 @@ use chrono::format::{Item, StrftimeItems};
 use chrono::{Local, SecondsFormat};
 use serde::Serialize;
 
-use crate::cli::LogFormat;
+/// How each log line is written (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LogFormat {
+    /// For people: timestamp, level, connection, then words.
+    Text,
+    /// One JSON object a line, for tools.
+    Json,
+}
 
 mod sink;
 
-pub use sink::Sink;
+pub(crate) use sink::Sink;
 
+/// How serious a log line is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
-pub enum Level {
+pub(crate) enum Level {
     Info,
     Warn,
     Error,
@@ -29,7 +37,7 @@ pub enum Level {
 
 /// Which connection a line is about.
 #[derive(Debug, Clone, Copy)]
-pub struct ConnTag {
+pub(crate) struct ConnTag {
     pub id: u64,
     pub peer: SocketAddr,
 }
@@ -44,7 +52,7 @@ enum Subject {
 
 /// UDP's counts in the summary, when the server answers UDP.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
-pub struct UdpTotals {
+pub(crate) struct UdpTotals {
     pub datagrams: u64,
     /// Their real sizes, also of any that were truncated.
     pub datagram_bytes: u64,
@@ -57,9 +65,10 @@ pub struct UdpTotals {
     pub too_big: u64,
 }
 
+/// Everything the server logs, one variant a kind of line.
 #[derive(Debug, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
-pub enum Event<'a> {
+pub(crate) enum Event<'a> {
     Listening {
         addr: SocketAddr,
         workers: usize,
@@ -210,7 +219,7 @@ pub enum Event<'a> {
 
 /// Which rule answered a message, and how.
 #[derive(Debug, Clone, Copy, Serialize)]
-pub struct RuleTag<'a> {
+pub(crate) struct RuleTag<'a> {
     pub rule: usize,
     pub rule_label: &'a str,
     pub action: &'static str,
@@ -507,14 +516,15 @@ struct JsonLine<'a> {
     conn: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     peer: Option<SocketAddr>,
-    /// "udp" on lines about a UDP peer; TCP lines have none, as before UDP.
+    /// "udp" on lines about a UDP peer; absent on TCP's, the usual case.
     #[serde(skip_serializing_if = "Option::is_none")]
     proto: Option<&'static str>,
     #[serde(flatten)]
     event: &'a Event<'a>,
 }
 
-pub struct Logger {
+/// The server's log: formats events as text or JSON onto the sink.
+pub(crate) struct Logger {
     format: LogFormat,
     quiet: bool,
     sink: Arc<Sink>,
@@ -528,7 +538,8 @@ thread_local! {
 }
 
 impl Logger {
-    pub fn new(format: LogFormat, quiet: bool, sink: Arc<Sink>) -> Self {
+    /// A log in `format`; `quiet` leaves out each message's line.
+    pub(crate) fn new(format: LogFormat, quiet: bool, sink: Arc<Sink>) -> Self {
         Self {
             format,
             quiet,
@@ -540,16 +551,17 @@ impl Logger {
     }
 
     /// False under `--quiet`: callers then skip decoding messages altogether.
-    pub fn messages_enabled(&self) -> bool {
+    pub(crate) fn messages_enabled(&self) -> bool {
         !self.quiet
     }
 
-    pub fn log(&self, conn: Option<ConnTag>, event: &Event<'_>) {
+    /// Logs `event`, about connection `conn` or the server as a whole.
+    pub(crate) fn log(&self, conn: Option<ConnTag>, event: &Event<'_>) {
         self.write(conn.map_or(Subject::Server, Subject::Conn), event);
     }
 
     /// A line about a UDP peer: `udp 127.0.0.1:5555 message (5 bytes): hello`.
-    pub fn log_udp(&self, peer: SocketAddr, event: &Event<'_>) {
+    pub(crate) fn log_udp(&self, peer: SocketAddr, event: &Event<'_>) {
         self.write(Subject::Udp(peer), event);
     }
 
@@ -562,12 +574,12 @@ impl Logger {
     }
 
     /// Writes out every line logged so far; before exiting, say.
-    pub fn flush(&self) {
+    pub(crate) fn flush(&self) {
         self.sink.flush();
     }
 
     /// Flushes and stops the log's thread; later lines are written directly.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         self.sink.close();
     }
 
@@ -614,6 +626,16 @@ impl Logger {
             }
         }
     }
+}
+
+/// The text a panic was raised with, if it has one, for the log line that
+/// reports it.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic without a message")
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = tcpack::cli::Cli::parse();
+    let cli = tcpack::Cli::parse();
     match tcpack::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

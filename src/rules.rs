@@ -12,15 +12,16 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release};
 use std::sync::{Arc, RwLock};
 
-pub use self::matcher::Groups;
+pub(crate) use self::matcher::Groups;
 use self::matcher::RegexScratch;
-pub use self::rule::{Action, Rule};
-pub use self::template::{Context, Template};
+pub(crate) use self::rule::{Action, Rule};
+pub(crate) use self::template::{Context, Template};
 
-use crate::cli::TextEncoding;
+use crate::encoding::TextEncoding;
+use crate::sync;
 
 /// The rule that answers a message, and where it matched.
-pub struct Choice<'r> {
+pub(crate) struct Choice<'r> {
     /// 1-based, as logs and the status port count.
     pub number: usize,
     pub rule: &'r Rule,
@@ -29,26 +30,27 @@ pub struct Choice<'r> {
 
 /// One set of rules in force, with its hit counters.
 #[derive(Debug)]
-pub struct RuleSet {
+pub(crate) struct RuleSet {
     rules: Vec<Rule>,
     hits: Vec<AtomicU64>,
 }
 
 impl RuleSet {
-    pub fn new(rules: Vec<Rule>) -> Self {
+    /// A set of `rules`, none hit yet.
+    pub(crate) fn new(rules: Vec<Rule>) -> Self {
         let hits = rules.iter().map(|_| AtomicU64::new(0)).collect();
         Self { rules, hits }
     }
 
     /// What one worker needs of its own to search with these rules.
-    pub fn scratch(&self) -> Scratch {
+    pub(crate) fn scratch(&self) -> Scratch {
         Scratch(self.rules.iter().map(|r| r.matcher.scratch()).collect())
     }
 
     /// The first rule that matches `raw` (its line terminator is not part of
     /// the message) and whose probability comes up; counts its hit.
     /// `scratch` is this set's, from `scratch()`.
-    pub fn choose(
+    pub(crate) fn choose(
         &self,
         raw: &[u8],
         rng: &mut fastrand::Rng,
@@ -72,7 +74,7 @@ impl RuleSet {
     }
 
     /// Each rule's number, label and hits so far.
-    pub fn hits(&self) -> impl Iterator<Item = (usize, &str, u64)> {
+    pub(crate) fn hits(&self) -> impl Iterator<Item = (usize, &str, u64)> {
         self.rules
             .iter()
             .zip(&self.hits)
@@ -83,19 +85,19 @@ impl RuleSet {
 
 /// A worker's search state for one rule set: a regex cache per regex rule.
 #[derive(Debug, Clone)]
-pub struct Scratch(Vec<Option<RegexScratch>>);
+pub(crate) struct Scratch(Vec<Option<RegexScratch>>);
 
 /// The rule set a worker (or UDP receiver) holds, with its scratch and the
 /// reload generation it came from.
 #[derive(Debug)]
-pub struct HeldRules {
+pub(crate) struct HeldRules {
     generation: u64,
     pub set: Arc<RuleSet>,
     pub scratch: Scratch,
 }
 
 /// The message without its `\n` or `\r\n`: what rules and `{msg}` see.
-pub fn trim_line_end(message: &[u8]) -> &[u8] {
+pub(crate) fn trim_line_end(message: &[u8]) -> &[u8] {
     let message = message.strip_suffix(b"\n").unwrap_or(message);
     message.strip_suffix(b"\r").unwrap_or(message)
 }
@@ -103,7 +105,7 @@ pub fn trim_line_end(message: &[u8]) -> &[u8] {
 /// The rules in force, swapped whole on reload (SIGHUP), so a message is
 /// answered by the old set or the new one, never a mix.
 #[derive(Debug)]
-pub struct Rules {
+pub(crate) struct Rules {
     /// From `--rule`, kept across reloads, first in order.
     one_liners: Vec<Rule>,
     file: Option<PathBuf>,
@@ -118,7 +120,7 @@ pub struct Rules {
 
 impl Rules {
     /// Parses and checks `--rule`s and `--rules FILE`; the error says where and what.
-    pub fn load(
+    pub(crate) fn load(
         one_liners: &[String],
         file: Option<PathBuf>,
         encoding: TextEncoding,
@@ -141,14 +143,14 @@ impl Rules {
     }
 
     /// The set in force now; a worker holds it for one read's messages.
-    pub fn current(&self) -> Arc<RuleSet> {
-        let guard = self.current.read().unwrap_or_else(|p| p.into_inner());
+    pub(crate) fn current(&self) -> Arc<RuleSet> {
+        let guard = sync::read(&self.current);
         Arc::clone(&guard)
     }
 
     /// `held` brought up to date: the set in force, fetched again (with a
     /// new scratch) only after a reload.
-    pub fn refresh(&self, held: &mut Option<HeldRules>) {
+    pub(crate) fn refresh(&self, held: &mut Option<HeldRules>) {
         let generation = self.generation.load(Acquire);
         if held.as_ref().is_none_or(|h| h.generation != generation) {
             let set = self.current();
@@ -162,20 +164,20 @@ impl Rules {
     }
 
     /// Re-reads the file; on a mistake the old rules stay. Returns the count in force.
-    pub fn reload(&self) -> Result<usize, String> {
+    pub(crate) fn reload(&self) -> Result<usize, String> {
         let Some(path) = &self.file else {
             return Err("no --rules FILE to reload".into());
         };
         let mut rules = self.one_liners.clone();
         rules.extend(parse::file(path, self.encoding)?);
         let count = rules.len();
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(RuleSet::new(rules));
+        *sync::write(&self.current) = Arc::new(RuleSet::new(rules));
         self.generation.fetch_add(1, Release);
         Ok(count)
     }
 
     /// The file reloads read, for the log.
-    pub fn file(&self) -> Option<&std::path::Path> {
+    pub(crate) fn file(&self) -> Option<&std::path::Path> {
         self.file.as_deref()
     }
 }

@@ -2,25 +2,27 @@
 //! done, then hand over to `shutdown::finish`.
 //!
 //! Data flows one way: `listener` accepts → `admission` queues in the
-//! `registry` (or turns away) → a `worker` frames, logs and answers → the
-//! `closer` lingers. `state` is what they share; `shutdown` walks the stop.
+//! `registry` (or turns away) → a `worker` reads, frames, and has its
+//! `conversation` log and answer each message (as `crate::answer`
+//! decides), then sends through the `connection`'s one writer → the
+//! `closer` lingers. `shared` is what they share; `shutdown` walks the stop.
 //! With `--proto udp|both`, `udp`'s receivers answer datagrams on the same
 //! address and port.
 
 mod admission;
 mod closer;
+mod connection;
 mod console;
 mod control;
+mod conversation;
 mod lifecycle;
 mod listener;
 mod push;
 mod registry;
-mod responder;
-mod served;
+mod shared;
 mod shutdown;
 mod signals;
-mod state;
-mod status;
+mod status_port;
 mod tls_session;
 mod udp;
 mod worker;
@@ -38,12 +40,13 @@ use self::closer::Closer;
 use self::lifecycle::Lifecycle;
 use self::lifecycle::Phase;
 use self::registry::Registry;
+use self::shared::ServerState;
 use self::shutdown::{Helpers, Threads};
-use self::state::ServerState;
 use self::udp::Udp;
-use crate::cli::{Framing, Proto};
 use crate::config::ServerConfig;
+use crate::framing::Framing;
 use crate::log::{Event, Logger, Sink};
+use crate::protocol::Proto;
 use crate::stats::Stats;
 
 /// How long a closing socket may take to see the peer close before we drop it.
@@ -60,7 +63,7 @@ const OTHER_THREADS: usize = 16;
 const BOTH_PORT_TRIES: usize = 16;
 
 /// A bound server, not yet serving.
-pub struct Server {
+pub(crate) struct Server {
     /// `None` with `--proto udp`.
     listener: Option<TcpListener>,
     /// `None` with `--proto tcp`.
@@ -72,7 +75,8 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn bind(config: ServerConfig) -> Result<Self> {
+    /// Binds the sockets `config` asks for and starts the closer and log threads.
+    pub(crate) fn bind(config: ServerConfig) -> Result<Self> {
         let bind = |addr| {
             listener::listen(addr, config.backlog, config.reuse_port)
                 .map_err(|e| listener::bind_error(addr, e))
@@ -110,7 +114,7 @@ impl Server {
     }
 
     /// Serves until a requested shutdown has drained, then logs the summary.
-    pub fn run(self) -> Result<()> {
+    pub(crate) fn run(self) -> Result<()> {
         let Server {
             listener,
             udp,
@@ -176,13 +180,16 @@ fn abandon(state: &ServerState, pool: Option<ThreadPool>, udp: Option<Udp>) {
 /// and the futex table's size if the kernel let us set it.
 fn start_workers(state: &Arc<ServerState>) -> (ThreadPool, Option<usize>) {
     let workers = state.config.workers;
-    // Kernels before 6.16 have no per-process table and refuse: nothing to do then.
-    let futex_slots = crate::limits::size_futex_table(workers + OTHER_THREADS).ok();
+    // A kernel with one global futex table refuses: nothing to size then.
+    let futex_slots = crate::sys::size_futex_table(workers + OTHER_THREADS).ok();
     let pool = threadpool::Builder::new()
         .num_threads(workers)
         .thread_name("tcpack-worker".into())
         .thread_stack_size(WORKER_STACK)
         .build();
+    // One job per thread, for the server's life: the job takes connections
+    // from the registry, whose queue is bounded and visible, so the pool's
+    // own unbounded queue stays empty (registry.rs says more).
     for number in 0..workers {
         let state = Arc::clone(state);
         pool.execute(move || worker::run(&state, number));
@@ -273,7 +280,7 @@ fn bind_sockets(config: &ServerConfig) -> Result<(Option<TcpListener>, Option<Ud
 /// The first line names the address actually bound, so port 0 is usable;
 /// with `--proto both` the UDP line follows it.
 fn announce(state: &ServerState, addr: SocketAddr, futex_slots: Option<usize>, udp: Option<&Udp>) {
-    let open_files = crate::limits::raise_open_file_limit();
+    let open_files = crate::sys::raise_open_file_limit();
     let max_open_files = match &open_files {
         Ok(limit) | Err((limit, _)) => *limit,
     };
@@ -348,7 +355,9 @@ fn start_status(
         .try_clone()
         .context("cloning the status listener")?;
     let state = Arc::clone(state);
-    let thread = spawn("tcpack-status", move || status::serve(&state, &listener))?;
+    let thread = spawn("tcpack-status", move || {
+        status_port::serve(&state, &listener)
+    })?;
     Ok((thread, waker))
 }
 
@@ -362,24 +371,11 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{Cli, Command};
-    use clap::Parser;
     use std::net::TcpStream;
 
     #[test]
     fn accepted_sockets_get_nodelay_and_timeouts() {
-        let cli = Cli::parse_from([
-            "tcpack",
-            "server",
-            "--idle-timeout",
-            "7",
-            "--write-timeout",
-            "3",
-        ]);
-        let Command::Server(args) = cli.command else {
-            unreachable!()
-        };
-        let config = ServerConfig::from_args(&args).unwrap();
+        let config = ServerConfig::from_flags(&["--idle-timeout", "7", "--write-timeout", "3"]);
         let listener = listener::listen("127.0.0.1:0".parse().unwrap(), 8, false).unwrap();
         let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (stream, _) = listener.accept().unwrap();

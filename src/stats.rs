@@ -5,7 +5,8 @@ use std::time::Instant;
 
 use crate::log::{Event, UdpTotals};
 
-pub struct Stats {
+/// The server's counters, kept with atomics so no worker waits on another.
+pub(crate) struct Stats {
     started: Instant,
     /// Whether the server answers UDP: the summary adds UDP's counts then.
     udp: bool,
@@ -30,7 +31,8 @@ impl Default for Stats {
 }
 
 impl Stats {
-    pub fn new(udp: bool) -> Self {
+    /// Counters from zero; `udp` adds UDP's to the summary.
+    pub(crate) fn new(udp: bool) -> Self {
         Self {
             started: Instant::now(),
             udp,
@@ -50,7 +52,7 @@ impl Stats {
     }
 
     /// One connection's totals, added once when it closes.
-    pub fn add_connection(&self, messages: u64, bytes: u64, failed: bool) {
+    pub(crate) fn add_connection(&self, messages: u64, bytes: u64, failed: bool) {
         self.connections.fetch_add(1, Relaxed);
         self.messages.fetch_add(messages, Relaxed);
         self.bytes.fetch_add(bytes, Relaxed);
@@ -59,42 +61,49 @@ impl Stats {
         }
     }
 
-    pub fn add_rejected(&self) {
+    /// A connection turned away with a notice.
+    pub(crate) fn add_rejected(&self) {
         self.rejected.fetch_add(1, Relaxed);
     }
 
-    pub fn add_pushed(&self) {
+    /// A push delivered to one connection.
+    pub(crate) fn add_pushed(&self) {
         self.pushed.fetch_add(1, Relaxed);
     }
 
-    pub fn add_error(&self) {
+    /// An error that ends no connection (an accept or a datagram that failed).
+    pub(crate) fn add_error(&self) {
         self.errors.fetch_add(1, Relaxed);
     }
 
     /// One datagram received, `bytes` long (its real size, if it was truncated).
-    pub fn add_datagram(&self, bytes: usize) {
+    pub(crate) fn add_datagram(&self, bytes: usize) {
         self.datagrams.fetch_add(1, Relaxed);
         self.datagram_bytes.fetch_add(bytes as u64, Relaxed);
     }
 
-    pub fn add_udp_answered(&self) {
+    /// A datagram answered.
+    pub(crate) fn add_udp_answered(&self) {
         self.udp_answered.fetch_add(1, Relaxed);
     }
 
-    pub fn add_udp_rate_limited(&self) {
+    /// A datagram the reflection guard left unanswered.
+    pub(crate) fn add_udp_rate_limited(&self) {
         self.udp_rate_limited.fetch_add(1, Relaxed);
     }
 
-    pub fn add_udp_too_big(&self) {
+    /// A datagram too big to read whole.
+    pub(crate) fn add_udp_too_big(&self) {
         self.udp_too_big.fetch_add(1, Relaxed);
     }
 
-    pub fn set_udp_peers(&self, peers: usize) {
+    /// How many source addresses UDP has seen.
+    pub(crate) fn set_udp_peers(&self, peers: usize) {
         self.udp_peers.store(peers as u64, Relaxed);
     }
 
     /// The closing line; `with_pushes` when the server could push at all.
-    pub fn summary(&self, with_pushes: bool) -> Event<'static> {
+    pub(crate) fn summary(&self, with_pushes: bool) -> Event<'static> {
         let s = self.snapshot();
         Event::Summary {
             uptime_ms: s.uptime_ms,
@@ -108,7 +117,8 @@ impl Stats {
         }
     }
 
-    pub fn snapshot(&self) -> Snapshot {
+    /// The counters now, for the status port and the summary.
+    pub(crate) fn snapshot(&self) -> Snapshot {
         Snapshot {
             uptime_ms: millis(self.started.elapsed()),
             connections: self.connections.load(Relaxed),
@@ -130,7 +140,7 @@ impl Stats {
 }
 
 /// The counters at one moment; connections, messages and bytes count closed connections.
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     pub uptime_ms: u64,
     pub connections: u64,
     pub messages: u64,
@@ -141,6 +151,7 @@ pub struct Snapshot {
     pub udp: UdpTotals,
 }
 
-pub fn millis(d: std::time::Duration) -> u64 {
+/// Whole milliseconds, as logs and reports count them.
+pub(crate) fn millis(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

@@ -17,12 +17,12 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
 /// The one crypto provider: ring builds with only the Rust toolchain and cc.
-pub fn provider() -> Arc<CryptoProvider> {
+pub(crate) fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
 /// A TLS server's configuration, and what to log about it.
-pub struct ServerTls {
+pub(crate) struct ServerTls {
     pub config: Arc<ServerConfig>,
     /// SHA-256 of the leaf certificate, as `openssl x509 -fingerprint -sha256` shows it.
     pub fingerprint: String,
@@ -31,7 +31,7 @@ pub struct ServerTls {
 }
 
 /// Where the server's certificate comes from.
-pub enum ServerIdentity<'a> {
+pub(crate) enum ServerIdentity<'a> {
     Files {
         cert: &'a Path,
         key: &'a Path,
@@ -45,7 +45,10 @@ pub enum ServerIdentity<'a> {
 
 /// Builds the server's TLS configuration; with `client_ca`, clients must
 /// show a certificate signed by it (mutual TLS).
-pub fn server(identity: ServerIdentity<'_>, client_ca: Option<&Path>) -> Result<ServerTls, String> {
+pub(crate) fn server(
+    identity: ServerIdentity<'_>,
+    client_ca: Option<&Path>,
+) -> Result<ServerTls, String> {
     let (chain, key, source) = match identity {
         ServerIdentity::Files { cert, key } => (
             read_certs(cert, "--tls-cert")?,
@@ -96,7 +99,7 @@ pub fn server(identity: ServerIdentity<'_>, client_ca: Option<&Path>) -> Result<
 }
 
 /// What a client checks the server's certificate against.
-pub enum Trust<'a> {
+pub(crate) enum Trust<'a> {
     /// The CA (or self-signed certificate) in this PEM file.
     Ca(&'a Path),
     /// Nothing: `--insecure`.
@@ -104,7 +107,7 @@ pub enum Trust<'a> {
 }
 
 /// Builds the client's TLS configuration, with a client certificate for mutual TLS.
-pub fn client(
+pub(crate) fn client(
     trust: Trust<'_>,
     identity: Option<(&Path, &Path)>,
 ) -> Result<Arc<ClientConfig>, String> {
@@ -130,7 +133,7 @@ pub fn client(
 
 /// The name the client expects in the server's certificate: `--tls-name`,
 /// else the host it connects to (a name or an IP address).
-pub fn server_name(name: &str) -> Result<ServerName<'static>, String> {
+pub(crate) fn server_name(name: &str) -> Result<ServerName<'static>, String> {
     let name = name.trim_start_matches('[').trim_end_matches(']');
     ServerName::try_from(name.to_owned())
         .map_err(|_| format!("{name:?} is not a host name or IP address to check the certificate against; give one with --tls-name"))

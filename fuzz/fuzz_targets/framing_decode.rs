@@ -4,9 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tcpack::cli::{DecodeMode, Framing};
-use tcpack::decode::TextDecoder;
-use tcpack::framing::{cut_at, frames};
+use tcpack::decode::{DecodeMode, TextDecoder};
+use tcpack::framing::{Framing, cut_at, frames};
 
 fuzz_target!(|input: &[u8]| {
     let Some((&header, rest)) = input.split_first() else { return };

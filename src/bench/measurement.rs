@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 /// What one client thread measured, merged with the others' at the end.
-pub struct Measurement {
+pub(super) struct Measurement {
     pub latency: Histogram<u64>,
     pub ops: u64,
     pub errors: u64,
@@ -20,7 +20,8 @@ pub struct Measurement {
 }
 
 impl Measurement {
-    pub fn new() -> Self {
+    /// Nothing measured yet.
+    pub(super) fn new() -> Self {
         Self {
             // 1 ns .. 1 h at 3 significant digits.
             latency: Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
@@ -34,7 +35,8 @@ impl Measurement {
         }
     }
 
-    pub fn fail(&mut self, error: &io::Error) {
+    /// Counts a failed operation: a timeout or an error; the first error is kept for the report.
+    pub(super) fn fail(&mut self, error: &io::Error) {
         self.first_error.get_or_insert_with(|| error.to_string());
         match error.kind() {
             ErrorKind::WouldBlock | ErrorKind::TimedOut => self.timeouts += 1,
@@ -43,7 +45,7 @@ impl Measurement {
     }
 
     /// `count` answers, arriving now, to what was sent at `began`.
-    pub fn answered(&mut self, clock: &Clock, began: Instant, count: u64) {
+    pub(super) fn answered(&mut self, clock: &Clock, began: Instant, count: u64) {
         let now = Instant::now();
         if self.first_ack.is_none() {
             self.first_ack = Some(now - clock.start);
@@ -55,7 +57,8 @@ impl Measurement {
         clock.done.fetch_add(count, Relaxed);
     }
 
-    pub fn merge(&mut self, other: Measurement) {
+    /// Adds another thread's measurement to this one.
+    pub(super) fn merge(&mut self, other: Measurement) {
         let _ = self.latency.add(&other.latency);
         self.ops += other.ops;
         self.errors += other.errors;
@@ -67,7 +70,7 @@ impl Measurement {
 }
 
 /// Shared by the client threads: when to start counting and when to stop.
-pub struct Clock {
+pub(super) struct Clock {
     pub start: Instant,
     pub measure_from: Instant,
     pub stop_at: Instant,
@@ -76,15 +79,18 @@ pub struct Clock {
 }
 
 impl Clock {
-    pub fn running(&self) -> bool {
+    /// Whether the run goes on (warm-up or measuring).
+    pub(super) fn running(&self) -> bool {
         Instant::now() < self.stop_at
     }
 
-    pub fn measuring(&self, at: Instant) -> bool {
+    /// Whether an operation finished `at` counts: the warm-up is over.
+    pub(super) fn measuring(&self, at: Instant) -> bool {
         at >= self.measure_from
     }
 }
 
-pub fn nanos(d: Duration) -> u64 {
+/// Whole nanoseconds, as the histogram counts them.
+pub(super) fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 /// What one run measured. Latencies are per message (rr), per connection
 /// cycle (conn), per burst (pipeline) or per fresh client (idle).
 #[derive(Debug, Serialize)]
-pub struct Report {
+pub(crate) struct Report {
     pub scenario: &'static str,
     /// Datagrams over UDP rather than lines over TCP.
     pub udp: bool,
@@ -32,8 +32,9 @@ pub struct Report {
     pub server: Option<ServerUsage>,
 }
 
+/// Round-trip latency percentiles, in milliseconds.
 #[derive(Debug, Serialize)]
-pub struct Latency {
+pub(crate) struct Latency {
     pub p50: f64,
     pub p90: f64,
     pub p99: f64,
@@ -43,14 +44,15 @@ pub struct Latency {
 
 /// The server's own cost, read from /proc around the measured part of the run.
 #[derive(Debug, Serialize)]
-pub struct ServerUsage {
+pub(crate) struct ServerUsage {
     pub cpu_seconds: f64,
     pub cpu_us_per_op: f64,
     pub rss_kib: u64,
 }
 
 impl Report {
-    pub fn print_table(&self) {
+    /// Prints the report as the table people read.
+    pub(crate) fn print_table(&self) {
         let r = self;
         let unit = match r.scenario {
             _ if r.udp => "datagrams",

@@ -23,7 +23,7 @@ fn open(target: SocketAddr, timeout: Duration) -> io::Result<UdpSocket> {
 }
 
 /// rr over UDP: one datagram out, one answer in, `messages` times or until the clock stops.
-pub fn request_response(
+pub(super) fn request_response(
     target: SocketAddr,
     message: &[u8],
     messages: u64,

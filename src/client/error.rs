@@ -8,7 +8,7 @@ use crate::exit::Exit;
 
 /// Why the client failed; each has its own exit status (`Exit`), listed in `--help`.
 #[derive(Debug, thiserror::Error)]
-pub enum ClientError {
+pub(crate) enum ClientError {
     #[error("{0}")]
     Usage(String),
     #[error("connection to {0} refused: is the server running on that port?")]
@@ -36,11 +36,12 @@ pub enum ClientError {
     #[error("{0}: {1}")]
     Io(&'static str, io::Error),
     #[error("{0}")]
-    Tls(crate::link::TlsError),
+    Tls(crate::client_stream::TlsError),
 }
 
 impl ClientError {
-    pub fn exit(&self) -> Exit {
+    /// The exit status that tells this failure apart for scripts.
+    pub(crate) fn exit(&self) -> Exit {
         match self {
             ClientError::Io(..) => Exit::Failure,
             ClientError::Usage(_) => Exit::Usage,
@@ -56,6 +57,6 @@ impl ClientError {
 }
 
 /// Bad usage or input, with what to do instead.
-pub fn usage(message: &str) -> ClientError {
+pub(super) fn usage(message: &str) -> ClientError {
     ClientError::Usage(message.to_owned())
 }

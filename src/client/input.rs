@@ -6,7 +6,7 @@ use std::io::{self, BufRead};
 use super::error::{ClientError, usage};
 
 /// `HOST PORT` or `HOST:PORT`, as a string `to_socket_addrs` resolves.
-pub fn parse_target(target: &[String]) -> Result<String, ClientError> {
+pub(super) fn parse_target(target: &[String]) -> Result<String, ClientError> {
     match target {
         [host, port] => {
             let port: u16 = port
@@ -34,7 +34,7 @@ pub fn parse_target(target: &[String]) -> Result<String, ClientError> {
 }
 
 /// Reads one line including its `\n`; false at end of input.
-pub fn read_line(input: &mut impl BufRead, line: &mut Vec<u8>) -> Result<bool, ClientError> {
+pub(super) fn read_line(input: &mut impl BufRead, line: &mut Vec<u8>) -> Result<bool, ClientError> {
     line.clear();
     let n = input
         .read_until(b'\n', line)
@@ -42,7 +42,8 @@ pub fn read_line(input: &mut impl BufRead, line: &mut Vec<u8>) -> Result<bool, C
     Ok(n > 0)
 }
 
-pub fn prompt(question: &str) -> Result<String, ClientError> {
+/// Asks `question` on stderr and reads the answer from stdin; empty at end of input.
+pub(super) fn prompt(question: &str) -> Result<String, ClientError> {
     eprint!("{question}");
     let mut line = Vec::new();
     if !read_line(&mut io::stdin().lock(), &mut line)? {
@@ -55,14 +56,14 @@ pub fn prompt(question: &str) -> Result<String, ClientError> {
 }
 
 /// Asks for ip and port, as the tutorial's client does.
-pub fn prompt_target() -> Result<String, ClientError> {
+pub(super) fn prompt_target() -> Result<String, ClientError> {
     let ip = prompt("ip address 请输入ip地址: ")?;
     let port = prompt("port 请输入端口号: ")?;
     parse_target(&[ip, port])
 }
 
 /// "48 69 0a", "48690a" or "0x48 0x69": whitespace between bytes is optional.
-pub fn parse_hex(text: &str) -> Result<Vec<u8>, ClientError> {
+pub(super) fn parse_hex(text: &str) -> Result<Vec<u8>, ClientError> {
     crate::hex::parse(text).map_err(|e| usage(&e))
 }
 

@@ -14,14 +14,15 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::error::ClientError;
-use crate::cli::DecodeMode;
+use crate::decode::DecodeMode;
 use crate::decode::TextDecoder;
 use crate::protocol::DATAGRAM_BUFFER;
 
 /// Late answers dropped before a message at most: a bound, not a pause.
 const MAX_STALE: usize = 1024;
 
-pub struct Datagrams {
+/// `tcpack client --udp`: one socket connected to the server, a datagram a message.
+pub(super) struct Datagrams {
     socket: UdpSocket,
     server: SocketAddr,
     buffer: Vec<u8>,
@@ -39,7 +40,7 @@ enum Try {
 
 impl Datagrams {
     /// A socket connected to `target` (IPv4 first, like `--bind`).
-    pub fn open(target: &str, mode: DecodeMode) -> Result<Self, ClientError> {
+    pub(super) fn open(target: &str, mode: DecodeMode) -> Result<Self, ClientError> {
         let host = target.rsplit_once(':').map_or(target, |(h, _)| h);
         let addrs: Vec<SocketAddr> = target
             .to_socket_addrs()
@@ -71,12 +72,13 @@ impl Datagrams {
         })
     }
 
-    pub fn server(&self) -> SocketAddr {
+    /// The server's address, as resolved.
+    pub(super) fn server(&self) -> SocketAddr {
         self.server
     }
 
     /// Sends `message` once, expecting nothing (`--no-wait`).
-    pub fn send(&self, message: &[u8]) -> Result<(), ClientError> {
+    pub(super) fn send(&self, message: &[u8]) -> Result<(), ClientError> {
         match self.socket.send(message) {
             // An ICMP error from before; this datagram was not sent: once more.
             Err(e) if e.kind() == ErrorKind::ConnectionRefused => self.socket.send(message),
@@ -88,7 +90,7 @@ impl Datagrams {
 
     /// Sends `message` and returns its answer, trying `1 + retries` times;
     /// `progress` hears about each try that failed.
-    pub fn round_trip(
+    pub(super) fn round_trip(
         &mut self,
         seq: u64,
         message: &[u8],
@@ -132,7 +134,7 @@ impl Datagrams {
     }
 
     /// The answer as text, on its own: nothing carries over between datagrams.
-    pub fn show(&mut self, answer: &[u8]) -> String {
+    pub(super) fn show(&mut self, answer: &[u8]) -> String {
         self.decoder.decode_whole(answer).to_owned()
     }
 

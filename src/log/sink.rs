@@ -5,9 +5,11 @@
 //! a millisecond of the first one. An idle sink's thread sleeps on a condvar.
 
 use std::io::Write;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
+
+use crate::sync::{lock, wait};
 
 /// How long the flusher lets lines gather once the first has arrived.
 const BATCH_WINDOW: Duration = Duration::from_millis(1);
@@ -22,7 +24,9 @@ struct Buffered {
     closed: bool,
 }
 
-pub struct Sink {
+/// Where log lines go: batched onto stdout by a flusher thread, so a line
+/// costs a copy rather than a write syscall.
+pub(crate) struct Sink {
     pending: Mutex<Buffered>,
     ready: Condvar,
     /// Serializes writers, so batches reach stdout in the order they were taken.
@@ -32,7 +36,7 @@ pub struct Sink {
 
 impl Sink {
     /// A sink for stdout, with its flusher thread.
-    pub fn stdout() -> std::io::Result<Arc<Self>> {
+    pub(crate) fn stdout() -> std::io::Result<Arc<Self>> {
         let sink = Arc::new(Self {
             pending: Mutex::default(),
             ready: Condvar::new(),
@@ -47,7 +51,8 @@ impl Sink {
         Ok(sink)
     }
 
-    pub fn write_line(&self, line: &[u8]) {
+    /// Queues one whole line for the log thread.
+    pub(crate) fn write_line(&self, line: &[u8]) {
         let mut pending = lock(&self.pending);
         let was_empty = pending.bytes.is_empty();
         pending.bytes.extend_from_slice(line);
@@ -60,7 +65,7 @@ impl Sink {
     }
 
     /// Writes everything logged so far, now.
-    pub fn flush(&self) {
+    pub(crate) fn flush(&self) {
         let mut batch = lock(&self.writing);
         std::mem::swap(&mut *batch, &mut lock(&self.pending).bytes);
         let mut out = std::io::stdout().lock();
@@ -72,7 +77,7 @@ impl Sink {
     }
 
     /// Flushes, ends the flusher thread and waits for it; later lines are written at once.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         lock(&self.pending).closed = true;
         self.ready.notify_one();
         if let Some(handle) = lock(&self.flusher).take() {
@@ -86,7 +91,7 @@ impl Sink {
             {
                 let mut pending = lock(&self.pending);
                 while pending.bytes.is_empty() && !pending.closed {
-                    pending = self.ready.wait(pending).unwrap_or_else(|p| p.into_inner());
+                    pending = wait(&self.ready, pending);
                 }
                 if pending.closed {
                     return;
@@ -96,8 +101,4 @@ impl Sink {
             self.flush();
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }

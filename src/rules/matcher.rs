@@ -9,10 +9,11 @@ use regex_automata::util::captures::Captures;
 use regex_automata::util::syntax;
 use regex_automata::{Input, MatchKind};
 
-use crate::cli::TextEncoding;
+use crate::encoding::TextEncoding;
 
+/// What a rule looks for in a message.
 #[derive(Debug, Clone)]
-pub enum Matcher {
+pub(crate) enum Matcher {
     /// The whole message, line terminator aside.
     Exact(Vec<Vec<u8>>),
     Prefix(Vec<Vec<u8>>),
@@ -26,18 +27,21 @@ pub enum Matcher {
 }
 
 /// Where a match is: `{0}` and the regex captures, as ranges in the message.
-pub type Groups = Vec<Option<Range<usize>>>;
+pub(crate) type Groups = Vec<Option<Range<usize>>>;
 
 impl Matcher {
-    pub fn exact(text: &str) -> Self {
+    /// The whole message is `text`.
+    pub(crate) fn exact(text: &str) -> Self {
         Matcher::Exact(spellings(text))
     }
 
-    pub fn prefix(text: &str) -> Self {
+    /// The message starts with `text`.
+    pub(crate) fn prefix(text: &str) -> Self {
         Matcher::Prefix(spellings(text))
     }
 
-    pub fn contains(text: &str) -> Self {
+    /// The message contains `text`.
+    pub(crate) fn contains(text: &str) -> Self {
         let spellings = spellings(text);
         Matcher::Contains(
             spellings
@@ -51,11 +55,9 @@ impl Matcher {
     /// syntax, linear time, so no message can hang a worker), but as the
     /// `regex-automata` engine underneath, so each worker can search with a
     /// cache of its own: through the regex crate, 64 workers share each
-    /// regex's caches through a lock.
-    pub fn regex(pattern: &str) -> Result<Self, String> {
-        // The regex crate's own message for a pattern that does not compile.
-        regex::bytes::Regex::new(pattern)
-            .map_err(|e| format!("regex /{pattern}/ does not compile: {e}"))?;
+    /// regex's caches through a lock. A mistake reads as the regex crate
+    /// says it, with a caret under the spot.
+    pub(crate) fn regex(pattern: &str) -> Result<Self, String> {
         let config = meta::Config::new()
             .match_kind(MatchKind::LeftmostFirst)
             .utf8_empty(false)
@@ -66,11 +68,20 @@ impl Matcher {
             .syntax(syntax::Config::new().utf8(false))
             .build(pattern)
             .map(Matcher::Regex)
-            .map_err(|e| format!("regex /{pattern}/ does not compile: {e}"))
+            .map_err(|e| {
+                let why = match (e.syntax_error(), e.size_limit()) {
+                    (Some(syntax), _) => syntax.to_string(),
+                    (None, Some(limit)) => {
+                        format!("Compiled regex exceeds size limit of {limit} bytes.")
+                    }
+                    (None, None) => e.to_string(),
+                };
+                format!("regex /{pattern}/ does not compile: {why}")
+            })
     }
 
     /// What a search with this matcher needs of its own: `Some` for a regex.
-    pub fn scratch(&self) -> Option<RegexScratch> {
+    pub(crate) fn scratch(&self) -> Option<RegexScratch> {
         match self {
             Matcher::Regex(regex) => Some(RegexScratch {
                 cache: regex.create_cache(),
@@ -81,7 +92,7 @@ impl Matcher {
     }
 
     /// `"AA 55 01"`, `"aa5501"` or `"0xAA 0x55"`.
-    pub fn hex(text: &str) -> Result<Self, String> {
+    pub(crate) fn hex(text: &str) -> Result<Self, String> {
         match crate::hex::parse(text)? {
             bytes if bytes.is_empty() => {
                 Err("an empty hex pattern would match every message".into())
@@ -93,7 +104,7 @@ impl Matcher {
     /// Where this matcher matches `message` (its line terminator already
     /// stripped; `raw` still has it, for hex), or `None`. A regex searches
     /// with `scratch` (made by `scratch()`), or with a new one if none is given.
-    pub fn find(
+    pub(crate) fn find(
         &self,
         message: &[u8],
         raw: &[u8],
@@ -137,7 +148,7 @@ impl Matcher {
 
 /// A regex's search state, kept by one worker from message to message.
 #[derive(Debug, Clone)]
-pub struct RegexScratch {
+pub(crate) struct RegexScratch {
     cache: meta::Cache,
     captures: Captures,
 }

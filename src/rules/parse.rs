@@ -4,6 +4,7 @@
 
 use std::ops::Range;
 use std::path::Path;
+use std::time::Duration;
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -11,10 +12,11 @@ use toml::Spanned;
 use super::matcher::Matcher;
 use super::rule::{Action, Delay, Rule};
 use super::template::Template;
-use crate::cli::{TextEncoding, duration};
+use crate::duration::{self, Bare};
+use crate::encoding::TextEncoding;
 
 /// One `--rule 'MATCH=>REPLY'`: MATCH is an exact message, or `/REGEX/`.
-pub fn one_liner(text: &str, encoding: TextEncoding) -> Result<Rule, String> {
+pub(super) fn one_liner(text: &str, encoding: TextEncoding) -> Result<Rule, String> {
     let fail = |why: String| format!("--rule {text:?}: {why}");
     // A regex may hold `=>` itself: then the rule's `=>` is the one after its closing `/`.
     let split = match text.strip_prefix('/') {
@@ -73,7 +75,7 @@ struct RawRule {
 }
 
 /// Reads and checks a rules file.
-pub fn file(path: &Path, encoding: TextEncoding) -> Result<Vec<Rule>, String> {
+pub(super) fn file(path: &Path, encoding: TextEncoding) -> Result<Vec<Rule>, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read the rules file {}: {e}", path.display()))?;
     parse_file(&text, encoding).map_err(|(span, why)| {
@@ -160,8 +162,20 @@ fn checked(raw: RawRule, encoding: TextEncoding) -> Result<Rule, String> {
     })
 }
 
+/// Longer than any drain, so a longer delay is surely a mistake.
+const MAX_DELAY: Duration = Duration::from_secs(86_400);
+
+/// One end of a delay: a unit is required, and at most a day.
+fn duration(text: &str) -> Result<Duration, String> {
+    let duration = duration::parse(text, Bare::Refused)?;
+    if duration > MAX_DELAY {
+        return Err(format!("delay {text:?} is more than a day"));
+    }
+    Ok(duration)
+}
+
 /// `"200ms"`, `"1.5s"`, or a range `"100ms..500ms"` picked uniformly.
-pub fn delay(text: &str) -> Result<Delay, String> {
+pub(super) fn delay(text: &str) -> Result<Delay, String> {
     let (min, max) = match text.split_once("..") {
         Some((a, b)) => (duration(a)?, duration(b)?),
         None => {
@@ -186,7 +200,6 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn parse(text: &str) -> Result<Vec<Rule>, String> {
         parse_file(text, TextEncoding::Utf8).map_err(|(span, why)| {

@@ -10,7 +10,7 @@ use super::template::Template;
 /// What a rule does with a message it answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Action {
+pub(crate) enum Action {
     /// Send the reply.
     #[default]
     Reply,
@@ -23,7 +23,8 @@ pub enum Action {
 }
 
 impl Action {
-    pub fn name(self) -> &'static str {
+    /// As the rules file spells it, for the logs.
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Action::Reply => "reply",
             Action::Silent => "silent",
@@ -35,21 +36,23 @@ impl Action {
 
 /// A wait before answering, picked uniformly from `min..=max`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Delay {
+pub(crate) struct Delay {
     pub min: Duration,
     pub max: Duration,
 }
 
 impl Delay {
-    pub fn pick(&self, rng: &mut fastrand::Rng) -> Duration {
+    /// A delay from the range, uniformly.
+    pub(crate) fn pick(&self, rng: &mut fastrand::Rng) -> Duration {
         let span = self.max.saturating_sub(self.min);
         let nanos = u64::try_from(span.as_nanos()).unwrap_or(u64::MAX);
         self.min + Duration::from_nanos(rng.u64(0..=nanos))
     }
 }
 
+/// One rule: what it matches and how it answers.
 #[derive(Debug, Clone)]
-pub struct Rule {
+pub(crate) struct Rule {
     /// How logs and the status port name it: its `name`, or its pattern.
     pub label: String,
     pub matcher: Matcher,

@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::ops::Range;
 
-use crate::cli::TextEncoding;
+use crate::encoding::TextEncoding;
 
 /// The placeholders a template may use, for error messages.
 const KNOWN: &str = "{0}..{9}, {msg}, {hex}, {len}, {conn}, {seq}, {peer}, {time}, {unix_ms}";
@@ -28,12 +28,12 @@ enum Part {
 
 /// A parsed template.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Template {
+pub(crate) struct Template {
     parts: Vec<Part>,
 }
 
 /// What a template is rendered with.
-pub struct Context<'a> {
+pub(crate) struct Context<'a> {
     /// The message without its line terminator.
     pub message: &'a [u8],
     /// Byte ranges of `{0}`..`{9}` in `message`; empty outside rules.
@@ -46,7 +46,7 @@ pub struct Context<'a> {
 
 impl Context<'_> {
     /// For what the server sends unasked (a greeting, a push): no message.
-    pub fn unprompted(conn: u64, seq: u64, peer: SocketAddr) -> Self {
+    pub(crate) fn unprompted(conn: u64, seq: u64, peer: SocketAddr) -> Self {
         Context {
             message: &[],
             groups: &[],
@@ -60,7 +60,7 @@ impl Context<'_> {
 impl Template {
     /// Parses `text`: placeholders in braces, `{{` and `}}` for braces, and
     /// the escapes `\n \r \t \\ \xHH`; any other backslash stays as it is.
-    pub fn parse(text: &str, encoding: TextEncoding) -> Result<Self, String> {
+    pub(crate) fn parse(text: &str, encoding: TextEncoding) -> Result<Self, String> {
         let mut parts = Vec::new();
         let mut literal = String::new();
         let mut chars = text.char_indices().peekable();
@@ -132,7 +132,7 @@ impl Template {
     }
 
     /// Fixed bytes, as `reply_hex` gives them.
-    pub fn bytes(bytes: Vec<u8>) -> Self {
+    pub(crate) fn bytes(bytes: Vec<u8>) -> Self {
         Self {
             parts: vec![Part::Bytes(bytes)],
         }
@@ -149,7 +149,7 @@ impl Template {
     }
 
     /// Appends the rendered template to `out`.
-    pub fn render(&self, context: &Context<'_>, out: &mut Vec<u8>) {
+    pub(crate) fn render(&self, context: &Context<'_>, out: &mut Vec<u8>) {
         for part in &self.parts {
             match part {
                 Part::Bytes(bytes) => out.extend_from_slice(bytes),

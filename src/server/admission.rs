@@ -6,13 +6,13 @@ use std::io::Write;
 use std::time::Duration;
 
 use super::registry::{Admission, Arrival};
-use super::state::ServerState;
+use super::shared::ServerState;
 use crate::log::{ConnTag, Event};
 use crate::protocol::{BUSY, SHUTTING_DOWN, SHUTTING_DOWN_WHY};
 
 /// Queues a new connection for a worker, or turns it away if the queue is
 /// full or closed (the server is shutting down).
-pub fn admit(state: &ServerState, arrival: Arrival) {
+pub(super) fn admit(state: &ServerState, arrival: Arrival) {
     let tag = ConnTag {
         id: arrival.id,
         peer: arrival.peer,
@@ -42,13 +42,13 @@ pub fn admit(state: &ServerState, arrival: Arrival) {
 }
 
 /// Tells a connection that the server is shutting down, and closes it.
-pub fn turn_away_shutting_down(state: &ServerState, arrival: Arrival) {
+pub(super) fn turn_away_shutting_down(state: &ServerState, arrival: Arrival) {
     turn_away(state, arrival, SHUTTING_DOWN, SHUTTING_DOWN_WHY);
 }
 
 /// Runs on its own thread: turns away connections that waited past
 /// `--queue-timeout`, at that moment, until the queue closes.
-pub fn reap(state: &ServerState) {
+pub(super) fn reap(state: &ServerState) {
     let why = format!(
         "no worker became free within {} (--queue-timeout)",
         humanize(state.config.queue_timeout)

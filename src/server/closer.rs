@@ -15,6 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use crate::sync::lock;
+
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 
 /// Beyond this many lingering sockets, new ones are closed at once rather than
@@ -27,13 +29,15 @@ struct Inbox {
     finishing: bool,
 }
 
-pub struct Closer {
+/// The lingering-close thread's inbox: sockets to close, and a socket pair that wakes its `poll`.
+pub(super) struct Closer {
     inbox: Mutex<Inbox>,
     wake: UnixStream,
 }
 
 impl Closer {
-    pub fn spawn(linger: Duration) -> io::Result<(Arc<Self>, JoinHandle<()>)> {
+    /// Starts the thread; each socket handed over lingers at most `linger`.
+    pub(super) fn spawn(linger: Duration) -> io::Result<(Arc<Self>, JoinHandle<()>)> {
         let (wake, wake_rx) = UnixStream::pair()?;
         wake.set_nonblocking(true)?;
         wake_rx.set_nonblocking(true)?;
@@ -49,20 +53,16 @@ impl Closer {
     }
 
     /// Sends FIN after whatever was written, then lingers until the peer closes.
-    pub fn close(&self, stream: TcpStream) {
+    pub(super) fn close(&self, stream: TcpStream) {
         let _ = stream.shutdown(Shutdown::Write);
-        self.inbox().streams.push(stream);
+        lock(&self.inbox).streams.push(stream);
         self.wake();
     }
 
     /// Asks the thread to end once every lingering socket is closed.
-    pub fn finish(&self) {
-        self.inbox().finishing = true;
+    pub(super) fn finish(&self) {
+        lock(&self.inbox).finishing = true;
         self.wake();
-    }
-
-    fn inbox(&self) -> std::sync::MutexGuard<'_, Inbox> {
-        self.inbox.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn wake(&self) {
@@ -75,7 +75,7 @@ impl Closer {
         let mut scratch = [0u8; 4096];
         loop {
             let finishing = {
-                let mut inbox = self.inbox();
+                let mut inbox = lock(&self.inbox);
                 for stream in inbox.streams.drain(..) {
                     if lingering.len() < MAX_LINGERING && stream.set_nonblocking(true).is_ok() {
                         lingering.push((stream, Instant::now() + linger));

@@ -7,12 +7,12 @@
 use std::io::BufRead;
 
 use super::control::{self, Command};
-use super::state::ServerState;
+use super::shared::ServerState;
 use crate::log::Event;
 
 /// Runs on its own thread until stdin ends; never joined, as a blocked read
 /// of a terminal cannot be woken.
-pub fn run(state: &ServerState) {
+pub(super) fn run(state: &ServerState) {
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { break };
         let line = line.trim_end();

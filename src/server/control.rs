@@ -3,11 +3,12 @@
 //! executor, one answer line per outcome (`ok sent 1`, `error no connection 9`).
 
 use super::push::deliver;
-use super::state::ServerState;
+use super::shared::ServerState;
 use crate::rules::Template;
 
+/// One operator command, parsed.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Command {
+pub(super) enum Command {
     List,
     Send(u64, String),
     All(String),
@@ -15,10 +16,11 @@ pub enum Command {
     Help,
 }
 
-pub const USAGE: &str = "list, send ID TEXT, all TEXT, close ID, help";
+/// What `help` answers: every command.
+pub(super) const USAGE: &str = "list, send ID TEXT, all TEXT, close ID, help";
 
 /// One command line, without the console's leading `/`.
-pub fn parse(line: &str) -> Result<Command, String> {
+pub(super) fn parse(line: &str) -> Result<Command, String> {
     let line = line.trim_end_matches(['\r', '\n']);
     let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
     let id = |text: &str| {
@@ -44,7 +46,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
 }
 
 /// Carries out `command`; returns the answer, one line per item.
-pub fn execute(state: &ServerState, command: Command) -> Vec<String> {
+pub(super) fn execute(state: &ServerState, command: Command) -> Vec<String> {
     match command {
         Command::Help => vec![format!("ok commands: {USAGE}")],
         Command::List => {

@@ -2,11 +2,14 @@
 //! signal handler, the accept loop, the workers and the drain all read.
 //! `shutdown.rs` moves it forward; nothing moves it back.
 
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::sync::{lock, wait, wait_timeout};
+
+/// Where the server is in its life; phases only move forward.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Phase {
+pub(super) enum Phase {
     Running,
     /// New and waiting connections are turned away; active ones may finish.
     Draining,
@@ -16,7 +19,8 @@ pub enum Phase {
     Done,
 }
 
-pub struct Lifecycle {
+/// The phase, and a condvar that wakes whoever waits for it to change.
+pub(super) struct Lifecycle {
     phase: Mutex<Phase>,
     changed: Condvar,
 }
@@ -31,17 +35,14 @@ impl Default for Lifecycle {
 }
 
 impl Lifecycle {
-    fn lock(&self) -> MutexGuard<'_, Phase> {
-        self.phase.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub fn phase(&self) -> Phase {
-        *self.lock()
+    /// The phase now.
+    pub(super) fn phase(&self) -> Phase {
+        *lock(&self.phase)
     }
 
     /// Starts the drain; false if one had already started (a second Ctrl-C).
-    pub fn request(&self) -> bool {
-        let mut phase = self.lock();
+    pub(super) fn request(&self) -> bool {
+        let mut phase = lock(&self.phase);
         if *phase != Phase::Running {
             return false;
         }
@@ -51,8 +52,8 @@ impl Lifecycle {
     }
 
     /// Moves forward to `next`; phases never go back.
-    pub fn advance(&self, next: Phase) {
-        let mut phase = self.lock();
+    pub(super) fn advance(&self, next: Phase) {
+        let mut phase = lock(&self.phase);
         if next > *phase {
             *phase = next;
             self.changed.notify_all();
@@ -62,9 +63,14 @@ impl Lifecycle {
     /// Sleeps for `duration`, or less if the phase reaches `until` or
     /// `cut()` says so first (checked when woken by a phase change or a
     /// `nudge`); false if cut short. Uses no CPU: it waits on the condvar.
-    pub fn sleep_unless(&self, duration: Duration, until: Phase, cut: impl Fn() -> bool) -> bool {
+    pub(super) fn sleep_unless(
+        &self,
+        duration: Duration,
+        until: Phase,
+        cut: impl Fn() -> bool,
+    ) -> bool {
         let deadline = Instant::now() + duration;
-        let mut phase = self.lock();
+        let mut phase = lock(&self.phase);
         loop {
             if *phase >= until || cut() {
                 return false;
@@ -73,30 +79,26 @@ impl Lifecycle {
             if left.is_zero() {
                 return true;
             }
-            phase = self
-                .changed
-                .wait_timeout(phase, left)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
+            phase = wait_timeout(&self.changed, phase, left);
         }
     }
 
     /// Wakes every `sleep_unless` to check its `cut` again.
-    pub fn nudge(&self) {
-        let _phase = self.lock();
+    pub(super) fn nudge(&self) {
+        let _phase = lock(&self.phase);
         self.changed.notify_all();
     }
 
     /// Blocks (using no CPU) until a shutdown is requested.
-    pub fn wait_requested(&self) {
+    pub(super) fn wait_requested(&self) {
         self.wait_until(Phase::Draining);
     }
 
     /// Blocks (using no CPU) until the phase is `target` or later.
-    pub fn wait_until(&self, target: Phase) {
-        let mut phase = self.lock();
+    pub(super) fn wait_until(&self, target: Phase) {
+        let mut phase = lock(&self.phase);
         while *phase < target {
-            phase = self.changed.wait(phase).unwrap_or_else(|p| p.into_inner());
+            phase = wait(&self.changed, phase);
         }
     }
 }

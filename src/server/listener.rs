@@ -11,12 +11,12 @@ use socket2::{Domain, Socket, Type};
 use super::admission;
 use super::lifecycle::Phase;
 use super::registry::Arrival;
-use super::state::ServerState;
+use super::shared::ServerState;
 use crate::log::Event;
 use crate::stats::millis;
 
 /// A listening socket, bound with the options a restartable server needs.
-pub fn listen(addr: SocketAddr, backlog: i32, reuse_port: bool) -> io::Result<TcpListener> {
+pub(super) fn listen(addr: SocketAddr, backlog: i32, reuse_port: bool) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     // Lets a restarted server bind while old connections sit in TIME_WAIT.
     socket.set_reuse_address(true)?;
@@ -29,7 +29,7 @@ pub fn listen(addr: SocketAddr, backlog: i32, reuse_port: bool) -> io::Result<Tc
 }
 
 /// One line a user can act on.
-pub fn bind_error(addr: SocketAddr, error: io::Error) -> anyhow::Error {
+pub(super) fn bind_error(addr: SocketAddr, error: io::Error) -> anyhow::Error {
     let advice = match error.kind() {
         ErrorKind::AddrInUse => format!(
             "address {addr} is already in use: stop the program using port {} or choose another with --bind",
@@ -50,7 +50,7 @@ pub fn bind_error(addr: SocketAddr, error: io::Error) -> anyhow::Error {
 
 /// Accepts until the shutdown is done. Errors never stop it: a client that
 /// gave up is logged, running out of descriptors backs off and retries.
-pub fn accept_loop(state: &ServerState, listener: &TcpListener) {
+pub(super) fn accept_loop(state: &ServerState, listener: &TcpListener) {
     const MIN_BACKOFF: Duration = Duration::from_millis(10);
     let mut backoff = MIN_BACKOFF;
     let mut next_id: u64 = 0;

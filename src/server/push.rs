@@ -4,16 +4,17 @@
 //! closed. Pushes go out one connection at a time, so a client that does
 //! not read delays the others' push by at most `--write-timeout`, once.
 
+use super::connection::{Connection, PushError};
 use super::lifecycle::Phase;
-use super::served::{PushError, Served};
-use super::state::ServerState;
+use super::shared::ServerState;
+use crate::answer;
 use crate::config::Push;
 use crate::log::{ConnTag, Event};
-use crate::rules::{Context, Template};
+use crate::rules::Template;
 
 /// Runs on its own thread: every `push.every`, `push.text` to every served
 /// connection, until the shutdown starts. Sleeps on the phase's condvar.
-pub fn heartbeat(state: &ServerState, push: &Push) {
+pub(super) fn heartbeat(state: &ServerState, push: &Push) {
     let mut seq = 0;
     while state
         .lifecycle
@@ -32,15 +33,14 @@ pub fn heartbeat(state: &ServerState, push: &Push) {
 
 /// Renders `text` for `served` and writes it; on failure the connection is
 /// closed (its worker wakes and ends) and the error returned.
-pub fn deliver(
+pub(super) fn deliver(
     state: &ServerState,
-    served: &Served,
+    served: &Connection,
     text: &Template,
     seq: u64,
 ) -> Result<(), String> {
     let mut bytes = Vec::new();
-    let context = Context::unprompted(served.id, seq, served.peer);
-    text.render(&context, &mut bytes);
+    answer::unprompted(text, served.id, seq, served.peer, &mut bytes);
     match served.push(&bytes, state.config.write_timeout) {
         Ok(()) => {
             state.stats.add_pushed();

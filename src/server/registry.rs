@@ -9,14 +9,15 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-use super::served::Served;
+use super::connection::Connection;
+use crate::sync::{lock, wait, wait_timeout};
 
 /// An accepted connection that has no worker yet.
-pub struct Arrival {
+pub(super) struct Arrival {
     pub id: u64,
     pub peer: SocketAddr,
     pub stream: TcpStream,
@@ -25,7 +26,8 @@ pub struct Arrival {
     pub queued: bool,
 }
 
-pub enum Admission {
+/// What became of a connection handed to `admit`.
+pub(super) enum Admission {
     /// A worker is free or will be soon; `queued` says which.
     Admitted {
         queued: bool,
@@ -41,7 +43,7 @@ pub enum Admission {
 /// A queued connection, with the handle other threads will reach it by once served.
 struct Waiting {
     arrival: Arrival,
-    served: Arc<Served>,
+    served: Arc<Connection>,
 }
 
 #[derive(Default)]
@@ -49,7 +51,7 @@ struct State {
     waiting: VecDeque<Waiting>,
     /// Each served connection, so shutdown can wake its blocked read and
     /// pushes can reach it.
-    serving: HashMap<u64, Arc<Served>>,
+    serving: HashMap<u64, Arc<Connection>>,
     /// Workers parked in `next`, by number, most recently idle last: waking
     /// that one first finds its stack and caches warm, so a short connection
     /// costs less CPU than waking whichever waited longest (README, Benchmarks).
@@ -65,7 +67,8 @@ struct State {
     closed: bool,
 }
 
-pub struct Registry {
+/// Every connection the server holds: the bounded queue and the served set, under one lock.
+pub(super) struct Registry {
     state: Mutex<State>,
     /// Signalled when the reaper has a new deadline to wait for, and at close.
     queue_changed: Condvar,
@@ -76,7 +79,8 @@ pub struct Registry {
 }
 
 impl Registry {
-    pub fn new(max_pending: usize, queue_timeout: Duration) -> Self {
+    /// Empty; at most `max_pending` wait, each at most `queue_timeout`.
+    pub(super) fn new(max_pending: usize, queue_timeout: Duration) -> Self {
         Self {
             state: Mutex::default(),
             queue_changed: Condvar::new(),
@@ -86,23 +90,17 @@ impl Registry {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic elsewhere must not stop the server from counting and draining.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    pub fn admit(&self, mut arrival: Arrival) -> Admission {
+    /// Queues `arrival` for a worker (waking an idle one), or says why not.
+    pub(super) fn admit(&self, mut arrival: Arrival) -> Admission {
         // Cloned before locking, as a syscall under the lock makes workers wait on it.
         // Without a clone (out of descriptors) it is still served, only not woken early at shutdown.
-        let served = Arc::new(Served::new(
+        let served = Arc::new(Connection::new(
             arrival.id,
             arrival.peer,
             arrival.since,
             arrival.stream.try_clone().ok(),
         ));
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         if state.closed {
             return Admission::Closed(arrival);
         }
@@ -137,8 +135,8 @@ impl Registry {
 
     /// Worker number `worker`'s wait for its next connection, which it then
     /// serves until it drops the guard; `None` once the server is shutting down.
-    pub fn next(&self, worker: usize) -> Option<(Arrival, ServingGuard<'_>)> {
-        let mut state = self.lock();
+    pub(super) fn next(&self, worker: usize) -> Option<(Arrival, ServingGuard<'_>)> {
+        let mut state = lock(&self.state);
         if state.listed.len() <= worker {
             state.listed.resize(worker + 1, false);
         }
@@ -162,7 +160,7 @@ impl Registry {
             }
             drop(state);
             thread::park();
-            state = self.lock();
+            state = lock(&self.state);
             if !state.listed[worker] {
                 // Taken off the idle list to be woken: it is running now.
                 state.woken = state.woken.saturating_sub(1);
@@ -172,8 +170,8 @@ impl Registry {
 
     /// Blocks until some waiting connections have waited past `--queue-timeout`
     /// and returns them; `None` once the queue is closed.
-    pub fn next_expired(&self) -> Option<Vec<Arrival>> {
-        let mut state = self.lock();
+    pub(super) fn next_expired(&self) -> Option<Vec<Arrival>> {
+        let mut state = lock(&self.state);
         loop {
             if state.closed {
                 return None;
@@ -181,19 +179,12 @@ impl Registry {
             let now = Instant::now();
             let Some(oldest) = state.waiting.front() else {
                 state.reaper_untimed = true;
-                state = self
-                    .queue_changed
-                    .wait(state)
-                    .unwrap_or_else(|p| p.into_inner());
+                state = wait(&self.queue_changed, state);
                 continue;
             };
             let deadline = oldest.arrival.since + self.queue_timeout;
             if deadline > now {
-                state = self
-                    .queue_changed
-                    .wait_timeout(state, deadline - now)
-                    .unwrap_or_else(|p| p.into_inner())
-                    .0;
+                state = wait_timeout(&self.queue_changed, state, deadline - now);
                 continue;
             }
             let mut expired = Vec::new();
@@ -209,8 +200,8 @@ impl Registry {
     }
 
     /// Stops admitting and hands back everyone still waiting.
-    pub fn close(&self) -> Vec<Arrival> {
-        let mut state = self.lock();
+    pub(super) fn close(&self) -> Vec<Arrival> {
+        let mut state = lock(&self.state);
         state.closed = true;
         let idle = std::mem::take(&mut state.idle_workers);
         for (number, thread) in idle {
@@ -223,49 +214,46 @@ impl Registry {
     }
 
     /// Registry being served and waiting, right now.
-    pub fn counts(&self) -> (usize, usize) {
-        let state = self.lock();
+    pub(super) fn counts(&self) -> (usize, usize) {
+        let state = lock(&self.state);
         (state.serving.len(), state.waiting.len())
     }
 
     /// Waits until no connection is being served, or `deadline`; returns how many still are.
-    pub fn wait_idle(&self, deadline: Instant) -> usize {
-        let mut state = self.lock();
+    pub(super) fn wait_idle(&self, deadline: Instant) -> usize {
+        let mut state = lock(&self.state);
         loop {
             let now = Instant::now();
             if state.serving.is_empty() || now >= deadline {
                 return state.serving.len();
             }
-            state = self
-                .idle
-                .wait_timeout(state, deadline - now)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
+            state = wait_timeout(&self.idle, state, deadline - now);
         }
     }
 
     /// Every connection being served right now, oldest first.
-    pub fn served(&self) -> Vec<Arc<Served>> {
-        let mut served: Vec<Arc<Served>> = self.lock().serving.values().cloned().collect();
+    pub(super) fn served(&self) -> Vec<Arc<Connection>> {
+        let mut served: Vec<Arc<Connection>> =
+            lock(&self.state).serving.values().cloned().collect();
         served.sort_by_key(|s| s.id);
         served
     }
 
     /// The ids of the connections being served right now, oldest first.
-    pub fn ids(&self) -> Vec<u64> {
-        let mut ids: Vec<u64> = self.lock().serving.keys().copied().collect();
+    pub(super) fn ids(&self) -> Vec<u64> {
+        let mut ids: Vec<u64> = lock(&self.state).serving.keys().copied().collect();
         ids.sort_unstable();
         ids
     }
 
     /// The served connection with this id, if there is one.
-    pub fn find(&self, id: u64) -> Option<Arc<Served>> {
-        self.lock().serving.get(&id).cloned()
+    pub(super) fn find(&self, id: u64) -> Option<Arc<Connection>> {
+        lock(&self.state).serving.get(&id).cloned()
     }
 
     /// Wakes the workers of every served connection by shutting their sockets down.
-    pub fn shutdown_serving(&self, how: Shutdown) {
-        let state = self.lock();
+    pub(super) fn shutdown_serving(&self, how: Shutdown) {
+        let state = lock(&self.state);
         for served in state.serving.values() {
             served.shutdown(how);
         }
@@ -273,22 +261,22 @@ impl Registry {
 }
 
 /// Marks a connection as served until dropped.
-pub struct ServingGuard<'a> {
+pub(super) struct ServingGuard<'a> {
     id: u64,
-    served: Arc<Served>,
+    served: Arc<Connection>,
     registry: &'a Registry,
 }
 
 impl ServingGuard<'_> {
     /// The served connection's handle.
-    pub fn served(&self) -> &Served {
+    pub(super) fn served(&self) -> &Connection {
         &self.served
     }
 }
 
 impl Drop for ServingGuard<'_> {
     fn drop(&mut self) {
-        let mut state = self.registry.lock();
+        let mut state = lock(&self.registry.state);
         state.serving.remove(&self.id);
         // Only the drain waits for this; a notify is a syscall even with no waiter.
         if state.closed && state.serving.is_empty() {
@@ -405,7 +393,7 @@ mod tests {
             })
             .collect();
         let deadline = Instant::now() + Duration::from_secs(10);
-        while registry.lock().idle_workers.len() < 2 {
+        while lock(&registry.state).idle_workers.len() < 2 {
             assert!(Instant::now() < deadline, "workers never parked");
             std::thread::yield_now();
         }

@@ -45,8 +45,8 @@ use threadpool::ThreadPool;
 
 use super::admission;
 use super::lifecycle::Phase;
+use super::shared::ServerState;
 use super::signals::SignalThread;
-use super::state::ServerState;
 use super::udp::{Udp, UdpStopper};
 use crate::log::Event;
 use crate::stats::millis;
@@ -56,7 +56,7 @@ const ACK_GRACE: Duration = Duration::from_millis(500);
 
 /// Steps 2 to 6 (up to waking `accept`); runs on the drain thread, which
 /// sleeps until a shutdown is requested.
-pub fn drain(state: &ServerState, listener: Option<&TcpListener>, udp: Option<&UdpStopper>) {
+pub(super) fn drain(state: &ServerState, listener: Option<&TcpListener>, udp: Option<&UdpStopper>) {
     state.lifecycle.wait_requested();
     let config = &state.config;
     let waiting = state.registry.close();
@@ -107,7 +107,7 @@ pub fn drain(state: &ServerState, listener: Option<&TcpListener>, udp: Option<&U
 }
 
 /// The threads that run beside the accept loop, joined in [`finish`].
-pub struct Threads {
+pub(super) struct Threads {
     /// `None` with `--proto udp`.
     pub pool: Option<ThreadPool>,
     pub udp: Option<Udp>,
@@ -117,7 +117,7 @@ pub struct Threads {
 }
 
 /// The threads `server.rs` starts once the workers run.
-pub struct Helpers {
+pub(super) struct Helpers {
     pub drainer: JoinHandle<()>,
     pub reaper: JoinHandle<()>,
     /// The status port's thread and a handle to wake its `accept`.
@@ -128,7 +128,7 @@ pub struct Helpers {
 
 /// Step 6, once the accept loop has returned: every thread ends, in an order
 /// where nothing hands a socket to the closer after it has finished.
-pub fn finish(state: &ServerState, listener: Option<TcpListener>, threads: Threads) {
+pub(super) fn finish(state: &ServerState, listener: Option<TcpListener>, threads: Threads) {
     drop(listener);
     if let Some(pool) = threads.pool {
         pool.join();

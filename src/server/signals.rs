@@ -1,6 +1,10 @@
 //! Signals, on threads of their own: SIGINT (Ctrl-C, through `ctrlc`) and
 //! SIGTERM start the graceful shutdown, a second one forces an exit (130);
 //! SIGHUP reloads `--rules FILE`, keeping the old rules if the new file is bad.
+//!
+//! `ctrlc` takes SIGINT only: its `termination` feature would route SIGTERM
+//! and SIGHUP to the same handler, which cannot tell a stop from a reload.
+//! So `signal-hook` takes those two, on a thread that blocks until one comes.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -9,24 +13,26 @@ use anyhow::{Context, Result};
 use signal_hook::consts::{SIGHUP, SIGTERM};
 use signal_hook::iterator::{Handle, Signals};
 
-use super::state::ServerState;
+use super::shared::ServerState;
 use crate::exit::Exit;
 use crate::log::Event;
 
 /// The SIGTERM/SIGHUP thread, to stop when the server is done.
-pub struct SignalThread {
+pub(super) struct SignalThread {
     handle: Handle,
     thread: JoinHandle<()>,
 }
 
 impl SignalThread {
-    pub fn stop(self) {
+    /// Ends the SIGTERM/SIGHUP thread and waits for it.
+    pub(super) fn stop(self) {
         self.handle.close();
         let _ = self.thread.join();
     }
 }
 
-pub fn install(state: &Arc<ServerState>) -> Result<SignalThread> {
+/// Installs the Ctrl-C handler and starts the SIGTERM/SIGHUP thread.
+pub(super) fn install(state: &Arc<ServerState>) -> Result<SignalThread> {
     let on_ctrl_c = Arc::clone(state);
     ctrlc::set_handler(move || stop(&on_ctrl_c)).context("installing the Ctrl-C handler")?;
     let mut signals =

@@ -9,12 +9,13 @@
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::TcpStream;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rustls::{ServerConfig, ServerConnection};
 
 use crate::decode::escape_bytes;
+use crate::sync::lock;
 
 /// The first byte of a TLS record carrying a handshake (a ClientHello).
 const HANDSHAKE_RECORD: u8 = 0x16;
@@ -22,13 +23,13 @@ const HANDSHAKE_RECORD: u8 = 0x16;
 const RECORD: usize = 16 * 1024 + 512;
 
 /// What the worker serves after the first bytes: TLS, or plaintext (`--tls-mode auto`).
-pub enum Accepted {
+pub(super) enum Accepted {
     Tls(Arc<TlsSession>, HandshakeInfo),
     Plain,
 }
 
 /// What the `tls:` log line says about a handshake.
-pub struct HandshakeInfo {
+pub(super) struct HandshakeInfo {
     pub version: String,
     pub cipher: String,
     pub sni: Option<String>,
@@ -38,7 +39,7 @@ pub struct HandshakeInfo {
 
 /// Reads the first bytes and, if they start a TLS handshake, completes it
 /// within `timeout`. With `auto`, anything else is served as plaintext.
-pub fn accept(
+pub(super) fn accept(
     config: &Arc<ServerConfig>,
     stream: &TcpStream,
     auto: bool,
@@ -202,7 +203,7 @@ fn subject(der: &[u8]) -> String {
 }
 
 /// A connection's rustls state after the handshake.
-pub struct TlsSession {
+pub(super) struct TlsSession {
     state: Mutex<State>,
     /// Where the worker reads the socket's bytes, made once: a fresh
     /// record-sized buffer per read would cost a 16 KiB memset per message.
@@ -217,17 +218,13 @@ struct State {
 }
 
 impl TlsSession {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// Reads decrypted bytes; `Ok(0)` at the end, with or without the
     /// client's close_notify. Blocks in the socket's read without the lock.
-    pub fn read(&self, mut sock: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
-        let mut raw = self.raw.lock().unwrap_or_else(|p| p.into_inner());
+    pub(super) fn read(&self, mut sock: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+        let mut raw = lock(&self.raw);
         loop {
             {
-                let mut state = self.lock();
+                let mut state = lock(&self.state);
                 state.feed_backlog(sock)?;
                 match state.conn.reader().read(buf) {
                     Ok(n) => return Ok(n),
@@ -238,7 +235,7 @@ impl TlsSession {
                 }
             }
             let n = sock.read(&mut raw[..])?;
-            let mut state = self.lock();
+            let mut state = lock(&self.state);
             state.backlog.extend_from_slice(&raw[..n]);
             if n == 0 {
                 // Tells rustls the stream has ended.
@@ -248,8 +245,8 @@ impl TlsSession {
     }
 
     /// Encrypts `data` and writes it whole to `out` (the socket).
-    pub fn write(&self, out: &mut impl Write, data: &[u8]) -> io::Result<()> {
-        let mut state = self.lock();
+    pub(super) fn write(&self, out: &mut impl Write, data: &[u8]) -> io::Result<()> {
+        let mut state = lock(&self.state);
         state.conn.writer().write_all(data)?;
         while state.conn.wants_write() {
             state.conn.write_tls(out)?;
@@ -258,8 +255,8 @@ impl TlsSession {
     }
 
     /// Says goodbye in TLS (close_notify), after the owed answers.
-    pub fn close_notify(&self, mut sock: &TcpStream) {
-        let mut state = self.lock();
+    pub(super) fn close_notify(&self, mut sock: &TcpStream) {
+        let mut state = lock(&self.state);
         state.conn.send_close_notify();
         while state.conn.wants_write() {
             if state.conn.write_tls(&mut sock).is_err() {

@@ -16,13 +16,13 @@
 //! [`Udp::stop_now`] makes each receiver stop after the datagram in hand.
 //!
 //! The reflection guard: `ratelimit` (answers a second per source address)
-//! and `guard` (how big an answer may be). `peers` counts who sent datagrams.
+//! and `amplification` (how big an answer may be). `peers` counts who sent datagrams.
 
-mod guard;
+mod amplification;
 mod peers;
 mod ratelimit;
 mod receiver;
-mod shared;
+mod socket;
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -33,10 +33,10 @@ use std::time::Instant;
 
 use socket2::{Domain, Socket, Type};
 
-use self::shared::Shared;
-use super::state::ServerState;
+use self::socket::Shared;
+use super::shared::ServerState;
 
-pub use self::guard::exposure_warning;
+pub(super) use self::amplification::exposure_warning;
 
 /// What the socket may queue for the receivers (the kernel caps it at
 /// `net.core.rmem_max`): a burst of big datagrams need not be dropped.
@@ -46,7 +46,7 @@ const RECEIVER_STACK: usize = 256 * 1024;
 
 /// A UDP socket bound to `addr`; `reuse_port` shares it with sibling
 /// instances, as `--reuse-port` does for TCP.
-pub fn bind(addr: SocketAddr, reuse_port: bool) -> io::Result<UdpSocket> {
+pub(super) fn bind(addr: SocketAddr, reuse_port: bool) -> io::Result<UdpSocket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, None)?;
     if reuse_port {
         socket.set_reuse_port(true)?;
@@ -58,13 +58,13 @@ pub fn bind(addr: SocketAddr, reuse_port: bool) -> io::Result<UdpSocket> {
 }
 
 /// The started receivers.
-pub struct Udp {
+pub(super) struct Udp {
     shared: Arc<Shared>,
     threads: Vec<JoinHandle<()>>,
 }
 
 /// Starts `--udp-workers` receivers on `socket`.
-pub fn start(state: &Arc<ServerState>, socket: UdpSocket) -> io::Result<Udp> {
+pub(super) fn start(state: &Arc<ServerState>, socket: UdpSocket) -> io::Result<Udp> {
     let config = &state.config;
     let shared = Arc::new(Shared::new(socket, config.udp_rate));
     let mut udp = Udp {
@@ -89,12 +89,13 @@ pub fn start(state: &Arc<ServerState>, socket: UdpSocket) -> io::Result<Udp> {
 }
 
 impl Udp {
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+    /// The address the UDP socket is bound to.
+    pub(super) fn local_addr(&self) -> io::Result<SocketAddr> {
         self.shared.socket.local_addr()
     }
 
     /// What the drain needs, for its own thread.
-    pub fn stopper(&self) -> UdpStopper {
+    pub(super) fn stopper(&self) -> UdpStopper {
         UdpStopper {
             shared: Arc::clone(&self.shared),
             receivers: self.threads.len(),
@@ -102,13 +103,13 @@ impl Udp {
     }
 
     /// Stops the receivers and waits for them, when the server cannot start.
-    pub fn stop(self) {
+    pub(super) fn stop(self) {
         self.stopper().stop_reading();
         self.join();
     }
 
     /// Waits for every receiver to end; call after [`UdpStopper::stop_reading`].
-    pub fn join(self) {
+    pub(super) fn join(self) {
         for thread in self.threads {
             let _ = thread.join();
         }
@@ -116,31 +117,31 @@ impl Udp {
 }
 
 /// Stops the receivers, from the drain.
-pub struct UdpStopper {
+pub(super) struct UdpStopper {
     shared: Arc<Shared>,
     receivers: usize,
 }
 
 impl UdpStopper {
     /// Wakes every receiver: each answers what is queued, then exits.
-    pub fn stop_reading(&self) {
+    pub(super) fn stop_reading(&self) {
         // On an unconnected UDP socket Linux reports ENOTCONN, yet shuts the
         // read side and wakes the readers all the same (tested below).
         let _ = rustix::net::shutdown(&self.shared.socket, rustix::net::Shutdown::Read);
     }
 
     /// Whether every receiver ended before `deadline`.
-    pub fn wait_stopped(&self, deadline: Instant) -> bool {
+    pub(super) fn wait_stopped(&self, deadline: Instant) -> bool {
         self.shared.wait_stopped(deadline)
     }
 
     /// The drain's time is up: each receiver stops after the datagram in hand.
-    pub fn stop_now(&self) {
+    pub(super) fn stop_now(&self) {
         self.shared.stop.store(true, Relaxed);
     }
 
     /// How many receivers there are to stop.
-    pub fn receivers(&self) -> usize {
+    pub(super) fn receivers(&self) -> usize {
         self.receivers
     }
 }

@@ -1,28 +1,31 @@
 //! One pool thread's life: take a connection from the registry, serve it
-//! (read → frame → decode/log → ack) until EOF, error, timeout or shutdown,
-//! take the next. A panic while serving one connection ends that connection
-//! only: the thread logs it, closes the socket and goes on serving.
+//! until EOF, error, timeout or shutdown, take the next. A message's way
+//! reads top to bottom in `read_loop`: read (`connection`), cut
+//! (`framing`), log and answer (`conversation`, which asks `answer`), send
+//! (`connection`'s `Outbox`). A panic while serving one connection ends
+//! that connection only: the thread logs it, closes the socket and goes on
+//! serving.
 
-use std::any::Any;
 use std::io::{self, ErrorKind};
 use std::net::TcpStream;
 use std::panic::{self, AssertUnwindSafe};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use super::connection::{Closing, Connection, Outbox};
+use super::conversation::{Conversation, Hangup, Stop};
 use super::lifecycle::Phase;
 use super::registry::Arrival;
-use super::responder::{Hangup, Responder, Stop};
-use super::served::{Closing, Served};
-use super::state::ServerState;
+use super::shared::ServerState;
 use super::tls_session::{self, Accepted};
+use crate::answer;
 use crate::config::{ServerConfig, TlsConfig};
 use crate::framing::Framer;
-use crate::log::{ConnTag, Event};
-use crate::rules::{Context, HeldRules, Template};
+use crate::log::{ConnTag, Event, panic_message};
+use crate::rules::{HeldRules, Template};
 use crate::stats::millis;
 
 /// Worker number `number`'s loop, until the registry closes at shutdown.
-pub fn run(state: &ServerState, number: usize) {
+pub(super) fn run(state: &ServerState, number: usize) {
     let mut buffers = Buffers::default();
     while let Some((arrival, serving)) = state.registry.next(number) {
         serve(state, arrival, serving.served(), &mut buffers);
@@ -107,40 +110,26 @@ impl Ending {
 #[derive(Default)]
 struct Buffers {
     read: Vec<u8>,
-    /// Acks owed for the current read, sent in one write.
-    acks: Vec<u8>,
+    /// Answers owed for the current read, sent in one write.
+    owed: Vec<u8>,
     /// The rules as this worker holds them, with its regex caches.
     rules: Option<HeldRules>,
 }
 
-/// One connection's state between reads: how its bytes are cut into
-/// messages, and what shows and answers each one.
-struct Conversation<'a> {
+/// One connection as its worker serves it: its socket, how its bytes are
+/// cut into messages, the conversation that answers them, and what it owes.
+struct Session<'a> {
+    stream: &'a TcpStream,
+    connection: &'a Connection,
     framer: Framer,
-    responder: Responder<'a>,
+    conversation: Conversation<'a>,
+    out: Outbox<'a>,
+    /// Bytes read so far.
     bytes: u64,
 }
 
-impl Conversation<'_> {
-    /// Frames one read; each message is logged and owed an answer in `acks`.
-    fn receive(&mut self, data: &[u8], acks: &mut Vec<u8>) {
-        self.bytes += data.len() as u64;
-        self.responder.refresh_rules();
-        self.framer.push(data, &mut |message| {
-            self.responder.answer(message, false, acks)
-        });
-    }
-
-    /// At EOF: the final unterminated line is a message too.
-    fn finish(&mut self, acks: &mut Vec<u8>) {
-        self.responder.refresh_rules();
-        self.framer
-            .finish(&mut |message| self.responder.answer(message, true, acks));
-    }
-}
-
 /// Serves one connection until EOF, error, timeout, shutdown or panic.
-fn serve(state: &ServerState, arrival: Arrival, served: &Served, buffers: &mut Buffers) {
+fn serve(state: &ServerState, arrival: Arrival, connection: &Connection, buffers: &mut Buffers) {
     let Arrival {
         id,
         peer,
@@ -156,43 +145,52 @@ fn serve(state: &ServerState, arrival: Arrival, served: &Served, buffers: &mut B
     let started = Instant::now();
 
     let config = &state.config;
-    let mut conversation = Conversation {
+    let Buffers { read, owed, rules } = buffers;
+    let mut session = Session {
+        stream: &stream,
+        connection,
         framer: Framer::new(config.framing, config.max_line),
-        responder: Responder::new(state, tag, served, &stream, buffers.rules.take()),
+        conversation: Conversation::new(state, tag, connection, rules.take()),
+        out: Outbox::new(connection, &stream, config.write_timeout, owed),
         bytes: 0,
     };
-    buffers.acks.clear();
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
         configure(&stream, config).map_err(Ending::Failed)?;
         if let Some(tls) = &config.tls {
-            start_tls(state, tls, tag, served, &stream)?;
+            start_tls(state, tls, tag, connection, &stream)?;
             // The handshake had timeouts of its own.
             set_timeouts(&stream, config).map_err(Ending::Failed)?;
         }
         if let Some(greeting) = &config.greeting {
-            greet(greeting, tag, served, &stream, config.write_timeout)?;
+            greet(greeting, tag, &mut session.out)?;
         }
-        served.mark_ready();
-        read_loop(&mut conversation, served, &stream, buffers)
+        connection.mark_ready();
+        read_loop(&mut session, read)
     }))
     .map(|ending| ending.unwrap_or_else(|e| e));
-    if outcome.is_ok() {
-        // After a panic they may be half-updated: the next connection makes new ones.
-        buffers.rules = conversation.responder.take_rules();
-    }
-    let ending = match (outcome, served.closing()) {
+    let ending = match (outcome, connection.closing()) {
         (Ok(_), Some(Closing::PushFailed)) => Ending::PushFailed,
         (Ok(Ending::Eof), Some(Closing::Operator)) => Ending::OperatorClose,
         (Ok(Ending::Eof), _) if state.lifecycle.phase() >= Phase::DrainExpired => Ending::Drained,
         (Ok(ending), _) => ending,
         (Err(payload), _) => {
             // Acks owed for messages before the one that panicked are still owed.
-            let _ = served.write(&stream, &buffers.acks, config.write_timeout);
+            let _ = session.out.send();
             let message = panic_message(payload.as_ref());
             state.log.log(Some(tag), &Event::Panicked { message });
             Ending::Panicked
         }
     };
+    let Session {
+        conversation,
+        bytes,
+        ..
+    } = session;
+    let messages = conversation.messages;
+    if !matches!(ending, Ending::Panicked) {
+        // After a panic they may be half-updated: the next connection makes new ones.
+        *rules = conversation.into_rules();
+    }
     let error = match &ending {
         Ending::Failed(e) => Some(e.to_string()),
         Ending::Handshake(why) => Some(why.clone()),
@@ -204,22 +202,20 @@ fn serve(state: &ServerState, arrival: Arrival, served: &Served, buffers: &mut B
         ending,
         Ending::RuleReset | Ending::Reset | Ending::WriteTimeout
     );
-    served.detach(&stream, close_notify);
+    connection.detach(&stream, close_notify);
     state.log.log(
         Some(tag),
         &Event::Closed {
             reason: ending.reason(),
             error,
             duration_ms: millis(started.elapsed()),
-            messages: conversation.responder.messages,
-            bytes: conversation.bytes,
+            messages,
+            bytes,
         },
     );
-    state.stats.add_connection(
-        conversation.responder.messages,
-        conversation.bytes,
-        ending.is_error(),
-    );
+    state
+        .stats
+        .add_connection(messages, bytes, ending.is_error());
     match ending {
         Ending::Eof | Ending::Reset => drop(stream),
         Ending::RuleReset => {
@@ -236,7 +232,7 @@ fn start_tls(
     state: &ServerState,
     tls: &TlsConfig,
     tag: ConnTag,
-    served: &Served,
+    served: &Connection,
     stream: &TcpStream,
 ) -> Result<(), Ending> {
     let accepted = tls_session::accept(&tls.server.config, stream, tls.auto, tls.handshake_timeout)
@@ -257,25 +253,15 @@ fn start_tls(
 }
 
 /// Sends `--greeting` when a worker takes the connection.
-fn greet(
-    greeting: &Template,
-    tag: ConnTag,
-    served: &Served,
-    stream: &TcpStream,
-    timeout: Duration,
-) -> Result<(), Ending> {
-    let mut text = Vec::new();
-    let context = Context::unprompted(tag.id, 0, tag.peer);
-    greeting.render(&context, &mut text);
-    served
-        .write(stream, &text, timeout)
-        .map_err(Ending::after_write)
+fn greet(greeting: &Template, tag: ConnTag, out: &mut Outbox<'_>) -> Result<(), Ending> {
+    answer::unprompted(greeting, tag.id, 0, tag.peer, out.owed());
+    out.send().map_err(Ending::after_write)
 }
 
 /// Acks are tiny: without `TCP_NODELAY`, Nagle plus delayed ACKs stall
 /// pipelining clients. The timeouts free a worker from a silent client and
 /// from one that does not read its acks.
-pub fn configure(stream: &TcpStream, config: &ServerConfig) -> io::Result<()> {
+pub(super) fn configure(stream: &TcpStream, config: &ServerConfig) -> io::Result<()> {
     stream.set_nodelay(true)?;
     set_timeouts(stream, config)
 }
@@ -285,23 +271,30 @@ fn set_timeouts(stream: &TcpStream, config: &ServerConfig) -> io::Result<()> {
     stream.set_write_timeout(Some(config.write_timeout))
 }
 
-fn read_loop(
-    conversation: &mut Conversation<'_>,
-    served: &Served,
-    stream: &TcpStream,
-    buffers: &mut Buffers,
-) -> Result<Ending, Ending> {
-    let Buffers { read, acks, .. } = buffers;
-    let timeout = conversation.responder.write_timeout();
-    read.resize(conversation.framer.read_size(), 0);
+/// A message's way, read to write: each read is cut into messages, each
+/// message logged and answered, and what they are owed sent in one write.
+fn read_loop(session: &mut Session<'_>, read: &mut Vec<u8>) -> Result<Ending, Ending> {
+    let Session {
+        stream,
+        connection,
+        framer,
+        conversation,
+        out,
+        bytes,
+    } = session;
+    read.resize(framer.read_size(), 0);
     let ending = loop {
-        match served.read(stream, read) {
+        match connection.read(stream, read) {
             Ok(0) => break Ending::Eof,
             Ok(n) => {
-                conversation.receive(&read[..n], acks);
-                served.record(conversation.responder.messages, conversation.bytes);
-                send_acks(served, stream, acks, timeout)?;
-                if let Some(stop) = conversation.responder.stop() {
+                *bytes += n as u64;
+                conversation.refresh_rules();
+                framer.push(&read[..n], &mut |message| {
+                    conversation.answer(message, false, out)
+                });
+                connection.record(conversation.messages, *bytes);
+                out.send().map_err(Ending::after_write)?;
+                if let Some(stop) = conversation.stop() {
                     return stopped(stop);
                 }
             }
@@ -310,41 +303,18 @@ fn read_loop(
         }
     };
     // Whatever was read is owed an ack, also a final line without its `\n`.
-    conversation.finish(acks);
-    served.record(conversation.responder.messages, conversation.bytes);
-    send_acks(served, stream, acks, timeout)?;
-    conversation.responder.stop().map_or(Ok(ending), stopped)
+    conversation.refresh_rules();
+    framer.finish(&mut |message| conversation.answer(message, true, out));
+    connection.record(conversation.messages, *bytes);
+    out.send().map_err(Ending::after_write)?;
+    conversation.stop().map_or(Ok(ending), stopped)
 }
 
-/// How the connection ends when its responder stopped it.
+/// How the connection ends when its conversation stopped it.
 fn stopped(stop: Stop) -> Result<Ending, Ending> {
     match stop {
         Stop::Failed(e) => Err(Ending::after_write(e)),
         Stop::Hangup(Hangup::Close) => Ok(Ending::RuleClose),
         Stop::Hangup(Hangup::Reset) => Ok(Ending::RuleReset),
     }
-}
-
-/// Sends every answer owed so far.
-fn send_acks(
-    served: &Served,
-    stream: &TcpStream,
-    acks: &mut Vec<u8>,
-    timeout: Duration,
-) -> Result<(), Ending> {
-    if acks.is_empty() {
-        return Ok(());
-    }
-    let result = served.write(stream, acks, timeout);
-    acks.clear();
-    result.map_err(Ending::after_write)
-}
-
-/// The text a panic was raised with, if it has one.
-pub fn panic_message(payload: &(dyn Any + Send)) -> &str {
-    payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("a panic without a message")
 }

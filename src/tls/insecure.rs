@@ -11,13 +11,15 @@ use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signat
 use rustls::{DigitallySignedStruct, Error, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
+/// `--insecure`: a verifier that accepts any server certificate, but still checks signatures.
 #[derive(Debug)]
-pub struct AcceptAnyCertificate {
+pub(super) struct AcceptAnyCertificate {
     provider: Arc<CryptoProvider>,
 }
 
 impl AcceptAnyCertificate {
-    pub fn new(provider: Arc<CryptoProvider>) -> Self {
+    /// With `provider`'s signature algorithms.
+    pub(super) fn new(provider: Arc<CryptoProvider>) -> Self {
         Self { provider }
     }
 }

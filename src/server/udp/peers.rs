@@ -6,13 +6,15 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 
-pub struct Peers {
+/// The source addresses heard, up to a capacity, for the summary's count.
+pub(super) struct Peers {
     seen: HashSet<SocketAddr>,
     capacity: usize,
 }
 
 impl Peers {
-    pub fn new(capacity: usize) -> Self {
+    /// Remembers at most `capacity` addresses.
+    pub(super) fn new(capacity: usize) -> Self {
         Self {
             seen: HashSet::new(),
             capacity,
@@ -20,7 +22,7 @@ impl Peers {
     }
 
     /// Notes `peer`; returns the number of distinct peers if it was new.
-    pub fn insert(&mut self, peer: SocketAddr) -> Option<usize> {
+    pub(super) fn insert(&mut self, peer: SocketAddr) -> Option<usize> {
         if self.seen.len() >= self.capacity {
             return None;
         }

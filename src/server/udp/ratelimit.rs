@@ -17,11 +17,11 @@ use std::time::{Duration, Instant};
 /// How often, at most, a full table is swept: a sweep walks the whole table.
 const SWEEP_EVERY: Duration = Duration::from_millis(100);
 /// How often, at most, one address's unanswered datagrams are reported.
-pub const REPORT_EVERY: Duration = Duration::from_secs(10);
+pub(super) const REPORT_EVERY: Duration = Duration::from_secs(10);
 
 /// What to do with one datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(super) enum Verdict {
     Answer,
     /// Over the rate: not answered. `report` carries the number of datagrams
     /// from this address left unanswered since its last report, when one is
@@ -44,7 +44,8 @@ struct Bucket {
     reported_at: Option<Instant>,
 }
 
-pub struct RateLimiter {
+/// A token bucket per source address: the reflection guard's rate limit.
+pub(super) struct RateLimiter {
     rate: f64,
     burst: f64,
     capacity: usize,
@@ -55,7 +56,7 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     /// `rate` answers a second per address (at least 1), at most `capacity` addresses.
-    pub fn new(rate: u32, capacity: usize) -> Self {
+    pub(super) fn new(rate: u32, capacity: usize) -> Self {
         let rate = f64::from(rate.max(1));
         Self {
             rate,
@@ -69,12 +70,12 @@ impl RateLimiter {
 
     /// Addresses remembered now.
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.buckets.len()
     }
 
     /// Takes a token from `ip`'s bucket if it has one.
-    pub fn check(&mut self, ip: IpAddr, now: Instant) -> Verdict {
+    pub(super) fn check(&mut self, ip: IpAddr, now: Instant) -> Verdict {
         let ip = ip.to_canonical();
         if !self.buckets.contains_key(&ip) && !self.make_room(now) {
             let report = due(&mut self.table_full_reported, now);

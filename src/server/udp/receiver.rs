@@ -12,16 +12,15 @@ use std::time::Duration;
 use rustix::net::RecvFlags;
 
 use super::super::lifecycle::Phase;
-use super::super::state::ServerState;
-use super::super::worker::panic_message;
-use super::guard::answer_limit;
+use super::super::shared::ServerState;
+use super::amplification::answer_limit;
 use super::ratelimit::Verdict;
-use super::shared::{RATE_TABLE_CAPACITY, Shared};
-use crate::answer::{Answer, Sender};
+use super::socket::{RATE_TABLE_CAPACITY, Shared};
+use crate::answer::{Answerer, Sender};
 use crate::decode::TextDecoder;
-use crate::log::Event;
+use crate::log::{Event, panic_message};
 use crate::protocol::DATAGRAM_BUFFER;
-use crate::rules::{Action, HeldRules};
+use crate::rules::Action;
 
 /// One datagram in the buffer.
 #[derive(Debug, PartialEq, Eq)]
@@ -35,24 +34,21 @@ struct Datagram {
 }
 
 /// A receiver's loop, until the shutdown.
-pub fn run(state: &ServerState, shared: &Shared, number: usize) {
+pub(super) fn run(state: &ServerState, shared: &Shared, number: usize) {
     const MIN_BACKOFF: Duration = Duration::from_millis(10);
-    let rng = match state.config.seed {
-        // Each receiver its own sequence, the same on every run.
-        Some(seed) => {
-            fastrand::Rng::with_seed(seed ^ (number as u64 + 1).wrapping_mul(0xa076_1d64_78bd_642f))
-        }
-        None => fastrand::Rng::new(),
-    };
     let mut receiver = Receiver {
         state,
         shared,
         buffer: vec![0; DATAGRAM_BUFFER],
         answer: Vec::new(),
         decoder: TextDecoder::new(state.config.decode),
-        rng,
+        answerer: Answerer::for_receiver(
+            &state.config.reply,
+            state.config.rules.as_ref(),
+            state.config.seed,
+            number,
+        ),
         seq: 0,
-        rules: None,
     };
     let mut backoff = MIN_BACKOFF;
     while !shared.stop.load(Relaxed) {
@@ -108,12 +104,11 @@ struct Receiver<'a> {
     buffer: Vec<u8>,
     answer: Vec<u8>,
     decoder: TextDecoder,
-    /// For the rules' probability and delay ranges.
-    rng: fastrand::Rng,
+    /// What decides the answers: this receiver's hold on the rules and its
+    /// random numbers.
+    answerer: Answerer<'a>,
     /// Datagrams this receiver has answered or tried to: `{seq}`.
     seq: u64,
-    /// The rules in force as this receiver holds them (with its regex caches).
-    rules: Option<HeldRules>,
 }
 
 impl Receiver<'_> {
@@ -135,9 +130,8 @@ impl Receiver<'_> {
             buffer,
             answer,
             decoder,
-            rng,
+            answerer,
             seq,
-            rules,
         } = self;
         let (config, stats, log) = (&state.config, &state.stats, &state.log);
         stats.add_datagram(datagram.size);
@@ -163,10 +157,8 @@ impl Receiver<'_> {
         let message = &buffer[..datagram.read];
         config.panic_if_asked(message);
         *seq += 1;
-        if let Some(in_force) = &config.rules {
-            in_force.refresh(rules);
-        }
-        let chosen = Answer::choose(rules.as_mut(), message, rng);
+        answerer.refresh();
+        let chosen = answerer.decide(message);
         if log.messages_enabled() {
             let event = Event::Datagram {
                 bytes: datagram.size,
@@ -191,7 +183,7 @@ impl Receiver<'_> {
             seq: *seq,
             peer,
         };
-        chosen.render(&config.reply, message, sender, answer);
+        chosen.render(message, sender, answer);
         let limit = answer_limit(datagram.size);
         if answer.len() > limit {
             stats.add_udp_too_big();

@@ -12,18 +12,18 @@
 use std::net::SocketAddr;
 
 /// Answers may be up to this many times their request's size...
-pub const FACTOR: usize = 3;
+pub(super) const FACTOR: usize = 3;
 /// ...or this many bytes, for small requests: the default ack (10 bytes)
 /// answers even an empty datagram.
-pub const FLOOR: usize = 64;
+pub(super) const FLOOR: usize = 64;
 
 /// The largest answer a request of `request` bytes may get.
-pub fn answer_limit(request: usize) -> usize {
+pub(super) fn answer_limit(request: usize) -> usize {
     request.saturating_mul(FACTOR).max(FLOOR)
 }
 
 /// The warning for a UDP socket that other machines can reach; `None` on loopback.
-pub fn exposure_warning(addr: SocketAddr, rate: u32) -> Option<String> {
+pub(crate) fn exposure_warning(addr: SocketAddr, rate: u32) -> Option<String> {
     if addr.ip().to_canonical().is_loopback() {
         return None;
     }

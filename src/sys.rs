@@ -7,7 +7,7 @@ use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
 /// Raises the soft open-file limit to the hard one, as Go's runtime and nginx
 /// do, so a thousand sockets work where the default soft limit is 1024.
 /// Returns the limit now in force (`None`: unlimited); on failure, the old one.
-pub fn raise_open_file_limit() -> Result<Option<u64>, (Option<u64>, io::Error)> {
+pub(crate) fn raise_open_file_limit() -> Result<Option<u64>, (Option<u64>, io::Error)> {
     let limit = getrlimit(Resource::Nofile);
     if limit.current == limit.maximum {
         return Ok(limit.current);
@@ -22,7 +22,7 @@ pub fn raise_open_file_limit() -> Result<Option<u64>, (Option<u64>, io::Error)> 
     }
 }
 
-// prctl(PR_FUTEX_HASH), from linux/prctl.h; libc does not have it yet.
+// prctl(PR_FUTEX_HASH), as linux/prctl.h defines it; the libc crate does not.
 #[cfg(target_os = "linux")]
 const PR_FUTEX_HASH: libc::c_int = 78;
 #[cfg(target_os = "linux")]
@@ -32,14 +32,15 @@ const PR_FUTEX_HASH_SET_SLOTS: libc::c_ulong = 1;
 const NO_FLAGS: libc::c_ulong = 0;
 
 /// Sizes this process's futex hash table for `threads` waiters and returns
-/// its slots. Linux 6.16+ gives each process its own table, sized for the CPU
-/// count: with thousands of parked workers on a small machine every wake-up
-/// walks a long chain (README, Benchmarks, has the figures). Older kernels
-/// refuse the request (`EINVAL`) and hash globally anyway.
+/// its slots. A kernel that gives each process its own table sizes it for
+/// the CPU count: with thousands of parked workers on a small machine every
+/// wake-up walks a long chain (README, Benchmarks, has the figures). A
+/// kernel with one global table refuses the request (`EINVAL`): nothing to
+/// size then.
 #[cfg(target_os = "linux")]
 // The one unsafe call in tcpack: neither rustix nor nix wraps PR_FUTEX_HASH.
 #[allow(unsafe_code)]
-pub fn size_futex_table(threads: usize) -> io::Result<usize> {
+pub(crate) fn size_futex_table(threads: usize) -> io::Result<usize> {
     use libc::c_ulong;
     // One slot per thread keeps chains short; past 64 Ki slots they stay short enough.
     let slots = threads.clamp(16, 1 << 16).next_power_of_two();
@@ -61,7 +62,7 @@ pub fn size_futex_table(threads: usize) -> io::Result<usize> {
 }
 
 #[cfg(not(target_os = "linux"))]
-pub fn size_futex_table(_threads: usize) -> io::Result<usize> {
+pub(crate) fn size_futex_table(_threads: usize) -> io::Result<usize> {
     Err(io::ErrorKind::Unsupported.into())
 }
 
@@ -88,7 +89,7 @@ mod tests {
                 };
                 assert_eq!(got, 4096);
             }
-            // Kernels before 6.16 have no per-process table to size.
+            // A kernel with one global table has none of ours to size.
             Err(e) => assert_eq!(e.raw_os_error(), Some(libc::EINVAL), "{e}"),
         }
     }

@@ -3,19 +3,21 @@
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
 use super::peers::Peers;
 use super::ratelimit::{RateLimiter, Verdict};
 use crate::stats::Stats;
+use crate::sync::{lock, wait_timeout};
 
 /// Addresses the rate limit remembers at most (about 64 bytes each).
-pub const RATE_TABLE_CAPACITY: usize = 65_536;
+pub(super) const RATE_TABLE_CAPACITY: usize = 65_536;
 /// Distinct peers counted at most.
 const PEERS_CAPACITY: usize = 65_536;
 
-pub struct Shared {
+/// What the UDP receivers share: the socket, the sources heard, and the stop.
+pub(super) struct Shared {
     pub socket: UdpSocket,
     sources: Mutex<Sources>,
     /// Set when the drain's time is up: receivers stop after the datagram in hand.
@@ -26,17 +28,18 @@ pub struct Shared {
 }
 
 /// One running receiver, counted out when dropped.
-pub struct Running(Arc<Shared>);
+pub(super) struct Running(Arc<Shared>);
 
 impl Running {
-    pub fn shared(&self) -> &Shared {
+    /// What the receiver shares with the others.
+    pub(super) fn shared(&self) -> &Shared {
         &self.0
     }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        *self.0.running() -= 1;
+        *lock(&self.0.running) -= 1;
         self.0.all_stopped.notify_all();
     }
 }
@@ -50,7 +53,7 @@ struct Sources {
 
 impl Shared {
     /// `rate`: answers a second per source address; 0: unlimited.
-    pub fn new(socket: UdpSocket, rate: u32) -> Self {
+    pub(super) fn new(socket: UdpSocket, rate: u32) -> Self {
         Self {
             socket,
             sources: Mutex::new(Sources {
@@ -63,37 +66,30 @@ impl Shared {
         }
     }
 
-    fn running(&self) -> MutexGuard<'_, usize> {
-        self.running.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// Counts a receiver as running until the guard drops: when it ends,
     /// however it ends, or if its thread never starts.
-    pub fn enter(self: &Arc<Self>) -> Running {
-        *self.running() += 1;
+    pub(super) fn enter(self: &Arc<Self>) -> Running {
+        *lock(&self.running) += 1;
         Running(Arc::clone(self))
     }
 
     /// Whether every receiver ended before `deadline`.
-    pub fn wait_stopped(&self, deadline: Instant) -> bool {
-        let mut running = self.running();
+    pub(super) fn wait_stopped(&self, deadline: Instant) -> bool {
+        let mut running = lock(&self.running);
         while *running > 0 {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return false;
             }
-            running = match self.all_stopped.wait_timeout(running, left) {
-                Ok((guard, _)) => guard,
-                Err(poisoned) => poisoned.into_inner().0,
-            };
+            running = wait_timeout(&self.all_stopped, running, left);
         }
         true
     }
 
     /// Notes the peer and asks the rate limit, under one short lock.
-    pub fn admit(&self, peer: SocketAddr, stats: &Stats) -> Verdict {
+    pub(super) fn admit(&self, peer: SocketAddr, stats: &Stats) -> Verdict {
         let now = Instant::now();
-        let mut sources = self.sources.lock().unwrap_or_else(|p| p.into_inner());
+        let mut sources = lock(&self.sources);
         if let Some(peers) = sources.peers.insert(peer) {
             stats.set_udp_peers(peers);
         }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::control;
 use super::lifecycle::Phase;
-use super::state::ServerState;
+use super::shared::ServerState;
 
 /// With `--control`, how long a client has to send its command; one that
 /// says nothing in that time (a health check) gets the status report.
@@ -20,7 +20,7 @@ const COMMAND_WAIT: Duration = Duration::from_secs(1);
 const MAX_COMMAND: usize = 64 * 1024;
 
 /// Answers status requests until the server is done.
-pub fn serve(state: &ServerState, listener: &TcpListener) {
+pub(super) fn serve(state: &ServerState, listener: &TcpListener) {
     loop {
         let accepted = listener.accept();
         if state.lifecycle.phase() == Phase::Done {

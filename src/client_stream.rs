@@ -5,34 +5,51 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use rustls_pki_types::ServerName;
 
-use crate::cli::ClientTlsArgs;
 use crate::tls::Trust;
 
-pub enum Link {
+/// A client's connection to the server.
+pub(crate) enum Link {
     Plain(TcpStream),
     Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
 }
 
+/// TLS as `tcpack client` or `tcpack bench` was asked to speak it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TlsOptions {
+    /// `--tls`: without it, the rest is unused.
+    pub enabled: bool,
+    /// Trust a server certificate this PEM file signed.
+    pub ca: Option<PathBuf>,
+    /// Trust any server certificate.
+    pub insecure: bool,
+    /// The name the certificate must carry, if not the host connected to.
+    pub name: Option<String>,
+    /// A client certificate and its key, for mutual TLS.
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
 /// How a TLS client connects: its configuration and the name it checks.
 #[derive(Clone)]
-pub struct TlsClient {
+pub(crate) struct TlsClient {
     pub config: Arc<ClientConfig>,
     pub name: ServerName<'static>,
 }
 
 impl TlsClient {
-    /// From the flags, for a server reached as `host`; `None` without `--tls`.
-    pub fn from_args(args: &ClientTlsArgs, host: &str) -> Result<Option<Self>, String> {
-        if !args.tls {
+    /// From the options, for a server reached as `host`; `None` without `--tls`.
+    pub(crate) fn new(options: &TlsOptions, host: &str) -> Result<Option<Self>, String> {
+        if !options.enabled {
             return Ok(None);
         }
-        let trust = match (&args.tls_ca, args.insecure) {
+        let trust = match (&options.ca, options.insecure) {
             (Some(ca), _) => Trust::Ca(ca),
             (None, true) => {
                 eprintln!(
@@ -46,17 +63,17 @@ impl TlsClient {
                 );
             }
         };
-        let identity = args.tls_cert.as_deref().zip(args.tls_key.as_deref());
+        let identity = options.cert.as_deref().zip(options.key.as_deref());
         Ok(Some(TlsClient {
             config: crate::tls::client(trust, identity)?,
-            name: crate::tls::server_name(args.tls_name.as_deref().unwrap_or(host))?,
+            name: crate::tls::server_name(options.name.as_deref().unwrap_or(host))?,
         }))
     }
 }
 
 impl Link {
     /// Wraps a connected socket; with `tls`, completes the handshake within `timeout`.
-    pub fn new(
+    pub(crate) fn new(
         stream: TcpStream,
         tls: Option<&TlsClient>,
         timeout: Duration,
@@ -77,7 +94,8 @@ impl Link {
         Ok(Link::Tls(Box::new(StreamOwned::new(conn, sock))))
     }
 
-    pub fn socket(&self) -> &TcpStream {
+    /// The socket under it, for timeouts and half-closes.
+    pub(crate) fn socket(&self) -> &TcpStream {
         match self {
             Link::Plain(stream) => stream,
             Link::Tls(tls) => tls.get_ref(),
@@ -85,7 +103,7 @@ impl Link {
     }
 
     /// Ends our side: close_notify for TLS, then the socket's write half.
-    pub fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         if let Link::Tls(tls) = self {
             tls.conn.send_close_notify();
             let _ = tls.flush();
@@ -125,7 +143,7 @@ impl Write for Link {
 
 /// Why a TLS connection did not come about.
 #[derive(Debug, thiserror::Error)]
-pub enum TlsError {
+pub(crate) enum TlsError {
     #[error("TLS setup: {0}")]
     Setup(String),
     #[error(
@@ -156,7 +174,7 @@ impl TlsError {
     /// The TLS error inside an I/O error from a connection already set up,
     /// such as the alert a server sends when it refuses a client certificate
     /// (TLS 1.3 tells the client only after its side of the handshake is done).
-    pub fn from_session_io(error: &io::Error) -> Option<Self> {
+    pub(crate) fn from_session_io(error: &io::Error) -> Option<Self> {
         use rustls::{AlertDescription as A, Error as E};
         let tls = error.get_ref()?.downcast_ref::<E>()?;
         Some(match tls {

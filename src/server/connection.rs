@@ -1,18 +1,23 @@
-//! A connection as threads other than its worker see it: the drain wakes
-//! it, the heartbeat and the operator push to it or close it, `/list` shows
-//! it. Every write to its socket, the worker's acks included, goes through
-//! one lock, so a push never lands inside an ack; and every write, however
-//! slowly the client reads, ends within `--write-timeout` in all.
+//! A served connection, and the one way onto its socket. Its worker reads
+//! through it (decrypting, with TLS) and sends what it owes through its
+//! `Outbox`; other threads see it here too: the drain wakes it, the
+//! heartbeat and the operator push to it or close it, `/list` shows it.
+//! Every write to its socket, acks, greetings and pushes alike, is one call
+//! of `write_locked` under one lock, so a push never lands inside an ack;
+//! and every write, however slowly the client reads, ends within
+//! `--write-timeout` in all.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::tls_session::TlsSession;
+use crate::sync::lock;
 
-pub struct Served {
+/// A served connection: the worker's way onto its socket and other threads' view of it.
+pub(super) struct Connection {
     pub id: u64,
     pub peer: SocketAddr,
     /// When it was accepted.
@@ -37,7 +42,7 @@ pub struct Served {
 
 /// Why a push did not go out.
 #[derive(Debug, thiserror::Error)]
-pub enum PushError {
+pub(super) enum PushError {
     #[error("connection {0} is not ready yet (TLS handshake or greeting under way)")]
     NotReady(u64),
     #[error("connection {0} has closed")]
@@ -48,15 +53,21 @@ pub enum PushError {
 
 /// Why a thread other than the worker ended the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Closing {
+pub(super) enum Closing {
     /// The operator's `/close` or `close ID`.
     Operator = 1,
     /// A push could not be written within `--write-timeout`.
     PushFailed = 2,
 }
 
-impl Served {
-    pub fn new(id: u64, peer: SocketAddr, since: Instant, socket: Option<TcpStream>) -> Self {
+impl Connection {
+    /// Connection `id` from `peer`, accepted `since`; `socket` is the clone other threads use.
+    pub(super) fn new(
+        id: u64,
+        peer: SocketAddr,
+        since: Instant,
+        socket: Option<TcpStream>,
+    ) -> Self {
         Self {
             id,
             peer,
@@ -71,46 +82,40 @@ impl Served {
         }
     }
 
-    fn lock_writing(&self) -> MutexGuard<'_, ()> {
-        self.writing.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// The other threads' handle on the socket, while the worker serves it.
     fn socket(&self) -> Option<Arc<TcpStream>> {
-        self.socket
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        lock(&self.socket).clone()
     }
 
     /// The worker is done writing (to its `stream`; with TLS, after a
     /// close_notify if asked): from now on pushes fail, and the socket closes
     /// when the worker closes it.
-    pub fn detach(&self, stream: &TcpStream, close_notify: bool) {
-        let _writing = self.lock_writing();
+    pub(super) fn detach(&self, stream: &TcpStream, close_notify: bool) {
+        let _writing = lock(&self.writing);
         if let (Some(tls), true) = (self.tls(), close_notify) {
             tls.close_notify(stream);
         }
-        self.socket.lock().unwrap_or_else(|p| p.into_inner()).take();
+        lock(&self.socket).take();
     }
 
     /// From now on, reads and writes go through TLS.
-    pub fn start_tls(&self, session: Arc<TlsSession>) {
+    pub(super) fn start_tls(&self, session: Arc<TlsSession>) {
         let _ = self.tls.set(session);
     }
 
     /// The worker has greeted the client: pushes may go out.
-    pub fn mark_ready(&self) {
+    pub(super) fn mark_ready(&self) {
         self.ready.store(true, Relaxed);
     }
 
-    pub fn tls(&self) -> Option<&TlsSession> {
+    /// The TLS session, once the handshake is done (`None`: plaintext).
+    pub(super) fn tls(&self) -> Option<&TlsSession> {
         self.tls.get().map(Arc::as_ref)
     }
 
     /// The worker's read from its own `stream` (this connection's socket),
     /// decrypted if the connection speaks TLS.
-    pub fn read(&self, mut stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    pub(super) fn read(&self, mut stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
         match self.tls() {
             Some(tls) => tls.read(stream, buf),
             None => stream.read(buf),
@@ -120,21 +125,21 @@ impl Served {
     /// The worker's write of `data` to its own `stream`, within `timeout`
     /// in all. A failed write may have sent part of `data`: nothing more is
     /// written to the connection after it.
-    pub fn write(&self, stream: &TcpStream, data: &[u8], timeout: Duration) -> io::Result<()> {
-        let _writing = self.lock_writing();
+    fn write(&self, stream: &TcpStream, data: &[u8], timeout: Duration) -> io::Result<()> {
+        let _writing = lock(&self.writing);
         let written = self.write_locked(stream, data, timeout);
         if written.is_err() {
-            self.socket.lock().unwrap_or_else(|p| p.into_inner()).take();
+            lock(&self.socket).take();
         }
         written
     }
 
     /// Another thread's write, within `timeout` in all.
-    pub fn push(&self, data: &[u8], timeout: Duration) -> Result<(), PushError> {
+    pub(super) fn push(&self, data: &[u8], timeout: Duration) -> Result<(), PushError> {
         if !self.ready.load(Relaxed) {
             return Err(PushError::NotReady(self.id));
         }
-        let _writing = self.lock_writing();
+        let _writing = lock(&self.writing);
         let Some(socket) = self.socket() else {
             return Err(PushError::Closed(self.id));
         };
@@ -142,6 +147,8 @@ impl Served {
             .map_err(PushError::Failed)
     }
 
+    /// The one function that writes to the connection's socket (with the
+    /// writing lock held): `data` whole, encrypted if TLS, within `timeout`.
     fn write_locked(&self, stream: &TcpStream, data: &[u8], timeout: Duration) -> io::Result<()> {
         let mut out = Deadline::new(stream, timeout);
         let written = match self.tls() {
@@ -153,7 +160,7 @@ impl Served {
     }
 
     /// Wakes the worker from a blocked read (`Read`) or write (`Both`).
-    pub fn shutdown(&self, how: Shutdown) {
+    pub(super) fn shutdown(&self, how: Shutdown) {
         if let Some(socket) = self.socket() {
             let _ = socket.shutdown(how);
         }
@@ -161,20 +168,20 @@ impl Served {
 
     /// Asks the worker to close the connection gracefully: its read ends, it
     /// answers what it has read, and closes with a lingering close.
-    pub fn close(&self) {
+    pub(super) fn close(&self) {
         self.closing.store(Closing::Operator as u8, Relaxed);
         self.shutdown(Shutdown::Read);
     }
 
     /// Ends a connection whose client does not take its pushes: its worker
     /// wakes from a blocked read or write and closes it.
-    pub fn abort_after_push(&self) {
+    pub(super) fn abort_after_push(&self) {
         self.closing.store(Closing::PushFailed as u8, Relaxed);
         self.shutdown(Shutdown::Both);
     }
 
     /// Why another thread ended the connection, if it did.
-    pub fn closing(&self) -> Option<Closing> {
+    pub(super) fn closing(&self) -> Option<Closing> {
         match self.closing.load(Relaxed) {
             1 => Some(Closing::Operator),
             2 => Some(Closing::PushFailed),
@@ -182,14 +189,59 @@ impl Served {
         }
     }
 
-    pub fn record(&self, messages: u64, bytes: u64) {
+    /// The worker's totals so far, for `/list`.
+    pub(super) fn record(&self, messages: u64, bytes: u64) {
         self.messages.store(messages, Relaxed);
         self.bytes.store(bytes, Relaxed);
     }
 
     /// Messages and bytes so far.
-    pub fn totals(&self) -> (u64, u64) {
+    pub(super) fn totals(&self) -> (u64, u64) {
         (self.messages.load(Relaxed), self.bytes.load(Relaxed))
+    }
+}
+
+/// What a worker owes its connection (acks, a greeting), collected so that
+/// one read's answers go out in one write.
+pub(super) struct Outbox<'a> {
+    connection: &'a Connection,
+    stream: &'a TcpStream,
+    timeout: Duration,
+    owed: &'a mut Vec<u8>,
+}
+
+impl<'a> Outbox<'a> {
+    /// An empty outbox for the worker's own `stream`, in `buffer` (kept
+    /// from one connection to the next); each send ends within `timeout`.
+    pub(super) fn new(
+        connection: &'a Connection,
+        stream: &'a TcpStream,
+        timeout: Duration,
+        buffer: &'a mut Vec<u8>,
+    ) -> Self {
+        buffer.clear();
+        Self {
+            connection,
+            stream,
+            timeout,
+            owed: buffer,
+        }
+    }
+
+    /// Where answers are appended.
+    pub(super) fn owed(&mut self) -> &mut Vec<u8> {
+        self.owed
+    }
+
+    /// Sends everything owed so far. A failed send may have sent part of
+    /// it: the worker ends the connection then.
+    pub(super) fn send(&mut self) -> io::Result<()> {
+        if self.owed.is_empty() {
+            return Ok(());
+        }
+        let sent = self.connection.write(self.stream, self.owed, self.timeout);
+        self.owed.clear();
+        sent
     }
 }
 

@@ -9,7 +9,8 @@ use crate::config::ServerConfig;
 use crate::log::Logger;
 use crate::stats::Stats;
 
-pub struct ServerState {
+/// Everything the server's threads share, built once at bind time.
+pub(super) struct ServerState {
     pub config: ServerConfig,
     pub log: Logger,
     /// Counters for the summary and the status port.

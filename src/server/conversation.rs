@@ -1,0 +1,164 @@
+//! One connection's messages, each in turn: shown in the log, answered as
+//! `answer` decides, the answer owed in the worker's `Outbox`. Answers go
+//! out in one write per read; a rule's delay first sends what is already
+//! owed, so one late answer holds back only the answers after it on its
+//! own connection.
+
+use std::io;
+
+use super::connection::{Connection, Outbox};
+use super::lifecycle::Phase;
+use super::shared::ServerState;
+use crate::answer::{Answerer, Sender};
+use crate::decode::TextDecoder;
+use crate::log::{ConnTag, Event};
+use crate::rules::{Action, HeldRules};
+
+/// A rule asked to end the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Hangup {
+    /// After its answer, gracefully.
+    Close,
+    /// At once, with a TCP reset.
+    Reset,
+}
+
+/// A TLS handshake record (0x16) of TLS 1.0 to 1.3 (0x03 0x01..0x04).
+fn looks_like_tls(message: &[u8]) -> bool {
+    matches!(message, [0x16, 0x03, 0x01..=0x04, ..])
+}
+
+/// Why the conversation wants its connection to end.
+pub(super) enum Stop {
+    /// Sending what was owed before a delay failed.
+    Failed(io::Error),
+    Hangup(Hangup),
+}
+
+/// One connection's conversation, from its first message to its last.
+pub(super) struct Conversation<'a> {
+    state: &'a ServerState,
+    tag: ConnTag,
+    connection: &'a Connection,
+    answerer: Answerer<'a>,
+    decoder: TextDecoder,
+    /// Messages so far: `{seq}` of the latest.
+    pub messages: u64,
+    /// Set once a rule closed or reset: later messages get no answer.
+    hangup: Option<Hangup>,
+    /// A write that failed while sending what was owed before a delay.
+    write_error: Option<io::Error>,
+}
+
+impl<'a> Conversation<'a> {
+    /// A conversation on `connection`; `rules` is what the worker kept from
+    /// its last one, so a short connection compiles no regex cache.
+    pub(super) fn new(
+        state: &'a ServerState,
+        tag: ConnTag,
+        connection: &'a Connection,
+        rules: Option<HeldRules>,
+    ) -> Self {
+        let config = &state.config;
+        Self {
+            state,
+            tag,
+            connection,
+            answerer: Answerer::for_connection(
+                &config.reply,
+                config.rules.as_ref(),
+                config.seed,
+                tag.id,
+                rules,
+            ),
+            decoder: TextDecoder::new(config.decode),
+            messages: 0,
+            hangup: None,
+            write_error: None,
+        }
+    }
+
+    /// The rules held, for the worker's next connection.
+    pub(super) fn into_rules(self) -> Option<HeldRules> {
+        self.answerer.into_held()
+    }
+
+    /// Why the connection should end now, if it should.
+    pub(super) fn stop(&mut self) -> Option<Stop> {
+        if let Some(e) = self.write_error.take() {
+            return Some(Stop::Failed(e));
+        }
+        self.hangup.map(Stop::Hangup)
+    }
+
+    /// Takes the rules in force now: one read's messages all use the same set.
+    pub(super) fn refresh_rules(&mut self) {
+        self.answerer.refresh();
+    }
+
+    /// Logs one message and owes it its answer in `out`; `last` at EOF.
+    pub(super) fn answer(&mut self, message: &[u8], last: bool, out: &mut Outbox<'_>) {
+        if self.hangup.is_some() || self.write_error.is_some() {
+            return;
+        }
+        self.messages += 1;
+        let Self {
+            state,
+            tag,
+            connection,
+            answerer,
+            decoder,
+            messages,
+            ..
+        } = self;
+        let config = &state.config;
+        config.panic_if_asked(message);
+        if *messages == 1 && connection.tls().is_none() && looks_like_tls(message) {
+            let message = match config.tls {
+                None => {
+                    "this looks like a TLS ClientHello on a plaintext port: start the server with --tls-self-signed (or --tls-cert/--tls-key), or connect without TLS"
+                }
+                Some(_) => "this looks like a TLS ClientHello served as plaintext",
+            };
+            state.log.log(Some(*tag), &Event::Warning { message });
+        }
+        let answer = answerer.decide(message);
+        let log = &state.log;
+        if log.messages_enabled() {
+            let text = decoder.decode(message, last);
+            log.log(
+                Some(*tag),
+                &Event::Message {
+                    bytes: message.len(),
+                    text,
+                    rule: answer.tag(),
+                },
+            );
+        }
+        if let Some(delay) = answer.delay {
+            // What is owed goes first; then wait, or until the drain times
+            // out: then the answer goes at once, as every owed answer does.
+            if let Err(e) = out.send() {
+                self.write_error = Some(e);
+                return;
+            }
+            let connection = *connection;
+            state
+                .lifecycle
+                .sleep_unless(delay, Phase::DrainExpired, || {
+                    connection.closing().is_some()
+                });
+        }
+        let sender = Sender {
+            conn: tag.id,
+            seq: *messages,
+            peer: tag.peer,
+        };
+        answer.render(message, sender, out.owed());
+        self.hangup = match answer.action() {
+            Action::Close => Some(Hangup::Close),
+            Action::Reset => Some(Hangup::Reset),
+            Action::Reply | Action::Silent => None,
+        };
+    }
+}
