@@ -2,7 +2,7 @@
 CARGO ?= cargo
 ARGS ?=
 
-.PHONY: build run-server test test-cluster lint bench deps
+.PHONY: build run-server test test-cluster lint bench syscalls deps
 
 build:
 	$(CARGO) build --release --locked
@@ -29,6 +29,10 @@ lint:
 ## tcpack vs a tokio baseline vs the tutorial's Python server, on loopback (not part of make test).
 bench:
 	scripts/bench.sh
+
+## System calls per message on the server (strace -c -f), for plain TCP, 20 rules and TLS.
+syscalls:
+	scripts/syscalls.sh
 
 ## The tests need netcat-openbsd's nc (it has -N), python3 for the tutorial's client, openssl, socat and haproxy.
 deps:

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# System calls per message on the server, per mode: starts a release server
+# for each mode (plain, 20 rules as in make bench, TLS), runs `tcpack bench`
+# rr against it with `strace -c -f` attached to the server, and prints a
+# table of calls per message. Connection set-up is counted too, spread over
+# the messages (C connections x N messages each).
+#
+# Usage: scripts/syscalls.sh [C] [N]
+#   C: connections (default 16), N: messages per connection (default 2000);
+#   MODES="plain rules20 tls" (the default) picks the modes.
+# Needs strace (apt-get install strace) and permission to trace the server.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+# shellcheck source=scripts/common.sh
+source scripts/common.sh
+
+conns=16 msgs=2000
+case "${1:-}" in -h|--help) show_help; exit 0 ;; esac
+[ $# -le 2 ] || usage_error "expected at most C and N, got $# arguments"
+[ $# -lt 1 ] || { check_count connections "$1" 1024; conns=$1; }
+[ $# -lt 2 ] || { check_count messages "$2" 1000000; msgs=$2; }
+command -v strace >/dev/null 2>&1 || die "strace is not installed: apt-get install strace"
+
+cargo build --release --locked --quiet
+tcpack=target/release/tcpack
+make_workdir
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+    -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+    -keyout "$work/tls.key" -out "$work/tls.pem" 2>/dev/null
+
+total=$((conns * msgs))
+# all_traced PID: whether a tracer is attached to every thread of PID.
+all_traced() {
+    ! grep -q 'TracerPid:[[:space:]]*0$' /proc/"$1"/task/*/status
+}
+# count MODE BENCH_FLAGS -- SERVER_FLAGS...: one mode's calls per message,
+# as lines of "MODE SYSCALL CALLS_PER_MESSAGE".
+count() {
+    local mode=$1 bench_flags=$2 strace_pid
+    shift 3
+    start_server "$work/$mode.log" --framing line --quiet "$@"
+    strace -c -f -p "$server_pid" -o "$work/$mode.strace" 2>"$work/$mode.strace.err" &
+    strace_pid=$!
+    # strace says nothing when it is attached: wait until every thread is traced.
+    wait_until "strace to attach" all_traced "$server_pid"
+    # shellcheck disable=SC2086 # bench_flags is a list of flags
+    "$tcpack" bench "127.0.0.1:$port" --scenario rr -c "$conns" -n "$msgs" \
+        -d 600 --timeout 60 --warmup 0 $bench_flags >"$work/$mode.bench" 2>&1 \
+        || { cat "$work/$mode.bench" >&2; die "bench against $mode failed"; }
+    kill -INT "$strace_pid"
+    wait "$strace_pid" || true
+    kill "$server_pid"
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+    awk -v mode="$mode" -v total="$total" '
+        $NF ~ /^[a-z_0-9]+$/ && $(NF) != "total" && $4 ~ /^[0-9]+$/ {
+            printf "%s %s %.3f\n", mode, $NF, $4 / total
+        }' "$work/$mode.strace"
+}
+
+for mode in ${MODES:-plain rules20 tls}; do
+    case "$mode" in
+        plain) count plain "" -- ;;
+        rules20) count rules20 "" -- --rules bench/rules20.toml ;;
+        tls) count tls "--tls --insecure" -- --tls-cert "$work/tls.pem" --tls-key "$work/tls.key" ;;
+        *) usage_error "unknown mode '$mode' in MODES (plain, rules20, tls)" ;;
+    esac
+done >"$work/counts"
+
+echo "system calls per message on the server (tcpack bench rr -c $conns -n $msgs, --framing line --quiet; strace -c -f)"
+python3 - "$work/counts" <<'PY'
+import sys
+modes, table = [], {}
+for line in open(sys.argv[1]):
+    mode, call, per = line.split()
+    if mode not in modes:
+        modes.append(mode)
+    table.setdefault(call, {})[mode] = float(per)
+# Calls that round to 0.00 in every mode are connection set-up or noise.
+calls = sorted((c for c, v in table.items() if max(v.values()) >= 0.005),
+               key=lambda c: -max(table[c].values()))
+print("| system call | " + " | ".join(modes) + " |")
+print("|---|" + "---:|" * len(modes))
+for c in calls:
+    print(f"| `{c}` | " + " | ".join(f"{table[c].get(m, 0):.2f}" for m in modes) + " |")
+totals = [sum(v.get(m, 0) for v in table.values()) for m in modes]
+print("| all | " + " | ".join(f"{t:.2f}" for t in totals) + " |")
+PY
