@@ -249,8 +249,10 @@ fn start_helpers(
 /// UDP twin may be taken: then another TCP port is tried.
 fn bind_sockets(config: &ServerConfig) -> Result<(Option<TcpListener>, Option<UdpSocket>)> {
     let tcp = |addr| {
-        listener::listen(addr, config.backlog, config.reuse_port)
-            .map_err(|e| listener::bind_error(addr, e))
+        let tcp = listener::listen(addr, config.backlog, config.reuse_port)
+            .map_err(|e| listener::bind_error(addr, e))?;
+        listener::defer_until_client_speaks(&tcp, config);
+        Ok::<_, anyhow::Error>(tcp)
     };
     let udp = |addr| {
         udp::bind(addr, config.reuse_port).map_err(|e| listener::bind_error(addr, e).context("UDP"))

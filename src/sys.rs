@@ -1,6 +1,10 @@
-//! Process limits and kernel tables that a thousand connections run into.
+//! Process limits, kernel tables and socket options that a thousand
+//! connections run into: the one module with `unsafe`, for the two calls
+//! neither rustix nor socket2 wraps (`prctl(PR_FUTEX_HASH)` and
+//! `TCP_DEFER_ACCEPT`), each with its SAFETY comment.
 
 use std::io;
+use std::net::TcpListener;
 
 use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
 
@@ -66,9 +70,72 @@ pub(crate) fn size_futex_table(_threads: usize) -> io::Result<usize> {
     Err(io::ErrorKind::Unsupported.into())
 }
 
+/// Seconds a listener with `TCP_DEFER_ACCEPT` holds a silent client back:
+/// the kernel rounds it to SYN-ACK retransmissions, one here, so a client
+/// that says nothing is still accepted after about a second (as nginx's
+/// `deferred`).
+#[cfg(target_os = "linux")]
+const DEFER_ACCEPT_SECS: libc::c_int = 1;
+
+/// Sets `TCP_DEFER_ACCEPT`: `accept` returns a connection only once its
+/// first bytes have arrived (or after about a second), so the worker that
+/// takes it finds them there instead of sleeping in its first read. Only
+/// for listeners where the client always speaks first.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+pub(crate) fn defer_accept(listener: &TcpListener) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let secs = DEFER_ACCEPT_SECS;
+    // SAFETY: the descriptor is the listener's own, open while it is
+    // borrowed; the option value points at a c_int that outlives the call,
+    // and its size is passed with it.
+    let set = unsafe {
+        libc::setsockopt(
+            listener.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_DEFER_ACCEPT,
+            (&raw const secs).cast(),
+            std::mem::size_of_val(&secs) as libc::socklen_t,
+        )
+    };
+    if set == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn defer_accept(_listener: &TcpListener) -> io::Result<()> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
+
+    #[test]
+    #[allow(unsafe_code)]
+    fn defer_accept_is_set_on_the_listener() {
+        use std::os::fd::AsRawFd;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        defer_accept(&listener).unwrap();
+        let mut got: libc::c_int = 0;
+        let mut len = std::mem::size_of_val(&got) as libc::socklen_t;
+        // SAFETY: reads a c_int option into `got`, whose size `len` gives.
+        let read = unsafe {
+            libc::getsockopt(
+                listener.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_DEFER_ACCEPT,
+                (&raw mut got).cast(),
+                &raw mut len,
+            )
+        };
+        assert_eq!(read, 0, "{}", io::Error::last_os_error());
+        // The kernel reports the seconds its retransmissions add up to.
+        assert!(got >= DEFER_ACCEPT_SECS, "{got}");
+    }
 
     #[test]
     #[allow(unsafe_code)]
