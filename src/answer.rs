@@ -88,10 +88,10 @@ impl<'c> Answerer<'c> {
 
     /// Picks the answer to `message`.
     pub(crate) fn decide(&mut self, message: &[u8]) -> Answer<'_> {
-        let choice = self.held.as_mut().and_then(|held| {
-            let HeldRules { set, scratch, .. } = held;
-            set.choose(message, &mut self.rng, scratch)
-        });
+        let choice = match &mut self.held {
+            Some(held) => choose(held, message, &mut self.rng),
+            None => None,
+        };
         let delay = choice
             .as_ref()
             .and_then(|c| c.rule.delay)
@@ -102,6 +102,19 @@ impl<'c> Answerer<'c> {
             delay,
         }
     }
+}
+
+/// The first rule that takes `message`. Not inlined into `decide`: the
+/// rules engine's large stack frame is then touched only with rules, so a
+/// connection without them keeps its thread's stack small (docs/bench.md).
+#[inline(never)]
+fn choose<'h>(
+    held: &'h mut HeldRules,
+    message: &[u8],
+    rng: &mut fastrand::Rng,
+) -> Option<Choice<'h>> {
+    let HeldRules { set, scratch, .. } = held;
+    set.choose(message, rng, scratch)
 }
 
 /// The answer chosen for one message.

@@ -9,8 +9,8 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use chrono::SecondsFormat;
 use chrono::format::{Item, StrftimeItems};
-use chrono::{Local, SecondsFormat};
 use serde::Serialize;
 
 /// How each log line is written (`--log-format`).
@@ -22,6 +22,7 @@ pub(crate) enum LogFormat {
     Json,
 }
 
+mod clock;
 mod sink;
 
 pub(crate) use sink::Sink;
@@ -585,7 +586,7 @@ impl Logger {
 
     /// Appends one whole line, newline included, to `out`.
     fn format_line(&self, out: &mut Vec<u8>, subject: Subject, event: &Event<'_>) {
-        let now = Local::now();
+        let now = clock::now();
         let level = event.level();
         match self.format {
             LogFormat::Text => {

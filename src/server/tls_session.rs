@@ -19,8 +19,12 @@ use crate::sync::lock;
 
 /// The first byte of a TLS record carrying a handshake (a ClientHello).
 const HANDSHAKE_RECORD: u8 = 0x16;
-/// Raw bytes read from the socket at a time: one TLS record and its header.
+/// Raw bytes read from the socket at a time, at most: one TLS record and its header.
 const RECORD: usize = 16 * 1024 + 512;
+/// Raw bytes read at first: a small record (an ack, a line) and its header.
+/// A read that fills the buffer doubles it, up to `RECORD`, so an idle
+/// connection holds little and a bulk sender soon reads whole records.
+const FIRST_READ: usize = 1024;
 
 /// What the worker serves after the first bytes: TLS, or plaintext (`--tls-mode auto`).
 pub(super) enum Accepted {
@@ -114,7 +118,7 @@ pub(super) fn accept(
             conn,
             backlog: Vec::new(),
         }),
-        raw: Mutex::new(vec![0; RECORD].into_boxed_slice()),
+        raw: Mutex::new(vec![0; FIRST_READ]),
     };
     Ok(Accepted::Tls(Arc::new(session), info))
 }
@@ -205,10 +209,10 @@ fn subject(der: &[u8]) -> String {
 /// A connection's rustls state after the handshake.
 pub(super) struct TlsSession {
     state: Mutex<State>,
-    /// Where the worker reads the socket's bytes, made once: a fresh
+    /// Where the worker reads the socket's bytes, kept: a fresh
     /// record-sized buffer per read would cost a 16 KiB memset per message.
     /// Only the worker reads, so this lock is never contended.
-    raw: Mutex<Box<[u8]>>,
+    raw: Mutex<Vec<u8>>,
 }
 
 struct State {
@@ -235,6 +239,9 @@ impl TlsSession {
                 }
             }
             let n = sock.read(&mut raw[..])?;
+            if n == raw.len() && n < RECORD {
+                raw.resize((n * 2).min(RECORD), 0);
+            }
             let mut state = lock(&self.state);
             state.backlog.extend_from_slice(&raw[..n]);
             if n == 0 {

@@ -19,7 +19,7 @@ use super::shared::ServerState;
 use super::tls_session::{self, Accepted};
 use crate::answer;
 use crate::config::{ServerConfig, TlsConfig};
-use crate::framing::Framer;
+use crate::framing::{Framer, Framing};
 use crate::log::{ConnTag, Event, panic_message};
 use crate::rules::{HeldRules, Template};
 use crate::stats::millis;
@@ -129,6 +129,8 @@ struct Session<'a> {
 }
 
 /// Serves one connection until EOF, error, timeout, shutdown or panic.
+/// Not inlined into `run`: a parked worker then touches only `run`'s frame.
+#[inline(never)]
 fn serve(state: &ServerState, arrival: Arrival, connection: &Connection, buffers: &mut Buffers) {
     let Arrival {
         id,
@@ -138,22 +140,22 @@ fn serve(state: &ServerState, arrival: Arrival, connection: &Connection, buffers
         queued,
     } = arrival;
     let tag = ConnTag { id, peer };
-    let waited_ms = millis(since.elapsed());
-    state
-        .log
-        .log(Some(tag), &Event::Accepted { queued, waited_ms });
+    log_accepted(state, tag, queued, since);
     let started = Instant::now();
 
     let config = &state.config;
     let Buffers { read, owed, rules } = buffers;
-    let mut session = Session {
+    // On the heap: a smaller frame here leaves the deepest call of a
+    // served-but-idle connection within the stack pages a parked worker
+    // has touched already (docs/bench.md).
+    let mut session = Box::new(Session {
         stream: &stream,
         connection,
         framer: Framer::new(config.framing, config.max_line),
         conversation: Conversation::new(state, tag, connection, rules.take()),
         out: Outbox::new(connection, &stream, config.write_timeout, owed),
         bytes: 0,
-    };
+    });
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
         configure(&stream, config).map_err(Ending::Failed)?;
         if let Some(tls) = &config.tls {
@@ -165,7 +167,7 @@ fn serve(state: &ServerState, arrival: Arrival, connection: &Connection, buffers
             greet(greeting, tag, &mut session.out)?;
         }
         connection.mark_ready();
-        read_loop(&mut session, read)
+        read_loop(&mut session, read, config.framing == Framing::Raw)
     }))
     .map(|ending| ending.unwrap_or_else(|e| e));
     let ending = match (outcome, connection.closing()) {
@@ -185,12 +187,43 @@ fn serve(state: &ServerState, arrival: Arrival, connection: &Connection, buffers
         conversation,
         bytes,
         ..
-    } = session;
+    } = *session;
     let messages = conversation.messages;
     if !matches!(ending, Ending::Panicked) {
         // After a panic they may be half-updated: the next connection makes new ones.
         *rules = conversation.into_rules();
     }
+    end(
+        state,
+        tag,
+        connection,
+        stream,
+        ending,
+        (messages, bytes),
+        started,
+    );
+}
+
+/// The `accepted` line, with how long the connection waited for a worker.
+#[inline(never)]
+fn log_accepted(state: &ServerState, tag: ConnTag, queued: bool, since: Instant) {
+    let waited_ms = millis(since.elapsed());
+    state
+        .log
+        .log(Some(tag), &Event::Accepted { queued, waited_ms });
+}
+
+/// Logs how the connection ended, counts it, and closes it as its ending asks.
+#[inline(never)]
+fn end(
+    state: &ServerState,
+    tag: ConnTag,
+    connection: &Connection,
+    stream: TcpStream,
+    ending: Ending,
+    (messages, bytes): (u64, u64),
+    started: Instant,
+) {
     let error = match &ending {
         Ending::Failed(e) => Some(e.to_string()),
         Ending::Handshake(why) => Some(why.clone()),
@@ -228,6 +261,7 @@ fn serve(state: &ServerState, arrival: Arrival, connection: &Connection, buffers
 }
 
 /// The TLS handshake (or, with `--tls-mode auto`, the choice of plaintext).
+#[inline(never)]
 fn start_tls(
     state: &ServerState,
     tls: &TlsConfig,
@@ -253,6 +287,7 @@ fn start_tls(
 }
 
 /// Sends `--greeting` when a worker takes the connection.
+#[inline(never)]
 fn greet(greeting: &Template, tag: ConnTag, out: &mut Outbox<'_>) -> Result<(), Ending> {
     answer::unprompted(greeting, tag.id, 0, tag.peer, out.owed());
     out.send().map_err(Ending::after_write)
@@ -271,9 +306,17 @@ fn set_timeouts(stream: &TcpStream, config: &ServerConfig) -> io::Result<()> {
     stream.set_write_timeout(Some(config.write_timeout))
 }
 
+/// Bytes of a connection's first read where framing does not fix it: a
+/// served-but-idle connection should cost little beyond its thread.
+const FIRST_READ: usize = 1024;
+
 /// A message's way, read to write: each read is cut into messages, each
 /// message logged and answered, and what they are owed sent in one write.
-fn read_loop(session: &mut Session<'_>, read: &mut Vec<u8>) -> Result<Ending, Ending> {
+// Not inlined into `serve`, nor the handshake, the greeting and the close:
+// each one's stack frame is in use only while it runs, so the pages a
+// served-but-idle connection's thread has touched stay few (docs/bench.md).
+#[inline(never)]
+fn read_loop(session: &mut Session<'_>, read: &mut Vec<u8>, raw: bool) -> Result<Ending, Ending> {
     let Session {
         stream,
         connection,
@@ -282,11 +325,22 @@ fn read_loop(session: &mut Session<'_>, read: &mut Vec<u8>) -> Result<Ending, En
         out,
         bytes,
     } = session;
-    read.resize(framer.read_size(), 0);
+    let most = framer.read_size();
+    // Raw framing acks each read as it comes (up to 1024 bytes, as the
+    // tutorial's recv): its reads keep their size. Other framings start
+    // small and grow only when a read fills the buffer, so an idle
+    // connection holds a small buffer, a bulk sender a big one.
+    let start = if raw { most } else { most.min(FIRST_READ) };
+    read.clear();
+    read.shrink_to(most);
+    read.resize(start, 0);
     let ending = loop {
         match connection.read(stream, read) {
             Ok(0) => break Ending::Eof,
             Ok(n) => {
+                if n == read.len() && n < most {
+                    read.resize((n * 2).min(most), 0);
+                }
                 *bytes += n as u64;
                 conversation.refresh_rules();
                 framer.push(&read[..n], &mut |message| {
