@@ -26,9 +26,10 @@ lint:
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 	python3 scripts/module-cycles.py src
 
-## tcpack vs a tokio baseline vs the tutorial's Python server, on loopback (not part of make test).
+## tcpack vs std threads, tokio and the tutorial's Python server, on loopback, pinned and in
+## interleaved rounds (not part of make test). QUICK=1: a short run; ROUNDS=N: rounds (default 7).
 bench:
-	scripts/bench.sh
+	scripts/bench.sh $(if $(QUICK),--quick --rounds-only)
 
 ## System calls per message on the server (strace -c -f), for plain TCP, 20 rules and TLS.
 syscalls:

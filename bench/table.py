@@ -10,11 +10,18 @@
         prints the table: each case per server, with ratios against tokio,
         then how much sooner tcpack answers its slowest client than the
         tutorial's server does.
+
+    python3 bench/table.py --rounds ROUNDS.jsonl PINNING ROUNDS
+        Prints issue 20's comparisons from interleaved rounds (each line a
+        tagged report with its "round"): per comparison, the ratio of CPU
+        per message (or handshake) and of messages/s taken in each round,
+        then their median and range, next to the target.
 """
 
 import json
 import os
 import platform
+import statistics
 import sys
 
 BASELINE = "tokio"
@@ -100,13 +107,73 @@ def table(results, out):
     print(f"\nresults: {out}")
 
 
+# (label, server, its baseline, scenario prefix, target for CPU per op, target for ops/s)
+COMPARISONS = [
+    ("tcpack (default workers) vs std spawn-per-connection", "tcpack", "std", "rr", "<= 1.10", None),
+    ("tcpack --workers 64 vs std spawn-per-connection", "tcpack-w64", "std", "rr", None, None),
+    ("tcpack (default workers) vs tcpack --workers 64", "tcpack", "tcpack-w64", "rr", "<= 1.05", None),
+    ("tcpack vs tokio", "tcpack", "tokio", "rr", None, ">= 0.90"),
+    ("tcpack TLS vs tokio-rustls", "tls", "tokio-tls", "rr", "<= 1.20", ">= 0.90"),
+    ("tcpack TLS vs tcpack plain", "tls", "tcpack", "rr", None, None),
+    ("tcpack with 20 rules vs plain", "rules20", "tcpack", "rr", "<= 1.15", ">= 0.90"),
+    ("TLS handshakes (conn -c 16): tcpack vs tokio-rustls", "tls", "tokio-tls", "conn", "<= 1.10", ">= 0.95"),
+]
+
+
+def rounds(results, pinning, count):
+    with open(results) as lines:
+        runs = [json.loads(line) for line in lines]
+    # (server, scenario) -> round -> run
+    by = {}
+    for run in runs:
+        scenario = run["case"].split()[0]
+        by.setdefault((run["server_name"], scenario), {})[run["round"]] = run
+    about = machine()
+    print(f"\nrounds: {count}, {pinning}; machine: {about['cpus']} CPUs, {about['cpu']}, Linux {about['kernel']}")
+    print("ratios per round, then median [min-max]; CPU from /proc/PID/stat over each run")
+    print(f"{'comparison':<56} {'CPU per op':>24} {'target':>8} {'ops/s':>24} {'target':>8}")
+
+    def spread(values):
+        if not values:
+            return "-"
+        return f"{statistics.median(values):.2f}x [{min(values):.2f}-{max(values):.2f}]"
+
+    for label, server, base, scenario, cpu_target, ops_target in COMPARISONS:
+        mine, theirs = by.get((server, scenario), {}), by.get((base, scenario), {})
+        cpu, ops = [], []
+        for number in sorted(set(mine) & set(theirs)):
+            a, b = mine[number], theirs[number]
+            a_cpu = (a.get("server") or {}).get("cpu_us_per_op")
+            b_cpu = (b.get("server") or {}).get("cpu_us_per_op")
+            if a_cpu and b_cpu:
+                cpu.append(a_cpu / b_cpu)
+            if b["ops_per_sec"]:
+                ops.append(a["ops_per_sec"] / b["ops_per_sec"])
+        print(f"{label:<56} {spread(cpu):>24} {cpu_target or '':>8} {spread(ops):>24} {ops_target or '':>8}")
+    print("\nper server, median over the rounds:")
+    for (server, scenario), per_round in sorted(by.items()):
+        cpu = [(r.get("server") or {}).get("cpu_us_per_op", 0) for r in per_round.values()]
+        ops = [r["ops_per_sec"] for r in per_round.values()]
+        errors = sum(r["errors"] + r["timeouts"] for r in per_round.values())
+        print(
+            f"  {scenario:<5} {server:<11} CPU {statistics.median(cpu):7.2f} µs/op [{min(cpu):.2f}-{max(cpu):.2f}]"
+            f"  {statistics.median(ops):9.0f} ops/s [{min(ops):.0f}-{max(ops):.0f}]  errors {errors}"
+        )
+
+
 def main(args):
     if len(args) == 3 and args[0] == "--tag":
         tag(args[1], args[2])
+    elif len(args) == 4 and args[0] == "--rounds":
+        rounds(args[1], args[2], args[3])
     elif len(args) == 2 and not args[0].startswith("-"):
         table(args[0], args[1])
     else:
-        sys.exit("usage: bench/table.py --tag SERVER CASE < REPORT.json\n       bench/table.py RESULTS.jsonl OUT.json")
+        sys.exit(
+            "usage: bench/table.py --tag SERVER CASE < REPORT.json\n"
+            "       bench/table.py RESULTS.jsonl OUT.json\n"
+            "       bench/table.py --rounds ROUNDS.jsonl PINNING ROUNDS"
+        )
 
 
 if __name__ == "__main__":

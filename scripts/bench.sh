@@ -1,30 +1,54 @@
 #!/usr/bin/env bash
 # The benchmark suite behind `make bench`: tcpack, a tokio baseline and the
-# tutorial's Python server, side by side on loopback, same scenarios, one run.
-# Prints a table with ratios against tokio and stores the JSON in bench/results/.
+# tutorial's Python server, side by side on loopback, same scenarios.
 #
-# Usage: scripts/bench.sh [--quick] [--udp-only]
-#   --quick: shorter runs, for a smoke test; --udp-only: only the UDP rows
+# First the rounds (issue 20's way): each round runs every server of the
+# comparisons in turn (interleaved), rr -c 64 and TLS handshakes; each
+# comparison's ratio is taken per round and printed as the median and range
+# over the rounds. Where the machine has two CPUs or more, servers run on
+# CPU 0 and the load generator on CPU 1 (taskset); CPU time comes from
+# /proc/PID/stat. Then one run of every scenario, with ratios against tokio.
+# Prints the tables and stores the JSON in bench/results/.
+#
+# Usage: scripts/bench.sh [--quick] [--udp-only] [--rounds-only]
+#   --quick (or QUICK=1): shorter runs and 5 rounds, under 2 minutes with
+#   --rounds-only; --udp-only: only the UDP rows; ROUNDS=N: rounds (default 7).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 # shellcheck source=scripts/common.sh
 source scripts/common.sh
 
-SECS=5; WARM=1; FAIR_N=2000; IDLE_N=100; TCP=true
+SECS=5; WARM=1; FAIR_N=2000; IDLE_N=100; TCP=true; ONE_RUN=true
+# Rounds: rr messages per connection, handshakes' seconds.
+ROUND_N=3000; ROUND_SECS=3; QUICK=${QUICK:-}
 for arg in "$@"; do
     case "$arg" in
         -h|--help) show_help; exit 0 ;;
-        --quick) SECS=1; WARM=0.5; FAIR_N=200; IDLE_N=20 ;;
+        --quick) QUICK=1 ;;
         --udp-only) TCP=false ;;
+        --rounds-only) ONE_RUN=false ;;
         *) usage_error "unknown argument '$arg'" ;;
     esac
 done
+if [ -n "$QUICK" ]; then
+    SECS=1; WARM=0.5; FAIR_N=200; IDLE_N=20; ROUND_N=500; ROUND_SECS=1
+    ROUNDS=${ROUNDS:-5}
+fi
+ROUNDS=${ROUNDS:-7}
+check_count ROUNDS "$ROUNDS" 100
+# Servers on CPU 0, the load generator on CPU 1, where there are two.
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null 2>&1; then
+    on_server=(taskset -c 0) on_client=(taskset -c 1) pinned="server on CPU 0, load generator on CPU 1"
+else
+    on_server=() on_client=() pinned="not pinned (fewer than 2 CPUs, or no taskset)"
+fi
 
 cargo build --release --locked --quiet
 cargo build --release --locked --quiet --example tokio_tls_baseline
 cargo build --release --locked --quiet --example tokio_baseline
 cargo build --release --locked --quiet --example tokio_udp_baseline
+cargo build --release --locked --quiet --example std_baseline
 tcpack=target/release/tcpack
 make_workdir
 
@@ -34,7 +58,7 @@ declare -A pid addr
 serve() {
     local name=$1
     shift
-    start_listening "$work/$name.log" "$@"
+    start_listening "$work/$name.log" "${on_server[@]}" "$@"
     pid[$name]=$server_pid
     addr[$name]=127.0.0.1:$port
 }
@@ -51,6 +75,8 @@ if $TCP; then
     # The same, with 20 rules to try per message (bench/rules20.toml).
     serve rules20 "$tcpack" server --bind 127.0.0.1:0 --framing line --quiet --rules bench/rules20.toml
     serve tokio target/release/examples/tokio_baseline 127.0.0.1:0
+    serve tcpack-w64 "$tcpack" server --bind 127.0.0.1:0 --framing line --quiet --workers 64
+    serve std target/release/examples/std_baseline 127.0.0.1:0
     serve python python3 -u bench/tutorial_server.py 0
 fi
 # Unlimited: every bench client sends from 127.0.0.1, one address for the rate limit.
@@ -62,7 +88,7 @@ serve python-udp python3 -u bench/tutorial_udp_server.py 0
 run() {
     local server=$1 scenario=$2; shift 2
     echo "bench: $scenario against $server $*" >&2
-    "$tcpack" bench "${addr[$server]}" --scenario "$scenario" --json \
+    "${on_client[@]}" "$tcpack" bench "${addr[$server]}" --scenario "$scenario" --json \
         --server-pid "${pid[$server]}" "$@" 2>/dev/null \
         | python3 bench/table.py --tag "$server" "$scenario $*" >>"$work/results.jsonl"
 }
@@ -75,6 +101,43 @@ idle_cpu() {
     after=$(awk '{print $14+$15}' "/proc/${pid[$1]}/stat")
     echo "{\"server_name\":\"$1\",\"case\":\"idle-cpu 5s\",\"cpu_ticks\":$((after - before))}" >>"$work/results.jsonl"
 }
+
+# round N SERVER SCENARIO ARGS...: one server's run in round N, its JSON
+# appended to the rounds' results.
+round() {
+    local number=$1 server=$2 scenario=$3; shift 3
+    echo "bench: round $number/$ROUNDS, $scenario against $server $*" >&2
+    "${on_client[@]}" "$tcpack" bench "${addr[$server]}" --scenario "$scenario" --json \
+        --server-pid "${pid[$server]}" "$@" 2>/dev/null \
+        | python3 bench/table.py --tag "$server" "$scenario $*" \
+        | python3 -c 'import json, sys; r = json.load(sys.stdin); r["round"] = int(sys.argv[1]); print(json.dumps(r))' "$number" \
+        >>"$work/rounds.jsonl"
+}
+
+if $TCP; then
+    rr_servers=(tcpack tcpack-w64 std tokio tls tokio-tls rules20)
+    for ((r = 1; r <= ROUNDS; r++)); do
+        # Each round starts with another server, so none always runs first.
+        shift_by=$(( (r - 1) % ${#rr_servers[@]} ))
+        order=("${rr_servers[@]:shift_by}" "${rr_servers[@]:0:shift_by}")
+        for server in "${order[@]}"; do
+            tls=()
+            case "$server" in tls|tokio-tls) tls=(--tls --insecure) ;; esac
+            round "$r" "$server" rr -c 64 -n "$ROUND_N" -d 120 --timeout 60 --warmup 0 "${tls[@]}"
+        done
+        for server in tls tokio-tls; do
+            round "$r" "$server" conn -c 16 -d "$ROUND_SECS" --warmup 0 --tls --insecure
+        done
+    done
+    python3 bench/table.py --rounds "$work/rounds.jsonl" "$pinned" "$ROUNDS"
+fi
+if ! $ONE_RUN; then
+    mkdir -p bench/results
+    out="bench/results/$(date -u +%Y%m%dT%H%M%SZ)-rounds.jsonl"
+    cp "$work/rounds.jsonl" "$out"
+    echo "results: $out"
+    exit 0
+fi
 
 if $TCP; then
     idle_cpu tcpack
@@ -98,3 +161,7 @@ mkdir -p bench/results
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 out="bench/results/$stamp.json"
 python3 bench/table.py "$work/results.jsonl" "$out"
+if [ -s "$work/rounds.jsonl" ]; then
+    cp "$work/rounds.jsonl" "bench/results/$stamp-rounds.jsonl"
+    echo "rounds: bench/results/$stamp-rounds.jsonl"
+fi
