@@ -1,7 +1,8 @@
-//! Process limits, kernel tables and socket options that a thousand
-//! connections run into: the one module with `unsafe`, for the two calls
-//! neither rustix nor socket2 wraps (`prctl(PR_FUTEX_HASH)` and
-//! `TCP_DEFER_ACCEPT`), each with its SAFETY comment.
+//! Process limits, kernel tables, socket options and stack pages that a
+//! thousand connections run into: the one module with `unsafe`, for the
+//! calls neither rustix nor socket2 wraps (`prctl(PR_FUTEX_HASH)`,
+//! `TCP_DEFER_ACCEPT`, a thread's stack bounds and `madvise` on them),
+//! each with its SAFETY comment.
 
 use std::io;
 use std::net::TcpListener;
@@ -110,9 +111,114 @@ pub(crate) fn defer_accept(_listener: &TcpListener) -> io::Result<()> {
     Err(io::ErrorKind::Unsupported.into())
 }
 
+/// Gives the kernel back the pages of the calling thread's stack that lie
+/// more than a page below the caller's frame: a deep call that has
+/// returned (a TLS handshake goes 19 KiB down) leaves them resident for as
+/// long as the thread lives, though nothing will read them before writing
+/// them again. One `madvise` (and, on a thread's first call, its stack's
+/// bounds from glibc). Returns the bytes given back.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+#[inline(never)]
+pub(crate) fn release_stack_below_caller() -> io::Result<usize> {
+    use std::cell::Cell;
+    thread_local! {
+        /// The lowest address of this thread's stack; 0 until asked.
+        static STACK_LOW: Cell<usize> = const { Cell::new(0) };
+    }
+    const PAGE: usize = 4096;
+    let low = match STACK_LOW.get() {
+        0 => {
+            let low = stack_low()?;
+            STACK_LOW.set(low);
+            low
+        }
+        low => low,
+    };
+    let here = 0u8;
+    let here = std::hint::black_box(&here) as *const u8 as usize;
+    // The page below this frame's stays: calls from here (madvise's own)
+    // push onto it. Everything below that is dead.
+    let end = (here & !(PAGE - 1)).saturating_sub(PAGE);
+    let start = (low + PAGE - 1) & !(PAGE - 1);
+    if end <= start {
+        return Ok(0);
+    }
+    // SAFETY: [start, end) lies within this thread's own stack (its bounds
+    // from glibc, above) and below the page under this frame, so no live
+    // frame, local or return address is in it: the stack grows down and
+    // only calls made after this one, which write before they read, will
+    // use it again. MADV_DONTNEED on private anonymous memory makes it read
+    // as zeros from then on, which is all those calls can see. A signal is
+    // delivered only after the call returns, so its handler's frames are
+    // not freed under it.
+    let advised =
+        unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+    if advised == 0 {
+        Ok(end - start)
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// The lowest address of the calling thread's stack, from glibc.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn stack_low() -> io::Result<usize> {
+    let mut attr = std::mem::MaybeUninit::<libc::pthread_attr_t>::uninit();
+    // SAFETY: pthread_getattr_np initialises `attr` for the calling thread
+    // when it returns 0; only then is it read, and destroyed once.
+    unsafe {
+        let got = libc::pthread_getattr_np(libc::pthread_self(), attr.as_mut_ptr());
+        if got != 0 {
+            return Err(io::Error::from_raw_os_error(got));
+        }
+        let mut addr: *mut libc::c_void = std::ptr::null_mut();
+        let mut size: libc::size_t = 0;
+        let read = libc::pthread_attr_getstack(attr.as_ptr(), &raw mut addr, &raw mut size);
+        libc::pthread_attr_destroy(attr.as_mut_ptr());
+        if read != 0 {
+            return Err(io::Error::from_raw_os_error(read));
+        }
+        Ok(addr as usize)
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub(crate) fn release_stack_below_caller() -> io::Result<usize> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
+
+    /// Writes `depth` bytes of stack, so the pages are resident.
+    #[inline(never)]
+    fn go_deep(depth: usize) -> u8 {
+        let mut buf = [1u8; 4096];
+        std::hint::black_box(&mut buf);
+        if depth > 4096 {
+            buf[0] = go_deep(depth - 4096);
+        }
+        std::hint::black_box(buf)[0]
+    }
+
+    #[test]
+    #[cfg(target_env = "gnu")]
+    fn a_deep_call_s_stack_pages_are_given_back_and_the_thread_goes_on() {
+        let thread = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                assert_eq!(go_deep(64 * 1024), 1);
+                let advised = release_stack_below_caller().unwrap();
+                assert!(advised >= 32 * 1024, "{advised}");
+                // Deep again, on the zeroed pages: they work as before.
+                go_deep(64 * 1024)
+            })
+            .unwrap();
+        assert_eq!(thread.join().unwrap(), 1);
+    }
 
     #[test]
     #[allow(unsafe_code)]

@@ -160,6 +160,9 @@ fn serve(state: &ServerState, arrival: Arrival, connection: &Connection, buffers
         configure(&stream, config).map_err(Ending::Failed)?;
         if let Some(tls) = &config.tls {
             start_tls(state, tls, tag, connection, &stream)?;
+            // The handshake went 19 KiB down this thread's stack: pages a
+            // served-but-idle connection would hold for nothing.
+            let _ = crate::sys::release_stack_below_caller();
             // The handshake had timeouts of its own.
             set_timeouts(&stream, config).map_err(Ending::Failed)?;
         }
