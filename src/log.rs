@@ -10,7 +10,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use chrono::SecondsFormat;
-use chrono::format::{Item, StrftimeItems};
 use serde::Serialize;
 
 /// How each log line is written (`--log-format`).
@@ -529,9 +528,30 @@ pub(crate) struct Logger {
     format: LogFormat,
     quiet: bool,
     sink: Arc<Sink>,
-    /// The text timestamp, parsed once rather than on every line.
-    timestamp: Vec<Item<'static>>,
 }
+
+/// Appends `peer` as `Display` writes it; an IPv4 one digit by digit, as
+/// `fmt` would nest five calls deep for it on a worker's stack.
+fn write_peer(out: &mut Vec<u8>, peer: SocketAddr) {
+    match peer {
+        SocketAddr::V4(v4) => {
+            for (i, octet) in v4.ip().octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                clock::digits(out, octet.into(), 1);
+            }
+            out.push(b':');
+            clock::digits(out, v4.port().into(), 1);
+        }
+        SocketAddr::V6(_) => {
+            let _ = write!(out, "{peer}");
+        }
+    }
+}
+
+/// Bytes of a thread's line buffer from its first line: most lines fit.
+const LINE_START: usize = 512;
 
 thread_local! {
     /// Where each thread formats its lines: once grown, a line costs no allocation.
@@ -545,9 +565,6 @@ impl Logger {
             format,
             quiet,
             sink,
-            timestamp: StrftimeItems::new("%Y-%m-%d %H:%M:%S%.3f")
-                .parse_to_owned()
-                .expect("a valid strftime format"),
         }
     }
 
@@ -569,6 +586,9 @@ impl Logger {
     fn write(&self, subject: Subject, event: &Event<'_>) {
         LINE.with_borrow_mut(|line| {
             line.clear();
+            // Grown here, not deep in the formatting below: a worker's stack
+            // then stays within the pages it has touched (docs/bench.md).
+            line.reserve(LINE_START);
             self.format_line(line, subject, event);
             self.sink.write_line(line);
         });
@@ -595,12 +615,16 @@ impl Logger {
                     Level::Warn => "WARN ",
                     Level::Error => "ERROR",
                 };
-                let ts = now.format_with_items(self.timestamp.iter());
+                clock::write_timestamp(out, &now);
                 // Writing to a Vec cannot fail.
                 let _ = match subject {
-                    Subject::Conn(c) => writeln!(out, "{ts} {level} #{} {} {event}", c.id, c.peer),
-                    Subject::Udp(peer) => writeln!(out, "{ts} {level} udp {peer} {event}"),
-                    Subject::Server => writeln!(out, "{ts} {level} {event}"),
+                    Subject::Conn(c) => {
+                        let _ = write!(out, " {level} #{} ", c.id);
+                        write_peer(out, c.peer);
+                        writeln!(out, " {event}")
+                    }
+                    Subject::Udp(peer) => writeln!(out, " {level} udp {peer} {event}"),
+                    Subject::Server => writeln!(out, " {level} {event}"),
                 };
             }
             LogFormat::Json => {
@@ -657,6 +681,22 @@ mod tests {
         ConnTag {
             id: 7,
             peer: "127.0.0.1:5000".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn peers_read_as_display_writes_them() {
+        for peer in [
+            "127.0.0.1:7785",
+            "10.200.3.4:0",
+            "0.0.0.0:65535",
+            "[::1]:80",
+            "[fe80::1%2]:9",
+        ] {
+            let peer: SocketAddr = peer.parse().unwrap();
+            let mut out = Vec::new();
+            write_peer(&mut out, peer);
+            assert_eq!(String::from_utf8(out).unwrap(), peer.to_string());
         }
     }
 
