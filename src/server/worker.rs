@@ -335,7 +335,8 @@ fn read_loop(session: &mut Session<'_>, read: &mut Vec<u8>, raw: bool) -> Result
     // connection holds a small buffer, a bulk sender a big one.
     let start = if raw { most } else { most.min(FIRST_READ) };
     read.clear();
-    read.shrink_to(most);
+    // A buffer a bulk sender grew goes back to small for the next connection.
+    read.shrink_to(start);
     read.resize(start, 0);
     let ending = loop {
         match connection.read(stream, read) {
