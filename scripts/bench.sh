@@ -32,7 +32,7 @@ for arg in "$@"; do
     esac
 done
 if [ -n "$QUICK" ]; then
-    SECS=1; WARM=0.5; FAIR_N=200; IDLE_N=20; ROUND_N=500; ROUND_SECS=1
+    SECS=1; WARM=0.5; FAIR_N=200; IDLE_N=20; ROUND_N=1000; ROUND_SECS=1
     ROUNDS=${ROUNDS:-5}
 fi
 ROUNDS=${ROUNDS:-7}
