@@ -702,3 +702,12 @@ pub fn required_tool(tool: &str, package: &str) -> String {
             )
         })
 }
+
+/// Waits out the window in which a second stop signal is the same request
+/// as the first (Ctrl-C reaching tcpack twice, from the terminal and from a
+/// wrapper), so that the next signal counts as a second Ctrl-C. The window
+/// is the server's `lifecycle::SAME_REQUEST` (100 ms); this is not a wait
+/// for an event but the gap a person leaves between two presses.
+pub fn leave_the_same_request_window() {
+    thread::sleep(Duration::from_millis(150));
+}
