@@ -369,3 +369,20 @@ fn the_tutorials_python_client_is_heard() {
         .success();
     server.wait_for("message (13 bytes): 你好 tcpack");
 }
+
+#[test]
+fn more_workers_than_the_machine_can_start_is_one_clear_line_and_nothing_started() {
+    // More threads than any Linux allows (pid_max is at most 2^22), whatever
+    // this machine's limits are.
+    let out = tcpack_cmd(&["server", "--bind", "127.0.0.1:0", "--workers", "5000000"])
+        .run()
+        .code(1);
+    assert_eq!(out.stdout, "", "nothing may start: {out}");
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    assert!(
+        lines[0].starts_with("error: --workers 5000000 needs 5000016 threads, but ")
+            && lines[0].contains(" or fewer, or raise that limit"),
+        "{out}"
+    );
+}
