@@ -551,6 +551,42 @@ fn sighup_reloads_a_good_file_and_keeps_the_rules_when_it_is_bad() {
 }
 
 #[test]
+fn a_reload_never_mixes_old_and_new_rules_within_one_read() {
+    let old = "[[rule]]\nexact = \"X\"\nreply = \"OLD X\\n\"\ndelay = \"60s\"\n\n[[rule]]\nexact = \"Y\"\nreply = \"OLD Y\\n\"\n";
+    let new = "[[rule]]\nexact = \"X\"\nreply = \"NEW X\\n\"\n\n[[rule]]\nexact = \"Y\"\nreply = \"NEW Y\\n\"\n";
+    let path = rules_file("mix", old);
+    let mut server = Server::start(&[
+        "--framing",
+        "line",
+        "--rules",
+        path.to_str().unwrap(),
+        "--drain-timeout",
+        "0.3",
+    ]);
+    // X and Y in one read: X's delay holds Y while the rules change.
+    let mut held = Client::new(&server);
+    held.send("X\nY\n");
+    server.wait_for("rule 1 \"X\", delay 60");
+    std::fs::write(&path, new).unwrap();
+    server.signal(Signal::HUP);
+    server.wait_for("rules reloaded: 2 rules from");
+    // A read after the reload has the new rules.
+    let mut later = Client::new(&server);
+    later.send("X\nY\n");
+    assert_eq!(
+        (later.line(), later.line()),
+        ("NEW X\n".into(), "NEW Y\n".into())
+    );
+    // The drain cuts X's delay; Y, read with it, is answered by the same rules.
+    server.signal(Signal::INT);
+    assert_eq!(
+        (held.line(), held.line()),
+        ("OLD X\n".into(), "OLD Y\n".into())
+    );
+    assert_eq!(server.wait_exit().code(), Some(0), "{}", server.log());
+}
+
+#[test]
 fn a_delayed_answer_owed_at_ctrl_c_is_sent_when_the_drain_times_out() {
     let rules = rules_file(
         "owed",

@@ -14,7 +14,7 @@ use rustix::process::Signal;
 
 use crate::util::{
     ACK, DEADLINE, Outcome, Server, TestCommand, connect, exchange, free_fixed_port, free_udp_port,
-    run_script, tcpack, udp_client, udp_exchange,
+    log_time, run_script, tcpack, udp_client, udp_exchange,
 };
 
 /// Where datagrams for `server` go: its port on 127.0.0.1, whatever it is bound to.
@@ -520,4 +520,71 @@ fn rules_answer_datagrams_too() {
     socket.send(b"other").unwrap();
     let n = socket.recv(&mut answer).unwrap();
     assert_eq!(&answer[..n], ACK);
+}
+
+#[test]
+fn a_udp_flood_lasting_past_the_drain_timeout_still_ends_it_answering_what_was_read() {
+    let mut server = Server::start(&[
+        "--proto",
+        "udp",
+        "--udp-rate",
+        "0",
+        "--quiet",
+        "--drain-timeout",
+        "0.5",
+    ]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let (flowing, flood_is_on) = mpsc::channel();
+    // Senders that never wait for answers: the socket's queue stays full.
+    let senders: Vec<_> = (0..4)
+        .map(|_| {
+            let socket = udp_client(loopback(&server));
+            let (stop, flowing) = (Arc::clone(&stop), flowing.clone());
+            thread::spawn(move || {
+                // Bounded in count; in time by `stop`, set once the server has exited.
+                for sent in 0..5_000_000u64 {
+                    if stop.load(Relaxed) {
+                        return;
+                    }
+                    let _ = socket.send(b"flood");
+                    if sent == 10_000 {
+                        let _ = flowing.send(());
+                    }
+                }
+            })
+        })
+        .collect();
+    for _ in 0..4 {
+        flood_is_on
+            .recv_timeout(DEADLINE)
+            .unwrap_or_else(|_| server.fail("a sender did not get going"));
+    }
+    server.signal(Signal::INT);
+    // Ended by the drain timeout, with the flood still on.
+    let status = server.wait_exit();
+    stop.store(true, Relaxed);
+    for sender in senders {
+        sender.join().unwrap();
+    }
+    assert_eq!(status.code(), Some(0), "{}", server.log());
+    let summary = server.wait_for("stopped:");
+    // The flood kept the receivers busy until the drain timeout, which ended them.
+    let drained = log_time(&summary) - log_time(&server.wait_for("shutting down:"));
+    assert!(
+        (450..=3000).contains(&drained.num_milliseconds()),
+        "stopped {drained} after the shutdown started, with --drain-timeout 0.5"
+    );
+    // "... 136517 datagrams (682585 bytes) from 4 peers, 136517 answered, ..."
+    let count = |word: &str| -> u64 {
+        let words: Vec<&str> = summary.split_whitespace().collect();
+        words
+            .windows(2)
+            .find_map(|pair| {
+                (pair[1].trim_end_matches(',') == word).then(|| pair[0].parse().ok())?
+            })
+            .unwrap_or_else(|| server.fail(&format!("no {word:?} count in {summary}")))
+    };
+    let (read, answered) = (count("datagrams"), count("answered"));
+    assert!(read > 0, "{summary}");
+    assert_eq!(read, answered, "every datagram read is answered: {summary}");
 }
