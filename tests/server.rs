@@ -4,8 +4,8 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener};
 
 use crate::util::{
-    ACK, BUSY, Server, TestCommand, connect, exchange, finish, hold_the_only_worker, read_to_end,
-    skip, spawn_non_reader, tcpack, tcpack_cmd, tempdir,
+    ACK, BUSY, Server, TestCommand, connect, cpu_ticks, exchange, finish, hold_the_only_worker,
+    read_to_end, skip, spawn_non_reader, tcpack, tcpack_cmd, tempdir,
 };
 
 #[test]
@@ -463,13 +463,6 @@ fn an_idle_server_uses_no_cpu() {
     exchange(&mut client, b"x", ACK);
     finish(&mut client);
     server.wait_for("closed: eof");
-    let ticks = |pid: i32| -> u64 {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-        // Fields 14 and 15 (utime, stime), counted after the ")" that ends the name.
-        let rest = stat.rsplit(')').next().unwrap();
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
-    };
     // Every thread has gone to sleep: no thread wakes within 200 ms (the
     // pool's 2048 threads may still be settling on a loaded machine).
     let wakeups = |pid: i32| -> u64 {
@@ -498,10 +491,10 @@ fn an_idle_server_uses_no_cpu() {
             "threads still wake up: {woke} context switches in 200 ms"
         );
     }
-    let before = ticks(server.pid());
+    let before = cpu_ticks(server.pid());
     // A measurement window, not a wait for an event: two seconds of idling.
     std::thread::sleep(std::time::Duration::from_secs(2));
-    let used = ticks(server.pid()) - before;
+    let used = cpu_ticks(server.pid()) - before;
     // A clock tick is 10 ms: a polling loop would use many.
     assert!(used <= 1, "{used} ticks of CPU in 2 s idle");
 }

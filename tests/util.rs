@@ -711,3 +711,14 @@ pub fn required_tool(tool: &str, package: &str) -> String {
 pub fn leave_the_same_request_window() {
     thread::sleep(Duration::from_millis(150));
 }
+
+/// A process's CPU time so far (utime + stime), in clock ticks, from /proc.
+pub fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/PID/stat");
+    // Fields 14 and 15, counted after the ")" that ends the command name.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
+}
