@@ -288,12 +288,13 @@ fn sigint_with_udp_traffic_answers_everything_read_and_exits_0() {
     let stop = Arc::new(AtomicBool::new(false));
     // The client whose answer is the 500th says so: then the flood is on.
     let (flowing, flood_is_on) = std::sync::mpsc::channel();
+    let mut wakers = Vec::new();
     let clients: Vec<_> = (0..8)
         .map(|_| {
+            // However loaded the machine, a client waits for its answer until
+            // the server has exited; then the test wakes it (below).
             let socket = udp_client(server.addr);
-            socket
-                .set_read_timeout(Some(Duration::from_secs(2)))
-                .unwrap();
+            wakers.push(socket.try_clone().unwrap());
             let (answers, stop, flowing) =
                 (Arc::clone(&answers), Arc::clone(&stop), flowing.clone());
             // Send, wait for the answer, again, until the server stops answering.
@@ -304,6 +305,8 @@ fn sigint_with_udp_traffic_answers_everything_read_and_exits_0() {
                         return;
                     }
                     match socket.recv(&mut buf) {
+                        // Woken by the shutdown below: answers are never empty.
+                        Ok(0) => return,
                         Ok(_) if answers.fetch_add(1, Relaxed) + 1 == 500 => {
                             let _ = flowing.send(());
                         }
@@ -325,6 +328,10 @@ fn sigint_with_udp_traffic_answers_everything_read_and_exits_0() {
         "within the drain"
     );
     stop.store(true, Relaxed);
+    // A client whose last datagram the server never read waits in recv.
+    for waker in &wakers {
+        let _ = rustix::net::shutdown(waker, rustix::net::Shutdown::Read);
+    }
     for client in clients {
         client.join().unwrap();
     }
