@@ -70,19 +70,27 @@ fn proto_both_serves_tcp_and_udp_on_one_port() {
     server.wait_for("message (8 bytes): over tcp");
     server.wait_for("udp 127.0.0.1:");
 
-    let mut report = String::new();
-    std::net::TcpStream::connect(&status_addr)
-        .and_then(|mut s| s.read_to_string(&mut report))
-        .expect("status port");
-    for line in [
+    let expected = [
         "udp_receivers 4\n",
         "udp_datagrams 2\n",
         "udp_bytes 13\n",
         "udp_peers 1\n",
         "udp_answered 2\n",
         "udp_rate_limited 0\n",
-    ] {
-        assert!(report.contains(line), "{line:?} in\n{report}");
+    ];
+    // A receiver counts an answer once send_to returns, which may be after
+    // the client has it: read the report until it has caught up.
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let mut report = String::new();
+        std::net::TcpStream::connect(&status_addr)
+            .and_then(|mut s| s.read_to_string(&mut report))
+            .expect("status port");
+        let missing: Vec<&&str> = expected.iter().filter(|l| !report.contains(**l)).collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{missing:?} in\n{report}");
     }
     server.signal(Signal::INT);
     assert_eq!(server.wait_exit().code(), Some(0), "{}", server.log());
