@@ -205,12 +205,24 @@ fn measure(args: &BenchConfig, addr: SocketAddr) -> Result<Report> {
     let mut merged = Measurement::new();
     for handle in handles {
         // Progress once a second on stderr while waiting; no busy loop.
-        while !handle.is_finished() {
-            let wait = Duration::from_millis(100);
-            thread::park_timeout(wait);
-            if server_before.is_none() && clock.measuring(Instant::now()) {
+        loop {
+            // The server's CPU is read when the measured part starts, not
+            // up to one wait later: a short run would miss most of it.
+            let reading_due = args.server_pid.is_some() && server_before.is_none();
+            if reading_due && clock.measuring(Instant::now()) {
                 server_before = args.server_pid.and_then(cpu_seconds);
             }
+            if handle.is_finished() {
+                break;
+            }
+            let wait = match reading_due && server_before.is_none() {
+                true => clock
+                    .measure_from
+                    .saturating_duration_since(Instant::now())
+                    .clamp(Duration::from_millis(1), Duration::from_millis(100)),
+                false => Duration::from_millis(100),
+            };
+            thread::park_timeout(wait);
             if last_progress.elapsed() >= Duration::from_secs(1) {
                 last_progress = Instant::now();
                 eprintln!(
