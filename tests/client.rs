@@ -283,7 +283,7 @@ fn a_busy_server_is_reported_not_taken_for_an_ack() {
     let mut server = Server::start(&["--workers", "1", "--max-pending", "1"]);
     let _holder = hold_the_only_worker(&server);
     let _waiting = connect(server.addr);
-    server.wait_for("waiting for a worker");
+    server.wait_for_conn(2, "waiting for a worker");
     let out = client(&["127.0.0.1", &port(&server), "-m", "x"])
         .run()
         .code(8);

@@ -197,7 +197,7 @@ fn a_full_queue_answers_server_busy_at_once() {
     ]);
     let _first = hold_the_only_worker(&server);
     let _second = connect(server.addr);
-    server.wait_for("waiting for a worker");
+    server.wait_for_conn(2, "waiting for a worker");
     let mut third = connect(server.addr);
     assert_eq!(read_to_end(&mut third), BUSY.as_bytes());
     server.wait_for("1 connections are already waiting (--max-pending)");
@@ -209,12 +209,12 @@ fn a_waiting_client_is_served_when_a_worker_frees() {
     let mut first = hold_the_only_worker(&server);
     let mut second = connect(server.addr);
     second.write_all(b"queued message").unwrap();
-    server.wait_for("waiting for a worker");
+    server.wait_for_conn(2, "waiting for a worker");
     finish(&mut first);
     let mut ack = vec![0; ACK.len()];
     second.read_exact(&mut ack).unwrap();
     assert_eq!(ack, ACK);
-    server.wait_for("accepted after waiting");
+    server.wait_for_conn(2, "accepted after waiting");
     server.wait_for("message (14 bytes): queued message");
 }
 
@@ -222,7 +222,7 @@ fn a_waiting_client_is_served_when_a_worker_frees() {
 fn idle_timeout_closes_a_silent_client_and_frees_its_worker() {
     let mut server = Server::start(&["--workers", "1", "--idle-timeout", "0.3"]);
     let mut silent = connect(server.addr);
-    server.wait_for("#1 127.0.0.1:");
+    server.wait_for_conn(1, "accepted");
     // However late it comes, the next client can only be served by the
     // worker the silent one holds: its acceptance line says it waited.
     let mut next = connect(server.addr);
@@ -233,8 +233,7 @@ fn idle_timeout_closes_a_silent_client_and_frees_its_worker() {
     let mut ack = vec![0; ACK.len()];
     next.read_exact(&mut ack).unwrap();
     assert_eq!(ack, ACK);
-    let served = server.wait_for(" accepted after waiting ");
-    assert!(served.contains(" #2 127.0.0.1:"), "{served}");
+    server.wait_for_conn(2, "accepted after waiting ");
 }
 
 #[test]

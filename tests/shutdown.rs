@@ -17,7 +17,7 @@ fn sigint_drains_active_clients_and_turns_away_the_rest() {
     exchange(&mut a, b"a1", ACK);
     exchange(&mut b, b"b1", ACK);
     let mut queued = connect(server.addr);
-    server.wait_for("waiting for a worker");
+    server.wait_for_conn(3, "waiting for a worker");
 
     server.signal(Signal::INT);
     server.wait_for(

@@ -499,9 +499,9 @@ fn a_tls_client_turned_away_by_a_busy_server_exits_9_and_the_log_says_why() {
     // The only worker waits for a ClientHello that does not come; the next
     // connection fills the queue.
     let _holder = connect(server.addr);
-    server.wait_for("#1 127.0.0.1:");
+    server.wait_for_conn(1, "accepted");
     let _waiting = connect(server.addr);
-    server.wait_for("waiting for a worker");
+    server.wait_for_conn(2, "waiting for a worker");
     let out = client(&server, &["--tls", "--tls-ca", path(&saved), "-m", "hi"])
         .run()
         .code(9);

@@ -144,7 +144,17 @@ impl Server {
 
     /// Waits until `n` lines in all contain `needle`; returns the last of them.
     pub fn wait_for_nth(&mut self, needle: &str, n: usize) -> String {
-        self.wait_from(Mark(0), needle, n)
+        self.wait_from(Mark(0), n, &format!("{needle:?}"), |l| l.contains(needle))
+    }
+
+    /// Waits for a line of connection `id` (`#ID 127.0.0.1:…`) that contains
+    /// `needle`: `accepted`, `waiting for a worker`, `closed: eof`…
+    pub fn wait_for_conn(&mut self, id: u64, needle: &str) -> String {
+        let tag = format!(" #{id} ");
+        let what = format!("{needle:?} of connection #{id}");
+        self.wait_from(Mark(0), 1, &what, |l| {
+            l.contains(&tag) && l.contains(needle)
+        })
     }
 
     /// The point in the log reached now: every line the server printed
@@ -157,14 +167,21 @@ impl Server {
     /// Waits for a line printed after `mark` that contains `needle`, as a
     /// log reader that starts at the mark does; returns it.
     pub fn wait_since(&mut self, mark: Mark, needle: &str) -> String {
-        self.wait_from(mark, needle, 1)
+        self.wait_from(mark, 1, &format!("{needle:?}"), |l| l.contains(needle))
     }
 
-    fn wait_from(&mut self, mark: Mark, needle: &str, n: usize) -> String {
+    /// Waits for the `n`th line after `mark` for which `wanted` holds.
+    fn wait_from(
+        &mut self,
+        mark: Mark,
+        n: usize,
+        what: &str,
+        wanted: impl Fn(&str) -> bool,
+    ) -> String {
         let deadline = Instant::now() + DEADLINE;
         let mut matched = 0;
         for line in self.seen.iter().skip(mark.0) {
-            if line.contains(needle) {
+            if wanted(line) {
                 matched += 1;
                 if matched == n {
                     return line.clone();
@@ -180,7 +197,7 @@ impl Server {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
                 Ok(line) => {
-                    let hit = line.contains(needle);
+                    let hit = wanted(&line);
                     self.seen.push(line);
                     if hit {
                         matched += 1;
@@ -190,10 +207,10 @@ impl Server {
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => self.fail(&format!(
-                    "no {n}. line containing {needle:?}{since} within {DEADLINE:?}"
+                    "no {n}. line containing {what}{since} within {DEADLINE:?}"
                 )),
                 Err(RecvTimeoutError::Disconnected) => self.fail(&format!(
-                    "exited before a {n}. line containing {needle:?}{since}"
+                    "exited before a {n}. line containing {what}{since}"
                 )),
             }
         }
