@@ -8,7 +8,8 @@ use std::net::TcpListener;
 use std::thread;
 
 use crate::util::{
-    DEADLINE, Server, TestCommand, connect, finish, read_to_end, required_tool, tcpack_cmd,
+    DEADLINE, Server, TestCommand, connect, finish, read_to_end, required_tool, run_script,
+    tcpack_cmd,
 };
 
 fn modbus_rules() -> String {
@@ -45,6 +46,21 @@ fn mbpoll_writes_a_register_and_gets_the_echo() {
     assert!(out.stdout.contains("Written 1 references."), "{out}");
     // 1234 is 04 d2; the answer echoes it, which mbpoll checks.
     server.wait_for("rule 4 \"write single register\"): 00 01 00 00 01 06 00 00 04 d2");
+}
+
+#[test]
+fn modbus_script_polls_the_example_device() {
+    required_tool("mbpoll", "mbpoll");
+    let out = run_script("modbus.sh", &[]).success();
+    assert!(out.stdout.contains("[1]: \t21\n[2]: \t42"), "{out}");
+    assert!(out.stdout.contains("Written 1 references."), "{out}");
+    assert!(out.stdout.contains("failed: Illegal function"), "{out}");
+    assert!(
+        out.stdout.contains("the device answered every request"),
+        "{out}"
+    );
+    let help = run_script("modbus.sh", &["--help"]).success();
+    assert!(help.stdout.starts_with("modbus.sh"), "{help}");
 }
 
 #[test]
@@ -172,6 +188,33 @@ fn greetings_and_pushes_get_the_length_field_too() {
     let mut got = [0u8; 6 + 6];
     client.read_exact(&mut got).unwrap();
     assert_eq!(&got, b"\x00\x04hi 1\x00\x04beat");
+}
+
+#[test]
+fn notices_are_framed_too() {
+    let server = Server::start(&[
+        "--framing",
+        "len:u16be",
+        "--workers",
+        "1",
+        "--max-pending",
+        "1",
+        "--queue-timeout",
+        "60",
+    ]);
+    let mut holder = connect(server.addr);
+    holder.write_all(b"\x00\x04hold").unwrap();
+    let mut ack = vec![0u8; 2 + "已收到\n".len()];
+    holder.read_exact(&mut ack).unwrap();
+    let _waiting = connect(server.addr);
+    let mut turned_away = connect(server.addr);
+    let notice = read_to_end(&mut turned_away);
+    let busy = crate::util::BUSY.as_bytes();
+    assert_eq!(&notice[2..], busy);
+    assert_eq!(
+        usize::from(u16::from_be_bytes([notice[0], notice[1]])),
+        busy.len()
+    );
 }
 
 #[test]
