@@ -100,7 +100,7 @@ pub(crate) struct ClientArgs {
     pub hex: bool,
 
     /// Frame messages and cut answers as a server with this --framing does [default: answers end at \n, or with a read]
-    #[arg(long, value_name = "FRAMING", long_help = CLIENT_FRAMING_HELP)]
+    #[arg(long, value_name = "FRAMING", long_help = CLIENT_FRAMING_HELP, conflicts_with = "udp")]
     pub framing: Option<Framing>,
 
     /// Print only the acks: no progress, round-trip times or summary

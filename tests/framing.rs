@@ -239,8 +239,17 @@ fn the_client_frames_what_it_sends_and_shows_answers_without_the_field() {
     assert_eq!(out.stdout, "yes\n", "{out}");
     assert_eq!(&stand_in.join().unwrap(), b"\x00\x05\x68\x65\x6c\x6c\x6f");
 
-    // And against tcpack itself, a checksum rendered in a --hex message.
-    let mut server = Server::start(&["--framing", "len:u16be", "--echo"]);
+    // Against tcpack itself: the ack, without its length field.
+    let mut server = Server::start(&["--framing", "len:u16be"]);
+    let out = tcpack_cmd(&["client", "127.0.0.1", &server.addr.port().to_string()])
+        .args(["--framing", "len:u16be", "-m", "hello"])
+        .run()
+        .success();
+    assert_eq!(out.stdout, format!("{}", crate::util::DEFAULT_ACK), "{out}");
+    server.wait_for("message (5 bytes): hello");
+
+    // And a checksum rendered in a --hex message.
+    server = Server::start(&["--framing", "len:u16be", "--echo"]);
     let out = tcpack_cmd(&["client", "127.0.0.1", &server.addr.port().to_string()])
         .args(["--framing", "len:u16be", "--hex", "-m"])
         .arg("01 03 00 00 00 0A {crc16_modbus}")
