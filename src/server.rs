@@ -47,7 +47,6 @@ use self::shared::ServerState;
 use self::shutdown::{Helpers, Threads};
 use self::udp::Udp;
 use crate::config::ServerConfig;
-use crate::framing::Framing;
 use crate::log::{Event, Logger, Sink};
 use crate::protocol::Proto;
 use crate::stats::Stats;
@@ -323,10 +322,7 @@ fn announce(state: &ServerState, addr: SocketAddr, futex_slots: Option<usize>, u
                 addr,
                 workers: config.workers,
                 backlog: config.backlog,
-                framing: match config.framing {
-                    Framing::Raw => "raw",
-                    Framing::Line => "line",
-                },
+                framing: &config.framing.to_string(),
                 max_open_files,
                 futex_slots,
             },

@@ -10,6 +10,7 @@ mod bench;
 mod client;
 mod cluster;
 mod faults;
+mod framing;
 mod panics;
 mod rules;
 mod scripts;

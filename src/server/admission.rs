@@ -75,9 +75,12 @@ fn turn_away(state: &ServerState, arrival: Arrival, notice: &'static str, why: &
     );
     state.stats.add_rejected();
     let mut stream = arrival.stream;
+    // Under len: framing the notice gets its length field, as every answer does.
+    let mut framed = notice.as_bytes().to_vec();
+    let _ = state.config.framing.frame_out(&mut framed, 0);
     // A fresh socket's send buffer is empty: the notice fits without blocking.
     let _ = stream.set_nonblocking(true);
-    let _ = stream.write(notice.as_bytes());
+    let _ = stream.write(&framed);
     state.closer.close(stream);
 }
 

@@ -40,7 +40,9 @@ pub(super) fn deliver(
     seq: u64,
 ) -> Result<(), String> {
     let mut bytes = Vec::new();
-    answer::unprompted(text, served.id, seq, served.peer, &mut bytes);
+    let framing = &state.config.framing;
+    answer::unprompted(text, framing, (served.id, seq, served.peer), &mut bytes)
+        .map_err(|e| e.to_string())?;
     match served.push(&bytes, state.config.write_timeout) {
         Ok(()) => {
             state.stats.add_pushed();

@@ -19,7 +19,7 @@ use super::shared::ServerState;
 use super::tls_session::{self, Accepted};
 use crate::answer;
 use crate::config::{ServerConfig, TlsConfig};
-use crate::framing::Framer;
+use crate::framing::{FrameError, Framer};
 use crate::log::{ConnTag, Event, panic_message};
 use crate::rules::{HeldRules, Template};
 use crate::stats::millis;
@@ -54,6 +54,8 @@ enum Ending {
     PushFailed,
     /// No TLS conversation came about; why.
     Handshake(String),
+    /// The input cannot be framed (a length over --max-frame).
+    BadFrame(FrameError),
 }
 
 impl Ending {
@@ -71,6 +73,7 @@ impl Ending {
             Ending::OperatorClose => "closed by operator",
             Ending::PushFailed => "push failed (client is not reading)",
             Ending::Handshake(_) => "tls handshake failed",
+            Ending::BadFrame(_) => "bad frame",
         }
     }
 
@@ -82,6 +85,7 @@ impl Ending {
                 | Ending::Panicked
                 | Ending::PushFailed
                 | Ending::Handshake(_)
+                | Ending::BadFrame(_)
         )
     }
 
@@ -149,7 +153,7 @@ fn serve(state: &ServerState, arrival: Arrival, connection: &Connection, buffers
     let mut session = Session {
         stream: &stream,
         connection,
-        framer: Framer::new(config.framing, config.max_line),
+        framer: Framer::new(&config.framing, config.max_frame),
         conversation: Conversation::new(state, tag, connection, rules.take()),
         out: Outbox::new(connection, &stream, config.write_timeout, owed),
         bytes: 0,
@@ -162,7 +166,7 @@ fn serve(state: &ServerState, arrival: Arrival, connection: &Connection, buffers
             set_timeouts(&stream, config).map_err(Ending::Failed)?;
         }
         if let Some(greeting) = &config.greeting {
-            greet(greeting, tag, &mut session.out)?;
+            greet(state, greeting, tag, &mut session.out)?;
         }
         connection.mark_ready();
         read_loop(&mut session, read)
@@ -194,6 +198,7 @@ fn serve(state: &ServerState, arrival: Arrival, connection: &Connection, buffers
     let error = match &ending {
         Ending::Failed(e) => Some(e.to_string()),
         Ending::Handshake(why) => Some(why.clone()),
+        Ending::BadFrame(why) => Some(why.to_string()),
         _ => None,
     };
     // Nothing is written after this (but TLS's close_notify, after the owed
@@ -253,8 +258,19 @@ fn start_tls(
 }
 
 /// Sends `--greeting` when a worker takes the connection.
-fn greet(greeting: &Template, tag: ConnTag, out: &mut Outbox<'_>) -> Result<(), Ending> {
-    answer::unprompted(greeting, tag.id, 0, tag.peer, out.owed());
+fn greet(
+    state: &ServerState,
+    greeting: &Template,
+    tag: ConnTag,
+    out: &mut Outbox<'_>,
+) -> Result<(), Ending> {
+    let framing = &state.config.framing;
+    if let Err(e) = answer::unprompted(greeting, framing, (tag.id, 0, tag.peer), out.owed()) {
+        let message = e.to_string();
+        state
+            .log
+            .log(Some(tag), &Event::Warning { message: &message });
+    }
     out.send().map_err(Ending::after_write)
 }
 
@@ -289,11 +305,15 @@ fn read_loop(session: &mut Session<'_>, read: &mut Vec<u8>) -> Result<Ending, En
             Ok(n) => {
                 *bytes += n as u64;
                 conversation.refresh_rules();
-                framer.push(&read[..n], &mut |message| {
+                let framed = framer.push(&read[..n], &mut |message| {
                     conversation.answer(message, false, out)
                 });
                 connection.record(conversation.messages, *bytes);
                 out.send().map_err(Ending::after_write)?;
+                if let Err(e) = framed {
+                    // What came before the bad frame is answered; nothing after it can be.
+                    return Ok(Ending::BadFrame(e));
+                }
                 if let Some(stop) = conversation.stop() {
                     return stopped(stop);
                 }
@@ -304,7 +324,9 @@ fn read_loop(session: &mut Session<'_>, read: &mut Vec<u8>) -> Result<Ending, En
     };
     // Whatever was read is owed an ack, also a final line without its `\n`.
     conversation.refresh_rules();
-    framer.finish(&mut |message| conversation.answer(message, true, out));
+    if let Some(cut) = framer.finish(&mut |message| conversation.answer(message, true, out)) {
+        conversation.cut_short(cut);
+    }
     connection.record(conversation.messages, *bytes);
     out.send().map_err(Ending::after_write)?;
     conversation.stop().map_or(Ok(ending), stopped)
