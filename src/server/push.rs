@@ -11,6 +11,7 @@ use crate::answer;
 use crate::config::Push;
 use crate::log::{ConnTag, Event};
 use crate::rules::Template;
+use crate::stats::Protocol;
 
 /// Runs on its own thread: every `push.every`, `push.text` to every served
 /// connection, until the shutdown starts. Sleeps on the phase's condvar.
@@ -45,7 +46,11 @@ pub(super) fn deliver(
         .map_err(|e| e.to_string())?;
     match served.push(&bytes, state.config.write_timeout) {
         Ok(()) => {
-            state.stats.add_pushed();
+            let protocol = match served.tls() {
+                Some(_) => Protocol::Tls,
+                None => Protocol::Tcp,
+            };
+            state.stats.add_pushed(protocol, bytes.len());
             Ok(())
         }
         // Not yet talking: skipped, not a failure.

@@ -22,7 +22,7 @@ use crate::config::{ServerConfig, TlsConfig};
 use crate::framing::{FrameError, Framer};
 use crate::log::{ConnTag, Event, panic_message};
 use crate::rules::{HeldRules, Template};
-use crate::stats::millis;
+use crate::stats::{Failure, Protocol, Reading, Traffic, millis};
 
 /// Worker number `number`'s loop, until the registry closes at shutdown.
 pub(super) fn run(state: &ServerState, number: usize) {
@@ -77,16 +77,17 @@ impl Ending {
         }
     }
 
-    fn is_error(&self) -> bool {
-        matches!(
-            self,
-            Ending::WriteTimeout
-                | Ending::Failed(_)
-                | Ending::Panicked
-                | Ending::PushFailed
-                | Ending::Handshake(_)
-                | Ending::BadFrame(_)
-        )
+    /// The error it counts as, if it is one.
+    fn error_kind(&self) -> Option<Failure> {
+        match self {
+            Ending::WriteTimeout => Some(Failure::WriteTimeout),
+            Ending::Failed(_) => Some(Failure::Io),
+            Ending::Panicked => Some(Failure::Panic),
+            Ending::PushFailed => Some(Failure::Push),
+            Ending::Handshake(_) => Some(Failure::TlsHandshake),
+            Ending::BadFrame(_) => Some(Failure::BadFrame),
+            _ => None,
+        }
     }
 
     fn after_read(error: io::Error) -> Self {
@@ -130,6 +131,8 @@ struct Session<'a> {
     out: Outbox<'a>,
     /// Bytes read so far.
     bytes: u64,
+    /// Where each read's messages, bytes and answer latency are counted.
+    traffic: &'a Traffic,
 }
 
 /// Serves one connection until EOF, error, timeout, shutdown or panic.
@@ -157,6 +160,7 @@ fn serve(state: &ServerState, arrival: Arrival, connection: &Connection, buffers
         conversation: Conversation::new(state, tag, connection, rules.take()),
         out: Outbox::new(connection, &stream, config.write_timeout, owed),
         bytes: 0,
+        traffic: &state.stats.traffic,
     };
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
         configure(&stream, config).map_err(Ending::Failed)?;
@@ -220,7 +224,7 @@ fn serve(state: &ServerState, arrival: Arrival, connection: &Connection, buffers
     );
     state
         .stats
-        .add_connection(messages, bytes, ending.is_error());
+        .add_connection(messages, bytes, ending.error_kind());
     match ending {
         Ending::Eof | Ending::Reset => drop(stream),
         Ending::RuleReset => {
@@ -240,8 +244,11 @@ fn start_tls(
     served: &Connection,
     stream: &TcpStream,
 ) -> Result<(), Ending> {
-    let accepted = tls_session::accept(&tls.server.config, stream, tls.auto, tls.handshake_timeout)
-        .map_err(Ending::Handshake)?;
+    let accepted = tls_session::accept(&tls.server.config, stream, tls.auto, tls.handshake_timeout);
+    if !matches!(accepted, Ok(Accepted::Plain)) {
+        state.stats.add_handshake(accepted.is_ok());
+    }
+    let accepted = accepted.map_err(Ending::Handshake)?;
     if let Accepted::Tls(session, info) = accepted {
         state.log.log(
             Some(tag),
@@ -297,19 +304,35 @@ fn read_loop(session: &mut Session<'_>, read: &mut Vec<u8>) -> Result<Ending, En
         conversation,
         out,
         bytes,
+        traffic,
     } = session;
+    let protocol = || match connection.tls() {
+        Some(_) => Protocol::Tls,
+        None => Protocol::Tcp,
+    };
+    // The greeting, if any, went out before the first read.
+    traffic.read_answered(protocol(), Reading::now(0), 0, 0, out.sent());
     read.resize(framer.read_size(), 0);
     let ending = loop {
         match connection.read(stream, read) {
             Ok(0) => break Ending::Eof,
             Ok(n) => {
+                let (reading, sent) = (Reading::now(conversation.messages), out.sent());
                 *bytes += n as u64;
                 conversation.refresh_rules();
                 let framed = framer.push(&read[..n], &mut |message| {
                     conversation.answer(message, false, out)
                 });
                 connection.record(conversation.messages, *bytes);
-                out.send().map_err(Ending::after_write)?;
+                let answered = out.send();
+                traffic.read_answered(
+                    protocol(),
+                    reading,
+                    conversation.messages,
+                    n,
+                    out.sent() - sent,
+                );
+                answered.map_err(Ending::after_write)?;
                 if let Err(e) = framed {
                     // What came before the bad frame is answered; nothing after it can be.
                     return Ok(Ending::BadFrame(e));
@@ -323,12 +346,21 @@ fn read_loop(session: &mut Session<'_>, read: &mut Vec<u8>) -> Result<Ending, En
         }
     };
     // Whatever was read is owed an ack, also a final line without its `\n`.
+    let (reading, sent) = (Reading::now(conversation.messages), out.sent());
     conversation.refresh_rules();
     if let Some(cut) = framer.finish(&mut |message| conversation.answer(message, true, out)) {
         conversation.cut_short(cut);
     }
     connection.record(conversation.messages, *bytes);
-    out.send().map_err(Ending::after_write)?;
+    let answered = out.send();
+    traffic.read_answered(
+        protocol(),
+        reading,
+        conversation.messages,
+        0,
+        out.sent() - sent,
+    );
+    answered.map_err(Ending::after_write)?;
     conversation.stop().map_or(Ok(ending), stopped)
 }
 
