@@ -153,9 +153,15 @@ fn a_client_that_cannot_verify_says_how_to_trust_the_server() {
         .success();
     assert_eq!(out.stdout, DEFAULT_ACK, "{out}");
     assert!(out.stderr.contains("warning: --insecure"), "{out}");
-    let out = client(server, &["--tls", "-m", "hi"]).run().code(2);
+    // Without --tls-ca, the system's CAs (here: none) do not vouch for it.
+    let out = client(server, &["--tls", "-m", "hi"])
+        .env("SSL_CERT_FILE", "/nonexistent/tcpack-no-bundle.pem")
+        .run()
+        .code(9);
     assert!(
-        out.stderr.contains("--tls-ca FILE") && out.stderr.contains("--insecure"),
+        out.stderr.contains("--tls-ca FILE")
+            && out.stderr.contains("SSL_CERT_FILE")
+            && out.stderr.contains("--insecure"),
         "{out}"
     );
     // Another server's certificate is not this one's.
@@ -168,6 +174,42 @@ fn a_client_that_cannot_verify_says_how_to_trust_the_server() {
     .code(9);
     assert!(
         out.stderr.contains("certificate is not trusted") && out.stderr.contains("--tls-ca FILE"),
+        "{out}"
+    );
+}
+
+#[test]
+fn without_tls_ca_the_client_trusts_the_system_store_named_by_ssl_cert_file() {
+    let pki = Pki::new("system");
+    let (cert, key) = pki.issue("tcpack test server", &["localhost", "127.0.0.1"], false);
+    let server = Server::start(&["--tls-cert", path(&cert), "--tls-key", path(&key)]);
+    // A bundle as the system keeps one: another CA first, then the test's.
+    let other = Pki::new("system-other");
+    let bundle = pki.dir.join("bundle.pem");
+    let pems = [&other.ca, &pki.ca].map(|p| std::fs::read_to_string(p).unwrap());
+    std::fs::write(&bundle, pems.concat()).unwrap();
+    let ok = client(&server, &["--tls", "-m", "hi"])
+        .env("SSL_CERT_FILE", &bundle)
+        .run()
+        .success();
+    assert_eq!(ok.stdout, DEFAULT_ACK, "{ok}");
+    // The bench trusts the same way.
+    let addr = format!("127.0.0.1:{}", server.addr.port());
+    tcpack_cmd(&[
+        "bench", &addr, "--tls", "-c", "1", "-n", "2", "-d", "1", "--warmup", "0",
+    ])
+    .env("SSL_CERT_FILE", &bundle)
+    .run()
+    .success();
+    // A store without the test's CA: not trusted, exit 9, and how to trust it.
+    let out = client(&server, &["--tls", "-m", "hi"])
+        .env("SSL_CERT_FILE", &other.ca)
+        .run()
+        .code(9);
+    assert!(
+        out.stderr.contains("certificate is not trusted")
+            && out.stderr.contains("--tls-ca FILE")
+            && out.stderr.contains("SSL_CERT_FILE"),
         "{out}"
     );
 }
