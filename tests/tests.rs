@@ -11,6 +11,7 @@ mod client;
 mod cluster;
 mod faults;
 mod framing;
+mod metrics;
 mod panics;
 mod rules;
 mod scripts;
