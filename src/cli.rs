@@ -126,6 +126,7 @@ pub(crate) struct ClientTlsArgs {
     pub tls: bool,
 
     /// Trust the server's certificate if this PEM file (its CA, or the certificate itself) signed it
+    /// [default: the system's CAs, or the bundle named by SSL_CERT_FILE]
     #[arg(
         long,
         value_name = "FILE",
@@ -271,7 +272,8 @@ pub(crate) struct ServerArgs {
     #[arg(long)]
     pub reuse_port: bool,
 
-    /// Also answer health checks here: `status ok|draining` and counters, then close
+    /// Also answer health checks here: `status ok|draining` and counters, then close;
+    /// over HTTP, `GET /healthz` (200 ok, 503 draining) and `GET /metrics` (Prometheus)
     #[arg(long, value_name = "ADDR:PORT", value_parser = parse_bind)]
     pub status_bind: Option<SocketAddr>,
 
