@@ -167,7 +167,7 @@ impl Collector for Scrape {
         counter(
             &mut out,
             "tcpack_errors",
-            "Errors, by kind: accept, io, write_timeout, push, tls_handshake, panic, udp.",
+            "Errors, by kind: accept, io, write_timeout, push, tls_handshake, panic, udp, bad_frame.",
             &errors,
         )?;
         counter(
