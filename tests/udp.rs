@@ -492,7 +492,9 @@ fn udp_say_prints_each_answer_and_explains_failures() {
 
 #[test]
 fn a_udp_port_in_use_is_one_clear_line_and_exit_1() {
-    let taken = UdpSocket::bind("127.0.0.1:0").unwrap();
+    // Below the ephemeral range, so no test's TCP connection holds it on the
+    // TCP side that `--proto both` binds first.
+    let taken = UdpSocket::bind(("127.0.0.1", free_fixed_port())).unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     for proto in ["udp", "both"] {
         let mut command = TestCommand::new(tcpack());
