@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond Rust: netcat-openbsd's nc, python3,
-# iconv, script, setpriv, openssl (s_client), socat, haproxy and
-# systemd-analyze (for the service tests). A test whose tool is missing fails
+# iconv, script, setpriv, openssl (s_client), socat, haproxy,
+# systemd-analyze (for the service tests), mbpoll (the Modbus client the
+# framing tests drive) and promtool (from prometheus: it checks /metrics and
+# deploy/prometheus.yml). A test whose tool is missing fails
 # and says how to install it.
 # Uses apt-get where it can; otherwise says exactly what to install.
 set -euo pipefail
@@ -21,6 +23,8 @@ command -v openssl >/dev/null 2>&1 || required+=(openssl)
 command -v socat >/dev/null 2>&1 || required+=(socat)
 [ -x /usr/sbin/haproxy ] || command -v haproxy >/dev/null 2>&1 || required+=(haproxy)
 command -v systemd-analyze >/dev/null 2>&1 || required+=(systemd)
+command -v mbpoll >/dev/null 2>&1 || required+=(mbpoll)
+command -v promtool >/dev/null 2>&1 || required+=(prometheus)
 
 if [ ${#required[@]} -eq 0 ]; then
     exit 0

@@ -9,9 +9,13 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::framing::{Framing, TooLongToSend};
 use crate::log::RuleTag;
 use crate::rules::{Action, Choice, Context, HeldRules, Rules, Template, trim_line_end};
 use crate::stats::millis;
+
+/// A datagram is one message as it is: no framing.
+static DATAGRAM: Framing = Framing::Raw;
 
 /// What a message no rule answers gets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +32,8 @@ pub(crate) enum Reply {
 /// rules in force (with regex caches of its own) and its random numbers.
 pub(crate) struct Answerer<'c> {
     default: &'c Reply,
+    /// Under `len:` framing, answers get their length field.
+    framing: &'c Framing,
     in_force: Option<&'c Rules>,
     held: Option<HeldRules>,
     rng: fastrand::Rng,
@@ -37,6 +43,7 @@ impl<'c> Answerer<'c> {
     /// For connection `id`; `held` is what the worker kept from its last one.
     pub(crate) fn for_connection(
         default: &'c Reply,
+        framing: &'c Framing,
         in_force: Option<&'c Rules>,
         seed: Option<u64>,
         id: u64,
@@ -48,6 +55,7 @@ impl<'c> Answerer<'c> {
         });
         Self {
             default,
+            framing,
             in_force,
             held,
             rng,
@@ -67,6 +75,7 @@ impl<'c> Answerer<'c> {
         });
         Self {
             default,
+            framing: &DATAGRAM,
             in_force,
             held: None,
             rng,
@@ -98,6 +107,7 @@ impl<'c> Answerer<'c> {
             .map(|d| d.pick(&mut self.rng));
         Answer {
             default: self.default,
+            framing: self.framing,
             choice,
             delay,
         }
@@ -120,6 +130,7 @@ fn choose<'h>(
 /// The answer chosen for one message.
 pub(crate) struct Answer<'r> {
     default: &'r Reply,
+    framing: &'r Framing,
     /// The rule that answers, or `None` for the default.
     choice: Option<Choice<'r>>,
     /// How long to wait before answering.
@@ -144,10 +155,19 @@ impl Answer<'_> {
             .map_or(Action::Reply, |c| c.rule.action)
     }
 
-    /// Appends the answer's bytes to `out`: nothing for `silent` and `reset`.
-    pub(crate) fn render(&self, message: &[u8], sender: Sender, out: &mut Vec<u8>) {
+    /// Appends the answer's bytes to `out`, framed for the wire: nothing
+    /// for `silent` and `reset`. An answer too long for its `len:` field is
+    /// not appended.
+    pub(crate) fn render(
+        &self,
+        message: &[u8],
+        sender: Sender,
+        out: &mut Vec<u8>,
+    ) -> Result<(), TooLongToSend> {
+        let start = out.len();
         let context = || Context {
             message: trim_line_end(message),
+            raw: message,
             groups: self.choice.as_ref().map_or(&[], |c| c.groups.as_slice()),
             conn: sender.conn,
             seq: sender.seq,
@@ -161,22 +181,25 @@ impl Answer<'_> {
             },
             Some(choice) => match choice.rule.action {
                 Action::Reply | Action::Close => choice.rule.reply.render(&context(), out),
-                Action::Silent | Action::Reset => {}
+                Action::Silent | Action::Reset => return Ok(()),
             },
         }
+        self.framing.frame_out(out, start)
     }
 }
 
 /// Appends what the server sends unasked, a greeting or a push (`seq`
-/// counts pushes), rendered for connection `conn` from `peer`.
+/// counts pushes), rendered for connection `conn` from `peer` and framed
+/// for the wire (not appended if too long for its `len:` field).
 pub(crate) fn unprompted(
     template: &Template,
-    conn: u64,
-    seq: u64,
-    peer: SocketAddr,
+    framing: &Framing,
+    (conn, seq, peer): (u64, u64, SocketAddr),
     out: &mut Vec<u8>,
-) {
+) -> Result<(), TooLongToSend> {
+    let start = out.len();
     template.render(&Context::unprompted(conn, seq, peer), out);
+    framing.frame_out(out, start)
 }
 
 /// Who sent the message, for the templates' `{conn}`, `{seq}` and `{peer}`.
@@ -204,17 +227,18 @@ mod tests {
     #[test]
     fn without_rules_the_fixed_ack_or_the_message_itself() {
         let fixed = Reply::Fixed(b"ok\n".to_vec());
-        let mut answerer = Answerer::for_connection(&fixed, None, Some(1), 1, None);
+        let mut answerer = Answerer::for_connection(&fixed, &Framing::Raw, None, Some(1), 1, None);
         answerer.refresh();
         let answer = answerer.decide(b"hello\n");
         assert!(answer.tag().is_none() && answer.delay.is_none());
         let mut out = b"before ".to_vec();
-        answer.render(b"hello\n", sender(), &mut out);
+        answer.render(b"hello\n", sender(), &mut out).unwrap();
         assert_eq!(out, b"before ok\n");
         out.clear();
         let mut echo = Answerer::for_receiver(&Reply::Echo, None, None, 0);
         echo.decide(b"\xff\x00bytes")
-            .render(b"\xff\x00bytes", sender(), &mut out);
+            .render(b"\xff\x00bytes", sender(), &mut out)
+            .unwrap();
         assert_eq!(out, b"\xff\x00bytes");
     }
 }

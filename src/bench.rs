@@ -3,7 +3,7 @@
 //! One thread per connection, blocking I/O, like the server. Every loop is
 //! bounded by `--duration` (and `--messages` where given).
 
-use std::io::{self, BufRead, BufReader, ErrorKind, Write};
+use std::io::{self, BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Barrier};
@@ -13,12 +13,15 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use crate::client_stream::{Link, TlsClient, TlsOptions};
+use crate::framing::Framing;
 
+mod answers;
 mod measurement;
 mod proc_stat;
 mod report;
 mod udp;
 
+use answers::Answers;
 use measurement::{Clock, Measurement, nanos};
 use proc_stat::{cpu_seconds, rss_kib};
 pub(crate) use report::{Latency, Report, ServerUsage};
@@ -71,6 +74,10 @@ pub(crate) struct BenchConfig {
     pub timeout: Duration,
     /// The server's process, for its CPU time and memory.
     pub server_pid: Option<u32>,
+    /// How messages are framed and answers cut.
+    pub framing: Framing,
+    /// Each message is these hex bytes (with placeholders).
+    pub hex: Option<String>,
     /// The report as JSON.
     pub json: bool,
     pub udp: bool,
@@ -119,7 +126,8 @@ fn measure(args: &BenchConfig, addr: SocketAddr) -> Result<Report> {
             crate::exit::UsageError("--udp and --tls: TLS runs over TCP only".into()).into(),
         );
     }
-    let message = line_of(args.size);
+    let message = answers::message(&args.framing, args.hex.as_deref(), args.size)
+        .map_err(|e| anyhow::Error::new(crate::exit::UsageError(e)))?;
     let tls = TlsClient::new(&args.tls, &addr.ip().to_string())
         .map_err(|e| anyhow::Error::new(crate::exit::UsageError(e)))?
         .map(|mut tls| {
@@ -129,7 +137,11 @@ fn measure(args: &BenchConfig, addr: SocketAddr) -> Result<Report> {
             tls.config = Arc::new(config);
             tls
         });
-    let target = Arc::new(Target { addr, tls });
+    let target = Arc::new(Target {
+        addr,
+        tls,
+        framing: args.framing.clone(),
+    });
     let _idle = match args.scenario {
         Scenario::Idle => hold_idle(&target, args.idle, args.timeout)?,
         _ => Vec::new(),
@@ -205,12 +217,24 @@ fn measure(args: &BenchConfig, addr: SocketAddr) -> Result<Report> {
     let mut merged = Measurement::new();
     for handle in handles {
         // Progress once a second on stderr while waiting; no busy loop.
-        while !handle.is_finished() {
-            let wait = Duration::from_millis(100);
-            thread::park_timeout(wait);
-            if server_before.is_none() && clock.measuring(Instant::now()) {
+        loop {
+            // The server's CPU is read when the measured part starts, not
+            // up to one wait later: a short run would miss most of it.
+            let reading_due = args.server_pid.is_some() && server_before.is_none();
+            if reading_due && clock.measuring(Instant::now()) {
                 server_before = args.server_pid.and_then(cpu_seconds);
             }
+            if handle.is_finished() {
+                break;
+            }
+            let wait = match reading_due && server_before.is_none() {
+                true => clock
+                    .measure_from
+                    .saturating_duration_since(Instant::now())
+                    .clamp(Duration::from_millis(1), Duration::from_millis(100)),
+                false => Duration::from_millis(100),
+            };
+            thread::park_timeout(wait);
             if last_progress.elapsed() >= Duration::from_secs(1) {
                 last_progress = Instant::now();
                 eprintln!(
@@ -275,19 +299,11 @@ fn measure(args: &BenchConfig, addr: SocketAddr) -> Result<Report> {
     })
 }
 
-/// A message of `size` bytes: `x`s and a final `\n`.
-fn line_of(size: usize) -> Vec<u8> {
-    let mut line = vec![b'x'; size.max(1)];
-    if let Some(last) = line.last_mut() {
-        *last = b'\n';
-    }
-    line
-}
-
 /// Where the client threads connect, and how.
 struct Target {
     addr: SocketAddr,
     tls: Option<TlsClient>,
+    framing: Framing,
 }
 
 /// A connection, TLS if the target wants it, read through a buffer; writes go to `get_mut()`.
@@ -298,18 +314,6 @@ fn open(target: &Target, timeout: Duration) -> io::Result<BufReader<Link>> {
     link.socket().set_read_timeout(Some(timeout))?;
     link.socket().set_write_timeout(Some(timeout))?;
     Ok(BufReader::new(link))
-}
-
-/// Reads one answer line; `Ok(false)` if it was a busy / shutting-down notice.
-fn read_ack(reader: &mut impl BufRead, line: &mut Vec<u8>) -> io::Result<bool> {
-    line.clear();
-    if reader.read_until(b'\n', line)? == 0 {
-        return Err(io::Error::new(
-            ErrorKind::UnexpectedEof,
-            "server closed the connection",
-        ));
-    }
-    Ok(!crate::protocol::is_notice(line))
 }
 
 /// rr (depth 1) and pipeline (depth K): a persistent connection writing
@@ -324,7 +328,6 @@ fn request_response(
     measured: &mut Measurement,
 ) {
     let burst = message.repeat(depth.max(1));
-    let mut line = Vec::new();
     let mut sent = 0u64;
     while clock.running() && (messages == 0 || sent < messages) {
         let mut reader = match open(target, timeout) {
@@ -335,13 +338,14 @@ fn request_response(
                 continue;
             }
         };
+        let mut answers = Answers::new(&target.framing);
         let result: io::Result<()> = (|| {
             while clock.running() && (messages == 0 || sent < messages) {
                 let began = Instant::now();
                 reader.get_mut().write_all(&burst)?;
                 sent += depth as u64;
                 for _ in 0..depth {
-                    if !read_ack(&mut reader, &mut line)? {
+                    if !answers.next(&mut reader)? {
                         measured.busy += 1;
                         return Ok(());
                     }
@@ -376,7 +380,7 @@ fn connect_loop(
             let mut reader = open(target, timeout)?;
             reader.get_mut().write_all(message)?;
             reader.get_mut().finish();
-            let acked = read_ack(&mut reader, &mut line)?;
+            let acked = Answers::new(&target.framing).next(&mut reader)?;
             // Wait for the server's close, as nc -N does, so its side goes first.
             while reader.read_until(b'\n', &mut line)? > 0 {}
             Ok(acked)
@@ -407,13 +411,9 @@ fn hold_idle(target: &Target, count: usize, timeout: Duration) -> Result<Vec<Buf
 
 #[cfg(test)]
 mod tests {
+    use super::answers::read_line;
     use super::*;
-
-    #[test]
-    fn messages_are_lines_of_the_asked_size() {
-        assert_eq!(line_of(1), b"\n");
-        assert_eq!(line_of(4), b"xxx\n");
-    }
+    use std::io::ErrorKind;
 
     #[test]
     fn busy_notices_are_not_acks() {
@@ -426,10 +426,10 @@ mod tests {
         drop(server);
         let mut reader = BufReader::new(client.try_clone().unwrap());
         let mut line = Vec::new();
-        assert!(read_ack(&mut reader, &mut line).unwrap());
-        assert!(!read_ack(&mut reader, &mut line).unwrap());
+        assert!(read_line(&mut reader, &mut line).unwrap());
+        assert!(!read_line(&mut reader, &mut line).unwrap());
         assert_eq!(
-            read_ack(&mut reader, &mut line).unwrap_err().kind(),
+            read_line(&mut reader, &mut line).unwrap_err().kind(),
             ErrorKind::UnexpectedEof
         );
         let _ = client.flush();

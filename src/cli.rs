@@ -95,9 +95,13 @@ pub(crate) struct ClientArgs {
     #[arg(long)]
     pub no_wait: bool,
 
-    /// Messages are hex bytes ("48 69 0a"); acks are shown as hex
+    /// Messages are hex bytes ("48 69 0a", with placeholders such as {crc16_modbus}); acks are shown as hex
     #[arg(long)]
     pub hex: bool,
+
+    /// Frame messages and cut answers as a server with this --framing does [default: answers end at \n, or with a read]
+    #[arg(long, value_name = "FRAMING", long_help = CLIENT_FRAMING_HELP, conflicts_with = "udp")]
+    pub framing: Option<Framing>,
 
     /// Print only the acks: no progress, round-trip times or summary
     #[arg(short, long)]
@@ -122,6 +126,7 @@ pub(crate) struct ClientTlsArgs {
     pub tls: bool,
 
     /// Trust the server's certificate if this PEM file (its CA, or the certificate itself) signed it
+    /// [default: the system's CAs, or the bundle named by SSL_CERT_FILE]
     #[arg(
         long,
         value_name = "FILE",
@@ -150,10 +155,6 @@ pub(crate) struct ClientTlsArgs {
 
 // The core's own enums, spelt for the command line: each value's name,
 // aliases and the help `--help` lists for it.
-value_enum!(Framing {
-    Raw => "raw": "One ack per read of up to 1024 bytes, as the tutorial's `recv(1024)`",
-    Line => "line": "One ack per `\\n`-terminated line; a final unterminated line is acked at EOF",
-});
 value_enum!(Proto {
     Tcp => "tcp": "TCP only",
     Udp => "udp": "UDP only: each datagram is one message",
@@ -180,6 +181,26 @@ value_enum!(Scenario {
     Idle => "idle": "Hold --idle silent connections while fresh clients measure their time to an answer",
 });
 
+/// `--framing`'s long help: the framings, as docs/framing.md lists them.
+const FRAMING_HELP: &str = "How a connection's bytes are cut into messages, each answered once:
+  raw        one message per read of up to 1024 bytes, as the tutorial's recv(1024)
+  line       one per \\n-terminated line; a final unterminated line is one at EOF
+  delim:SEQ  one per byte sequence SEQ, which stays part of it; SEQ in escapes or hex:
+             delim:\\r\\n, delim:0x03, delim:0x7e, delim:;
+  fixed:N    every N bytes
+  len:FIELD[@OFFSET][+ADJ|-ADJ]
+             a length field FIELD (u8, u16be, u16le, u32be, u32le) starting OFFSET bytes
+             into the frame (default 0); its value is the number of bytes after it plus
+             ADJ (+2: a u16 that counts itself). The message is the frame without the
+             field, and tcpack writes the field into everything it sends. Modbus TCP is
+             len:u16be@4. A length over --max-frame closes the connection";
+
+/// The client's and bench's `--framing` long help.
+const CLIENT_FRAMING_HELP: &str = "Frame what is sent and cut what comes back as a server with this --framing does:
+line and raw as without it; delim:SEQ ends each message with SEQ; fixed:N and len:FIELD[@OFFSET][+ADJ|-ADJ]
+send messages as they are, len: with its length field written in, and show each answer without it.
+Without --framing the client ends text messages with \\n and takes an answer to end at \\n or with a read";
+
 /// `tcpack server`'s flags; `config` checks them into a `ServerConfig`.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct ServerArgs {
@@ -195,8 +216,8 @@ pub(crate) struct ServerArgs {
     #[arg(long, value_name = "N", default_value_t = 128, value_parser = clap::value_parser!(i32).range(1..))]
     pub backlog: i32,
 
-    /// raw: one ack per read (up to 1024 bytes); line: one ack per \n-terminated line
-    #[arg(long, value_enum, default_value_t = Framing::Raw)]
+    /// How messages are cut: raw, line, delim:SEQ, fixed:N or len:FIELD[@OFFSET][+ADJ|-ADJ] (--help says more)
+    #[arg(long, value_name = "FRAMING", default_value = "raw", long_help = FRAMING_HELP)]
     pub framing: Framing,
 
     /// Text of the ack; \n \r \t \\ are escapes, as in printf [default: 已收到\n]
@@ -235,9 +256,9 @@ pub(crate) struct ServerArgs {
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_secs)]
     pub write_timeout: Duration,
 
-    /// Line framing: longer lines are cut into pieces of this size, each acked
-    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024, value_parser = at_least_one)]
-    pub max_line: usize,
+    /// Longest message buffered: longer lines and delim messages are cut into pieces, a longer len: frame closes the connection
+    #[arg(long, visible_alias = "max-line", value_name = "BYTES", default_value_t = 64 * 1024, value_parser = at_least_one)]
+    pub max_frame: usize,
 
     /// Console log format, one event a line
     #[arg(long, value_enum, value_name = "FORMAT", default_value_t = LogFormat::Text)]
@@ -251,7 +272,8 @@ pub(crate) struct ServerArgs {
     #[arg(long)]
     pub reuse_port: bool,
 
-    /// Also answer health checks here: `status ok|draining` and counters, then close
+    /// Also answer health checks here: `status ok|draining` and counters, then close;
+    /// over HTTP, `GET /healthz` (200 ok, 503 draining) and `GET /metrics` (Prometheus)
     #[arg(long, value_name = "ADDR:PORT", value_parser = parse_bind)]
     pub status_bind: Option<SocketAddr>,
 
@@ -460,6 +482,14 @@ pub(crate) struct BenchArgs {
     /// The server's process id: adds its CPU time per op and memory (Linux /proc)
     #[arg(long, value_name = "PID")]
     pub server_pid: Option<u32>,
+
+    /// Frame messages and cut answers as a server with this --framing does (line: as without it)
+    #[arg(long, value_name = "FRAMING", default_value = "line", long_help = CLIENT_FRAMING_HELP)]
+    pub framing: Framing,
+
+    /// Each message is these hex bytes (placeholders such as {crc16_modbus} too) instead of --size bytes
+    #[arg(long, value_name = "HEX")]
+    pub hex: Option<String>,
 
     /// Print the report as JSON
     #[arg(long)]

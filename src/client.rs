@@ -1,6 +1,7 @@
 //! `tcpack client`: the tutorial's client, grown up. Sends messages one at a
 //! time, waits for each ack, and says clearly why when it cannot.
 
+use std::collections::VecDeque;
 use std::io::{self, ErrorKind, IsTerminal, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
@@ -9,7 +10,9 @@ use std::time::{Duration, Instant};
 use crate::client_stream::{Link, TlsClient, TlsError};
 use crate::decode::DecodeMode;
 use crate::decode::TextDecoder;
+use crate::framing::{Framer, Framing};
 use crate::protocol::DEFAULT_ADDRESS;
+use crate::rules::{Context, Template};
 
 mod error;
 mod input;
@@ -17,7 +20,7 @@ mod udp;
 
 pub(crate) use error::ClientError;
 use error::usage;
-use input::{parse_hex, parse_target, prompt, prompt_target, read_line};
+use input::{parse_target, prompt, prompt_target, read_line};
 use udp::Datagrams;
 
 /// Round-trip times so far; shared with the Ctrl-C handler, which prints them.
@@ -85,6 +88,8 @@ pub(crate) struct ClientConfig {
     pub no_wait: bool,
     /// Messages are hex bytes, acks shown as hex.
     pub hex: bool,
+    /// How messages are framed and answers cut; `None`: lines, or reads.
+    pub framing: Option<Framing>,
     /// Only the acks on stdout.
     pub quiet: bool,
     pub udp: bool,
@@ -163,10 +168,13 @@ impl Client {
                     ));
                 }
             }
+            let binary = args.framing.as_ref().is_some_and(Framing::is_binary);
             Channel::Tcp(Connection {
                 link,
                 received: Vec::new(),
-                decoder: TextDecoder::new(self.ack_mode()),
+                framer: args.framing.as_ref().and_then(answer_framer),
+                answers: VecDeque::new(),
+                decoder: TextDecoder::new(self.ack_mode()).binary_frames(binary),
             })
         };
         let result = self.send_all(&mut channel, source);
@@ -279,17 +287,33 @@ impl Client {
         }
     }
 
+    /// The bytes of one message, framed as `--framing` says: `add_newline`
+    /// for `-m` text (a line from stdin has its own).
     fn encode(&self, text: &str, add_newline: bool) -> Result<Vec<u8>, ClientError> {
-        if self.args.hex {
-            return parse_hex(text);
-        }
-        let mut bytes = self.args.encoding.encode(text).ok_or_else(|| {
-            usage(&format!(
-                "{text:?} has characters GBK cannot encode; use --encoding utf-8"
-            ))
-        })?;
-        if add_newline {
-            bytes.push(b'\n');
+        let framing = self.args.framing.as_ref();
+        let mut bytes = if self.args.hex {
+            render_hex(text)?
+        } else {
+            let mut bytes = self.args.encoding.encode(text).ok_or_else(|| {
+                usage(&format!(
+                    "{text:?} has characters GBK cannot encode; use --encoding utf-8"
+                ))
+            })?;
+            let ending = framing.map_or(Some(&b"\n"[..]), Framing::terminator);
+            if !add_newline && !matches!(framing, None | Some(Framing::Line | Framing::Raw)) {
+                // A line of stdin: its `\n` gives way to the framing's own ending.
+                let line = crate::rules::trim_line_end(&bytes).len();
+                bytes.truncate(line);
+                bytes.extend_from_slice(ending.unwrap_or_default());
+            } else if add_newline {
+                bytes.extend_from_slice(ending.unwrap_or_default());
+            }
+            bytes
+        };
+        if let Some(framing) = framing {
+            framing
+                .frame_out(&mut bytes, 0)
+                .map_err(|e| usage(&e.to_string()))?;
         }
         Ok(bytes)
     }
@@ -321,20 +345,52 @@ struct Connection {
     link: Link,
     /// Bytes received but not yet handed out as an ack.
     received: Vec<u8>,
+    /// Under delim, fixed and len framing: cuts the answers.
+    framer: Option<Framer>,
+    /// Answers the framer cut but not yet handed out.
+    answers: VecDeque<Vec<u8>>,
     decoder: TextDecoder,
+}
+
+/// A framer for the answers, where `--framing` cuts them otherwise than
+/// the client always has (at `\n`, or with a read).
+fn answer_framer(framing: &Framing) -> Option<Framer> {
+    match framing {
+        Framing::Raw | Framing::Line => None,
+        _ => Some(Framer::new(framing, usize::MAX)),
+    }
+}
+
+/// `--hex` text with placeholders (`01 03 00 00 00 02 {crc16_modbus}`),
+/// rendered with no message to refer to.
+fn render_hex(text: &str) -> Result<Vec<u8>, ClientError> {
+    let template = Template::parse_hex(text).map_err(|e| usage(&e))?;
+    let mut bytes = Vec::new();
+    let nowhere = SocketAddr::from(([0, 0, 0, 0], 0));
+    template.render(&Context::unprompted(0, 0, nowhere), &mut bytes);
+    Ok(bytes)
 }
 
 impl Connection {
     /// An ack is one line; a server whose reply has no `\n` (like the
-    /// tutorial's) acks with whatever one read brings.
+    /// tutorial's) acks with whatever one read brings. Under delim, fixed
+    /// and len framing, it is one frame (without its length field).
     fn read_ack(&mut self, seq: u64, timeout: Duration) -> Result<Vec<u8>, ClientError> {
         let deadline = Instant::now() + timeout;
         let mut buf = [0u8; 4096];
         loop {
-            if let Some(newline) = memchr::memchr(b'\n', &self.received) {
+            if let Some(framer) = &mut self.framer {
+                let answers = &mut self.answers;
+                framer
+                    .push(&self.received, &mut |m| answers.push_back(m.to_vec()))
+                    .map_err(|e| ClientError::Io("reading the ack", io::Error::other(e)))?;
+                self.received.clear();
+                if let Some(answer) = self.answers.pop_front() {
+                    return Ok(answer);
+                }
+            } else if let Some(newline) = memchr::memchr(b'\n', &self.received) {
                 return Ok(self.received.drain(..=newline).collect());
-            }
-            if !self.received.is_empty() {
+            } else if !self.received.is_empty() {
                 return Ok(std::mem::take(&mut self.received));
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -396,6 +452,54 @@ fn connect(target: &str, timeout: Duration) -> Result<TcpStream, ClientError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_messages_take_placeholders() {
+        assert_eq!(render_hex("48 69 0a").unwrap(), b"Hi\n");
+        assert_eq!(render_hex("48690A").unwrap(), b"Hi\n");
+        assert_eq!(render_hex("0x48 0x69").unwrap(), b"Hi");
+        assert_eq!(
+            render_hex("01 03 00 00 00 0A {crc16_modbus}").unwrap(),
+            b"\x01\x03\x00\x00\x00\x0a\xc5\xcd"
+        );
+        assert!(render_hex("4").is_err());
+        assert!(render_hex("zz").is_err());
+        assert!(render_hex("01 {nope}").is_err());
+    }
+
+    #[test]
+    fn messages_are_framed_as_the_server_frames_them() {
+        let client = |framing: Option<&str>, hex: bool| {
+            Client::new(ClientConfig {
+                target: Vec::new(),
+                messages: Vec::new(),
+                count: None,
+                interval: 0,
+                encoding: crate::encoding::TextEncoding::Utf8,
+                timeout: Duration::from_secs(1),
+                no_wait: false,
+                hex,
+                framing: framing.map(|f| f.parse().unwrap()),
+                quiet: true,
+                udp: false,
+                retries: 0,
+                tls: crate::client_stream::TlsOptions::default(),
+            })
+        };
+        let sent =
+            |framing, text, add_newline| client(framing, false).encode(text, add_newline).unwrap();
+        assert_eq!(sent(None, "hello", true), b"hello\n");
+        assert_eq!(sent(Some("line"), "hello", true), b"hello\n");
+        assert_eq!(sent(Some("len:u16be"), "hello", true), b"\x00\x05hello");
+        assert_eq!(sent(Some("len:u16be"), "hello\n", false), b"\x00\x05hello");
+        assert_eq!(sent(Some("delim:\\r\\n"), "hi", true), b"hi\r\n");
+        assert_eq!(sent(Some("delim:0x03"), "hi\n", false), b"hi\x03");
+        assert_eq!(sent(Some("fixed:2"), "hi", true), b"hi");
+        let modbus = client(Some("len:u16be@4"), true)
+            .encode("00 01 00 00 01 03 00 00 00 02", true)
+            .unwrap();
+        assert_eq!(modbus, b"\x00\x01\x00\x00\x00\x06\x01\x03\x00\x00\x00\x02");
+    }
 
     #[test]
     fn summary_reads_like_ping() {

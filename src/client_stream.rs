@@ -25,7 +25,7 @@ pub(crate) enum Link {
 pub(crate) struct TlsOptions {
     /// `--tls`: without it, the rest is unused.
     pub enabled: bool,
-    /// Trust a server certificate this PEM file signed.
+    /// Trust a server certificate this PEM file signed (else the system's CAs).
     pub ca: Option<PathBuf>,
     /// Trust any server certificate.
     pub insecure: bool,
@@ -57,11 +57,7 @@ impl TlsClient {
                 );
                 Trust::Anything
             }
-            (None, false) => {
-                return Err(
-                    "--tls needs to know whom to trust: --tls-ca FILE (the certificate `tcpack server --tls-save-cert FILE` wrote, or its CA), or --insecure".into(),
-                );
-            }
+            (None, false) => Trust::System,
         };
         let identity = options.cert.as_deref().zip(options.key.as_deref());
         Ok(Some(TlsClient {
@@ -147,7 +143,7 @@ pub(crate) enum TlsError {
     #[error("TLS setup: {0}")]
     Setup(String),
     #[error(
-        "the server's certificate is not trusted ({0}): trust it with --tls-ca FILE (the certificate `tcpack server --tls-save-cert FILE` wrote, or its CA), or skip the check with --insecure"
+        "the server's certificate is not trusted ({0}): trust it with --tls-ca FILE (the certificate `tcpack server --tls-save-cert FILE` wrote, or its CA), add its CA to the system's store (or to a bundle named by SSL_CERT_FILE), or skip the check with --insecure"
     )]
     Untrusted(String),
     #[error(

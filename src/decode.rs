@@ -24,6 +24,9 @@ pub enum DecodeMode {
 /// until its last bytes arrive.
 pub struct TextDecoder {
     mode: DecodeMode,
+    /// Messages are binary frames: each stands alone, and in auto mode one
+    /// that is not text is shown as hex.
+    binary: bool,
     utf8: Decoder,
     gbk: Decoder,
     utf8_text: String,
@@ -36,6 +39,7 @@ impl TextDecoder {
     pub fn new(mode: DecodeMode) -> Self {
         Self {
             mode,
+            binary: false,
             utf8: UTF_8.new_decoder_without_bom_handling(),
             gbk: GBK.new_decoder_without_bom_handling(),
             utf8_text: String::new(),
@@ -44,11 +48,30 @@ impl TextDecoder {
         }
     }
 
+    /// For binary framings (`len`, `fixed`, `delim` with an unprintable
+    /// delimiter): each message is decoded alone, and with
+    /// `auto` one that is not text (invalid, or with control characters
+    /// other than tab, CR and LF) is shown as hex rather than escaped.
+    pub fn binary_frames(mut self, binary: bool) -> Self {
+        self.binary = binary;
+        self
+    }
+
     /// Shows one message: text without its line ending, or every byte in hex.
     /// `last` is true for the final message of a connection, so a dangling
     /// partial character is shown as malformed instead of held back.
-    pub fn decode(&mut self, message: &[u8], last: bool) -> &str {
+    pub fn decode(&mut self, message: &[u8], mut last: bool) -> &str {
         self.shown.clear();
+        if self.binary {
+            // A fresh decoder per frame costs no allocation.
+            self.utf8 = UTF_8.new_decoder_without_bom_handling();
+            self.gbk = GBK.new_decoder_without_bom_handling();
+            last = true;
+            if self.mode == DecodeMode::Auto && !is_text(message) {
+                crate::hex::push(&mut self.shown, message);
+                return &self.shown;
+            }
+        }
         let bytes = trim_line_ending(message);
         match self.mode {
             DecodeMode::Hex => crate::hex::push(&mut self.shown, message),
@@ -85,6 +108,28 @@ impl TextDecoder {
         self.utf8 = UTF_8.new_decoder_without_bom_handling();
         self.gbk = GBK.new_decoder_without_bom_handling();
         self.decode(message, true)
+    }
+}
+
+/// UTF-8 or GBK text without control characters other than `\t \r \n`.
+fn is_text(bytes: &[u8]) -> bool {
+    let plain = |text: &str| {
+        !text
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\t' | '\r' | '\n'))
+    };
+    if bytes
+        .iter()
+        .any(|&b| b < 0x20 && !matches!(b, b'\t' | b'\r' | b'\n') || b == 0x7f)
+    {
+        return false;
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => plain(text),
+        Err(_) => {
+            let (text, malformed) = GBK.decode_without_bom_handling(bytes);
+            !malformed && plain(&text)
+        }
     }
 }
 
@@ -210,6 +255,22 @@ mod tests {
         assert_eq!(decoder.decode_whole("已收到\n".as_bytes()), "已收到");
         assert_eq!(decoder.decode_whole(b"\xc4\xe3\xba\xc3"), "你好");
         assert_eq!(decoder.decode_whole(b""), "");
+    }
+
+    #[test]
+    fn binary_frames_that_are_not_text_are_hex() {
+        let mut decoder = TextDecoder::new(DecodeMode::Auto).binary_frames(true);
+        assert_eq!(decoder.decode(b"\x00\x01\x03\xff", false), "00 01 03 ff");
+        // Valid UTF-8, but control characters: not text.
+        assert_eq!(decoder.decode(b"ok\x1b[2J", false), "6f 6b 1b 5b 32 4a");
+        assert_eq!(decoder.decode(b"\xff\xfe", false), "ff fe");
+        assert_eq!(decoder.decode("已收到\r\n".as_bytes(), false), "已收到");
+        assert_eq!(decoder.decode(b"a\tb", false), "a\\tb");
+        assert_eq!(decoder.decode(b"\xc4\xe3\xba\xc3", false), "你好");
+        // Each frame alone: a character cut at a frame's end is not held.
+        assert_eq!(decoder.decode(b"ok\xe5", false), "6f 6b e5");
+        let mut utf8 = TextDecoder::new(DecodeMode::Utf8).binary_frames(true);
+        assert_eq!(utf8.decode(b"ok\x00", false), "ok\\x00");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 mod answer;
 mod bench;
+mod checksum;
 mod cli;
 mod client;
 mod client_stream;

@@ -73,7 +73,7 @@ pub(crate) enum Event<'a> {
         addr: SocketAddr,
         workers: usize,
         backlog: i32,
-        framing: &'static str,
+        framing: &'a str,
         max_open_files: Option<u64>,
         /// Slots of the futex hash table sized for the workers; `None`: the kernel's default.
         futex_slots: Option<usize>,

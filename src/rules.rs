@@ -239,8 +239,10 @@ mod tests {
             text.prop_map(|t| (Matcher::contains(&t), format!("contains {t}"))),
             prop::sample::select(vec!["^a", "b$", "a+b", "(a)(b)?", "[^a]", ""])
                 .prop_map(|p| (Matcher::regex(p).unwrap(), format!("regex {p}"))),
-            prop::collection::vec(prop::sample::select(b"ab\n".to_vec()), 1..3)
-                .prop_map(|b| (Matcher::Hex(b.clone()), format!("hex {b:?}"))),
+            prop::collection::vec(prop::sample::select(b"ab\n".to_vec()), 1..3).prop_map(|b| (
+                Matcher::Hex(b.iter().map(|&x| Some(x)).collect()),
+                format!("hex {b:?}")
+            )),
         ]
     }
 
@@ -281,7 +283,7 @@ mod tests {
             prop_assert_eq!(choice.as_ref().map(|c| c.number), expected);
             if let Some(choice) = choice {
                 let mut out = Vec::new();
-                let context = Context { message, groups: &choice.groups, conn: 1, seq: 1, peer: "127.0.0.1:1".parse().unwrap() };
+                let context = Context { message, raw: &raw, groups: &choice.groups, conn: 1, seq: 1, peer: "127.0.0.1:1".parse().unwrap() };
                 choice.rule.reply.render(&context, &mut out);
                 prop_assert_eq!(out, b"x".to_vec());
             }

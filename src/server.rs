@@ -15,14 +15,17 @@ mod connection;
 mod console;
 mod control;
 mod conversation;
+mod http;
 mod lifecycle;
 mod listener;
+mod metrics;
 mod push;
 mod registry;
 mod shared;
 mod shutdown;
 mod signals;
 mod status_port;
+mod thread_budget;
 mod tls_session;
 mod udp;
 mod worker;
@@ -36,6 +39,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use threadpool::ThreadPool;
 
+use thread_budget::ThreadBudget;
+
 use self::closer::Closer;
 use self::lifecycle::Lifecycle;
 use self::lifecycle::Phase;
@@ -44,7 +49,6 @@ use self::shared::ServerState;
 use self::shutdown::{Helpers, Threads};
 use self::udp::Udp;
 use crate::config::ServerConfig;
-use crate::framing::Framing;
 use crate::log::{Event, Logger, Sink};
 use crate::protocol::Proto;
 use crate::stats::Stats;
@@ -128,7 +132,7 @@ impl Server {
         // 2048 thread starts away.
         let (pool, futex_slots) = match listener {
             Some(_) => {
-                let (pool, slots) = start_workers(&state);
+                let (pool, slots) = start_workers(&state)?;
                 (Some(pool), slots)
             }
             None => (None, None),
@@ -178,15 +182,21 @@ fn abandon(state: &ServerState, pool: Option<ThreadPool>, udp: Option<Udp>) {
 
 /// The pool, each thread running one worker's loop for the server's life,
 /// and the futex table's size if the kernel let us set it.
-fn start_workers(state: &Arc<ServerState>) -> (ThreadPool, Option<usize>) {
-    let workers = state.config.workers;
+fn start_workers(state: &Arc<ServerState>) -> Result<(ThreadPool, Option<usize>)> {
+    let config = &state.config;
+    let workers = config.workers;
+    let receivers = if config.proto.udp() {
+        config.udp_workers
+    } else {
+        0
+    };
+    let needed = workers + OTHER_THREADS + receivers;
+    if let Some(budget) = ThreadBudget::now() {
+        budget.check(workers, needed).map_err(anyhow::Error::msg)?;
+    }
     // A kernel with one global futex table refuses: nothing to size then.
     let futex_slots = crate::sys::size_futex_table(workers + OTHER_THREADS).ok();
-    let pool = threadpool::Builder::new()
-        .num_threads(workers)
-        .thread_name("tcpack-worker".into())
-        .thread_stack_size(WORKER_STACK)
-        .build();
+    let pool = build_pool(workers)?;
     // One job per thread, for the server's life: the job takes connections
     // from the registry, whose queue is bounded and visible, so the pool's
     // own unbounded queue stays empty (registry.rs says more).
@@ -194,7 +204,29 @@ fn start_workers(state: &Arc<ServerState>) -> (ThreadPool, Option<usize>) {
         let state = Arc::clone(state);
         pool.execute(move || worker::run(&state, number));
     }
-    (pool, futex_slots)
+    Ok((pool, futex_slots))
+}
+
+/// The pool, or an error if a thread would not start (out of memory, or a
+/// limit `ThreadBudget` does not see). `threadpool` panics then; the
+/// threads started so far end when the pool's queue closes with the panic.
+fn build_pool(workers: usize) -> Result<ThreadPool> {
+    let quiet = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let built = std::panic::catch_unwind(|| {
+        threadpool::Builder::new()
+            .num_threads(workers)
+            .thread_name("tcpack-worker".into())
+            .thread_stack_size(WORKER_STACK)
+            .build()
+    });
+    std::panic::set_hook(quiet);
+    built.map_err(|panic| {
+        anyhow::anyhow!(
+            "cannot start {workers} worker threads ({}): use fewer --workers",
+            crate::log::panic_message(panic.as_ref())
+        )
+    })
 }
 
 /// The drain, reaper, status, heartbeat and console threads.
@@ -294,10 +326,7 @@ fn announce(state: &ServerState, addr: SocketAddr, futex_slots: Option<usize>, u
                 addr,
                 workers: config.workers,
                 backlog: config.backlog,
-                framing: match config.framing {
-                    Framing::Raw => "raw",
-                    Framing::Line => "line",
-                },
+                framing: &config.framing.to_string(),
                 max_open_files,
                 futex_slots,
             },

@@ -104,6 +104,11 @@ pub(crate) enum Trust<'a> {
     Ca(&'a Path),
     /// Nothing: `--insecure`.
     Anything,
+    /// The system's CA store, as curl and `openssl s_client` trust it:
+    /// the PEM bundle at `SSL_CERT_FILE` (or the files in `SSL_CERT_DIR`)
+    /// when set, else the system's (`/etc/ssl/certs/ca-certificates.crt`
+    /// and the usual places, found by `rustls-native-certs`).
+    System,
 }
 
 /// Builds the client's TLS configuration, with a client certificate for mutual TLS.
@@ -116,6 +121,7 @@ pub(crate) fn client(
         .map_err(|e| format!("TLS setup: {e}"))?;
     let builder = match trust {
         Trust::Ca(path) => builder.with_root_certificates(roots(path, "--tls-ca")?),
+        Trust::System => builder.with_root_certificates(system_roots()),
         Trust::Anything => builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(insecure::AcceptAnyCertificate::new(
@@ -174,6 +180,16 @@ fn roots(path: &Path, flag: &str) -> Result<RootCertStore, String> {
         })?;
     }
     Ok(roots)
+}
+
+/// The system's CA certificates. What cannot be read is left out: a
+/// server they do not vouch for then fails verification (exit 9), whose
+/// message says how to trust it.
+fn system_roots() -> RootCertStore {
+    let found = rustls_native_certs::load_native_certs();
+    let mut roots = RootCertStore::empty();
+    roots.add_parsable_certificates(found.certs);
+    roots
 }
 
 fn pem_error(flag: &str, path: &Path, error: &rustls_pki_types::pem::Error) -> String {

@@ -1,7 +1,7 @@
 //! `tcpack bench` against the real server: each scenario runs, counts what it
 //! did and reports it, as a table or as JSON.
 
-use crate::util::{Server, free_port, tcpack_cmd, unresolvable_host};
+use crate::util::{Server, cpu_ticks, free_port, tcpack_cmd, unresolvable_host};
 
 /// The JSON report of a run that must succeed.
 fn bench(server: &Server, args: &[&str]) -> serde_json::Value {
@@ -123,4 +123,41 @@ fn the_idle_table_counts_the_idle_connections() {
     let server = Server::start(&["--framing", "line", "--quiet"]);
     let stdout = bench_table(&server, &["--scenario", "idle", "--idle", "5", "-n", "3"]);
     assert!(stdout.contains("(5 idle connections,"), "{stdout}");
+}
+
+#[test]
+fn server_pid_reports_the_cpu_and_memory_the_server_used() {
+    let server = Server::start(&["--framing", "line", "--quiet"]);
+    let before = cpu_ticks(server.pid());
+    let report = bench(&server, &["--scenario", "rr", "-c", "4", "-n", "3000"]);
+    let used = cpu_ticks(server.pid()) - before;
+    let ticks_per_second = rustix::param::clock_ticks_per_second() as f64;
+    let measured = report["server"]["cpu_seconds"]
+        .as_f64()
+        .expect("cpu_seconds");
+    // What bench saw the server use is what it used around the run, but for
+    // its connects and closes and the sampling (a few ticks).
+    let measured_ticks = (measured * ticks_per_second).round() as u64;
+    assert!(
+        measured_ticks <= used + 1 && measured_ticks + 3 >= used,
+        "bench says {measured} s, /proc says {used} ticks in all: {report}"
+    );
+    let ops = report["ops"].as_u64().unwrap();
+    assert_eq!(ops, 12_000, "{report}");
+    let per_op = report["server"]["cpu_us_per_op"].as_f64().unwrap();
+    assert!(
+        (per_op - measured * 1e6 / ops as f64).abs() < 0.01,
+        "{per_op} µs per op for {measured} s over {ops} ops"
+    );
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
+    let rss: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    let reported = report["server"]["rss_kib"].as_u64().unwrap();
+    assert!(
+        reported.abs_diff(rss) * 10 <= rss,
+        "bench says RSS {reported} KiB, /proc says {rss} KiB"
+    );
 }

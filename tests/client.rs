@@ -252,7 +252,30 @@ fn ctrl_c_prints_the_summary_so_far() {
     server.wait_for_nth("message (5 bytes): tick", 2);
     running.signal(Signal::INT);
     let out = running.wait().code(130);
-    assert!(out.stderr.contains("interrupted: sent "), "{out}");
+    // "interrupted: sent 3, acked 2, unacked 1, rtt min/avg/max = 0.101/0.150/0.210 ms"
+    let summary = out
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("interrupted: "))
+        .unwrap_or_else(|| out.fail("no summary"));
+    let numbers: Vec<f64> = summary
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    let [sent, acked, unacked, min, avg, max] = numbers[..] else {
+        out.fail("a summary of sent, acked, unacked and min/avg/max")
+    };
+    assert!(
+        summary.starts_with(&format!(
+            "sent {sent}, acked {acked}, unacked {unacked}, rtt min/avg/max = "
+        )) && summary.ends_with(" ms"),
+        "{out}"
+    );
+    // Every ack it printed is counted, and at most the message in flight is not.
+    let printed = out.stdout.lines().filter(|l| *l == "已收到").count() as f64;
+    assert!(acked >= 2.0 && acked == printed, "{out}");
+    assert!(sent - acked == unacked && unacked <= 1.0, "{out}");
+    assert!(0.0 < min && min <= avg && avg <= max, "{out}");
 }
 
 #[test]
@@ -260,7 +283,7 @@ fn a_busy_server_is_reported_not_taken_for_an_ack() {
     let mut server = Server::start(&["--workers", "1", "--max-pending", "1"]);
     let _holder = hold_the_only_worker(&server);
     let _waiting = connect(server.addr);
-    server.wait_for("waiting for a worker");
+    server.wait_for_conn(2, "waiting for a worker");
     let out = client(&["127.0.0.1", &port(&server), "-m", "x"])
         .run()
         .code(8);

@@ -277,3 +277,86 @@ fn rolling_restart_behind_haproxy_loses_no_message() {
         }
     }
 }
+
+/// The lines of `path` once one contains `needle` (bounded by `DEADLINE`):
+/// HAProxy, run in the foreground, reports each server's state change there.
+fn wait_for_in_file(path: &std::path::Path, needle: &str) -> String {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if let Some(line) = text.lines().find(|l| l.contains(needle)) {
+            return line.to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {needle:?} in {}:\n{text}",
+            path.display()
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn haproxy_takes_a_draining_instance_out_by_its_healthz() {
+    let haproxy = required_tool("haproxy", "haproxy");
+    let (front, port, status) = (free_fixed_port(), free_fixed_port(), free_fixed_port());
+    // deploy/haproxy.cfg with its first server only: `option httpchk GET /healthz`.
+    let config = std::fs::read_to_string(format!("{REPO}/deploy/haproxy.cfg")).unwrap();
+    assert!(config.contains("option httpchk GET /healthz"), "{config}");
+    let config: String = config
+        .lines()
+        .filter(|l| !l.contains("server b ") && !l.contains("server c "))
+        .map(|l| {
+            l.replace("127.0.0.1:7785", &format!("127.0.0.1:{front}"))
+                .replace("127.0.0.1:7801", &format!("127.0.0.1:{port}"))
+                .replace("port 7811", &format!("port {status}"))
+                + "\n"
+        })
+        .collect();
+    let dir = tempdir("haproxy-healthz");
+    let config_path = dir.join("haproxy.cfg");
+    std::fs::write(&config_path, config).unwrap();
+    let mut server = Server::start(&[
+        "--bind",
+        &format!("127.0.0.1:{port}"),
+        "--status-bind",
+        &format!("127.0.0.1:{status}"),
+        "--reuse-port",
+        "--drain-timeout",
+        "30",
+    ]);
+    let haproxy_log = dir.join("haproxy.log");
+    let _proxy = Haproxy(
+        Command::new(haproxy)
+            .args(["-db", "-f", config_path.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&haproxy_log).unwrap())
+            .spawn()
+            .expect("start haproxy"),
+    );
+    // Through HAProxy while the instance is healthy; the client stays, so the drain lasts.
+    let deadline = Instant::now() + DEADLINE;
+    let mut client = loop {
+        if let Ok(stream) = TcpStream::connect(("127.0.0.1", front)) {
+            break stream;
+        }
+        assert!(Instant::now() < deadline, "haproxy did not start listening");
+        thread::sleep(Duration::from_millis(20));
+    };
+    client.set_read_timeout(Some(DEADLINE)).unwrap();
+    client.write_all(b"hi").unwrap();
+    let mut ack = vec![0u8; DEFAULT_ACK.len()];
+    std::io::Read::read_exact(&mut client, &mut ack).unwrap();
+    assert_eq!(ack, DEFAULT_ACK.as_bytes());
+
+    server.signal(Signal::TERM);
+    server.wait_for("shutting down: 1 active");
+    let down = wait_for_in_file(&haproxy_log, "tcpack_instances/a is DOWN");
+    assert!(down.contains("503"), "{down}");
+    // The drain goes on: the client is still answered.
+    client.write_all(b"again").unwrap();
+    std::io::Read::read_exact(&mut client, &mut ack).unwrap();
+    assert_eq!(ack, DEFAULT_ACK.as_bytes());
+    drop(client);
+    assert_eq!(server.wait_exit().code(), Some(0), "{}", server.log());
+}

@@ -13,7 +13,8 @@ use rustix::process::Signal;
 use socket2::SockRef;
 
 use crate::util::{
-    ACK, BUSY, DEADLINE, DEFAULT_ACK, Server, connect, exchange, finish, log_time, spawn_non_reader,
+    ACK, BUSY, DEADLINE, DEFAULT_ACK, Server, connect, exchange, finish,
+    leave_the_same_request_window, log_time, spawn_non_reader,
 };
 
 /// Peak resident memory of a process, from /proc.
@@ -428,6 +429,7 @@ fn a_second_sigint_under_load_forces_exit() {
     server.wait_for_nth("accepted", 8);
     server.signal(Signal::INT);
     server.wait_for("shutting down");
+    leave_the_same_request_window();
     server.signal(Signal::INT);
     assert_eq!(server.wait_exit().code(), Some(130), "{}", server.log());
     for client in clients {

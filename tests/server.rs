@@ -4,8 +4,8 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener};
 
 use crate::util::{
-    ACK, BUSY, Server, TestCommand, connect, exchange, finish, hold_the_only_worker, read_to_end,
-    skip, spawn_non_reader, tcpack, tcpack_cmd, tempdir,
+    ACK, BUSY, Server, TestCommand, connect, cpu_ticks, exchange, finish, hold_the_only_worker,
+    read_to_end, skip, spawn_non_reader, tcpack, tcpack_cmd, tempdir,
 };
 
 #[test]
@@ -197,7 +197,7 @@ fn a_full_queue_answers_server_busy_at_once() {
     ]);
     let _first = hold_the_only_worker(&server);
     let _second = connect(server.addr);
-    server.wait_for("waiting for a worker");
+    server.wait_for_conn(2, "waiting for a worker");
     let mut third = connect(server.addr);
     assert_eq!(read_to_end(&mut third), BUSY.as_bytes());
     server.wait_for("1 connections are already waiting (--max-pending)");
@@ -209,12 +209,12 @@ fn a_waiting_client_is_served_when_a_worker_frees() {
     let mut first = hold_the_only_worker(&server);
     let mut second = connect(server.addr);
     second.write_all(b"queued message").unwrap();
-    server.wait_for("waiting for a worker");
+    server.wait_for_conn(2, "waiting for a worker");
     finish(&mut first);
     let mut ack = vec![0; ACK.len()];
     second.read_exact(&mut ack).unwrap();
     assert_eq!(ack, ACK);
-    server.wait_for("accepted after waiting");
+    server.wait_for_conn(2, "accepted after waiting");
     server.wait_for("message (14 bytes): queued message");
 }
 
@@ -222,7 +222,7 @@ fn a_waiting_client_is_served_when_a_worker_frees() {
 fn idle_timeout_closes_a_silent_client_and_frees_its_worker() {
     let mut server = Server::start(&["--workers", "1", "--idle-timeout", "0.3"]);
     let mut silent = connect(server.addr);
-    server.wait_for("#1 127.0.0.1:");
+    server.wait_for_conn(1, "accepted");
     // However late it comes, the next client can only be served by the
     // worker the silent one holds: its acceptance line says it waited.
     let mut next = connect(server.addr);
@@ -233,8 +233,7 @@ fn idle_timeout_closes_a_silent_client_and_frees_its_worker() {
     let mut ack = vec![0; ACK.len()];
     next.read_exact(&mut ack).unwrap();
     assert_eq!(ack, ACK);
-    let served = server.wait_for(" accepted after waiting ");
-    assert!(served.contains(" #2 127.0.0.1:"), "{served}");
+    server.wait_for_conn(2, "accepted after waiting ");
 }
 
 #[test]
@@ -368,4 +367,133 @@ fn the_tutorials_python_client_is_heard() {
         .run()
         .success();
     server.wait_for("message (13 bytes): 你好 tcpack");
+}
+
+#[test]
+fn more_workers_than_the_machine_can_start_is_one_clear_line_and_nothing_started() {
+    // More threads than any Linux allows (pid_max is at most 2^22), whatever
+    // this machine's limits are.
+    let out = tcpack_cmd(&["server", "--bind", "127.0.0.1:0", "--workers", "5000000"])
+        .run()
+        .code(1);
+    assert_eq!(out.stdout, "", "nothing may start: {out}");
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    assert!(
+        lines[0].starts_with("error: --workers 5000000 needs 5000016 threads, but ")
+            && lines[0].contains(" or fewer, or raise that limit"),
+        "{out}"
+    );
+}
+
+#[test]
+fn raw_framing_reads_at_most_1024_bytes_at_a_time_as_the_tutorial() {
+    let mut server = Server::start(&[]);
+    let mut client = connect(server.addr);
+    // One write of 3000 bytes: the tutorial's recv(1024) takes it in three.
+    client.write_all(&[b'x'; 3000]).unwrap();
+    let mut acks = vec![0u8; 3 * ACK.len()];
+    client.read_exact(&mut acks).unwrap();
+    assert_eq!(acks, ACK.repeat(3));
+    finish(&mut client);
+    server.wait_for("closed: eof");
+    let log = server.log();
+    let sizes: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split("message (").nth(1)?.split(' ').next())
+        .collect();
+    assert_eq!(sizes, ["1024", "1024", "952"], "{log}");
+}
+
+#[test]
+fn a_status_port_with_control_off_loopback_warns_why() {
+    // Bound, never reached: no traffic leaves loopback.
+    let mut server = Server::start(&["--status-bind", "0.0.0.0:0", "--control"]);
+    let warning = server.wait_for("--control on 0.0.0.0:");
+    assert!(
+        warning.contains(" WARN ")
+            && warning
+                .contains("anyone who can reach this address can push to and close your clients")
+            && warning.contains("bind the status port to 127.0.0.1"),
+        "{warning}"
+    );
+    // On loopback it does not warn.
+    let mut quiet = Server::start(&["--status-bind", "127.0.0.1:0", "--control"]);
+    quiet.wait_for("status on 127.0.0.1:");
+    let mut client = connect(quiet.addr);
+    exchange(&mut client, b"x", ACK);
+    quiet.wait_for("message (1 bytes)");
+    assert_eq!(quiet.count(" WARN "), 0, "{}", quiet.log());
+}
+
+#[test]
+fn the_soft_open_file_limit_is_raised_to_the_hard_one_and_used() {
+    // Started with a soft limit of 256, as a shell with `ulimit -Sn 256` does.
+    let mut server = Server::start_via_shell(
+        "ulimit -S -n 256 && exec \"$TCPACK\" server --bind 127.0.0.1:0 --quiet",
+    );
+    let hard: u64 = TestCommand::new("bash")
+        .args(["-c", "ulimit -H -n"])
+        .run()
+        .success()
+        .stdout
+        .trim()
+        .parse()
+        .expect("a hard limit");
+    let listening = server.log();
+    assert!(
+        listening.contains(&format!("max open files={hard}")),
+        "hard limit {hard}: {listening}"
+    );
+    // More clients at once than the old soft limit allowed descriptors.
+    let mut clients: Vec<_> = (0..300).map(|_| connect(server.addr)).collect();
+    for client in &mut clients {
+        exchange(client, b"x", ACK);
+    }
+    server.wait_for_nth("accepted", 300);
+    assert_eq!(server.count("ERROR"), 0, "{}", server.log());
+}
+
+#[test]
+fn an_idle_server_uses_no_cpu() {
+    let mut server = Server::start(&[]);
+    // Served once, so every thread has started and settled.
+    let mut client = connect(server.addr);
+    exchange(&mut client, b"x", ACK);
+    finish(&mut client);
+    server.wait_for("closed: eof");
+    // Every thread has gone to sleep: no thread wakes within 200 ms (the
+    // pool's 2048 threads may still be settling on a loaded machine).
+    let wakeups = |pid: i32| -> u64 {
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap();
+        tasks
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("status")).ok())
+            .flat_map(|status| {
+                status
+                    .lines()
+                    .filter(|l| l.contains("ctxt_switches:"))
+                    .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                    .collect::<Vec<_>>()
+            })
+            .sum()
+    };
+    let settle_by = std::time::Instant::now() + crate::util::DEADLINE;
+    loop {
+        let before = wakeups(server.pid());
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let woke = wakeups(server.pid()) - before;
+        if woke == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < settle_by,
+            "threads still wake up: {woke} context switches in 200 ms"
+        );
+    }
+    let before = cpu_ticks(server.pid());
+    // A measurement window, not a wait for an event: two seconds of idling.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let used = cpu_ticks(server.pid()) - before;
+    // A clock tick is 10 ms: a polling loop would use many.
+    assert!(used <= 1, "{used} ticks of CPU in 2 s idle");
 }

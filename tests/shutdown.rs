@@ -5,7 +5,8 @@ use std::io::{Read, Write};
 use rustix::process::Signal;
 
 use crate::util::{
-    ACK, SHUTTING_DOWN, Server, connect, exchange, finish, read_to_end, spawn_non_reader,
+    ACK, SHUTTING_DOWN, Server, connect, exchange, finish, leave_the_same_request_window,
+    read_to_end, spawn_non_reader,
 };
 
 #[test]
@@ -16,7 +17,7 @@ fn sigint_drains_active_clients_and_turns_away_the_rest() {
     exchange(&mut a, b"a1", ACK);
     exchange(&mut b, b"b1", ACK);
     let mut queued = connect(server.addr);
-    server.wait_for("waiting for a worker");
+    server.wait_for_conn(3, "waiting for a worker");
 
     server.signal(Signal::INT);
     server.wait_for(
@@ -103,12 +104,31 @@ fn a_second_signal_stops_at_once_with_a_failure_status() {
     exchange(&mut client, b"stay", ACK);
     server.signal(Signal::INT);
     server.wait_for("shutting down");
+    leave_the_same_request_window();
     server.signal(Signal::INT);
     let status = server.wait_exit();
     assert_eq!(status.code(), Some(130), "{}", server.log());
     server.wait_for("second signal: stopping now");
     let mut rest = Vec::new();
     let _ = client.read_to_end(&mut rest);
+}
+
+#[test]
+fn two_signals_within_a_moment_are_one_request_and_the_drain_runs() {
+    // As Ctrl-C under `timeout 60 tcpack server` does: the terminal's SIGINT
+    // and the one `timeout` forwards arrive microseconds apart. A SIGTERM
+    // and a SIGINT are two signals the kernel never merges into one.
+    let mut server = Server::start(&["--framing", "line", "--drain-timeout", "0.5"]);
+    let mut client = connect(server.addr);
+    exchange(&mut client, b"first\n", ACK);
+    client.write_all(b"owed at the drain").unwrap();
+    server.signal(Signal::TERM);
+    server.signal(Signal::INT);
+    server.wait_for("shutting down");
+    assert_eq!(read_to_end(&mut client), ACK, "the owed ack");
+    assert_eq!(server.wait_exit().code(), Some(0), "{}", server.log());
+    assert_eq!(server.count("second signal"), 0, "{}", server.log());
+    server.wait_for("closed: drain timeout");
 }
 
 /// What the status port answers, read to its close.

@@ -10,6 +10,8 @@ mod bench;
 mod client;
 mod cluster;
 mod faults;
+mod framing;
+mod metrics;
 mod panics;
 mod rules;
 mod scripts;

@@ -153,9 +153,15 @@ fn a_client_that_cannot_verify_says_how_to_trust_the_server() {
         .success();
     assert_eq!(out.stdout, DEFAULT_ACK, "{out}");
     assert!(out.stderr.contains("warning: --insecure"), "{out}");
-    let out = client(server, &["--tls", "-m", "hi"]).run().code(2);
+    // Without --tls-ca, the system's CAs (here: none) do not vouch for it.
+    let out = client(server, &["--tls", "-m", "hi"])
+        .env("SSL_CERT_FILE", "/nonexistent/tcpack-no-bundle.pem")
+        .run()
+        .code(9);
     assert!(
-        out.stderr.contains("--tls-ca FILE") && out.stderr.contains("--insecure"),
+        out.stderr.contains("--tls-ca FILE")
+            && out.stderr.contains("SSL_CERT_FILE")
+            && out.stderr.contains("--insecure"),
         "{out}"
     );
     // Another server's certificate is not this one's.
@@ -168,6 +174,42 @@ fn a_client_that_cannot_verify_says_how_to_trust_the_server() {
     .code(9);
     assert!(
         out.stderr.contains("certificate is not trusted") && out.stderr.contains("--tls-ca FILE"),
+        "{out}"
+    );
+}
+
+#[test]
+fn without_tls_ca_the_client_trusts_the_system_store_named_by_ssl_cert_file() {
+    let pki = Pki::new("system");
+    let (cert, key) = pki.issue("tcpack test server", &["localhost", "127.0.0.1"], false);
+    let server = Server::start(&["--tls-cert", path(&cert), "--tls-key", path(&key)]);
+    // A bundle as the system keeps one: another CA first, then the test's.
+    let other = Pki::new("system-other");
+    let bundle = pki.dir.join("bundle.pem");
+    let pems = [&other.ca, &pki.ca].map(|p| std::fs::read_to_string(p).unwrap());
+    std::fs::write(&bundle, pems.concat()).unwrap();
+    let ok = client(&server, &["--tls", "-m", "hi"])
+        .env("SSL_CERT_FILE", &bundle)
+        .run()
+        .success();
+    assert_eq!(ok.stdout, DEFAULT_ACK, "{ok}");
+    // The bench trusts the same way.
+    let addr = format!("127.0.0.1:{}", server.addr.port());
+    tcpack_cmd(&[
+        "bench", &addr, "--tls", "-c", "1", "-n", "2", "-d", "1", "--warmup", "0",
+    ])
+    .env("SSL_CERT_FILE", &bundle)
+    .run()
+    .success();
+    // A store without the test's CA: not trusted, exit 9, and how to trust it.
+    let out = client(&server, &["--tls", "-m", "hi"])
+        .env("SSL_CERT_FILE", &other.ca)
+        .run()
+        .code(9);
+    assert!(
+        out.stderr.contains("certificate is not trusted")
+            && out.stderr.contains("--tls-ca FILE")
+            && out.stderr.contains("SSL_CERT_FILE"),
         "{out}"
     );
 }
@@ -491,4 +533,83 @@ fn bench_measures_tls_handshakes_and_round_trips() {
         assert_eq!(report["ops"], 40, "{out}");
         assert_eq!(report["errors"], 0, "{out}");
     }
+}
+
+#[test]
+fn a_tls_client_turned_away_by_a_busy_server_exits_9_and_the_log_says_why() {
+    let (mut server, saved) = self_signed_server("busy", &["--workers", "1", "--max-pending", "1"]);
+    // The only worker waits for a ClientHello that does not come; the next
+    // connection fills the queue.
+    let _holder = connect(server.addr);
+    server.wait_for_conn(1, "accepted");
+    let _waiting = connect(server.addr);
+    server.wait_for_conn(2, "waiting for a worker");
+    let out = client(&server, &["--tls", "--tls-ca", path(&saved), "-m", "hi"])
+        .run()
+        .code(9);
+    assert!(
+        out.stderr.contains("the server does not speak TLS"),
+        "{out}"
+    );
+    let rejected = server.wait_for("rejected with \"server busy\"");
+    assert!(rejected.contains(" #3 127.0.0.1:"), "{rejected}");
+}
+
+/// A rustls client that trusts `ca`, connected to `server` and done with its handshake.
+fn rustls_client(
+    server: &Server,
+    ca: &Path,
+) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = ServerName::try_from("localhost").unwrap();
+    let mut conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let mut sock = connect(server.addr);
+    while conn.is_handshaking() {
+        conn.complete_io(&mut sock).expect("handshake");
+    }
+    rustls::StreamOwned::new(conn, sock)
+}
+
+#[test]
+fn close_notify_follows_the_owed_acks_and_failed_handshakes_count_as_errors() {
+    let (mut server, saved) = self_signed_server("notify", &["--drain-timeout", "0.5"]);
+    let mut tls = rustls_client(&server, &saved);
+    // Two whole lines, then one the drain timeout finds unfinished.
+    tls.write_all(b"one\ntwo\nthree, unfinished").unwrap();
+    tls.flush().unwrap();
+    let mut acks = vec![0u8; 2 * ACK.len()];
+    tls.read_exact(&mut acks).unwrap();
+    assert_eq!(acks, ACK.repeat(2));
+    // A plaintext client on the TLS port, and a TLS client that distrusts it.
+    let mut plain = connect(server.addr);
+    plain.write_all(b"hello\n").unwrap();
+    assert_eq!(read_to_end(&mut plain), b"");
+    let out = client(
+        &server,
+        &["--tls", "--tls-ca", path(&Pki::new("other").ca), "-m", "x"],
+    )
+    .run()
+    .code(9);
+    assert!(out.stderr.contains("not trusted"), "{out}");
+    server.wait_for_nth("tls handshake failed", 2);
+    server.signal(Signal::INT);
+    // The owed ack, then close_notify: rustls reads a clean end (Ok(0)) only
+    // after one; a close without it is an UnexpectedEof error.
+    let mut rest = Vec::new();
+    tls.read_to_end(&mut rest)
+        .expect("the ack owed at the drain, then close_notify");
+    assert_eq!(rest, ACK);
+    assert_eq!(server.wait_exit().code(), Some(0), "{}", server.log());
+    let summary = server.wait_for("stopped:");
+    assert!(summary.contains(", 2 errors,"), "{summary}");
 }

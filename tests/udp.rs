@@ -14,7 +14,7 @@ use rustix::process::Signal;
 
 use crate::util::{
     ACK, DEADLINE, Outcome, Server, TestCommand, connect, exchange, free_fixed_port, free_udp_port,
-    run_script, tcpack, udp_client, udp_exchange,
+    log_time, run_script, tcpack, udp_client, udp_exchange,
 };
 
 /// Where datagrams for `server` go: its port on 127.0.0.1, whatever it is bound to.
@@ -70,19 +70,27 @@ fn proto_both_serves_tcp_and_udp_on_one_port() {
     server.wait_for("message (8 bytes): over tcp");
     server.wait_for("udp 127.0.0.1:");
 
-    let mut report = String::new();
-    std::net::TcpStream::connect(&status_addr)
-        .and_then(|mut s| s.read_to_string(&mut report))
-        .expect("status port");
-    for line in [
+    let expected = [
         "udp_receivers 4\n",
         "udp_datagrams 2\n",
         "udp_bytes 13\n",
         "udp_peers 1\n",
         "udp_answered 2\n",
         "udp_rate_limited 0\n",
-    ] {
-        assert!(report.contains(line), "{line:?} in\n{report}");
+    ];
+    // A receiver counts an answer once send_to returns, which may be after
+    // the client has it: read the report until it has caught up.
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let mut report = String::new();
+        std::net::TcpStream::connect(&status_addr)
+            .and_then(|mut s| s.read_to_string(&mut report))
+            .expect("status port");
+        let missing: Vec<&&str> = expected.iter().filter(|l| !report.contains(**l)).collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{missing:?} in\n{report}");
     }
     server.signal(Signal::INT);
     assert_eq!(server.wait_exit().code(), Some(0), "{}", server.log());
@@ -288,12 +296,13 @@ fn sigint_with_udp_traffic_answers_everything_read_and_exits_0() {
     let stop = Arc::new(AtomicBool::new(false));
     // The client whose answer is the 500th says so: then the flood is on.
     let (flowing, flood_is_on) = std::sync::mpsc::channel();
+    let mut wakers = Vec::new();
     let clients: Vec<_> = (0..8)
         .map(|_| {
+            // However loaded the machine, a client waits for its answer until
+            // the server has exited; then the test wakes it (below).
             let socket = udp_client(server.addr);
-            socket
-                .set_read_timeout(Some(Duration::from_secs(2)))
-                .unwrap();
+            wakers.push(socket.try_clone().unwrap());
             let (answers, stop, flowing) =
                 (Arc::clone(&answers), Arc::clone(&stop), flowing.clone());
             // Send, wait for the answer, again, until the server stops answering.
@@ -304,6 +313,8 @@ fn sigint_with_udp_traffic_answers_everything_read_and_exits_0() {
                         return;
                     }
                     match socket.recv(&mut buf) {
+                        // Woken by the shutdown below: answers are never empty.
+                        Ok(0) => return,
                         Ok(_) if answers.fetch_add(1, Relaxed) + 1 == 500 => {
                             let _ = flowing.send(());
                         }
@@ -325,6 +336,10 @@ fn sigint_with_udp_traffic_answers_everything_read_and_exits_0() {
         "within the drain"
     );
     stop.store(true, Relaxed);
+    // A client whose last datagram the server never read waits in recv.
+    for waker in &wakers {
+        let _ = rustix::net::shutdown(waker, rustix::net::Shutdown::Read);
+    }
     for client in clients {
         client.join().unwrap();
     }
@@ -477,7 +492,9 @@ fn udp_say_prints_each_answer_and_explains_failures() {
 
 #[test]
 fn a_udp_port_in_use_is_one_clear_line_and_exit_1() {
-    let taken = UdpSocket::bind("127.0.0.1:0").unwrap();
+    // Below the ephemeral range, so no test's TCP connection holds it on the
+    // TCP side that `--proto both` binds first.
+    let taken = UdpSocket::bind(("127.0.0.1", free_fixed_port())).unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     for proto in ["udp", "both"] {
         let mut command = TestCommand::new(tcpack());
@@ -520,4 +537,71 @@ fn rules_answer_datagrams_too() {
     socket.send(b"other").unwrap();
     let n = socket.recv(&mut answer).unwrap();
     assert_eq!(&answer[..n], ACK);
+}
+
+#[test]
+fn a_udp_flood_lasting_past_the_drain_timeout_still_ends_it_answering_what_was_read() {
+    let mut server = Server::start(&[
+        "--proto",
+        "udp",
+        "--udp-rate",
+        "0",
+        "--quiet",
+        "--drain-timeout",
+        "0.5",
+    ]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let (flowing, flood_is_on) = mpsc::channel();
+    // Senders that never wait for answers: the socket's queue stays full.
+    let senders: Vec<_> = (0..4)
+        .map(|_| {
+            let socket = udp_client(loopback(&server));
+            let (stop, flowing) = (Arc::clone(&stop), flowing.clone());
+            thread::spawn(move || {
+                // Bounded in count; in time by `stop`, set once the server has exited.
+                for sent in 0..5_000_000u64 {
+                    if stop.load(Relaxed) {
+                        return;
+                    }
+                    let _ = socket.send(b"flood");
+                    if sent == 10_000 {
+                        let _ = flowing.send(());
+                    }
+                }
+            })
+        })
+        .collect();
+    for _ in 0..4 {
+        flood_is_on
+            .recv_timeout(DEADLINE)
+            .unwrap_or_else(|_| server.fail("a sender did not get going"));
+    }
+    server.signal(Signal::INT);
+    // Ended by the drain timeout, with the flood still on.
+    let status = server.wait_exit();
+    stop.store(true, Relaxed);
+    for sender in senders {
+        sender.join().unwrap();
+    }
+    assert_eq!(status.code(), Some(0), "{}", server.log());
+    let summary = server.wait_for("stopped:");
+    // The flood kept the receivers busy until the drain timeout, which ended them.
+    let drained = log_time(&summary) - log_time(&server.wait_for("shutting down:"));
+    assert!(
+        (450..=3000).contains(&drained.num_milliseconds()),
+        "stopped {drained} after the shutdown started, with --drain-timeout 0.5"
+    );
+    // "... 136517 datagrams (682585 bytes) from 4 peers, 136517 answered, ..."
+    let count = |word: &str| -> u64 {
+        let words: Vec<&str> = summary.split_whitespace().collect();
+        words
+            .windows(2)
+            .find_map(|pair| {
+                (pair[1].trim_end_matches(',') == word).then(|| pair[0].parse().ok())?
+            })
+            .unwrap_or_else(|| server.fail(&format!("no {word:?} count in {summary}")))
+    };
+    let (read, answered) = (count("datagrams"), count("answered"));
+    assert!(read > 0, "{summary}");
+    assert_eq!(read, answered, "every datagram read is answered: {summary}");
 }

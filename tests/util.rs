@@ -144,7 +144,17 @@ impl Server {
 
     /// Waits until `n` lines in all contain `needle`; returns the last of them.
     pub fn wait_for_nth(&mut self, needle: &str, n: usize) -> String {
-        self.wait_from(Mark(0), needle, n)
+        self.wait_from(Mark(0), n, &format!("{needle:?}"), |l| l.contains(needle))
+    }
+
+    /// Waits for a line of connection `id` (`#ID 127.0.0.1:…`) that contains
+    /// `needle`: `accepted`, `waiting for a worker`, `closed: eof`…
+    pub fn wait_for_conn(&mut self, id: u64, needle: &str) -> String {
+        let tag = format!(" #{id} ");
+        let what = format!("{needle:?} of connection #{id}");
+        self.wait_from(Mark(0), 1, &what, |l| {
+            l.contains(&tag) && l.contains(needle)
+        })
     }
 
     /// The point in the log reached now: every line the server printed
@@ -157,14 +167,21 @@ impl Server {
     /// Waits for a line printed after `mark` that contains `needle`, as a
     /// log reader that starts at the mark does; returns it.
     pub fn wait_since(&mut self, mark: Mark, needle: &str) -> String {
-        self.wait_from(mark, needle, 1)
+        self.wait_from(mark, 1, &format!("{needle:?}"), |l| l.contains(needle))
     }
 
-    fn wait_from(&mut self, mark: Mark, needle: &str, n: usize) -> String {
+    /// Waits for the `n`th line after `mark` for which `wanted` holds.
+    fn wait_from(
+        &mut self,
+        mark: Mark,
+        n: usize,
+        what: &str,
+        wanted: impl Fn(&str) -> bool,
+    ) -> String {
         let deadline = Instant::now() + DEADLINE;
         let mut matched = 0;
         for line in self.seen.iter().skip(mark.0) {
-            if line.contains(needle) {
+            if wanted(line) {
                 matched += 1;
                 if matched == n {
                     return line.clone();
@@ -180,7 +197,7 @@ impl Server {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
                 Ok(line) => {
-                    let hit = line.contains(needle);
+                    let hit = wanted(&line);
                     self.seen.push(line);
                     if hit {
                         matched += 1;
@@ -190,10 +207,10 @@ impl Server {
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => self.fail(&format!(
-                    "no {n}. line containing {needle:?}{since} within {DEADLINE:?}"
+                    "no {n}. line containing {what}{since} within {DEADLINE:?}"
                 )),
                 Err(RecvTimeoutError::Disconnected) => self.fail(&format!(
-                    "exited before a {n}. line containing {needle:?}{since}"
+                    "exited before a {n}. line containing {what}{since}"
                 )),
             }
         }
@@ -701,4 +718,24 @@ pub fn required_tool(tool: &str, package: &str) -> String {
                 "{tool} is not installed: `make test` installs it (scripts/ensure-deps.sh), or apt-get install {package}"
             )
         })
+}
+
+/// Waits out the window in which a second stop signal is the same request
+/// as the first (Ctrl-C reaching tcpack twice, from the terminal and from a
+/// wrapper), so that the next signal counts as a second Ctrl-C. The window
+/// is the server's `lifecycle::SAME_REQUEST` (100 ms); this is not a wait
+/// for an event but the gap a person leaves between two presses.
+pub fn leave_the_same_request_window() {
+    thread::sleep(Duration::from_millis(150));
+}
+
+/// A process's CPU time so far (utime + stime), in clock ticks, from /proc.
+pub fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/PID/stat");
+    // Fields 14 and 15, counted after the ")" that ends the command name.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
 }

@@ -62,11 +62,6 @@ pub(super) fn prompt_target() -> Result<String, ClientError> {
     parse_target(&[ip, port])
 }
 
-/// "48 69 0a", "48690a" or "0x48 0x69": whitespace between bytes is optional.
-pub(super) fn parse_hex(text: &str) -> Result<Vec<u8>, ClientError> {
-    crate::hex::parse(text).map_err(|e| usage(&e))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,14 +77,5 @@ mod tests {
         assert_eq!(t(&["::1", "7785"]).as_deref(), Some("[::1]:7785"));
         assert_eq!(t(&["host", "http"]), None);
         assert_eq!(t(&["host"]), None);
-    }
-
-    #[test]
-    fn hex() {
-        assert_eq!(parse_hex("48 69 0a").unwrap(), b"Hi\n");
-        assert_eq!(parse_hex("48690A").unwrap(), b"Hi\n");
-        assert_eq!(parse_hex("0x48 0x69").unwrap(), b"Hi");
-        assert!(parse_hex("4").is_err());
-        assert!(parse_hex("zz").is_err());
     }
 }

@@ -22,8 +22,9 @@ pub(crate) enum Matcher {
     /// Unanchored unless the pattern anchors itself. Searched with a cache
     /// of the caller's (see `RegexScratch`), not the regex's shared pool.
     Regex(Regex),
-    /// Raw bytes compared with the start of the message.
-    Hex(Vec<u8>),
+    /// Raw bytes compared with the start of the message; `None` (`??`)
+    /// is any byte.
+    Hex(Vec<Option<u8>>),
 }
 
 /// Where a match is: `{0}` and the regex captures, as ranges in the message.
@@ -91,14 +92,25 @@ impl Matcher {
         }
     }
 
-    /// `"AA 55 01"`, `"aa5501"` or `"0xAA 0x55"`.
+    /// `"AA 55 01"`, `"aa5501"` or `"0xAA 0x55"`; `??` is any byte
+    /// (`"?? ?? 00 00 ?? 03"`).
     pub(crate) fn hex(text: &str) -> Result<Self, String> {
-        match crate::hex::parse(text)? {
-            bytes if bytes.is_empty() => {
-                Err("an empty hex pattern would match every message".into())
+        let mut pattern = Vec::new();
+        // `??` may stand alone or between digits ("aa??55").
+        for (i, piece) in text.split("??").enumerate() {
+            if i > 0 {
+                pattern.push(None);
             }
-            bytes => Ok(Matcher::Hex(bytes)),
+            pattern.extend(crate::hex::parse(piece).map_err(|_| {
+                format!("{text:?} is not hex bytes; write them as \"AA 55 01\" or \"aa5501\", ?? for any byte")
+            })?.into_iter().map(Some));
         }
+        if pattern.iter().all(Option::is_none) {
+            return Err(
+                "a hex pattern of no or only ?? bytes would match nearly every message".into(),
+            );
+        }
+        Ok(Matcher::Hex(pattern))
     }
 
     /// Where this matcher matches `message` (its line terminator already
@@ -139,9 +151,12 @@ impl Matcher {
                     .map(|g| captures.get_group(g).map(|span| span.range()));
                 Some(groups.collect())
             }
-            Matcher::Hex(bytes) => raw
-                .starts_with(bytes)
-                .then(|| vec![Some(0..bytes.len().min(message.len()))]),
+            Matcher::Hex(pattern) => (raw.len() >= pattern.len()
+                && pattern
+                    .iter()
+                    .zip(raw)
+                    .all(|(p, b)| p.is_none_or(|p| p == *b)))
+            .then(|| vec![Some(0..pattern.len().min(message.len()))]),
         }
     }
 }
@@ -190,6 +205,22 @@ mod tests {
         let hex = Matcher::hex("AA 55").unwrap();
         assert!(hex.find(b"\xaa\x55\x01", b"\xaa\x55\x01", None).is_some());
         assert!(hex.find(b"\x55", b"\x55", None).is_none());
+        let any = Matcher::hex("?? ?? 00 00 ?? 03").unwrap();
+        let modbus = b"\x12\x34\x00\x00\x01\x03\x00\x00\x00\x02";
+        assert_eq!(any.find(modbus, modbus, None), Some(vec![Some(0..6)]));
+        assert!(
+            any.find(
+                b"\x12\x34\x00\x01\x01\x03",
+                b"\x12\x34\x00\x01\x01\x03",
+                None
+            )
+            .is_none()
+        );
+        assert!(
+            any.find(b"\x12\x34\x00\x00\x01", b"\x12\x34\x00\x00\x01", None)
+                .is_none()
+        );
+        assert!(Matcher::hex("aa??55").is_ok());
         // Chinese text also matches its GBK bytes.
         assert!(found(&Matcher::exact("你好"), b"\xc4\xe3\xba\xc3").is_some());
     }
@@ -201,10 +232,17 @@ mod tests {
             error.contains("regex /(/ does not compile") && error.contains("unclosed"),
             "{error}"
         );
+        for empty in ["", "?? ??"] {
+            assert!(
+                Matcher::hex(empty)
+                    .unwrap_err()
+                    .contains("match nearly every message")
+            );
+        }
         assert!(
-            Matcher::hex("")
+            Matcher::hex("?? zz")
                 .unwrap_err()
-                .contains("match every message")
+                .contains("?? for any byte")
         );
     }
 }

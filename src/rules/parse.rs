@@ -132,9 +132,7 @@ fn checked(raw: RawRule, encoding: TextEncoding) -> Result<Rule, String> {
     let reply = match (&raw.reply, &raw.reply_hex) {
         (Some(_), Some(_)) => return Err("has reply and reply_hex: give one".into()),
         (Some(text), None) => Template::parse(text, encoding).map_err(|e| format!("reply: {e}"))?,
-        (None, Some(hex)) => {
-            Template::bytes(crate::hex::parse(hex).map_err(|e| format!("reply_hex: {e}"))?)
-        }
+        (None, Some(hex)) => Template::parse_hex(hex).map_err(|e| format!("reply_hex: {e}"))?,
         (None, None) if matches!(raw.action, Action::Reply | Action::Close) => {
             return Err(format!(
                 "action {:?} needs a reply or reply_hex (or use action = \"silent\")",

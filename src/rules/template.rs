@@ -1,15 +1,17 @@
 //! Reply templates: text with placeholders, parsed once at start so a typo is
 //! a usage error, not a surprise on the wire. Literal text is encoded for
 //! `--reply-encoding` when parsed; `{msg}` and captures are the received
-//! bytes as they came.
+//! bytes as they came. Checksums cover the bytes the template rendered
+//! before them.
 
 use std::net::SocketAddr;
 use std::ops::Range;
 
+use crate::checksum::Checksum;
 use crate::encoding::TextEncoding;
 
 /// The placeholders a template may use, for error messages.
-const KNOWN: &str = "{0}..{9}, {msg}, {hex}, {len}, {conn}, {seq}, {peer}, {time}, {unix_ms}";
+const KNOWN: &str = "{0}..{9}, {msg}, {hex}, {len}, {conn}, {seq}, {peer}, {time}, {unix_ms}, {bytes:A..B}, {crc16_modbus}, {crc16_ccitt}, {crc32}, {sum8}, {xor8}, {lrc}";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Part {
@@ -24,6 +26,14 @@ enum Part {
     Peer,
     Time,
     UnixMs,
+    /// `{bytes:A..B}` (either end optional): bytes of the message as it
+    /// came, each ORed with `or` (`{bytes:5..6|0x80}`).
+    Slice {
+        from: usize,
+        to: Option<usize>,
+        or: u8,
+    },
+    Check(Checksum),
 }
 
 /// A parsed template.
@@ -36,6 +46,8 @@ pub(crate) struct Template {
 pub(crate) struct Context<'a> {
     /// The message without its line terminator.
     pub message: &'a [u8],
+    /// The message as it came, for `{bytes:A..B}`.
+    pub raw: &'a [u8],
     /// Byte ranges of `{0}`..`{9}` in `message`; empty outside rules.
     pub groups: &'a [Option<Range<usize>>],
     pub conn: u64,
@@ -49,6 +61,7 @@ impl Context<'_> {
     pub(crate) fn unprompted(conn: u64, seq: u64, peer: SocketAddr) -> Self {
         Context {
             message: &[],
+            raw: &[],
             groups: &[],
             conn,
             seq,
@@ -131,11 +144,45 @@ impl Template {
         Ok(Self { parts })
     }
 
-    /// Fixed bytes, as `reply_hex` gives them.
+    /// Fixed bytes.
     pub(crate) fn bytes(bytes: Vec<u8>) -> Self {
         Self {
             parts: vec![Part::Bytes(bytes)],
         }
+    }
+
+    /// Hex bytes with placeholders between them, as `reply_hex` and the
+    /// client's `--hex` take them: `"{bytes:0..2} 00 00 01 03 {crc16_modbus}"`.
+    pub(crate) fn parse_hex(text: &str) -> Result<Self, String> {
+        let mut parts = Vec::new();
+        let mut rest = text;
+        while !rest.is_empty() {
+            let hex_end = rest.find(['{', '}']).unwrap_or(rest.len());
+            let bytes = crate::hex::parse(&rest[..hex_end]).map_err(|_| {
+                format!(
+                    "{:?} is not hex bytes; write them as \"AA 55 01\" or \"aa5501\", placeholders in braces between them",
+                    rest[..hex_end].trim()
+                )
+            })?;
+            push_bytes(&mut parts, &bytes);
+            rest = &rest[hex_end..];
+            if rest.starts_with('}') {
+                return Err(format!("a lone `}}` in {text:?}"));
+            }
+            let Some(inner) = rest.strip_prefix('{') else {
+                break;
+            };
+            let Some(end) = inner.find('}') else {
+                return Err(format!("`{{` is not closed in {text:?}"));
+            };
+            let name = &inner[..end];
+            parts.push(
+                placeholder(name)
+                    .ok_or_else(|| format!("unknown placeholder {{{name}}}; known: {KNOWN}"))?,
+            );
+            rest = &inner[end + 1..];
+        }
+        Ok(Self { parts })
     }
 
     /// The bytes when the template has no placeholder.
@@ -150,6 +197,7 @@ impl Template {
 
     /// Appends the rendered template to `out`.
     pub(crate) fn render(&self, context: &Context<'_>, out: &mut Vec<u8>) {
+        let start = out.len();
         for part in &self.parts {
             match part {
                 Part::Bytes(bytes) => out.extend_from_slice(bytes),
@@ -177,6 +225,13 @@ impl Template {
                     let ms = chrono::Utc::now().timestamp_millis();
                     out.extend_from_slice(ms.to_string().as_bytes());
                 }
+                Part::Slice { from, to, or } => {
+                    let raw = context.raw;
+                    let to = to.unwrap_or(raw.len()).min(raw.len());
+                    let slice = raw.get(*from..to).unwrap_or_default();
+                    out.extend(slice.iter().map(|b| b | or));
+                }
+                Part::Check(checksum) => checksum.append(out, start),
             }
         }
     }
@@ -192,9 +247,37 @@ fn placeholder(name: &str) -> Option<Part> {
         "peer" => Part::Peer,
         "time" => Part::Time,
         "unix_ms" => Part::UnixMs,
+        _ if name.starts_with("bytes:") => slice(&name["bytes:".len()..])?,
+        _ if Checksum::named(name).is_some() => Part::Check(Checksum::named(name)?),
         digit if digit.len() == 1 => Part::Group(digit.parse().ok()?),
         _ => return None,
     })
+}
+
+/// `A..B`, `A..`, `..B`, optionally `|MASK` (hex, `0x` optional).
+fn slice(spec: &str) -> Option<Part> {
+    let (range, or) = match spec.split_once('|') {
+        Some((range, mask)) => {
+            let mask = mask.trim_start_matches("0x").trim_start_matches("0X");
+            (range, u8::from_str_radix(mask, 16).ok()?)
+        }
+        None => (spec, 0),
+    };
+    let (from, to) = range.split_once("..")?;
+    let from = if from.is_empty() {
+        0
+    } else {
+        from.parse().ok()?
+    };
+    let to = if to.is_empty() {
+        None
+    } else {
+        Some(to.parse().ok()?)
+    };
+    if to.is_some_and(|to| to < from) {
+        return None;
+    }
+    Some(Part::Slice { from, to, or })
 }
 
 fn escape(
@@ -223,6 +306,7 @@ mod tests {
         let mut out = Vec::new();
         let context = Context {
             message,
+            raw: message,
             groups,
             conn: 7,
             seq: 3,
@@ -249,6 +333,79 @@ mod tests {
         let time = render("{time}", b"", &[]);
         assert_eq!(time.len(), 23, "{}", String::from_utf8_lossy(&time));
         assert!(render("{unix_ms}", b"", &[]).len() >= 13);
+    }
+
+    #[test]
+    fn bytes_of_the_message_and_checksums_of_the_reply() {
+        let modbus = b"\x00\x07\x00\x00\x01\x2b\x0e";
+        assert_eq!(
+            render("{bytes:0..2}|{bytes:5..}|{bytes:..1}", modbus, &[]),
+            b"\x00\x07|\x2b\x0e|\x00"
+        );
+        assert_eq!(
+            render("{bytes:5..6|0x80}{bytes:5..6|80}", modbus, &[]),
+            b"\xab\xab"
+        );
+        // Past the end: what there is.
+        assert_eq!(render("{bytes:6..100}{bytes:50..60}", modbus, &[]), b"\x0e");
+        // Checksums cover what the template rendered before them, nothing before it.
+        let t = Template::parse_hex("01 03 00 00 00 0A {crc16_modbus}").unwrap();
+        let mut out = b"owed already".to_vec();
+        t.render(
+            &Context::unprompted(1, 1, "127.0.0.1:1".parse().unwrap()),
+            &mut out,
+        );
+        assert_eq!(&out[12..], b"\x01\x03\x00\x00\x00\x0a\xc5\xcd");
+        assert_eq!(
+            render("123456789{crc16_ccitt}", b"", &[]),
+            b"123456789\x29\xb1"
+        );
+        assert_eq!(
+            render("123456789{crc32}", b"", &[]),
+            b"123456789\x26\x39\xf4\xcb"
+        );
+        assert_eq!(
+            render("123456789{sum8}{xor8}", b"", &[]),
+            b"123456789\xdd\xec"
+        );
+        assert_eq!(
+            render("{msg}{lrc}", b"\x01\x03\x00\x00\x00\x0a", &[]),
+            b"\x01\x03\x00\x00\x00\x0a\xf2"
+        );
+        let echo = Template::parse_hex("{bytes:0..5} {bytes:5..6|80} 01").unwrap();
+        let mut out = Vec::new();
+        let context = Context {
+            message: modbus,
+            raw: modbus,
+            groups: &[],
+            conn: 1,
+            seq: 1,
+            peer: "127.0.0.1:1".parse().unwrap(),
+        };
+        echo.render(&context, &mut out);
+        assert_eq!(out, b"\x00\x07\x00\x00\x01\xab\x01");
+    }
+
+    #[test]
+    fn hex_templates() {
+        assert_eq!(
+            Template::parse_hex("0xAA 55{seq}ff").unwrap().parts.len(),
+            3
+        );
+        assert_eq!(
+            Template::parse_hex("aa 55").unwrap().as_fixed(),
+            Some(&b"\xaa\x55"[..])
+        );
+        for (bad, says) in [
+            ("aa {nope}", "unknown placeholder {nope}"),
+            ("aa {crc32", "is not closed"),
+            ("aa } 55", "a lone `}`"),
+            ("a {crc32}", "\"a\" is not hex bytes"),
+            ("{bytes:3..1}", "unknown placeholder {bytes:3..1}"),
+        ] {
+            let error = Template::parse_hex(bad).unwrap_err();
+            assert!(error.contains(says), "{bad}: {error}");
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ use super::registry::{Admission, Arrival};
 use super::shared::ServerState;
 use crate::log::{ConnTag, Event};
 use crate::protocol::{BUSY, SHUTTING_DOWN, SHUTTING_DOWN_WHY};
+use crate::stats::Rejection;
 
 /// Queues a new connection for a worker, or turns it away if the queue is
 /// full or closed (the server is shutting down).
@@ -17,6 +18,7 @@ pub(super) fn admit(state: &ServerState, arrival: Arrival) {
         id: arrival.id,
         peer: arrival.peer,
     };
+    state.stats.add_accepted(arrival.id);
     match state.registry.admit(arrival) {
         Admission::Admitted {
             queued: true,
@@ -35,7 +37,7 @@ pub(super) fn admit(state: &ServerState, arrival: Arrival) {
                 "{} connections are already waiting (--max-pending)",
                 state.config.max_pending
             );
-            turn_away(state, arrival, BUSY, &why);
+            turn_away(state, arrival, Rejection::Busy, &why);
         }
         Admission::Closed(arrival) => turn_away_shutting_down(state, arrival),
     }
@@ -43,7 +45,9 @@ pub(super) fn admit(state: &ServerState, arrival: Arrival) {
 
 /// Tells a connection that the server is shutting down, and closes it.
 pub(super) fn turn_away_shutting_down(state: &ServerState, arrival: Arrival) {
-    turn_away(state, arrival, SHUTTING_DOWN, SHUTTING_DOWN_WHY);
+    // New ones from the accept loop, or waiting ones (counted already) from the drain.
+    state.stats.add_accepted(arrival.id);
+    turn_away(state, arrival, Rejection::ShuttingDown, SHUTTING_DOWN_WHY);
 }
 
 /// Runs on its own thread: turns away connections that waited past
@@ -55,13 +59,17 @@ pub(super) fn reap(state: &ServerState) {
     );
     while let Some(expired) = state.registry.next_expired() {
         for arrival in expired {
-            turn_away(state, arrival, BUSY, &why);
+            turn_away(state, arrival, Rejection::Busy, &why);
         }
     }
 }
 
 /// Tells a connection no worker will serve it, without a reset that could hide the notice.
-fn turn_away(state: &ServerState, arrival: Arrival, notice: &'static str, why: &str) {
+fn turn_away(state: &ServerState, arrival: Arrival, reason: Rejection, why: &str) {
+    let notice = match reason {
+        Rejection::Busy => BUSY,
+        Rejection::ShuttingDown => SHUTTING_DOWN,
+    };
     let tag = ConnTag {
         id: arrival.id,
         peer: arrival.peer,
@@ -73,11 +81,14 @@ fn turn_away(state: &ServerState, arrival: Arrival, notice: &'static str, why: &
             why,
         },
     );
-    state.stats.add_rejected();
+    state.stats.add_rejected(reason);
     let mut stream = arrival.stream;
+    // Under len: framing the notice gets its length field, as every answer does.
+    let mut framed = notice.as_bytes().to_vec();
+    let _ = state.config.framing.frame_out(&mut framed, 0);
     // A fresh socket's send buffer is empty: the notice fits without blocking.
     let _ = stream.set_nonblocking(true);
-    let _ = stream.write(notice.as_bytes());
+    let _ = stream.write(&framed);
     state.closer.close(stream);
 }
 

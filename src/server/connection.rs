@@ -208,6 +208,8 @@ pub(super) struct Outbox<'a> {
     stream: &'a TcpStream,
     timeout: Duration,
     owed: &'a mut Vec<u8>,
+    /// Bytes sent through it so far, for `/metrics`.
+    sent: u64,
 }
 
 impl<'a> Outbox<'a> {
@@ -225,6 +227,7 @@ impl<'a> Outbox<'a> {
             stream,
             timeout,
             owed: buffer,
+            sent: 0,
         }
     }
 
@@ -240,8 +243,16 @@ impl<'a> Outbox<'a> {
             return Ok(());
         }
         let sent = self.connection.write(self.stream, self.owed, self.timeout);
+        if sent.is_ok() {
+            self.sent += self.owed.len() as u64;
+        }
         self.owed.clear();
         sent
+    }
+
+    /// Bytes sent through it so far.
+    pub(super) fn sent(&self) -> u64 {
+        self.sent
     }
 }
 

@@ -11,6 +11,7 @@ use super::lifecycle::Phase;
 use super::shared::ServerState;
 use crate::answer::{Answerer, Sender};
 use crate::decode::TextDecoder;
+use crate::framing::Truncated;
 use crate::log::{ConnTag, Event};
 use crate::rules::{Action, HeldRules};
 
@@ -66,12 +67,13 @@ impl<'a> Conversation<'a> {
             connection,
             answerer: Answerer::for_connection(
                 &config.reply,
+                &config.framing,
                 config.rules.as_ref(),
                 config.seed,
                 tag.id,
                 rules,
             ),
-            decoder: TextDecoder::new(config.decode),
+            decoder: TextDecoder::new(config.decode).binary_frames(config.framing.is_binary()),
             messages: 0,
             hangup: None,
             write_error: None,
@@ -89,6 +91,14 @@ impl<'a> Conversation<'a> {
             return Some(Stop::Failed(e));
         }
         self.hangup.map(Stop::Hangup)
+    }
+
+    /// Logs what EOF left of a frame: it gets no answer.
+    pub(super) fn cut_short(&self, truncated: Truncated) {
+        let message = truncated.to_string();
+        self.state
+            .log
+            .log(Some(self.tag), &Event::Warning { message: &message });
     }
 
     /// Takes the rules in force now: one read's messages all use the same set.
@@ -154,7 +164,12 @@ impl<'a> Conversation<'a> {
             seq: *messages,
             peer: tag.peer,
         };
-        answer.render(message, sender, out.owed());
+        if let Err(e) = answer.render(message, sender, out.owed()) {
+            let message = e.to_string();
+            state
+                .log
+                .log(Some(*tag), &Event::Warning { message: &message });
+        }
         self.hangup = match answer.action() {
             Action::Close => Some(Hangup::Close),
             Action::Reset => Some(Hangup::Reset),

@@ -19,10 +19,28 @@ pub(super) enum Phase {
     Done,
 }
 
+/// Stop signals this close together are one request: Ctrl-C in a terminal
+/// reaches tcpack from the terminal and again from a wrapper such as
+/// `timeout`, microseconds apart, and a person does not press twice that fast.
+pub(super) const SAME_REQUEST: Duration = Duration::from_millis(100);
+
+/// What a stop signal asks for, given the ones before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Request {
+    /// The first: the drain starts.
+    Started,
+    /// Within `SAME_REQUEST` of the first: the same request, nothing to do.
+    Repeated,
+    /// A later one: stop at once.
+    Forced,
+}
+
 /// The phase, and a condvar that wakes whoever waits for it to change.
 pub(super) struct Lifecycle {
     phase: Mutex<Phase>,
     changed: Condvar,
+    /// When the drain was requested.
+    requested_at: Mutex<Option<Instant>>,
 }
 
 impl Default for Lifecycle {
@@ -30,6 +48,7 @@ impl Default for Lifecycle {
         Self {
             phase: Mutex::new(Phase::Running),
             changed: Condvar::new(),
+            requested_at: Mutex::new(None),
         }
     }
 }
@@ -40,15 +59,20 @@ impl Lifecycle {
         *lock(&self.phase)
     }
 
-    /// Starts the drain; false if one had already started (a second Ctrl-C).
-    pub(super) fn request(&self) -> bool {
-        let mut phase = lock(&self.phase);
-        if *phase != Phase::Running {
-            return false;
+    /// A stop signal came at `now`: starts the drain if it is the first.
+    pub(super) fn request(&self, now: Instant) -> Request {
+        let mut requested_at = lock(&self.requested_at);
+        if let Some(first) = *requested_at {
+            return match now.saturating_duration_since(first) < SAME_REQUEST {
+                true => Request::Repeated,
+                false => Request::Forced,
+            };
         }
-        *phase = Phase::Draining;
+        *requested_at = Some(now);
+        let mut phase = lock(&self.phase);
+        *phase = (*phase).max(Phase::Draining);
         self.changed.notify_all();
-        true
+        Request::Started
     }
 
     /// Moves forward to `next`; phases never go back.
@@ -110,8 +134,13 @@ mod tests {
     #[test]
     fn second_request_is_reported_and_phases_only_advance() {
         let shutdown = Lifecycle::default();
-        assert!(shutdown.request());
-        assert!(!shutdown.request());
+        let first = Instant::now();
+        assert_eq!(shutdown.request(first), Request::Started);
+        assert_eq!(
+            shutdown.request(first + Duration::from_millis(1)),
+            Request::Repeated
+        );
+        assert_eq!(shutdown.request(first + SAME_REQUEST), Request::Forced);
         shutdown.advance(Phase::Done);
         shutdown.advance(Phase::DrainExpired);
         assert_eq!(shutdown.phase(), Phase::Done);
@@ -124,7 +153,7 @@ mod tests {
         let lifecycle = Lifecycle::default();
         assert!(lifecycle.sleep_unless(Duration::from_millis(1), Phase::Draining, || false));
         assert!(!lifecycle.sleep_unless(Duration::from_secs(3600), Phase::Draining, || true));
-        lifecycle.request();
+        lifecycle.request(Instant::now());
         assert!(!lifecycle.sleep_unless(Duration::from_secs(3600), Phase::Draining, || false));
     }
 }

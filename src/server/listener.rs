@@ -14,7 +14,7 @@ use super::registry::Arrival;
 use super::shared::ServerState;
 use crate::config::ServerConfig;
 use crate::log::Event;
-use crate::stats::millis;
+use crate::stats::{Failure, millis};
 
 /// A listening socket, bound with the options a restartable server needs.
 pub(super) fn listen(addr: SocketAddr, backlog: i32, reuse_port: bool) -> io::Result<TcpListener> {
@@ -97,7 +97,7 @@ pub(super) fn accept_loop(state: &ServerState, listener: &TcpListener) {
             Err(_) if phase != Phase::Running && state.config.reuse_port => return,
             Err(e) => {
                 // EMFILE and friends: the client stays in the backlog; try again soon.
-                state.stats.add_error();
+                state.stats.add_error(Failure::Accept);
                 state.log.log(
                     None,
                     &Event::AcceptError {

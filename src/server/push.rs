@@ -11,6 +11,7 @@ use crate::answer;
 use crate::config::Push;
 use crate::log::{ConnTag, Event};
 use crate::rules::Template;
+use crate::stats::Protocol;
 
 /// Runs on its own thread: every `push.every`, `push.text` to every served
 /// connection, until the shutdown starts. Sleeps on the phase's condvar.
@@ -40,10 +41,16 @@ pub(super) fn deliver(
     seq: u64,
 ) -> Result<(), String> {
     let mut bytes = Vec::new();
-    answer::unprompted(text, served.id, seq, served.peer, &mut bytes);
+    let framing = &state.config.framing;
+    answer::unprompted(text, framing, (served.id, seq, served.peer), &mut bytes)
+        .map_err(|e| e.to_string())?;
     match served.push(&bytes, state.config.write_timeout) {
         Ok(()) => {
-            state.stats.add_pushed();
+            let protocol = match served.tls() {
+                Some(_) => Protocol::Tls,
+                None => Protocol::Tcp,
+            };
+            state.stats.add_pushed(protocol, bytes.len());
             Ok(())
         }
         // Not yet talking: skipped, not a failure.

@@ -1,5 +1,6 @@
 //! Signals, on threads of their own: SIGINT (Ctrl-C, through `ctrlc`) and
-//! SIGTERM start the graceful shutdown, a second one forces an exit (130);
+//! SIGTERM start the graceful shutdown, a second one forces an exit (130)
+//! unless it comes within 100 ms of the first (`lifecycle::SAME_REQUEST`);
 //! SIGHUP reloads `--rules FILE`, keeping the old rules if the new file is bad.
 //!
 //! `ctrlc` takes SIGINT only: its `termination` feature would route SIGTERM
@@ -8,11 +9,13 @@
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use signal_hook::consts::{SIGHUP, SIGTERM};
 use signal_hook::iterator::{Handle, Signals};
 
+use super::lifecycle::Request;
 use super::shared::ServerState;
 use crate::exit::Exit;
 use crate::log::Event;
@@ -53,9 +56,10 @@ pub(super) fn install(state: &Arc<ServerState>) -> Result<SignalThread> {
     Ok(SignalThread { handle, thread })
 }
 
-/// The first stop signal starts the drain; a second exits at once.
+/// The first stop signal starts the drain; a later one exits at once, but
+/// one within `SAME_REQUEST` of the first is that same request.
 fn stop(state: &ServerState) {
-    if !state.lifecycle.request() {
+    if state.lifecycle.request(Instant::now()) == Request::Forced {
         state.log.log(None, &Event::ForcedStop);
         state.log.flush();
         Exit::Interrupted.now();

@@ -2,20 +2,28 @@
 //! whether the instance takes clients and how busy it is, then the port closes.
 //! With `--control` a client may first send one command line instead
 //! (`echo 'send 3 hi' | nc -N 127.0.0.1 9785`) and reads its answer. It
-//! blocks in `accept` like the main port, so it costs nothing while unused.
+//! also speaks HTTP: a first line `GET /metrics …` gets Prometheus's text
+//! (`metrics`), `GET /healthz …` 200 `ok` or, once the drain has started,
+//! 503 `draining` (`http`). It blocks in `accept` like the main port, so it
+//! costs nothing while unused.
 
 use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use super::control;
+use super::http::{self, Route};
 use super::lifecycle::Phase;
 use super::shared::ServerState;
+use super::{control, metrics};
 
 /// With `--control`, how long a client has to send its command; one that
 /// says nothing in that time (a health check) gets the status report.
 const COMMAND_WAIT: Duration = Duration::from_secs(1);
+/// Without `--control`, how long a client has to start an HTTP request
+/// (which it sends as soon as it is connected); one that says nothing in
+/// that time gets the status report, as it always did.
+const REQUEST_WAIT: Duration = Duration::from_millis(100);
 /// A command line longer than this is not read further.
 const MAX_COMMAND: usize = 64 * 1024;
 
@@ -32,28 +40,43 @@ pub(super) fn serve(state: &ServerState, listener: &TcpListener) {
             continue;
         };
         let _ = stream.set_write_timeout(Some(state.config.write_timeout));
-        let answer = match state.config.control {
-            true => command(&stream).map_or_else(
-                || report(state),
-                |line| match control::parse(&line) {
-                    Ok(command) => control::execute(state, command).join("\n") + "\n",
-                    Err(e) => format!("error {e}\n"),
-                },
-            ),
-            false => report(state),
+        let control = state.config.control;
+        let wait = match control {
+            true => COMMAND_WAIT,
+            false => REQUEST_WAIT,
+        };
+        let line = first_line(&stream, wait, control);
+        let answer = match line {
+            Some(line) if http::is_request(&line) => answer_http(state, &line),
+            Some(line) if control => {
+                let line = String::from_utf8_lossy(&line).trim().to_owned();
+                match line.is_empty() {
+                    true => report(state),
+                    false => match control::parse(&line) {
+                        Ok(command) => control::execute(state, command).join("\n") + "\n",
+                        Err(e) => format!("error {e}\n"),
+                    },
+                }
+            }
+            _ => report(state),
         };
         let _ = stream.write_all(answer.as_bytes());
         state.closer.close(stream);
     }
 }
 
-/// The first line the client sent within `COMMAND_WAIT` in all, if any: a
-/// client sending a byte now and then cannot hold the status port longer.
-fn command(mut stream: &TcpStream) -> Option<String> {
-    let deadline = Instant::now() + COMMAND_WAIT;
+/// The first line the client sent (without its line end) within `wait` in
+/// all, if any: a client sending a byte now and then cannot hold the status
+/// port longer. Without `control`, reading stops as soon as the bytes
+/// cannot start an HTTP request, as nothing else is read then.
+fn first_line(mut stream: &TcpStream, wait: Duration, control: bool) -> Option<Vec<u8>> {
+    let deadline = Instant::now() + wait;
     let mut line = Vec::new();
     let mut chunk = [0u8; 1024];
     while !line.contains(&b'\n') && line.len() < MAX_COMMAND {
+        if !control && !line.is_empty() && !http::may_be_request(&line) {
+            return None;
+        }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             break;
@@ -65,8 +88,23 @@ fn command(mut stream: &TcpStream) -> Option<String> {
         }
     }
     let end = line.iter().position(|&b| b == b'\n').unwrap_or(line.len());
-    let line = String::from_utf8_lossy(&line[..end]).trim().to_owned();
+    line.truncate(end);
     (!line.is_empty()).then_some(line)
+}
+
+/// The response to an HTTP request line.
+fn answer_http(state: &ServerState, line: &[u8]) -> String {
+    const TEXT: &str = "text/plain; charset=utf-8";
+    let (route, head) = http::route(line);
+    match route {
+        Route::Metrics => http::response(200, metrics::CONTENT_TYPE, &metrics::render(state), head),
+        Route::Health => match state.lifecycle.phase() {
+            Phase::Running => http::response(200, TEXT, "ok\n", head),
+            _ => http::response(503, TEXT, "draining\n", head),
+        },
+        Route::NotFound => http::response(404, TEXT, "not found: try /metrics or /healthz\n", head),
+        Route::Bad(status) => http::response(status, TEXT, "bad request\n", head),
+    }
 }
 
 /// `key value` lines; the first says whether to send clients here.

@@ -19,10 +19,10 @@ use super::shared::ServerState;
 use super::tls_session::{self, Accepted};
 use crate::answer;
 use crate::config::{ServerConfig, TlsConfig};
-use crate::framing::{Framer, Framing};
+use crate::framing::{FrameError, Framer, Framing};
 use crate::log::{ConnTag, Event, panic_message};
 use crate::rules::{HeldRules, Template};
-use crate::stats::millis;
+use crate::stats::{Failure, Protocol, Reading, Traffic, millis};
 
 /// Worker number `number`'s loop, until the registry closes at shutdown.
 pub(super) fn run(state: &ServerState, number: usize) {
@@ -54,6 +54,8 @@ enum Ending {
     PushFailed,
     /// No TLS conversation came about; why.
     Handshake(String),
+    /// The input cannot be framed (a length over --max-frame).
+    BadFrame(FrameError),
 }
 
 impl Ending {
@@ -71,18 +73,21 @@ impl Ending {
             Ending::OperatorClose => "closed by operator",
             Ending::PushFailed => "push failed (client is not reading)",
             Ending::Handshake(_) => "tls handshake failed",
+            Ending::BadFrame(_) => "bad frame",
         }
     }
 
-    fn is_error(&self) -> bool {
-        matches!(
-            self,
-            Ending::WriteTimeout
-                | Ending::Failed(_)
-                | Ending::Panicked
-                | Ending::PushFailed
-                | Ending::Handshake(_)
-        )
+    /// The error it counts as, if it is one.
+    fn error_kind(&self) -> Option<Failure> {
+        match self {
+            Ending::WriteTimeout => Some(Failure::WriteTimeout),
+            Ending::Failed(_) => Some(Failure::Io),
+            Ending::Panicked => Some(Failure::Panic),
+            Ending::PushFailed => Some(Failure::Push),
+            Ending::Handshake(_) => Some(Failure::TlsHandshake),
+            Ending::BadFrame(_) => Some(Failure::BadFrame),
+            _ => None,
+        }
     }
 
     fn after_read(error: io::Error) -> Self {
@@ -126,6 +131,8 @@ struct Session<'a> {
     out: Outbox<'a>,
     /// Bytes read so far.
     bytes: u64,
+    /// Where each read's messages, bytes and answer latency are counted.
+    traffic: &'a Traffic,
 }
 
 /// Serves one connection until EOF, error, timeout, shutdown or panic.
@@ -151,10 +158,11 @@ fn serve(state: &ServerState, arrival: Arrival, connection: &Connection, buffers
     let mut session = Box::new(Session {
         stream: &stream,
         connection,
-        framer: Framer::new(config.framing, config.max_line),
+        framer: Framer::new(&config.framing, config.max_frame),
         conversation: Conversation::new(state, tag, connection, rules.take()),
         out: Outbox::new(connection, &stream, config.write_timeout, owed),
         bytes: 0,
+        traffic: &state.stats.traffic,
     });
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
         configure(&stream, config).map_err(Ending::Failed)?;
@@ -167,7 +175,7 @@ fn serve(state: &ServerState, arrival: Arrival, connection: &Connection, buffers
             set_timeouts(&stream, config).map_err(Ending::Failed)?;
         }
         if let Some(greeting) = &config.greeting {
-            greet(greeting, tag, &mut session.out)?;
+            greet(state, greeting, tag, &mut session.out)?;
         }
         connection.mark_ready();
         read_loop(&mut session, read, config.framing == Framing::Raw)
@@ -230,6 +238,7 @@ fn end(
     let error = match &ending {
         Ending::Failed(e) => Some(e.to_string()),
         Ending::Handshake(why) => Some(why.clone()),
+        Ending::BadFrame(why) => Some(why.to_string()),
         _ => None,
     };
     // Nothing is written after this (but TLS's close_notify, after the owed
@@ -251,7 +260,7 @@ fn end(
     );
     state
         .stats
-        .add_connection(messages, bytes, ending.is_error());
+        .add_connection(messages, bytes, ending.error_kind());
     match ending {
         Ending::Eof | Ending::Reset => drop(stream),
         Ending::RuleReset => {
@@ -272,8 +281,11 @@ fn start_tls(
     served: &Connection,
     stream: &TcpStream,
 ) -> Result<(), Ending> {
-    let accepted = tls_session::accept(&tls.server.config, stream, tls.auto, tls.handshake_timeout)
-        .map_err(Ending::Handshake)?;
+    let accepted = tls_session::accept(&tls.server.config, stream, tls.auto, tls.handshake_timeout);
+    if !matches!(accepted, Ok(Accepted::Plain)) {
+        state.stats.add_handshake(accepted.is_ok());
+    }
+    let accepted = accepted.map_err(Ending::Handshake)?;
     if let Accepted::Tls(session, info) = accepted {
         state.log.log(
             Some(tag),
@@ -291,8 +303,19 @@ fn start_tls(
 
 /// Sends `--greeting` when a worker takes the connection.
 #[inline(never)]
-fn greet(greeting: &Template, tag: ConnTag, out: &mut Outbox<'_>) -> Result<(), Ending> {
-    answer::unprompted(greeting, tag.id, 0, tag.peer, out.owed());
+fn greet(
+    state: &ServerState,
+    greeting: &Template,
+    tag: ConnTag,
+    out: &mut Outbox<'_>,
+) -> Result<(), Ending> {
+    let framing = &state.config.framing;
+    if let Err(e) = answer::unprompted(greeting, framing, (tag.id, 0, tag.peer), out.owed()) {
+        let message = e.to_string();
+        state
+            .log
+            .log(Some(tag), &Event::Warning { message: &message });
+    }
     out.send().map_err(Ending::after_write)
 }
 
@@ -331,7 +354,14 @@ fn read_loop(session: &mut Session<'_>, read: &mut Vec<u8>, raw: bool) -> Result
         conversation,
         out,
         bytes,
+        traffic,
     } = session;
+    let protocol = || match connection.tls() {
+        Some(_) => Protocol::Tls,
+        None => Protocol::Tcp,
+    };
+    // The greeting, if any, went out before the first read.
+    traffic.read_answered(protocol(), Reading::now(0), 0, 0, out.sent());
     let most = framer.read_size();
     // Raw framing acks each read as it comes (up to 1024 bytes, as the
     // tutorial's recv): its reads keep their size. Other framings start
@@ -346,16 +376,29 @@ fn read_loop(session: &mut Session<'_>, read: &mut Vec<u8>, raw: bool) -> Result
         match connection.read(stream, read) {
             Ok(0) => break Ending::Eof,
             Ok(n) => {
+                let (reading, sent) = (Reading::now(conversation.messages), out.sent());
                 if n == read.len() && n < most {
                     read.resize((n * 2).min(most), 0);
                 }
                 *bytes += n as u64;
                 conversation.refresh_rules();
-                framer.push(&read[..n], &mut |message| {
+                let framed = framer.push(&read[..n], &mut |message| {
                     conversation.answer(message, false, out)
                 });
                 connection.record(conversation.messages, *bytes);
-                out.send().map_err(Ending::after_write)?;
+                let answered = out.send();
+                traffic.read_answered(
+                    protocol(),
+                    reading,
+                    conversation.messages,
+                    n,
+                    out.sent() - sent,
+                );
+                answered.map_err(Ending::after_write)?;
+                if let Err(e) = framed {
+                    // What came before the bad frame is answered; nothing after it can be.
+                    return Ok(Ending::BadFrame(e));
+                }
                 if let Some(stop) = conversation.stop() {
                     return stopped(stop);
                 }
@@ -365,10 +408,21 @@ fn read_loop(session: &mut Session<'_>, read: &mut Vec<u8>, raw: bool) -> Result
         }
     };
     // Whatever was read is owed an ack, also a final line without its `\n`.
+    let (reading, sent) = (Reading::now(conversation.messages), out.sent());
     conversation.refresh_rules();
-    framer.finish(&mut |message| conversation.answer(message, true, out));
+    if let Some(cut) = framer.finish(&mut |message| conversation.answer(message, true, out)) {
+        conversation.cut_short(cut);
+    }
     connection.record(conversation.messages, *bytes);
-    out.send().map_err(Ending::after_write)?;
+    let answered = out.send();
+    traffic.read_answered(
+        protocol(),
+        reading,
+        conversation.messages,
+        0,
+        out.sent() - sent,
+    );
+    answered.map_err(Ending::after_write)?;
     conversation.stop().map_or(Ok(ending), stopped)
 }
 

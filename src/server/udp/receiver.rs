@@ -7,7 +7,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::Ordering::Relaxed;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustix::net::RecvFlags;
 
@@ -21,6 +21,7 @@ use crate::decode::TextDecoder;
 use crate::log::{Event, panic_message};
 use crate::protocol::DATAGRAM_BUFFER;
 use crate::rules::Action;
+use crate::stats::Failure;
 
 /// One datagram in the buffer.
 #[derive(Debug, PartialEq, Eq)]
@@ -68,7 +69,7 @@ pub(super) fn run(state: &ServerState, shared: &Shared, number: usize) {
                 ) => {}
             Err(e) => {
                 // Out of memory for buffers, say: log, back off, keep serving.
-                state.stats.add_error();
+                state.stats.add_error(Failure::Udp);
                 let error = format!("{e}; next try in {} ms", backoff.as_millis());
                 state.log.log(
                     None,
@@ -118,7 +119,7 @@ impl Receiver<'_> {
         let served = panic::catch_unwind(AssertUnwindSafe(|| self.answer(datagram, peer)));
         if let Err(payload) = served {
             let message = panic_message(payload.as_ref());
-            self.state.stats.add_error();
+            self.state.stats.add_error(Failure::Panic);
             self.state.log.log_udp(peer, &Event::Panicked { message });
         }
     }
@@ -133,6 +134,7 @@ impl Receiver<'_> {
             answerer,
             seq,
         } = self;
+        let read_at = Instant::now();
         let (config, stats, log) = (&state.config, &state.stats, &state.log);
         stats.add_datagram(datagram.size);
         match shared.admit(peer, stats) {
@@ -183,7 +185,8 @@ impl Receiver<'_> {
             seq: *seq,
             peer,
         };
-        chosen.render(message, sender, answer);
+        // Unframed: nothing is too long for a field.
+        let _ = chosen.render(message, sender, answer);
         let limit = answer_limit(datagram.size);
         if answer.len() > limit {
             stats.add_udp_too_big();
@@ -192,9 +195,9 @@ impl Receiver<'_> {
             return;
         }
         match send(&shared.socket, answer, datagram.from) {
-            Ok(()) => stats.add_udp_answered(),
+            Ok(()) => stats.add_udp_answered(answer.len(), read_at),
             Err(e) => {
-                stats.add_error();
+                stats.add_error(Failure::Udp);
                 let error = e.to_string();
                 log.log_udp(
                     peer,

@@ -1,0 +1,286 @@
+//! `GET /metrics`: the server's counters in the Prometheus text format.
+//! Nothing is kept for Prometheus between scrapes: each scrape reads the
+//! atomic counters the server keeps anyway (`crate::stats`, the registry's
+//! sizes, the rules' hits) into a `Scrape`, and `prometheus-client` encodes
+//! that through its `Collector` trait. So serving messages costs nothing
+//! more when nobody scrapes, and no lock is added on their way.
+//!
+//! Names follow Prometheus's conventions: prefix `tcpack_`, `_total` on
+//! counters (the encoder adds it), base units (bytes, seconds), and labels
+//! of small fixed sets only (protocol, reason, kind, outcome, rule): never a
+//! peer address or a connection id.
+
+use std::fmt;
+use std::time::UNIX_EPOCH;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+
+use super::shared::ServerState;
+use crate::stats::{Detail, Failure, LATENCY_BOUNDS, Protocol, Rejection, Snapshot};
+
+/// The `Content-Type` of what `render` returns.
+pub(super) const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
+/// Everything one scrape shows, read from the server at once.
+#[derive(Debug)]
+struct Scrape {
+    snapshot: Snapshot,
+    detail: Detail,
+    active: usize,
+    waiting: usize,
+    workers: usize,
+    /// Each rule's number, label and hits, with rules in use.
+    rules: Vec<(usize, String, u64)>,
+    udp: bool,
+}
+
+/// The metrics now, as Prometheus text (version 0.0.4).
+pub(super) fn render(state: &ServerState) -> String {
+    let (active, waiting) = state.registry.counts();
+    let rules = state.config.rules.as_ref().map_or_else(Vec::new, |rules| {
+        rules
+            .current()
+            .hits()
+            .map(|(number, label, hits)| (number, label.to_owned(), hits))
+            .collect()
+    });
+    let scrape = Scrape {
+        snapshot: state.stats.snapshot(),
+        detail: state.stats.detail(),
+        active,
+        waiting,
+        workers: state.config.workers,
+        rules,
+        udp: state.config.proto.udp(),
+    };
+    encode(scrape)
+}
+
+fn encode(scrape: Scrape) -> String {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(scrape));
+    let mut text = String::new();
+    // Writing to a String cannot fail; a collector's error would be a bug here.
+    if let Err(e) = prometheus_client::encoding::prometheus_text::encode(&mut text, &registry) {
+        text = format!("# error encoding the metrics: {e}\n");
+    }
+    text
+}
+
+/// One labelled value of a family.
+type Series<'a> = (Vec<(&'static str, &'a str)>, u64);
+
+impl Collector for Scrape {
+    fn encode(&self, mut out: DescriptorEncoder) -> fmt::Result {
+        let s = &self.snapshot;
+        let d = &self.detail;
+        let t = &d.traffic;
+        let started = d
+            .started
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |since| since.as_secs_f64());
+        gauge(
+            &mut out,
+            "tcpack_build_info",
+            "The tcpack version running (always 1).",
+            &[(vec![("version", env!("CARGO_PKG_VERSION"))], 1)],
+        )?;
+        let mut start = out.encode_descriptor(
+            "tcpack_start_time_seconds",
+            "When the server started, in seconds since the Unix epoch.",
+            None,
+            MetricType::Gauge,
+        )?;
+        start.encode_gauge(&started)?;
+        counter(
+            &mut out,
+            "tcpack_connections_accepted",
+            "TCP connections accepted (served or turned away).",
+            &[(vec![], d.accepted)],
+        )?;
+        counter(
+            &mut out,
+            "tcpack_connections_closed",
+            "Served TCP connections that have closed.",
+            &[(vec![], s.connections)],
+        )?;
+        gauge(
+            &mut out,
+            "tcpack_connections_active",
+            "TCP connections being served by a worker now.",
+            &[(vec![], self.active as u64)],
+        )?;
+        gauge(
+            &mut out,
+            "tcpack_connections_waiting",
+            "TCP connections waiting for a free worker now.",
+            &[(vec![], self.waiting as u64)],
+        )?;
+        gauge(
+            &mut out,
+            "tcpack_workers",
+            "Worker threads: TCP connections served at once (--workers).",
+            &[(vec![], self.workers as u64)],
+        )?;
+        let rejected: Vec<Series> = Rejection::ALL
+            .iter()
+            .map(|r| (vec![("reason", r.name())], d.rejected_by[*r as usize]))
+            .collect();
+        counter(
+            &mut out,
+            "tcpack_connections_rejected",
+            "TCP connections turned away, by reason: busy (queue full or --queue-timeout), shutting_down.",
+            &rejected,
+        )?;
+        let by_protocol = |values: &[u64; 3]| -> Vec<Series> {
+            Protocol::ALL
+                .iter()
+                .filter(|p| self.udp || **p != Protocol::Udp)
+                .map(|p| (vec![("protocol", p.name())], values[*p as usize]))
+                .collect()
+        };
+        counter(
+            &mut out,
+            "tcpack_messages_received",
+            "Messages received (framed TCP/TLS messages, UDP datagrams), by protocol.",
+            &by_protocol(&t.messages_in),
+        )?;
+        counter(
+            &mut out,
+            "tcpack_received_bytes",
+            "Bytes received (TLS: decrypted), by protocol.",
+            &by_protocol(&t.bytes_in),
+        )?;
+        counter(
+            &mut out,
+            "tcpack_sent_bytes",
+            "Bytes sent: answers, greetings and pushes (TLS: before encryption), by protocol.",
+            &by_protocol(&t.bytes_out),
+        )?;
+        let errors: Vec<Series> = Failure::ALL
+            .iter()
+            .map(|k| (vec![("kind", k.name())], d.errors_by[*k as usize]))
+            .collect();
+        counter(
+            &mut out,
+            "tcpack_errors",
+            "Errors, by kind: accept, io, write_timeout, push, tls_handshake, panic, udp, bad_frame.",
+            &errors,
+        )?;
+        counter(
+            &mut out,
+            "tcpack_pushes",
+            "Pushes (heartbeat, operator) delivered to a connection.",
+            &[(vec![], s.pushed)],
+        )?;
+        counter(
+            &mut out,
+            "tcpack_tls_handshakes",
+            "TLS handshakes, by outcome: ok, failed.",
+            &[
+                (vec![("outcome", "ok")], d.handshakes_ok),
+                (vec![("outcome", "failed")], d.handshakes_failed),
+            ],
+        )?;
+        if !self.rules.is_empty() {
+            let numbers: Vec<String> = self.rules.iter().map(|r| r.0.to_string()).collect();
+            let hits: Vec<Series> = self
+                .rules
+                .iter()
+                .zip(&numbers)
+                .map(|((_, name, hits), number)| {
+                    (
+                        vec![("rule", number.as_str()), ("name", name.as_str())],
+                        *hits,
+                    )
+                })
+                .collect();
+            counter(
+                &mut out,
+                "tcpack_rule_hits",
+                "Messages each rule answered, by rule number and name (they restart from 0 when the rules are reloaded).",
+                &hits,
+            )?;
+        }
+        if self.udp {
+            let u = &s.udp;
+            counter(
+                &mut out,
+                "tcpack_udp_datagrams_answered",
+                "UDP datagrams answered.",
+                &[(vec![], u.answered)],
+            )?;
+            counter(
+                &mut out,
+                "tcpack_udp_datagrams_dropped",
+                "UDP datagrams left unanswered by the reflection guard, by reason: rate_limit (--udp-rate), too_big.",
+                &[
+                    (vec![("reason", "rate_limit")], u.rate_limited),
+                    (vec![("reason", "too_big")], u.too_big),
+                ],
+            )?;
+            gauge(
+                &mut out,
+                "tcpack_udp_peers",
+                "Distinct UDP source addresses seen (counted up to a bound).",
+                &[(vec![], u.peers)],
+            )?;
+        }
+        // Per bucket: the encoder adds them up into Prometheus's cumulative `le` counts.
+        let buckets: Vec<(f64, u64)> = LATENCY_BOUNDS
+            .iter()
+            .copied()
+            .chain([f64::INFINITY])
+            .zip(t.latency_buckets.iter().copied())
+            .collect();
+        let mut latency = out.encode_descriptor(
+            "tcpack_answer_latency_seconds",
+            "From reading a message to its answer written to the socket (a rule's delay included).",
+            None,
+            MetricType::Histogram,
+        )?;
+        latency.encode_histogram::<NoLabelSet>(
+            t.latency_sum.as_secs_f64(),
+            t.latency_count,
+            &buckets,
+            None,
+        )?;
+        Ok(())
+    }
+}
+
+fn counter(out: &mut DescriptorEncoder, name: &str, help: &str, series: &[Series]) -> fmt::Result {
+    family(out, name, help, MetricType::Counter, series)
+}
+
+fn gauge(out: &mut DescriptorEncoder, name: &str, help: &str, series: &[Series]) -> fmt::Result {
+    family(out, name, help, MetricType::Gauge, series)
+}
+
+/// One metric: its descriptor, then each series (one without labels if `labels` is empty).
+fn family(
+    out: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    kind: MetricType,
+    series: &[Series],
+) -> fmt::Result {
+    let mut metric = out.encode_descriptor(name, help, None, kind)?;
+    for (labels, value) in series {
+        match labels.is_empty() {
+            true => value_of(&mut metric, kind, *value)?,
+            false => value_of(&mut metric.encode_family(labels)?, kind, *value)?,
+        }
+    }
+    Ok(())
+}
+
+fn value_of(metric: &mut MetricEncoder, kind: MetricType, value: u64) -> fmt::Result {
+    match kind {
+        MetricType::Counter => metric.encode_counter::<NoLabelSet, _, u64>(&value, None),
+        _ => metric.encode_gauge(&value),
+    }
+}
