@@ -201,6 +201,9 @@ impl Connection {
     }
 }
 
+/// Bytes an outbox holds from the start: a read's acks, mostly.
+const OWED_START: usize = 256;
+
 /// What a worker owes its connection (acks, a greeting), collected so that
 /// one read's answers go out in one write.
 pub(super) struct Outbox<'a> {
@@ -222,6 +225,10 @@ impl<'a> Outbox<'a> {
         buffer: &'a mut Vec<u8>,
     ) -> Self {
         buffer.clear();
+        // Grown here, not deep in the first answer's rendering: a served
+        // connection's stack then stays within the pages a parked worker
+        // has touched (docs/bench.md).
+        buffer.reserve(OWED_START);
         Self {
             connection,
             stream,

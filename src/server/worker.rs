@@ -189,8 +189,7 @@ fn serve(state: &ServerState, arrival: Arrival, connection: &Connection, buffers
         (Err(payload), _) => {
             // Acks owed for messages before the one that panicked are still owed.
             let _ = session.out.send();
-            let message = panic_message(payload.as_ref());
-            state.log.log(Some(tag), &Event::Panicked { message });
+            log_panic(state, tag, payload.as_ref());
             Ending::Panicked
         }
     };
@@ -213,6 +212,13 @@ fn serve(state: &ServerState, arrival: Arrival, connection: &Connection, buffers
         (messages, bytes),
         started,
     );
+}
+
+/// The line saying serving the connection panicked, and why.
+#[inline(never)]
+fn log_panic(state: &ServerState, tag: ConnTag, payload: &(dyn std::any::Any + Send)) {
+    let message = panic_message(payload);
+    state.log.log(Some(tag), &Event::Panicked { message });
 }
 
 /// The `accepted` line, with how long the connection waited for a worker.
@@ -408,6 +414,28 @@ fn read_loop(session: &mut Session<'_>, read: &mut Vec<u8>, raw: bool) -> Result
         }
     };
     // Whatever was read is owed an ack, also a final line without its `\n`.
+    answer_the_rest(session)?;
+    session.conversation.stop().map_or(Ok(ending), stopped)
+}
+
+/// At the end of the stream: what is left in the framer answered, also a
+/// final line without its `\n`. Apart from `read_loop`, so its frame does
+/// not deepen every read's way to the answer (docs/bench.md).
+#[inline(never)]
+fn answer_the_rest(session: &mut Session<'_>) -> Result<(), Ending> {
+    let Session {
+        connection,
+        framer,
+        conversation,
+        out,
+        bytes,
+        traffic,
+        ..
+    } = session;
+    let protocol = match connection.tls() {
+        Some(_) => Protocol::Tls,
+        None => Protocol::Tcp,
+    };
     let (reading, sent) = (Reading::now(conversation.messages), out.sent());
     conversation.refresh_rules();
     if let Some(cut) = framer.finish(&mut |message| conversation.answer(message, true, out)) {
@@ -416,14 +444,13 @@ fn read_loop(session: &mut Session<'_>, read: &mut Vec<u8>, raw: bool) -> Result
     connection.record(conversation.messages, *bytes);
     let answered = out.send();
     traffic.read_answered(
-        protocol(),
+        protocol,
         reading,
         conversation.messages,
         0,
         out.sent() - sent,
     );
-    answered.map_err(Ending::after_write)?;
-    conversation.stop().map_or(Ok(ending), stopped)
+    answered.map_err(Ending::after_write)
 }
 
 /// How the connection ends when its conversation stopped it.
