@@ -28,6 +28,11 @@ pub(super) struct Connection {
     /// connection is served all the same, only not reachable from elsewhere.
     socket: Mutex<Option<Arc<TcpStream>>>,
     writing: Mutex<()>,
+    /// A write is under way: at the drain's end, only such a connection
+    /// needs its write side shut to wake its worker. One that is about to
+    /// write (its worker not yet on a CPU, on a loaded machine) is left to
+    /// write what it owes.
+    in_write: AtomicBool,
     /// Set once a TLS handshake completes: then every write is encrypted.
     tls: OnceLock<Arc<TlsSession>>,
     /// Whether the worker has greeted the client (after any handshake):
@@ -73,6 +78,7 @@ impl Connection {
             peer,
             since,
             socket: Mutex::new(socket.map(Arc::new)),
+            in_write: AtomicBool::new(false),
             writing: Mutex::new(()),
             tls: OnceLock::new(),
             ready: AtomicBool::new(false),
@@ -150,13 +156,23 @@ impl Connection {
     /// The one function that writes to the connection's socket (with the
     /// writing lock held): `data` whole, encrypted if TLS, within `timeout`.
     fn write_locked(&self, stream: &TcpStream, data: &[u8], timeout: Duration) -> io::Result<()> {
+        self.in_write.store(true, Relaxed);
         let mut out = Deadline::new(stream, timeout);
         let written = match self.tls() {
             Some(tls) => tls.write(&mut out, data),
             None => out.write_all(data),
         };
         out.restore();
+        self.in_write.store(false, Relaxed);
         written
+    }
+
+    /// Wakes the worker from a write under way (a client that does not read)
+    /// by shutting both sides; a connection not writing is left alone.
+    pub(super) fn shutdown_if_writing(&self) {
+        if self.in_write.load(Relaxed) {
+            self.shutdown(Shutdown::Both);
+        }
     }
 
     /// Wakes the worker from a blocked read (`Read`) or write (`Both`).

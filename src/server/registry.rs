@@ -258,6 +258,14 @@ impl Registry {
             served.shutdown(how);
         }
     }
+
+    /// Wakes the workers blocked writing to clients that do not read.
+    pub(super) fn shutdown_writing(&self) {
+        let state = lock(&self.state);
+        for served in state.serving.values() {
+            served.shutdown_if_writing();
+        }
+    }
 }
 
 /// Marks a connection as served until dropped.

@@ -96,7 +96,9 @@ pub(super) fn drain(state: &ServerState, listener: Option<&TcpListener>, udp: Op
         state.lifecycle.advance(Phase::DrainExpired);
         state.registry.shutdown_serving(SocketShutdown::Read);
         if state.registry.wait_idle(Instant::now() + ACK_GRACE) > 0 {
-            state.registry.shutdown_serving(SocketShutdown::Both);
+            // Only writes under way are cut: a worker that has yet to write
+            // what it owes (not yet on a CPU) would lose it to a shut socket.
+            state.registry.shutdown_writing();
             state.registry.wait_idle(Instant::now() + ACK_GRACE);
         }
     }
