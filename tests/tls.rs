@@ -448,23 +448,28 @@ fn plaintext_on_a_tls_port_and_tls_on_a_plaintext_port_are_named() {
     assert!(warned.contains("--tls-self-signed"), "{warned}");
 }
 
+/// A rustls client configuration that trusts the certificates in `ca`.
+fn trusting(ca: &Path) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Arc::new(config)
+}
+
 /// A TLS client that trusts `ca`, sending lines and counting acks until the
 /// server closes; returns the acks.
 fn busy_tls_client(addr: std::net::SocketAddr, ca: PathBuf, i: usize) -> thread::JoinHandle<u64> {
     thread::spawn(move || {
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_file_iter(&ca).unwrap() {
-            roots.add(cert.unwrap()).unwrap();
-        }
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
         let name = ServerName::try_from("127.0.0.1").unwrap();
-        let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+        let conn = rustls::ClientConnection::new(trusting(&ca), name).unwrap();
         let sock = TcpStream::connect(addr).unwrap();
         sock.set_read_timeout(Some(DEADLINE)).unwrap();
         let mut tls = BufReader::new(rustls::StreamOwned::new(conn, sock));
@@ -560,19 +565,8 @@ fn rustls_client(
     server: &Server,
     ca: &Path,
 ) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(ca).unwrap() {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
     let name = ServerName::try_from("localhost").unwrap();
-    let mut conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let mut conn = rustls::ClientConnection::new(trusting(ca), name).unwrap();
     let mut sock = connect(server.addr);
     while conn.is_handshaking() {
         conn.complete_io(&mut sock).expect("handshake");

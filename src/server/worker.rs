@@ -362,10 +362,7 @@ fn read_loop(session: &mut Session<'_>, read: &mut Vec<u8>, raw: bool) -> Result
         bytes,
         traffic,
     } = session;
-    let protocol = || match connection.tls() {
-        Some(_) => Protocol::Tls,
-        None => Protocol::Tcp,
-    };
+    let protocol = || protocol_of(connection);
     // The greeting, if any, went out before the first read.
     traffic.read_answered(protocol(), Reading::now(0), 0, 0, out.sent());
     let most = framer.read_size();
@@ -418,6 +415,15 @@ fn read_loop(session: &mut Session<'_>, read: &mut Vec<u8>, raw: bool) -> Result
     session.conversation.stop().map_or(Ok(ending), stopped)
 }
 
+/// What the connection's traffic counts as: TLS once its handshake is done.
+#[inline]
+fn protocol_of(connection: &Connection) -> Protocol {
+    match connection.tls() {
+        Some(_) => Protocol::Tls,
+        None => Protocol::Tcp,
+    }
+}
+
 /// At the end of the stream: what is left in the framer answered, also a
 /// final line without its `\n`. Apart from `read_loop`, so its frame does
 /// not deepen every read's way to the answer (docs/bench.md).
@@ -432,10 +438,7 @@ fn answer_the_rest(session: &mut Session<'_>) -> Result<(), Ending> {
         traffic,
         ..
     } = session;
-    let protocol = match connection.tls() {
-        Some(_) => Protocol::Tls,
-        None => Protocol::Tcp,
-    };
+    let protocol = protocol_of(connection);
     let (reading, sent) = (Reading::now(conversation.messages), out.sent());
     conversation.refresh_rules();
     if let Some(cut) = framer.finish(&mut |message| conversation.answer(message, true, out)) {
