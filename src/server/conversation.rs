@@ -142,6 +142,7 @@ impl<'a> Conversation<'a> {
                     bytes: message.len(),
                     text,
                     rule: answer.tag(),
+                    from: None,
                 },
             );
         }
