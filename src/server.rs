@@ -53,6 +53,7 @@ use crate::config::ServerConfig;
 use crate::log::{Event, Logger, Sink};
 use crate::protocol::Proto;
 use crate::stats::Stats;
+use crate::tap::{Tap, Watcher};
 
 /// How long a closing socket may take to see the peer close before we drop it.
 const LINGER: Duration = Duration::from_secs(1);
@@ -106,6 +107,7 @@ impl Server {
             stats: Stats::new(config.proto.udp(), config.relay.is_some()),
             closer,
             lifecycle: Lifecycle::default(),
+            tap: Tap::new(watchers(&config)?),
             config,
         });
         Ok(Self {
@@ -280,6 +282,12 @@ fn start_helpers(
 /// The TCP listener and the UDP socket `--proto` asks for, on one address
 /// and port. With port 0 and both, the kernel picks a free TCP port whose
 /// UDP twin may be taken: then another TCP port is tried.
+/// Who watches the traffic, as the options ask: each feature that watches
+/// (capture, web console) adds its watcher here.
+fn watchers(_config: &ServerConfig) -> Result<Vec<Arc<dyn Watcher>>> {
+    Ok(Vec::new())
+}
+
 fn bind_sockets(config: &ServerConfig) -> Result<(Option<TcpListener>, Option<UdpSocket>)> {
     let tcp = |addr| {
         let tcp = listener::listen(addr, config.backlog, config.reuse_port)
