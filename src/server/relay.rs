@@ -27,7 +27,8 @@ use crate::config::RelayConfig;
 use crate::decode::TextDecoder;
 use crate::log::{ConnTag, Event, RelayTotals, panic_message};
 use crate::rules::HeldRules;
-use crate::stats::{Failure, millis};
+use crate::stats::{Failure, Protocol, millis};
+use crate::tap::Happening;
 
 /// Relays one accepted client to the upstream until both are done.
 pub(super) fn serve(
@@ -121,7 +122,7 @@ pub(super) fn serve(
             tls: upstream.tls.as_deref(),
         },
     );
-    // TODO(tap): publish Happening::Open with the upstream once crate::tap lands on main.
+    let opened = state.tap.is_on() && publish_open(state, tag, &client, upstream.addr);
     if let Ok(clone) = upstream.endpoint.socket().try_clone() {
         connection.also_shut(clone);
     }
@@ -181,6 +182,7 @@ pub(super) fn serve(
     let cx = Context {
         log: &state.log,
         traffic: &state.stats.traffic,
+        tap: &state.tap,
         tag,
         idle_timeout: config.idle_timeout,
         write_timeout: config.write_timeout,
@@ -220,6 +222,13 @@ pub(super) fn serve(
         }
     };
     let linger = closing.linger;
+    if opened {
+        let reason = closing.reason;
+        state.tap.publish(Happening::Close {
+            conn: tag.id,
+            reason,
+        });
+    }
     finish(state, tag, connection, started, closing, flows);
     let client = client.into_socket();
     connection.detach(&client, false);
@@ -228,6 +237,30 @@ pub(super) fn serve(
         state.closer.close(client);
         state.closer.close(upstream);
     }
+}
+
+/// Tells the tap a relayed connection is open; false if its address is gone.
+fn publish_open(
+    state: &ServerState,
+    tag: ConnTag,
+    client: &Endpoint,
+    upstream: std::net::SocketAddr,
+) -> bool {
+    let Ok(local) = client.socket().local_addr() else {
+        return false;
+    };
+    let protocol = match client {
+        Endpoint::Plain(_) => Protocol::Tcp,
+        Endpoint::Tls { .. } => Protocol::Tls,
+    };
+    state.tap.publish(Happening::Open {
+        conn: tag.id,
+        peer: tag.peer,
+        local,
+        protocol,
+        upstream: Some(upstream),
+    });
+    true
 }
 
 /// How a relayed connection's close is logged and counted.
@@ -333,7 +366,6 @@ fn finish(
             flows,
         },
     );
-    // TODO(tap): publish Happening::Close once crate::tap lands on main.
     state
         .stats
         .add_connection(flows.up_messages, flows.up_bytes, closing.failure);

@@ -25,6 +25,7 @@ use crate::framing::{Framer, Framing};
 use crate::log::{ConnTag, Event, Logger};
 use crate::rules::Action;
 use crate::stats::Traffic;
+use crate::tap::{Happening, Side, Tap};
 
 /// Bytes a direction holds read and not yet written; beyond it, that
 /// side is not read until the other takes some.
@@ -165,6 +166,8 @@ impl Flow {
 pub(super) struct Context<'a> {
     pub log: &'a Logger,
     pub traffic: &'a Traffic,
+    /// Watchers (capture, web console): each direction's messages.
+    pub tap: &'a Tap,
     pub tag: ConnTag,
     pub idle_timeout: Duration,
     pub write_timeout: Duration,
@@ -717,6 +720,18 @@ fn log_message(
     last: bool,
     rule: Option<crate::log::RuleTag<'_>>,
 ) {
+    if cx.tap.is_on() {
+        cx.tap.publish(Happening::Message {
+            conn: cx.tag.id,
+            from: if from == "client" {
+                Side::Client
+            } else {
+                Side::Server
+            },
+            bytes: message,
+            rule: rule.map(|r| r.rule_label),
+        });
+    }
     if !cx.log.messages_enabled() {
         return;
     }
@@ -730,7 +745,6 @@ fn log_message(
             from: Some(from),
         },
     );
-    // TODO(tap): publish Happening::Message once crate::tap lands on main.
 }
 
 /// Writes as much of `data` as the side takes now.
