@@ -580,7 +580,14 @@ fn an_idle_relayed_connection_costs_no_cpu_and_metrics_count_each_direction() {
     let upstream = Server::start(&["--framing", "line"]);
     let mut relay = relay(
         upstream.addr,
-        &["--framing", "line", "--status-bind", "127.0.0.1:0"],
+        &[
+            "--framing",
+            "line",
+            "--status-bind",
+            "127.0.0.1:0",
+            "--workers",
+            "4",
+        ],
     );
     let status = relay.wait_for("status on ");
     let status = status

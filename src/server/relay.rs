@@ -178,7 +178,7 @@ pub(super) fn serve(
         reset_at,
         read_size,
     );
-    let stop = || state.lifecycle.phase() >= Phase::DrainExpired || connection.closing().is_some();
+    let stop = || state.lifecycle.reached(Phase::DrainExpired) || connection.closing().is_some();
     let cx = Context {
         log: &state.log,
         traffic: &state.stats.traffic,

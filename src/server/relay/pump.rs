@@ -317,38 +317,16 @@ impl<'a> Pump<'a> {
             true => Duration::ZERO,
             false => deadline.saturating_duration_since(now),
         };
-        let mut revents = [PollFlags::empty(); 2];
-        {
-            let client_fd = self.client.socket().as_fd();
-            let upstream_fd = self.upstream.socket().as_fd();
-            let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(2);
-            let mut which = [0usize; 2];
-            if !flags[0].is_empty() {
-                which[fds.len()] = 0;
-                fds.push(PollFd::from_borrowed_fd(client_fd, flags[0]));
+        let revents = match poll_two(&self.client, &self.upstream, flags, timeout) {
+            Ok(revents) => revents,
+            Err(e) if e.kind() == ErrorKind::Interrupted => return Ok(()),
+            Err(error) => {
+                return Err(End::Failed {
+                    error,
+                    client: true,
+                });
             }
-            if !flags[1].is_empty() {
-                which[fds.len()] = 1;
-                fds.push(PollFd::from_borrowed_fd(upstream_fd, flags[1]));
-            }
-            let spec = Timespec::try_from(timeout).unwrap_or(Timespec {
-                tv_sec: i64::MAX,
-                tv_nsec: 0,
-            });
-            match poll(&mut fds, Some(&spec)) {
-                Ok(_) => {}
-                Err(rustix::io::Errno::INTR) => return Ok(()),
-                Err(e) => {
-                    return Err(End::Failed {
-                        error: e.into(),
-                        client: true,
-                    });
-                }
-            }
-            for (i, fd) in fds.iter().enumerate() {
-                revents[which[i]] = fd.revents();
-            }
-        }
+        };
         let ready = |r: PollFlags| !r.is_empty();
         if ready(revents[0]) && flags[0].contains(PollFlags::OUT) {
             self.down.blocked = false;
@@ -388,7 +366,14 @@ impl<'a> Pump<'a> {
                 }
                 Ok(n) => {
                     self.last_activity = now;
+                    let drained = n < self.buf.len();
                     self.take_in(cx, from_client, n, now)?;
+                    // A read short of the buffer took what there was: no
+                    // second read just to hear EAGAIN. The next poll says
+                    // when more comes (TLS: `buffered` when rustls holds some).
+                    if drained {
+                        return Ok(());
+                    }
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
@@ -537,14 +522,20 @@ impl<'a> Pump<'a> {
         } else {
             data
         };
+        // tcpack's answers go the server's way to the client: the rule's
+        // delay, the down direction's faults, after what is queued there.
+        let answer_due = other
+            .shaping
+            .due(now, other.last_due, rng)
+            .max(now + answer_delay.unwrap_or_default());
         if let Some(reset) = hangup {
             // What the rule answered goes; what came after it in this read is not forwarded.
-            other.push(answers, now + answer_delay.unwrap_or_default());
+            other.push(answers, answer_due);
             flow.push(out, now);
             return Err(End::Rule { reset });
         }
         if !answers.is_empty() {
-            other.push(answers, now + answer_delay.unwrap_or_default());
+            other.push(answers, answer_due);
         }
         if out.is_empty() {
             return Ok(());
@@ -685,20 +676,47 @@ impl<'a> Pump<'a> {
             if pending.iter().all(|(p, _)| !p) || now >= deadline {
                 return End::Stopped;
             }
-            let client_fd = self.client.socket().as_fd();
-            let upstream_fd = self.upstream.socket().as_fd();
-            let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(2);
-            if pending[1].0 {
-                fds.push(PollFd::from_borrowed_fd(client_fd, PollFlags::OUT));
-            }
-            if pending[0].0 {
-                fds.push(PollFd::from_borrowed_fd(upstream_fd, PollFlags::OUT));
-            }
-            let left =
-                Timespec::try_from(deadline.saturating_duration_since(now)).unwrap_or_default();
-            let _ = poll(&mut fds, Some(&left));
+            let out = |pending: bool| match pending {
+                true => PollFlags::OUT,
+                false => PollFlags::empty(),
+            };
+            let flags = [out(pending[1].0), out(pending[0].0)];
+            let left = deadline.saturating_duration_since(now);
+            let _ = poll_two(&self.client, &self.upstream, flags, left);
         }
     }
+}
+
+/// Waits in `poll(2)` for what `flags` asks of the client's socket [0]
+/// and the upstream's [1] (a side asked nothing is left out, so a closed
+/// socket cannot wake it), at most `timeout`; what each got.
+fn poll_two(
+    client: &Endpoint,
+    upstream: &Endpoint,
+    flags: [PollFlags; 2],
+    timeout: Duration,
+) -> io::Result<[PollFlags; 2]> {
+    let mut fds = [
+        PollFd::from_borrowed_fd(client.socket().as_fd(), flags[0]),
+        PollFd::from_borrowed_fd(upstream.socket().as_fd(), flags[1]),
+    ];
+    let (first, wanted) = match (flags[0].is_empty(), flags[1].is_empty()) {
+        (false, false) => (0, &mut fds[..]),
+        (false, true) => (0, &mut fds[..1]),
+        (true, false) => (1, &mut fds[1..]),
+        (true, true) => (0, &mut fds[..0]),
+    };
+    // Beyond what a Timespec holds is forever enough.
+    let spec = Timespec::try_from(timeout).unwrap_or(Timespec {
+        tv_sec: i64::MAX,
+        tv_nsec: 0,
+    });
+    poll(wanted, Some(&spec))?;
+    let mut revents = [PollFlags::empty(); 2];
+    for (i, fd) in wanted.iter().enumerate() {
+        revents[first + i] = fd.revents();
+    }
+    Ok(revents)
 }
 
 /// After the drain timeout, how long the relay may take to write what it has read.
@@ -768,4 +786,97 @@ pub(super) fn is_reset(error: &io::Error) -> bool {
         error.kind(),
         ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::{Shutdown, TcpListener, TcpStream};
+    use std::sync::{Arc, Mutex};
+    use std::time::SystemTime;
+
+    use crate::decode::DecodeMode;
+    use crate::log::{LogFormat, Sink};
+    use crate::tap::Watcher;
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>);
+
+    impl Watcher for Recorder {
+        fn see(&self, _: SystemTime, what: &Happening<'_>) {
+            if let Happening::Message { from, bytes, .. } = what {
+                let seen = format!("{}:{}", from.as_str(), String::from_utf8_lossy(bytes));
+                self.0.lock().unwrap().push(seen);
+            }
+        }
+    }
+
+    /// A connected pair: (the far end a test holds, the near end the relay holds).
+    fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let far = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let near = listener.accept().unwrap().0;
+        near.set_nonblocking(true).unwrap();
+        far.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        (far, near)
+    }
+
+    #[test]
+    fn each_direction_is_published_to_the_tap_and_fins_end_the_relay() {
+        let (mut client, client_near) = pair();
+        let (mut upstream, upstream_near) = pair();
+        let recorder = Arc::new(Recorder::default());
+        let tap = Tap::new(vec![recorder.clone()]);
+        let log = Logger::new(LogFormat::Text, true, Sink::stdout().unwrap());
+        let traffic = Traffic::default();
+        let stop = || false;
+        let cx = Context {
+            log: &log,
+            traffic: &traffic,
+            tap: &tap,
+            tag: ConnTag {
+                id: 1,
+                peer: client.local_addr().unwrap(),
+            },
+            idle_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(10),
+            framing: &Framing::Line,
+            stop: &stop,
+        };
+        let now = Instant::now();
+        let flow = |up| {
+            let decoder = TextDecoder::new(DecodeMode::Auto);
+            Flow::new(up, &Framing::Line, 1024, decoder, Shaping::default(), now)
+        };
+        let mut pump = Pump::new(
+            Endpoint::Plain(client_near),
+            Endpoint::Plain(upstream_near),
+            (flow(true), flow(false)),
+            None,
+            fastrand::Rng::with_seed(1),
+            None,
+            1024,
+        );
+        let end = std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut got = [0u8; 3];
+                client.write_all(b"hi\n").unwrap();
+                upstream.read_exact(&mut got).unwrap();
+                assert_eq!(&got, b"hi\n");
+                upstream.write_all(b"ok\n").unwrap();
+                client.read_exact(&mut got).unwrap();
+                assert_eq!(&got, b"ok\n");
+                client.shutdown(Shutdown::Write).unwrap();
+                upstream.shutdown(Shutdown::Write).unwrap();
+            });
+            pump.run(&cx)
+        });
+        assert!(matches!(end, End::Eof));
+        let seen = recorder.0.lock().unwrap().clone();
+        assert_eq!(seen, ["client:hi\n", "server:ok\n"]);
+        let totals = traffic.totals().relay;
+        assert_eq!((totals.up_messages, totals.up_bytes), (1, 3));
+        assert_eq!((totals.down_messages, totals.down_bytes), (1, 3));
+    }
 }
