@@ -65,6 +65,8 @@ pub(crate) enum Command {
         mut_arg("proto", |a| a.hide(true)),
         mut_arg("udp_workers", |a| a.hide(true)),
         mut_arg("udp_rate", |a| a.hide(true)),
+        mut_arg("framing", |a| a.help("How each direction is cut into messages for the log and the rules: raw, line, delim:SEQ, fixed:N or len:FIELD[@OFFSET][+ADJ|-ADJ] (tcpack server --help says more)").long_help(None)),
+        mut_arg("reply_encoding", |a| a.help("Bytes of tcpack's own answers (--rule) on the wire; gbk lets Windows tools show them right")),
         mut_arg("seed", |a| a.help("Seed for the random choices of faults (probability, jitter) and rules, so a run can be repeated")),
         mut_arg("rules_inline", |a| a.help("Answer a client message matching MATCH with REPLY from tcpack, not forwarding it (mocks one command; repeatable)")),
         mut_arg("write_timeout", |a| a.help("Close both sides when one has not taken bytes owed to it for this long")),
@@ -86,7 +88,7 @@ const RELAY_HELP: &str = "Faults (--fault DIR:KIND[=V][,k=v], repeatable; they c
 Examples:
   tcpack relay --bind 127.0.0.1:7000 --to 127.0.0.1:502 --framing len:u16be@4 --decode hex
   tcpack relay --to db.local:5432 --fault down:latency=200ms,jitter=50ms --fault up:slicer=8,delay=2ms
-  tcpack relay --to api.example.com:443 --to-tls --tls-self-signed --rule 'PING=>PONG\n'";
+  tcpack relay --to api.example.com:443 --to-tls --tls-self-signed --rule 'PING=>PONG\\n'";
 
 /// `tcpack relay`'s flags: the server's, plus where to and the faults.
 #[derive(Debug, Clone, clap::Args)]

@@ -238,7 +238,7 @@ mod tests {
     #[test]
     fn mistakes_are_named() {
         for (bad, why) in [
-            ("latency=200ms", "unknown direction"),
+            ("latency=200ms", "no direction"),
             ("sideways:latency=1s", "unknown direction"),
             ("up:latency", "needs a value"),
             ("up:latency=10", "not a duration"),
