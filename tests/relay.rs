@@ -666,3 +666,34 @@ fn bad_relay_flags_are_usage_errors_that_say_what_to_do() {
     }
     assert!(!help.stdout.contains("--push"), "{help}");
 }
+
+#[test]
+fn an_upstream_that_never_answers_closes_the_client_after_connect_timeout() {
+    // A listener that never accepts, with its backlog full: the kernel drops further SYNs.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket
+        .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    socket.listen(0).unwrap();
+    let silent = socket.local_addr().unwrap().as_socket().unwrap();
+    let fillers: Vec<TcpStream> = (0..4)
+        .filter_map(|_| TcpStream::connect_timeout(&silent, Duration::from_millis(300)).ok())
+        .collect();
+    let mut relay = relay(silent, &["--connect-timeout", "0.5"]);
+    let mut client = connect(relay.addr);
+    let start = Instant::now();
+    assert!(read_to_end(&mut client).is_empty());
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_millis(400) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    let line = relay.wait_for("did not answer");
+    assert!(
+        line.contains(&format!(
+            "upstream {silent} did not answer within 0.5s (--connect-timeout)"
+        )),
+        "{line}"
+    );
+    drop(fillers);
+}
