@@ -8,6 +8,7 @@
 
 mod endpoint;
 mod faults;
+mod flow;
 mod pump;
 mod upstream;
 
@@ -17,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use self::endpoint::Endpoint;
 use self::faults::Shaping;
-use self::pump::{Context, End, Flow, Pump};
+use self::flow::Flow;
+use self::pump::{Context, End, Pump};
 use super::connection::Connection;
 use super::lifecycle::Phase;
 use super::shared::ServerState;

@@ -7,6 +7,10 @@
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::os::fd::AsFd;
+use std::time::Duration;
+
+use rustix::event::{PollFd, PollFlags, Timespec, poll};
 
 use rustls::Connection;
 
@@ -141,4 +145,59 @@ fn flush_tls(sock: &TcpStream, conn: &mut Connection) -> io::Result<bool> {
         }
     }
     Ok(true)
+}
+
+/// Waits in `poll(2)` for what `flags` asks of the client's socket [0]
+/// and the upstream's [1] (a side asked nothing is left out, so a closed
+/// socket cannot wake it), at most `timeout`; what each got.
+pub(super) fn poll_two(
+    client: &Endpoint,
+    upstream: &Endpoint,
+    flags: [PollFlags; 2],
+    timeout: Duration,
+) -> io::Result<[PollFlags; 2]> {
+    let mut fds = [
+        PollFd::from_borrowed_fd(client.socket().as_fd(), flags[0]),
+        PollFd::from_borrowed_fd(upstream.socket().as_fd(), flags[1]),
+    ];
+    let (first, wanted) = match (flags[0].is_empty(), flags[1].is_empty()) {
+        (false, false) => (0, &mut fds[..]),
+        (false, true) => (0, &mut fds[..1]),
+        (true, false) => (1, &mut fds[1..]),
+        (true, true) => (0, &mut fds[..0]),
+    };
+    // Beyond what a Timespec holds is forever enough.
+    let spec = Timespec::try_from(timeout).unwrap_or(Timespec {
+        tv_sec: i64::MAX,
+        tv_nsec: 0,
+    });
+    poll(wanted, Some(&spec))?;
+    let mut revents = [PollFlags::empty(); 2];
+    for (i, fd) in wanted.iter().enumerate() {
+        revents[first + i] = fd.revents();
+    }
+    Ok(revents)
+}
+
+/// Writes as much of `data` as the side takes now.
+pub(super) fn write_some(to: &mut Endpoint, data: &[u8]) -> io::Result<usize> {
+    let mut written = 0;
+    while written < data.len() {
+        match to.write(&data[written..]) {
+            Ok(0) => break,
+            Ok(n) => written += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(written)
+}
+
+/// A reset by the peer, however the system words it.
+pub(super) fn is_reset(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe
+    )
 }

@@ -10,26 +10,21 @@
 //! other side wait, as TCP would). A FIN passes as a FIN once the queue is
 //! empty; a reset as a reset.
 
-use std::collections::VecDeque;
 use std::io::{self, ErrorKind};
-use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
-use rustix::event::{PollFd, PollFlags, Timespec, poll};
+use rustix::event::PollFlags;
 
-use super::endpoint::Endpoint;
-use super::faults::Shaping;
+use super::endpoint::{Endpoint, is_reset, poll_two, write_some};
+use super::flow::Flow;
 use crate::answer::{Answerer, Sender};
 use crate::decode::TextDecoder;
-use crate::framing::{Framer, Framing};
+use crate::framing::Framing;
 use crate::log::{ConnTag, Event, Logger};
 use crate::rules::Action;
 use crate::stats::Traffic;
 use crate::tap::{Happening, Side, Tap};
 
-/// Bytes a direction holds read and not yet written; beyond it, that
-/// side is not read until the other takes some.
-const QUEUE_CAP: usize = 256 * 1024;
 /// Reads from one side per wake-up at most, so the other side gets its turn.
 const READS_PER_WAKE: usize = 64;
 
@@ -63,103 +58,6 @@ pub(super) enum End {
         error: io::Error,
         client: bool,
     },
-}
-
-/// A chunk of bytes on its way, and when it may go.
-struct Chunk {
-    due: Instant,
-    data: Vec<u8>,
-    /// How much of it has gone.
-    at: usize,
-}
-
-/// One direction: bytes from one side to the other.
-pub(super) struct Flow {
-    /// Client → server.
-    up: bool,
-    /// `None` once a frame could not be cut: the bytes still pass, unlogged.
-    framer: Option<Framer>,
-    decoder: TextDecoder,
-    queue: VecDeque<Chunk>,
-    queued: usize,
-    /// The sending side has closed (or was shut by the drain).
-    eof: bool,
-    /// Our FIN to the receiving side has gone.
-    fin_sent: bool,
-    /// The receiving side's socket was full at the last write.
-    blocked: bool,
-    /// Since when bytes have waited for a full socket.
-    stalled_since: Option<Instant>,
-    /// When the next piece may go (bandwidth, slicer).
-    next_write: Instant,
-    /// When the last chunk read may go (latency).
-    last_due: Instant,
-    pub messages: u64,
-    pub bytes: u64,
-    /// Bytes written to the receiving side.
-    sent: u64,
-    shaping: Shaping,
-    /// Set when this direction's `timeout` fault holds it: nothing is read.
-    held_until: Option<Instant>,
-}
-
-impl Flow {
-    pub(super) fn new(
-        up: bool,
-        framing: &Framing,
-        max_frame: usize,
-        decoder: TextDecoder,
-        shaping: Shaping,
-        now: Instant,
-    ) -> Self {
-        Self {
-            up,
-            framer: Some(Framer::new(framing, max_frame)),
-            decoder,
-            queue: VecDeque::new(),
-            queued: 0,
-            eof: false,
-            fin_sent: false,
-            blocked: false,
-            stalled_since: None,
-            next_write: now,
-            last_due: now,
-            messages: 0,
-            bytes: 0,
-            sent: 0,
-            held_until: shaping.timeout.as_ref().map(|(after, _)| now + *after),
-            shaping,
-        }
-    }
-
-    fn from(&self) -> &'static str {
-        if self.up { "client" } else { "server" }
-    }
-
-    /// Whether its sending side should be read now.
-    fn wants_read(&self) -> bool {
-        !self.eof && self.queued < QUEUE_CAP && self.held_until.is_none()
-    }
-
-    /// Queues `data`, to go at `due`.
-    fn push(&mut self, data: &[u8], due: Instant) {
-        if data.is_empty() {
-            return;
-        }
-        self.queued += data.len();
-        self.last_due = due;
-        self.queue.push_back(Chunk {
-            due,
-            data: data.to_vec(),
-            at: 0,
-        });
-    }
-
-    /// When its next piece may go, if it has one waiting for time (not for room).
-    fn next_due(&self) -> Option<Instant> {
-        let chunk = self.queue.front()?;
-        (!self.blocked).then(|| chunk.due.max(self.next_write))
-    }
 }
 
 /// What the pump needs from the server, borrowed for the connection's life.
@@ -687,38 +585,6 @@ impl<'a> Pump<'a> {
     }
 }
 
-/// Waits in `poll(2)` for what `flags` asks of the client's socket [0]
-/// and the upstream's [1] (a side asked nothing is left out, so a closed
-/// socket cannot wake it), at most `timeout`; what each got.
-fn poll_two(
-    client: &Endpoint,
-    upstream: &Endpoint,
-    flags: [PollFlags; 2],
-    timeout: Duration,
-) -> io::Result<[PollFlags; 2]> {
-    let mut fds = [
-        PollFd::from_borrowed_fd(client.socket().as_fd(), flags[0]),
-        PollFd::from_borrowed_fd(upstream.socket().as_fd(), flags[1]),
-    ];
-    let (first, wanted) = match (flags[0].is_empty(), flags[1].is_empty()) {
-        (false, false) => (0, &mut fds[..]),
-        (false, true) => (0, &mut fds[..1]),
-        (true, false) => (1, &mut fds[1..]),
-        (true, true) => (0, &mut fds[..0]),
-    };
-    // Beyond what a Timespec holds is forever enough.
-    let spec = Timespec::try_from(timeout).unwrap_or(Timespec {
-        tv_sec: i64::MAX,
-        tv_nsec: 0,
-    });
-    poll(wanted, Some(&spec))?;
-    let mut revents = [PollFlags::empty(); 2];
-    for (i, fd) in wanted.iter().enumerate() {
-        revents[first + i] = fd.revents();
-    }
-    Ok(revents)
-}
-
 /// After the drain timeout, how long the relay may take to write what it has read.
 const FLUSH_LIMIT: Duration = Duration::from_secs(1);
 
@@ -765,29 +631,6 @@ fn log_message(
     );
 }
 
-/// Writes as much of `data` as the side takes now.
-fn write_some(to: &mut Endpoint, data: &[u8]) -> io::Result<usize> {
-    let mut written = 0;
-    while written < data.len() {
-        match to.write(&data[written..]) {
-            Ok(0) => break,
-            Ok(n) => written += n,
-            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(written)
-}
-
-/// A reset by the peer, however the system words it.
-pub(super) fn is_reset(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -796,6 +639,7 @@ mod tests {
     use std::sync::{Arc, Mutex};
     use std::time::SystemTime;
 
+    use super::super::faults::Shaping;
     use crate::decode::DecodeMode;
     use crate::log::{LogFormat, Sink};
     use crate::tap::Watcher;
