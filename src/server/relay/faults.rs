@@ -119,6 +119,21 @@ mod tests {
     }
 
     #[test]
+    fn probability_is_the_share_of_connections_and_a_seed_repeats_it() {
+        let faults = [parse("up:limit-data=9,probability=0.25").unwrap()];
+        let draw = |seed: u64| {
+            let mut rng = fastrand::Rng::with_seed(seed);
+            (0..1000)
+                .map(|_| Shaping::draw(&faults, true, &mut rng).limit.is_some())
+                .collect::<Vec<bool>>()
+        };
+        let first = draw(42);
+        assert_eq!(first, draw(42));
+        let applied = first.iter().filter(|&&hit| hit).count();
+        assert!((200..=300).contains(&applied), "{applied} of 1000");
+    }
+
+    #[test]
     fn latency_delays_and_keeps_order() {
         let s = shaping(&["up:latency=200ms,jitter=100ms"], true);
         let mut rng = fastrand::Rng::with_seed(7);
