@@ -96,6 +96,8 @@ pub(crate) struct ClientConfig {
     /// UDP: tries after the first.
     pub retries: u32,
     pub tls: crate::client_stream::TlsOptions,
+    /// `--capture`, `--capture-pcap`, `--capture-max`.
+    pub capture: crate::capture::CaptureOptions,
 }
 
 /// `tcpack client`: sends messages and shows each answer.

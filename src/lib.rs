@@ -8,6 +8,7 @@
 
 mod answer;
 mod bench;
+mod capture;
 mod checksum;
 mod cli;
 mod client;
@@ -21,6 +22,7 @@ pub mod framing;
 mod hex;
 mod log;
 pub mod protocol;
+mod replay;
 mod rules;
 mod server;
 mod stats;
@@ -36,6 +38,7 @@ use crate::cli::{ClientArgs, Command, ServerArgs};
 use crate::client::{Client, ClientError};
 use crate::config::ServerConfig;
 use crate::exit::UsageError;
+use crate::replay::ReplayConfig;
 use crate::server::Server;
 
 pub use crate::cli::Cli;
@@ -47,6 +50,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Server(args) => run_server(&args),
         Command::Client(args) => run_client(args),
         Command::Bench(args) => bench::run(&args.into()),
+        Command::Replay(args) => run_replay(&args.into()),
     }
 }
 
@@ -55,6 +59,9 @@ pub fn exit_status(error: &anyhow::Error) -> Exit {
     if error.is::<UsageError>() {
         return Exit::Usage;
     }
+    if error.is::<replay::Differs>() {
+        return Exit::Differs;
+    }
     error
         .downcast_ref::<ClientError>()
         .map_or(Exit::Failure, ClientError::exit)
@@ -62,6 +69,19 @@ pub fn exit_status(error: &anyhow::Error) -> Exit {
 
 fn run_server(args: &ServerArgs) -> Result<()> {
     Server::bind(ServerConfig::from_args(args)?)?.run()
+}
+
+/// `tcpack replay`: `--serve` is a server built from the transcript.
+fn run_replay(config: &ReplayConfig) -> Result<()> {
+    let transcript = replay::load(&config.file)?;
+    match config.side {
+        replay::Side::Server { bind } => {
+            let (rules, greeting) = replay::served(&transcript, &config.file);
+            let server = ServerConfig::replaying(bind, &transcript.framing, &rules, greeting)?;
+            Server::bind(server)?.run()
+        }
+        _ => replay::run(config, &transcript),
+    }
 }
 
 fn run_client(args: ClientArgs) -> Result<()> {
