@@ -13,6 +13,8 @@ use crate::decode::TextDecoder;
 use crate::framing::{Framer, Framing};
 use crate::protocol::DEFAULT_ADDRESS;
 use crate::rules::{Context, Template};
+use crate::stats::Protocol;
+use crate::tap::{Happening, Side, Tap};
 
 mod error;
 mod input;
@@ -104,6 +106,8 @@ pub(crate) struct ClientConfig {
 pub(crate) struct Client {
     args: ClientConfig,
     round_trips: Arc<Mutex<RoundTrips>>,
+    /// `--capture`'s watchers: told what is sent and answered.
+    tap: Tap,
 }
 
 impl Client {
@@ -112,7 +116,19 @@ impl Client {
         Self {
             args,
             round_trips: Arc::default(),
+            tap: Tap::default(),
         }
+    }
+
+    /// Tells `tap` what is sent and answered (`--capture`).
+    pub(crate) fn with_tap(mut self, tap: Tap) -> Self {
+        self.tap = tap;
+        self
+    }
+
+    /// The framing a transcript of this client records.
+    pub(crate) fn framing(&self) -> Framing {
+        self.args.framing.clone().unwrap_or(Framing::Line)
     }
 
     /// What the Ctrl-C handler prints.
@@ -159,6 +175,17 @@ impl Client {
             let peer = stream
                 .peer_addr()
                 .map_err(|e| ClientError::Io("connected", e))?;
+            if self.tap.is_on() {
+                if let Ok(local) = stream.local_addr() {
+                    self.tap.publish(Happening::Open {
+                        conn: 1,
+                        peer: local,
+                        local: peer,
+                        protocol: if tls.is_some() { Protocol::Tls } else { Protocol::Tcp },
+                        upstream: None,
+                    });
+                }
+            }
             let link = Link::new(stream, tls.as_ref(), args.timeout).map_err(ClientError::Tls)?;
             match &link {
                 Link::Plain(_) => self.progress(&format!("connected to {peer}")),
@@ -181,6 +208,17 @@ impl Client {
         };
         let result = self.send_all(&mut channel, source);
         self.finish(&mut channel);
+        if let Channel::Tcp(_) = channel {
+            let reason = match &result {
+                Ok(()) => "eof".to_owned(),
+                Err(e) => e.to_string(),
+            };
+            self.tap.publish(Happening::Close {
+                conn: 1,
+                reason: &reason,
+            });
+        }
+        self.tap.publish(Happening::Stopped);
         result
     }
 
@@ -237,18 +275,26 @@ impl Client {
                         None => ClientError::Io("sending", e),
                     },
                 })?;
+                self.tell(Side::Client, message, None);
                 if self.args.no_wait {
                     return Ok(());
                 }
                 let ack = conn.read_ack(seq, self.args.timeout)?;
+                self.tell(Side::Server, &ack, None);
                 let shown = conn.decoder.decode(&ack, false).to_owned();
                 (ack, shown)
             }
-            Channel::Udp(datagrams) if self.args.no_wait => return datagrams.send(message),
+            Channel::Udp(datagrams) if self.args.no_wait => {
+                datagrams.send(message)?;
+                self.tell(Side::Client, message, Some(datagrams));
+                return Ok(());
+            }
             Channel::Udp(datagrams) => {
                 let (timeout, retries) = (self.args.timeout, self.args.retries);
                 let progress = |line: &str| self.progress(line);
                 let ack = datagrams.round_trip(seq, message, timeout, retries, progress)?;
+                self.tell(Side::Client, message, Some(datagrams));
+                self.tell(Side::Server, &ack, Some(datagrams));
                 let shown = datagrams.show(&ack);
                 (ack, shown)
             }
@@ -265,6 +311,40 @@ impl Client {
         let _ = stdout.flush();
         self.progress(&format!("ack {seq}: {} bytes in {} ms", ack.len(), ms(rtt)));
         Ok(())
+    }
+
+    /// Tells the tap what went by, as the server's tells it: a message
+    /// without its length field (under `len:`), an answer as on the wire.
+    fn tell(&self, from: Side, bytes: &[u8], udp: Option<&Datagrams>) {
+        if !self.tap.is_on() {
+            return;
+        }
+        let framing = self.args.framing.as_ref();
+        let bytes: std::borrow::Cow<'_, [u8]> = match (framing, from) {
+            (Some(framing @ Framing::Len(_)), Side::Client) => {
+                crate::capture::unframed(framing, bytes)
+            }
+            (Some(framing @ Framing::Len(_)), Side::Server) => {
+                let mut wire = bytes.to_vec();
+                let _ = framing.frame_out(&mut wire, 0);
+                wire.into()
+            }
+            _ => bytes.into(),
+        };
+        match udp {
+            Some(datagrams) => self.tap.publish(Happening::Datagram {
+                peer: datagrams.local().unwrap_or(datagrams.server()),
+                local: datagrams.server(),
+                from,
+                bytes: &bytes,
+            }),
+            None => self.tap.publish(Happening::Message {
+                conn: 1,
+                from,
+                bytes: &bytes,
+                rule: None,
+            }),
+        }
     }
 
     /// Closes our side and, if acks were awaited, the summary.
@@ -486,6 +566,7 @@ mod tests {
                 udp: false,
                 retries: 0,
                 tls: crate::client_stream::TlsOptions::default(),
+                capture: crate::capture::CaptureOptions::default(),
             })
         };
         let sent =

@@ -35,7 +35,9 @@ mod tls;
 use anyhow::{Context, Result};
 
 use crate::cli::{ClientArgs, Command, ServerArgs};
-use crate::client::{Client, ClientError};
+use crate::client::{Client, ClientConfig, ClientError};
+use crate::tap::{Happening, Tap};
+use std::sync::Arc;
 use crate::config::ServerConfig;
 use crate::exit::UsageError;
 use crate::replay::ReplayConfig;
@@ -85,9 +87,15 @@ fn run_replay(config: &ReplayConfig) -> Result<()> {
 }
 
 fn run_client(args: ClientArgs) -> Result<()> {
-    let client = Client::new(args.into());
+    let config: ClientConfig = args.into();
+    let capture = config.capture.clone();
+    let client = Client::new(config);
+    let say: capture::Say = Arc::new(|_, message: &str| eprintln!("{message}"));
+    let tap = Tap::new(capture::watchers(&capture, "client", &client.framing(), &say)?);
+    let client = client.with_tap(tap.clone());
     let round_trips = client.round_trips();
     ctrlc::set_handler(move || {
+        tap.publish(Happening::Stopped);
         let summary = crate::sync::lock(&round_trips).summary();
         eprintln!("\ninterrupted: {summary}");
         Exit::Interrupted.now();

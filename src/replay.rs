@@ -177,16 +177,17 @@ fn play_all(plan: &Plan<'_>, transcript: &Transcript, serial: bool) -> Result<()
                 .collect()
         })
     };
-    report(conns, &outcomes, plan.target, started.elapsed())
+    report(transcript, &outcomes, plan.target, started.elapsed())
 }
 
 fn report(
-    conns: &[crate::capture::transcript::Conn],
+    transcript: &Transcript,
     outcomes: &[Outcome],
     target: &str,
     took: Duration,
 ) -> Result<()> {
-    let (mut same, mut differ, mut skipped, mut sent) = (0, 0, 0, 0);
+    let conns = &transcript.conns;
+    let (mut same, mut differ, mut skipped) = (0, 0, 0);
     let mut out = String::new();
     for (conn, outcome) in conns.iter().zip(outcomes) {
         let peer = conn.peer.map(|p| format!(" {p}")).unwrap_or_default();
@@ -196,7 +197,6 @@ fn report(
                 answers,
             } => {
                 same += 1;
-                sent += s;
                 format!("same ({s} messages, {answers} answers)")
             }
             Outcome::Differs(why) => {
@@ -213,8 +213,10 @@ fn report(
     }
     let skipped = if skipped > 0 { format!(", {skipped} skipped") } else { String::new() };
     out.push_str(&format!(
-        "replayed {} connections against {target} in {:.3}s ({sent} messages sent): {same} same, {differ} differ{skipped}\n",
+        "replayed {} connections ({} messages recorded by a {}) against {target} in {:.3}s: {same} same, {differ} differ{skipped}\n",
         conns.len(),
+        transcript.messages(),
+        transcript.mode,
         took.as_secs_f64()
     ));
     print!("{out}");

@@ -168,7 +168,7 @@ impl<W: Write + Send + 'static> Format for Jsonl<W> {
 }
 
 /// `wire` without its length fields, if it is whole frames; else as it is.
-fn unframed<'b>(framing: &Framing, wire: &'b [u8]) -> Cow<'b, [u8]> {
+pub(crate) fn unframed<'b>(framing: &Framing, wire: &'b [u8]) -> Cow<'b, [u8]> {
     let mut framer = Framer::new(framing, usize::MAX);
     let mut message = Vec::with_capacity(wire.len());
     let whole = framer
