@@ -124,7 +124,9 @@ fn parse_speed(text: &str) -> Result<Speed, String> {
     }
     match text.parse::<f64>() {
         Ok(n) if n > 0.0 && n.is_finite() => Ok(Speed::Times(n)),
-        _ => Err(format!("`{text}`: give a factor above 0, such as 2 or 0.5, or max")),
+        _ => Err(format!(
+            "`{text}`: give a factor above 0, such as 2 or 0.5, or max"
+        )),
     }
 }
 

@@ -181,7 +181,11 @@ impl Client {
                         conn: 1,
                         peer: local,
                         local: peer,
-                        protocol: if tls.is_some() { Protocol::Tls } else { Protocol::Tcp },
+                        protocol: if tls.is_some() {
+                            Protocol::Tls
+                        } else {
+                            Protocol::Tcp
+                        },
                         upstream: None,
                     });
                 }

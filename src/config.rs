@@ -368,30 +368,6 @@ fn unescape(text: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn default_reply_in_gbk_is_the_windows_bytes() {
-        let bytes = TextEncoding::Gbk.encode(DEFAULT_ACK).unwrap();
-        assert_eq!(bytes, b"\xd2\xd1\xca\xd5\xb5\xbd\n");
-    }
-
-    #[test]
-    fn reply_escapes_are_those_of_printf_and_other_backslashes_stay() {
-        assert_eq!(unescape(r"OK\r\n"), "OK\r\n");
-        assert_eq!(unescape(r"a\tb\\n"), "a\tb\\n");
-        assert_eq!(unescape(r"C:\dir\"), r"C:\dir\");
-        assert_eq!(unescape("已收到"), "已收到");
-    }
-
-    #[test]
-    fn gbk_refuses_what_it_cannot_encode() {
-        assert_eq!(TextEncoding::Gbk.encode("ok 🙂"), None);
-    }
-}
-
 impl From<&CaptureArgs> for CaptureOptions {
     fn from(args: &CaptureArgs) -> Self {
         Self {
@@ -419,5 +395,29 @@ impl From<ReplayArgs> for ReplayConfig {
             file: args.file,
             side,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_reply_in_gbk_is_the_windows_bytes() {
+        let bytes = TextEncoding::Gbk.encode(DEFAULT_ACK).unwrap();
+        assert_eq!(bytes, b"\xd2\xd1\xca\xd5\xb5\xbd\n");
+    }
+
+    #[test]
+    fn reply_escapes_are_those_of_printf_and_other_backslashes_stay() {
+        assert_eq!(unescape(r"OK\r\n"), "OK\r\n");
+        assert_eq!(unescape(r"a\tb\\n"), "a\tb\\n");
+        assert_eq!(unescape(r"C:\dir\"), r"C:\dir\");
+        assert_eq!(unescape("已收到"), "已收到");
+    }
+
+    #[test]
+    fn gbk_refuses_what_it_cannot_encode() {
+        assert_eq!(TextEncoding::Gbk.encode("ok 🙂"), None);
     }
 }

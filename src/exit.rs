@@ -144,10 +144,6 @@ mod tests {
             assert!(help.contains(&format!("{}  {}", e.code(), e.meaning().replace('`', ""))));
         }
         let differs = Exit::Differs;
-        assert!(replay_help().contains(&format!(
-            "{}  {}",
-            differs.code(),
-            differs.meaning()
-        )));
+        assert!(replay_help().contains(&format!("{}  {}", differs.code(), differs.meaning())));
     }
 }

@@ -36,12 +36,12 @@ use anyhow::{Context, Result};
 
 use crate::cli::{ClientArgs, Command, ServerArgs};
 use crate::client::{Client, ClientConfig, ClientError};
-use crate::tap::{Happening, Tap};
-use std::sync::Arc;
 use crate::config::ServerConfig;
 use crate::exit::UsageError;
 use crate::replay::ReplayConfig;
 use crate::server::Server;
+use crate::tap::{Happening, Tap};
+use std::sync::Arc;
 
 pub use crate::cli::Cli;
 pub use crate::exit::Exit;
@@ -91,7 +91,12 @@ fn run_client(args: ClientArgs) -> Result<()> {
     let capture = config.capture.clone();
     let client = Client::new(config);
     let say: capture::Say = Arc::new(|_, message: &str| eprintln!("{message}"));
-    let tap = Tap::new(capture::watchers(&capture, "client", &client.framing(), &say)?);
+    let tap = Tap::new(capture::watchers(
+        &capture,
+        "client",
+        &client.framing(),
+        &say,
+    )?);
     let client = client.with_tap(tap.clone());
     let round_trips = client.round_trips();
     ctrlc::set_handler(move || {

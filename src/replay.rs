@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 
 use self::compare::Ignore;
+pub(crate) use self::play::Speed;
 use self::play::{Outcome, Plan};
 use crate::capture::transcript::Transcript;
 use crate::exit::UsageError;
@@ -30,13 +31,6 @@ use crate::sync::{lock, wait};
 
 /// Connections played at once at most, whatever the recording overlapped.
 const MAX_AT_ONCE: usize = 512;
-
-/// `--speed`: the recorded gaps divided by a factor, or none at all.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Speed {
-    Times(f64),
-    Max,
-}
 
 /// Which side `tcpack replay` plays.
 #[derive(Debug, Clone)]
@@ -192,10 +186,7 @@ fn report(
     for (conn, outcome) in conns.iter().zip(outcomes) {
         let peer = conn.peer.map(|p| format!(" {p}")).unwrap_or_default();
         let line = match outcome {
-            Outcome::Same {
-                sent: s,
-                answers,
-            } => {
+            Outcome::Same { sent: s, answers } => {
                 same += 1;
                 format!("same ({s} messages, {answers} answers)")
             }
@@ -208,10 +199,18 @@ fn report(
                 format!("skipped: {why}")
             }
         };
-        let protocol = if conn.protocol == "tcp" { String::new() } else { format!(" {}", conn.protocol) };
+        let protocol = if conn.protocol == "tcp" {
+            String::new()
+        } else {
+            format!(" {}", conn.protocol)
+        };
         out.push_str(&format!("#{}{protocol}{peer}: {line}\n", conn.id));
     }
-    let skipped = if skipped > 0 { format!(", {skipped} skipped") } else { String::new() };
+    let skipped = if skipped > 0 {
+        format!(", {skipped} skipped")
+    } else {
+        String::new()
+    };
     out.push_str(&format!(
         "replayed {} connections ({} messages recorded by a {}) against {target} in {:.3}s: {same} same, {differ} differ{skipped}\n",
         conns.len(),

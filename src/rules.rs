@@ -144,7 +144,11 @@ impl Rules {
 
     /// Rules from TOML text rather than a file (`tcpack replay --serve`'s);
     /// there is nothing to reload.
-    pub(crate) fn from_text(text: &str, name: &str, encoding: TextEncoding) -> Result<Self, String> {
+    pub(crate) fn from_text(
+        text: &str,
+        name: &str,
+        encoding: TextEncoding,
+    ) -> Result<Self, String> {
         let rules = parse::text(text, name, encoding)?;
         Ok(Self {
             one_liners: Vec::new(),

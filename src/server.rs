@@ -286,7 +286,12 @@ fn start_helpers(
 /// (capture, web console) adds its watcher here.
 fn watchers(config: &ServerConfig) -> Result<Vec<Arc<dyn Watcher>>> {
     let mut watchers = Vec::new();
-    watchers.extend(capture::watchers(&config.capture, "server", &config.framing, &capture_log(config)?)?);
+    watchers.extend(capture::watchers(
+        &config.capture,
+        "server",
+        &config.framing,
+        &capture_log(config)?,
+    )?);
     Ok(watchers)
 }
 

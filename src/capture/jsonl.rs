@@ -3,22 +3,19 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::time::SystemTime;
 
-use super::queue::{Format, Owned};
+use super::queue::{Batched, Format, Owned};
 use super::transcript::{Header, Line, UDP_CONN_BASE};
 use crate::decode::{DecodeMode, TextDecoder};
 use crate::framing::{Framer, Framing};
 use crate::tap::Side;
 
-/// Buffered file writes: the writer flushes whenever its queue runs dry.
-const BUFFER: usize = 256 * 1024;
-
 /// The transcript's writer.
 pub(super) struct Jsonl<W: Write> {
-    out: BufWriter<W>,
+    out: Batched<W>,
     started: SystemTime,
     decoder: TextDecoder,
     /// UDP peers and the connection numbers they were given.
@@ -38,7 +35,7 @@ impl<W: Write + Send + 'static> Jsonl<W> {
         framing: &Framing,
         started: SystemTime,
     ) -> io::Result<(Self, u64)> {
-        let mut out = BufWriter::with_capacity(BUFFER, out);
+        let mut out = Batched::new(out);
         let mut line = serde_json::to_vec(&Header::new(mode, framing, started.into()))?;
         line.push(b'\n');
         out.write_all(&line)?;
@@ -70,6 +67,7 @@ impl<W: Write + Send + 'static> Jsonl<W> {
             return Ok(None);
         }
         self.out.write_all(&self.line)?;
+        self.out.end_of_record()?;
         Ok(Some(len))
     }
 

@@ -7,7 +7,7 @@
 //! checksums included), the file container from `pcap-file`.
 
 use std::collections::HashMap;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -16,7 +16,7 @@ use etherparse::PacketBuilder;
 use pcap_file::DataLink;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 
-use super::queue::{Format, Owned};
+use super::queue::{Batched, Format, Owned};
 use crate::framing::Framing;
 use crate::sync::lock;
 use crate::tap::Side;
@@ -44,7 +44,7 @@ struct Flow {
 
 /// The buffered file, shared with the `PcapWriter` (which has no way to
 /// flush what it writes to): only the writer thread ever takes the lock.
-struct Shared<W: Write>(Arc<Mutex<BufWriter<W>>>);
+struct Shared<W: Write>(Arc<Mutex<Batched<W>>>);
 
 impl<W: Write> Write for Shared<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
@@ -72,7 +72,7 @@ impl<W: Write + Send + 'static> Pcap<W> {
             datalink: DataLink::ETHERNET,
             ..PcapHeader::default()
         };
-        let mut file = Shared(Arc::new(Mutex::new(BufWriter::new(out))));
+        let mut file = Shared(Arc::new(Mutex::new(Batched::new(out))));
         let out = PcapWriter::with_header(Shared(Arc::clone(&file.0)), header)
             .map_err(io::Error::other)?;
         file.flush()?;
@@ -134,7 +134,14 @@ impl<W: Write + Send + 'static> Pcap<W> {
         }
     }
 
-    fn datagram(&mut self, at: SystemTime, src: SocketAddr, dst: SocketAddr, from: Side, payload: &[u8]) {
+    fn datagram(
+        &mut self,
+        at: SystemTime,
+        src: SocketAddr,
+        dst: SocketAddr,
+        from: Side,
+        payload: &[u8],
+    ) {
         let (mac_src, mac_dst) = match from {
             Side::Client => (CLIENT_MAC, SERVER_MAC),
             Side::Server => (SERVER_MAC, CLIENT_MAC),
@@ -218,7 +225,11 @@ impl<W: Write + Send + 'static> Format for Pcap<W> {
                     client_seq: (*conn as u32).wrapping_mul(0x9e37_79b9),
                     server_seq: (*conn as u32).wrapping_mul(0x85eb_ca6b) ^ 0x5bd1_e995,
                 };
-                let synack = Flags { syn: true, ack: true, ..Flags::default() };
+                let synack = Flags {
+                    syn: true,
+                    ack: true,
+                    ..Flags::default()
+                };
                 Self::segment(&mut self.packets, at, &mut flow, Side::Client, SYN, &[]);
                 Self::segment(&mut self.packets, at, &mut flow, Side::Server, synack, &[]);
                 Self::segment(&mut self.packets, at, &mut flow, Side::Client, ACK, &[]);
@@ -231,7 +242,11 @@ impl<W: Write + Send + 'static> Format for Pcap<W> {
                 let Some(flow) = self.flows.get_mut(conn) else {
                     return Ok(Some(0));
                 };
-                let data = Flags { ack: true, psh: true, ..Flags::default() };
+                let data = Flags {
+                    ack: true,
+                    psh: true,
+                    ..Flags::default()
+                };
                 for chunk in wire.chunks(SEGMENT) {
                     Self::segment(&mut self.packets, at, flow, *from, data, chunk);
                 }
@@ -240,11 +255,23 @@ impl<W: Write + Send + 'static> Format for Pcap<W> {
                 let Some(mut flow) = self.flows.remove(conn) else {
                     return Ok(Some(0));
                 };
-                let rst = Flags { rst: true, ack: true, ..Flags::default() };
-                let fin = Flags { fin: true, ack: true, ..Flags::default() };
+                let rst = Flags {
+                    rst: true,
+                    ack: true,
+                    ..Flags::default()
+                };
+                let fin = Flags {
+                    fin: true,
+                    ack: true,
+                    ..Flags::default()
+                };
                 if reason.contains("reset") {
                     // The peer reset, or a rule did.
-                    let by = if reason.contains("peer") { Side::Client } else { Side::Server };
+                    let by = if reason.contains("peer") {
+                        Side::Client
+                    } else {
+                        Side::Server
+                    };
                     Self::segment(&mut self.packets, at, &mut flow, by, rst, &[]);
                 } else {
                     // EOF: the client closed first; otherwise the server did.
@@ -284,6 +311,7 @@ impl<W: Write + Send + 'static> Format for Pcap<W> {
             let record = PcapPacket::new(since, packet.len() as u32, packet);
             self.out.write_packet(&record).map_err(io::Error::other)?;
         }
+        lock(&self.file.0).end_of_record()?;
         Ok(Some(size))
     }
 

@@ -11,7 +11,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -23,8 +23,24 @@ use crate::tap::{Happening, Side, Watcher};
 const QUEUE_EVENTS: usize = 64 * 1024;
 /// Bytes of messages the queue holds at most, so big messages cannot make it huge.
 const QUEUE_BYTES: usize = 64 << 20;
-/// How long `Stopped` waits for the file to be written out and closed.
-pub(super) const FINISH_WITHIN: Duration = Duration::from_secs(5);
+
+/// `QUEUE_BYTES`; debug builds take a smaller bound from
+/// `TCPACK_TEST_CAPTURE_QUEUE_BYTES`, so a test fills the queue in a moment.
+fn queue_bytes() -> usize {
+    #[cfg(debug_assertions)]
+    if let Some(bytes) = std::env::var("TCPACK_TEST_CAPTURE_QUEUE_BYTES")
+        .ok()
+        .and_then(|b| b.parse().ok())
+    {
+        return bytes;
+    }
+    QUEUE_BYTES
+}
+/// How long the writer may go on writing out what is queued after
+/// `Stopped`; then it flushes what it has, whole lines, and ends.
+const FINISH_WITHIN: Duration = Duration::from_secs(2);
+/// How long `Stopped` waits for it: a disk that takes nothing gets no more.
+const WAIT_FOR_FINISH: Duration = Duration::from_millis(2500);
 /// At most one "fell behind" line this often.
 const REPORT_EVERY_MS: u64 = 1000;
 
@@ -147,14 +163,38 @@ struct Drops {
     said_ms: AtomicU64,
 }
 
+/// The end of a capture, which the watcher asks for and the writer does.
+#[derive(Default)]
+struct Ending {
+    /// `Stopped` came: write out what is queued, until the deadline.
+    asked: AtomicBool,
+    deadline: Mutex<Option<Instant>>,
+    /// The file is flushed and the writer gone.
+    done: Mutex<bool>,
+    finished: Condvar,
+}
+
+impl Ending {
+    fn deadline_passed(&self) -> bool {
+        self.asked.load(Relaxed) && lock(&self.deadline).is_some_and(|d| Instant::now() >= d)
+    }
+
+    fn set_done(&self) {
+        *lock(&self.done) = true;
+        self.finished.notify_all();
+    }
+}
+
 /// A capture file fed through a bounded queue: the `Watcher`.
 pub(crate) struct Recorder {
     name: String,
     queue: SyncSender<Item>,
     queued_bytes: Arc<AtomicUsize>,
+    /// `QUEUE_BYTES`, or a test's.
+    max_queued: usize,
     /// Set at `Stopped` or when `--capture-max` is reached: see nothing more.
     done: Arc<AtomicBool>,
-    finished: Mutex<Option<Receiver<()>>>,
+    ending: Arc<Ending>,
     drops: Arc<Drops>,
     start: Instant,
     say: Say,
@@ -170,7 +210,7 @@ impl Recorder {
         say: Say,
     ) -> io::Result<Self> {
         let (queue, items) = mpsc::sync_channel(QUEUE_EVENTS);
-        let (finished_tx, finished) = mpsc::channel();
+        let ending = Arc::new(Ending::default());
         let queued_bytes = Arc::new(AtomicUsize::new(0));
         let done = Arc::new(AtomicBool::new(false));
         let drops = Arc::new(Drops::default());
@@ -181,6 +221,7 @@ impl Recorder {
             queued_bytes: Arc::clone(&queued_bytes),
             done: Arc::clone(&done),
             drops: Arc::clone(&drops),
+            ending: Arc::clone(&ending),
             max,
             written,
             said_drops: 0,
@@ -190,14 +231,15 @@ impl Recorder {
             .name("tcpack-capture".into())
             .spawn(move || {
                 writer.run();
-                let _ = finished_tx.send(());
+                writer.ending.set_done();
             })?;
         Ok(Self {
             name,
             queue,
             queued_bytes,
+            max_queued: queue_bytes(),
             done,
-            finished: Mutex::new(Some(finished)),
+            ending,
             drops,
             start: Instant::now(),
             say,
@@ -217,7 +259,9 @@ impl Recorder {
         let now = self.start.elapsed().as_millis() as u64 + REPORT_EVERY_MS;
         let said = d.said_ms.load(Relaxed);
         if now >= said + REPORT_EVERY_MS
-            && d.said_ms.compare_exchange(said, now, Relaxed, Relaxed).is_ok()
+            && d.said_ms
+                .compare_exchange(said, now, Relaxed, Relaxed)
+                .is_ok()
         {
             (self.say)(
                 true,
@@ -232,35 +276,34 @@ impl Recorder {
         }
     }
 
-    /// `Stopped`: lets the writer write out what is queued, then waits (bounded) for it.
+    /// `Stopped`: has the writer write out what is queued (for at most
+    /// `FINISH_WITHIN`) and flush, and waits for it, bounded. Whoever
+    /// publishes `Stopped` (the normal finish, a forced stop, both) returns
+    /// only once the file is whole, or the disk took nothing for that long.
     fn finish(&self) {
-        if self.done.swap(true, Relaxed) {
-            return;
+        self.done.store(true, Relaxed);
+        if !self.ending.asked.swap(true, Relaxed) {
+            *lock(&self.ending.deadline) = Some(Instant::now() + FINISH_WITHIN);
+            // Wakes an idle writer; a busy one sees `asked` when its queue runs dry.
+            let _ = self.queue.try_send(Item::Finish);
         }
-        let deadline = Instant::now() + FINISH_WITHIN;
-        // The writer takes items as fast as the disk lets it: wait for room, bounded.
-        loop {
-            match self.queue.try_send(Item::Finish) {
-                Ok(()) | Err(TrySendError::Disconnected(_)) => break,
-                Err(TrySendError::Full(_)) if Instant::now() < deadline => {
-                    thread::sleep(Duration::from_millis(2));
-                }
-                Err(TrySendError::Full(_)) => break,
+        let until = Instant::now() + WAIT_FOR_FINISH;
+        let mut done = lock(&self.ending.done);
+        while !*done {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                drop(done);
+                (self.say)(
+                    true,
+                    &format!(
+                        "capture {}: not finished within {:.1}s, the disk did not take it; the file may end early",
+                        self.name,
+                        WAIT_FOR_FINISH.as_secs_f64()
+                    ),
+                );
+                return;
             }
-        }
-        let Some(finished) = lock(&self.finished).take() else {
-            return;
-        };
-        let left = deadline.saturating_duration_since(Instant::now());
-        if finished.recv_timeout(left).is_err() {
-            (self.say)(
-                true,
-                &format!(
-                    "capture {}: not finished within {}s, the disk did not take it; the file may end early",
-                    self.name,
-                    FINISH_WITHIN.as_secs()
-                ),
-            );
+            done = crate::sync::wait_timeout(&self.ending.finished, done, left);
         }
     }
 }
@@ -275,7 +318,7 @@ impl Watcher for Recorder {
             return;
         };
         let size = owned.payload();
-        if self.queued_bytes.fetch_add(size, Relaxed) + size > QUEUE_BYTES {
+        if self.queued_bytes.fetch_add(size, Relaxed) + size > self.max_queued {
             self.queued_bytes.fetch_sub(size, Relaxed);
             self.drop_event(&owned);
             return;
@@ -302,6 +345,7 @@ struct Writer<F> {
     queued_bytes: Arc<AtomicUsize>,
     done: Arc<AtomicBool>,
     drops: Arc<Drops>,
+    ending: Arc<Ending>,
     max: Option<u64>,
     written: u64,
     /// Drops already reported as caught up.
@@ -334,7 +378,15 @@ impl<F: Format> Writer<F> {
                         }
                     }
                 }
+                if self.ending.deadline_passed() {
+                    self.end();
+                    return;
+                }
                 next = self.items.try_recv().ok();
+            }
+            if self.ending.asked.load(Relaxed) {
+                self.end();
+                return;
             }
             if let Err(e) = self.format.flush() {
                 self.failed(&e);
@@ -358,7 +410,9 @@ impl<F: Format> Writer<F> {
     }
 
     fn write(&mut self, at: SystemTime, what: &Owned, full: &mut bool) -> io::Result<()> {
-        let room = self.max.map_or(u64::MAX, |max| max.saturating_sub(self.written));
+        let room = self
+            .max
+            .map_or(u64::MAX, |max| max.saturating_sub(self.written));
         match self.format.write(at, what, room)? {
             Some(bytes) => self.written += bytes,
             None => {
@@ -404,5 +458,48 @@ impl<F: Format> Writer<F> {
                 self.name
             ),
         );
+    }
+}
+
+/// Bytes gathered before a write: records (lines, packets) reach the file
+/// whole, so whenever the process ends, the file ends at a record's end.
+const BATCH: usize = 256 * 1024;
+
+/// A writer that passes on only whole records: `write` gathers, `flush`
+/// and `end_of_record` (once a batch is big enough) write them out.
+pub(super) struct Batched<W: io::Write> {
+    out: W,
+    batch: Vec<u8>,
+}
+
+impl<W: io::Write> Batched<W> {
+    pub(super) fn new(out: W) -> Self {
+        Self {
+            out,
+            batch: Vec::with_capacity(BATCH),
+        }
+    }
+
+    /// A record is complete: write the batch out if it is big enough.
+    pub(super) fn end_of_record(&mut self) -> io::Result<()> {
+        if self.batch.len() >= BATCH {
+            io::Write::flush(self)?;
+        }
+        Ok(())
+    }
+}
+
+impl<W: io::Write> io::Write for Batched<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.batch.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.batch.is_empty() {
+            self.out.write_all(&self.batch)?;
+            self.batch.clear();
+        }
+        self.out.flush()
     }
 }

@@ -40,7 +40,11 @@ pub(crate) struct Header {
 }
 
 impl Header {
-    pub(crate) fn new(mode: &str, framing: &Framing, started: chrono::DateTime<chrono::Local>) -> Self {
+    pub(crate) fn new(
+        mode: &str,
+        framing: &Framing,
+        started: chrono::DateTime<chrono::Local>,
+    ) -> Self {
         Self {
             tcpack: "transcript".into(),
             version: VERSION,
@@ -165,7 +169,10 @@ impl Transcript {
         let header: Header = serde_json::from_str(&first)
             .map_err(|e| bad(1, format!("not a transcript header: {e}")))?;
         if header.tcpack != "transcript" {
-            return Err(bad(1, "not a transcript header (\"tcpack\" is not \"transcript\")".into()));
+            return Err(bad(
+                1,
+                "not a transcript header (\"tcpack\" is not \"transcript\")".into(),
+            ));
         }
         if header.version != VERSION {
             return Err(bad(
@@ -188,8 +195,8 @@ impl Transcript {
             if text.trim().is_empty() {
                 continue;
             }
-            let line: Line<'_> = serde_json::from_str(&text)
-                .map_err(|e| bad(number, format!("not JSON: {e}")))?;
+            let line: Line<'_> =
+                serde_json::from_str(&text).map_err(|e| bad(number, format!("not JSON: {e}")))?;
             match (line.event.as_deref(), line.from.as_deref()) {
                 (Some("open"), None) => {
                     if open.contains_key(&line.conn) {
@@ -235,7 +242,8 @@ impl Transcript {
                         .hex
                         .as_deref()
                         .ok_or_else(|| bad(number, "a message without \"hex\"".into()))?;
-                    let bytes = crate::hex::parse(hex).map_err(|e| bad(number, format!("bad hex: {e}")))?;
+                    let bytes =
+                        crate::hex::parse(hex).map_err(|e| bad(number, format!("bad hex: {e}")))?;
                     conns[index].messages.push(Message {
                         t_ms: line.t_ms,
                         from,
@@ -299,11 +307,35 @@ mod tests {
         let open = r#"{"t_ms":0,"conn":1,"event":"open"}"#;
         let cases: [(&[&str], usize, &str); 6] = [
             (&["nonsense"], 1, "not a transcript header"),
-            (&[&HEADER.replace("\"version\":1", "\"version\":2")], 1, "version 2"),
+            (
+                &[&HEADER.replace("\"version\":1", "\"version\":2")],
+                1,
+                "version 2",
+            ),
             (&[HEADER, open, "{oops"], 3, "not JSON"),
-            (&[HEADER, open, r#"{"t_ms":1,"conn":1,"from":"client","hex":"zz"}"#], 3, "bad hex"),
-            (&[HEADER, r#"{"t_ms":1,"conn":7,"from":"client","hex":"00"}"#], 2, "before its open"),
-            (&[HEADER, open, r#"{"t_ms":1,"conn":1,"from":"nobody","hex":"00"}"#], 3, "\"from\""),
+            (
+                &[
+                    HEADER,
+                    open,
+                    r#"{"t_ms":1,"conn":1,"from":"client","hex":"zz"}"#,
+                ],
+                3,
+                "bad hex",
+            ),
+            (
+                &[HEADER, r#"{"t_ms":1,"conn":7,"from":"client","hex":"00"}"#],
+                2,
+                "before its open",
+            ),
+            (
+                &[
+                    HEADER,
+                    open,
+                    r#"{"t_ms":1,"conn":1,"from":"nobody","hex":"00"}"#,
+                ],
+                3,
+                "\"from\"",
+            ),
         ];
         for (lines, line, why) in cases {
             let bad = parse(lines).unwrap_err();

@@ -70,7 +70,13 @@ pub(super) fn show(bytes: &[u8]) -> String {
     if !malformed && plain(&gbk) {
         return format!("gbk {gbk:?}{more}");
     }
-    if cut.iter().filter(|b| b.is_ascii_graphic() || **b == b' ').count() * 4 >= cut.len() * 3 {
+    if cut
+        .iter()
+        .filter(|b| b.is_ascii_graphic() || **b == b' ')
+        .count()
+        * 4
+        >= cut.len() * 3
+    {
         return format!("\"{}\"{more}", escape_bytes(cut));
     }
     let mut hex = String::from("hex ");

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use memchr::memmem;
 
-use super::Speed;
 use super::compare::{Ignore, show};
 use super::script::Exchange;
 use crate::capture::transcript::Conn;
@@ -19,6 +18,13 @@ use crate::framing::{Framer, Framing};
 
 /// How long the end of a connection waits for the server's close.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
+
+/// `--speed`: the recorded gaps divided by a factor, or none at all.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Speed {
+    Times(f64),
+    Max,
+}
 
 /// What playing a connection is asked to do.
 pub(super) struct Plan<'a> {
@@ -51,12 +57,19 @@ impl Plan<'_> {
     }
 
     /// Plays `conn`; its times count from `origin`, which stands for `base_ms`.
-    pub(super) fn play(&self, conn: &Conn, exchanges: &[Exchange], origin: Instant, base_ms: u64) -> Outcome {
+    pub(super) fn play(
+        &self,
+        conn: &Conn,
+        exchanges: &[Exchange],
+        origin: Instant,
+        base_ms: u64,
+    ) -> Outcome {
         match conn.protocol.as_str() {
             "udp" => return self.play_udp(exchanges, origin, base_ms),
             "tls" => {
                 return Outcome::Skipped(
-                    "recorded over TLS; replay speaks plain TCP (record through a plain port)".into(),
+                    "recorded over TLS; replay speaks plain TCP (record through a plain port)"
+                        .into(),
                 );
             }
             _ => {}
@@ -273,7 +286,11 @@ impl Incoming {
             let now = Instant::now();
             if self.eof || now >= deadline {
                 let had = if self.framer.is_some() {
-                    self.frames.iter().map(|f| show(f)).collect::<Vec<_>>().join(", ")
+                    self.frames
+                        .iter()
+                        .map(|f| show(f))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 } else {
                     show(&self.bytes)
                 };
@@ -284,15 +301,27 @@ impl Incoming {
                 };
                 return Err(format!(
                     "{what}: expected {}, {why}; got {}",
-                    expected.iter().map(|e| show(e)).collect::<Vec<_>>().join(", "),
-                    if had.is_empty() || had == "\"\"" { "nothing".into() } else { had }
+                    expected
+                        .iter()
+                        .map(|e| show(e))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if had.is_empty() || had == "\"\"" {
+                        "nothing".into()
+                    } else {
+                        had
+                    }
                 ));
             }
             let _ = stream.set_read_timeout(Some(deadline - now));
             match stream.read(&mut buf) {
                 Ok(0) => self.eof = true,
                 Ok(n) => self.take(&buf[..n]),
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                    ) => {}
                 Err(e) => {
                     return Err(format!("{what}: reading failed: {e}"));
                 }
@@ -304,7 +333,10 @@ impl Incoming {
         match &mut self.framer {
             Some(framer) => {
                 let frames = &mut self.frames;
-                if framer.push(data, &mut |m: &[u8]| frames.push_back(m.to_vec())).is_err() {
+                if framer
+                    .push(data, &mut |m: &[u8]| frames.push_back(m.to_vec()))
+                    .is_err()
+                {
                     self.eof = true;
                 }
             }

@@ -116,7 +116,7 @@ pub(super) fn rules_toml(served: &Served, framing: &Framing, source: &str) -> St
             }
         }
     }
-    hexes.sort_by(|a, b| b.0.cmp(&a.0));
+    hexes.sort_by_key(|(len, _)| std::cmp::Reverse(*len));
     let rules: Vec<RuleOut> = exact
         .into_iter()
         .chain(hexes.into_iter().map(|(_, r)| r))

@@ -95,7 +95,15 @@ mod tests {
     #[test]
     fn answers_follow_their_message_and_the_greeting_comes_first() {
         use Side::{Client, Server};
-        let c = conn(&[(Server, "hi\n"), (Client, "A\n"), (Server, "1\n"), (Server, "2\n"), (Client, "B\n"), (Client, "A\n"), (Server, "3\n")]);
+        let c = conn(&[
+            (Server, "hi\n"),
+            (Client, "A\n"),
+            (Server, "1\n"),
+            (Server, "2\n"),
+            (Client, "B\n"),
+            (Client, "A\n"),
+            (Server, "3\n"),
+        ]);
         let ex = exchanges(&c);
         assert_eq!(ex.len(), 4);
         assert_eq!(ex[0].answers, [b"hi\n".to_vec()]);
@@ -111,7 +119,10 @@ mod tests {
         // The first answer to A wins; B was answered with nothing.
         assert_eq!(
             served.answers,
-            [(b"A\n".to_vec(), b"1\n2\n".to_vec()), (b"B\n".to_vec(), Vec::new())]
+            [
+                (b"A\n".to_vec(), b"1\n2\n".to_vec()),
+                (b"B\n".to_vec(), Vec::new())
+            ]
         );
     }
 }
