@@ -90,8 +90,12 @@ pub(super) fn rules_toml(served: &Served, framing: &Framing, source: &str) -> St
             (false, Some(text)) => (Some(template_of(text)), None, None),
             (false, None) => (None, Some(hex(answer)), None),
         };
+        let (gbk, malformed) = encoding_rs::GBK.decode_without_bom_handling(trimmed);
         let name: String = match text(trimmed) {
             Some(text) => text.chars().take(NAME_CHARS).collect(),
+            None if !malformed && text(gbk.as_bytes()).is_some() => {
+                format!("gbk {}", gbk.chars().take(NAME_CHARS).collect::<String>())
+            }
             None => hex(&message[..message.len().min(NAME_CHARS / 3)]),
         };
         let mut rule = RuleOut {
@@ -122,7 +126,10 @@ pub(super) fn rules_toml(served: &Served, framing: &Framing, source: &str) -> St
         .chain(hexes.into_iter().map(|(_, r)| r))
         .collect();
     let count = rules.len();
-    let body = toml::to_string(&File { rule: rules }).unwrap_or_default();
+    let mut body = toml::to_string(&File { rule: rules }).unwrap_or_default();
+    if !body.ends_with('\n') {
+        body.push('\n');
+    }
     let greeting = served
         .greeting
         .as_deref()
