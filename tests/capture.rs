@@ -355,6 +355,9 @@ fn capture_max_stops_the_capture_and_the_server_goes_on() {
     assert!(lines.len() >= 3, "{lines:?}");
 }
 
+/// How many lines each loading client sends at most.
+const MESSAGES_PER_CLIENT: u64 = 1500;
+
 /// Clients that send lines and read acks until the server goes away.
 fn load(server: &Server, clients: usize) -> (Arc<AtomicBool>, Vec<thread::JoinHandle<u64>>) {
     let stop = Arc::new(AtomicBool::new(false));
@@ -368,7 +371,8 @@ fn load(server: &Server, clients: usize) -> (Arc<AtomicBool>, Vec<thread::JoinHa
                 let _ = stream.set_read_timeout(Some(DEADLINE));
                 let mut ack = vec![0u8; ACK.len()];
                 let mut acked = 0;
-                for n in 0..1_000_000u64 {
+                // Bounded, so that what they send fits the capture's queue.
+                for n in 0..MESSAGES_PER_CLIENT {
                     if stop.load(Relaxed)
                         || stream
                             .write_all(format!("client {i} message {n}\n").as_bytes())
@@ -429,6 +433,11 @@ fn under_load_then(signals: &[Signal], name: &str) {
     let lines = lines(&transcript);
     assert_eq!(lines[0]["tcpack"], "transcript");
     assert!(lines.len() > 100, "{} lines", lines.len());
+    if signals.len() == 1 {
+        // A graceful stop: written out to the end, every close included.
+        let closes = lines.iter().filter(|l| l["event"] == "close").count();
+        assert_eq!(closes, 8, "{}", server.log());
+    }
     // A transcript tcpack reads back, too.
     tcpack_cmd(&["replay", transcript.to_str().unwrap(), "--to-rules"])
         .run()

@@ -21,6 +21,9 @@ use crate::tap::{Happening, Side, Watcher};
 
 /// Events the queue holds at most.
 const QUEUE_EVENTS: usize = 64 * 1024;
+/// Places kept for opens and closes: messages are dropped first, so a
+/// transcript that lost messages still says which connections there were.
+const RESERVED: usize = 1024;
 /// Bytes of messages the queue holds at most, so big messages cannot make it huge.
 const QUEUE_BYTES: usize = 64 << 20;
 
@@ -38,9 +41,9 @@ fn queue_bytes() -> usize {
 }
 /// How long the writer may go on writing out what is queued after
 /// `Stopped`; then it flushes what it has, whole lines, and ends.
-const FINISH_WITHIN: Duration = Duration::from_secs(2);
+const FINISH_WITHIN: Duration = Duration::from_secs(3);
 /// How long `Stopped` waits for it: a disk that takes nothing gets no more.
-const WAIT_FOR_FINISH: Duration = Duration::from_millis(2500);
+const WAIT_FOR_FINISH: Duration = Duration::from_millis(3500);
 /// At most one "fell behind" line this often.
 const REPORT_EVERY_MS: u64 = 1000;
 
@@ -190,6 +193,7 @@ pub(crate) struct Recorder {
     name: String,
     queue: SyncSender<Item>,
     queued_bytes: Arc<AtomicUsize>,
+    queued_events: Arc<AtomicUsize>,
     /// `QUEUE_BYTES`, or a test's.
     max_queued: usize,
     /// Set at `Stopped` or when `--capture-max` is reached: see nothing more.
@@ -212,6 +216,7 @@ impl Recorder {
         let (queue, items) = mpsc::sync_channel(QUEUE_EVENTS);
         let ending = Arc::new(Ending::default());
         let queued_bytes = Arc::new(AtomicUsize::new(0));
+        let queued_events = Arc::new(AtomicUsize::new(0));
         let done = Arc::new(AtomicBool::new(false));
         let drops = Arc::new(Drops::default());
         let mut writer = Writer {
@@ -219,6 +224,7 @@ impl Recorder {
             format,
             items,
             queued_bytes: Arc::clone(&queued_bytes),
+            queued_events: Arc::clone(&queued_events),
             done: Arc::clone(&done),
             drops: Arc::clone(&drops),
             ending: Arc::clone(&ending),
@@ -237,6 +243,7 @@ impl Recorder {
             name,
             queue,
             queued_bytes,
+            queued_events,
             max_queued: queue_bytes(),
             done,
             ending,
@@ -318,20 +325,27 @@ impl Watcher for Recorder {
             return;
         };
         let size = owned.payload();
+        if size > 0 && self.queued_events.load(Relaxed) >= QUEUE_EVENTS - RESERVED {
+            self.drop_event(&owned);
+            return;
+        }
         if self.queued_bytes.fetch_add(size, Relaxed) + size > self.max_queued {
             self.queued_bytes.fetch_sub(size, Relaxed);
             self.drop_event(&owned);
             return;
         }
+        self.queued_events.fetch_add(1, Relaxed);
         match self.queue.try_send(Item::Event(at, owned)) {
             Ok(()) => {}
             Err(TrySendError::Full(Item::Event(_, owned))) => {
                 self.queued_bytes.fetch_sub(size, Relaxed);
+                self.queued_events.fetch_sub(1, Relaxed);
                 self.drop_event(&owned);
             }
             // The writer ended (the file failed, and it said so).
             Err(_) => {
                 self.queued_bytes.fetch_sub(size, Relaxed);
+                self.queued_events.fetch_sub(1, Relaxed);
             }
         }
     }
@@ -343,6 +357,7 @@ struct Writer<F> {
     format: F,
     items: Receiver<Item>,
     queued_bytes: Arc<AtomicUsize>,
+    queued_events: Arc<AtomicUsize>,
     done: Arc<AtomicBool>,
     drops: Arc<Drops>,
     ending: Arc<Ending>,
@@ -367,6 +382,7 @@ impl<F: Format> Writer<F> {
                     }
                     Item::Event(at, what) => {
                         self.queued_bytes.fetch_sub(what.payload(), Relaxed);
+                        self.queued_events.fetch_sub(1, Relaxed);
                         let result = if full {
                             Ok(())
                         } else {
