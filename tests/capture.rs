@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::util::{
     ACK, DEADLINE, Server, TestCommand, leave_the_same_request_window, nc, required_tool,
-    tcpack_cmd, tempdir,
+    tcpack_cmd, tempdir, udp_client, udp_exchange,
 };
 
 /// Every line of a transcript as JSON; fails on one that is not.
@@ -597,4 +597,108 @@ fn a_capture_disk_that_stalls_never_stops_the_workers() {
         serde_json::from_str::<Value>(l)
             .unwrap_or_else(|e| panic!("{e}: {}", &l[..l.len().min(200)]));
     }
+}
+
+#[test]
+fn udp_datagrams_are_captured_as_udp_and_replay_as_datagrams() {
+    let tshark = required_tool("tshark", "tshark");
+    let dir = tempdir("capture-udp");
+    let (transcript, pcap) = (dir.join("udp.jsonl"), dir.join("udp.pcap"));
+    let mut server = Server::start(&[
+        "--proto",
+        "udp",
+        "--rule",
+        "PING=>PONG\\n",
+        "--capture",
+        transcript.to_str().unwrap(),
+        "--capture-pcap",
+        pcap.to_str().unwrap(),
+    ]);
+    let socket = udp_client(server.addr);
+    assert_eq!(udp_exchange(&socket, b"PING"), b"PONG\n");
+    assert_eq!(udp_exchange(&socket, GBK), ACK);
+    server.wait_for_nth("udp 127.0.0.1:", 2);
+    stop(server);
+    let lines = lines(&transcript);
+    let open = lines
+        .iter()
+        .find(|l| l["event"] == "open")
+        .expect("an open");
+    assert_eq!(open["protocol"], "udp", "{lines:?}");
+    let conn = open["conn"].as_u64().unwrap();
+    assert_eq!(
+        messages(&lines, conn),
+        [
+            ("client".to_owned(), hex(b"PING")),
+            ("server".to_owned(), hex(b"PONG\n")),
+            ("client".to_owned(), hex(GBK)),
+            ("server".to_owned(), hex(ACK)),
+        ]
+    );
+    let udp = TestCommand::new(&tshark)
+        .args([
+            "-r",
+            pcap.to_str().unwrap(),
+            "-Y",
+            "udp",
+            "-T",
+            "fields",
+            "-e",
+            "data.data",
+        ])
+        .run()
+        .success();
+    let plain = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let expected = [plain(b"PING"), plain(b"PONG\n"), plain(GBK), plain(ACK)];
+    assert_eq!(udp.stdout.lines().collect::<Vec<_>>(), expected, "{udp}");
+    // Replayed against a fresh server on UDP: the same answers.
+    let fresh = Server::start(&["--proto", "udp", "--rule", "PING=>PONG\\n"]);
+    let out = tcpack_cmd(&[
+        "replay",
+        transcript.to_str().unwrap(),
+        "--to",
+        &fresh.addr.to_string(),
+    ])
+    .run()
+    .success();
+    assert!(out.stdout.contains(" udp 127.0.0.1:"), "{out}");
+    assert!(out.stdout.contains("1 same, 0 differ"), "{out}");
+}
+
+#[test]
+fn tls_connections_are_captured_in_clear() {
+    let dir = tempdir("capture-tls");
+    let transcript = dir.join("tls.jsonl");
+    let server = Server::start(&[
+        "--tls-self-signed",
+        "--framing",
+        "line",
+        "--capture",
+        transcript.to_str().unwrap(),
+    ]);
+    tcpack_cmd(&[
+        "client",
+        &server.addr.to_string(),
+        "--tls",
+        "--insecure",
+        "-m",
+        "secret",
+        "-q",
+    ])
+    .run()
+    .success();
+    stop(server);
+    let lines = lines(&transcript);
+    let open = lines
+        .iter()
+        .find(|l| l["event"] == "open")
+        .expect("an open");
+    assert_eq!(open["protocol"], "tls", "{lines:?}");
+    assert_eq!(
+        messages(&lines, 1),
+        [
+            ("client".to_owned(), hex(b"secret\n")),
+            ("server".to_owned(), hex(ACK))
+        ]
+    );
 }
