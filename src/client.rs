@@ -136,8 +136,15 @@ impl Client {
         Arc::clone(&self.round_trips)
     }
 
-    /// Connects, sends every message and waits for its answers.
+    /// Connects, sends every message and waits for its answers; then the
+    /// capture, if any, is written out.
     pub(crate) fn run(&self) -> Result<(), ClientError> {
+        let result = self.converse();
+        self.tap.publish(Happening::Stopped);
+        result
+    }
+
+    fn converse(&self) -> Result<(), ClientError> {
         let args = &self.args;
         let target = args.target.clone();
         // The tutorial's prompts, on a terminal with nothing else to go by.
@@ -222,7 +229,6 @@ impl Client {
                 reason: &reason,
             });
         }
-        self.tap.publish(Happening::Stopped);
         result
     }
 

@@ -93,7 +93,11 @@ pub(super) fn rules_toml(served: &Served, framing: &Framing, source: &str) -> St
         let (gbk, malformed) = encoding_rs::GBK.decode_without_bom_handling(trimmed);
         let name: String = match text(trimmed) {
             Some(text) => text.chars().take(NAME_CHARS).collect(),
-            None if !malformed && text(gbk.as_bytes()).is_some() => {
+            // GBK's user-defined area decodes to private-use characters, which show as nothing.
+            None if !malformed
+                && text(gbk.as_bytes()).is_some()
+                && !gbk.chars().any(|c| ('\u{e000}'..='\u{f8ff}').contains(&c)) =>
+            {
                 format!("gbk {}", gbk.chars().take(NAME_CHARS).collect::<String>())
             }
             None => hex(&message[..message.len().min(NAME_CHARS / 3)]),
