@@ -242,8 +242,7 @@ impl Transcript {
                         .hex
                         .as_deref()
                         .ok_or_else(|| bad(number, "a message without \"hex\"".into()))?;
-                    let bytes =
-                        crate::hex::parse(hex).map_err(|e| bad(number, format!("bad hex: {e}")))?;
+                    let bytes = hex_bytes(hex).map_err(|e| bad(number, format!("bad hex: {e}")))?;
                     conns[index].messages.push(Message {
                         t_ms: line.t_ms,
                         from,
@@ -274,6 +273,35 @@ impl Transcript {
     }
 }
 
+/// `hex` as the capture writes it (`68 69 0a`) in one pass; other spellings
+/// and mistakes go the way of `crate::hex::parse`, which says what is wrong.
+fn hex_bytes(hex: &str) -> Result<Vec<u8>, String> {
+    fn digit(b: u8) -> Option<u8> {
+        (b as char).to_digit(16).map(|d| d as u8)
+    }
+    let mut out = Vec::with_capacity(hex.len() / 3 + 1);
+    let mut high = None;
+    for &b in hex.as_bytes() {
+        if b == b' ' {
+            if high.is_some() {
+                return crate::hex::parse(hex);
+            }
+            continue;
+        }
+        let Some(d) = digit(b) else {
+            return crate::hex::parse(hex);
+        };
+        match high.take() {
+            None => high = Some(d),
+            Some(h) => out.push(h << 4 | d),
+        }
+    }
+    if high.is_some() {
+        return crate::hex::parse(hex);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,6 +328,16 @@ mod tests {
         assert_eq!(c.messages[0].bytes, b"hi\n");
         assert_eq!(c.messages[1].from, Side::Server);
         assert_eq!(c.close.as_deref(), Some("eof"));
+    }
+
+    #[test]
+    fn hex_reads_as_written_and_as_people_type_it() {
+        assert_eq!(hex_bytes("68 69 0a"), Ok(b"hi\n".to_vec()));
+        assert_eq!(hex_bytes("68690A"), Ok(b"hi\n".to_vec()));
+        assert_eq!(hex_bytes("0x68 0x69"), Ok(b"hi".to_vec()));
+        assert_eq!(hex_bytes(""), Ok(Vec::new()));
+        assert!(hex_bytes("6").is_err());
+        assert!(hex_bytes("zz").is_err());
     }
 
     #[test]

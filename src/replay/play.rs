@@ -79,16 +79,25 @@ impl Plan<'_> {
             Err(why) => return Outcome::Differs(why),
         };
         let mut incoming = Incoming::new(self.framing);
+        // Each read waits at most this long; `expect` keeps its own deadline.
+        let _ = stream.set_read_timeout(Some(self.timeout));
         let (mut sent, mut answers) = (0, 0);
         for exchange in exchanges {
             if let Some((t_ms, message)) = &exchange.send {
                 if let Some(due) = self.due(origin, base_ms, *t_ms) {
                     thread::sleep(due.saturating_duration_since(Instant::now()));
                 }
-                let mut wire = message.clone();
                 // Under len: the length field goes in, as the client sent it.
-                let _ = self.framing.frame_out(&mut wire, 0);
-                if let Err(e) = stream.write_all(&wire) {
+                let framed;
+                let wire = if matches!(self.framing, Framing::Len(_)) {
+                    let mut bytes = message.clone();
+                    let _ = self.framing.frame_out(&mut bytes, 0);
+                    framed = bytes;
+                    &framed
+                } else {
+                    message
+                };
+                if let Err(e) = stream.write_all(wire) {
                     return Outcome::Differs(format!(
                         "message {} ({}) could not be sent: {e}",
                         sent + 1,
@@ -100,7 +109,8 @@ impl Plan<'_> {
             if exchange.answers.is_empty() {
                 continue;
             }
-            let what = match &exchange.send {
+            // Said only when there is a difference to report.
+            let what = || match &exchange.send {
                 Some((_, message)) => format!("the answer to message {sent} ({})", show(message)),
                 None => "the greeting".to_owned(),
             };
@@ -224,6 +234,8 @@ struct Incoming {
     bytes: Vec<u8>,
     terminator: Vec<u8>,
     eof: bool,
+    /// Where reads land, kept from read to read.
+    buf: Vec<u8>,
 }
 
 /// What `cut` found.
@@ -244,6 +256,7 @@ impl Incoming {
             bytes: Vec::new(),
             terminator: framing.terminator().unwrap_or(b"\n").to_vec(),
             eof: false,
+            buf: vec![0u8; 64 * 1024],
         }
     }
 
@@ -254,17 +267,16 @@ impl Incoming {
         stream: &mut TcpStream,
         expected: &[Vec<u8>],
         plan: &Plan<'_>,
-        what: &str,
+        what: &dyn Fn() -> String,
     ) -> Result<(), String> {
         let deadline = Instant::now() + plan.timeout;
-        let mut buf = vec![0u8; 64 * 1024];
         loop {
             if let Cut::Whole(got) = self.cut(expected) {
                 for (i, (e, g)) in expected.iter().zip(&got).enumerate() {
                     if !plan.ignore.same(e, g) {
                         return Err(format!(
                             "{}: expected {}, got {}",
-                            part(what, i, expected.len()),
+                            part(&what(), i, expected.len()),
                             show(e),
                             show(g)
                         ));
@@ -277,7 +289,7 @@ impl Incoming {
                 if let Some((i, from)) = first_difference(expected, &self.bytes) {
                     return Err(format!(
                         "{}: expected {}, got {}",
-                        part(what, i, expected.len()),
+                        part(&what(), i, expected.len()),
                         show(&expected[i]),
                         show(&self.bytes[from..])
                     ));
@@ -300,7 +312,8 @@ impl Incoming {
                     format!("not all there within {}s", plan.timeout.as_secs_f64())
                 };
                 return Err(format!(
-                    "{what}: expected {}, {why}; got {}",
+                    "{}: expected {}, {why}; got {}",
+                    what(),
                     expected
                         .iter()
                         .map(|e| show(e))
@@ -313,8 +326,9 @@ impl Incoming {
                     }
                 ));
             }
-            let _ = stream.set_read_timeout(Some(deadline - now));
-            match stream.read(&mut buf) {
+            let mut buf = std::mem::take(&mut self.buf);
+            let read = stream.read(&mut buf);
+            match read {
                 Ok(0) => self.eof = true,
                 Ok(n) => self.take(&buf[..n]),
                 Err(e)
@@ -323,9 +337,10 @@ impl Incoming {
                         ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
                     ) => {}
                 Err(e) => {
-                    return Err(format!("{what}: reading failed: {e}"));
+                    return Err(format!("{}: reading failed: {e}", what()));
                 }
             }
+            self.buf = buf;
         }
     }
 
