@@ -194,9 +194,11 @@ impl ServerConfig {
     /// The server `tcpack replay --serve` runs: the recorded answers as
     /// rules (`rules_toml`, as `--to-rules` prints them), the recorded
     /// greeting, and no answer at all to a message the recording lacks.
+    /// `proto`: `tcp`, `udp` or `both`, as the recording had them.
     pub(crate) fn replaying(
         bind: SocketAddr,
         framing: &Framing,
+        proto: &str,
         rules_toml: &str,
         greeting: Option<Vec<u8>>,
     ) -> Result<Self> {
@@ -205,6 +207,7 @@ impl ServerConfig {
             "server".to_owned(),
             format!("--bind={bind}"),
             format!("--framing={framing}"),
+            format!("--proto={proto}"),
             "--reply=".to_owned(),
         ];
         use clap::Parser;

@@ -79,7 +79,9 @@ fn run_replay(config: &ReplayConfig) -> Result<()> {
     match config.side {
         replay::Side::Server { bind } => {
             let (rules, greeting) = replay::served(&transcript, &config.file);
-            let server = ServerConfig::replaying(bind, &transcript.framing, &rules, greeting)?;
+            let proto = replay::proto(&transcript);
+            let server =
+                ServerConfig::replaying(bind, &transcript.framing, proto, &rules, greeting)?;
             Server::bind(server)?.run()
         }
         _ => replay::run(config, &transcript),

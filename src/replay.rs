@@ -76,6 +76,20 @@ pub(crate) fn served(transcript: &Transcript, file: &std::path::Path) -> (String
     (toml, served.greeting)
 }
 
+/// `--serve`'s `--proto`: UDP too if UDP peers were recorded, only UDP if nothing else was.
+pub(crate) fn proto(transcript: &Transcript) -> &'static str {
+    let udp = transcript
+        .conns
+        .iter()
+        .filter(|c| c.protocol == "udp")
+        .count();
+    match udp {
+        0 => "tcp",
+        n if n == transcript.conns.len() => "udp",
+        _ => "both",
+    }
+}
+
 /// `--to` and `--to-rules`.
 pub(crate) fn run(config: &ReplayConfig, transcript: &Transcript) -> Result<()> {
     match &config.side {

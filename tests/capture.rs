@@ -663,6 +663,15 @@ fn udp_datagrams_are_captured_as_udp_and_replay_as_datagrams() {
     .success();
     assert!(out.stdout.contains(" udp 127.0.0.1:"), "{out}");
     assert!(out.stdout.contains("1 same, 0 differ"), "{out}");
+    // And --serve stands in for it on UDP.
+    let script = format!(
+        "exec \"$TCPACK\" replay '{}' --serve --bind 127.0.0.1:0",
+        transcript.display()
+    );
+    let serving = Server::start_via_shell(&script);
+    let socket = udp_client(serving.addr);
+    assert_eq!(udp_exchange(&socket, b"PING"), b"PONG\n");
+    assert_eq!(udp_exchange(&socket, GBK), ACK);
 }
 
 #[test]
