@@ -11,8 +11,10 @@ use anyhow::Result;
 
 use crate::answer::Reply;
 use crate::bench::BenchConfig;
+use crate::capture::CaptureOptions;
 use crate::cli::{
-    BenchArgs, ClientArgs, ClientTlsArgs, RelayArgs, ServerArgs, ServerTlsArgs, TlsMode,
+    BenchArgs, CaptureArgs, ClientArgs, ClientTlsArgs, RelayArgs, ReplayArgs, ServerArgs,
+    ServerTlsArgs, TlsMode,
 };
 use crate::client::ClientConfig;
 use crate::client_stream::{TlsClient, TlsOptions};
@@ -23,6 +25,7 @@ use crate::fault::Fault;
 use crate::framing::Framing;
 use crate::log::LogFormat;
 use crate::protocol::{DEFAULT_ACK, Proto};
+use crate::replay::{ReplayConfig, Side as ReplaySide};
 use crate::rules::{Rules, Template};
 use crate::tls::ServerIdentity;
 
@@ -125,6 +128,8 @@ pub(crate) struct ServerConfig {
     pub panic_on: Option<Vec<u8>>,
     /// `tcpack relay`: each connection is relayed to an upstream instead of answered.
     pub relay: Option<RelayConfig>,
+    /// `--capture`, `--capture-pcap`, `--capture-max`.
+    pub capture: CaptureOptions,
 }
 
 impl ServerConfig {
@@ -206,6 +211,7 @@ impl ServerConfig {
             udp_rate: args.udp_rate.unwrap_or(DEFAULT_UDP_RATE),
             panic_on: test_panic_trigger(),
             relay: None,
+            capture: (&args.capture).into(),
         })
     }
 
@@ -251,6 +257,40 @@ impl ServerConfig {
         Ok(config)
     }
 
+    /// The server `tcpack replay --serve` runs: the recorded answers as
+    /// rules (`rules_toml`, as `--to-rules` prints them), the recorded
+    /// greeting, and no answer at all to a message the recording lacks.
+    /// `proto`: `tcp`, `udp` or `both`, as the recording had them.
+    pub(crate) fn replaying(
+        bind: SocketAddr,
+        framing: &Framing,
+        proto: &str,
+        rules_toml: &str,
+        greeting: Option<Vec<u8>>,
+    ) -> Result<Self> {
+        let args = [
+            "tcpack".to_owned(),
+            "server".to_owned(),
+            format!("--bind={bind}"),
+            format!("--framing={framing}"),
+            format!("--proto={proto}"),
+            "--reply=".to_owned(),
+        ];
+        use clap::Parser;
+        let crate::cli::Command::Server(args) = crate::cli::Cli::try_parse_from(args)
+            .map_err(|e| UsageError(e.to_string()))?
+            .command
+        else {
+            unreachable!("the command is `server`")
+        };
+        let mut config = Self::from_args(&args)?;
+        let rules = Rules::from_text(rules_toml, "the transcript's rules", config.reply_encoding)
+            .map_err(UsageError)?;
+        config.rules = Some(rules);
+        config.greeting = greeting.map(Template::bytes);
+        Ok(config)
+    }
+
     /// `tcpack server FLAGS`' configuration, for unit tests elsewhere.
     #[cfg(test)]
     pub(crate) fn from_flags(flags: &[&str]) -> Self {
@@ -280,6 +320,7 @@ impl ServerConfig {
 impl From<ClientArgs> for ClientConfig {
     fn from(args: ClientArgs) -> Self {
         Self {
+            capture: (&args.capture).into(),
             target: args.host.into_iter().chain(args.port).collect(),
             messages: args.messages,
             count: args.count,
@@ -411,6 +452,36 @@ fn unescape(text: &str) -> String {
         });
     }
     out
+}
+
+impl From<&CaptureArgs> for CaptureOptions {
+    fn from(args: &CaptureArgs) -> Self {
+        Self {
+            transcript: args.capture.clone(),
+            pcap: args.capture_pcap.clone(),
+            max: args.capture_max,
+        }
+    }
+}
+
+impl From<ReplayArgs> for ReplayConfig {
+    fn from(args: ReplayArgs) -> Self {
+        let side = match args.to {
+            Some(target) => ReplaySide::Client {
+                target,
+                speed: args.speed,
+                serial: args.serial,
+                ignore: args.ignore,
+                timeout: args.timeout,
+            },
+            None if args.serve => ReplaySide::Server { bind: args.bind },
+            None => ReplaySide::Rules,
+        };
+        Self {
+            file: args.file,
+            side,
+        }
+    }
 }
 
 #[cfg(test)]

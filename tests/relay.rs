@@ -697,3 +697,64 @@ fn an_upstream_that_never_answers_closes_the_client_after_connect_timeout() {
     );
     drop(fillers);
 }
+
+#[test]
+fn capture_keeps_both_directions_of_a_relayed_connection() {
+    let upstream = Server::start(&["--framing", "line"]);
+    let dir = tempdir("relay-capture");
+    let file = dir.join("relay.jsonl");
+    let mut relay = relay(
+        upstream.addr,
+        &[
+            "--framing",
+            "line",
+            "--rule",
+            "PING=>PONG\\n",
+            "--capture",
+            file.to_str().unwrap(),
+        ],
+    );
+    nc(&relay).stdin("hello\nPING\n").run().success();
+    relay.wait_for("closed: eof");
+    relay.signal(Signal::INT);
+    assert!(relay.wait_exit().success());
+    let text = std::fs::read_to_string(&file).expect("the transcript");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(lines[0]["mode"], "relay", "{text}");
+    let open = lines
+        .iter()
+        .find(|l| l["event"] == "open")
+        .unwrap_or_else(|| panic!("no open in {text}"));
+    assert_eq!(open["upstream"], upstream.addr.to_string(), "{text}");
+    let said: Vec<(String, String)> = lines
+        .iter()
+        .filter(|l| l["from"].is_string())
+        .map(|l| {
+            (
+                l["from"].as_str().unwrap().to_owned(),
+                l["text"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    for (from, message) in [
+        ("client", "hello"),
+        ("client", "PING"),
+        ("server", "PONG"),
+        ("server", "已收到"),
+    ] {
+        assert!(
+            said.iter()
+                .any(|(f, t)| f == from && t.trim_end() == message),
+            "{from}: {message} in {text}"
+        );
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["event"] == "close" && l["reason"] == "eof"),
+        "{text}"
+    );
+}

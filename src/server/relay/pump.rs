@@ -389,10 +389,20 @@ impl<'a> Pump<'a> {
                     seq: seq_before + found,
                     peer: cx.tag.peer,
                 };
+                let before = answers.len();
                 if let Err(e) = answer.render(message, sender, answers) {
                     let message = e.to_string();
                     cx.log
                         .log(Some(cx.tag), &Event::Warning { message: &message });
+                }
+                if let Some(bytes) = answers.get(before..).filter(|b| !b.is_empty()) {
+                    // tcpack's own answer, in the server's place.
+                    cx.tap.publish(Happening::Message {
+                        conn: cx.tag.id,
+                        from: Side::Server,
+                        bytes,
+                        rule: None,
+                    });
                 }
                 if let Some(delay) = answer.delay {
                     answer_delay = Some(answer_delay.map_or(delay, |d: Duration| d.max(delay)));
