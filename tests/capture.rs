@@ -746,9 +746,16 @@ fn a_capture_through_the_relay_replays_either_side() {
     let report = tcpack_cmd(&["replay", file, "--to", &to]).run().success();
     assert!(report.stdout.contains("1 same, 0 differ"), "{report}");
 
-    // The server side, standing in for it: the device gets the same answers.
+    // The server side, standing in for it: the device gets the same
+    // answers, also when it waits for each before it sends the next (nc
+    // sent all three at once: the recording paired them in turn).
     let script = format!("exec \"$TCPACK\" replay '{file}' --serve --bind 127.0.0.1:0");
     let serving = Server::start_via_shell(&script);
     let out = nc(&serving).stdin(asked).run().success();
     assert_eq!(out.stdout, answered, "{out}");
+    let addr = serving.addr.to_string();
+    let one_by_one = ["client", &addr, "-m", "READ", "-m", "SET 7", "-m", "你好"];
+    let out = tcpack_cmd(&one_by_one).run().success();
+    assert_eq!(out.stdout, answered, "{out}");
+    assert!(out.stderr.contains("acked 3, unacked 0"), "{out}");
 }
