@@ -14,6 +14,7 @@ use crate::decode::TextDecoder;
 use crate::framing::Truncated;
 use crate::log::{ConnTag, Event};
 use crate::rules::{Action, HeldRules};
+use crate::tap::{Happening, Side};
 
 /// A rule asked to end the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,6 +146,15 @@ impl<'a> Conversation<'a> {
                 },
             );
         }
+        let tap = &state.tap;
+        if tap.is_on() {
+            tap.publish(Happening::Message {
+                conn: tag.id,
+                from: Side::Client,
+                bytes: message,
+                rule: answer.tag().map(|t| t.rule_label),
+            });
+        }
         if let Some(delay) = answer.delay {
             // What is owed goes first; then wait, or until the drain times
             // out: then the answer goes at once, as every owed answer does.
@@ -164,11 +174,20 @@ impl<'a> Conversation<'a> {
             seq: *messages,
             peer: tag.peer,
         };
+        let before = out.owed().len();
         if let Err(e) = answer.render(message, sender, out.owed()) {
             let message = e.to_string();
             state
                 .log
                 .log(Some(*tag), &Event::Warning { message: &message });
+        }
+        if let Some(bytes) = out.owed().get(before..).filter(|b| !b.is_empty()) {
+            tap.publish(Happening::Message {
+                conn: tag.id,
+                from: Side::Server,
+                bytes,
+                rule: None,
+            });
         }
         self.hangup = match answer.action() {
             Action::Close => Some(Hangup::Close),

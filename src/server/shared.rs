@@ -8,6 +8,7 @@ use super::registry::Registry;
 use crate::config::ServerConfig;
 use crate::log::Logger;
 use crate::stats::Stats;
+use crate::tap::Tap;
 
 /// Everything the server's threads share, built once at bind time.
 pub(super) struct ServerState {
@@ -21,4 +22,6 @@ pub(super) struct ServerState {
     pub closer: std::sync::Arc<Closer>,
     /// Running, draining, or done.
     pub lifecycle: Lifecycle,
+    /// Who watches the traffic: the capture, the web console; often nobody.
+    pub tap: Tap,
 }

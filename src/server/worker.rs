@@ -23,6 +23,7 @@ use crate::framing::{FrameError, Framer, Framing};
 use crate::log::{ConnTag, Event, panic_message};
 use crate::rules::{HeldRules, Template};
 use crate::stats::{Failure, Protocol, Reading, Traffic, millis};
+use crate::tap::{Happening, Side};
 
 /// Worker number `number`'s loop, until the registry closes at shutdown.
 pub(super) fn run(state: &ServerState, number: usize) {
@@ -131,6 +132,8 @@ struct Session<'a> {
     out: Outbox<'a>,
     /// Bytes read so far.
     bytes: u64,
+    /// Whether the tap was told it opened, so it is told it closed.
+    opened: bool,
     /// Where each read's messages, bytes and answer latency are counted.
     traffic: &'a Traffic,
 }
@@ -162,6 +165,7 @@ fn serve(state: &ServerState, arrival: Arrival, connection: &Connection, buffers
         conversation: Conversation::new(state, tag, connection, rules.take()),
         out: Outbox::new(connection, &stream, config.write_timeout, owed),
         bytes: 0,
+        opened: false,
         traffic: &state.stats.traffic,
     });
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
@@ -173,6 +177,9 @@ fn serve(state: &ServerState, arrival: Arrival, connection: &Connection, buffers
             let _ = crate::sys::release_stack_below_caller();
             // The handshake had timeouts of its own; now the connection's.
             set_timeouts(&stream, config).map_err(Ending::Failed)?;
+        }
+        if state.tap.is_on() {
+            session.opened = publish_open(state, tag, connection, &stream);
         }
         if let Some(greeting) = &config.greeting {
             greet(state, greeting, tag, &mut session.out)?;
@@ -196,12 +203,17 @@ fn serve(state: &ServerState, arrival: Arrival, connection: &Connection, buffers
     let Session {
         conversation,
         bytes,
+        opened,
         ..
     } = *session;
     let messages = conversation.messages;
     if !matches!(ending, Ending::Panicked) {
         // After a panic they may be half-updated: the next connection makes new ones.
         *rules = conversation.into_rules();
+    }
+    if opened {
+        let reason = ending.reason();
+        state.tap.publish(Happening::Close { conn: id, reason });
     }
     end(
         state,
@@ -212,6 +224,27 @@ fn serve(state: &ServerState, arrival: Arrival, connection: &Connection, buffers
         (messages, bytes),
         started,
     );
+}
+
+/// Tells the tap a connection is being served; false if its address is gone.
+#[inline(never)]
+fn publish_open(
+    state: &ServerState,
+    tag: ConnTag,
+    connection: &Connection,
+    stream: &TcpStream,
+) -> bool {
+    let Ok(local) = stream.local_addr() else {
+        return false;
+    };
+    state.tap.publish(Happening::Open {
+        conn: tag.id,
+        peer: tag.peer,
+        local,
+        protocol: protocol_of(connection),
+        upstream: None,
+    });
+    true
 }
 
 /// The line saying serving the connection panicked, and why.
@@ -322,6 +355,15 @@ fn greet(
             .log
             .log(Some(tag), &Event::Warning { message: &message });
     }
+    let greeting = out.owed();
+    if !greeting.is_empty() {
+        state.tap.publish(Happening::Message {
+            conn: tag.id,
+            from: Side::Server,
+            bytes: greeting,
+            rule: None,
+        });
+    }
     out.send().map_err(Ending::after_write)
 }
 
@@ -361,6 +403,7 @@ fn read_loop(session: &mut Session<'_>, read: &mut Vec<u8>, raw: bool) -> Result
         out,
         bytes,
         traffic,
+        ..
     } = session;
     let protocol = || protocol_of(connection);
     // The greeting, if any, went out before the first read.

@@ -22,6 +22,7 @@ use crate::log::{Event, panic_message};
 use crate::protocol::DATAGRAM_BUFFER;
 use crate::rules::Action;
 use crate::stats::Failure;
+use crate::tap::{Happening, Side};
 
 /// One datagram in the buffer.
 #[derive(Debug, PartialEq, Eq)]
@@ -161,6 +162,14 @@ impl Receiver<'_> {
         *seq += 1;
         answerer.refresh();
         let chosen = answerer.decide(message);
+        let tap = &state.tap;
+        let local = shared.local;
+        tap.publish(Happening::Datagram {
+            peer,
+            local,
+            from: Side::Client,
+            bytes: message,
+        });
         if log.messages_enabled() {
             let event = Event::Datagram {
                 bytes: datagram.size,
@@ -195,7 +204,15 @@ impl Receiver<'_> {
             return;
         }
         match send(&shared.socket, answer, datagram.from) {
-            Ok(()) => stats.add_udp_answered(answer.len(), read_at),
+            Ok(()) => {
+                stats.add_udp_answered(answer.len(), read_at);
+                tap.publish(Happening::Datagram {
+                    peer,
+                    local,
+                    from: Side::Server,
+                    bytes: answer,
+                });
+            }
             Err(e) => {
                 stats.add_error(Failure::Udp);
                 let error = e.to_string();

@@ -19,6 +19,8 @@ const PEERS_CAPACITY: usize = 65_536;
 /// What the UDP receivers share: the socket, the sources heard, and the stop.
 pub(super) struct Shared {
     pub socket: UdpSocket,
+    /// The address it is bound to, for the tap's watchers.
+    pub local: SocketAddr,
     sources: Mutex<Sources>,
     /// Set when the drain's time is up: receivers stop after the datagram in hand.
     pub stop: AtomicBool,
@@ -54,8 +56,12 @@ struct Sources {
 impl Shared {
     /// `rate`: answers a second per source address; 0: unlimited.
     pub(super) fn new(socket: UdpSocket, rate: u32) -> Self {
+        let local = socket
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
         Self {
             socket,
+            local,
             sources: Mutex::new(Sources {
                 limiter: (rate > 0).then(|| RateLimiter::new(rate, RATE_TABLE_CAPACITY)),
                 peers: Peers::new(PEERS_CAPACITY),
