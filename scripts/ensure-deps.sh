@@ -2,8 +2,9 @@
 # Installs what the tests need beyond Rust: netcat-openbsd's nc, python3,
 # iconv, script, setpriv, openssl (s_client), socat, haproxy,
 # systemd-analyze (for the service tests), mbpoll (the Modbus client the
-# framing tests drive) and promtool (from prometheus: it checks /metrics and
-# deploy/prometheus.yml). A test whose tool is missing fails
+# framing tests drive), promtool (from prometheus: it checks /metrics and
+# deploy/prometheus.yml), and chromium with chromium-driver (the web
+# console's tests drive a headless browser). A test whose tool is missing fails
 # and says how to install it.
 # Uses apt-get where it can; otherwise says exactly what to install.
 set -euo pipefail
@@ -25,6 +26,8 @@ command -v socat >/dev/null 2>&1 || required+=(socat)
 command -v systemd-analyze >/dev/null 2>&1 || required+=(systemd)
 command -v mbpoll >/dev/null 2>&1 || required+=(mbpoll)
 command -v promtool >/dev/null 2>&1 || required+=(prometheus)
+command -v chromium >/dev/null 2>&1 || required+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || required+=(chromium-driver)
 
 if [ ${#required[@]} -eq 0 ]; then
     exit 0

@@ -26,7 +26,10 @@ mod server;
 mod stats;
 mod sync;
 mod sys;
+#[allow(dead_code)] // Until its watchers, the capture and the web console, land.
+mod tap;
 mod tls;
+mod web;
 
 use anyhow::{Context, Result};
 

@@ -28,6 +28,7 @@ mod status_port;
 mod thread_budget;
 mod tls_session;
 mod udp;
+mod web_backend;
 mod worker;
 
 use std::io::ErrorKind;
@@ -52,6 +53,8 @@ use crate::config::ServerConfig;
 use crate::log::{Event, Logger, Sink};
 use crate::protocol::Proto;
 use crate::stats::Stats;
+use crate::tap::{Tap, Watcher};
+use crate::web::Console;
 
 /// How long a closing socket may take to see the peer close before we drop it.
 const LINGER: Duration = Duration::from_secs(1);
@@ -76,6 +79,8 @@ pub(crate) struct Server {
     status: Option<TcpListener>,
     state: Arc<ServerState>,
     closer_thread: JoinHandle<()>,
+    /// `--web`: bound and watching, served once the server runs.
+    web: Option<Console>,
 }
 
 impl Server {
@@ -93,6 +98,9 @@ impl Server {
         }
         .context("reading the bound address")?;
         let status = config.status_bind.map(bind).transpose()?;
+        let web = web_console(&config)?;
+        let mut watchers = watchers(&config)?;
+        watchers.extend(web.as_ref().map(Console::watcher));
         let (closer, closer_thread) =
             Closer::spawn(LINGER).context("starting the closer thread")?;
         let state = Arc::new(ServerState {
@@ -105,6 +113,7 @@ impl Server {
             stats: Stats::new(config.proto.udp()),
             closer,
             lifecycle: Lifecycle::default(),
+            tap: Tap::new(watchers),
             config,
         });
         Ok(Self {
@@ -114,6 +123,7 @@ impl Server {
             status,
             state,
             closer_thread,
+            web,
         })
     }
 
@@ -126,6 +136,7 @@ impl Server {
             status,
             state,
             closer_thread,
+            web,
         } = self;
         let signals = signals::install(&state)?;
         // Workers and receivers first: "listening" then means ready, not
@@ -145,6 +156,12 @@ impl Server {
             }
         };
         announce(&state, addr, futex_slots, udp.as_ref());
+        if let Some(web) = web {
+            if let Err(e) = start_web(&state, web, addr) {
+                abandon(&state, pool, udp);
+                return Err(e);
+            }
+        }
         let helpers = match start_helpers(&state, listener.as_ref(), status, udp.as_ref()) {
             Ok(started) => started,
             Err(e) => {
@@ -166,6 +183,32 @@ impl Server {
         shutdown::finish(&state, listener, threads);
         Ok(())
     }
+}
+
+/// `--web`'s console, bound (so a port in use stops the start) but not yet serving.
+fn web_console(config: &ServerConfig) -> Result<Option<Console>> {
+    let display = crate::web::Display {
+        decode: config.decode,
+        binary: config.framing.is_binary(),
+    };
+    config
+        .web
+        .clone()
+        .map(|web| Console::bind(web, display))
+        .transpose()
+}
+
+/// Serves the web console and names its address in the log.
+fn start_web(state: &Arc<ServerState>, web: Console, addr: SocketAddr) -> Result<()> {
+    let url = web.url()?;
+    let token = state.config.web.as_ref().is_some_and(|w| w.token.is_some());
+    let backend = web_backend::ServerBackend {
+        state: Arc::clone(state),
+        addr,
+    };
+    web.start(Arc::new(backend))?;
+    state.log.log(None, &Event::WebConsole { url: &url, token });
+    Ok(())
 }
 
 /// Sends started workers and receivers home when the server cannot start.
@@ -279,6 +322,12 @@ fn start_helpers(
 /// The TCP listener and the UDP socket `--proto` asks for, on one address
 /// and port. With port 0 and both, the kernel picks a free TCP port whose
 /// UDP twin may be taken: then another TCP port is tried.
+/// Who watches the traffic, as the options ask: each feature that watches
+/// (capture, web console) adds its watcher here.
+fn watchers(_config: &ServerConfig) -> Result<Vec<Arc<dyn Watcher>>> {
+    Ok(Vec::new())
+}
+
 fn bind_sockets(config: &ServerConfig) -> Result<(Option<TcpListener>, Option<UdpSocket>)> {
     let tcp = |addr| {
         let tcp = listener::listen(addr, config.backlog, config.reuse_port)

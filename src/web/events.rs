@@ -1,0 +1,168 @@
+//! One open page's Server-Sent Events stream, on a thread of its own: takes
+//! records from the viewer's queue, writes them as `data:` lines and flushes
+//! after each batch, so nothing is held back (tiny_http's chunked responses
+//! keep 8 KiB back, tiny-http #185: the stream is written by hand through
+//! `Request::into_writer()`). Formatting (text, hex) happens here, not on
+//! the worker that published the message.
+
+use std::io::{self, Write};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+use super::Display;
+use super::viewers::{Record, ViewerGuard};
+use crate::decode::TextDecoder;
+
+/// Records written at most in one go.
+const BATCH: usize = 256;
+
+/// The response head; the body is the event stream, until either side closes.
+const HEAD: &str = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\nretry: 3000\n\n";
+
+/// Streams to the page until it leaves or the server stops. `hello` is
+/// the first event: what the page shows before anything happens.
+pub(super) fn stream(
+    guard: &ViewerGuard,
+    events: &Receiver<Arc<Record>>,
+    out: &mut dyn Write,
+    hello: &Value,
+    display: Display,
+) -> io::Result<()> {
+    let viewer = guard.viewer();
+    let mut buf = Vec::with_capacity(64 * 1024);
+    buf.extend_from_slice(HEAD.as_bytes());
+    push_event(&mut buf, hello);
+    out.write_all(&buf)?;
+    out.flush()?;
+    let mut decoder = TextDecoder::new(display.decode).binary_frames(display.binary);
+    loop {
+        let Ok(first) = events.recv() else {
+            return Ok(());
+        };
+        buf.clear();
+        let mut next = Some(first);
+        let mut taken = 0;
+        let mut stopped = viewer.stop.load(Relaxed);
+        while let Some(record) = next.take() {
+            if stopped {
+                break;
+            }
+            if let Record::Stopped = *record {
+                stopped = true;
+                break;
+            }
+            push_event(&mut buf, &to_json(&record, &mut decoder));
+            taken += 1;
+            if taken < BATCH {
+                match events.try_recv() {
+                    Ok(record) => next = Some(record),
+                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => {}
+                }
+            }
+            stopped = stopped || viewer.stop.load(Relaxed);
+        }
+        let dropped = viewer.dropped.swap(0, Relaxed);
+        if dropped > 0 {
+            push_event(&mut buf, &json!({"type": "dropped", "count": dropped}));
+        }
+        if stopped {
+            push_event(&mut buf, &json!({"type": "stopped"}));
+        }
+        out.write_all(&buf)?;
+        out.flush()?;
+        if stopped {
+            return Ok(());
+        }
+    }
+}
+
+/// One SSE event: a `data:` line and a blank line (JSON has no newline).
+pub(super) fn push_event(buf: &mut Vec<u8>, value: &Value) {
+    buf.extend_from_slice(b"data: ");
+    // Writing JSON into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *buf, value);
+    buf.extend_from_slice(b"\n\n");
+}
+
+/// Milliseconds since the epoch, as JavaScript's `Date` takes them.
+fn epoch_ms(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// A record as the page reads it.
+fn to_json(record: &Record, decoder: &mut TextDecoder) -> Value {
+    match record {
+        Record::Open {
+            at,
+            conn,
+            peer,
+            local,
+            protocol,
+            upstream,
+        } => json!({
+            "type": "open", "t": epoch_ms(*at), "conn": conn, "peer": peer.to_string(),
+            "local": local.to_string(), "protocol": protocol,
+            "upstream": upstream.map(|u| u.to_string()),
+        }),
+        Record::Message {
+            at,
+            conn,
+            peer,
+            from,
+            bytes,
+            size,
+            rule,
+        } => {
+            let mut hex = String::with_capacity(bytes.len() * 3);
+            crate::hex::push(&mut hex, bytes);
+            json!({
+                "type": "msg", "t": epoch_ms(*at), "conn": conn,
+                "peer": peer.map(|p| p.to_string()), "from": from.as_str(),
+                "size": size, "cut": *size > bytes.len(),
+                "text": decoder.decode_whole(bytes), "hex": hex, "rule": rule.as_deref(),
+            })
+        }
+        Record::Close { at, conn, reason } => json!({
+            "type": "close", "t": epoch_ms(*at), "conn": conn, "reason": reason.as_ref(),
+        }),
+        Record::Tick(value) => value.clone(),
+        Record::Stopped => json!({"type": "stopped"}),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::DecodeMode;
+    use crate::tap::Side;
+
+    #[test]
+    fn messages_carry_text_and_hex_and_gbk_is_read_as_chinese() {
+        let mut decoder = TextDecoder::new(DecodeMode::Auto);
+        let message = |bytes: &[u8]| Record::Message {
+            at: UNIX_EPOCH,
+            conn: Some(3),
+            peer: None,
+            from: Side::Client,
+            bytes: bytes.into(),
+            size: bytes.len(),
+            rule: Some("greet".into()),
+        };
+        let value = to_json(&message(b"hello\n"), &mut decoder);
+        assert_eq!(value["text"], "hello");
+        assert_eq!(value["hex"], "68 65 6c 6c 6f 0a");
+        assert_eq!(value["rule"], "greet");
+        assert_eq!(value["from"], "client");
+        let gbk = to_json(&message(b"\xc4\xe3\xba\xc3"), &mut decoder);
+        assert_eq!(gbk["text"], "你好");
+        let mut buf = Vec::new();
+        push_event(&mut buf, &value);
+        assert!(buf.starts_with(b"data: {") && buf.ends_with(b"}\n\n"));
+        assert_eq!(buf.iter().filter(|&&b| b == b'\n').count(), 2);
+    }
+}
