@@ -19,3 +19,4 @@ mod server;
 mod shutdown;
 mod tls;
 mod udp;
+mod web;
