@@ -304,7 +304,10 @@ impl fmt::Display for Event<'_> {
             Event::StatusPort { addr } => write!(f, "status on {addr}"),
             Event::WebConsole { url, token: false } => write!(f, "web console on {url}"),
             Event::WebConsole { url, token: true } => {
-                write!(f, "web console on {url} (open {url}#token=TOKEN with your --web-token)")
+                write!(
+                    f,
+                    "web console on {url} (open {url}#token=TOKEN with your --web-token)"
+                )
             }
             Event::TlsReady {
                 source,

@@ -10,6 +10,7 @@
 //! queue: a browser that falls behind loses events (and is told how many),
 //! it never slows a connection or the drain.
 
+mod api;
 mod events;
 mod http;
 mod viewers;
@@ -19,9 +20,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
-use crate::decode::DecodeMode;
 use crate::tap::Watcher;
 
+pub(crate) use self::api::{Action, Backend, Display};
 pub(crate) use self::viewers::Hub;
 
 /// `--web`, `--web-token`, `--web-max-viewers`, checked.
@@ -54,7 +55,10 @@ impl WebConfig {
             (None, None) => None,
         };
         if token.as_deref().is_some_and(str::is_empty) {
-            return Err("--web-token is empty: give a secret, such as the output of `openssl rand -hex 16`".into());
+            return Err(
+                "--web-token is empty: give a secret, such as the output of `openssl rand -hex 16`"
+                    .into(),
+            );
         }
         if token.is_none() && !addr.ip().is_loopback() {
             return Err(format!(
@@ -68,42 +72,6 @@ impl WebConfig {
             max_viewers,
         })
     }
-}
-
-/// How the page shows message bytes as text: as the log does.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Display {
-    pub decode: DecodeMode,
-    /// Binary framings: a message that is not text is shown as hex.
-    pub binary: bool,
-}
-
-/// What the page asks the server to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Action {
-    /// Text (a template, as `--reply` takes it) or hex bytes (with
-    /// placeholders, as `reply_hex`), to one connection or, `None`, to all.
-    Send {
-        to: Option<u64>,
-        text: String,
-        hex: bool,
-        /// Text only: end it with `\n` unless it ends so already.
-        newline: bool,
-    },
-    Close(u64),
-    /// Re-read `--rules FILE`.
-    Reload,
-}
-
-/// What the server (or the relay) tells the page, and does for it.
-pub(crate) trait Backend: Send + Sync {
-    /// Fixed facts for the page's header: mode, addresses, framing.
-    fn about(&self) -> serde_json::Value;
-    /// Counters now, the connections being served with their totals, and
-    /// the rules with their hits; sent each second while a page is open.
-    fn now(&self) -> serde_json::Value;
-    /// Carries out an action; the text says what became of it.
-    fn act(&self, action: Action) -> Result<String, String>;
 }
 
 /// A console bound to its address, its hub already watching, not yet serving.

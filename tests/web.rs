@@ -156,7 +156,10 @@ fn the_page_shows_clients_and_their_messages_as_text_and_hex() {
         "return document.querySelector('#conns tr[data-conn=\"1\"] .peer').textContent",
         &[],
     );
-    assert!(peer.as_str().is_some_and(|p| p.starts_with("127.0.0.1:")), "{peer}");
+    assert!(
+        peer.as_str().is_some_and(|p| p.starts_with("127.0.0.1:")),
+        "{peer}"
+    );
 
     first.send(b"hello");
     first.wait_for(crate::util::DEFAULT_ACK);
@@ -218,7 +221,11 @@ fn the_send_box_and_the_close_button_reach_the_clients() {
     browser.type_into("#send-text", "to all\u{E007}");
     first.wait_for("to all\n");
     second.wait_for("to all\n");
-    assert!(!second.printed().contains("hi there"), "{}", second.printed());
+    assert!(
+        !second.printed().contains("hi there"),
+        "{}",
+        second.printed()
+    );
 
     // Hex, with a checksum computed by the template.
     browser.click("#send-hex-mode");
@@ -235,7 +242,8 @@ fn the_send_box_and_the_close_button_reach_the_clients() {
     third.read_to_end(&mut rest).expect("reading to the end");
     assert!(rest.is_empty(), "{rest:?}");
     server.wait_for_conn(3, "closed");
-    browser.wait("document.querySelector('#conns tr[data-conn=\"3\"]').classList.contains('closed')");
+    browser
+        .wait("document.querySelector('#conns tr[data-conn=\"3\"]').classList.contains('closed')");
     // The other client is still served.
     second.send(b"still here");
     browser.wait(&shown("still here"));
@@ -269,9 +277,16 @@ fn off_loopback_without_a_token_is_a_usage_error_before_anything_is_bound() {
     for args in [
         &["--web", "0.0.0.0:0"][..],
         &["--web", "[::]:0"],
-        &["--web", "127.0.0.1:0", "--web-token-file", "/nonexistent/token"],
+        &[
+            "--web",
+            "127.0.0.1:0",
+            "--web-token-file",
+            "/nonexistent/token",
+        ],
     ] {
-        let out = tcpack_cmd(&[&["server", "--bind", "127.0.0.1:0"], args].concat()).run().code(2);
+        let out = tcpack_cmd(&[&["server", "--bind", "127.0.0.1:0"], args].concat())
+            .run()
+            .code(2);
         assert!(out.stderr.contains("--web"), "{out}");
         assert!(!out.stdout.contains("listening"), "{out}");
     }
@@ -283,8 +298,17 @@ fn off_loopback_without_a_token_is_a_usage_error_before_anything_is_bound() {
 }
 
 /// One request to the console: its status and body.
-fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
-    let mut text = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    let mut text = format!(
+        "{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (name, value) in headers {
         text += &format!("{name}: {value}\r\n");
     }
@@ -309,8 +333,16 @@ fn changes_need_the_token_and_the_page_own_origin() {
     let send = r#"{"conn": null, "text": "pushed"}"#;
     let refused: [&[(&str, &str)]; 4] = [
         &[("Host", &host), ("Origin", &origin)],
-        &[("Host", &host), ("Origin", &origin), ("X-Tcpack-Token", "wrong")],
-        &[("Host", &host), ("Origin", "http://evil.example"), ("X-Tcpack-Token", "s3cret")],
+        &[
+            ("Host", &host),
+            ("Origin", &origin),
+            ("X-Tcpack-Token", "wrong"),
+        ],
+        &[
+            ("Host", &host),
+            ("Origin", "http://evil.example"),
+            ("X-Tcpack-Token", "s3cret"),
+        ],
         &[("Host", &host), ("X-Tcpack-Token", "s3cret")],
     ];
     for headers in refused {
@@ -322,16 +354,29 @@ fn changes_need_the_token_and_the_page_own_origin() {
     let (status, body) = request(addr, "GET", "/", &[("Host", &host)], "");
     assert_eq!(status, 200);
     assert!(body.contains(TITLE), "{body}");
-    let allowed = [("Host", &*host), ("Origin", &*origin), ("X-Tcpack-Token", "s3cret")];
+    let allowed = [
+        ("Host", &*host),
+        ("Origin", &*origin),
+        ("X-Tcpack-Token", "s3cret"),
+    ];
     let (status, body) = request(addr, "POST", "/api/send", &allowed, send);
-    assert_eq!((status, body.contains(r#""ok":true"#)), (200, true), "{body}");
+    assert_eq!(
+        (status, body.contains(r#""ok":true"#)),
+        (200, true),
+        "{body}"
+    );
     // Only the allowed one reached the client.
     let mut pushed = vec![0u8; "pushed\n".len()];
     client.read_exact(&mut pushed).expect("the push");
     assert_eq!(pushed, b"pushed\n");
-    client.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
+    client
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
     let mut more = [0u8; 64];
-    assert!(client.read(&mut more).is_err(), "a refused POST was sent too");
+    assert!(
+        client.read(&mut more).is_err(),
+        "a refused POST was sent too"
+    );
 }
 
 #[test]
@@ -340,11 +385,17 @@ fn without_a_token_only_a_loopback_host_and_the_page_origin_may_change_anything(
     let addr = web_addr(&web_url(&mut server));
     let host = addr.to_string();
     let reload = |headers: &[(&str, &str)]| request(addr, "POST", "/api/reload", headers, "{}").0;
-    assert_eq!(reload(&[("Host", &host), ("Origin", "http://evil.example")]), 403);
+    assert_eq!(
+        reload(&[("Host", &host), ("Origin", "http://evil.example")]),
+        403
+    );
     // A site whose name was rebound to 127.0.0.1 is its own origin, but not loopback.
     let rebound = format!("evil.example:{}", addr.port());
     let rebound_origin = format!("http://{rebound}");
-    assert_eq!(reload(&[("Host", &rebound), ("Origin", &rebound_origin)]), 403);
+    assert_eq!(
+        reload(&[("Host", &rebound), ("Origin", &rebound_origin)]),
+        403
+    );
     let (status, _) = request(addr, "GET", "/events", &[("Host", &rebound)], "");
     assert_eq!(status, 403);
     let origin = format!("http://{host}");
@@ -352,7 +403,11 @@ fn without_a_token_only_a_loopback_host_and_the_page_origin_may_change_anything(
 }
 
 /// Reads SSE `data:` events from `stream` into `events` until `done` says so.
-fn read_events(stream: &mut TcpStream, pending: &mut Vec<u8>, mut done: impl FnMut(&serde_json::Value) -> bool) {
+fn read_events(
+    stream: &mut TcpStream,
+    pending: &mut Vec<u8>,
+    mut done: impl FnMut(&serde_json::Value) -> bool,
+) {
     let deadline = Instant::now() + DEADLINE;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -379,9 +434,12 @@ fn a_viewer_that_stops_reading_loses_events_not_acks_and_is_told_how_many() {
     let mut server = Server::start(&["--web", "127.0.0.1:0", "--framing", "line", "--quiet"]);
     let addr = web_addr(&web_url(&mut server));
     // A viewer with a small receive buffer, so it stalls soon.
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
     socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
-    socket.connect(&addr.into()).expect("connect to the console");
+    socket
+        .connect(&addr.into())
+        .expect("connect to the console");
     let mut viewer: TcpStream = socket.into();
     viewer.set_read_timeout(Some(DEADLINE)).expect("timeout");
     write!(viewer, "GET /events HTTP/1.1\r\nHost: {addr}\r\n\r\n").expect("the request");
@@ -436,30 +494,43 @@ fn a_viewer_that_stops_reading_loses_events_not_acks_and_is_told_how_many() {
 #[ignore = "run by `make screenshot`"]
 fn screenshot_for_the_readme() {
     let out = std::env::var("TCPACK_SCREENSHOT").unwrap_or_else(|_| "docs/web-console.png".into());
-    let mut server = Server::start(&["--web", "127.0.0.1:0", "--framing", "line", "--rules", "examples/device.toml"]);
+    let mut server = Server::start(&[
+        "--web",
+        "127.0.0.1:0",
+        "--framing",
+        "line",
+        "--rules",
+        "examples/device.toml",
+    ]);
     let (browser, _) = open_page(&mut server);
     let mut device = Nc::connect(&server);
     browser.wait("document.querySelector('#conns tr[data-conn=\"1\"]')");
     let mut tool = Nc::connect(&server);
     browser.wait("document.querySelector('#conns tr[data-conn=\"2\"]')");
-    for round in 0..3 {
-        device.send(b"PING\n");
-        device.wait_for("PONG");
+    let mut sent = 0;
+    for round in 0..6 {
+        for _ in 0..=round % 3 {
+            device.send(b"PING\n");
+            device.wait_for("PONG");
+            sent += 1;
+        }
         tool.send(format!("READ temp{round}\n").as_bytes());
         tool.send(b"\xc4\xe3\xba\xc3\n");
         device.send(b"SET temp 22.5\n");
+        sent += 3;
         browser.wait(&format!(
-            "document.querySelectorAll('#stream .msg.client').length >= {}",
-            4 * (round + 1)
+            "document.querySelectorAll('#stream .msg.client').length >= {sent}"
         ));
-        // Let the chart gain a point per round: the next tick.
-        let ticks = browser.run("return document.getElementById('chart-span').textContent", &[]);
+        // A point on the chart per round: wait for the next tick.
+        let ticks = browser.run(
+            "return document.getElementById('chart-span').textContent",
+            &[],
+        );
         browser.wait(&format!(
             "document.getElementById('chart-span').textContent !== {}",
             js(ticks.as_str().unwrap_or_default())
         ));
     }
-    browser.click("#conns tr[data-conn=\"1\"] td.peer");
     browser.type_into("#send-text", "hello device");
     std::fs::write(&out, browser.screenshot()).expect("writing the screenshot");
     eprintln!("wrote {out}");

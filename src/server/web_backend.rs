@@ -38,6 +38,11 @@ impl Backend for ServerBackend {
     fn now(&self) -> Value {
         let state = &self.state;
         let s = state.stats.snapshot();
+        // Live, unlike the snapshot's, which counts connections as they close.
+        let t = state.stats.traffic.totals();
+        let messages: u64 = t.messages_in.iter().sum();
+        let bytes_in: u64 = t.bytes_in.iter().sum();
+        let bytes_out: u64 = t.bytes_out.iter().sum();
         let (active, waiting) = state.registry.counts();
         let phase = match state.lifecycle.phase() {
             Phase::Running => "running",
@@ -61,8 +66,9 @@ impl Backend for ServerBackend {
             rules
                 .current()
                 .hits()
-                .into_iter()
-                .map(|(number, label, hits)| json!({"number": number, "label": label, "hits": hits}))
+                .map(
+                    |(number, label, hits)| json!({"number": number, "label": label, "hits": hits}),
+                )
                 .collect()
         });
         let udp = state.config.proto.udp().then(|| {
@@ -72,7 +78,8 @@ impl Backend for ServerBackend {
         });
         json!({
             "phase": phase, "uptime_ms": s.uptime_ms, "active": active, "waiting": waiting,
-            "closed": s.connections, "messages": s.messages, "bytes": s.bytes,
+            "closed": s.connections, "messages": messages, "bytes": bytes_in,
+            "bytes_out": bytes_out,
             "errors": s.errors, "rejected": s.rejected, "pushed": s.pushed,
             "conns": conns, "rules": rules, "udp": udp,
         })

@@ -13,7 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use super::Display;
+use super::api::Display;
 use super::viewers::{Record, ViewerGuard};
 use crate::decode::TextDecoder;
 

@@ -18,8 +18,9 @@ use anyhow::{Context, Result, anyhow};
 use serde_json::{Value, json};
 use tiny_http::{Header, Method, Request, Response, Server};
 
+use super::api::{Action, Backend};
+use super::events;
 use super::viewers::{Hub, Record};
-use super::{Action, Backend, events};
 
 /// Threads that take requests; each answers at once (a viewer gets a thread of its own).
 const HTTP_THREADS: usize = 2;
@@ -140,7 +141,9 @@ fn handle(shared: &Shared, request: Request) {
         );
     }
     match (request.method(), path) {
-        (Method::Get | Method::Head, "/") => respond(request, 200, "text/html; charset=utf-8", PAGE),
+        (Method::Get | Method::Head, "/") => {
+            respond(request, 200, "text/html; charset=utf-8", PAGE)
+        }
         (Method::Get | Method::Head, "/page.js") => {
             respond(request, 200, "text/javascript; charset=utf-8", SCRIPT);
         }
@@ -153,7 +156,12 @@ fn handle(shared: &Shared, request: Request) {
                 .find_map(|pair| pair.strip_prefix("token="))
                 .map(percent_decode);
             if !token_ok(shared.token.as_deref(), token.as_deref()) {
-                return respond(request, 403, "text/plain; charset=utf-8", "forbidden: the stream needs the console's token\n");
+                return respond(
+                    request,
+                    403,
+                    "text/plain; charset=utf-8",
+                    "forbidden: the stream needs the console's token\n",
+                );
             }
             watch(shared, request);
         }
@@ -165,7 +173,12 @@ fn handle(shared: &Shared, request: Request) {
             act(shared, request, &action);
         }
         (_, "/" | "/page.js" | "/page.css" | "/events") => {
-            respond(request, 405, "text/plain; charset=utf-8", "method not allowed\n");
+            respond(
+                request,
+                405,
+                "text/plain; charset=utf-8",
+                "method not allowed\n",
+            );
         }
         _ => respond(request, 404, "text/plain; charset=utf-8", "not found\n"),
     }
@@ -177,7 +190,8 @@ fn is_loopback_host(host: &str) -> bool {
         Some(rest) => rest.split(']').next().unwrap_or_default(),
         None => host.rsplit_once(':').map_or(host, |(name, _)| name),
     };
-    name.eq_ignore_ascii_case("localhost") || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    name.eq_ignore_ascii_case("localhost")
+        || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Whether `given` is the token (always, when there is none), compared in constant time.
@@ -195,7 +209,10 @@ fn token_ok(token: Option<&str>, given: Option<&str>) -> bool {
 /// A change needs the token (if any) in `X-Tcpack-Token`, and an `Origin`
 /// that is the page's own.
 fn may_change(shared: &Shared, request: &Request) -> Result<(), &'static str> {
-    if !token_ok(shared.token.as_deref(), header_value(request, "X-Tcpack-Token")) {
+    if !token_ok(
+        shared.token.as_deref(),
+        header_value(request, "X-Tcpack-Token"),
+    ) {
         return Err("forbidden: a change needs the console's token (X-Tcpack-Token)");
     }
     let host = header_value(request, "Host").unwrap_or_default();
@@ -216,7 +233,9 @@ fn percent_decode(text: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
         match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
             (b'%', Some(b)) => {
                 out.push(b);
@@ -265,14 +284,22 @@ fn act(shared: &Shared, mut request: Request, action: &str) {
         .take(MAX_BODY as u64 + 1)
         .read_to_end(&mut body);
     if read.is_err() || body.len() > MAX_BODY {
-        return respond_json(request, 400, &json!({"ok": false, "error": "the request body is too long or unreadable"}));
+        return respond_json(
+            request,
+            400,
+            &json!({"ok": false, "error": "the request body is too long or unreadable"}),
+        );
     }
     let value: Value = match body.is_empty() {
         true => json!({}),
         false => match serde_json::from_slice(&body) {
             Ok(value) => value,
             Err(e) => {
-                return respond_json(request, 400, &json!({"ok": false, "error": format!("the body is not JSON: {e}")}));
+                return respond_json(
+                    request,
+                    400,
+                    &json!({"ok": false, "error": format!("the body is not JSON: {e}")}),
+                );
             }
         },
     };
@@ -321,10 +348,22 @@ mod tests {
 
     #[test]
     fn hosts_that_are_loopback() {
-        for yes in ["127.0.0.1:7786", "localhost:80", "[::1]:7786", "LOCALHOST", "127.0.0.2:1"] {
+        for yes in [
+            "127.0.0.1:7786",
+            "localhost:80",
+            "[::1]:7786",
+            "LOCALHOST",
+            "127.0.0.2:1",
+        ] {
             assert!(is_loopback_host(yes), "{yes}");
         }
-        for no in ["evil.example:7786", "10.0.0.1:7786", "[fe80::1]:1", "", "127.0.0.1.evil.example"] {
+        for no in [
+            "evil.example:7786",
+            "10.0.0.1:7786",
+            "[fe80::1]:1",
+            "",
+            "127.0.0.1.evil.example",
+        ] {
             assert!(!is_loopback_host(no), "{no}");
         }
     }
@@ -346,7 +385,10 @@ mod tests {
                 newline: true
             })
         );
-        assert_eq!(parse_action("close", &json!({"conn": 4})), Ok(Action::Close(4)));
+        assert_eq!(
+            parse_action("close", &json!({"conn": 4})),
+            Ok(Action::Close(4))
+        );
         assert!(parse_action("close", &json!({})).is_err());
         assert!(parse_action("send", &json!({"conn": "x", "text": "a"})).is_err());
     }

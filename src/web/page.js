@@ -244,7 +244,7 @@ function peer(ev) {
 // ---- counters, chart, rules --------------------------------------------
 
 function counters(ev) {
-  for (const k of ["active", "waiting", "closed", "messages", "bytes", "pushed", "errors"]) {
+  for (const k of ["active", "waiting", "closed", "messages", "bytes", "bytes_out", "pushed", "errors"]) {
     if (ev[k] !== undefined) $("c-" + k).textContent = ev[k];
   }
   if (!state.stopped) {
@@ -269,7 +269,8 @@ function chart() {
   const svg = $("chart");
   const max = Math.max(1, ...state.rates);
   const n = state.rates.length;
-  const step = 600 / Math.max(1, CHART_POINTS - 1);
+  // At least a minute wide, so the first points do not fill the chart.
+  const step = 600 / Math.max(59, n - 1);
   const x0 = 600 - (n - 1) * step;
   const points = state.rates
     .map((r, i) => `${(x0 + i * step).toFixed(1)},${(118 - (r / max) * 114).toFixed(1)}`)

@@ -10,7 +10,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::Display;
+use super::api::Display;
 use crate::sync::{lock, wait_timeout};
 use crate::tap::{Happening, Side, Watcher};
 
@@ -100,9 +100,7 @@ impl Hub {
 
     /// A new viewer's queue, or `None` when `--web-max-viewers` watch
     /// already or the server has stopped. The guard unsubscribes it.
-    pub(super) fn subscribe(
-        self: &Arc<Self>,
-    ) -> Option<(ViewerGuard, Receiver<Arc<Record>>)> {
+    pub(super) fn subscribe(self: &Arc<Self>) -> Option<(ViewerGuard, Receiver<Arc<Record>>)> {
         let (queue, receiver) = sync_channel(QUEUE);
         let viewer = Arc::new(Viewer {
             queue,

@@ -53,10 +53,8 @@ impl Browser {
             let _ = driver.kill();
             panic!("chromedriver did not start within {DEADLINE:?}");
         }
-        let profile = std::env::temp_dir().join(format!(
-            "tcpack-web-test-{}-{port}",
-            std::process::id()
-        ));
+        let profile =
+            std::env::temp_dir().join(format!("tcpack-web-test-{}-{port}", std::process::id()));
         let args = [
             "--headless",
             "--no-sandbox",
@@ -175,10 +173,7 @@ impl Browser {
 
     /// The first element `css` selects (WebDriver's reference to it).
     pub fn find(&self, css: &str) -> String {
-        let found = self.post(
-            "/element",
-            &json!({"using": "css selector", "value": css}),
-        );
+        let found = self.post("/element", &json!({"using": "css selector", "value": css}));
         // The reference is the one value of a one-key object.
         found
             .as_object()
@@ -197,7 +192,10 @@ impl Browser {
     /// Types `text` into the element, as keystrokes (`\u{E007}` is Enter).
     pub fn type_into(&self, css: &str, text: &str) {
         let element = self.find(css);
-        self.post(&format!("/element/{element}/value"), &json!({ "text": text }));
+        self.post(
+            &format!("/element/{element}/value"),
+            &json!({ "text": text }),
+        );
     }
 
     pub fn title(&self) -> String {
@@ -209,7 +207,11 @@ impl Browser {
 
     /// The window as PNG.
     pub fn screenshot(&self) -> Vec<u8> {
-        let shot = self.call("GET", &format!("/session/{}/screenshot", self.session), None);
+        let shot = self.call(
+            "GET",
+            &format!("/session/{}/screenshot", self.session),
+            None,
+        );
         base64_decode(shot.as_str().expect("a base64 screenshot"))
     }
 }
