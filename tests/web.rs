@@ -454,7 +454,7 @@ fn a_viewer_that_stops_reading_loses_events_not_acks_and_is_told_how_many() {
     client.set_read_timeout(Some(DEADLINE)).expect("timeout");
     let mut writer = client.try_clone().expect("clone");
     let sender = thread::spawn(move || {
-        let line = format!("{}\n", "m".repeat(299));
+        let line = format!("{}\n", "m".repeat(999));
         for _ in 0..MESSAGES {
             writer.write_all(line.as_bytes()).expect("sending");
         }

@@ -55,7 +55,7 @@ pub(super) fn stream(
                 stopped = true;
                 break;
             }
-            push_event(&mut buf, &to_json(&record, &mut decoder));
+            push_record(&mut buf, &record, &mut decoder);
             taken += 1;
             if taken < BATCH {
                 match events.try_recv() {
@@ -94,9 +94,19 @@ fn epoch_ms(at: SystemTime) -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// A record as the page reads it.
-fn to_json(record: &Record, decoder: &mut TextDecoder) -> Value {
-    match record {
+/// Appends a record as the page reads it: one `data:` event of JSON,
+/// written straight into `buf` (no JSON tree per message: this runs for
+/// every message a page is sent). Addresses and hex need no escaping;
+/// text from the network is escaped by serde_json.
+fn push_record(buf: &mut Vec<u8>, record: &Record, decoder: &mut TextDecoder) {
+    buf.extend_from_slice(b"data: ");
+    let text = |buf: &mut Vec<u8>, text: Option<&str>| {
+        let _ = match text {
+            Some(text) => serde_json::to_writer(&mut *buf, text),
+            None => buf.write_all(b"null").map_err(serde_json::Error::io),
+        };
+    };
+    let _ = match record {
         Record::Open {
             at,
             conn,
@@ -104,11 +114,17 @@ fn to_json(record: &Record, decoder: &mut TextDecoder) -> Value {
             local,
             protocol,
             upstream,
-        } => json!({
-            "type": "open", "t": epoch_ms(*at), "conn": conn, "peer": peer.to_string(),
-            "local": local.to_string(), "protocol": protocol,
-            "upstream": upstream.map(|u| u.to_string()),
-        }),
+        } => {
+            let _ = write!(
+                buf,
+                r#"{{"type":"open","t":{},"conn":{conn},"peer":"{peer}","local":"{local}","protocol":"{protocol}","upstream":"#,
+                epoch_ms(*at)
+            );
+            match upstream {
+                Some(upstream) => write!(buf, r#""{upstream}"}}"#),
+                None => write!(buf, "null}}"),
+            }
+        }
         Record::Message {
             at,
             conn,
@@ -118,21 +134,46 @@ fn to_json(record: &Record, decoder: &mut TextDecoder) -> Value {
             size,
             rule,
         } => {
-            let mut hex = String::with_capacity(bytes.len() * 3);
-            crate::hex::push(&mut hex, bytes);
-            json!({
-                "type": "msg", "t": epoch_ms(*at), "conn": conn,
-                "peer": peer.map(|p| p.to_string()), "from": from.as_str(),
-                "size": size, "cut": *size > bytes.len(),
-                "text": decoder.decode_whole(bytes), "hex": hex, "rule": rule.as_deref(),
-            })
+            let _ = write!(buf, r#"{{"type":"msg","t":{},"conn":"#, epoch_ms(*at));
+            let _ = match conn {
+                Some(conn) => write!(buf, "{conn}"),
+                None => write!(buf, "null"),
+            };
+            let _ = match peer {
+                Some(peer) => write!(buf, r#","peer":"{peer}""#),
+                None => write!(buf, r#","peer":null"#),
+            };
+            let _ = write!(
+                buf,
+                r#","from":"{}","size":{size},"cut":{},"hex":""#,
+                from.as_str(),
+                *size > bytes.len()
+            );
+            for (i, b) in bytes.iter().enumerate() {
+                let _ = match i {
+                    0 => write!(buf, "{b:02x}"),
+                    _ => write!(buf, " {b:02x}"),
+                };
+            }
+            buf.extend_from_slice(br#"","text":"#);
+            text(buf, Some(decoder.decode_whole(bytes)));
+            buf.extend_from_slice(br#","rule":"#);
+            text(buf, rule.as_deref());
+            write!(buf, "}}")
         }
-        Record::Close { at, conn, reason } => json!({
-            "type": "close", "t": epoch_ms(*at), "conn": conn, "reason": reason.as_ref(),
-        }),
-        Record::Tick(value) => value.clone(),
-        Record::Stopped => json!({"type": "stopped"}),
-    }
+        Record::Close { at, conn, reason } => {
+            let _ = write!(
+                buf,
+                r#"{{"type":"close","t":{},"conn":{conn},"reason":"#,
+                epoch_ms(*at)
+            );
+            text(buf, Some(reason));
+            write!(buf, "}}")
+        }
+        Record::Tick(value) => serde_json::to_writer(&mut *buf, value).map_err(io::Error::other),
+        Record::Stopped => write!(buf, r#"{{"type":"stopped"}}"#),
+    };
+    buf.extend_from_slice(b"\n\n");
 }
 
 #[cfg(test)]
@@ -153,13 +194,48 @@ mod tests {
             size: bytes.len(),
             rule: Some("greet".into()),
         };
-        let value = to_json(&message(b"hello\n"), &mut decoder);
+        let mut shown = |record: &Record| {
+            let mut buf = Vec::new();
+            push_record(&mut buf, record, &mut decoder);
+            let line = std::str::from_utf8(&buf).unwrap();
+            assert!(
+                line.starts_with("data: {") && line.ends_with("}\n\n"),
+                "{line}"
+            );
+            assert_eq!(line.matches('\n').count(), 2, "{line}");
+            serde_json::from_str::<Value>(&line[6..]).unwrap()
+        };
+        let value = shown(&message(b"hello\n"));
         assert_eq!(value["text"], "hello");
         assert_eq!(value["hex"], "68 65 6c 6c 6f 0a");
         assert_eq!(value["rule"], "greet");
         assert_eq!(value["from"], "client");
-        let gbk = to_json(&message(b"\xc4\xe3\xba\xc3"), &mut decoder);
+        assert_eq!(value["conn"], 3);
+        let gbk = shown(&message(b"\xc4\xe3\xba\xc3"));
         assert_eq!(gbk["text"], "你好");
+        let quoted = shown(&message(b"say \"hi\"\\\n\x01"));
+        assert_eq!(
+            quoted["text"].as_str().map(|t| t.contains("\"hi\"")),
+            Some(true)
+        );
+        let open = shown(&Record::Open {
+            at: UNIX_EPOCH,
+            conn: 4,
+            peer: "127.0.0.1:5".parse().unwrap(),
+            local: "[::1]:7".parse().unwrap(),
+            protocol: "tls",
+            upstream: None,
+        });
+        assert_eq!(
+            (open["peer"].as_str(), open["local"].as_str()),
+            (Some("127.0.0.1:5"), Some("[::1]:7"))
+        );
+        let close = shown(&Record::Close {
+            at: UNIX_EPOCH,
+            conn: 4,
+            reason: "reset by peer".into(),
+        });
+        assert_eq!(close["reason"], "reset by peer");
         let mut buf = Vec::new();
         push_event(&mut buf, &value);
         assert!(buf.starts_with(b"data: {") && buf.ends_with(b"}\n\n"));

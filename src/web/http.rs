@@ -77,12 +77,13 @@ pub(super) fn start(
             }
         })?
     };
+    // The request threads are woken, not joined: one may be writing the
+    // page to a client that does not read, and the end must not wait for
+    // it (the process ends them). The ticker never blocks: it is joined.
+    let requests = threads.len();
     hub.on_stop(Box::new(move || {
-        for _ in &threads {
+        for _ in 0..requests {
             server.unblock();
-        }
-        for thread in threads {
-            let _ = thread.join();
         }
         let _ = ticker.join();
     }));

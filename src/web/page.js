@@ -200,6 +200,18 @@ function message(ev) {
   append(row);
 }
 
+// Drops in a row make one note, counted up, rather than a note a batch.
+function dropped(count) {
+  const last = $("stream").lastElementChild;
+  if (last && last.dropped !== undefined) {
+    last.dropped += count;
+    last.textContent = `${last.dropped} events dropped (more than the page is sent a second, or it fell behind)`;
+    return;
+  }
+  note(`${count} events dropped (more than the page is sent a second, or it fell behind)`);
+  $("stream").lastElementChild.dropped = count;
+}
+
 function note(text) {
   const row = el("div", text, "note");
   row.dataset.conn = "";
@@ -364,7 +376,7 @@ function connect() {
       case "dropped":
         state.dropped += ev.count;
         $("c-dropped").textContent = state.dropped;
-        note(`${ev.count} events dropped (this page fell behind)`);
+        dropped(ev.count);
         break;
       case "stopped":
         state.stopped = true;
