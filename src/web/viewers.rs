@@ -16,9 +16,13 @@ use crate::tap::{Happening, Side, Watcher};
 
 /// Events a viewer may have waiting: enough for a burst, bounded in memory
 /// (at most `SHOWN` bytes of each message are kept).
-pub(super) const QUEUE: usize = 4096;
+pub(super) const QUEUE: usize = 1024;
 /// Bytes of a message kept for the page; its size says the rest.
 pub(super) const SHOWN: usize = 1024;
+/// Messages a second the pages are sent at most; beyond it they are
+/// dropped (and counted) before anything is copied. No one reads more rows
+/// than that, and formatting them would take CPU from the server.
+pub(super) const MESSAGES_PER_SECOND: u64 = 2000;
 /// At the end, how long the pages get to be told "server stopped".
 const STOP_WAIT: Duration = Duration::from_millis(500);
 
@@ -69,6 +73,9 @@ pub(crate) struct Hub {
     viewers: RwLock<Vec<Arc<Viewer>>>,
     /// `viewers.len()`, read without the lock on every event.
     count: AtomicUsize,
+    /// The second (since the epoch) `sent` counts messages in.
+    second: AtomicU64,
+    sent: AtomicU64,
     max: usize,
     pub(super) display: Display,
     stopped: AtomicBool,
@@ -87,6 +94,8 @@ impl Hub {
         Self {
             viewers: RwLock::new(Vec::new()),
             count: AtomicUsize::new(0),
+            second: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
             max,
             display,
             stopped: AtomicBool::new(false),
@@ -147,6 +156,24 @@ impl Hub {
         }
     }
 
+    /// Whether a message seen `at` is within this second's budget; if not,
+    /// every page is told of it as dropped.
+    fn within_budget(&self, at: SystemTime) -> bool {
+        let second = at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if self.second.load(Relaxed) != second && self.second.swap(second, Relaxed) != second {
+            self.sent.store(0, Relaxed);
+        }
+        if self.sent.fetch_add(1, Relaxed) < MESSAGES_PER_SECOND {
+            return true;
+        }
+        for viewer in crate::sync::read(&self.viewers).iter() {
+            viewer.dropped.fetch_add(1, Relaxed);
+        }
+        false
+    }
+
     /// The ticker's sleep: until a page is open, then `every`; false at the end.
     pub(super) fn wait_tick(&self, every: Duration) -> bool {
         let mut guard = lock(&self.tick_lock);
@@ -205,6 +232,11 @@ impl Watcher for Hub {
             return;
         }
         if !self.watched() {
+            return;
+        }
+        if matches!(what, Happening::Message { .. } | Happening::Datagram { .. })
+            && !self.within_budget(at)
+        {
             return;
         }
         let record = match *what {
@@ -288,6 +320,7 @@ impl Drop for ViewerGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     fn hub(max: usize) -> Arc<Hub> {
         Arc::new(Hub::new(
@@ -316,10 +349,39 @@ mod tests {
         let hub = hub(2);
         let (guard, events) = hub.subscribe().unwrap();
         for _ in 0..QUEUE + 10 {
-            message(&hub, b"hello");
+            hub.broadcast(Record::Stopped);
         }
         assert_eq!(guard.viewer().dropped.load(Relaxed), 10);
         assert_eq!(events.try_iter().count(), QUEUE);
+    }
+
+    #[test]
+    fn messages_beyond_the_budget_are_counted_not_copied() {
+        let hub = hub(2);
+        let (guard, events) = hub.subscribe().unwrap();
+        let second = UNIX_EPOCH + Duration::from_secs(1_000);
+        let at = |offset_ms| second + Duration::from_millis(offset_ms);
+        let send = |at| {
+            hub.see(
+                at,
+                &Happening::Message {
+                    conn: 1,
+                    from: Side::Client,
+                    bytes: b"x",
+                    rule: None,
+                },
+            )
+        };
+        let mut received = 0;
+        for _ in 0..MESSAGES_PER_SECOND + 5 {
+            send(at(10));
+            // A viewer that keeps up: its queue never fills.
+            received += events.try_iter().count() as u64;
+        }
+        assert_eq!(guard.viewer().dropped.load(Relaxed), 5);
+        assert_eq!(received, MESSAGES_PER_SECOND);
+        send(at(1_010));
+        assert_eq!(events.try_iter().count(), 1, "a new second, a new budget");
     }
 
     #[test]
