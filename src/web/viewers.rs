@@ -348,9 +348,21 @@ mod tests {
     fn a_full_queue_drops_and_counts_and_never_blocks() {
         let hub = hub(2);
         let (guard, events) = hub.subscribe().unwrap();
-        for _ in 0..QUEUE + 10 {
-            hub.broadcast(Record::Stopped);
-        }
+        // On another thread, so a broadcast that blocked fails the test.
+        let (done, finished) = std::sync::mpsc::channel();
+        let publisher = {
+            let hub = Arc::clone(&hub);
+            std::thread::spawn(move || {
+                for _ in 0..QUEUE + 10 {
+                    hub.broadcast(Record::Stopped);
+                }
+                let _ = done.send(());
+            })
+        };
+        finished
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a broadcast blocked on a full queue");
+        publisher.join().unwrap();
         assert_eq!(guard.viewer().dropped.load(Relaxed), 10);
         assert_eq!(events.try_iter().count(), QUEUE);
     }
