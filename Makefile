@@ -2,7 +2,7 @@
 CARGO ?= cargo
 ARGS ?=
 
-.PHONY: build run-server test test-cluster lint bench syscalls deps screenshot
+.PHONY: build run-server test test-cluster lint bench bench-web syscalls deps screenshot
 
 build:
 	$(CARGO) build --release --locked
@@ -34,6 +34,10 @@ screenshot: deps
 ## interleaved rounds (not part of make test). QUICK=1: a short run; ROUNDS=N: rounds (default 7).
 bench:
 	scripts/bench.sh $(if $(QUICK),--quick --rounds-only)
+
+## What the web console costs: rr -c 64 without --web, with it and no page, one page reading, one stalled (pinned rounds).
+bench-web:
+	scripts/bench-web.sh
 
 ## System calls per message on the server (strace -c -f), for plain TCP, 20 rules and TLS.
 syscalls:

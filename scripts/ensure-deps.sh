@@ -3,8 +3,9 @@
 # iconv, script, setpriv, openssl (s_client), socat, haproxy,
 # systemd-analyze (for the service tests), mbpoll (the Modbus client the
 # framing tests drive), promtool (from prometheus: it checks /metrics and
-# deploy/prometheus.yml), and chromium with chromium-driver (the web
-# console's tests drive a headless browser, with a Chinese font). A test whose tool is missing fails
+# deploy/prometheus.yml), tshark (it reads the capture's pcap files), and
+# chromium with chromium-driver (the web console's tests drive a headless
+# browser, with a Chinese font). A test whose tool is missing fails
 # and says how to install it.
 # Uses apt-get where it can; otherwise says exactly what to install.
 set -euo pipefail
@@ -26,6 +27,8 @@ command -v socat >/dev/null 2>&1 || required+=(socat)
 command -v systemd-analyze >/dev/null 2>&1 || required+=(systemd)
 command -v mbpoll >/dev/null 2>&1 || required+=(mbpoll)
 command -v promtool >/dev/null 2>&1 || required+=(prometheus)
+# tshark reads the pcap files `--capture-pcap` writes (the capture tests).
+command -v tshark >/dev/null 2>&1 || required+=(tshark)
 command -v chromium >/dev/null 2>&1 || required+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || required+=(chromium-driver)
 # A Chinese font, so the browser draws GBK text (你好) rather than boxes.
@@ -45,5 +48,9 @@ if ! command -v apt-get >/dev/null 2>&1 || { [ "$(id -u)" -ne 0 ] && [ -z "$sudo
 fi
 
 $sudo apt-get update -qq
+# wireshark-common would ask whether non-root users may capture: no.
+if [[ " ${required[*]} " == *" tshark "* ]] && command -v debconf-set-selections >/dev/null 2>&1; then
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | $sudo debconf-set-selections
+fi
 echo "installing ${required[*]} with apt-get" >&2
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${required[@]}" >/dev/null

@@ -13,6 +13,7 @@ use crate::encoding::TextEncoding;
 use crate::framing::Framing;
 use crate::log::LogFormat;
 use crate::protocol::Proto;
+use crate::replay::Speed;
 
 /// Implements `ValueEnum` for an enum of the core, which knows nothing of
 /// clap: `Variant => "name" | "alias": "help"`, alias and help optional.
@@ -54,6 +55,79 @@ pub(crate) enum Command {
     Client(ClientArgs),
     /// Load-test any server that answers each line: throughput and latency percentiles.
     Bench(BenchArgs),
+    /// Play a --capture transcript back: its clients against a server (--to), or its server (--serve, --to-rules).
+    #[command(after_help = crate::exit::replay_help())]
+    Replay(ReplayArgs),
+}
+
+/// `--capture`, `--capture-pcap` and `--capture-max`, for the server and the client.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct CaptureArgs {
+    /// Keep every message both ways in FILE: a JSON Lines transcript that `tcpack replay` plays back
+    #[arg(long, value_name = "FILE", help_heading = "Capture")]
+    pub capture: Option<std::path::PathBuf>,
+
+    /// The same traffic as a pcap file that Wireshark and tshark follow as TCP streams (made-up packets)
+    #[arg(long, value_name = "FILE", help_heading = "Capture")]
+    pub capture_pcap: Option<std::path::PathBuf>,
+
+    /// Stop adding to each capture file past this many bytes (a log line says so; serving goes on)
+    #[arg(long, value_name = "BYTES", help_heading = "Capture", value_parser = clap::value_parser!(u64).range(1..))]
+    pub capture_max: Option<u64>,
+}
+
+/// `tcpack replay`'s flags; `config` turns them into a `ReplayConfig`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(group(clap::ArgGroup::new("side").required(true).args(["to", "serve", "to_rules"])))]
+pub(crate) struct ReplayArgs {
+    /// A transcript written by --capture
+    #[arg(value_name = "FILE")]
+    pub file: std::path::PathBuf,
+
+    /// Play the client side against this server and compare its answers with the recorded ones
+    #[arg(long, value_name = "HOST:PORT")]
+    pub to: Option<String>,
+
+    /// Play the server side: the recorded greeting, and each recorded message answered as it was
+    #[arg(long)]
+    pub serve: bool,
+
+    /// Print the recorded messages and answers as a rules file for `tcpack server --rules`
+    #[arg(long)]
+    pub to_rules: bool,
+
+    /// With --serve: the address to listen on
+    #[arg(long, value_name = "ADDR:PORT", default_value = crate::protocol::DEFAULT_ADDRESS, value_parser = parse_bind, requires = "serve")]
+    pub bind: SocketAddr,
+
+    /// With --to: the recorded gaps divided by N (2: twice as fast), or max: no gaps at all
+    #[arg(long, value_name = "N|max", default_value = "1", value_parser = parse_speed)]
+    pub speed: Speed,
+
+    /// With --to: one connection after another, instead of overlapping as recorded
+    #[arg(long, requires = "to")]
+    pub serial: bool,
+
+    /// With --to: what matches REGEX does not count as a difference (timestamps, counters); repeatable
+    #[arg(long = "ignore", value_name = "REGEX", requires = "to")]
+    pub ignore: Vec<String>,
+
+    /// With --to: how long to wait to connect and for each recorded answer
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
+    pub timeout: Duration,
+}
+
+/// `--speed`: a factor above 0, or `max`.
+fn parse_speed(text: &str) -> Result<Speed, String> {
+    if text == "max" {
+        return Ok(Speed::Max);
+    }
+    match text.parse::<f64>() {
+        Ok(n) if n > 0.0 && n.is_finite() => Ok(Speed::Times(n)),
+        _ => Err(format!(
+            "`{text}`: give a factor above 0, such as 2 or 0.5, or max"
+        )),
+    }
 }
 
 /// `tcpack client`'s flags; `config` turns them into a `ClientConfig`.
@@ -116,6 +190,8 @@ pub(crate) struct ClientArgs {
     pub retries: u32,
     #[command(flatten)]
     pub tls: ClientTlsArgs,
+    #[command(flatten)]
+    pub capture: CaptureArgs,
 }
 
 /// TLS for `tcpack client` and `tcpack bench`.
@@ -331,6 +407,9 @@ pub(crate) struct ServerArgs {
 
     #[command(flatten)]
     pub tls: ServerTlsArgs,
+
+    #[command(flatten)]
+    pub capture: CaptureArgs,
 
     #[command(flatten)]
     pub web: WebArgs,

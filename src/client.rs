@@ -13,6 +13,8 @@ use crate::decode::TextDecoder;
 use crate::framing::{Framer, Framing};
 use crate::protocol::DEFAULT_ADDRESS;
 use crate::rules::{Context, Template};
+use crate::stats::Protocol;
+use crate::tap::{Happening, Side, Tap};
 
 mod error;
 mod input;
@@ -96,12 +98,16 @@ pub(crate) struct ClientConfig {
     /// UDP: tries after the first.
     pub retries: u32,
     pub tls: crate::client_stream::TlsOptions,
+    /// `--capture`, `--capture-pcap`, `--capture-max`.
+    pub capture: crate::capture::CaptureOptions,
 }
 
 /// `tcpack client`: sends messages and shows each answer.
 pub(crate) struct Client {
     args: ClientConfig,
     round_trips: Arc<Mutex<RoundTrips>>,
+    /// `--capture`'s watchers: told what is sent and answered.
+    tap: Tap,
 }
 
 impl Client {
@@ -110,7 +116,19 @@ impl Client {
         Self {
             args,
             round_trips: Arc::default(),
+            tap: Tap::default(),
         }
+    }
+
+    /// Tells `tap` what is sent and answered (`--capture`).
+    pub(crate) fn with_tap(mut self, tap: Tap) -> Self {
+        self.tap = tap;
+        self
+    }
+
+    /// The framing a transcript of this client records.
+    pub(crate) fn framing(&self) -> Framing {
+        self.args.framing.clone().unwrap_or(Framing::Line)
     }
 
     /// What the Ctrl-C handler prints.
@@ -118,8 +136,15 @@ impl Client {
         Arc::clone(&self.round_trips)
     }
 
-    /// Connects, sends every message and waits for its answers.
+    /// Connects, sends every message and waits for its answers; then the
+    /// capture, if any, is written out.
     pub(crate) fn run(&self) -> Result<(), ClientError> {
+        let result = self.converse();
+        self.tap.publish(Happening::Stopped);
+        result
+    }
+
+    fn converse(&self) -> Result<(), ClientError> {
         let args = &self.args;
         let target = args.target.clone();
         // The tutorial's prompts, on a terminal with nothing else to go by.
@@ -157,6 +182,21 @@ impl Client {
             let peer = stream
                 .peer_addr()
                 .map_err(|e| ClientError::Io("connected", e))?;
+            if self.tap.is_on() {
+                if let Ok(local) = stream.local_addr() {
+                    self.tap.publish(Happening::Open {
+                        conn: 1,
+                        peer: local,
+                        local: peer,
+                        protocol: if tls.is_some() {
+                            Protocol::Tls
+                        } else {
+                            Protocol::Tcp
+                        },
+                        upstream: None,
+                    });
+                }
+            }
             let link = Link::new(stream, tls.as_ref(), args.timeout).map_err(ClientError::Tls)?;
             match &link {
                 Link::Plain(_) => self.progress(&format!("connected to {peer}")),
@@ -179,6 +219,16 @@ impl Client {
         };
         let result = self.send_all(&mut channel, source);
         self.finish(&mut channel);
+        if let Channel::Tcp(_) = channel {
+            let reason = match &result {
+                Ok(()) => "eof".to_owned(),
+                Err(e) => e.to_string(),
+            };
+            self.tap.publish(Happening::Close {
+                conn: 1,
+                reason: &reason,
+            });
+        }
         result
     }
 
@@ -235,18 +285,26 @@ impl Client {
                         None => ClientError::Io("sending", e),
                     },
                 })?;
+                self.tell(Side::Client, message, None);
                 if self.args.no_wait {
                     return Ok(());
                 }
                 let ack = conn.read_ack(seq, self.args.timeout)?;
+                self.tell(Side::Server, &ack, None);
                 let shown = conn.decoder.decode(&ack, false).to_owned();
                 (ack, shown)
             }
-            Channel::Udp(datagrams) if self.args.no_wait => return datagrams.send(message),
+            Channel::Udp(datagrams) if self.args.no_wait => {
+                datagrams.send(message)?;
+                self.tell(Side::Client, message, Some(datagrams));
+                return Ok(());
+            }
             Channel::Udp(datagrams) => {
                 let (timeout, retries) = (self.args.timeout, self.args.retries);
                 let progress = |line: &str| self.progress(line);
                 let ack = datagrams.round_trip(seq, message, timeout, retries, progress)?;
+                self.tell(Side::Client, message, Some(datagrams));
+                self.tell(Side::Server, &ack, Some(datagrams));
                 let shown = datagrams.show(&ack);
                 (ack, shown)
             }
@@ -263,6 +321,40 @@ impl Client {
         let _ = stdout.flush();
         self.progress(&format!("ack {seq}: {} bytes in {} ms", ack.len(), ms(rtt)));
         Ok(())
+    }
+
+    /// Tells the tap what went by, as the server's tells it: a message
+    /// without its length field (under `len:`), an answer as on the wire.
+    fn tell(&self, from: Side, bytes: &[u8], udp: Option<&Datagrams>) {
+        if !self.tap.is_on() {
+            return;
+        }
+        let framing = self.args.framing.as_ref();
+        let bytes: std::borrow::Cow<'_, [u8]> = match (framing, from) {
+            (Some(framing @ Framing::Len(_)), Side::Client) => {
+                crate::capture::unframed(framing, bytes)
+            }
+            (Some(framing @ Framing::Len(_)), Side::Server) => {
+                let mut wire = bytes.to_vec();
+                let _ = framing.frame_out(&mut wire, 0);
+                wire.into()
+            }
+            _ => bytes.into(),
+        };
+        match udp {
+            Some(datagrams) => self.tap.publish(Happening::Datagram {
+                peer: datagrams.local().unwrap_or(datagrams.server()),
+                local: datagrams.server(),
+                from,
+                bytes: &bytes,
+            }),
+            None => self.tap.publish(Happening::Message {
+                conn: 1,
+                from,
+                bytes: &bytes,
+                rule: None,
+            }),
+        }
     }
 
     /// Closes our side and, if acks were awaited, the summary.
@@ -484,6 +576,7 @@ mod tests {
                 udp: false,
                 retries: 0,
                 tls: crate::client_stream::TlsOptions::default(),
+                capture: crate::capture::CaptureOptions::default(),
             })
         };
         let sent =

@@ -11,8 +11,10 @@ use anyhow::Result;
 
 use crate::answer::Reply;
 use crate::bench::BenchConfig;
+use crate::capture::CaptureOptions;
 use crate::cli::{
-    BenchArgs, ClientArgs, ClientTlsArgs, ServerArgs, ServerTlsArgs, TlsMode, WebArgs,
+    BenchArgs, CaptureArgs, ClientArgs, ClientTlsArgs, ReplayArgs, ServerArgs, ServerTlsArgs,
+    TlsMode, WebArgs,
 };
 use crate::client::ClientConfig;
 use crate::client_stream::TlsOptions;
@@ -22,6 +24,7 @@ use crate::exit::UsageError;
 use crate::framing::Framing;
 use crate::log::LogFormat;
 use crate::protocol::{DEFAULT_ACK, Proto};
+use crate::replay::{ReplayConfig, Side as ReplaySide};
 use crate::rules::{Rules, Template};
 use crate::tls::ServerIdentity;
 use crate::web::WebConfig;
@@ -105,6 +108,8 @@ pub(crate) struct ServerConfig {
     /// connection panic, so a test can show that a panic costs only that
     /// connection. Release builds leave it `None`: no input can set it.
     pub panic_on: Option<Vec<u8>>,
+    /// `--capture`, `--capture-pcap`, `--capture-max`.
+    pub capture: CaptureOptions,
 }
 
 impl ServerConfig {
@@ -186,7 +191,42 @@ impl ServerConfig {
             udp_rate: args.udp_rate.unwrap_or(DEFAULT_UDP_RATE),
             web: web_config(&args.web).map_err(usage)?,
             panic_on: test_panic_trigger(),
+            capture: (&args.capture).into(),
         })
+    }
+
+    /// The server `tcpack replay --serve` runs: the recorded answers as
+    /// rules (`rules_toml`, as `--to-rules` prints them), the recorded
+    /// greeting, and no answer at all to a message the recording lacks.
+    /// `proto`: `tcp`, `udp` or `both`, as the recording had them.
+    pub(crate) fn replaying(
+        bind: SocketAddr,
+        framing: &Framing,
+        proto: &str,
+        rules_toml: &str,
+        greeting: Option<Vec<u8>>,
+    ) -> Result<Self> {
+        let args = [
+            "tcpack".to_owned(),
+            "server".to_owned(),
+            format!("--bind={bind}"),
+            format!("--framing={framing}"),
+            format!("--proto={proto}"),
+            "--reply=".to_owned(),
+        ];
+        use clap::Parser;
+        let crate::cli::Command::Server(args) = crate::cli::Cli::try_parse_from(args)
+            .map_err(|e| UsageError(e.to_string()))?
+            .command
+        else {
+            unreachable!("the command is `server`")
+        };
+        let mut config = Self::from_args(&args)?;
+        let rules = Rules::from_text(rules_toml, "the transcript's rules", config.reply_encoding)
+            .map_err(UsageError)?;
+        config.rules = Some(rules);
+        config.greeting = greeting.map(Template::bytes);
+        Ok(config)
     }
 
     /// `tcpack server FLAGS`' configuration, for unit tests elsewhere.
@@ -218,6 +258,7 @@ impl ServerConfig {
 impl From<ClientArgs> for ClientConfig {
     fn from(args: ClientArgs) -> Self {
         Self {
+            capture: (&args.capture).into(),
             target: args.host.into_iter().chain(args.port).collect(),
             messages: args.messages,
             count: args.count,
@@ -346,6 +387,36 @@ fn unescape(text: &str) -> String {
         });
     }
     out
+}
+
+impl From<&CaptureArgs> for CaptureOptions {
+    fn from(args: &CaptureArgs) -> Self {
+        Self {
+            transcript: args.capture.clone(),
+            pcap: args.capture_pcap.clone(),
+            max: args.capture_max,
+        }
+    }
+}
+
+impl From<ReplayArgs> for ReplayConfig {
+    fn from(args: ReplayArgs) -> Self {
+        let side = match args.to {
+            Some(target) => ReplaySide::Client {
+                target,
+                speed: args.speed,
+                serial: args.serial,
+                ignore: args.ignore,
+                timeout: args.timeout,
+            },
+            None if args.serve => ReplaySide::Server { bind: args.bind },
+            None => ReplaySide::Rules,
+        };
+        Self {
+            file: args.file,
+            side,
+        }
+    }
 }
 
 #[cfg(test)]

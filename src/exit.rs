@@ -20,6 +20,8 @@ pub enum Exit {
     NoAck,
     TurnedAway,
     Tls,
+    /// `tcpack replay --to`: a server's answer was not the recorded one.
+    Differs,
     /// A second Ctrl-C cut the drain short, or Ctrl-C stopped the client:
     /// 128 + SIGINT, as shells report it.
     Interrupted,
@@ -27,7 +29,7 @@ pub enum Exit {
 
 impl Exit {
     /// Every status, in the order `--help` and the README list them.
-    pub(crate) const ALL: [Exit; 11] = [
+    pub(crate) const ALL: [Exit; 12] = [
         Exit::Success,
         Exit::Failure,
         Exit::Usage,
@@ -38,6 +40,7 @@ impl Exit {
         Exit::NoAck,
         Exit::TurnedAway,
         Exit::Tls,
+        Exit::Differs,
         Exit::Interrupted,
     ];
 
@@ -54,6 +57,7 @@ impl Exit {
             Exit::NoAck => 7,
             Exit::TurnedAway => 8,
             Exit::Tls => 9,
+            Exit::Differs => 10,
             Exit::Interrupted => 130,
         }
     }
@@ -75,6 +79,7 @@ impl Exit {
             Exit::Tls => {
                 "no TLS: the certificate is not trusted, the server does not speak TLS, or it refused the handshake"
             }
+            Exit::Differs => "replay: an answer differed from the recording",
             Exit::Interrupted => "interrupted (Ctrl-C)",
         }
     }
@@ -90,6 +95,22 @@ pub(crate) fn client_help() -> String {
     let lines: Vec<String> = Exit::ALL
         .iter()
         .map(|e| format!("  {:>3}  {}", e.code(), e.meaning().replace('`', "")))
+        .collect();
+    format!("Exit codes:\n{}", lines.join("\n"))
+}
+
+/// `tcpack replay`'s `--help` epilogue: the statuses a replay ends with.
+pub(crate) fn replay_help() -> String {
+    let lines: Vec<String> = [Exit::Success, Exit::Failure, Exit::Usage, Exit::Differs]
+        .iter()
+        .map(|e| {
+            let meaning = match e {
+                Exit::Success => "every answer was the recorded one (or --serve stopped cleanly)",
+                Exit::Usage => "bad usage, or the file is not a transcript (the line is named)",
+                other => other.meaning(),
+            };
+            format!("  {:>3}  {}", e.code(), meaning.replace('`', ""))
+        })
         .collect();
     format!("Exit codes:\n{}", lines.join("\n"))
 }
@@ -122,5 +143,7 @@ mod tests {
             assert!(Exit::ALL[..i].iter().all(|o| o.code() != e.code()));
             assert!(help.contains(&format!("{}  {}", e.code(), e.meaning().replace('`', ""))));
         }
+        let differs = Exit::Differs;
+        assert!(replay_help().contains(&format!("{}  {}", differs.code(), differs.meaning())));
     }
 }

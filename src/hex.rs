@@ -2,8 +2,6 @@
 //! `AA 55 01`, `aa5501` or `0xAA 0x55`. Used by the client's `--hex`, the
 //! rules' `hex` and `reply_hex`, and shown as `aa 55 01`.
 
-use std::fmt::Write as _;
-
 /// Hex bytes, separated by white space or not, with or without `0x`.
 pub(crate) fn parse(text: &str) -> Result<Vec<u8>, String> {
     let digits: String = text
@@ -21,13 +19,17 @@ pub(crate) fn parse(text: &str) -> Result<Vec<u8>, String> {
         .collect()
 }
 
-/// Appends `bytes` as lowercase hex pairs separated by spaces.
+/// Appends `bytes` as lowercase hex pairs separated by spaces (a table
+/// lookup a byte: the capture writes every message this way).
 pub(crate) fn push(out: &mut String, bytes: &[u8]) {
-    for (i, b) in bytes.iter().enumerate() {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(bytes.len() * 3);
+    for (i, &b) in bytes.iter().enumerate() {
         if i > 0 {
             out.push(' ');
         }
-        let _ = write!(out, "{b:02x}");
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
     }
 }
 

@@ -8,6 +8,7 @@
 
 mod answer;
 mod bench;
+mod capture;
 mod checksum;
 mod cli;
 mod client;
@@ -21,12 +22,12 @@ pub mod framing;
 mod hex;
 mod log;
 pub mod protocol;
+mod replay;
 mod rules;
 mod server;
 mod stats;
 mod sync;
 mod sys;
-#[allow(dead_code)] // Until its watchers, the capture and the web console, land.
 mod tap;
 mod tls;
 mod web;
@@ -34,10 +35,13 @@ mod web;
 use anyhow::{Context, Result};
 
 use crate::cli::{ClientArgs, Command, ServerArgs};
-use crate::client::{Client, ClientError};
+use crate::client::{Client, ClientConfig, ClientError};
 use crate::config::ServerConfig;
 use crate::exit::UsageError;
+use crate::replay::ReplayConfig;
 use crate::server::Server;
+use crate::tap::{Happening, Tap};
+use std::sync::Arc;
 
 pub use crate::cli::Cli;
 pub use crate::exit::Exit;
@@ -48,6 +52,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Server(args) => run_server(&args),
         Command::Client(args) => run_client(args),
         Command::Bench(args) => bench::run(&args.into()),
+        Command::Replay(args) => run_replay(&args.into()),
     }
 }
 
@@ -55,6 +60,9 @@ pub fn run(cli: Cli) -> Result<()> {
 pub fn exit_status(error: &anyhow::Error) -> Exit {
     if error.is::<UsageError>() {
         return Exit::Usage;
+    }
+    if error.is::<replay::Differs>() {
+        return Exit::Differs;
     }
     error
         .downcast_ref::<ClientError>()
@@ -65,10 +73,36 @@ fn run_server(args: &ServerArgs) -> Result<()> {
     Server::bind(ServerConfig::from_args(args)?)?.run()
 }
 
+/// `tcpack replay`: `--serve` is a server built from the transcript.
+fn run_replay(config: &ReplayConfig) -> Result<()> {
+    let transcript = replay::load(&config.file)?;
+    match config.side {
+        replay::Side::Server { bind } => {
+            let (rules, greeting) = replay::served(&transcript, &config.file);
+            let proto = replay::proto(&transcript);
+            let server =
+                ServerConfig::replaying(bind, &transcript.framing, proto, &rules, greeting)?;
+            Server::bind(server)?.run()
+        }
+        _ => replay::run(config, &transcript),
+    }
+}
+
 fn run_client(args: ClientArgs) -> Result<()> {
-    let client = Client::new(args.into());
+    let config: ClientConfig = args.into();
+    let capture = config.capture.clone();
+    let client = Client::new(config);
+    let say: capture::Say = Arc::new(|_, message: &str| eprintln!("{message}"));
+    let tap = Tap::new(capture::watchers(
+        &capture,
+        "client",
+        &client.framing(),
+        &say,
+    )?);
+    let client = client.with_tap(tap.clone());
     let round_trips = client.round_trips();
     ctrlc::set_handler(move || {
+        tap.publish(Happening::Stopped);
         let summary = crate::sync::lock(&round_trips).summary();
         eprintln!("\ninterrupted: {summary}");
         Exit::Interrupted.now();

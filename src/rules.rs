@@ -142,6 +142,23 @@ impl Rules {
         })
     }
 
+    /// Rules from TOML text rather than a file (`tcpack replay --serve`'s);
+    /// there is nothing to reload.
+    pub(crate) fn from_text(
+        text: &str,
+        name: &str,
+        encoding: TextEncoding,
+    ) -> Result<Self, String> {
+        let rules = parse::text(text, name, encoding)?;
+        Ok(Self {
+            one_liners: Vec::new(),
+            file: None,
+            encoding,
+            current: RwLock::new(Arc::new(RuleSet::new(rules))),
+            generation: AtomicU64::new(0),
+        })
+    }
+
     /// The set in force now; a worker holds it for one read's messages.
     pub(crate) fn current(&self) -> Arc<RuleSet> {
         let guard = sync::read(&self.current);

@@ -49,6 +49,7 @@ use self::registry::Registry;
 use self::shared::ServerState;
 use self::shutdown::{Helpers, Threads};
 use self::udp::Udp;
+use crate::capture;
 use crate::config::ServerConfig;
 use crate::log::{Event, Logger, Sink};
 use crate::protocol::Proto;
@@ -324,8 +325,32 @@ fn start_helpers(
 /// UDP twin may be taken: then another TCP port is tried.
 /// Who watches the traffic, as the options ask: each feature that watches
 /// (capture, web console) adds its watcher here.
-fn watchers(_config: &ServerConfig) -> Result<Vec<Arc<dyn Watcher>>> {
-    Ok(Vec::new())
+fn watchers(config: &ServerConfig) -> Result<Vec<Arc<dyn Watcher>>> {
+    let mut watchers = Vec::new();
+    watchers.extend(capture::watchers(
+        &config.capture,
+        "server",
+        &config.framing,
+        &capture_log(config)?,
+    )?);
+    Ok(watchers)
+}
+
+/// How the capture writes its lines: a log of its own (its writer thread
+/// and `Stopped` speak when the server's may be closing), flushed each time.
+fn capture_log(config: &ServerConfig) -> Result<capture::Say> {
+    if !config.capture.is_on() {
+        return Ok(Arc::new(|_, _| {}));
+    }
+    let log = Logger::new(
+        config.log_format,
+        false,
+        Sink::stdout().context("starting the capture's log thread")?,
+    );
+    Ok(Arc::new(move |_warn, message: &str| {
+        log.log(None, &Event::Warning { message });
+        log.flush();
+    }))
 }
 
 fn bind_sockets(config: &ServerConfig) -> Result<(Option<TcpListener>, Option<UdpSocket>)> {

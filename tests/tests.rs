@@ -7,6 +7,7 @@
 mod util;
 
 mod bench;
+mod capture;
 mod client;
 mod cluster;
 mod faults;

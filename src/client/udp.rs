@@ -73,6 +73,11 @@ impl Datagrams {
     }
 
     /// The server's address, as resolved.
+    /// Our own address, for the capture.
+    pub(super) fn local(&self) -> Option<SocketAddr> {
+        self.socket.local_addr().ok()
+    }
+
     pub(super) fn server(&self) -> SocketAddr {
         self.server
     }

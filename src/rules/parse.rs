@@ -84,6 +84,14 @@ pub(super) fn file(path: &Path, encoding: TextEncoding) -> Result<Vec<Rule>, Str
     })
 }
 
+/// Reads and checks rules given as text; `name` says where they came from.
+pub(super) fn text(text: &str, name: &str, encoding: TextEncoding) -> Result<Vec<Rule>, String> {
+    parse_file(text, encoding).map_err(|(span, why)| {
+        let (line, column) = line_column(text, span.start);
+        format!("{name}:{line}:{column}: {why}")
+    })
+}
+
 /// The rules in `text`, or the byte span of the first mistake and what it is.
 fn parse_file(text: &str, encoding: TextEncoding) -> Result<Vec<Rule>, (Range<usize>, String)> {
     let file: File = toml::from_str(text)
