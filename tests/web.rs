@@ -250,6 +250,31 @@ fn the_send_box_and_the_close_button_reach_the_clients() {
 }
 
 #[test]
+fn udp_datagrams_show_with_their_peer() {
+    let mut server = Server::start(&["--web", "127.0.0.1:0", "--proto", "both"]);
+    let (browser, _) = open_page(&mut server);
+    let out = crate::util::TestCommand::new(required_tool("nc", "netcat-openbsd"))
+        .args(["-u", "-w1", "127.0.0.1", &server.addr.port().to_string()])
+        .stdin("ping over udp")
+        .run()
+        .success();
+    assert_eq!(out.stdout, crate::util::DEFAULT_ACK, "{out}");
+    browser.wait(&shown("ping over udp"));
+    let peer = browser.wait(
+        "!document.getElementById('udp-section').hidden && document.querySelector('#peers tbody td') && document.querySelector('#peers tbody td').textContent",
+    );
+    assert!(
+        peer.as_str().is_some_and(|p| p.starts_with("127.0.0.1:")),
+        "{peer}"
+    );
+    let conn = browser.run(
+        "return [...document.querySelectorAll('#stream .msg.client .conn')].map(e => e.textContent)",
+        &[],
+    );
+    assert_eq!(conn, serde_json::json!([peer]));
+}
+
+#[test]
 fn ctrl_c_with_the_page_open_says_server_stopped_and_exits_0_within_the_drain() {
     let mut server = Server::start(&["--web", "127.0.0.1:0", "--drain-timeout", "2"]);
     let (browser, _) = open_page(&mut server);
