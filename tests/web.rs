@@ -408,6 +408,24 @@ fn changes_need_the_token_and_the_page_own_origin() {
 }
 
 #[test]
+fn a_page_opened_with_its_token_streams_and_sends() {
+    let mut server = Server::start(&["--web", "127.0.0.1:0", "--web-token", "s3cret"]);
+    let url = web_url(&mut server);
+    let browser = Browser::start();
+    // Without the token the page loads but the stream is refused.
+    browser.goto(&url);
+    browser.wait("document.getElementById('status').textContent.startsWith('disconnected')");
+    browser.goto(&format!("{url}#token=s3cret"));
+    browser.wait("document.getElementById('status').textContent === 'live'");
+    // The token leaves the address bar, and stays for the tab.
+    assert_eq!(browser.run("return location.hash", &[]), "");
+    let mut client = Nc::connect(&server);
+    browser.wait("document.querySelector('#conns tr[data-conn=\"1\"]')");
+    browser.type_into("#send-text", "with token\u{E007}");
+    client.wait_for("with token\n");
+}
+
+#[test]
 fn without_a_token_only_a_loopback_host_and_the_page_origin_may_change_anything() {
     let mut server = Server::start(&["--web", "127.0.0.1:0"]);
     let addr = web_addr(&web_url(&mut server));

@@ -389,6 +389,11 @@ function connect() {
   };
 }
 
+// A token added to the address of an open page (…/#token=T) takes effect.
+window.addEventListener("hashchange", () => {
+  if (/(?:^|[#&])token=/.test(location.hash)) location.reload();
+});
+
 document.addEventListener("DOMContentLoaded", () => {
   $("send-form").addEventListener("submit", send);
   $("reload").addEventListener("click", () => post("reload", {}));
