@@ -31,6 +31,7 @@ COMPARED_WITH = {
     "tls": "tokio-tls",
     "tcpack-udp": "tokio-udp",
     "python-udp": "tokio-udp",
+    "relay": "tokio-relay",
 }
 
 
@@ -117,6 +118,8 @@ COMPARISONS = [
     ("tcpack TLS vs tcpack plain", "tls", "tcpack", "rr", None, None),
     ("tcpack with 20 rules vs plain", "rules20", "tcpack", "rr", "<= 1.15", ">= 0.90"),
     ("TLS handshakes (conn -c 16): tcpack vs tokio-rustls", "tls", "tokio-tls", "conn", "<= 1.10", ">= 0.95"),
+    ("tcpack relay in front of tcpack vs tcpack direct", "relay", "tcpack", "rr", None, ">= 0.45"),
+    ("tcpack relay vs tokio copy_bidirectional relay", "relay", "tokio-relay", "rr", "<= 1.30", ">= 0.80"),
 ]
 
 

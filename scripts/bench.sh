@@ -10,16 +10,18 @@
 # /proc/PID/stat. Then one run of every scenario, with ratios against tokio.
 # Prints the tables and stores the JSON in bench/results/.
 #
-# Usage: scripts/bench.sh [--quick] [--udp-only] [--rounds-only]
+# Usage: scripts/bench.sh [--quick] [--udp-only] [--rounds-only] [--relay-only]
 #   --quick (or QUICK=1): shorter runs and 5 rounds, under 2 minutes with
-#   --rounds-only; --udp-only: only the UDP rows; ROUNDS=N: rounds (default 7).
+#   --rounds-only; --udp-only: only the UDP rows; --relay-only: only the
+#   relay's rounds (tcpack relay and a tokio relay in front of tcpack, and
+#   tcpack direct); ROUNDS=N: rounds (default 7).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 # shellcheck source=scripts/common.sh
 source scripts/common.sh
 
-SECS=5; WARM=1; FAIR_N=2000; IDLE_N=100; TCP=true; ONE_RUN=true
+SECS=5; WARM=1; FAIR_N=2000; IDLE_N=100; TCP=true; ONE_RUN=true; RELAY_ONLY=false
 # Rounds: rr messages per connection, handshakes' seconds.
 ROUND_N=3000; ROUND_SECS=3; QUICK=${QUICK:-}
 for arg in "$@"; do
@@ -28,6 +30,7 @@ for arg in "$@"; do
         --quick) QUICK=1 ;;
         --udp-only) TCP=false ;;
         --rounds-only) ONE_RUN=false ;;
+        --relay-only) RELAY_ONLY=true ONE_RUN=false ;;
         *) usage_error "unknown argument '$arg'" ;;
     esac
 done
@@ -49,6 +52,7 @@ cargo build --release --locked --quiet --example tokio_tls_baseline
 cargo build --release --locked --quiet --example tokio_baseline
 cargo build --release --locked --quiet --example tokio_udp_baseline
 cargo build --release --locked --quiet --example std_baseline
+cargo build --release --locked --quiet --example tokio_relay_baseline
 tcpack=target/release/tcpack
 make_workdir
 
@@ -78,6 +82,9 @@ if $TCP; then
     serve tcpack-w64 "$tcpack" server --bind 127.0.0.1:0 --framing line --quiet --workers 64
     serve std target/release/examples/std_baseline 127.0.0.1:0
     serve python python3 -u bench/tutorial_server.py 0
+    # Relays in front of the tcpack server above: tcpack's, and tokio's copy_bidirectional.
+    serve relay "$tcpack" relay --bind 127.0.0.1:0 --to "${addr[tcpack]}" --framing line --quiet
+    serve tokio-relay target/release/examples/tokio_relay_baseline 127.0.0.1:0 "${addr[tcpack]}"
 fi
 # Unlimited: every bench client sends from 127.0.0.1, one address for the rate limit.
 serve tcpack-udp "$tcpack" server --bind 127.0.0.1:0 --proto udp --quiet --udp-rate 0
@@ -115,7 +122,10 @@ round() {
 }
 
 if $TCP; then
-    rr_servers=(tcpack tcpack-w64 std tokio tls tokio-tls rules20)
+    rr_servers=(tcpack tcpack-w64 std tokio tls tokio-tls rules20 relay tokio-relay)
+    if $RELAY_ONLY; then
+        rr_servers=(tcpack relay tokio-relay)
+    fi
     for ((r = 1; r <= ROUNDS; r++)); do
         # Each round starts with another server, so none always runs first.
         shift_by=$(( (r - 1) % ${#rr_servers[@]} ))
@@ -125,9 +135,11 @@ if $TCP; then
             case "$server" in tls|tokio-tls) tls=(--tls --insecure) ;; esac
             round "$r" "$server" rr -c 64 -n "$ROUND_N" -d 120 --timeout 60 --warmup 0 "${tls[@]}"
         done
-        for server in tls tokio-tls; do
-            round "$r" "$server" conn -c 16 -d "$ROUND_SECS" --warmup 0 --tls --insecure
-        done
+        if ! $RELAY_ONLY; then
+            for server in tls tokio-tls; do
+                round "$r" "$server" conn -c 16 -d "$ROUND_SECS" --warmup 0 --tls --insecure
+            done
+        fi
     done
     python3 bench/table.py --rounds "$work/rounds.jsonl" "$pinned" "$ROUNDS"
 fi

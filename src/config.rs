@@ -13,14 +13,15 @@ use crate::answer::Reply;
 use crate::bench::BenchConfig;
 use crate::capture::CaptureOptions;
 use crate::cli::{
-    BenchArgs, CaptureArgs, ClientArgs, ClientTlsArgs, ReplayArgs, ServerArgs, ServerTlsArgs,
-    TlsMode, WebArgs,
+    BenchArgs, CaptureArgs, ClientArgs, ClientTlsArgs, RelayArgs, ReplayArgs, ServerArgs,
+    ServerTlsArgs, TlsMode, WebArgs,
 };
 use crate::client::ClientConfig;
-use crate::client_stream::TlsOptions;
+use crate::client_stream::{TlsClient, TlsOptions};
 use crate::decode::DecodeMode;
 use crate::encoding::TextEncoding;
 use crate::exit::UsageError;
+use crate::fault::Fault;
 use crate::framing::Framing;
 use crate::log::LogFormat;
 use crate::protocol::{DEFAULT_ACK, Proto};
@@ -61,6 +62,26 @@ impl std::fmt::Debug for TlsConfig {
 pub(crate) struct Push {
     pub text: Template,
     pub every: Duration,
+}
+
+/// `tcpack relay`: where each client is relayed to, and how badly.
+pub(crate) struct RelayConfig {
+    /// `--to` as given (a name is resolved for each connection).
+    pub to: String,
+    pub connect_timeout: Duration,
+    pub faults: Vec<Fault>,
+    /// `--to-tls`: how to speak TLS to the upstream.
+    pub tls: Option<TlsClient>,
+}
+
+impl std::fmt::Debug for RelayConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RelayConfig")
+            .field("to", &self.to)
+            .field("faults", &self.faults)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Everything the server needs, checked once at start.
@@ -108,6 +129,8 @@ pub(crate) struct ServerConfig {
     /// connection panic, so a test can show that a panic costs only that
     /// connection. Release builds leave it `None`: no input can set it.
     pub panic_on: Option<Vec<u8>>,
+    /// `tcpack relay`: each connection is relayed to an upstream instead of answered.
+    pub relay: Option<RelayConfig>,
     /// `--capture`, `--capture-pcap`, `--capture-max`.
     pub capture: CaptureOptions,
 }
@@ -191,8 +214,51 @@ impl ServerConfig {
             udp_rate: args.udp_rate.unwrap_or(DEFAULT_UDP_RATE),
             web: web_config(&args.web).map_err(usage)?,
             panic_on: test_panic_trigger(),
+            relay: None,
             capture: (&args.capture).into(),
         })
+    }
+
+    /// `tcpack relay`'s configuration: the server's, with an upstream.
+    pub(crate) fn from_relay_args(args: &RelayArgs) -> Result<Self> {
+        let usage = |message: String| anyhow::Error::new(UsageError(message));
+        let server = &args.server;
+        let unused = [
+            ("--reply", server.reply.is_some()),
+            ("--echo", server.echo),
+            ("--greeting", server.greeting.is_some()),
+            ("--push", server.push.is_some()),
+            ("--proto", server.proto != Proto::Tcp),
+        ];
+        if let Some((flag, _)) = unused.iter().find(|(_, given)| *given) {
+            return Err(usage(format!(
+                "{flag} is not for tcpack relay: the upstream answers; to answer a message from tcpack, use --rule or --rules"
+            )));
+        }
+        let host = upstream_host(&args.to).map_err(usage)?;
+        let faults = args
+            .faults
+            .iter()
+            .map(|text| crate::fault::parse(text))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(usage)?;
+        let options = TlsOptions {
+            enabled: args.to_tls,
+            ca: args.to_tls_ca.clone(),
+            insecure: args.insecure,
+            name: args.to_tls_name.clone(),
+            cert: None,
+            key: None,
+        };
+        let tls = TlsClient::new(&options, host).map_err(|e| usage(format!("--to-tls: {e}")))?;
+        let mut config = Self::from_args(server)?;
+        config.relay = Some(RelayConfig {
+            to: args.to.clone(),
+            connect_timeout: args.connect_timeout,
+            faults,
+            tls,
+        });
+        Ok(config)
     }
 
     /// The server `tcpack replay --serve` runs: the recorded answers as
@@ -310,6 +376,23 @@ impl From<ClientTlsArgs> for TlsOptions {
             key: args.tls_key,
         }
     }
+}
+
+/// The host of `--to HOST:PORT`, checked to have a port.
+fn upstream_host(to: &str) -> Result<&str, String> {
+    let usage = || {
+        format!("--to {to:?}: give HOST:PORT, such as 127.0.0.1:502, [::1]:502 or device.local:502")
+    };
+    let (host, port) = to.rsplit_once(':').ok_or_else(usage)?;
+    if port.parse::<u16>().is_err() || host.is_empty() {
+        return Err(usage());
+    }
+    if host.contains(':') && !(host.starts_with('[') && host.ends_with(']')) {
+        return Err(format!(
+            "--to {to:?}: an IPv6 address goes in brackets, as in [::1]:502"
+        ));
+    }
+    Ok(host.trim_start_matches('[').trim_end_matches(']'))
 }
 
 /// Whether stdin is a terminal and we run in its foreground: a background

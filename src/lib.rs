@@ -18,6 +18,7 @@ pub mod decode;
 mod duration;
 mod encoding;
 mod exit;
+mod fault;
 pub mod framing;
 mod hex;
 mod log;
@@ -52,6 +53,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Server(args) => run_server(&args),
         Command::Client(args) => run_client(args),
         Command::Bench(args) => bench::run(&args.into()),
+        Command::Relay(args) => Server::bind(ServerConfig::from_relay_args(&args)?)?.run(),
         Command::Replay(args) => run_replay(&args.into()),
     }
 }

@@ -65,6 +65,33 @@ pub(crate) struct UdpTotals {
     pub too_big: u64,
 }
 
+/// Relayed messages and bytes each way: of one connection, or of all.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub(crate) struct RelayTotals {
+    pub up_messages: u64,
+    pub up_bytes: u64,
+    pub down_messages: u64,
+    pub down_bytes: u64,
+}
+
+impl fmt::Display for RelayTotals {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "client→server {} messages ({} bytes), server→client {} messages ({} bytes)",
+            self.up_messages, self.up_bytes, self.down_messages, self.down_bytes
+        )
+    }
+}
+
+/// `client→server` or `server→client`, for who sent a relayed message.
+fn direction(from: &str) -> &'static str {
+    match from {
+        "client" => "client→server",
+        _ => "server→client",
+    }
+}
+
 /// Everything the server logs, one variant a kind of line.
 #[derive(Debug, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -77,6 +104,9 @@ pub(crate) enum Event<'a> {
         max_open_files: Option<u64>,
         /// Slots of the futex hash table sized for the workers; `None`: the kernel's default.
         futex_slots: Option<usize>,
+        /// `tcpack relay`: the upstream, as `--to` gave it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        upstream: Option<&'a str>,
     },
     Warning {
         message: &'a str,
@@ -120,6 +150,37 @@ pub(crate) enum Event<'a> {
         /// The rule that answered it, if one did.
         #[serde(flatten, skip_serializing_if = "Option::is_none")]
         rule: Option<RuleTag<'a>>,
+        /// In relay mode, who sent it: "client" or "server".
+        #[serde(skip_serializing_if = "Option::is_none")]
+        from: Option<&'static str>,
+    },
+    /// A relayed client's upstream connection is up.
+    Upstream {
+        upstream: SocketAddr,
+        local: SocketAddr,
+        /// TLS version and cipher suite, with `--to-tls`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        tls: Option<&'a str>,
+    },
+    /// No upstream connection for a relayed client: why, naming the upstream.
+    UpstreamFailed {
+        upstream: &'a str,
+        why: &'a str,
+    },
+    /// One of the relay's faults acted on a connection.
+    Fault {
+        fault: &'a str,
+        what: &'a str,
+    },
+    /// A relayed connection ended: both sides are closed.
+    #[serde(rename = "closed")]
+    RelayClosed {
+        reason: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        duration_ms: u64,
+        #[serde(flatten)]
+        flows: RelayTotals,
     },
     Closed {
         reason: &'static str,
@@ -177,6 +238,8 @@ pub(crate) enum Event<'a> {
         pushed: Option<u64>,
         #[serde(skip_serializing_if = "Option::is_none")]
         udp: Option<UdpTotals>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        relay: Option<RelayTotals>,
     },
     /// The UDP socket is bound; `only`: no TCP, so this is the first line.
     UdpListening {
@@ -250,13 +313,16 @@ impl Event<'_> {
     fn level(&self) -> Level {
         match self {
             Event::Warning { .. }
+            | Event::UpstreamFailed { .. }
             | Event::Rejected { .. }
             | Event::DrainTimeout { .. }
             | Event::UdpRateLimited { .. }
             | Event::UdpTableFull { .. }
             | Event::UdpTooBig { .. }
             | Event::UdpError { .. } => Level::Warn,
-            Event::Closed { error: Some(_), .. } => Level::Warn,
+            Event::Closed { error: Some(_), .. } | Event::RelayClosed { error: Some(_), .. } => {
+                Level::Warn
+            }
             Event::AcceptError { .. }
             | Event::ForcedStop
             | Event::Panicked { .. }
@@ -286,10 +352,15 @@ impl fmt::Display for Event<'_> {
                 framing,
                 max_open_files,
                 futex_slots,
+                upstream,
             } => {
+                write!(f, "listening on {addr} ")?;
+                if let Some(upstream) = upstream {
+                    write!(f, "relaying to {upstream} ")?;
+                }
                 write!(
                     f,
-                    "listening on {addr} (workers={workers}, backlog={backlog}, framing={framing}"
+                    "(workers={workers}, backlog={backlog}, framing={framing}"
                 )?;
                 match max_open_files {
                     Some(n) => write!(f, ", max open files={n}")?,
@@ -355,17 +426,29 @@ impl fmt::Display for Event<'_> {
                 bytes,
                 text,
                 rule: None,
-            } => write!(f, "message ({bytes} bytes): {text}"),
+                from,
+            } => match from {
+                None => write!(f, "message ({bytes} bytes): {text}"),
+                Some(from) => write!(f, "{} ({bytes} bytes): {text}", direction(from)),
+            },
             Event::Message {
                 bytes,
                 text,
                 rule: Some(tag),
+                from,
             } => {
+                match from {
+                    None => write!(f, "message")?,
+                    Some(from) => write!(f, "{}", direction(from))?,
+                }
                 write!(
                     f,
-                    "message ({bytes} bytes, rule {} \"{}\"",
+                    " ({bytes} bytes, rule {} \"{}\"",
                     tag.rule, tag.rule_label
                 )?;
+                if from.is_some() {
+                    write!(f, ", answered by tcpack")?;
+                }
                 if tag.action != "reply" {
                     write!(f, ", {}", tag.action)?;
                 }
@@ -390,6 +473,33 @@ impl fmt::Display for Event<'_> {
                     " after {}, {messages} messages, {bytes} bytes",
                     Secs(*duration_ms)
                 )
+            }
+            Event::Upstream {
+                upstream,
+                local,
+                tls,
+            } => {
+                write!(f, "relaying to {upstream} (from {local}")?;
+                if let Some(tls) = tls {
+                    write!(f, ", tls {tls}")?;
+                }
+                write!(f, ")")
+            }
+            Event::UpstreamFailed { upstream, why } => {
+                write!(f, "upstream {upstream} {why}; closing the client")
+            }
+            Event::Fault { fault, what } => write!(f, "fault {fault}: {what}"),
+            Event::RelayClosed {
+                reason,
+                error,
+                duration_ms,
+                flows,
+            } => {
+                write!(f, "closed: {reason}")?;
+                if let Some(error) = error {
+                    write!(f, " ({error})")?;
+                }
+                write!(f, " after {}, {flows}", Secs(*duration_ms))
             }
             Event::Rejected { reply, why } => write!(f, "rejected with {reply:?}: {why}"),
             Event::Panicked { message } => write!(
@@ -437,12 +547,20 @@ impl fmt::Display for Event<'_> {
                 rejected,
                 pushed,
                 udp,
+                relay,
             } => {
-                write!(
-                    f,
-                    "stopped: uptime {}, {connections} connections, {messages} messages, {bytes} bytes, {errors} errors, {rejected} rejected",
-                    Secs(*uptime_ms)
-                )?;
+                match relay {
+                    None => write!(
+                        f,
+                        "stopped: uptime {}, {connections} connections, {messages} messages, {bytes} bytes, {errors} errors, {rejected} rejected",
+                        Secs(*uptime_ms)
+                    )?,
+                    Some(relay) => write!(
+                        f,
+                        "stopped: uptime {}, {connections} connections, {relay}, {errors} errors, {rejected} rejected",
+                        Secs(*uptime_ms)
+                    )?,
+                }
                 if let Some(pushed) = pushed {
                     write!(f, ", {pushed} pushed")?;
                 }
@@ -722,6 +840,7 @@ mod tests {
                 bytes: 5,
                 text: "hello",
                 rule: None,
+                from: None,
             },
         );
         let (date, rest) = line.split_at(23);
@@ -815,6 +934,7 @@ mod tests {
             rejected: 0,
             pushed: None,
             udp,
+            relay: None,
         };
         let tcp_only =
             "stopped: uptime 1.500s, 2 connections, 3 messages, 4 bytes, 0 errors, 0 rejected";

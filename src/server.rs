@@ -21,6 +21,7 @@ mod listener;
 mod metrics;
 mod push;
 mod registry;
+mod relay;
 mod shared;
 mod shutdown;
 mod signals;
@@ -111,7 +112,7 @@ impl Server {
                 config.quiet,
                 Sink::stdout().context("starting the log thread")?,
             ),
-            stats: Stats::new(config.proto.udp()),
+            stats: Stats::new(config.proto.udp(), config.relay.is_some()),
             closer,
             lifecycle: Lifecycle::default(),
             tap: Tap::new(watchers),
@@ -327,9 +328,13 @@ fn start_helpers(
 /// (capture, web console) adds its watcher here.
 fn watchers(config: &ServerConfig) -> Result<Vec<Arc<dyn Watcher>>> {
     let mut watchers = Vec::new();
+    let mode = match config.relay {
+        Some(_) => "relay",
+        None => "server",
+    };
     watchers.extend(capture::watchers(
         &config.capture,
-        "server",
+        mode,
         &config.framing,
         &capture_log(config)?,
     )?);
@@ -403,8 +408,14 @@ fn announce(state: &ServerState, addr: SocketAddr, futex_slots: Option<usize>, u
                 framing: &config.framing.to_string(),
                 max_open_files,
                 futex_slots,
+                upstream: config.relay.as_ref().map(|relay| relay.to.as_str()),
             },
         );
+    }
+    if let Some(relay) = config.relay.as_ref().filter(|r| !r.faults.is_empty()) {
+        let faults: Vec<String> = relay.faults.iter().map(ToString::to_string).collect();
+        let message = format!("faults: {}", faults.join(", "));
+        state.log.log(None, &Event::Warning { message: &message });
     }
     if let Some(tls) = &config.tls {
         state.log.log(

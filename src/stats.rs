@@ -96,6 +96,8 @@ pub(crate) struct Stats {
     handshakes_failed: AtomicU64,
     /// Whether the server answers UDP: the summary adds UDP's counts then.
     udp: bool,
+    /// Whether it relays: the summary counts each direction then.
+    relay: bool,
     connections: AtomicU64,
     messages: AtomicU64,
     bytes: AtomicU64,
@@ -112,13 +114,13 @@ pub(crate) struct Stats {
 
 impl Default for Stats {
     fn default() -> Self {
-        Self::new(false)
+        Self::new(false, false)
     }
 }
 
 impl Stats {
-    /// Counters from zero; `udp` adds UDP's to the summary.
-    pub(crate) fn new(udp: bool) -> Self {
+    /// Counters from zero; `udp` adds UDP's to the summary, `relay` each direction's.
+    pub(crate) fn new(udp: bool, relay: bool) -> Self {
         Self {
             started: Instant::now(),
             started_wall: SystemTime::now(),
@@ -129,6 +131,7 @@ impl Stats {
             handshakes_ok: AtomicU64::new(0),
             handshakes_failed: AtomicU64::new(0),
             udp,
+            relay,
             connections: AtomicU64::new(0),
             messages: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
@@ -227,6 +230,7 @@ impl Stats {
             rejected: s.rejected,
             pushed: with_pushes.then_some(s.pushed),
             udp: self.udp.then_some(s.udp),
+            relay: self.relay.then(|| self.traffic.totals().relay),
         }
     }
 

@@ -14,6 +14,7 @@ mod faults;
 mod framing;
 mod metrics;
 mod panics;
+mod relay;
 mod rules;
 mod scripts;
 mod server;

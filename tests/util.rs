@@ -60,6 +60,18 @@ impl Server {
         Self::spawn(command, false)
     }
 
+    /// Starts `tcpack relay ARGS --bind 127.0.0.1:0` (unless ARGS bind) and waits for its first line.
+    pub fn start_relay(args: &[&str]) -> Self {
+        let mut all: Vec<&str> = vec!["relay"];
+        all.extend_from_slice(args);
+        if !args.contains(&"--bind") {
+            all.extend_from_slice(&["--bind", "127.0.0.1:0"]);
+        }
+        let mut command = Command::new(tcpack());
+        command.args(&all);
+        Self::spawn(command, false)
+    }
+
     /// As `start`, with a pipe on stdin for `console` (use `--console`).
     pub fn start_with_console(args: &[&str]) -> Self {
         let mut command = Command::new(tcpack());

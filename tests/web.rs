@@ -125,7 +125,7 @@ fn open_page(server: &mut Server) -> (Browser, String) {
     let browser = Browser::start();
     browser.goto(&url);
     browser.wait(&format!(
-        "document.getElementById('listen').textContent === {}",
+        "document.getElementById('listen').textContent.split(' ')[0] === {}",
         js(&server.addr.to_string())
     ));
     browser.wait("document.getElementById('status').textContent === 'live'");
@@ -272,6 +272,37 @@ fn udp_datagrams_show_with_their_peer() {
         &[],
     );
     assert_eq!(conn, serde_json::json!([peer]));
+}
+
+#[test]
+fn relay_mode_shows_both_directions_and_the_upstream() {
+    let upstream = Server::start(&["--framing", "line", "--rule", "PING=>PONG\\n"]);
+    let to = upstream.addr.to_string();
+    let mut relay =
+        Server::start_relay(&["--to", &to, "--framing", "line", "--web", "127.0.0.1:0"]);
+    let (browser, _) = open_page(&mut relay);
+    browser.wait(&format!(
+        "document.getElementById('listen').textContent.endsWith({})",
+        js(&format!("→ {to}"))
+    ));
+    let mut client = Nc::connect(&relay);
+    browser.wait("document.querySelector('#conns tr[data-conn=\"1\"]')");
+    client.send(b"PING\n");
+    client.wait_for("PONG\n");
+    browser.wait(&shown("PONG"));
+    let rows = browser.run(
+        "return [...document.querySelectorAll('#stream .msg')].map(r => r.querySelector('.dir').textContent + ' ' + r.querySelector('.content').textContent)",
+        &[],
+    );
+    assert_eq!(
+        rows,
+        serde_json::json!(["client→server PING", "server→client PONG"])
+    );
+    let upstream_cell = browser.run(
+        "return document.querySelector('#conns tr[data-conn=\"1\"] .upstream').textContent",
+        &[],
+    );
+    assert_eq!(upstream_cell, to.as_str());
 }
 
 #[test]

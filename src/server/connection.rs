@@ -43,6 +43,9 @@ pub(super) struct Connection {
     bytes: AtomicU64,
     /// Why another thread ended it, if one did (`Closing` as a number).
     closing: AtomicU8,
+    /// In relay mode, the upstream's socket: shut with the client's, so a
+    /// relay whose client has half-closed still wakes at the drain's end.
+    upstream: Mutex<Option<TcpStream>>,
 }
 
 /// Why a push did not go out.
@@ -85,7 +88,14 @@ impl Connection {
             messages: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             closing: AtomicU8::new(0),
+            upstream: Mutex::new(None),
         }
+    }
+
+    /// In relay mode: `upstream` (a clone of the upstream's socket) is shut
+    /// whenever the client's is, until `detach`.
+    pub(super) fn also_shut(&self, upstream: TcpStream) {
+        *lock(&self.upstream) = Some(upstream);
     }
 
     /// The other threads' handle on the socket, while the worker serves it.
@@ -102,6 +112,7 @@ impl Connection {
             tls.close_notify(stream);
         }
         lock(&self.socket).take();
+        lock(&self.upstream).take();
     }
 
     /// From now on, reads and writes go through TLS.
@@ -179,6 +190,9 @@ impl Connection {
     pub(super) fn shutdown(&self, how: Shutdown) {
         if let Some(socket) = self.socket() {
             let _ = socket.shutdown(how);
+        }
+        if let Some(upstream) = lock(&self.upstream).as_ref() {
+            let _ = upstream.shutdown(how);
         }
     }
 

@@ -143,6 +143,7 @@ impl<'a> Conversation<'a> {
                     bytes: message.len(),
                     text,
                     rule: answer.tag(),
+                    from: None,
                 },
             );
         }

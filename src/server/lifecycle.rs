@@ -2,6 +2,7 @@
 //! signal handler, the accept loop, the workers and the drain all read.
 //! `shutdown.rs` moves it forward; nothing moves it back.
 
+use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -38,6 +39,9 @@ pub(super) enum Request {
 /// The phase, and a condvar that wakes whoever waits for it to change.
 pub(super) struct Lifecycle {
     phase: Mutex<Phase>,
+    /// The phase as a number, for a check on every wake-up of a relay
+    /// without taking the lock; written under it.
+    seen: AtomicU8,
     changed: Condvar,
     /// When the drain was requested.
     requested_at: Mutex<Option<Instant>>,
@@ -47,6 +51,7 @@ impl Default for Lifecycle {
     fn default() -> Self {
         Self {
             phase: Mutex::new(Phase::Running),
+            seen: AtomicU8::new(Phase::Running as u8),
             changed: Condvar::new(),
             requested_at: Mutex::new(None),
         }
@@ -57,6 +62,11 @@ impl Lifecycle {
     /// The phase now.
     pub(super) fn phase(&self) -> Phase {
         *lock(&self.phase)
+    }
+
+    /// Whether the phase has reached `target`, without the lock.
+    pub(super) fn reached(&self, target: Phase) -> bool {
+        self.seen.load(Relaxed) >= target as u8
     }
 
     /// A stop signal came at `now`: starts the drain if it is the first.
@@ -71,6 +81,7 @@ impl Lifecycle {
         *requested_at = Some(now);
         let mut phase = lock(&self.phase);
         *phase = (*phase).max(Phase::Draining);
+        self.seen.store(*phase as u8, Relaxed);
         self.changed.notify_all();
         Request::Started
     }
@@ -80,6 +91,7 @@ impl Lifecycle {
         let mut phase = lock(&self.phase);
         if next > *phase {
             *phase = next;
+            self.seen.store(next as u8, Relaxed);
             self.changed.notify_all();
         }
     }
@@ -141,9 +153,11 @@ mod tests {
             Request::Repeated
         );
         assert_eq!(shutdown.request(first + SAME_REQUEST), Request::Forced);
+        assert!(shutdown.reached(Phase::Draining) && !shutdown.reached(Phase::DrainExpired));
         shutdown.advance(Phase::Done);
         shutdown.advance(Phase::DrainExpired);
         assert_eq!(shutdown.phase(), Phase::Done);
+        assert!(shutdown.reached(Phase::Done));
         shutdown.wait_requested();
         shutdown.wait_until(Phase::Done);
     }

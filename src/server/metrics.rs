@@ -35,6 +35,8 @@ struct Scrape {
     /// Each rule's number, label and hits, with rules in use.
     rules: Vec<(usize, String, u64)>,
     udp: bool,
+    /// Whether the server relays: then messages and bytes by direction.
+    relay: bool,
 }
 
 /// The metrics now, as Prometheus text (version 0.0.4).
@@ -55,6 +57,7 @@ pub(super) fn render(state: &ServerState) -> String {
         workers: state.config.workers,
         rules,
         udp: state.config.proto.udp(),
+        relay: state.config.relay.is_some(),
     };
     encode(scrape)
 }
@@ -227,6 +230,27 @@ impl Collector for Scrape {
                 "tcpack_udp_peers",
                 "Distinct UDP source addresses seen (counted up to a bound).",
                 &[(vec![], u.peers)],
+            )?;
+        }
+        if self.relay {
+            let r = &t.relay;
+            counter(
+                &mut out,
+                "tcpack_relay_messages",
+                "Relayed messages (as --framing cuts them), by direction: client_to_server, server_to_client.",
+                &[
+                    (vec![("direction", "client_to_server")], r.up_messages),
+                    (vec![("direction", "server_to_client")], r.down_messages),
+                ],
+            )?;
+            counter(
+                &mut out,
+                "tcpack_relay_bytes",
+                "Relayed bytes (TLS: decrypted), by direction: client_to_server, server_to_client.",
+                &[
+                    (vec![("direction", "client_to_server")], r.up_bytes),
+                    (vec![("direction", "server_to_client")], r.down_bytes),
+                ],
             )?;
         }
         // Per bucket: the encoder adds them up into Prometheus's cumulative `le` counts.

@@ -127,6 +127,14 @@ fn report(state: &ServerState) -> String {
             let _ = writeln!(report, "rule_{number}_hits {hits} {label}");
         }
     }
+    if state.config.relay.is_some() {
+        let r = state.stats.traffic.totals().relay;
+        let _ = write!(
+            report,
+            "relay_client_to_server_messages {}\nrelay_client_to_server_bytes {}\nrelay_server_to_client_messages {}\nrelay_server_to_client_bytes {}\n",
+            r.up_messages, r.up_bytes, r.down_messages, r.down_bytes
+        );
+    }
     if state.config.proto.udp() {
         let u = &s.udp;
         report += &format!(

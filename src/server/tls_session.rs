@@ -261,6 +261,16 @@ impl TlsSession {
         Ok(())
     }
 
+    /// The rustls connection and the bytes read for it but not yet fed to
+    /// it, for the relay, which drives its sockets without blocking.
+    pub(super) fn into_parts(self) -> (ServerConnection, Vec<u8>) {
+        let state = self
+            .state
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        (state.conn, state.backlog)
+    }
+
     /// Says goodbye in TLS (close_notify), after the owed answers.
     pub(super) fn close_notify(&self, mut sock: &TcpStream) {
         let mut state = lock(&self.state);

@@ -25,8 +25,11 @@ pub(super) struct ServerBackend {
 impl Backend for ServerBackend {
     fn about(&self) -> Value {
         let config = &self.state.config;
+        let relay = config.relay.as_ref();
         json!({
-            "mode": "server",
+            "mode": if relay.is_some() { "relay" } else { "server" },
+            "to": relay.map(|r| r.to.clone()),
+            "to_tls": relay.is_some_and(|r| r.tls.is_some()),
             "listen": self.addr.to_string(),
             "proto": format!("{:?}", config.proto).to_lowercase(),
             "framing": config.framing.to_string(),

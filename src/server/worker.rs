@@ -154,6 +154,10 @@ fn serve(state: &ServerState, arrival: Arrival, connection: &Connection, buffers
     let started = Instant::now();
 
     let config = &state.config;
+    if let Some(relay) = &config.relay {
+        super::relay::serve(state, relay, tag, stream, connection, &mut buffers.rules);
+        return;
+    }
     let Buffers { read, owed, rules } = buffers;
     // On the heap: a smaller frame here leaves the deepest call of a
     // served-but-idle connection within the stack pages a parked worker

@@ -67,6 +67,9 @@ struct Shard {
     /// Non-cumulative: observations whose latency fell in each bucket.
     latency: [AtomicU64; BUCKETS],
     latency_sum_ns: AtomicU64,
+    /// Relayed messages and bytes, client→server [0] and server→client [1].
+    relay_messages: [AtomicU64; 2],
+    relay_bytes: [AtomicU64; 2],
 }
 
 /// Counters that every message moves, sharded so recording takes no lock.
@@ -92,6 +95,8 @@ pub(crate) struct TrafficTotals {
     pub latency_buckets: [u64; BUCKETS],
     pub latency_count: u64,
     pub latency_sum: Duration,
+    /// Relayed messages and bytes each way.
+    pub relay: crate::log::RelayTotals,
 }
 
 /// A read being served: when it was read, for its answer's latency.
@@ -177,6 +182,17 @@ impl Traffic {
         shard.bytes_out[p].fetch_add(bytes as u64, Relaxed);
     }
 
+    /// One read relayed: `bytes` from the client (`up`) or the server,
+    /// completing `messages` messages.
+    pub(crate) fn relayed(&self, up: bool, messages: u64, bytes: usize) {
+        let shard = self.shard();
+        let d = usize::from(!up);
+        shard.relay_bytes[d].fetch_add(bytes as u64, Relaxed);
+        if messages > 0 {
+            shard.relay_messages[d].fetch_add(messages, Relaxed);
+        }
+    }
+
     /// The sums over every shard.
     pub(crate) fn totals(&self) -> TrafficTotals {
         let mut t = TrafficTotals::default();
@@ -192,6 +208,10 @@ impl Traffic {
                 *total += bucket.load(Relaxed);
             }
             sum_ns = sum_ns.wrapping_add(shard.latency_sum_ns.load(Relaxed));
+            t.relay.up_messages += shard.relay_messages[0].load(Relaxed);
+            t.relay.down_messages += shard.relay_messages[1].load(Relaxed);
+            t.relay.up_bytes += shard.relay_bytes[0].load(Relaxed);
+            t.relay.down_bytes += shard.relay_bytes[1].load(Relaxed);
         }
         t.latency_count = buckets.iter().sum();
         t.latency_buckets = buckets;

@@ -351,7 +351,7 @@ function hello(ev) {
   state.relay = ev.mode === "relay";
   document.body.classList.toggle("relay", state.relay);
   $("mode").textContent = ev.mode;
-  $("listen").textContent = ev.listen + (ev.to ? " → " + ev.to : "");
+  $("listen").textContent = ev.listen + (ev.to ? " → " + ev.to + (ev.to_tls ? " (TLS)" : "") : "");
   $("framing").textContent = "framing " + ev.framing + (ev.tls ? ", TLS" : "") + (ev.proto && ev.proto !== "tcp" ? ", " + ev.proto : "");
   $("reload").disabled = !ev.reload;
   $("reload").title = ev.reload ? "re-read --rules FILE" : "needs --rules FILE";
