@@ -303,6 +303,9 @@ fn relay_mode_shows_both_directions_and_the_upstream() {
         &[],
     );
     assert_eq!(upstream_cell, to.as_str());
+    // Nothing is slipped into a relayed stream: the send box is off.
+    let disabled = browser.run("return document.getElementById('send-text').disabled", &[]);
+    assert_eq!(disabled, true);
 }
 
 #[test]

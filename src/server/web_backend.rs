@@ -96,7 +96,11 @@ impl Backend for ServerBackend {
                 text,
                 hex,
                 newline,
-            } => send(state, to, &text, hex, newline),
+            } if state.config.relay.is_none() => send(state, to, &text, hex, newline),
+            Action::Send { .. } => Err(
+                "in relay mode the upstream answers the clients: the send box is off (a --rule answers from tcpack)"
+                    .into(),
+            ),
             Action::Close(id) => answer(control::execute(state, Command::Close(id))),
             Action::Reload => reload(state),
         };

@@ -353,6 +353,10 @@ function hello(ev) {
   $("mode").textContent = ev.mode;
   $("listen").textContent = ev.listen + (ev.to ? " → " + ev.to + (ev.to_tls ? " (TLS)" : "") : "");
   $("framing").textContent = "framing " + ev.framing + (ev.tls ? ", TLS" : "") + (ev.proto && ev.proto !== "tcp" ? ", " + ev.proto : "");
+  if (state.relay) {
+    for (const e of $("send-form").elements) e.disabled = true;
+    $("send-result").textContent = "relay: the upstream answers the clients; the send box is off";
+  }
   $("reload").disabled = !ev.reload;
   $("reload").title = ev.reload ? "re-read --rules FILE" : "needs --rules FILE";
   counters(ev);
