@@ -711,3 +711,44 @@ fn tls_connections_are_captured_in_clear() {
         ]
     );
 }
+
+#[test]
+fn a_capture_through_the_relay_replays_either_side() {
+    let dir = tempdir("relay-replay");
+    let transcript = dir.join("through-relay.jsonl");
+    let upstream = Server::start(&[
+        "--framing",
+        "line",
+        "--rule",
+        "READ=>VALUE 21.5\\n",
+        "--rule",
+        "/^SET (.*)$/=>OK {1}\\n",
+    ]);
+    let mut relay = Server::start_relay(&[
+        "--to",
+        &upstream.addr.to_string(),
+        "--framing",
+        "line",
+        "--capture",
+        transcript.to_str().unwrap(),
+    ]);
+    let asked = "READ\nSET 7\n你好\n";
+    let answered = nc(&relay).stdin(asked).run().success().stdout;
+    assert_eq!(answered, "VALUE 21.5\nOK 7\n已收到\n");
+    relay.wait_for_conn(1, "closed");
+    let relay = stop(relay);
+    let lines = lines(&transcript);
+    assert_eq!(lines[0]["mode"], "relay", "{}", relay.log());
+
+    // The client side, played against the real server: the same answers.
+    let file = transcript.to_str().unwrap();
+    let to = upstream.addr.to_string();
+    let report = tcpack_cmd(&["replay", file, "--to", &to]).run().success();
+    assert!(report.stdout.contains("1 same, 0 differ"), "{report}");
+
+    // The server side, standing in for it: the device gets the same answers.
+    let script = format!("exec \"$TCPACK\" replay '{file}' --serve --bind 127.0.0.1:0");
+    let serving = Server::start_via_shell(&script);
+    let out = nc(&serving).stdin(asked).run().success();
+    assert_eq!(out.stdout, answered, "{out}");
+}
