@@ -31,6 +31,7 @@ mod sync;
 mod sys;
 mod tap;
 mod tls;
+mod web;
 
 use anyhow::{Context, Result};
 
