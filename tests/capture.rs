@@ -408,6 +408,10 @@ fn under_load_then(signals: &[Signal], name: &str) {
     for id in 1..=8 {
         server.wait_for_conn(id, "accepted");
     }
+    // A silent client holds the drain open, so that only the forced stop
+    // can end it, however fast the others finish.
+    let holder = TcpStream::connect(server.addr).expect("a connection that holds the drain");
+    server.wait_for_conn(9, "accepted");
     // Traffic is flowing: the transcript grows.
     let deadline = Instant::now() + DEADLINE;
     while std::fs::metadata(&transcript).map_or(0, |m| m.len()) < 50_000 {
@@ -421,6 +425,7 @@ fn under_load_then(signals: &[Signal], name: &str) {
         server.signal(*signal);
     }
     let status = server.wait_exit();
+    drop(holder);
     stop.store(true, Relaxed);
     let acked: u64 = clients.into_iter().map(|c| c.join().unwrap()).sum();
     assert!(acked > 0);
@@ -436,7 +441,7 @@ fn under_load_then(signals: &[Signal], name: &str) {
     if signals.len() == 1 {
         // A graceful stop: written out to the end, every close included.
         let closes = lines.iter().filter(|l| l["event"] == "close").count();
-        assert_eq!(closes, 8, "{}", server.log());
+        assert_eq!(closes, 9, "{}", server.log());
     }
     // A transcript tcpack reads back, too.
     tcpack_cmd(&["replay", transcript.to_str().unwrap(), "--to-rules"])

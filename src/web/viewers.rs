@@ -227,7 +227,7 @@ impl Hub {
 
 impl Watcher for Hub {
     fn see(&self, at: SystemTime, what: &Happening<'_>) {
-        if let Happening::Stopped = what {
+        if let Happening::Stopped { .. } = what {
             self.stop();
             return;
         }
@@ -284,7 +284,7 @@ impl Watcher for Hub {
                 conn,
                 reason: reason.into(),
             },
-            Happening::Stopped => return,
+            Happening::Stopped { .. } => return,
         };
         self.broadcast(record);
     }
