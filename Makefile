@@ -2,7 +2,7 @@
 CARGO ?= cargo
 ARGS ?=
 
-.PHONY: build run-server test test-cluster lint bench syscalls deps
+.PHONY: build run-server test test-cluster lint bench bench-web syscalls deps screenshot
 
 build:
 	$(CARGO) build --release --locked
@@ -26,10 +26,18 @@ lint:
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 	python3 scripts/module-cycles.py src
 
+## docs/web-console.png: the web console during a real session, taken by the tests' headless Chromium.
+screenshot: deps
+	TCPACK_SCREENSHOT=$(CURDIR)/docs/web-console.png $(CARGO) test --locked --test tests web::screenshot_for_the_readme -- --ignored --exact
+
 ## tcpack vs std threads, tokio and the tutorial's Python server, on loopback, pinned and in
 ## interleaved rounds (not part of make test). QUICK=1: a short run; ROUNDS=N: rounds (default 7).
 bench:
 	scripts/bench.sh $(if $(QUICK),--quick --rounds-only)
+
+## What the web console costs: rr -c 64 without --web, with it and no page, one page reading, one stalled (pinned rounds).
+bench-web:
+	scripts/bench-web.sh
 
 ## System calls per message on the server (strace -c -f), for plain TCP, 20 rules and TLS.
 syscalls:

@@ -3,7 +3,9 @@
 # iconv, script, setpriv, openssl (s_client), socat, haproxy,
 # systemd-analyze (for the service tests), mbpoll (the Modbus client the
 # framing tests drive), promtool (from prometheus: it checks /metrics and
-# deploy/prometheus.yml) and tshark (it reads the capture's pcap files). A test whose tool is missing fails
+# deploy/prometheus.yml), tshark (it reads the capture's pcap files), and
+# chromium with chromium-driver (the web console's tests drive a headless
+# browser, with a Chinese font). A test whose tool is missing fails
 # and says how to install it.
 # Uses apt-get where it can; otherwise says exactly what to install.
 set -euo pipefail
@@ -27,6 +29,10 @@ command -v mbpoll >/dev/null 2>&1 || required+=(mbpoll)
 command -v promtool >/dev/null 2>&1 || required+=(prometheus)
 # tshark reads the pcap files `--capture-pcap` writes (the capture tests).
 command -v tshark >/dev/null 2>&1 || required+=(tshark)
+command -v chromium >/dev/null 2>&1 || required+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || required+=(chromium-driver)
+# A Chinese font, so the browser draws GBK text (你好) rather than boxes.
+{ command -v fc-list >/dev/null 2>&1 && fc-list :lang=zh | grep -q .; } || required+=(fonts-wqy-zenhei)
 
 if [ ${#required[@]} -eq 0 ]; then
     exit 0

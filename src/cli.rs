@@ -486,8 +486,43 @@ pub(crate) struct ServerArgs {
 
     #[command(flatten)]
     pub tls: ServerTlsArgs,
+
     #[command(flatten)]
     pub capture: CaptureArgs,
+
+    #[command(flatten)]
+    pub web: WebArgs,
+}
+
+/// The web console's flags, shared by `server` and `relay`.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct WebArgs {
+    /// Serve the web console here, e.g. 127.0.0.1:7786 (another address than loopback needs --web-token)
+    #[arg(long, value_name = "ADDR:PORT", value_parser = parse_bind, help_heading = "Web console")]
+    pub web: Option<SocketAddr>,
+
+    /// Changes (send, close, reload) and the live stream need this token; required off loopback
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        requires = "web",
+        conflicts_with = "web_token_file",
+        help_heading = "Web console"
+    )]
+    pub web_token: Option<String>,
+
+    /// Read the --web-token from this file (its first line), so it stays out of `ps`
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "web",
+        help_heading = "Web console"
+    )]
+    pub web_token_file: Option<std::path::PathBuf>,
+
+    /// Browser tabs that may watch at once, each with a thread of its own
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = at_least_one, help_heading = "Web console")]
+    pub web_max_viewers: usize,
 }
 
 /// The server's TLS flags.

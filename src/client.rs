@@ -140,7 +140,7 @@ impl Client {
     /// capture, if any, is written out.
     pub(crate) fn run(&self) -> Result<(), ClientError> {
         let result = self.converse();
-        self.tap.publish(Happening::Stopped);
+        self.tap.publish(Happening::Stopped { forced: false });
         result
     }
 

@@ -14,7 +14,7 @@ use crate::bench::BenchConfig;
 use crate::capture::CaptureOptions;
 use crate::cli::{
     BenchArgs, CaptureArgs, ClientArgs, ClientTlsArgs, RelayArgs, ReplayArgs, ServerArgs,
-    ServerTlsArgs, TlsMode,
+    ServerTlsArgs, TlsMode, WebArgs,
 };
 use crate::client::ClientConfig;
 use crate::client_stream::{TlsClient, TlsOptions};
@@ -28,6 +28,7 @@ use crate::protocol::{DEFAULT_ACK, Proto};
 use crate::replay::{ReplayConfig, Side as ReplaySide};
 use crate::rules::{Rules, Template};
 use crate::tls::ServerIdentity;
+use crate::web::WebConfig;
 
 /// UDP receiver threads when `--udp-workers` is not given: receiving is
 /// mostly the kernel's work, and more threads than this only add wake-ups
@@ -122,6 +123,8 @@ pub(crate) struct ServerConfig {
     pub udp_workers: usize,
     /// UDP answers a second to one source address; 0: unlimited.
     pub udp_rate: u32,
+    /// `--web`: the web console; `None` when not asked for.
+    pub web: Option<WebConfig>,
     /// Debug builds only: a message equal to this (line end aside) makes its
     /// connection panic, so a test can show that a panic costs only that
     /// connection. Release builds leave it `None`: no input can set it.
@@ -209,6 +212,7 @@ impl ServerConfig {
             proto: args.proto,
             udp_workers: args.udp_workers.unwrap_or(DEFAULT_UDP_WORKERS),
             udp_rate: args.udp_rate.unwrap_or(DEFAULT_UDP_RATE),
+            web: web_config(&args.web).map_err(usage)?,
             panic_on: test_panic_trigger(),
             relay: None,
             capture: (&args.capture).into(),
@@ -304,7 +308,7 @@ impl ServerConfig {
 
     /// Whether anything can push to connections: heartbeats or an operator.
     pub(crate) fn can_push(&self) -> bool {
-        self.push.is_some() || self.console || self.control
+        self.push.is_some() || self.console || self.control || self.web.is_some()
     }
 
     /// Panics if `message` is the debug-only test trigger (see `panic_on`).
@@ -397,6 +401,20 @@ fn stdin_is_our_terminal() -> bool {
     let stdin = std::io::stdin();
     stdin.is_terminal()
         && rustix::termios::tcgetpgrp(&stdin).is_ok_and(|group| group == rustix::process::getpgrp())
+}
+
+/// `--web` and its token, checked before anything is bound (`server` and `relay`).
+pub(crate) fn web_config(args: &WebArgs) -> Result<Option<WebConfig>, String> {
+    args.web
+        .map(|addr| {
+            WebConfig::new(
+                addr,
+                args.web_token.as_deref(),
+                args.web_token_file.as_deref(),
+                args.web_max_viewers,
+            )
+        })
+        .transpose()
 }
 
 fn tls_config(args: &ServerTlsArgs) -> Result<Option<TlsConfig>, String> {

@@ -31,6 +31,7 @@ mod sync;
 mod sys;
 mod tap;
 mod tls;
+mod web;
 
 use anyhow::{Context, Result};
 
@@ -103,7 +104,7 @@ fn run_client(args: ClientArgs) -> Result<()> {
     let client = client.with_tap(tap.clone());
     let round_trips = client.round_trips();
     ctrlc::set_handler(move || {
-        tap.publish(Happening::Stopped);
+        tap.publish(Happening::Stopped { forced: false });
         let summary = crate::sync::lock(&round_trips).summary();
         eprintln!("\ninterrupted: {summary}");
         Exit::Interrupted.now();

@@ -114,6 +114,11 @@ pub(crate) enum Event<'a> {
     StatusPort {
         addr: SocketAddr,
     },
+    /// The web console's page, and whether it needs a token.
+    WebConsole {
+        url: &'a str,
+        token: bool,
+    },
     /// TLS is on: where the certificate came from and its fingerprint.
     TlsReady {
         source: &'a str,
@@ -368,6 +373,13 @@ impl fmt::Display for Event<'_> {
             }
             Event::Warning { message } => write!(f, "{message}"),
             Event::StatusPort { addr } => write!(f, "status on {addr}"),
+            Event::WebConsole { url, token: false } => write!(f, "web console on {url}"),
+            Event::WebConsole { url, token: true } => {
+                write!(
+                    f,
+                    "web console on {url} (open {url}#token=TOKEN with your --web-token)"
+                )
+            }
             Event::TlsReady {
                 source,
                 fingerprint,

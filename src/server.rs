@@ -29,6 +29,7 @@ mod status_port;
 mod thread_budget;
 mod tls_session;
 mod udp;
+mod web_backend;
 mod worker;
 
 use std::io::ErrorKind;
@@ -55,6 +56,7 @@ use crate::log::{Event, Logger, Sink};
 use crate::protocol::Proto;
 use crate::stats::Stats;
 use crate::tap::{Tap, Watcher};
+use crate::web::Console;
 
 /// How long a closing socket may take to see the peer close before we drop it.
 const LINGER: Duration = Duration::from_secs(1);
@@ -79,6 +81,8 @@ pub(crate) struct Server {
     status: Option<TcpListener>,
     state: Arc<ServerState>,
     closer_thread: JoinHandle<()>,
+    /// `--web`: bound and watching, served once the server runs.
+    web: Option<Console>,
 }
 
 impl Server {
@@ -96,6 +100,9 @@ impl Server {
         }
         .context("reading the bound address")?;
         let status = config.status_bind.map(bind).transpose()?;
+        let web = web_console(&config)?;
+        let mut watchers = watchers(&config)?;
+        watchers.extend(web.as_ref().map(Console::watcher));
         let (closer, closer_thread) =
             Closer::spawn(LINGER).context("starting the closer thread")?;
         let state = Arc::new(ServerState {
@@ -108,7 +115,7 @@ impl Server {
             stats: Stats::new(config.proto.udp(), config.relay.is_some()),
             closer,
             lifecycle: Lifecycle::default(),
-            tap: Tap::new(watchers(&config)?),
+            tap: Tap::new(watchers),
             config,
         });
         Ok(Self {
@@ -118,6 +125,7 @@ impl Server {
             status,
             state,
             closer_thread,
+            web,
         })
     }
 
@@ -130,6 +138,7 @@ impl Server {
             status,
             state,
             closer_thread,
+            web,
         } = self;
         let signals = signals::install(&state)?;
         // Workers and receivers first: "listening" then means ready, not
@@ -149,6 +158,12 @@ impl Server {
             }
         };
         announce(&state, addr, futex_slots, udp.as_ref());
+        if let Some(web) = web {
+            if let Err(e) = start_web(&state, web, addr) {
+                abandon(&state, pool, udp);
+                return Err(e);
+            }
+        }
         let helpers = match start_helpers(&state, listener.as_ref(), status, udp.as_ref()) {
             Ok(started) => started,
             Err(e) => {
@@ -170,6 +185,32 @@ impl Server {
         shutdown::finish(&state, listener, threads);
         Ok(())
     }
+}
+
+/// `--web`'s console, bound (so a port in use stops the start) but not yet serving.
+fn web_console(config: &ServerConfig) -> Result<Option<Console>> {
+    let display = crate::web::Display {
+        decode: config.decode,
+        binary: config.framing.is_binary(),
+    };
+    config
+        .web
+        .clone()
+        .map(|web| Console::bind(web, display))
+        .transpose()
+}
+
+/// Serves the web console and names its address in the log.
+fn start_web(state: &Arc<ServerState>, web: Console, addr: SocketAddr) -> Result<()> {
+    let url = web.url()?;
+    let token = state.config.web.as_ref().is_some_and(|w| w.token.is_some());
+    let backend = web_backend::ServerBackend {
+        state: Arc::clone(state),
+        addr,
+    };
+    web.start(Arc::new(backend))?;
+    state.log.log(None, &Event::WebConsole { url: &url, token });
+    Ok(())
 }
 
 /// Sends started workers and receivers home when the server cannot start.

@@ -56,9 +56,10 @@ pub(crate) enum Happening<'a> {
         from: Side,
         bytes: &'a [u8],
     },
-    /// The server is done (drained, or forced to stop): flush and close
-    /// now, before the process exits.
-    Stopped,
+    /// The server is done: flush and close now, before the process exits.
+    /// `forced`: a second Ctrl-C, which asks to stop at once; finish the
+    /// record in hand, flush, and leave what is still queued.
+    Stopped { forced: bool },
 }
 
 /// Something that watches the traffic.
@@ -147,9 +148,12 @@ mod tests {
             bytes: b"hi",
             rule: None,
         });
-        tap.publish(Happening::Stopped);
+        tap.publish(Happening::Stopped { forced: false });
         for recorder in [a, b] {
-            assert_eq!(*recorder.0.lock().unwrap(), ["3 server hi", "Stopped"]);
+            assert_eq!(
+                *recorder.0.lock().unwrap(),
+                ["3 server hi", "Stopped { forced: false }"]
+            );
         }
     }
 

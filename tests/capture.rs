@@ -408,6 +408,10 @@ fn under_load_then(signals: &[Signal], name: &str) {
     for id in 1..=8 {
         server.wait_for_conn(id, "accepted");
     }
+    // A silent client holds the drain open, so that only the forced stop
+    // can end it, however fast the others finish.
+    let holder = TcpStream::connect(server.addr).expect("a connection that holds the drain");
+    server.wait_for_conn(9, "accepted");
     // Traffic is flowing: the transcript grows.
     let deadline = Instant::now() + DEADLINE;
     while std::fs::metadata(&transcript).map_or(0, |m| m.len()) < 50_000 {
@@ -421,6 +425,7 @@ fn under_load_then(signals: &[Signal], name: &str) {
         server.signal(*signal);
     }
     let status = server.wait_exit();
+    drop(holder);
     stop.store(true, Relaxed);
     let acked: u64 = clients.into_iter().map(|c| c.join().unwrap()).sum();
     assert!(acked > 0);
@@ -436,7 +441,7 @@ fn under_load_then(signals: &[Signal], name: &str) {
     if signals.len() == 1 {
         // A graceful stop: written out to the end, every close included.
         let closes = lines.iter().filter(|l| l["event"] == "close").count();
-        assert_eq!(closes, 8, "{}", server.log());
+        assert_eq!(closes, 9, "{}", server.log());
     }
     // A transcript tcpack reads back, too.
     tcpack_cmd(&["replay", transcript.to_str().unwrap(), "--to-rules"])
@@ -710,4 +715,52 @@ fn tls_connections_are_captured_in_clear() {
             ("server".to_owned(), hex(ACK))
         ]
     );
+}
+
+#[test]
+fn a_capture_through_the_relay_replays_either_side() {
+    let dir = tempdir("relay-replay");
+    let transcript = dir.join("through-relay.jsonl");
+    let upstream = Server::start(&[
+        "--framing",
+        "line",
+        "--rule",
+        "READ=>VALUE 21.5\\n",
+        "--rule",
+        "/^SET (.*)$/=>OK {1}\\n",
+    ]);
+    let mut relay = Server::start_relay(&[
+        "--to",
+        &upstream.addr.to_string(),
+        "--framing",
+        "line",
+        "--capture",
+        transcript.to_str().unwrap(),
+    ]);
+    let asked = "READ\nSET 7\n你好\n";
+    let answered = nc(&relay).stdin(asked).run().success().stdout;
+    assert_eq!(answered, "VALUE 21.5\nOK 7\n已收到\n");
+    relay.wait_for_conn(1, "closed");
+    let relay = stop(relay);
+    let lines = lines(&transcript);
+    assert_eq!(lines[0]["mode"], "relay", "{}", relay.log());
+
+    // The client side, played against the real server: the same answers.
+    let file = transcript.to_str().unwrap();
+    let to = upstream.addr.to_string();
+    let report = tcpack_cmd(&["replay", file, "--to", &to]).run().success();
+    assert!(report.stdout.contains("1 same, 0 differ"), "{report}");
+
+    // The server side, standing in for it: the device gets the same
+    // answers, also when it waits for each before it sends the next (nc
+    // sent all three at once: the recording paired them in turn).
+    let script = format!("exec \"$TCPACK\" replay '{file}' --serve --bind 127.0.0.1:0");
+    let serving = Server::start_via_shell(&script);
+    let out = nc(&serving).stdin(asked).run().success();
+    assert_eq!(out.stdout, answered, "{out}");
+    let addr = serving.addr.to_string();
+    let one_by_one = ["client", &addr, "-m", "READ", "-m", "SET 7", "-m", "你好"];
+    let out = tcpack_cmd(&one_by_one).run().success();
+    assert_eq!(out.stdout, answered, "{out}");
+    assert!(out.stderr.contains("acked 3, unacked 0"), "{out}");
 }

@@ -21,3 +21,4 @@ mod server;
 mod shutdown;
 mod tls;
 mod udp;
+mod web;

@@ -120,7 +120,7 @@ impl Owned {
                 from,
                 bytes: bytes.to_vec(),
             },
-            Happening::Stopped => return None,
+            Happening::Stopped { .. } => return None,
         })
     }
 
@@ -284,13 +284,24 @@ impl Recorder {
     }
 
     /// `Stopped`: has the writer write out what is queued (for at most
-    /// `FINISH_WITHIN`) and flush, and waits for it, bounded. Whoever
-    /// publishes `Stopped` (the normal finish, a forced stop, both) returns
-    /// only once the file is whole, or the disk took nothing for that long.
-    fn finish(&self) {
+    /// `FINISH_WITHIN`; `forced`, only the event in hand) and flush, and
+    /// waits for it, bounded. Whoever publishes `Stopped` (the normal
+    /// finish, a forced stop, both) returns only once the file is whole, or
+    /// the disk took nothing for that long.
+    fn finish(&self, forced: bool) {
         self.done.store(true, Relaxed);
+        let now = Instant::now();
+        let deadline = now
+            + if forced {
+                Duration::ZERO
+            } else {
+                FINISH_WITHIN
+            };
+        {
+            let mut asked = lock(&self.ending.deadline);
+            *asked = Some(asked.map_or(deadline, |d| d.min(deadline)));
+        }
         if !self.ending.asked.swap(true, Relaxed) {
-            *lock(&self.ending.deadline) = Some(Instant::now() + FINISH_WITHIN);
             // Wakes an idle writer; a busy one sees `asked` when its queue runs dry.
             let _ = self.queue.try_send(Item::Finish);
         }
@@ -317,11 +328,16 @@ impl Recorder {
 
 impl Watcher for Recorder {
     fn see(&self, at: SystemTime, what: &Happening<'_>) {
+        if let Happening::Stopped { forced } = what {
+            // Also after an earlier one: a forced stop cuts a finish short,
+            // and each thread that stops waits until the file is whole.
+            self.finish(*forced);
+            return;
+        }
         if self.done.load(Relaxed) {
             return;
         }
         let Some(owned) = Owned::copy(what) else {
-            self.finish();
             return;
         };
         let size = owned.payload();

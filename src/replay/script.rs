@@ -35,7 +35,30 @@ pub(super) fn exchanges(conn: &Conn) -> Vec<Exchange> {
             }
         }
     }
+    pair_pipelined(&mut out);
     out
+}
+
+/// A client that sends several messages before the first answer (a
+/// pipelining client, seen through the relay) is recorded as N messages
+/// then N answers: each message gets one, in order, as a server that
+/// answers in turn gave them. A run of any other shape keeps its answers
+/// on its last message.
+fn pair_pipelined(exchanges: &mut [Exchange]) {
+    let mut start = 1;
+    for last in 1..exchanges.len() {
+        if exchanges[last].answers.is_empty() {
+            continue;
+        }
+        let run = last + 1 - start;
+        if run > 1 && exchanges[last].answers.len() == run {
+            let answers = std::mem::take(&mut exchanges[last].answers);
+            for (exchange, answer) in exchanges[start..=last].iter_mut().zip(answers) {
+                exchange.answers.push(answer);
+            }
+        }
+        start = last + 1;
+    }
 }
 
 /// What the recorded server did, for standing in for it: its greeting
@@ -122,6 +145,32 @@ mod tests {
             [
                 (b"A\n".to_vec(), b"1\n2\n".to_vec()),
                 (b"B\n".to_vec(), Vec::new())
+            ]
+        );
+    }
+
+    #[test]
+    fn pipelined_messages_get_one_answer_each_in_order() {
+        use Side::{Client, Server};
+        let c = conn(&[
+            (Client, "READ\n"),
+            (Client, "SET 7\n"),
+            (Server, "VALUE\n"),
+            (Server, "OK\n"),
+            (Client, "X\n"),
+            (Client, "Y\n"),
+            (Server, "both\n"),
+        ]);
+        let answers: Vec<Vec<Vec<u8>>> = exchanges(&c).into_iter().map(|e| e.answers).collect();
+        let bytes = |s: &str| vec![s.as_bytes().to_vec()];
+        assert_eq!(
+            answers,
+            [
+                vec![],
+                bytes("VALUE\n"),
+                bytes("OK\n"),
+                vec![],
+                bytes("both\n")
             ]
         );
     }

@@ -152,7 +152,7 @@ pub(super) fn finish(state: &ServerState, listener: Option<TcpListener>, threads
     threads.signals.stop();
     state.closer.finish();
     let _ = threads.closer.join();
-    state.tap.publish(Happening::Stopped);
+    state.tap.publish(Happening::Stopped { forced: false });
     state
         .log
         .log(None, &state.stats.summary(state.config.can_push()));

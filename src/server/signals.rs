@@ -62,7 +62,7 @@ pub(super) fn install(state: &Arc<ServerState>) -> Result<SignalThread> {
 fn stop(state: &ServerState) {
     if state.lifecycle.request(Instant::now()) == Request::Forced {
         state.log.log(None, &Event::ForcedStop);
-        state.tap.publish(Happening::Stopped);
+        state.tap.publish(Happening::Stopped { forced: true });
         state.log.flush();
         Exit::Interrupted.now();
     }

@@ -203,16 +203,16 @@ impl Receiver<'_> {
             log.log_udp(peer, &Event::UdpTooBig { answer, limit });
             return;
         }
+        // Told before it is sent: once sent, the client's next datagram may
+        // reach another receiver, and its watchers, before this one's answer.
+        tap.publish(Happening::Datagram {
+            peer,
+            local,
+            from: Side::Server,
+            bytes: answer,
+        });
         match send(&shared.socket, answer, datagram.from) {
-            Ok(()) => {
-                stats.add_udp_answered(answer.len(), read_at);
-                tap.publish(Happening::Datagram {
-                    peer,
-                    local,
-                    from: Side::Server,
-                    bytes: answer,
-                });
-            }
+            Ok(()) => stats.add_udp_answered(answer.len(), read_at),
             Err(e) => {
                 stats.add_error(Failure::Udp);
                 let error = e.to_string();

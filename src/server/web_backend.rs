@@ -1,0 +1,195 @@
+//! What the web console shows of the server and does for it: the same
+//! counters as the status port, the connections as `/list` sees them, and
+//! the operator's commands (`send`, `all`, `close`) plus a rules reload.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::control::{self, Command};
+use super::lifecycle::Phase;
+use super::push::deliver;
+use super::shared::ServerState;
+use crate::log::Event;
+use crate::rules::Template;
+use crate::web::{Action, Backend};
+
+/// The server as the web console sees it.
+pub(super) struct ServerBackend {
+    pub state: Arc<ServerState>,
+    /// The address actually bound (port 0 resolved).
+    pub addr: SocketAddr,
+}
+
+impl Backend for ServerBackend {
+    fn about(&self) -> Value {
+        let config = &self.state.config;
+        let relay = config.relay.as_ref();
+        json!({
+            "mode": if relay.is_some() { "relay" } else { "server" },
+            "to": relay.map(|r| r.to.clone()),
+            "to_tls": relay.is_some_and(|r| r.tls.is_some()),
+            "listen": self.addr.to_string(),
+            "proto": format!("{:?}", config.proto).to_lowercase(),
+            "framing": config.framing.to_string(),
+            "tls": config.tls.is_some(),
+            "reload": config.rules.as_ref().is_some_and(|r| r.file().is_some()),
+        })
+    }
+
+    fn now(&self) -> Value {
+        let state = &self.state;
+        let s = state.stats.snapshot();
+        // Live, unlike the snapshot's, which counts connections as they close.
+        let t = state.stats.traffic.totals();
+        let messages: u64 = t.messages_in.iter().sum();
+        let bytes_in: u64 = t.bytes_in.iter().sum();
+        let bytes_out: u64 = t.bytes_out.iter().sum();
+        let (active, waiting) = state.registry.counts();
+        let phase = match state.lifecycle.phase() {
+            Phase::Running => "running",
+            _ => "draining",
+        };
+        let conns: Vec<Value> = state
+            .registry
+            .served()
+            .iter()
+            .map(|c| {
+                let (messages, bytes) = c.totals();
+                json!({
+                    "conn": c.id, "peer": c.peer.to_string(),
+                    "protocol": if c.tls().is_some() { "tls" } else { "tcp" },
+                    "age_ms": u64::try_from(c.since.elapsed().as_millis()).unwrap_or(u64::MAX),
+                    "msgs_in": messages, "bytes_in": bytes,
+                })
+            })
+            .collect();
+        let rules: Vec<Value> = state.config.rules.as_ref().map_or_else(Vec::new, |rules| {
+            rules
+                .current()
+                .hits()
+                .map(
+                    |(number, label, hits)| json!({"number": number, "label": label, "hits": hits}),
+                )
+                .collect()
+        });
+        let udp = state.config.proto.udp().then(|| {
+            let u = &s.udp;
+            json!({"datagrams": u.datagrams, "bytes": u.datagram_bytes, "peers": u.peers,
+                   "answered": u.answered, "rate_limited": u.rate_limited})
+        });
+        json!({
+            "phase": phase, "uptime_ms": s.uptime_ms, "active": active, "waiting": waiting,
+            "closed": s.connections, "messages": messages, "bytes": bytes_in,
+            "bytes_out": bytes_out,
+            "errors": s.errors, "rejected": s.rejected, "pushed": s.pushed,
+            "conns": conns, "rules": rules, "udp": udp,
+        })
+    }
+
+    fn act(&self, action: Action) -> Result<String, String> {
+        let state = &self.state;
+        let done = match action {
+            Action::Send {
+                to,
+                text,
+                hex,
+                newline,
+            } if state.config.relay.is_none() => send(state, to, &text, hex, newline),
+            Action::Send { .. } => Err(
+                "in relay mode the upstream answers the clients: the send box is off (a --rule answers from tcpack)"
+                    .into(),
+            ),
+            Action::Close(id) => answer(control::execute(state, Command::Close(id))),
+            Action::Reload => reload(state),
+        };
+        let line = match &done {
+            Ok(message) => format!("web: {message}"),
+            Err(error) => format!("web: {error}"),
+        };
+        state.log.log(None, &Event::Console { line: &line });
+        done
+    }
+}
+
+/// `ok …` / `error …`, as the control commands answer.
+fn answer(lines: Vec<String>) -> Result<String, String> {
+    let line = lines.into_iter().next().unwrap_or_default();
+    match line.strip_prefix("error ") {
+        Some(error) => Err(error.to_owned()),
+        None => Ok(line.trim_start_matches("ok ").to_owned()),
+    }
+}
+
+/// Text (a template) or hex (with placeholders) to one connection or all.
+fn send(
+    state: &ServerState,
+    to: Option<u64>,
+    text: &str,
+    hex: bool,
+    newline: bool,
+) -> Result<String, String> {
+    let template = match hex {
+        true => Template::parse_hex(text)?,
+        false if newline && !text.ends_with("\\n") => {
+            Template::parse(&format!("{text}\\n"), state.config.reply_encoding)?
+        }
+        false => Template::parse(text, state.config.reply_encoding)?,
+    };
+    let targets = match to {
+        Some(id) => vec![
+            state
+                .registry
+                .find(id)
+                .ok_or_else(|| format!("no connection {id}"))?,
+        ],
+        None => state
+            .registry
+            .ids()
+            .into_iter()
+            .filter_map(|id| state.registry.find(id))
+            .collect(),
+    };
+    let mut sent = 0;
+    let mut last_error = None;
+    for served in &targets {
+        match deliver(state, served, &template, 0) {
+            Ok(()) => sent += 1,
+            Err(e) => last_error = Some(format!("sending to {}: {e}", served.id)),
+        }
+    }
+    match (to, last_error) {
+        (Some(_), Some(error)) => Err(error),
+        _ => Ok(format!("sent {sent}")),
+    }
+}
+
+/// Re-reads `--rules FILE`, logged as SIGHUP's reload is.
+fn reload(state: &ServerState) -> Result<String, String> {
+    let Some(rules) = &state.config.rules else {
+        return Err("reload needs --rules FILE, and none was given".into());
+    };
+    match rules.reload() {
+        Ok(count) => {
+            let file = rules
+                .file()
+                .map(|f| f.display().to_string())
+                .unwrap_or_default();
+            state.log.log(
+                None,
+                &Event::RulesReloaded {
+                    rules: count,
+                    file: &file,
+                },
+            );
+            Ok(format!("rules reloaded: {count} rules from {file}"))
+        }
+        Err(error) => {
+            state
+                .log
+                .log(None, &Event::RulesNotReloaded { error: &error });
+            Err(format!("rules not reloaded, the old ones stay: {error}"))
+        }
+    }
+}
