@@ -118,11 +118,11 @@ impl<'a> Pump<'a> {
 
     /// Relays until both sides are done, or something ends it.
     pub(super) fn run(&mut self, cx: &Context<'_>) -> End {
+        let mut now = Instant::now();
         loop {
             if (cx.stop)() {
                 return self.flush_and_stop(cx);
             }
-            let now = Instant::now();
             if let Some(end) = self.timers(now) {
                 return end;
             }
@@ -145,9 +145,10 @@ impl<'a> Pump<'a> {
                     return End::WriteTimeout { client: !flow.up };
                 }
             }
-            if let Err(end) = self.wait(cx, now) {
-                return end;
-            }
+            now = match self.wait(cx, now) {
+                Ok(woke) => woke,
+                Err(end) => return end,
+            };
         }
     }
 
@@ -178,8 +179,10 @@ impl<'a> Pump<'a> {
         None
     }
 
-    /// Sleeps in `poll` until a side can be read or written or something is due; then reads.
-    fn wait(&mut self, cx: &Context<'_>, now: Instant) -> Result<(), End> {
+    /// Sleeps in `poll` until a side can be read or written or something is
+    /// due; then reads. Returns when it woke: the reads after it take
+    /// microseconds, so the next turn's timers go by it (one clock read a turn).
+    fn wait(&mut self, cx: &Context<'_>, now: Instant) -> Result<Instant, End> {
         let mut deadline = self.last_activity + cx.idle_timeout;
         let mut soon = |at: Option<Instant>| {
             if let Some(at) = at {
@@ -217,7 +220,7 @@ impl<'a> Pump<'a> {
         };
         let revents = match poll_two(&self.client, &self.upstream, flags, timeout) {
             Ok(revents) => revents,
-            Err(e) if e.kind() == ErrorKind::Interrupted => return Ok(()),
+            Err(e) if e.kind() == ErrorKind::Interrupted => return Ok(Instant::now()),
             Err(error) => {
                 return Err(End::Failed {
                     error,
@@ -241,7 +244,7 @@ impl<'a> Pump<'a> {
         if read_upstream && (ready(revents[1]) || buffered) {
             self.read_side(cx, false, now)?;
         }
-        Ok(())
+        Ok(now)
     }
 
     /// Reads what one side has (the client if `from_client`), a bounded number of times.
@@ -366,12 +369,16 @@ impl<'a> Pump<'a> {
         }
         let from = flow.from();
         let seq_before = flow.messages;
+        // Quiet, nobody watching, no rules: each message is only counted.
+        let shown = cx.log.messages_enabled() || cx.tap.is_on();
         if let Some(mut framer) = flow.framer.take() {
             let decoder = &mut flow.decoder;
             let framed = framer.push(data, &mut |message| {
                 found += 1;
                 let Some(answerer) = answerer.as_mut().filter(|_| mocking) else {
-                    log_message(cx, (&mut *decoder, from), message, false, None);
+                    if shown {
+                        log_message(cx, (&mut *decoder, from), message, false, None);
+                    }
                     return;
                 };
                 if hangup.is_some() {
