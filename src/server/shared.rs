@@ -6,7 +6,7 @@ use super::closer::Closer;
 use super::lifecycle::Lifecycle;
 use super::registry::Registry;
 use crate::config::ServerConfig;
-use crate::log::Logger;
+use crate::log::{Event, Logger};
 use crate::stats::Stats;
 use crate::tap::Tap;
 
@@ -24,4 +24,31 @@ pub(super) struct ServerState {
     pub lifecycle: Lifecycle,
     /// Who watches the traffic: the capture, the web console; often nobody.
     pub tap: Tap,
+}
+
+impl ServerState {
+    /// Re-reads `--rules FILE` and logs how it went, for SIGHUP and the web
+    /// console alike: what to tell whoever asked. `None`: no `--rules FILE`.
+    pub(super) fn reload_rules(&self) -> Option<Result<String, String>> {
+        let rules = self.config.rules.as_ref()?;
+        Some(match rules.reload() {
+            Ok(count) => {
+                let file = rules
+                    .file()
+                    .map(|f| f.display().to_string())
+                    .unwrap_or_default();
+                let event = Event::RulesReloaded {
+                    rules: count,
+                    file: &file,
+                };
+                self.log.log(None, &event);
+                Ok(format!("rules reloaded: {count} rules from {file}"))
+            }
+            Err(error) => {
+                let event = Event::RulesNotReloaded { error: &error };
+                self.log.log(None, &event);
+                Err(format!("rules not reloaded, the old ones stay: {error}"))
+            }
+        })
+    }
 }

@@ -69,27 +69,8 @@ fn stop(state: &ServerState) {
 }
 
 fn reload(state: &ServerState) {
-    let Some(rules) = &state.config.rules else {
+    if state.reload_rules().is_none() {
         let error = "SIGHUP reloads --rules FILE, and none was given";
         state.log.log(None, &Event::RulesNotReloaded { error });
-        return;
-    };
-    match rules.reload() {
-        Ok(count) => {
-            let file = rules
-                .file()
-                .map(|f| f.display().to_string())
-                .unwrap_or_default();
-            state.log.log(
-                None,
-                &Event::RulesReloaded {
-                    rules: count,
-                    file: &file,
-                },
-            );
-        }
-        Err(error) => state
-            .log
-            .log(None, &Event::RulesNotReloaded { error: &error }),
     }
 }

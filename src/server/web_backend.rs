@@ -167,29 +167,7 @@ fn send(
 
 /// Re-reads `--rules FILE`, logged as SIGHUP's reload is.
 fn reload(state: &ServerState) -> Result<String, String> {
-    let Some(rules) = &state.config.rules else {
-        return Err("reload needs --rules FILE, and none was given".into());
-    };
-    match rules.reload() {
-        Ok(count) => {
-            let file = rules
-                .file()
-                .map(|f| f.display().to_string())
-                .unwrap_or_default();
-            state.log.log(
-                None,
-                &Event::RulesReloaded {
-                    rules: count,
-                    file: &file,
-                },
-            );
-            Ok(format!("rules reloaded: {count} rules from {file}"))
-        }
-        Err(error) => {
-            state
-                .log
-                .log(None, &Event::RulesNotReloaded { error: &error });
-            Err(format!("rules not reloaded, the old ones stay: {error}"))
-        }
-    }
+    state
+        .reload_rules()
+        .unwrap_or_else(|| Err("reload needs --rules FILE, and none was given".into()))
 }
