@@ -811,3 +811,87 @@ fn capture_keeps_both_directions_of_a_relayed_connection() {
         "{text}"
     );
 }
+
+/// A transcript's messages: (from, hex), in order.
+fn transcript_messages(path: &std::path::Path) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(path).expect("the transcript");
+    text.lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON line"))
+        .filter(|l| l["from"].is_string())
+        .map(|l| {
+            let field = |k: &str| l[k].as_str().unwrap_or_default().to_owned();
+            (field("from"), field("hex"))
+        })
+        .collect()
+}
+
+#[test]
+fn a_len_framed_capture_records_what_the_server_mode_records_and_the_wire() {
+    let tshark = required_tool("tshark", "tshark");
+    let dir = tempdir("relay-capture-len");
+    let direct = dir.join("server.jsonl");
+    let file = dir.join("relay.jsonl");
+    let pcap = dir.join("relay.pcap");
+    // An answer that is itself a whole u8 frame: unframed twice, it would lose its first byte.
+    let mut upstream = Server::start(&[
+        "--framing",
+        "len:u8",
+        "--reply",
+        "\\tABCDEFGHI",
+        "--capture",
+        direct.to_str().unwrap(),
+    ]);
+    let mut relay = relay(
+        upstream.addr,
+        &[
+            "--framing",
+            "len:u8",
+            "--capture",
+            file.to_str().unwrap(),
+            "--capture-pcap",
+            pcap.to_str().unwrap(),
+        ],
+    );
+    let mut client = connect(relay.addr);
+    let sent = [2u8, b'h', b'i'];
+    client.write_all(&sent).unwrap();
+    client.shutdown(Shutdown::Write).unwrap();
+    let got = read_to_end(&mut client);
+    assert_eq!(got, b"\x0a\tABCDEFGHI", "{got:?}");
+    relay.wait_for("closed: eof");
+    upstream.wait_for("closed: eof");
+    for server in [&mut relay, &mut upstream] {
+        server.signal(Signal::INT);
+        assert!(server.wait_exit().success());
+    }
+    let recorded = transcript_messages(&file);
+    assert_eq!(recorded, transcript_messages(&direct));
+    assert_eq!(
+        recorded,
+        [
+            ("client".to_owned(), "68 69".to_owned()),
+            (
+                "server".to_owned(),
+                "09 41 42 43 44 45 46 47 48 49".to_owned()
+            )
+        ]
+    );
+    let plain = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let follow = TestCommand::new(&tshark)
+        .args(["-r", pcap.to_str().unwrap(), "-q", "-z", "follow,tcp,raw,0"])
+        .run()
+        .success();
+    // Client bytes at the start of a line, the server's indented by a tab.
+    let shown: Vec<&str> = follow
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Node 1"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("====="))
+        .collect();
+    assert_eq!(
+        shown,
+        [plain(&sent), format!("\t{}", plain(&got))],
+        "{follow}"
+    );
+}

@@ -712,14 +712,22 @@ fn log_message(
     rule: Option<crate::log::RuleTag<'_>>,
 ) {
     if cx.tap.is_on() {
+        // As the server mode publishes them: the client's messages as
+        // framed (no length field), the server's bytes as they go on the
+        // wire (under `len:`, with it), so capture records both modes alike.
+        let mut framed = Vec::new();
+        let (side, bytes) = match from {
+            "client" => (Side::Client, message),
+            _ if matches!(cx.framing, Framing::Len(_)) => {
+                forward_message(cx.framing, message, &mut framed);
+                (Side::Server, framed.as_slice())
+            }
+            _ => (Side::Server, message),
+        };
         cx.tap.publish(Happening::Message {
             conn: cx.tag.id,
-            from: if from == "client" {
-                Side::Client
-            } else {
-                Side::Server
-            },
-            bytes: message,
+            from: side,
+            bytes,
             rule: rule.map(|r| r.rule_label),
         });
     }
