@@ -383,6 +383,46 @@ fn a_close_rule_answers_after_the_upstream_and_what_came_before_it() {
 }
 
 #[test]
+fn a_close_rule_waits_for_an_upstream_that_stays_open_only_the_write_timeout() {
+    let (addr, upstreams) = socket_upstream();
+    let rules = tempdir("relay-close-open").join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[rule]]\nexact = \"BYE\"\nreply = \"GOODBYE\\n\"\naction = \"close\"\n",
+    )
+    .unwrap();
+    let mut relay = relay(
+        addr,
+        &[
+            "--framing",
+            "line",
+            "--rules",
+            rules.to_str().unwrap(),
+            "--write-timeout",
+            "1",
+        ],
+    );
+    let mut client = connect(relay.addr);
+    client.write_all(b"hello\nBYE\n").unwrap();
+    let mut upstream = accepted(&upstreams);
+    let mut got = [0u8; 6];
+    upstream.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"hello\n");
+    upstream.write_all(b"hi there\n").unwrap();
+    // The relay's FIN: the client is done; this upstream answers and stays open.
+    let start = Instant::now();
+    assert_eq!(upstream.read(&mut got).unwrap(), 0);
+    let said = read_to_end(&mut client);
+    let waited = start.elapsed();
+    assert_eq!(said, b"hi there\nGOODBYE\n");
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(4),
+        "{waited:?}"
+    );
+    relay.wait_for("closed: closed by rule");
+}
+
+#[test]
 fn a_reset_rule_resets_the_client_at_once() {
     let upstream = Server::start(&["--framing", "line"]);
     let rules = tempdir("relay-reset-rule").join("rules.toml");
