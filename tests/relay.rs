@@ -434,12 +434,10 @@ fn a_reset_rule_resets_the_client_at_once() {
     let mut client = connect(relay.addr);
     client.write_all(b"BYE\n").unwrap();
     let mut buf = [0u8; 64];
-    let error = loop {
-        match client.read(&mut buf) {
-            Ok(0) => panic!("EOF instead of a reset"),
-            Ok(n) => panic!("{:?} instead of a reset", &buf[..n]),
-            Err(e) => break e,
-        }
+    let error = match client.read(&mut buf) {
+        Ok(0) => panic!("EOF instead of a reset"),
+        Ok(n) => panic!("{:?} instead of a reset", &buf[..n]),
+        Err(e) => e,
     };
     assert_eq!(error.kind(), ErrorKind::ConnectionReset, "{error}");
     relay.wait_for("closed: reset by rule");
