@@ -764,3 +764,24 @@ fn a_capture_through_the_relay_replays_either_side() {
     assert_eq!(out.stdout, answered, "{out}");
     assert!(out.stderr.contains("acked 3, unacked 0"), "{out}");
 }
+
+#[test]
+fn a_gap_too_far_off_for_the_clock_is_played_at_once_not_a_panic() {
+    let dir = tempdir("replay-far-gap");
+    let transcript = dir.join("edited.jsonl");
+    let lines = [
+        r#"{"tcpack":"transcript","version":1,"mode":"server","framing":"line","started":"2026-12-06T22:09:22.746+00:00"}"#,
+        r#"{"t_ms":0,"conn":1,"event":"open","peer":"127.0.0.1:5000","local":"127.0.0.1:7785","protocol":"tcp"}"#,
+        r#"{"t_ms":18446744073709551615,"conn":1,"from":"client","hex":"68 69 0a","text":"hi"}"#,
+        r#"{"t_ms":18446744073709551615,"conn":1,"from":"server","hex":"e5 b7 b2 e6 94 b6 e5 88 b0 0a","text":"已收到"}"#,
+        r#"{"t_ms":18446744073709551615,"conn":1,"event":"close","reason":"eof"}"#,
+    ];
+    std::fs::write(&transcript, lines.join("\n") + "\n").unwrap();
+    let server = Server::start(&["--framing", "line"]);
+    let to = server.addr.to_string();
+    let file = transcript.to_str().unwrap();
+    let out = tcpack_cmd(&["replay", file, "--to", &to, "--speed", "0.0001"])
+        .run()
+        .success();
+    assert!(out.stdout.contains("1 same, 0 differ"), "{out}");
+}

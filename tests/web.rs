@@ -615,3 +615,83 @@ fn screenshot_for_the_readme() {
     std::fs::write(&out, browser.screenshot()).expect("writing the screenshot");
     eprintln!("wrote {out}");
 }
+
+/// Syscall numbers (x86_64) of a thread blocked writing to a socket.
+const WRITING: [&str; 5] = ["1", "18", "20", "44", "46"];
+
+/// The console's request threads (`tcpack-web`) of process `pid` that are
+/// blocked in a write now, each with its count of voluntary context
+/// switches: it goes up when the thread wakes.
+fn request_threads_writing(pid: i32) -> Vec<(std::path::PathBuf, u64)> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .map(|t| t.path())
+        .filter(|t| std::fs::read_to_string(t.join("comm")).is_ok_and(|c| c.trim() == "tcpack-web"))
+        .filter(|t| {
+            let call = std::fs::read_to_string(t.join("syscall")).unwrap_or_default();
+            WRITING.contains(&call.split(' ').next().unwrap_or(""))
+        })
+        .map(|t| {
+            let switches = voluntary_switches(&t);
+            (t, switches)
+        })
+        .collect()
+}
+
+fn voluntary_switches(task: &std::path::Path) -> u64 {
+    std::fs::read_to_string(task.join("status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_client_that_asks_and_never_reads_does_not_hold_a_request_thread() {
+    // Writes to a browser give up after 0.5 s here (30 s outside debug builds' tests).
+    let mut server = Server::start_via_shell(
+        "TCPACK_TEST_WEB_WRITE_TIMEOUT_MS=500 exec \"$TCPACK\" server --bind 127.0.0.1:0 --web 127.0.0.1:0",
+    );
+    let addr = web_addr(&web_url(&mut server));
+    let host = addr.to_string();
+    // It pipelines requests for the script and reads nothing: the answers
+    // fill its socket, and a request thread blocks writing to it.
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    socket
+        .connect(&addr.into())
+        .expect("connect to the console");
+    let mut hog: TcpStream = socket.into();
+    hog.set_write_timeout(Some(DEADLINE)).expect("timeout");
+    let ask = format!("GET /page.js HTTP/1.1\r\nHost: {host}\r\n\r\n").repeat(3000);
+    // Ends when the console closes it, or at the write timeout.
+    let asking = thread::spawn(move || {
+        let _ = hog.write_all(ask.as_bytes());
+        hog
+    });
+    let deadline = Instant::now() + DEADLINE;
+    let (thread, asleep) = loop {
+        if let Some(blocked) = request_threads_writing(server.pid()).pop() {
+            break blocked;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no request thread blocked writing"
+        );
+        thread::sleep(Duration::from_millis(5));
+    };
+    // Nothing but the write's timeout can wake it: the client reads nothing.
+    while voluntary_switches(&thread) == asleep {
+        assert!(
+            Instant::now() < deadline,
+            "a request thread stays blocked writing to a client that does not read"
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
+    drop(asking);
+}

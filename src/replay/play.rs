@@ -47,13 +47,17 @@ pub(super) enum Outcome {
 }
 
 impl Plan<'_> {
-    /// When the message recorded at `t_ms` is due: `origin` is when `base_ms` was.
+    /// When the message recorded at `t_ms` is due: `origin` is when
+    /// `base_ms` was. `None`: at once (`--speed max`, or a gap too far off
+    /// for the clock, which only a hand-edited transcript has).
     fn due(&self, origin: Instant, base_ms: u64, t_ms: u64) -> Option<Instant> {
         let Speed::Times(factor) = self.speed else {
             return None;
         };
         let ms = t_ms.saturating_sub(base_ms) as f64 / factor;
-        Some(origin + Duration::from_secs_f64(ms / 1000.0))
+        Duration::try_from_secs_f64(ms / 1000.0)
+            .ok()
+            .and_then(|gap| origin.checked_add(gap))
     }
 
     /// Plays `conn`; its times count from `origin`, which stands for `base_ms`.

@@ -125,7 +125,12 @@ impl Hub {
             self.count.store(viewers.len(), Relaxed);
         }
         *lock(&self.running) += 1;
-        self.tick_wake.notify_all();
+        {
+            // Under the ticker's lock: between its look at `watched()` and
+            // its wait, a wake-up would be lost.
+            let _guard = lock(&self.tick_lock);
+            self.tick_wake.notify_all();
+        }
         let guard = ViewerGuard {
             hub: Arc::clone(self),
             viewer,
