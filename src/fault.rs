@@ -103,10 +103,15 @@ pub(crate) fn parse(text: &str) -> Result<Fault, String> {
             jitter,
         },
         "bandwidth" => Kind::Bandwidth {
-            bytes_per_sec: size(value?).map_err(bad)?.max(1),
+            bytes_per_sec: positive(size(value?).map_err(bad)?, "bandwidth", "a byte a second")
+                .map_err(bad)?,
         },
         "slicer" => Kind::Slicer {
-            size: usize::try_from(size(value?).map_err(bad)?.max(1)).unwrap_or(usize::MAX),
+            size: usize::try_from(
+                positive(size(value?).map_err(bad)?, "slicer", "a piece of one byte")
+                    .map_err(bad)?,
+            )
+            .unwrap_or(usize::MAX),
             delay,
         },
         "limit-data" => Kind::LimitData {
@@ -125,6 +130,16 @@ pub(crate) fn parse(text: &str) -> Result<Fault, String> {
         kind,
         probability,
     })
+}
+
+/// `bandwidth=0` or `slicer=0` would never send a byte: a mistake, said as one.
+fn positive(value: u64, kind: &str, least: &str) -> Result<u64, String> {
+    match value {
+        0 => Err(format!(
+            "{kind}=0 would never pass a byte; the least is 1 ({least})"
+        )),
+        n => Ok(n),
+    }
 }
 
 fn split_pair(text: &str) -> (&str, Option<&str>) {
@@ -246,6 +261,10 @@ mod tests {
             ("up:wobble=3", "unknown fault"),
             ("up:latency=1s,delay=2ms", "does not go with"),
             ("up:reset=1s,probability=2", "between 0 and 1"),
+            ("up:bandwidth=0", "bandwidth=0 would never pass a byte"),
+            ("down:bandwidth=0KiB", "bandwidth=0 would never pass a byte"),
+            ("both:slicer=0", "slicer=0 would never pass a byte"),
+            ("up:slicer=0,delay=5ms", "slicer=0 would never pass a byte"),
         ] {
             let error = parse(bad).unwrap_err();
             assert!(error.contains(why), "{bad}: {error}");

@@ -266,12 +266,7 @@ impl<W: Write + Send + 'static> Format for Pcap<W> {
                     ..Flags::default()
                 };
                 if reason.contains("reset") {
-                    // The peer reset, or a rule did.
-                    let by = if reason.contains("peer") {
-                        Side::Client
-                    } else {
-                        Side::Server
-                    };
+                    let by = reset_by(reason);
                     Self::segment(&mut self.packets, at, &mut flow, by, rst, &[]);
                 } else {
                     // EOF: the client closed first; otherwise the server did.
@@ -317,5 +312,33 @@ impl<W: Write + Send + 'static> Format for Pcap<W> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.file.flush()
+    }
+}
+
+/// Which side sent the RST of a close that was a reset: the client's own
+/// (`reset by peer` in server mode, `reset by client` in relay mode), else
+/// the server side's (a rule, a fault, the upstream through the relay).
+fn reset_by(reason: &str) -> Side {
+    match reason {
+        "reset by peer" | "reset by client" => Side::Client,
+        _ => Side::Server,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reset_comes_from_the_side_that_reset() {
+        for (reason, by) in [
+            ("reset by peer", Side::Client),
+            ("reset by client", Side::Client),
+            ("reset by upstream", Side::Server),
+            ("reset by rule", Side::Server),
+            ("reset by fault", Side::Server),
+        ] {
+            assert!(reset_by(reason) == by, "{reason}");
+        }
     }
 }

@@ -89,6 +89,21 @@ pub(super) struct Pump<'a> {
     /// Answers tcpack gives for one read (with rules only).
     answers: Vec<u8>,
     last_activity: Instant,
+    /// A rule said close or reset: how the connection is to end.
+    hangup: Option<Hangup>,
+}
+
+/// A rule's `close` (or `reset`), pending: what was read before it, and
+/// the upstream's answers to that, go first; then its answer; then the end.
+struct Hangup {
+    reset: bool,
+    /// The rule's answer, held until the upstream is done (`None`: it has gone to the queue).
+    answer: Option<Vec<u8>>,
+    /// When the answer may go (the rule's delay, the `down` faults).
+    due: Instant,
+    /// How long the upstream has to answer what was forwarded and close:
+    /// after that the answer goes anyway (`--write-timeout`).
+    until: Instant,
 }
 
 impl<'a> Pump<'a> {
@@ -113,6 +128,7 @@ impl<'a> Pump<'a> {
             forward: Vec::new(),
             answers: Vec::new(),
             last_activity: Instant::now(),
+            hangup: None,
         }
     }
 
@@ -126,10 +142,16 @@ impl<'a> Pump<'a> {
             if let Some(end) = self.timers(now) {
                 return end;
             }
+            if let Some(end) = self.hang_up(now) {
+                return end;
+            }
             for up in [true, false] {
                 if let Err(end) = self.send(up, now, false) {
                     return end;
                 }
+            }
+            if let Some(end) = self.hung_up() {
+                return end;
             }
             if let Some(end) = self.pass_fins() {
                 return end;
@@ -150,6 +172,43 @@ impl<'a> Pump<'a> {
                 Err(end) => return end,
             };
         }
+    }
+
+    /// A rule's hangup, once its turn has come. `reset`: what the kernel
+    /// takes of what is queued goes, then the reset, at once (as the server
+    /// hands owed answers to the kernel before its reset). `close`: the
+    /// rule's answer joins the client's queue once the upstream has closed
+    /// (its answers to what was forwarded before come first), or its time
+    /// is up; nothing more is read from either side after that.
+    fn hang_up(&mut self, now: Instant) -> Option<End> {
+        let hangup = self.hangup.as_mut()?;
+        if hangup.reset {
+            for up in [true, false] {
+                let _ = self.send(up, now, true);
+            }
+            let _ = self.client.flush();
+            let _ = self.upstream.flush();
+            return Some(End::Rule { reset: true });
+        }
+        if self.down.eof || now >= hangup.until {
+            if let Some(answer) = hangup.answer.take() {
+                self.down.eof = true;
+                self.down.push(&answer, hangup.due);
+            }
+        }
+        None
+    }
+
+    /// A rule's `close` is done once its answer and everything before it
+    /// went out, both ways.
+    fn hung_up(&self) -> Option<End> {
+        let hangup = self.hangup.as_ref()?;
+        let done = hangup.answer.is_none()
+            && self.up.queue.is_empty()
+            && self.down.queue.is_empty()
+            && !self.client.wants_write()
+            && !self.upstream.wants_write();
+        done.then_some(End::Rule { reset: false })
     }
 
     /// The faults' timers: timeout (a held direction closes), reset.
@@ -192,6 +251,12 @@ impl<'a> Pump<'a> {
         soon(self.up.next_due());
         soon(self.down.next_due());
         soon(self.reset_at.as_ref().map(|(at, _)| *at));
+        soon(
+            self.hangup
+                .as_ref()
+                .filter(|h| h.answer.is_some())
+                .map(|h| h.until),
+        );
         soon(self.up.held_until);
         soon(self.down.held_until);
         soon(self.up.stalled_since.map(|t| t + cx.write_timeout));
@@ -444,10 +509,29 @@ impl<'a> Pump<'a> {
             .due(now, other.last_due, rng)
             .max(now + answer_delay.unwrap_or_default());
         if let Some(reset) = hangup {
-            // What the rule answered goes; what came after it in this read is not forwarded.
-            other.push(answers, answer_due);
-            flow.push(out, now);
-            return Err(End::Rule { reset });
+            // What came before the rule goes (what came after it in this read
+            // is not forwarded, and the client is read no more); the rule's
+            // answer waits for the upstream's to what went before (`hang_up`).
+            let due = flow.shaping.due(now, flow.last_due, rng);
+            flow.push(out, due);
+            flow.eof = true;
+            let forwarded = flow.sent > 0 || !flow.queue.is_empty();
+            let mut answer = answers.clone();
+            if reset {
+                // The server's reset gives no answer of its own: those owed before it go.
+                other.push(&answer, answer_due);
+                answer.clear();
+            }
+            self.hangup = Some(Hangup {
+                reset,
+                answer: Some(answer),
+                due: answer_due,
+                until: match forwarded {
+                    true => now + cx.write_timeout,
+                    false => now,
+                },
+            });
+            return Ok(());
         }
         if !answers.is_empty() {
             other.push(answers, answer_due);
@@ -560,7 +644,9 @@ impl<'a> Pump<'a> {
                 true => (&mut self.up, &mut self.upstream),
                 false => (&mut self.down, &mut self.client),
             };
-            if flow.eof && flow.queue.is_empty() && !flow.fin_sent && !to.wants_write() {
+            // A rule's close ends the client's side itself, after its answer.
+            let held = !up && self.hangup.is_some();
+            if flow.eof && flow.queue.is_empty() && !flow.fin_sent && !to.wants_write() && !held {
                 to.finish();
                 flow.fin_sent = true;
             }
@@ -572,6 +658,10 @@ impl<'a> Pump<'a> {
     /// what was read goes to the other side at once, within a bound.
     fn flush_and_stop(&mut self, cx: &Context<'_>) -> End {
         let deadline = Instant::now() + cx.write_timeout.min(FLUSH_LIMIT);
+        if let Some(answer) = self.hangup.as_mut().and_then(|h| h.answer.take()) {
+            // The rule's answer is owed: it goes now, after what was read.
+            self.down.push(&answer, Instant::now());
+        }
         loop {
             let now = Instant::now();
             for up in [true, false] {
@@ -622,14 +712,22 @@ fn log_message(
     rule: Option<crate::log::RuleTag<'_>>,
 ) {
     if cx.tap.is_on() {
+        // As the server mode publishes them: the client's messages as
+        // framed (no length field), the server's bytes as they go on the
+        // wire (under `len:`, with it), so capture records both modes alike.
+        let mut framed = Vec::new();
+        let (side, bytes) = match from {
+            "client" => (Side::Client, message),
+            _ if matches!(cx.framing, Framing::Len(_)) => {
+                forward_message(cx.framing, message, &mut framed);
+                (Side::Server, framed.as_slice())
+            }
+            _ => (Side::Server, message),
+        };
         cx.tap.publish(Happening::Message {
             conn: cx.tag.id,
-            from: if from == "client" {
-                Side::Client
-            } else {
-                Side::Server
-            },
-            bytes: message,
+            from: side,
+            bytes,
             rule: rule.map(|r| r.rule_label),
         });
     }
