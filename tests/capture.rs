@@ -15,8 +15,8 @@ use rustix::process::Signal;
 use serde_json::Value;
 
 use crate::util::{
-    ACK, DEADLINE, Server, TestCommand, leave_the_same_request_window, nc, required_tool,
-    tcpack_cmd, tempdir, udp_client, udp_exchange,
+    ACK, DEADLINE, Server, TestCommand, leave_the_same_request_window, nc, plain_hex,
+    required_tool, tcpack_cmd, tempdir, tshark_follow, udp_client, udp_exchange,
 };
 
 /// Every line of a transcript as JSON; fails on one that is not.
@@ -129,24 +129,9 @@ fn tshark_follows_the_pcap_as_tcp_streams_with_the_same_bytes() {
     let dir = tempdir("capture-pcap");
     let (_, pcap) = record(&dir, &[]);
     for (stream, sent) in [TEXT, GBK, BINARY].into_iter().enumerate() {
-        let follow = TestCommand::new(&tshark)
-            .args(["-r", pcap.to_str().unwrap(), "-q", "-z"])
-            .arg(format!("follow,tcp,raw,{stream}"))
-            .run()
-            .success();
-        let plain = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
-        // Client bytes at the start of a line, the server's indented by a tab.
-        let shown: Vec<&str> = follow
-            .stdout
-            .lines()
-            .skip_while(|l| !l.starts_with("Node 1"))
-            .skip(1)
-            .take_while(|l| !l.starts_with("====="))
-            .collect();
         assert_eq!(
-            shown,
-            [plain(sent), format!("\t{}", plain(ACK))],
-            "{follow}"
+            tshark_follow(&tshark, &pcap, stream),
+            [plain_hex(sent), format!("\t{}", plain_hex(ACK))],
         );
     }
     for filter in [

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use rustix::process::Signal;
 
 use crate::util::{
-    ACK, BUSY, DEADLINE, Server, TestCommand, connect, exchange, free_port, nc, read_to_end,
-    required_tool, tcpack_cmd, tempdir, unresolvable_host,
+    ACK, BUSY, DEADLINE, Server, TestCommand, connect, exchange, free_port, nc, plain_hex,
+    read_to_end, required_tool, tcpack_cmd, tempdir, tshark_follow, unresolvable_host,
 };
 
 /// A relay in front of `upstream` with more flags.
@@ -914,22 +914,8 @@ fn a_len_framed_capture_records_what_the_server_mode_records_and_the_wire() {
             )
         ]
     );
-    let plain = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
-    let follow = TestCommand::new(&tshark)
-        .args(["-r", pcap.to_str().unwrap(), "-q", "-z", "follow,tcp,raw,0"])
-        .run()
-        .success();
-    // Client bytes at the start of a line, the server's indented by a tab.
-    let shown: Vec<&str> = follow
-        .stdout
-        .lines()
-        .skip_while(|l| !l.starts_with("Node 1"))
-        .skip(1)
-        .take_while(|l| !l.starts_with("====="))
-        .collect();
     assert_eq!(
-        shown,
-        [plain(&sent), format!("\t{}", plain(&got))],
-        "{follow}"
+        tshark_follow(&tshark, &pcap, 0),
+        [plain_hex(&sent), format!("\t{}", plain_hex(&got))],
     );
 }

@@ -751,3 +751,31 @@ pub fn cpu_ticks(pid: i32) -> u64 {
         .unwrap_or_default();
     fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
 }
+
+/// What `tshark -q -z follow,tcp,raw,STREAM` shows of a pcap's TCP stream:
+/// each piece the client sent as a hex line, the server's indented by a tab.
+pub fn tshark_follow(tshark: &str, pcap: &Path, stream: usize) -> Vec<String> {
+    let follow = TestCommand::new(tshark)
+        .args([
+            OsStr::new("-r"),
+            pcap.as_os_str(),
+            OsStr::new("-q"),
+            OsStr::new("-z"),
+        ])
+        .arg(format!("follow,tcp,raw,{stream}"))
+        .run()
+        .success();
+    follow
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Node 1"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("====="))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Bytes as tshark's raw follow shows them: hex, no spaces.
+pub fn plain_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
