@@ -23,7 +23,7 @@ use self::pump::{Context, End, Pump};
 use super::connection::Connection;
 use super::lifecycle::Phase;
 use super::shared::ServerState;
-use super::tls_session::{self, Accepted};
+use super::tls_session::Accepted;
 use crate::answer::Answerer;
 use crate::config::RelayConfig;
 use crate::decode::TextDecoder;
@@ -46,47 +46,31 @@ pub(super) fn serve(
     let _ = stream.set_nodelay(true);
     let client = match &config.tls {
         None => Endpoint::Plain(stream),
-        Some(tls) => {
-            let accepted =
-                tls_session::accept(&tls.server.config, &stream, tls.auto, tls.handshake_timeout);
-            if !matches!(accepted, Ok(Accepted::Plain)) {
-                state.stats.add_handshake(accepted.is_ok());
-            }
-            match accepted {
-                Ok(Accepted::Plain) => Endpoint::Plain(stream),
-                Ok(Accepted::Tls(session, info)) => {
-                    state.log.log(
-                        Some(tag),
-                        &Event::TlsAccepted {
-                            version: &info.version,
-                            cipher: &info.cipher,
-                            sni: info.sni.as_deref(),
-                            client: info.client.as_deref(),
-                        },
-                    );
-                    let Ok(session) = std::sync::Arc::try_unwrap(session) else {
-                        unreachable!("a fresh TLS session has one owner")
-                    };
-                    let (mut conn, backlog) = session.into_parts();
-                    if !backlog.is_empty() {
-                        let _ = conn.read_tls(&mut backlog.as_slice());
-                    }
-                    Endpoint::tls(stream, rustls::Connection::Server(conn))
+        Some(tls) => match state.accept_tls(tls, tag, &stream) {
+            Ok(Accepted::Plain) => Endpoint::Plain(stream),
+            Ok(Accepted::Tls(session, _)) => {
+                let Ok(session) = std::sync::Arc::try_unwrap(session) else {
+                    unreachable!("a fresh TLS session has one owner")
+                };
+                let (mut conn, backlog) = session.into_parts();
+                if !backlog.is_empty() {
+                    let _ = conn.read_tls(&mut backlog.as_slice());
                 }
-                Err(why) => {
-                    let end = Closing {
-                        reason: "tls handshake failed",
-                        error: Some(why),
-                        failure: Some(Failure::TlsHandshake),
-                        linger: true,
-                    };
-                    finish(state, tag, connection, started, end, RelayTotals::default());
-                    connection.detach(&stream, false);
-                    state.closer.close(stream);
-                    return;
-                }
+                Endpoint::tls(stream, rustls::Connection::Server(conn))
             }
-        }
+            Err(why) => {
+                let end = Closing {
+                    reason: "tls handshake failed",
+                    error: Some(why),
+                    failure: Some(Failure::TlsHandshake),
+                    linger: true,
+                };
+                finish(state, tag, connection, started, end, RelayTotals::default());
+                connection.detach(&stream, false);
+                state.closer.close(stream);
+                return;
+            }
+        },
     };
     let upstream = match upstream::connect(relay) {
         Ok(upstream) => upstream,

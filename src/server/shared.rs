@@ -6,7 +6,11 @@ use super::closer::Closer;
 use super::lifecycle::Lifecycle;
 use super::registry::Registry;
 use crate::config::ServerConfig;
-use crate::log::{Event, Logger};
+use std::net::TcpStream;
+
+use super::tls_session::{self, Accepted};
+use crate::config::TlsConfig;
+use crate::log::{ConnTag, Event, Logger};
 use crate::stats::Stats;
 use crate::tap::Tap;
 
@@ -50,5 +54,33 @@ impl ServerState {
                 Err(format!("rules not reloaded, the old ones stay: {error}"))
             }
         })
+    }
+
+    /// A served (or relayed) connection's TLS handshake, or with
+    /// `--tls-mode auto` the choice of plaintext: counted and logged alike
+    /// for both. `Err`: why no TLS conversation came about.
+    pub(super) fn accept_tls(
+        &self,
+        tls: &TlsConfig,
+        tag: ConnTag,
+        stream: &TcpStream,
+    ) -> Result<Accepted, String> {
+        let accepted =
+            tls_session::accept(&tls.server.config, stream, tls.auto, tls.handshake_timeout);
+        if !matches!(accepted, Ok(Accepted::Plain)) {
+            self.stats.add_handshake(accepted.is_ok());
+        }
+        if let Ok(Accepted::Tls(_, info)) = &accepted {
+            self.log.log(
+                Some(tag),
+                &Event::TlsAccepted {
+                    version: &info.version,
+                    cipher: &info.cipher,
+                    sni: info.sni.as_deref(),
+                    client: info.client.as_deref(),
+                },
+            );
+        }
+        accepted
     }
 }

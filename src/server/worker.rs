@@ -16,7 +16,7 @@ use super::conversation::{Conversation, Hangup, Stop};
 use super::lifecycle::Phase;
 use super::registry::Arrival;
 use super::shared::ServerState;
-use super::tls_session::{self, Accepted};
+use super::tls_session::Accepted;
 use crate::answer;
 use crate::config::{ServerConfig, TlsConfig};
 use crate::framing::{FrameError, Framer, Framing};
@@ -324,21 +324,8 @@ fn start_tls(
     served: &Connection,
     stream: &TcpStream,
 ) -> Result<(), Ending> {
-    let accepted = tls_session::accept(&tls.server.config, stream, tls.auto, tls.handshake_timeout);
-    if !matches!(accepted, Ok(Accepted::Plain)) {
-        state.stats.add_handshake(accepted.is_ok());
-    }
-    let accepted = accepted.map_err(Ending::Handshake)?;
-    if let Accepted::Tls(session, info) = accepted {
-        state.log.log(
-            Some(tag),
-            &Event::TlsAccepted {
-                version: &info.version,
-                cipher: &info.cipher,
-                sni: info.sni.as_deref(),
-                client: info.client.as_deref(),
-            },
-        );
+    let accepted = state.accept_tls(tls, tag, stream);
+    if let Accepted::Tls(session, _) = accepted.map_err(Ending::Handshake)? {
         served.start_tls(session);
     }
     Ok(())
