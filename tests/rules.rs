@@ -506,6 +506,41 @@ fn control_on_the_status_port_takes_commands_from_nc() {
     assert!(report.starts_with("status ok\n"), "{report}");
     assert!(report.contains("\nrule_1_hits 1 PING\n"), "{report}");
     assert!(report.contains("\npushed 1\n"), "{report}");
+    // `reload` is SIGHUP's reload, as the web console's button is.
+    std::fs::write(&rules, "[[rule]]\nexact = \"PING\"\nreply = \"PONG2\\n\"\n").unwrap();
+    let reloaded = nc("reload\n");
+    assert!(
+        reloaded.starts_with("ok rules reloaded: 1 rules from "),
+        "{reloaded}"
+    );
+    assert_eq!(client.ask("PING\n"), "PONG2\n");
+    std::fs::write(&rules, "[[rule]]\nexact = PING\n").unwrap();
+    let refused = nc("reload\n");
+    assert!(
+        refused.starts_with("error rules not reloaded, the old ones stay: "),
+        "{refused}"
+    );
+    assert_eq!(client.ask("PING\n"), "PONG2\n");
+}
+
+#[test]
+fn control_send_in_relay_mode_says_the_upstream_answers() {
+    let upstream = Server::start(&["--framing", "line"]);
+    let to = upstream.addr.to_string();
+    let mut relay =
+        Server::start_relay(&["--to", &to, "--status-bind", "127.0.0.1:0", "--control"]);
+    let status = status_port(&mut relay);
+    let (host, port) = status.rsplit_once(':').unwrap();
+    let answer = TestCommand::new("nc")
+        .args(["-N", "-w", "10", host, port])
+        .stdin("all hi\n")
+        .run()
+        .success()
+        .stdout;
+    assert!(
+        answer.starts_with("error in relay mode the upstream answers"),
+        "{answer}"
+    );
 }
 
 #[test]

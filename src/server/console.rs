@@ -6,7 +6,7 @@
 
 use std::io::BufRead;
 
-use super::control::{self, Command};
+use super::control::{self, Command, Outgoing};
 use super::shared::ServerState;
 use crate::log::Event;
 
@@ -21,10 +21,13 @@ pub(super) fn run(state: &ServerState) {
         }
         let answer = match line.strip_prefix('/') {
             Some(command) => match control::parse(command) {
-                Ok(command) => control::execute(state, command),
+                Ok(command) => control::lines(&control::execute(state, command)),
                 Err(e) => vec![format!("error {e}; type them with a leading /")],
             },
-            None => control::execute(state, Command::All(line.to_owned())),
+            None => control::lines(&control::execute(
+                state,
+                Command::Send(None, Outgoing::line(line)),
+            )),
         };
         for line in &answer {
             state.log.log(None, &Event::Console { line });

@@ -1,6 +1,11 @@
-//! Operator commands, from the console (`/list`, `/send 3 hi`) or the
-//! status port with `--control` (`list`, `send 3 hi`): one parser, one
-//! executor, one answer line per outcome (`ok sent 1`, `error no connection 9`).
+//! Operator commands, from the console (`/list`, `/send 3 hi`), the status
+//! port with `--control` (`list`, `send 3 hi`) and the web console's
+//! buttons: one parser, one executor with a typed outcome, and one way to
+//! say it (`ok sent 1`, `error no connection 9`) for the line-based two.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
 
 use super::push::deliver;
 use super::shared::ServerState;
@@ -10,14 +15,84 @@ use crate::rules::Template;
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Command {
     List,
-    Send(u64, String),
-    All(String),
+    /// To one connection or, `None`, to every one.
+    Send(Option<u64>, Outgoing),
     Close(u64),
+    /// Re-read `--rules FILE`, as SIGHUP does.
+    Reload,
     Help,
 }
 
+/// What the operator wants sent, before it is a template.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Outgoing {
+    pub text: String,
+    /// Hex bytes with placeholders, as `reply_hex` takes them.
+    pub hex: bool,
+    /// Text only: end it with `\n` unless it ends so already.
+    pub newline: bool,
+}
+
+impl Outgoing {
+    /// Text sent as a line, as the console and the control port send it.
+    pub(super) fn line(text: &str) -> Self {
+        Self {
+            text: text.to_owned(),
+            hex: false,
+            newline: true,
+        }
+    }
+
+    fn template(&self, state: &ServerState) -> Result<Template, String> {
+        let encoding = state.config.reply_encoding;
+        match self.hex {
+            true => Template::parse_hex(&self.text),
+            false if self.newline && !self.text.ends_with("\\n") => {
+                Template::parse(&format!("{}\\n", self.text), encoding)
+            }
+            false => Template::parse(&self.text, encoding),
+        }
+    }
+}
+
+/// What a command did.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Done {
+    Commands,
+    Connections(Vec<Listed>),
+    Sent(usize),
+    Closing(u64),
+    /// The reload's own account of what it loaded.
+    Reloaded(String),
+}
+
+/// One served connection, as `list` shows it.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Listed {
+    pub id: u64,
+    pub peer: SocketAddr,
+    pub age: Duration,
+    pub messages: u64,
+    pub bytes: u64,
+}
+
+/// Why a command did nothing, or not all it was asked.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Refused {
+    NoConnection(u64),
+    /// The text is not a template (or the hex not hex).
+    BadText(String),
+    Sending {
+        id: u64,
+        error: String,
+    },
+    /// The upstream answers relayed clients; tcpack does not write to them.
+    Relaying,
+    Reload(String),
+}
+
 /// What `help` answers: every command.
-pub(super) const USAGE: &str = "list, send ID TEXT, all TEXT, close ID, help";
+pub(super) const USAGE: &str = "list, send ID TEXT, all TEXT, close ID, reload, help";
 
 /// One command line, without the console's leading `/`.
 pub(super) fn parse(line: &str) -> Result<Command, String> {
@@ -32,85 +107,128 @@ pub(super) fn parse(line: &str) -> Result<Command, String> {
     match word {
         "list" | "ls" => Ok(Command::List),
         "help" | "?" => Ok(Command::Help),
+        "reload" => Ok(Command::Reload),
         "send" => {
             let (target, text) = rest
                 .split_once(' ')
                 .ok_or_else(|| "send needs ID TEXT, as in: send 3 hello".to_string())?;
-            Ok(Command::Send(id(target)?, text.to_owned()))
+            Ok(Command::Send(Some(id(target)?), Outgoing::line(text)))
         }
-        "all" if !rest.is_empty() => Ok(Command::All(rest.to_owned())),
+        "all" if !rest.is_empty() => Ok(Command::Send(None, Outgoing::line(rest))),
         "all" => Err("all needs TEXT, as in: all hello".into()),
         "close" => Ok(Command::Close(id(rest)?)),
         _ => Err(format!("unknown command {word:?}; commands: {USAGE}")),
     }
 }
 
-/// Carries out `command`; returns the answer, one line per item.
-pub(super) fn execute(state: &ServerState, command: Command) -> Vec<String> {
+/// Carries out `command`.
+pub(super) fn execute(state: &ServerState, command: Command) -> Result<Done, Refused> {
     match command {
-        Command::Help => vec![format!("ok commands: {USAGE}")],
-        Command::List => {
-            let served = state.registry.served();
-            let mut lines = vec![format!("ok {} connections", served.len())];
-            for s in served {
-                let (messages, bytes) = s.totals();
-                lines.push(format!(
-                    "#{} {} age {:.3}s, {messages} messages, {bytes} bytes",
-                    s.id,
-                    s.peer,
-                    s.since.elapsed().as_secs_f64()
-                ));
-            }
-            lines
-        }
-        Command::Send(id, text) => {
-            let Some(served) = state.registry.find(id) else {
-                return vec![format!("error no connection {id}")];
-            };
-            let template = match operator_text(state, &text) {
-                Ok(template) => template,
-                Err(e) => return vec![format!("error {e}")],
-            };
-            match deliver(state, &served, &template, 0) {
-                Ok(()) => vec!["ok sent 1".into()],
-                Err(e) => vec![format!("error sending to {id}: {e}")],
-            }
-        }
-        Command::All(text) => {
-            let template = match operator_text(state, &text) {
-                Ok(template) => template,
-                Err(e) => return vec![format!("error {e}")],
-            };
-            let sent = state
+        Command::Help => Ok(Done::Commands),
+        Command::List => Ok(Done::Connections(
+            state
                 .registry
-                .ids()
-                .into_iter()
-                .filter_map(|id| state.registry.find(id))
-                .filter(|served| deliver(state, served, &template, 0).is_ok())
-                .count();
-            vec![format!("ok sent {sent}")]
-        }
+                .served()
+                .iter()
+                .map(|s| {
+                    let (messages, bytes) = s.totals();
+                    Listed {
+                        id: s.id,
+                        peer: s.peer,
+                        age: s.since.elapsed(),
+                        messages,
+                        bytes,
+                    }
+                })
+                .collect(),
+        )),
+        Command::Send(_, _) if state.config.relay.is_some() => Err(Refused::Relaying),
+        Command::Send(to, outgoing) => send(state, to, &outgoing),
         Command::Close(id) => match state.registry.find(id) {
             Some(served) => {
                 served.close();
                 // A rule's delay under way ends too.
                 state.lifecycle.nudge();
-                vec![format!("ok closing {id}")]
+                Ok(Done::Closing(id))
             }
-            None => vec![format!("error no connection {id}")],
+            None => Err(Refused::NoConnection(id)),
+        },
+        Command::Reload => match state.reload_rules() {
+            Some(Ok(account)) => Ok(Done::Reloaded(account)),
+            Some(Err(error)) => Err(Refused::Reload(error)),
+            None => Err(Refused::Reload(
+                "reload needs --rules FILE, and none was given".into(),
+            )),
         },
     }
 }
 
-/// What the operator typed, as a template, sent as a line: a `\n` is added
-/// unless the text already ends with one.
-fn operator_text(state: &ServerState, text: &str) -> Result<Template, String> {
-    let line = if text.ends_with("\\n") {
-        text.to_owned()
-    } else {
-        format!("{text}\\n")
+/// To one connection, whose failure is the command's; or to all, counting
+/// those that took it.
+fn send(state: &ServerState, to: Option<u64>, outgoing: &Outgoing) -> Result<Done, Refused> {
+    let template = outgoing.template(state).map_err(Refused::BadText)?;
+    let Some(id) = to else {
+        let sent = state
+            .registry
+            .ids()
+            .into_iter()
+            .filter_map(|id| state.registry.find(id))
+            .filter(|served| deliver(state, served, &template, 0).is_ok())
+            .count();
+        return Ok(Done::Sent(sent));
     };
-    Template::parse(&line, state.config.reply_encoding)
+    let served = state.registry.find(id).ok_or(Refused::NoConnection(id))?;
+    deliver(state, &served, &template, 0)
+        .map(|()| Done::Sent(1))
+        .map_err(|error| Refused::Sending { id, error })
+}
+
+/// The answer lines of the console and the control port.
+pub(super) fn lines(outcome: &Result<Done, Refused>) -> Vec<String> {
+    match outcome {
+        Ok(Done::Connections(listed)) => {
+            let mut lines = vec![format!("ok {} connections", listed.len())];
+            lines.extend(listed.iter().map(|s| {
+                format!(
+                    "#{} {} age {:.3}s, {} messages, {} bytes",
+                    s.id,
+                    s.peer,
+                    s.age.as_secs_f64(),
+                    s.messages,
+                    s.bytes
+                )
+            }));
+            lines
+        }
+        Ok(done) => vec![format!("ok {done}")],
+        Err(refused) => vec![format!("error {refused}")],
+    }
+}
+
+/// Without the `ok`: what the web console shows.
+impl fmt::Display for Done {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Done::Commands => write!(f, "commands: {USAGE}"),
+            Done::Connections(listed) => write!(f, "{} connections", listed.len()),
+            Done::Sent(n) => write!(f, "sent {n}"),
+            Done::Closing(id) => write!(f, "closing {id}"),
+            Done::Reloaded(account) => f.write_str(account),
+        }
+    }
+}
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refused::NoConnection(id) => write!(f, "no connection {id}"),
+            Refused::BadText(error) | Refused::Reload(error) => f.write_str(error),
+            Refused::Sending { id, error } => write!(f, "sending to {id}: {error}"),
+            Refused::Relaying => f.write_str(
+                "in relay mode the upstream answers the clients: send is off (a --rule answers from tcpack)",
+            ),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -122,11 +240,18 @@ mod tests {
         assert_eq!(parse("list"), Ok(Command::List));
         assert_eq!(
             parse("send 3 hello there\n"),
-            Ok(Command::Send(3, "hello there".into()))
+            Ok(Command::Send(Some(3), Outgoing::line("hello there")))
         );
-        assert_eq!(parse("send #3 x"), Ok(Command::Send(3, "x".into())));
-        assert_eq!(parse("all hi"), Ok(Command::All("hi".into())));
+        assert_eq!(
+            parse("send #3 x"),
+            Ok(Command::Send(Some(3), Outgoing::line("x")))
+        );
+        assert_eq!(
+            parse("all hi"),
+            Ok(Command::Send(None, Outgoing::line("hi")))
+        );
         assert_eq!(parse("close 9"), Ok(Command::Close(9)));
+        assert_eq!(parse("reload"), Ok(Command::Reload));
         for (bad, says) in [
             ("send 3", "send needs ID TEXT"),
             ("send x hi", "is not a connection id"),
@@ -136,5 +261,29 @@ mod tests {
         ] {
             assert!(parse(bad).unwrap_err().contains(says), "{bad}");
         }
+    }
+
+    #[test]
+    fn outcomes_as_the_line_based_ports_say_them() {
+        assert_eq!(lines(&Ok(Done::Sent(1))), ["ok sent 1"]);
+        assert_eq!(
+            lines(&Err(Refused::NoConnection(9))),
+            ["error no connection 9"]
+        );
+        let listed = Listed {
+            id: 3,
+            peer: "127.0.0.1:4000".parse().unwrap(),
+            age: Duration::from_millis(1500),
+            messages: 2,
+            bytes: 10,
+        };
+        assert_eq!(
+            lines(&Ok(Done::Connections(vec![listed]))),
+            [
+                "ok 1 connections",
+                "#3 127.0.0.1:4000 age 1.500s, 2 messages, 10 bytes"
+            ]
+        );
+        assert_eq!(Done::Closing(3).to_string(), "closing 3");
     }
 }

@@ -53,7 +53,9 @@ pub(super) fn serve(state: &ServerState, listener: &TcpListener) {
                 match line.is_empty() {
                     true => report(state),
                     false => match control::parse(&line) {
-                        Ok(command) => control::execute(state, command).join("\n") + "\n",
+                        Ok(command) => {
+                            control::lines(&control::execute(state, command)).join("\n") + "\n"
+                        }
                         Err(e) => format!("error {e}\n"),
                     },
                 }

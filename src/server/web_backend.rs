@@ -1,18 +1,17 @@
 //! What the web console shows of the server and does for it: the same
 //! counters as the status port, the connections as `/list` sees them, and
-//! the operator's commands (`send`, `all`, `close`) plus a rules reload.
+//! the operator's commands (`send`, `all`, `close`, `reload`), carried out
+//! by `control` as the console's are.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::control::{self, Command};
+use super::control::{self, Command, Outgoing};
 use super::lifecycle::Phase;
-use super::push::deliver;
 use super::shared::ServerState;
 use crate::log::Event;
-use crate::rules::Template;
 use crate::web::{Action, Backend};
 
 /// The server as the web console sees it.
@@ -90,20 +89,19 @@ impl Backend for ServerBackend {
 
     fn act(&self, action: Action) -> Result<String, String> {
         let state = &self.state;
-        let done = match action {
+        let command = match action {
             Action::Send {
                 to,
                 text,
                 hex,
                 newline,
-            } if state.config.relay.is_none() => send(state, to, &text, hex, newline),
-            Action::Send { .. } => Err(
-                "in relay mode the upstream answers the clients: the send box is off (a --rule answers from tcpack)"
-                    .into(),
-            ),
-            Action::Close(id) => answer(control::execute(state, Command::Close(id))),
-            Action::Reload => reload(state),
+            } => Command::Send(to, Outgoing { text, hex, newline }),
+            Action::Close(id) => Command::Close(id),
+            Action::Reload => Command::Reload,
         };
+        let done = control::execute(state, command)
+            .map(|done| done.to_string())
+            .map_err(|refused| refused.to_string());
         let line = match &done {
             Ok(message) => format!("web: {message}"),
             Err(error) => format!("web: {error}"),
@@ -111,63 +109,4 @@ impl Backend for ServerBackend {
         state.log.log(None, &Event::Console { line: &line });
         done
     }
-}
-
-/// `ok …` / `error …`, as the control commands answer.
-fn answer(lines: Vec<String>) -> Result<String, String> {
-    let line = lines.into_iter().next().unwrap_or_default();
-    match line.strip_prefix("error ") {
-        Some(error) => Err(error.to_owned()),
-        None => Ok(line.trim_start_matches("ok ").to_owned()),
-    }
-}
-
-/// Text (a template) or hex (with placeholders) to one connection or all.
-fn send(
-    state: &ServerState,
-    to: Option<u64>,
-    text: &str,
-    hex: bool,
-    newline: bool,
-) -> Result<String, String> {
-    let template = match hex {
-        true => Template::parse_hex(text)?,
-        false if newline && !text.ends_with("\\n") => {
-            Template::parse(&format!("{text}\\n"), state.config.reply_encoding)?
-        }
-        false => Template::parse(text, state.config.reply_encoding)?,
-    };
-    let targets = match to {
-        Some(id) => vec![
-            state
-                .registry
-                .find(id)
-                .ok_or_else(|| format!("no connection {id}"))?,
-        ],
-        None => state
-            .registry
-            .ids()
-            .into_iter()
-            .filter_map(|id| state.registry.find(id))
-            .collect(),
-    };
-    let mut sent = 0;
-    let mut last_error = None;
-    for served in &targets {
-        match deliver(state, served, &template, 0) {
-            Ok(()) => sent += 1,
-            Err(e) => last_error = Some(format!("sending to {}: {e}", served.id)),
-        }
-    }
-    match (to, last_error) {
-        (Some(_), Some(error)) => Err(error),
-        _ => Ok(format!("sent {sent}")),
-    }
-}
-
-/// Re-reads `--rules FILE`, logged as SIGHUP's reload is.
-fn reload(state: &ServerState) -> Result<String, String> {
-    state
-        .reload_rules()
-        .unwrap_or_else(|| Err("reload needs --rules FILE, and none was given".into()))
 }
