@@ -32,6 +32,7 @@ COMPARED_WITH = {
     "tcpack-udp": "tokio-udp",
     "python-udp": "tokio-udp",
     "relay": "tokio-relay",
+    "std-relay": "tokio-relay",
 }
 
 
@@ -119,7 +120,9 @@ COMPARISONS = [
     ("tcpack with 20 rules vs plain", "rules20", "tcpack", "rr", "<= 1.15", ">= 0.90"),
     ("TLS handshakes (conn -c 16): tcpack vs tokio-rustls", "tls", "tokio-tls", "conn", "<= 1.10", ">= 0.95"),
     ("tcpack relay in front of tcpack vs tcpack direct", "relay", "tcpack", "rr", None, ">= 0.45"),
-    ("tcpack relay vs tokio copy_bidirectional relay", "relay", "tokio-relay", "rr", "<= 1.30", ">= 0.80"),
+    ("tcpack relay vs tokio copy_bidirectional relay", "relay", "tokio-relay", "rr", "<= 1.25", ">= 0.85"),
+    ("tcpack relay vs std threads relay (the design's floor)", "relay", "std-relay", "rr", "<= 1.05", None),
+    ("std threads relay vs tokio relay", "std-relay", "tokio-relay", "rr", None, None),
 ]
 
 

@@ -13,7 +13,7 @@
 # Usage: scripts/bench.sh [--quick] [--udp-only] [--rounds-only] [--relay-only]
 #   --quick (or QUICK=1): shorter runs and 5 rounds, under 2 minutes with
 #   --rounds-only; --udp-only: only the UDP rows; --relay-only: only the
-#   relay's rounds (tcpack relay and a tokio relay in front of tcpack, and
+#   relay's rounds (tcpack relay, a tokio relay and a std-threads relay in front of tcpack, and
 #   tcpack direct); ROUNDS=N: rounds (default 7).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -53,6 +53,7 @@ cargo build --release --locked --quiet --example tokio_baseline
 cargo build --release --locked --quiet --example tokio_udp_baseline
 cargo build --release --locked --quiet --example std_baseline
 cargo build --release --locked --quiet --example tokio_relay_baseline
+cargo build --release --locked --quiet --example std_relay_baseline
 tcpack=target/release/tcpack
 make_workdir
 
@@ -82,9 +83,11 @@ if $TCP; then
     serve tcpack-w64 "$tcpack" server --bind 127.0.0.1:0 --framing line --quiet --workers 64
     serve std target/release/examples/std_baseline 127.0.0.1:0
     serve python python3 -u bench/tutorial_server.py 0
-    # Relays in front of the tcpack server above: tcpack's, and tokio's copy_bidirectional.
+    # Relays in front of the tcpack server above: tcpack's, tokio's
+    # copy_bidirectional, and std threads (one per direction), the design's floor.
     serve relay "$tcpack" relay --bind 127.0.0.1:0 --to "${addr[tcpack]}" --framing line --quiet
     serve tokio-relay target/release/examples/tokio_relay_baseline 127.0.0.1:0 "${addr[tcpack]}"
+    serve std-relay target/release/examples/std_relay_baseline 127.0.0.1:0 "${addr[tcpack]}"
 fi
 # Unlimited: every bench client sends from 127.0.0.1, one address for the rate limit.
 serve tcpack-udp "$tcpack" server --bind 127.0.0.1:0 --proto udp --quiet --udp-rate 0
@@ -122,9 +125,9 @@ round() {
 }
 
 if $TCP; then
-    rr_servers=(tcpack tcpack-w64 std tokio tls tokio-tls rules20 relay tokio-relay)
+    rr_servers=(tcpack tcpack-w64 std tokio tls tokio-tls rules20 relay tokio-relay std-relay)
     if $RELAY_ONLY; then
-        rr_servers=(tcpack relay tokio-relay)
+        rr_servers=(tcpack relay tokio-relay std-relay)
     fi
     for ((r = 1; r <= ROUNDS; r++)); do
         # Each round starts with another server, so none always runs first.
