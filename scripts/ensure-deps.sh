@@ -34,7 +34,19 @@ command -v chromedriver >/dev/null 2>&1 || required+=(chromium-driver)
 # A Chinese font, so the browser draws GBK text (你好) rather than boxes.
 { command -v fc-list >/dev/null 2>&1 && fc-list :lang=zh | grep -q .; } || required+=(fonts-wqy-zenhei)
 
+# PyPI tools, pinned, in target/venv (python3 -m venv needs python3-venv).
+python_tools() {
+    local venv
+    venv="$(cd "$(dirname "$0")/.." && pwd)/target/venv"
+    if [ ! -x "$venv/bin/kubernetes-validate" ]; then
+        echo "installing kubernetes-validate into $venv with pip" >&2
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q kubernetes-validate==1.37.0
+    fi
+}
+
 if [ ${#required[@]} -eq 0 ]; then
+    python_tools
     exit 0
 fi
 
@@ -54,3 +66,4 @@ if [[ " ${required[*]} " == *" tshark "* ]] && command -v debconf-set-selections
 fi
 echo "installing ${required[*]} with apt-get" >&2
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${required[@]}" >/dev/null
+python_tools

@@ -2,7 +2,7 @@
 //! did and reports it, as a table or as JSON.
 
 use crate::util::{
-    Server, TestCommand, cpu_ticks, free_port, log_time, tcpack_cmd, unresolvable_host,
+    Server, TestCommand, cpu_ticks, free_port, log_time, tcpack_cmd, tempdir, unresolvable_host,
 };
 
 /// The JSON report of a run that must succeed.
@@ -314,4 +314,73 @@ fn start_at_waits_for_its_time_and_refuses_a_past_one() {
         log_time(&first) >= at,
         "first connection {first:?}, start at {at}"
     );
+}
+
+/// `scripts/ensure-deps.sh`'s virtual environment's kubernetes-validate.
+fn kubernetes_validate() -> String {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/target/venv/bin/kubernetes-validate"
+    );
+    assert!(
+        std::path::Path::new(path).exists(),
+        "{path} is missing: `make test` installs it (scripts/ensure-deps.sh)"
+    );
+    path.into()
+}
+
+#[test]
+fn the_k8s_manifests_validate_strictly() {
+    let validate = kubernetes_validate();
+    let dir = tempdir("k8s-manifests");
+    let cases = [
+        (
+            "bench-job.yaml",
+            "completionMode: Indexed",
+            "completionMod: Indexed",
+        ),
+        ("tcpack-server.yaml", "readinessProbe:", "readinessProbes:"),
+        (
+            "tcpack-server.yaml",
+            "terminationGracePeriodSeconds:",
+            "terminationGracePeriod:",
+        ),
+    ];
+    for (name, field, misspelled) in cases {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/k8s/").to_owned() + name;
+        let out = TestCommand::new(&validate)
+            .args(["--strict", &path])
+            .run()
+            .success();
+        assert!(
+            out.stderr.contains("passed") || out.stdout.contains("passed"),
+            "{out}"
+        );
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(field), "{field:?} in {name}");
+        let bad = dir.join(name);
+        std::fs::write(&bad, text.replace(field, misspelled)).unwrap();
+        let out = TestCommand::new(&validate)
+            .arg("--strict")
+            .arg(&bad)
+            .run()
+            .code(1);
+        let key = misspelled.split(':').next().unwrap_or(misspelled);
+        let said = out.stdout.clone() + &out.stderr;
+        assert!(said.contains(&format!("'{key}' was unexpected")), "{out}");
+    }
+    // The Job's shards and start time come as the bench takes them.
+    let job = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/k8s/bench-job.yaml"
+    ))
+    .unwrap();
+    for needle in [
+        "backoffLimit: 0",
+        "- --shards",
+        "- $(START_AT)",
+        "name: START_AT",
+    ] {
+        assert!(job.contains(needle), "{needle:?} in bench-job.yaml");
+    }
 }
