@@ -384,3 +384,27 @@ fn the_k8s_manifests_validate_strictly() {
         assert!(job.contains(needle), "{needle:?} in bench-job.yaml");
     }
 }
+
+#[test]
+fn the_dockerfile_passes_hadolint() {
+    let hadolint = concat!(env!("CARGO_MANIFEST_DIR"), "/target/venv/bin/hadolint");
+    assert!(
+        std::path::Path::new(hadolint).exists(),
+        "{hadolint} is missing: `make test` installs it (scripts/ensure-deps.sh)"
+    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/Dockerfile");
+    TestCommand::new(hadolint)
+        .args(["--failure-threshold", "info", path])
+        .run()
+        .success();
+    let text = std::fs::read_to_string(path).unwrap();
+    // Non-root, as the manifests' runAsUser, and no shell in the run-time image.
+    assert!(text.contains("USER 65532:65532"), "{text}");
+    assert!(text.contains("FROM gcr.io/distroless/"), "{text}");
+    // A misspelled instruction in a copy fails.
+    let dir = tempdir("dockerfile");
+    let bad = dir.join("Dockerfile");
+    std::fs::write(&bad, text.replace("ENTRYPOINT", "ENTRYPIONT")).unwrap();
+    let out = TestCommand::new(hadolint).arg(&bad).run().code(1);
+    assert!(out.stdout.contains("unexpected"), "{out}");
+}
