@@ -133,8 +133,6 @@ fn measure(args: &BenchConfig, addr: SocketAddr) -> Result<Report> {
             crate::exit::UsageError("--udp and --tls: TLS runs over TCP only".into()).into(),
         );
     }
-    let message = answers::message(&args.framing, args.hex.as_deref(), args.size)
-        .map_err(|e| anyhow::Error::new(crate::exit::UsageError(e)))?;
     let tls = TlsClient::new(&args.tls, &addr.ip().to_string())
         .map_err(|e| anyhow::Error::new(crate::exit::UsageError(e)))?
         .map(|mut tls| {
@@ -155,6 +153,12 @@ fn measure(args: &BenchConfig, addr: SocketAddr) -> Result<Report> {
         None => None,
     };
     let connections = shard.map_or(args.connections, |s| s.connections);
+    // Each connection's message, `{conn}` its index in the whole run.
+    let first = shard.map_or(0, |s| s.first_connection);
+    let messages: Vec<Vec<u8>> = (first..first + connections.max(1))
+        .map(|conn| answers::message(&args.framing, args.hex.as_deref(), args.size, conn as u64))
+        .collect::<Result<_, _>>()
+        .map_err(usage)?;
     // A start already past is refused before anything connects.
     if let Some(at) = args.start_at {
         not_past(at, std::time::SystemTime::now()).map_err(usage)?;
@@ -192,8 +196,8 @@ fn measure(args: &BenchConfig, addr: SocketAddr) -> Result<Report> {
     });
     let barrier = Arc::new(Barrier::new(threads + 1));
     let mut handles = Vec::with_capacity(threads);
-    for _ in 0..threads {
-        let (clock, barrier, message) = (Arc::clone(&clock), Arc::clone(&barrier), message.clone());
+    for message in messages.into_iter().take(threads) {
+        let (clock, barrier) = (Arc::clone(&clock), Arc::clone(&barrier));
         let target = Arc::clone(&target);
         let (scenario, messages, depth, timeout, udp) = (
             args.scenario,

@@ -679,7 +679,7 @@ pub(crate) struct BenchArgs {
     #[arg(long, value_name = "FRAMING", default_value = "line", long_help = CLIENT_FRAMING_HELP)]
     pub framing: Framing,
 
-    /// Each message is these hex bytes (placeholders such as {crc16_modbus} too) instead of --size bytes
+    /// Each message is these hex bytes (placeholders such as {crc16_modbus}; {conn}: the connection's index, from a shard's offset) instead of --size bytes
     #[arg(long, value_name = "HEX")]
     pub hex: Option<String>,
 

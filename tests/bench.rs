@@ -408,3 +408,24 @@ fn the_dockerfile_passes_hadolint() {
     let out = TestCommand::new(hadolint).arg(&bad).run().code(1);
     assert!(out.stdout.contains("unexpected"), "{out}");
 }
+
+#[test]
+fn the_server_tells_shards_apart_by_their_conn_index() {
+    let mut server = Server::start(&[]);
+    for i in 0..3 {
+        tcpack_cmd(&["bench", &server.addr.to_string(), "-c", "7", "-n", "1"])
+            .args(["--warmup", "0", "--shard", &format!("{i}/3")])
+            .args(["--hex", "63 6f 6e 6e 20 {conn} 0a"])
+            .run()
+            .success();
+    }
+    server.wait_for_nth("message (", 7);
+    let mut seen: Vec<u64> = server
+        .log()
+        .lines()
+        .filter_map(|l| l.split_once("): conn ")?.1.trim().parse().ok())
+        .collect();
+    seen.sort_unstable();
+    // Shards 3, 2, 2 with indices 0..3, 3..5, 5..7: every index once.
+    assert_eq!(seen, (0..7).collect::<Vec<u64>>(), "{}", server.log());
+}
