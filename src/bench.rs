@@ -19,12 +19,15 @@ mod answers;
 mod measurement;
 mod proc_stat;
 mod report;
+mod shard;
 mod udp;
 
 use answers::Answers;
 use measurement::{Clock, Measurement, nanos};
 use proc_stat::{cpu_seconds, rss_kib};
 pub(crate) use report::{Latency, Report, ServerUsage};
+use shard::Shard;
+pub(crate) use shard::{ShardSpec, parse as parse_shard, parse_time as parse_start_at};
 
 /// What `tcpack bench` measures (`--scenario`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +85,10 @@ pub(crate) struct BenchConfig {
     pub json: bool,
     pub udp: bool,
     pub tls: TlsOptions,
+    /// `--shard I/N` or `--shards N`: this run is one shard of many.
+    pub shard: Option<ShardSpec>,
+    /// Wait until then to start (`--start-at`).
+    pub start_at: Option<std::time::SystemTime>,
 }
 
 /// Runs one `tcpack bench` to its report.
@@ -126,8 +133,6 @@ fn measure(args: &BenchConfig, addr: SocketAddr) -> Result<Report> {
             crate::exit::UsageError("--udp and --tls: TLS runs over TCP only".into()).into(),
         );
     }
-    let message = answers::message(&args.framing, args.hex.as_deref(), args.size)
-        .map_err(|e| anyhow::Error::new(crate::exit::UsageError(e)))?;
     let tls = TlsClient::new(&args.tls, &addr.ip().to_string())
         .map_err(|e| anyhow::Error::new(crate::exit::UsageError(e)))?
         .map(|mut tls| {
@@ -137,6 +142,27 @@ fn measure(args: &BenchConfig, addr: SocketAddr) -> Result<Report> {
             tls.config = Arc::new(config);
             tls
         });
+    let usage = |e: String| anyhow::Error::new(crate::exit::UsageError(e));
+    let shard = match args.shard {
+        Some(spec) => {
+            let env = std::env::var_os(shard::INDEX_VAR);
+            let env = env.as_ref().map(|v| v.to_string_lossy());
+            let (index, of) = spec.resolve(env.as_deref()).map_err(usage)?;
+            Some(shard::split(index, of, args.connections).map_err(usage)?)
+        }
+        None => None,
+    };
+    let connections = shard.map_or(args.connections, |s| s.connections);
+    // Each connection's message, `{conn}` its index in the whole run.
+    let first = shard.map_or(0, |s| s.first_connection);
+    let messages: Vec<Vec<u8>> = (first..first + connections.max(1))
+        .map(|conn| answers::message(&args.framing, args.hex.as_deref(), args.size, conn as u64))
+        .collect::<Result<_, _>>()
+        .map_err(usage)?;
+    // A start already past is refused before anything connects.
+    if let Some(at) = args.start_at {
+        not_past(at, std::time::SystemTime::now()).map_err(usage)?;
+    }
     let target = Arc::new(Target {
         addr,
         tls,
@@ -148,9 +174,20 @@ fn measure(args: &BenchConfig, addr: SocketAddr) -> Result<Report> {
     };
     let threads = match args.scenario {
         Scenario::Idle => 1,
-        _ => args.connections,
+        _ => connections,
     };
-    let now = Instant::now();
+    let now = match args.start_at {
+        // Every shard's clock runs from the same wall time, so all end together too.
+        Some(at) => {
+            let ahead = at
+                .duration_since(std::time::SystemTime::now())
+                .unwrap_or(Duration::ZERO);
+            let start = Instant::now() + ahead;
+            thread::sleep(ahead);
+            start
+        }
+        None => Instant::now(),
+    };
     let clock = Arc::new(Clock {
         start: now,
         measure_from: now + args.warmup,
@@ -159,8 +196,8 @@ fn measure(args: &BenchConfig, addr: SocketAddr) -> Result<Report> {
     });
     let barrier = Arc::new(Barrier::new(threads + 1));
     let mut handles = Vec::with_capacity(threads);
-    for _ in 0..threads {
-        let (clock, barrier, message) = (Arc::clone(&clock), Arc::clone(&barrier), message.clone());
+    for message in messages.into_iter().take(threads) {
+        let (clock, barrier) = (Arc::clone(&clock), Arc::clone(&barrier));
         let target = Arc::clone(&target);
         let (scenario, messages, depth, timeout, udp) = (
             args.scenario,
@@ -274,8 +311,9 @@ fn measure(args: &BenchConfig, addr: SocketAddr) -> Result<Report> {
         target: addr,
         connections: match args.scenario {
             Scenario::Idle => args.idle,
-            _ => args.connections,
+            _ => connections,
         },
+        shard,
         size: args.size,
         seconds,
         ops: merged.ops,
@@ -297,6 +335,21 @@ fn measure(args: &BenchConfig, addr: SocketAddr) -> Result<Report> {
             .map(|d| d.as_secs_f64() * 1000.0),
         server,
     })
+}
+
+/// `--start-at` may be up to a second late (clocks, a slow pod start); more is a skewed run.
+fn not_past(at: std::time::SystemTime, now: std::time::SystemTime) -> Result<(), String> {
+    match now.duration_since(at) {
+        Ok(late) if late > Duration::from_secs(1) => {
+            let at = chrono::DateTime::<chrono::Utc>::from(at);
+            Err(format!(
+                "--start-at {} is {:.1} s past: give a time ahead, e.g. --start-at $(( $(date +%s) + 30 ))",
+                at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                late.as_secs_f64()
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Where the client threads connect, and how.

@@ -679,7 +679,7 @@ pub(crate) struct BenchArgs {
     #[arg(long, value_name = "FRAMING", default_value = "line", long_help = CLIENT_FRAMING_HELP)]
     pub framing: Framing,
 
-    /// Each message is these hex bytes (placeholders such as {crc16_modbus} too) instead of --size bytes
+    /// Each message is these hex bytes (placeholders such as {crc16_modbus}; {conn}: the connection's index, from a shard's offset) instead of --size bytes
     #[arg(long, value_name = "HEX")]
     pub hex: Option<String>,
 
@@ -690,6 +690,18 @@ pub(crate) struct BenchArgs {
     /// rr over UDP: each connection is a UDP socket sending a datagram and waiting for its answer
     #[arg(long)]
     pub udp: bool,
+
+    /// Run shard I (0-based) of N: this shard's share of -c, its connections numbered from its offset
+    #[arg(long, value_name = "I/N", value_parser = crate::bench::parse_shard, conflicts_with = "shards")]
+    pub shard: Option<(usize, usize)>,
+
+    /// N shards, this one's index from JOB_COMPLETION_INDEX (as a Kubernetes Indexed Job sets it)
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
+    pub shards: Option<usize>,
+
+    /// Wait until TIME (RFC 3339 or unix seconds), then start; with --duration all shards end together
+    #[arg(long, value_name = "TIME", value_parser = crate::bench::parse_start_at)]
+    pub start_at: Option<std::time::SystemTime>,
     #[command(flatten)]
     pub tls: ClientTlsArgs,
 }

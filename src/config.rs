@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::answer::Reply;
-use crate::bench::BenchConfig;
+use crate::bench::{BenchConfig, ShardSpec};
 use crate::capture::CaptureOptions;
 use crate::cli::{
     BenchArgs, CaptureArgs, ClientArgs, ClientTlsArgs, RelayArgs, ReplayArgs, ServerArgs,
@@ -361,6 +361,12 @@ impl From<BenchArgs> for BenchConfig {
             json: args.json,
             udp: args.udp,
             tls: args.tls.into(),
+            shard: match (args.shard, args.shards) {
+                (Some((index, of)), _) => Some(ShardSpec::Fixed { index, of }),
+                (None, Some(of)) => Some(ShardSpec::FromEnv { of }),
+                (None, None) => None,
+            },
+            start_at: args.start_at,
         }
     }
 }

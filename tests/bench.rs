@@ -1,7 +1,9 @@
 //! `tcpack bench` against the real server: each scenario runs, counts what it
 //! did and reports it, as a table or as JSON.
 
-use crate::util::{Server, cpu_ticks, free_port, tcpack_cmd, unresolvable_host};
+use crate::util::{
+    Server, TestCommand, cpu_ticks, free_port, log_time, tcpack_cmd, tempdir, unresolvable_host,
+};
 
 /// The JSON report of a run that must succeed.
 fn bench(server: &Server, args: &[&str]) -> serde_json::Value {
@@ -160,4 +162,270 @@ fn server_pid_reports_the_cpu_and_memory_the_server_used() {
         reported.abs_diff(rss) * 10 <= rss,
         "bench says RSS {reported} KiB, /proc says {rss} KiB"
     );
+}
+
+/// Runs the shards of one `-c total` bench in turn (`spec(i)` says which
+/// shard), and checks their reports split the connections and their indices exactly.
+fn run_shards(
+    server: &Server,
+    total: usize,
+    of: usize,
+    shard: impl Fn(usize) -> TestCommand,
+) -> Vec<usize> {
+    let mut next = 0;
+    let mut counts = Vec::new();
+    for i in 0..of {
+        let out = shard(i)
+            .args([
+                "-c",
+                &total.to_string(),
+                "-n",
+                "3",
+                "--json",
+                "--warmup",
+                "0",
+            ])
+            .arg(server.addr.to_string())
+            .run()
+            .success();
+        let report: serde_json::Value =
+            serde_json::from_str(&out.stdout).unwrap_or_else(|e| out.fail(&e.to_string()));
+        let s = &report["shard"];
+        assert_eq!(
+            (s["index"].as_u64(), s["of"].as_u64()),
+            (Some(i as u64), Some(of as u64)),
+            "{report}"
+        );
+        assert_eq!(s["first_connection"], next, "{report}");
+        assert_eq!(s["total_connections"], total, "{report}");
+        let connections = report["connections"].as_u64().unwrap() as usize;
+        assert_eq!(s["connections"], connections, "{report}");
+        assert_eq!(report["ops"], 3 * connections as u64, "{report}");
+        next += connections;
+        counts.push(connections);
+    }
+    assert_eq!(next, total, "{counts:?}");
+    counts
+}
+
+#[test]
+fn shards_split_the_connections_exactly() {
+    let mut server = Server::start(&[]);
+    let cases: &[(usize, usize, &[usize])] = &[
+        (10, 1, &[10]),
+        (10, 3, &[4, 3, 3]),
+        (9, 7, &[2, 2, 1, 1, 1, 1, 1]),
+    ];
+    let mut expected = 0;
+    for &(total, of, shares) in cases {
+        let counts = run_shards(&server, total, of, |i| {
+            tcpack_cmd(&["bench", "--shard", &format!("{i}/{of}")])
+        });
+        assert_eq!(counts, shares);
+        expected += total;
+    }
+    // A Kubernetes Indexed Job: the index from JOB_COMPLETION_INDEX.
+    let counts = run_shards(&server, 10, 3, |i| {
+        tcpack_cmd(&["bench", "--shards", "3"]).env("JOB_COMPLETION_INDEX", i.to_string())
+    });
+    assert_eq!(counts, [4, 3, 3]);
+    expected += 10;
+    // The server saw each shard's connections, no more.
+    server.wait_for_nth("closed", expected);
+    assert_eq!(server.count("accepted"), expected, "{}", server.log());
+}
+
+#[test]
+fn bad_shards_are_usage_errors() {
+    let server = Server::start(&["--quiet"]);
+    let addr = server.addr.to_string();
+    let cases: &[(&[&str], Option<&str>, &str)] = &[
+        (&["--shard", "3/3"], None, "I must be below N"),
+        (&["--shard", "0/0"], None, "N must be at least 1"),
+        (&["--shard", "one/3"], None, "is not I/N"),
+        (
+            &["--shard", "0/3", "--shards", "3"],
+            None,
+            "cannot be used with",
+        ),
+        (&["--shards", "0"], None, "must be at least 1"),
+        (
+            &["--shards", "3"],
+            None,
+            "JOB_COMPLETION_INDEX, which is not set",
+        ),
+        (
+            &["--shards", "3"],
+            Some("x"),
+            "JOB_COMPLETION_INDEX=\"x\" is not a whole number",
+        ),
+        (&["--shards", "3"], Some("3"), "is no shard of --shards 3"),
+        (
+            &["--shard", "2/3", "-c", "2"],
+            None,
+            "leaves shard 2 with no connection",
+        ),
+    ];
+    for (args, index, needle) in cases {
+        let mut cmd = tcpack_cmd(&["bench", &addr, "-n", "1", "--warmup", "0"]).args(*args);
+        if let Some(index) = index {
+            cmd = cmd.env("JOB_COMPLETION_INDEX", index);
+        }
+        let out = cmd.run().code(2);
+        assert!(out.stderr.contains(needle), "{args:?}: {needle:?} in {out}");
+    }
+}
+
+#[test]
+fn start_at_waits_for_its_time_and_refuses_a_past_one() {
+    let mut server = Server::start(&[]);
+    let addr = server.addr.to_string();
+    let past = (chrono::Utc::now() - chrono::Duration::seconds(5)).to_rfc3339();
+    let out = tcpack_cmd(&["bench", &addr, "-n", "1", "--start-at", &past])
+        .run()
+        .code(2);
+    assert!(out.stderr.contains("s past: give a time ahead"), "{out}");
+    assert_eq!(server.count("accepted"), 0, "{}", server.log());
+    let at = chrono::Local::now() + chrono::Duration::seconds(2);
+    let unix = format!("{:.3}", at.timestamp_millis() as f64 / 1000.0);
+    let out = tcpack_cmd(&[
+        "bench",
+        &addr,
+        "-c",
+        "2",
+        "-n",
+        "1",
+        "--warmup",
+        "0",
+        "--start-at",
+        &unix,
+    ])
+    .run()
+    .success();
+    assert!(out.stdout.contains("2 messages"), "{out}");
+    let first = server.wait_for("accepted");
+    // The log's stamp is cut to milliseconds; so is `at`.
+    let at = at.naive_local();
+    let at = at
+        - chrono::Duration::nanoseconds(i64::from(
+            at.and_utc().timestamp_subsec_nanos() % 1_000_000,
+        ));
+    assert!(
+        log_time(&first) >= at,
+        "first connection {first:?}, start at {at}"
+    );
+}
+
+/// `scripts/ensure-deps.sh`'s virtual environment's kubernetes-validate.
+fn kubernetes_validate() -> String {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/target/venv/bin/kubernetes-validate"
+    );
+    assert!(
+        std::path::Path::new(path).exists(),
+        "{path} is missing: `make test` installs it (scripts/ensure-deps.sh)"
+    );
+    path.into()
+}
+
+#[test]
+fn the_k8s_manifests_validate_strictly() {
+    let validate = kubernetes_validate();
+    let dir = tempdir("k8s-manifests");
+    let cases = [
+        (
+            "bench-job.yaml",
+            "completionMode: Indexed",
+            "completionMod: Indexed",
+        ),
+        ("tcpack-server.yaml", "readinessProbe:", "readinessProbes:"),
+        (
+            "tcpack-server.yaml",
+            "terminationGracePeriodSeconds:",
+            "terminationGracePeriod:",
+        ),
+    ];
+    for (name, field, misspelled) in cases {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/k8s/").to_owned() + name;
+        let out = TestCommand::new(&validate)
+            .args(["--strict", &path])
+            .run()
+            .success();
+        assert!(
+            out.stderr.contains("passed") || out.stdout.contains("passed"),
+            "{out}"
+        );
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(field), "{field:?} in {name}");
+        let bad = dir.join(name);
+        std::fs::write(&bad, text.replace(field, misspelled)).unwrap();
+        let out = TestCommand::new(&validate)
+            .arg("--strict")
+            .arg(&bad)
+            .run()
+            .code(1);
+        let key = misspelled.split(':').next().unwrap_or(misspelled);
+        let said = out.stdout.clone() + &out.stderr;
+        assert!(said.contains(&format!("'{key}' was unexpected")), "{out}");
+    }
+    // The Job's shards and start time come as the bench takes them.
+    let job = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/k8s/bench-job.yaml"
+    ))
+    .unwrap();
+    for needle in [
+        "backoffLimit: 0",
+        "- --shards",
+        "- $(START_AT)",
+        "name: START_AT",
+    ] {
+        assert!(job.contains(needle), "{needle:?} in bench-job.yaml");
+    }
+}
+
+#[test]
+fn the_dockerfile_passes_hadolint() {
+    let hadolint = concat!(env!("CARGO_MANIFEST_DIR"), "/target/venv/bin/hadolint");
+    assert!(
+        std::path::Path::new(hadolint).exists(),
+        "{hadolint} is missing: `make test` installs it (scripts/ensure-deps.sh)"
+    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/Dockerfile");
+    TestCommand::new(hadolint)
+        .args(["--failure-threshold", "info", path])
+        .run()
+        .success();
+    let text = std::fs::read_to_string(path).unwrap();
+    // Non-root, as the manifests' runAsUser, and no shell in the run-time image.
+    assert!(text.contains("USER 65532:65532"), "{text}");
+    assert!(text.contains("FROM gcr.io/distroless/"), "{text}");
+    // A misspelled instruction in a copy fails.
+    let dir = tempdir("dockerfile");
+    let bad = dir.join("Dockerfile");
+    std::fs::write(&bad, text.replace("ENTRYPOINT", "ENTRYPIONT")).unwrap();
+    let out = TestCommand::new(hadolint).arg(&bad).run().code(1);
+    assert!(out.stdout.contains("unexpected"), "{out}");
+}
+
+#[test]
+fn the_server_tells_shards_apart_by_their_conn_index() {
+    let mut server = Server::start(&[]);
+    for i in 0..3 {
+        tcpack_cmd(&["bench", &server.addr.to_string(), "-c", "7", "-n", "1"])
+            .args(["--warmup", "0", "--shard", &format!("{i}/3")])
+            .args(["--hex", "63 6f 6e 6e 20 {conn} 0a"])
+            .run()
+            .success();
+    }
+    server.wait_for_nth("message (", 7);
+    let mut seen: Vec<u64> = server
+        .log()
+        .lines()
+        .filter_map(|l| l.split_once("): conn ")?.1.trim().parse().ok())
+        .collect();
+    seen.sort_unstable();
+    // Shards 3, 2, 2 with indices 0..3, 3..5, 5..7: every index once.
+    assert_eq!(seen, (0..7).collect::<Vec<u64>>(), "{}", server.log());
 }

@@ -10,18 +10,20 @@ use crate::rules::{Context, Template};
 
 /// One message as the bench sends it: `--hex` bytes (placeholders
 /// rendered) or `size` bytes, ended as the framing ends messages and, under
-/// `len:`, with its length field.
+/// `len:`, with its length field. `{conn}` in `--hex` is `conn`, the
+/// connection's index in the whole run (a shard's start at its offset).
 pub(super) fn message(
     framing: &Framing,
     hex: Option<&str>,
     size: usize,
+    conn: u64,
 ) -> Result<Vec<u8>, String> {
     let mut message = match hex {
         Some(hex) => {
             let template = Template::parse_hex(hex).map_err(|e| format!("--hex: {e}"))?;
             let mut bytes = Vec::new();
             let nowhere = SocketAddr::from(([0, 0, 0, 0], 0));
-            template.render(&Context::unprompted(0, 0, nowhere), &mut bytes);
+            template.render(&Context::unprompted(conn, 0, nowhere), &mut bytes);
             bytes
         }
         None => {
@@ -118,28 +120,34 @@ mod tests {
 
     #[test]
     fn messages_of_the_asked_size_framed() {
-        assert_eq!(message(&Framing::Line, None, 1).unwrap(), b"\n");
-        assert_eq!(message(&Framing::Line, None, 4).unwrap(), b"xxx\n");
+        assert_eq!(message(&Framing::Line, None, 1, 0).unwrap(), b"\n");
+        assert_eq!(message(&Framing::Line, None, 4, 0).unwrap(), b"xxx\n");
         assert_eq!(
-            message(&framing("len:u16be"), None, 3).unwrap(),
+            message(&framing("len:u16be"), None, 3, 0).unwrap(),
             b"\x00\x03xxx"
         );
         assert_eq!(
-            message(&framing("delim:\\r\\n"), None, 4).unwrap(),
+            message(&framing("delim:\\r\\n"), None, 4, 0).unwrap(),
             b"xx\r\n"
         );
-        assert_eq!(message(&framing("fixed:2"), None, 16).unwrap(), b"xx");
+        assert_eq!(message(&framing("fixed:2"), None, 16, 0).unwrap(), b"xx");
         assert_eq!(
             message(
                 &framing("len:u16be"),
                 Some("01 03 00 00 00 0A {crc16_modbus}"),
-                16
+                16,
+                0
             )
             .unwrap(),
             b"\x00\x08\x01\x03\x00\x00\x00\x0a\xc5\xcd"
         );
+        // `{conn}` is the connection's index in the run, as text.
+        assert_eq!(
+            message(&Framing::Line, Some("63 {conn}"), 16, 42).unwrap(),
+            b"c42"
+        );
         assert!(
-            message(&Framing::Line, Some("zz"), 16)
+            message(&Framing::Line, Some("zz"), 16, 0)
                 .unwrap_err()
                 .contains("--hex")
         );

@@ -30,6 +30,8 @@ pub(crate) struct Report {
     /// rr: the slowest connection's time from start to its first ack; none if no ack came.
     pub first_ack_max_ms: Option<f64>,
     pub server: Option<ServerUsage>,
+    /// `--shard`/`--shards`: which shard this was, and its connections.
+    pub shard: Option<super::Shard>,
 }
 
 /// Round-trip latency percentiles, in milliseconds.
@@ -77,6 +79,17 @@ impl Report {
             "measured      {:.2} s, {} {unit}, {:.0} {unit}/s",
             r.seconds, r.ops, r.ops_per_sec
         );
+        if let Some(s) = &r.shard {
+            let _ = writeln!(
+                out,
+                "shard         {}/{}: connections {}..{} of {}",
+                s.index,
+                s.of,
+                s.first_connection,
+                s.first_connection + s.connections,
+                s.total_connections
+            );
+        }
         let l = &r.latency_us;
         let _ = writeln!(
             out,
