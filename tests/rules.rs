@@ -470,6 +470,17 @@ fn status_port(server: &mut Server) -> String {
     line.rsplit("status on ").next().unwrap().to_owned()
 }
 
+/// One command line to the status port at `status`, as `nc -N` sends it; its answer.
+fn control(status: &str, input: &str) -> String {
+    let (host, port) = status.rsplit_once(':').unwrap();
+    TestCommand::new("nc")
+        .args(["-N", "-w", "10", host, port])
+        .stdin(input)
+        .run()
+        .success()
+        .stdout
+}
+
 #[test]
 fn control_on_the_status_port_takes_commands_from_nc() {
     let rules = rules_file(
@@ -486,17 +497,9 @@ fn control_on_the_status_port_takes_commands_from_nc() {
         "--control",
     ]);
     let status = status_port(&mut server);
-    let (host, port) = status.rsplit_once(':').unwrap();
     let mut client = Client::new(&server);
     assert_eq!(client.ask("PING\n"), "PONG\n");
-    let nc = |input: &str| {
-        TestCommand::new("nc")
-            .args(["-N", "-w", "10", host, port])
-            .stdin(input)
-            .run()
-            .success()
-            .stdout
-    };
+    let nc = |input: &str| control(&status, input);
     assert_eq!(nc("send 1 hello from a script\n"), "ok sent 1\n");
     assert_eq!(client.line(), "hello from a script\n");
     assert_eq!(nc("send 7 x\n"), "error no connection 7\n");
@@ -529,14 +532,7 @@ fn control_send_in_relay_mode_says_the_upstream_answers() {
     let to = upstream.addr.to_string();
     let mut relay =
         Server::start_relay(&["--to", &to, "--status-bind", "127.0.0.1:0", "--control"]);
-    let status = status_port(&mut relay);
-    let (host, port) = status.rsplit_once(':').unwrap();
-    let answer = TestCommand::new("nc")
-        .args(["-N", "-w", "10", host, port])
-        .stdin("all hi\n")
-        .run()
-        .success()
-        .stdout;
+    let answer = control(&status_port(&mut relay), "all hi\n");
     assert!(
         answer.starts_with("error in relay mode the upstream answers"),
         "{answer}"

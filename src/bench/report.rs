@@ -31,7 +31,7 @@ pub(crate) struct Report {
     pub first_ack_max_ms: Option<f64>,
     pub server: Option<ServerUsage>,
     /// `--shard`/`--shards`: which shard this was, and its connections.
-    pub shard: Option<super::Shard>,
+    pub shard: Option<super::shard::Shard>,
 }
 
 /// Round-trip latency percentiles, in milliseconds.
