@@ -26,7 +26,6 @@ use answers::Answers;
 use measurement::{Clock, Measurement, nanos};
 use proc_stat::{cpu_seconds, rss_kib};
 pub(crate) use report::{Latency, Report, ServerUsage};
-use shard::Shard;
 pub(crate) use shard::{ShardSpec, parse as parse_shard, parse_time as parse_start_at};
 
 /// What `tcpack bench` measures (`--scenario`).
