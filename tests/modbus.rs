@@ -74,7 +74,7 @@ fn mbpoll_writes_registers_and_coils_then_reads_them_back() {
     let out = mbpoll(&server, &["-r", "3", "-c", "2", "-1"], &[])
         .run()
         .success();
-    assert_eq!(polled(&out.stdout), ["[1]: \t5", "[2]: \t1000"], "{out}");
+    assert_eq!(polled(&out.stdout), ["[3]: \t5", "[4]: \t1000"], "{out}");
 }
 
 #[test]
@@ -93,7 +93,7 @@ fn mbpoll_hears_the_exceptions_the_table_gives() {
     let out = mbpoll(&server, &["-r", "3", "-c", "1", "-1"], &[])
         .run()
         .success();
-    assert_eq!(polled(&out.stdout), ["[1]: \t0"], "{out}");
+    assert_eq!(polled(&out.stdout), ["[3]: \t0"], "{out}");
 }
 
 /// What tests/fixtures/pymodbus_session.py prints against a fresh
