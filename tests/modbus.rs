@@ -217,15 +217,15 @@ fn rtu_requests_in_one_read_are_each_answered_and_a_bad_crc_is_not() {
         &both,
         b"\x01\x06\x00\x01\x00\x07\x99\xc8\x01\x03\x02\x00\x07\xf9\x86",
     );
-    // A frame whose CRC is wrong gets nothing; the next good one its answer.
+    // A frame whose CRC is wrong gets nothing; the next good one (address 2) its answer.
     device
         .write_all(b"\x01\x03\x00\x00\x00\x01\x84\x0b")
         .unwrap();
     server.wait_for("message (8 bytes): \\x01\\x03\\x00\\x00\\x00\\x01\\x84\\x0b");
     exchange(
         &mut device,
-        b"\x01\x03\x00\x00\x00\x01\x84\x0a",
-        b"\x01\x03\x02\x00\x01\x79\x84",
+        b"\x01\x03\x00\x02\x00\x01\x25\xca",
+        b"\x01\x03\x02\x00\x03\xf8\x45",
     );
 }
 
