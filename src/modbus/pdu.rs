@@ -6,6 +6,8 @@
 //! `unit.rs`, which knows the table).
 
 /// A Modbus exception code, as sent after the function code | 0x80.
+// The spec's own names, which all start with "illegal".
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Exception {
     /// 01: the function code is not one the table answers.
@@ -108,7 +110,7 @@ pub(crate) fn decode(pdu: &[u8]) -> Result<Request<'_>, Exception> {
         }
     };
     match function {
-        1 | 2 | 3 | 4 => {
+        1..=4 => {
             fixed(5)?;
             let (start, count) = (word(pdu, 1), word(pdu, 3));
             if function <= 2 {
