@@ -7,7 +7,9 @@
 # rule and a fixed answer, today's way) and against the register table
 # bench/modbus-table.toml, which answers the same bytes. Prints each round,
 # the median and range of the table's msgs/s over the rules', and of its
-# CPU per message, with the load average before and after.
+# CPU per message, with the load average before and after. Each run has a
+# second of warm-up, not counted: without it, whichever server ran last was
+# faster (its threads warm), which swamped the difference.
 #
 # Usage: scripts/bench-modbus.sh [ROUNDS]   (default 5; N=messages per connection, default 3000)
 set -euo pipefail
@@ -61,7 +63,7 @@ done
 
 # rr SERVER: "msgs/s CPU-µs/msg" of one rr -c 64 run.
 rr() {
-    "${on_client[@]}" "$tcpack" bench "${addr[$1]}" -c 64 -n "$N" -d 120 --warmup 0 --json \
+    "${on_client[@]}" "$tcpack" bench "${addr[$1]}" -c 64 -n "$N" -d 120 --warmup 1 --json \
         --framing len:u16be@4 --hex "00 01 00 00 01 03 00 00 00 0A" --server-pid "${pid[$1]}" 2>/dev/null \
         | python3 -c 'import json, sys; r = json.load(sys.stdin); assert r["errors"] == 0, r; print(r["ops_per_sec"], r["server"]["cpu_us_per_op"])'
 }
