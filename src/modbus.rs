@@ -156,6 +156,7 @@ fn respond(unit: &Unit, pdu: &[u8], out: &mut Vec<u8>) {
 mod tests {
     use super::*;
     use crate::hex;
+    use proptest::prelude::*;
 
     const TABLE: &str = r#"
 [[modbus.holding_registers]]
@@ -216,6 +217,53 @@ count = 8
         // Not Modbus (protocol id 1), or no function code: silence.
         assert_eq!(ask(&table, "00 01 00 01 01 03 00 00 00 01"), "");
         assert_eq!(ask(&table, "00 01 00 00 01"), "");
+    }
+
+    /// A message from the network: mostly well-formed headers and function
+    /// codes the table knows, with any bytes after them.
+    fn any_message() -> impl Strategy<Value = Vec<u8>> {
+        let function = prop_oneof![
+            prop::sample::select(vec![1u8, 2, 3, 4, 5, 6, 15, 16, 23]),
+            any::<u8>()
+        ];
+        (
+            prop::sample::select(vec![0u8, 1, 5, 0xff]),
+            function,
+            prop::collection::vec(any::<u8>(), 0..24),
+        )
+            .prop_map(|(unit, function, rest)| {
+                let mut message = vec![0, 1, 0, 0, unit, function];
+                message.extend(rest);
+                message
+            })
+    }
+
+    proptest! {
+        /// Whatever arrives, the table never panics; a Modbus TCP answer
+        /// keeps the request's header and function code (or its exception),
+        /// and every RTU answer carries a good CRC.
+        #[test]
+        fn any_bytes_get_a_well_formed_answer_or_none(message in any_message(), cut in 0usize..6) {
+            let tcp = table(Wire::Tcp);
+            let mut out = Vec::new();
+            tcp.answer(&message, &mut out);
+            if !out.is_empty() {
+                prop_assert_eq!(&out[..5], &message[..5]);
+                prop_assert!(out[5] == message[5] || out[5] == message[5] | 0x80, "{:02x?} -> {:02x?}", message, out);
+                prop_assert!(out.len() >= 7);
+            }
+            let rtu = table(Wire::Rtu);
+            // As RTU: the unit id onwards, with a CRC (or, cut short, without a whole one).
+            let mut frame = message[4..].to_vec();
+            frame.extend_from_slice(&CRC.checksum(&frame).to_le_bytes());
+            frame.truncate(frame.len().saturating_sub(cut));
+            out.clear();
+            rtu.answer(&frame, &mut out);
+            if !out.is_empty() {
+                prop_assert_eq!(CRC.checksum(&out[..out.len() - 2]).to_le_bytes(), [out[out.len() - 2], out[out.len() - 1]]);
+                prop_assert_eq!(out[0], frame[0]);
+            }
+        }
     }
 
     #[test]
