@@ -8,8 +8,8 @@
 # bench/modbus-table.toml, which answers the same bytes. Prints each round,
 # the median and range of the table's msgs/s over the rules', and of its
 # CPU per message, with the load average before and after. Each run has a
-# second of warm-up, not counted: without it, whichever server ran last was
-# faster (its threads warm), which swamped the difference.
+# second of warm-up, not counted: without it, the server that had just run
+# was the faster one in every round, which swamped the difference.
 #
 # Usage: scripts/bench-modbus.sh [ROUNDS]   (default 5; N=messages per connection, default 3000)
 set -euo pipefail
