@@ -1,7 +1,8 @@
 //! What tcpack answers: the one place that decides, for TCP connections,
 //! TLS ones and UDP datagrams alike. A message gets the first rule that
 //! matches (with its delay and action) or the default (`--reply` /
-//! `--echo`); a greeting or a push is its template, rendered for the
+//! `--echo`), or, with a Modbus register table, the table's answer (the
+//! table takes every message no rule took); a greeting or a push is its template, rendered for the
 //! connection. Deciding and rendering are apart, so a TCP connection can
 //! send what it already owes before a rule's delay. No I/O: the caller
 //! logs, waits and writes.
@@ -11,6 +12,7 @@ use std::time::Duration;
 
 use crate::framing::{Framing, TooLongToSend};
 use crate::log::RuleTag;
+use crate::modbus::Table;
 use crate::rules::{Action, Choice, Context, HeldRules, Rules, Template, trim_line_end};
 use crate::stats::millis;
 
@@ -37,6 +39,8 @@ pub(crate) struct Answerer<'c> {
     in_force: Option<&'c Rules>,
     held: Option<HeldRules>,
     rng: fastrand::Rng,
+    /// Answers what no rule answered, instead of the default.
+    modbus: Option<&'c Table>,
 }
 
 impl<'c> Answerer<'c> {
@@ -59,7 +63,14 @@ impl<'c> Answerer<'c> {
             in_force,
             held,
             rng,
+            modbus: None,
         }
+    }
+
+    /// With the server's Modbus table, which then answers every message no
+    /// rule answers.
+    pub(crate) fn with_modbus(self, modbus: Option<&'c Table>) -> Self {
+        Self { modbus, ..self }
     }
 
     /// For UDP receiver `number`.
@@ -79,6 +90,7 @@ impl<'c> Answerer<'c> {
             in_force,
             held: None,
             rng,
+            modbus: None,
         }
     }
 
@@ -108,6 +120,7 @@ impl<'c> Answerer<'c> {
         Answer {
             default: self.default,
             framing: self.framing,
+            modbus: self.modbus,
             choice,
             delay,
         }
@@ -131,6 +144,7 @@ fn choose<'h>(
 pub(crate) struct Answer<'r> {
     default: &'r Reply,
     framing: &'r Framing,
+    modbus: Option<&'r Table>,
     /// The rule that answers, or `None` for the default.
     choice: Option<Choice<'r>>,
     /// How long to wait before answering.
@@ -174,10 +188,17 @@ impl Answer<'_> {
             peer: sender.peer,
         };
         match &self.choice {
-            None => match self.default {
-                Reply::Fixed(ack) => out.extend_from_slice(ack),
-                Reply::Echo => out.extend_from_slice(message),
-                Reply::Template(template) => template.render(&context(), out),
+            None => match (self.modbus, self.default) {
+                (Some(table), _) => {
+                    table.answer(message, out);
+                    if out.len() == start {
+                        // Not a request the table answers: silence, not an empty frame.
+                        return Ok(());
+                    }
+                }
+                (None, Reply::Fixed(ack)) => out.extend_from_slice(ack),
+                (None, Reply::Echo) => out.extend_from_slice(message),
+                (None, Reply::Template(template)) => template.render(&context(), out),
             },
             Some(choice) => match choice.rule.action {
                 Action::Reply | Action::Close => choice.rule.reply.render(&context(), out),

@@ -455,6 +455,10 @@ pub(crate) struct ServerArgs {
     #[arg(long = "rules", value_name = "FILE", help_heading = "Scripted answers")]
     pub rules_file: Option<std::path::PathBuf>,
 
+    /// Modbus register table (a TOML file with a [modbus] table; docs/modbus.md): answers what no rule answers
+    #[arg(long, value_name = "FILE", help_heading = "Scripted answers")]
+    pub modbus: Option<std::path::PathBuf>,
+
     /// Seed for the rules' random choices (probability, delay ranges), so a run can be repeated
     #[arg(long, value_name = "N", help_heading = "Scripted answers")]
     pub seed: Option<u64>,

@@ -5,6 +5,7 @@
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -24,6 +25,7 @@ use crate::exit::UsageError;
 use crate::fault::Fault;
 use crate::framing::Framing;
 use crate::log::LogFormat;
+use crate::modbus::Table;
 use crate::protocol::{DEFAULT_ACK, Proto};
 use crate::replay::{ReplayConfig, Side as ReplaySide};
 use crate::rules::{Rules, Template};
@@ -108,6 +110,10 @@ pub(crate) struct ServerConfig {
     pub status_bind: Option<SocketAddr>,
     /// `--rule`s and `--rules FILE`; `None` when neither was given.
     pub rules: Option<Rules>,
+    /// The Modbus register table (`--modbus FILE` or the rules file's
+    /// `[modbus]`), one for the whole server: every connection reads and
+    /// writes the same values.
+    pub modbus: Option<Arc<Table>>,
     /// Seeds each connection's random choices from this and its id.
     pub seed: Option<u64>,
     pub greeting: Option<Template>,
@@ -151,6 +157,19 @@ impl ServerConfig {
         let template = |flag: &str, text: &str| {
             Template::parse(text, encoding).map_err(|e| usage(format!("{flag} {text:?}: {e}")))
         };
+        let modbus = Table::load(
+            args.modbus.as_deref(),
+            args.rules_file.as_deref(),
+            &args.framing,
+        )
+        .map_err(usage)?
+        .map(Arc::new);
+        if modbus.is_some() && args.proto == Proto::Udp {
+            return Err(UsageError(
+                "the Modbus table answers TCP (and TLS) connections: use --proto tcp or --proto both".into(),
+            )
+            .into());
+        }
         if !args.proto.udp() && (args.udp_workers.is_some() || args.udp_rate.is_some()) {
             return Err(UsageError(
                 "--udp-workers and --udp-rate apply to UDP: add --proto udp or --proto both".into(),
@@ -193,6 +212,7 @@ impl ServerConfig {
             reuse_port: args.reuse_port,
             status_bind: args.status_bind,
             rules,
+            modbus,
             seed: args.seed,
             greeting: args
                 .greeting
@@ -229,6 +249,7 @@ impl ServerConfig {
             ("--greeting", server.greeting.is_some()),
             ("--push", server.push.is_some()),
             ("--proto", server.proto != Proto::Tcp),
+            ("--modbus", server.modbus.is_some()),
         ];
         if let Some((flag, _)) = unused.iter().find(|(_, given)| *given) {
             return Err(usage(format!(
@@ -252,6 +273,11 @@ impl ServerConfig {
         };
         let tls = TlsClient::new(&options, host).map_err(|e| usage(format!("--to-tls: {e}")))?;
         let mut config = Self::from_args(server)?;
+        if config.modbus.is_some() {
+            return Err(usage(
+                "the rules file has a [modbus] table, which is not for tcpack relay: the upstream answers; move the table out, or serve it with tcpack server".into(),
+            ));
+        }
         config.relay = Some(RelayConfig {
             to: args.to.clone(),
             connect_timeout: args.connect_timeout,

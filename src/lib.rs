@@ -22,6 +22,7 @@ mod fault;
 pub mod framing;
 mod hex;
 mod log;
+mod modbus;
 pub mod protocol;
 mod replay;
 mod rules;

@@ -13,6 +13,7 @@ mod cluster;
 mod faults;
 mod framing;
 mod metrics;
+mod modbus;
 mod panics;
 mod relay;
 mod rules;

@@ -55,6 +55,9 @@ pub(super) fn one_liner(text: &str, encoding: TextEncoding) -> Result<Rule, Stri
 struct File {
     #[serde(default)]
     rule: Vec<Spanned<RawRule>>,
+    /// The register table: `modbus/` reads it, once at start.
+    #[allow(dead_code)]
+    modbus: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Deserialize)]

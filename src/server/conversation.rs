@@ -73,7 +73,8 @@ impl<'a> Conversation<'a> {
                 config.seed,
                 tag.id,
                 rules,
-            ),
+            )
+            .with_modbus(config.modbus.as_deref()),
             decoder: TextDecoder::new(config.decode).binary_frames(config.framing.is_binary()),
             messages: 0,
             hangup: None,
