@@ -30,6 +30,8 @@ mod stats;
 mod sync;
 mod sys;
 mod tap;
+#[cfg(debug_assertions)]
+mod test_hooks;
 mod tls;
 mod web;
 

@@ -27,18 +27,6 @@ const RESERVED: usize = 1024;
 /// Bytes of messages the queue holds at most, so big messages cannot make it huge.
 const QUEUE_BYTES: usize = 64 << 20;
 
-/// `QUEUE_BYTES`; debug builds take a smaller bound from
-/// `TCPACK_TEST_CAPTURE_QUEUE_BYTES`, so a test fills the queue in a moment.
-fn queue_bytes() -> usize {
-    #[cfg(debug_assertions)]
-    if let Some(bytes) = std::env::var("TCPACK_TEST_CAPTURE_QUEUE_BYTES")
-        .ok()
-        .and_then(|b| b.parse().ok())
-    {
-        return bytes;
-    }
-    QUEUE_BYTES
-}
 /// How long the writer may go on writing out what is queued after
 /// `Stopped`; then it flushes what it has, whole lines, and ends.
 const FINISH_WITHIN: Duration = Duration::from_secs(3);
@@ -209,7 +197,7 @@ impl Recorder {
     pub(super) fn start(
         name: String,
         format: impl Format,
-        max: Option<u64>,
+        options: &super::CaptureOptions,
         written: u64,
         say: Say,
     ) -> io::Result<Self> {
@@ -228,7 +216,7 @@ impl Recorder {
             done: Arc::clone(&done),
             drops: Arc::clone(&drops),
             ending: Arc::clone(&ending),
-            max,
+            max: options.max,
             written,
             said_drops: 0,
             say: Arc::clone(&say),
@@ -244,7 +232,7 @@ impl Recorder {
             queue,
             queued_bytes,
             queued_events,
-            max_queued: queue_bytes(),
+            max_queued: options.queue_bytes.unwrap_or(QUEUE_BYTES),
             done,
             ending,
             drops,
