@@ -65,16 +65,30 @@ pub(crate) fn watchers(
             jsonl::Jsonl::start(create(path, "--capture")?, mode, framing, started)
                 .with_context(|| format!("--capture {}: cannot write it", path.display()))?;
         let name = path.display().to_string();
-        let recorder = queue::Recorder::start(name, format, options, written, Arc::clone(say))
-            .context("starting the capture thread")?;
+        let recorder = queue::Recorder::start(
+            name,
+            format,
+            options.max,
+            options.queue_bytes,
+            written,
+            Arc::clone(say),
+        )
+        .context("starting the capture thread")?;
         watchers.push(Arc::new(recorder));
     }
     if let Some(path) = &options.pcap {
         let (format, written) = pcap::Pcap::start(create(path, "--capture-pcap")?, framing)
             .with_context(|| format!("--capture-pcap {}: cannot write it", path.display()))?;
         let name = path.display().to_string();
-        let recorder = queue::Recorder::start(name, format, options, written, Arc::clone(say))
-            .context("starting the capture thread")?;
+        let recorder = queue::Recorder::start(
+            name,
+            format,
+            options.max,
+            options.queue_bytes,
+            written,
+            Arc::clone(say),
+        )
+        .context("starting the capture thread")?;
         watchers.push(Arc::new(recorder));
     }
     Ok(watchers)

@@ -25,6 +25,7 @@ mod relay;
 mod shared;
 mod shutdown;
 mod signals;
+mod snapshot;
 mod status_port;
 mod thread_budget;
 mod tls_session;
@@ -112,7 +113,7 @@ impl Server {
                 config.quiet,
                 Sink::stdout().context("starting the log thread")?,
             ),
-            stats: Stats::new(config.proto.udp(), config.relay.is_some()),
+            stats: Stats::default(),
             closer,
             lifecycle: Lifecycle::default(),
             tap: Tap::new(watchers),

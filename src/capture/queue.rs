@@ -197,7 +197,8 @@ impl Recorder {
     pub(super) fn start(
         name: String,
         format: impl Format,
-        options: &super::CaptureOptions,
+        max: Option<u64>,
+        max_queued: Option<usize>,
         written: u64,
         say: Say,
     ) -> io::Result<Self> {
@@ -216,7 +217,7 @@ impl Recorder {
             done: Arc::clone(&done),
             drops: Arc::clone(&drops),
             ending: Arc::clone(&ending),
-            max: options.max,
+            max,
             written,
             said_drops: 0,
             say: Arc::clone(&say),
@@ -232,7 +233,7 @@ impl Recorder {
             queue,
             queued_bytes,
             queued_events,
-            max_queued: options.queue_bytes.unwrap_or(QUEUE_BYTES),
+            max_queued: max_queued.unwrap_or(QUEUE_BYTES),
             done,
             ending,
             drops,

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use super::http::{self, Route};
 use super::lifecycle::Phase;
 use super::shared::ServerState;
-use super::{control, metrics};
+use super::{control, metrics, snapshot};
+use crate::stats::Snapshot;
 
 /// With `--control`, how long a client has to send its command; one that
 /// says nothing in that time (a health check) gets the status report.
@@ -51,7 +52,7 @@ pub(super) fn serve(state: &ServerState, listener: &TcpListener) {
             Some(line) if control => {
                 let line = String::from_utf8_lossy(&line).trim().to_owned();
                 match line.is_empty() {
-                    true => report(state),
+                    true => report(&snapshot::take(state)),
                     false => match control::parse(&line) {
                         Ok(command) => {
                             control::lines(&control::execute(state, command)).join("\n") + "\n"
@@ -60,7 +61,7 @@ pub(super) fn serve(state: &ServerState, listener: &TcpListener) {
                     },
                 }
             }
-            _ => report(state),
+            _ => report(&snapshot::take(state)),
         };
         let _ = stream.write_all(answer.as_bytes());
         state.closer.close(stream);
@@ -99,7 +100,12 @@ fn answer_http(state: &ServerState, line: &[u8]) -> String {
     const TEXT: &str = "text/plain; charset=utf-8";
     let (route, head) = http::route(line);
     match route {
-        Route::Metrics => http::response(200, metrics::CONTENT_TYPE, &metrics::render(state), head),
+        Route::Metrics => http::response(
+            200,
+            metrics::CONTENT_TYPE,
+            &metrics::render(snapshot::take(state)),
+            head,
+        ),
         Route::Health => match state.lifecycle.phase() {
             Phase::Running => http::response(200, TEXT, "ok\n", head),
             _ => http::response(503, TEXT, "draining\n", head),
@@ -110,44 +116,44 @@ fn answer_http(state: &ServerState, line: &[u8]) -> String {
 }
 
 /// `key value` lines; the first says whether to send clients here.
-fn report(state: &ServerState) -> String {
-    let status = match state.lifecycle.phase() {
-        Phase::Running => "ok",
-        _ => "draining",
-    };
-    let (active, waiting) = state.registry.counts();
-    let s = state.stats.snapshot();
+fn report(s: &Snapshot) -> String {
+    let g = &s.gauges;
     let mut report = format!(
-        "status {status}\nactive {active}\nwaiting {waiting}\nworkers {}\nconnections_closed {}\nmessages {}\nbytes {}\nerrors {}\nrejected {}\nuptime_ms {}\n",
-        state.config.workers, s.connections, s.messages, s.bytes, s.errors, s.rejected, s.uptime_ms
+        "status {}\nactive {}\nwaiting {}\nworkers {}\nconnections_closed {}\nmessages {}\nbytes {}\nbytes_out {}\nerrors {}\nrejected {}\nuptime_ms {}\n",
+        s.status(),
+        g.active,
+        g.waiting,
+        g.workers,
+        s.connections_closed,
+        s.messages(),
+        s.bytes(),
+        s.bytes_out(),
+        s.errors(),
+        s.rejected(),
+        s.uptime_ms
     );
-    if state.config.can_push() {
-        let _ = writeln!(report, "pushed {}", s.pushed);
+    if let Some(pushed) = s.pushed {
+        let _ = writeln!(report, "pushed {pushed}");
     }
-    if let Some(rules) = &state.config.rules {
-        for (number, label, hits) in rules.current().hits() {
-            let _ = writeln!(report, "rule_{number}_hits {hits} {label}");
-        }
+    for rule in &g.rules {
+        let _ = writeln!(
+            report,
+            "rule_{}_hits {} {}",
+            rule.number, rule.hits, rule.label
+        );
     }
-    if state.config.relay.is_some() {
-        let r = state.stats.traffic.totals().relay;
+    if let Some(r) = s.relay() {
         let _ = write!(
             report,
             "relay_client_to_server_messages {}\nrelay_client_to_server_bytes {}\nrelay_server_to_client_messages {}\nrelay_server_to_client_bytes {}\n",
             r.up_messages, r.up_bytes, r.down_messages, r.down_bytes
         );
     }
-    if state.config.proto.udp() {
-        let u = &s.udp;
-        report += &format!(
-            "udp_receivers {}\nudp_datagrams {}\nudp_bytes {}\nudp_peers {}\nudp_answered {}\nudp_rate_limited {}\nudp_too_big {}\n",
-            state.config.udp_workers,
-            u.datagrams,
-            u.datagram_bytes,
-            u.peers,
-            u.answered,
-            u.rate_limited,
-            u.too_big
+    if let (Some(u), Some(receivers)) = (&s.udp, g.udp_receivers) {
+        let _ = write!(
+            report,
+            "udp_receivers {receivers}\nudp_datagrams {}\nudp_bytes {}\nudp_peers {}\nudp_answered {}\nudp_rate_limited {}\nudp_too_big {}\n",
+            u.datagrams, u.datagram_bytes, u.peers, u.answered, u.rate_limited, u.too_big
         );
     }
     report
