@@ -64,9 +64,10 @@ const LINGER: Duration = Duration::from_secs(1);
 /// Worker stacks: a worker needs little, and a thousand of them should cost little.
 const WORKER_STACK: usize = 256 * 1024;
 /// Threads besides the workers that may wait on a futex: accept, drain,
-/// reaper, status, closer, log, heartbeat, console, the two signal threads,
-/// and a few to spare (UDP receivers are added to these).
-const OTHER_THREADS: usize = 16;
+/// reaper, status (and its `tiny_http` server's six), closer, log,
+/// heartbeat, console, the two signal threads, and a few to spare (UDP
+/// receivers are added to these).
+const OTHER_THREADS: usize = 22;
 
 /// With `--proto both --bind ADDR:0`, how many free TCP ports to try before
 /// giving up on finding one whose UDP twin is free too.
@@ -471,9 +472,10 @@ fn start_status(
     let waker = listener
         .try_clone()
         .context("cloning the status listener")?;
+    let http = http::StatusHttp::start(state)?;
     let state = Arc::clone(state);
     let thread = spawn("tcpack-status", move || {
-        status_port::serve(&state, &listener)
+        status_port::serve(&state, &listener, &http)
     })?;
     Ok((thread, waker))
 }

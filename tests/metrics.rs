@@ -223,7 +223,7 @@ fn healthz_says_ok_then_draining_while_a_client_holds_the_drain() {
     assert_eq!(get(&status, "/healthz"), (200, "ok\n".to_owned()));
     let (code, head, body) = http(&status, "HEAD /healthz HTTP/1.0\r\n\r\n");
     assert_eq!((code, body.as_str()), (200, ""), "{head}");
-    assert!(head.contains("Content-Length: 3\r\n"), "{head}");
+    assert!(head.lines().any(|l| l == "Content-Length: 3"), "{head}");
     let mut client = connect(server.addr);
     exchange(&mut client, b"hi", ACK);
 
@@ -567,4 +567,26 @@ fn the_status_report_the_web_page_and_metrics_agree_after_a_known_load() {
         }
     }
     assert_eq!(finish(&mut open), b"");
+}
+
+#[test]
+fn http_typed_into_nc_is_answered_as_curl_is() {
+    // The status port hands HTTP to tiny_http; a request line typed into
+    // nc (a bare line end, no blank line, then EOF) is still one request.
+    let (_server, status) = start(&[]);
+    let nc = required_tool("nc", "netcat-openbsd");
+    let (host, port) = status.rsplit_once(':').unwrap();
+    for request in [
+        "GET /healthz HTTP/1.0\n",
+        "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+    ] {
+        let out = TestCommand::new(&nc)
+            .args(["-N", "-w", "5", host, port])
+            .stdin(request)
+            .run()
+            .success();
+        assert!(out.stdout.starts_with("HTTP/1."), "{request:?}: {out}");
+        assert!(out.stdout.contains(" 200 OK\r\n"), "{request:?}: {out}");
+        assert!(out.stdout.ends_with("\r\n\r\nok\n"), "{request:?}: {out}");
+    }
 }
