@@ -64,10 +64,10 @@ const LINGER: Duration = Duration::from_secs(1);
 /// Worker stacks: a worker needs little, and a thousand of them should cost little.
 const WORKER_STACK: usize = 256 * 1024;
 /// Threads besides the workers that may wait on a futex: accept, drain,
-/// reaper, status (and its `tiny_http` server's six), closer, log,
-/// heartbeat, console, the two signal threads, and a few to spare (UDP
-/// receivers are added to these).
-const OTHER_THREADS: usize = 22;
+/// reaper, status, closer, log, heartbeat, console, the two signal threads,
+/// and a few to spare (UDP receivers and the status port's HTTP threads
+/// are added to these).
+const OTHER_THREADS: usize = 16;
 
 /// With `--proto both --bind ADDR:0`, how many free TCP ports to try before
 /// giving up on finding one whose UDP twin is free too.
@@ -237,7 +237,11 @@ fn start_workers(state: &Arc<ServerState>) -> Result<(ThreadPool, Option<usize>)
     } else {
         0
     };
-    let needed = workers + OTHER_THREADS + receivers;
+    let status_http = match config.status_bind {
+        Some(_) => http::THREADS,
+        None => 0,
+    };
+    let needed = workers + OTHER_THREADS + receivers + status_http;
     if let Some(budget) = ThreadBudget::now() {
         budget.check(workers, needed).map_err(anyhow::Error::msg)?;
     }

@@ -32,6 +32,9 @@ use crate::web::header;
 const MAX_HEAD: usize = 8 * 1024;
 /// How long the rest of the head may take once its first line is in.
 const HEAD_WAIT: Duration = Duration::from_secs(1);
+/// Threads the status port's HTTP server starts: `tiny_http`'s accept
+/// thread and its four connection threads, and the one that answers.
+pub(super) const THREADS: usize = 6;
 /// How long `tiny_http` may take to answer.
 const ANSWER_WAIT: Duration = Duration::from_secs(10);
 
