@@ -10,7 +10,8 @@
 //! hand-over carries the request's head there and the response back: one
 //! request per connection (the hand-over ends its side after the head),
 //! which is what health checks and scrapers send. The hand-over knows no
-//! more of HTTP than that a request's head ends at a blank line; parsing
+//! more of HTTP than that a request's head ends at a blank line of CRLFs
+//! (`line_ends_fixed` supplies them for a head typed into `nc`); parsing
 //! and answering are `tiny_http`'s.
 
 use std::io::{self, Read, Write};
