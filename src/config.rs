@@ -131,10 +131,10 @@ pub(crate) struct ServerConfig {
     pub udp_rate: u32,
     /// `--web`: the web console; `None` when not asked for.
     pub web: Option<WebConfig>,
-    /// Debug builds only: a message equal to this (line end aside) makes its
-    /// connection panic, so a test can show that a panic costs only that
-    /// connection. Release builds leave it `None`: no input can set it.
-    pub panic_on: Option<Vec<u8>>,
+    /// Debug builds only: the knobs tests set from the environment, read
+    /// once here (`crate::test_hooks`). Release builds have no such field.
+    #[cfg(debug_assertions)]
+    pub test_hooks: crate::test_hooks::TestHooks,
     /// `tcpack relay`: each connection is relayed to an upstream instead of answered.
     pub relay: Option<RelayConfig>,
     /// `--capture`, `--capture-pcap`, `--capture-max`.
@@ -193,6 +193,19 @@ impl ServerConfig {
             };
             Reply::Fixed(bytes)
         };
+        #[cfg(debug_assertions)]
+        let test_hooks = crate::test_hooks::TestHooks::from_env();
+        #[allow(unused_mut)] // release builds have no test hooks to apply
+        let mut capture: CaptureOptions = (&args.capture).into();
+        #[allow(unused_mut)]
+        let mut web = web_config(&args.web).map_err(usage)?;
+        #[cfg(debug_assertions)]
+        {
+            capture.queue_bytes = test_hooks.capture_queue_bytes;
+            if let (Some(web), Some(timeout)) = (&mut web, test_hooks.web_write_timeout) {
+                web.write_timeout = timeout;
+            }
+        }
         Ok(Self {
             bind: args.bind,
             workers: args.workers,
@@ -232,10 +245,11 @@ impl ServerConfig {
             proto: args.proto,
             udp_workers: args.udp_workers.unwrap_or(DEFAULT_UDP_WORKERS),
             udp_rate: args.udp_rate.unwrap_or(DEFAULT_UDP_RATE),
-            web: web_config(&args.web).map_err(usage)?,
-            panic_on: test_panic_trigger(),
+            web,
+            #[cfg(debug_assertions)]
+            test_hooks,
             relay: None,
-            capture: (&args.capture).into(),
+            capture,
         })
     }
 
@@ -335,15 +349,6 @@ impl ServerConfig {
     /// Whether anything can push to connections: heartbeats or an operator.
     pub(crate) fn can_push(&self) -> bool {
         self.push.is_some() || self.console || self.control || self.web.is_some()
-    }
-
-    /// Panics if `message` is the debug-only test trigger (see `panic_on`).
-    pub(crate) fn panic_if_asked(&self, message: &[u8]) {
-        if let Some(trigger) = &self.panic_on {
-            if message.trim_ascii_end() == trigger.as_slice() {
-                panic!("test panic: the message was TCPACK_TEST_PANIC_ON");
-            }
-        }
     }
 }
 
@@ -473,16 +478,6 @@ fn tls_config(args: &ServerTlsArgs) -> Result<Option<TlsConfig>, String> {
     }))
 }
 
-#[cfg(debug_assertions)]
-fn test_panic_trigger() -> Option<Vec<u8>> {
-    std::env::var_os("TCPACK_TEST_PANIC_ON").map(std::ffi::OsString::into_encoded_bytes)
-}
-
-#[cfg(not(debug_assertions))]
-fn test_panic_trigger() -> Option<Vec<u8>> {
-    None
-}
-
 /// `--reply 'OK\n'` as a shell user types it: `\n`, `\r`, `\t` and `\\` are
 /// escapes, as in printf; any other backslash stays as it is.
 fn unescape(text: &str) -> String {
@@ -510,6 +505,7 @@ impl From<&CaptureArgs> for CaptureOptions {
             transcript: args.capture.clone(),
             pcap: args.capture_pcap.clone(),
             max: args.capture_max,
+            queue_bytes: None,
         }
     }
 }

@@ -31,6 +31,8 @@ mod stats;
 mod sync;
 mod sys;
 mod tap;
+#[cfg(debug_assertions)]
+mod test_hooks;
 mod tls;
 mod web;
 

@@ -719,6 +719,10 @@ fn voluntary_switches(task: &std::path::Path) -> u64 {
 }
 
 #[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "needs TCPACK_TEST_WEB_WRITE_TIMEOUT_MS, a debug-only test hook"
+)]
 fn a_client_that_asks_and_never_reads_does_not_hold_a_request_thread() {
     // Writes to a browser give up after 0.5 s here (30 s outside debug builds' tests).
     let mut server = Server::start_via_shell(

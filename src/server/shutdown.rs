@@ -153,9 +153,7 @@ pub(super) fn finish(state: &ServerState, listener: Option<TcpListener>, threads
     state.closer.finish();
     let _ = threads.closer.join();
     state.tap.publish(TapEvent::Stopped { forced: false });
-    state
-        .log
-        .log(None, &state.stats.summary(state.config.can_push()));
+    state.log.log(None, &super::snapshot::take(state).summary());
     state.log.close();
 }
 

@@ -256,7 +256,7 @@ function peer(ev) {
 // ---- counters, chart, rules --------------------------------------------
 
 function counters(ev) {
-  for (const k of ["active", "waiting", "closed", "messages", "bytes", "bytes_out", "pushed", "errors"]) {
+  for (const k of ["active", "waiting", "connections_closed", "messages", "bytes", "bytes_out", "pushed", "errors"]) {
     if (ev[k] !== undefined) $("c-" + k).textContent = ev[k];
   }
   if (!state.stopped) {
@@ -264,14 +264,16 @@ function counters(ev) {
     else setStatus("live", "live");
   }
   const now = ev.uptime_ms;
+  // Messages per second: TCP and TLS messages, and UDP datagrams.
+  const messages = ev.messages + (ev.udp ? ev.udp.datagrams : 0);
   if (state.last && now > state.last.t) {
-    const rate = ((ev.messages - state.last.messages) * 1000) / (now - state.last.t);
+    const rate = ((messages - state.last.messages) * 1000) / (now - state.last.t);
     $("c-rate").textContent = Math.round(rate);
     state.rates.push(Math.max(0, rate));
     if (state.rates.length > CHART_POINTS) state.rates.shift();
     chart();
   }
-  state.last = { t: now, messages: ev.messages };
+  state.last = { t: now, messages };
   if (ev.conns) syncConns(ev.conns);
   if (ev.rules) rules(ev.rules);
   if (ev.udp) $("udp-section").hidden = false;

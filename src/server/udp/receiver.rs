@@ -158,7 +158,8 @@ impl Receiver<'_> {
             }
         }
         let message = &buffer[..datagram.read];
-        config.panic_if_asked(message);
+        #[cfg(debug_assertions)]
+        config.test_hooks.panic_if_asked(message);
         *seq += 1;
         answerer.refresh();
         let chosen = answerer.decide(message);
