@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use crate::state::{Value, Var};
 use crate::stats::Protocol;
 
 /// Who sent the bytes.
@@ -55,6 +56,12 @@ pub(crate) enum Happening<'a> {
         local: SocketAddr,
         from: Side,
         bytes: &'a [u8],
+    },
+    /// A rule changed variables (`conn` 0: a UDP datagram's rule).
+    Changed {
+        conn: u64,
+        rule: &'a str,
+        changed: &'a [(Var, Value)],
     },
     /// The server is done: flush and close now, before the process exits.
     /// `forced`: a second Ctrl-C, which asks to stop at once; finish the

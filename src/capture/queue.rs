@@ -120,7 +120,7 @@ impl Owned {
                 from,
                 bytes: bytes.to_vec(),
             },
-            Happening::Stopped { .. } => return None,
+            Happening::Stopped { .. } | Happening::Changed { .. } => return None,
         })
     }
 

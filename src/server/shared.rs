@@ -9,10 +9,11 @@ use crate::config::ServerConfig;
 use std::net::TcpStream;
 
 use super::tls_session::{self, Accepted};
+use crate::answer::Answer;
 use crate::config::TlsConfig;
 use crate::log::{ConnTag, Event, Logger};
 use crate::stats::Stats;
-use crate::tap::Tap;
+use crate::tap::{Happening, Tap};
 
 /// Everything the server's threads share, built once at bind time.
 pub(super) struct ServerState {
@@ -36,7 +37,7 @@ impl ServerState {
     pub(super) fn reload_rules(&self) -> Option<Result<String, String>> {
         let rules = self.config.rules.as_ref()?;
         Some(match rules.reload() {
-            Ok(count) => {
+            Ok((count, dropped)) => {
                 let file = rules
                     .file()
                     .map(|f| f.display().to_string())
@@ -46,6 +47,12 @@ impl ServerState {
                     file: &file,
                 };
                 self.log.log(None, &event);
+                if dropped > 0 {
+                    let message = format!(
+                        "{dropped} variables no rule names any more were dropped; the others keep their values"
+                    );
+                    self.log.log(None, &Event::Warning { message: &message });
+                }
                 Ok(format!("rules reloaded: {count} rules from {file}"))
             }
             Err(error) => {
@@ -54,6 +61,35 @@ impl ServerState {
                 Err(format!("rules not reloaded, the old ones stay: {error}"))
             }
         })
+    }
+
+    /// Logs what a stateful answer's `set` did wrong (the default answer
+    /// went instead) and the keys it evicted, and shows its changes to the
+    /// tap's watchers. Nothing to do, and nothing done, without state.
+    pub(super) fn report_state(&self, tag: Option<ConnTag>, answer: &Answer<'_>) {
+        let outcome = answer.outcome();
+        if let Some(why) = &outcome.failed {
+            let rule = answer.tag().map_or_else(String::new, |t| {
+                format!("rule {} {:?}", t.rule, t.rule_label)
+            });
+            let message = format!("{rule} failed: {why}; nothing changed, the default answer went");
+            self.log.log(tag, &Event::Warning { message: &message });
+        }
+        for key in &outcome.applied.evicted {
+            let message = format!(
+                "key {key:?} evicted, the least recently used: --max-keys {} reached",
+                self.config.max_keys
+            );
+            self.log.log(tag, &Event::Warning { message: &message });
+        }
+        if !outcome.applied.changed.is_empty() && self.tap.is_on() {
+            let rule = answer.tag().map_or("", |t| t.rule_label);
+            self.tap.publish(Happening::Changed {
+                conn: tag.map_or(0, |t| t.id),
+                rule,
+                changed: &outcome.applied.changed,
+            });
+        }
     }
 
     /// A served (or relayed) connection's TLS handshake, or with

@@ -170,6 +170,19 @@ fn push_record(buf: &mut Vec<u8>, record: &Record, decoder: &mut TextDecoder) {
             text(buf, Some(reason));
             write!(buf, "}}")
         }
+        Record::Changed {
+            at,
+            conn,
+            rule,
+            changed,
+        } => {
+            let changed: serde_json::Map<String, serde_json::Value> =
+                changed.iter().cloned().collect();
+            let event = serde_json::json!({
+                "type": "changed", "t": epoch_ms(*at), "conn": conn, "rule": &**rule, "changed": changed,
+            });
+            serde_json::to_writer(&mut *buf, &event).map_err(io::Error::other)
+        }
         Record::Tick(value) => serde_json::to_writer(&mut *buf, value).map_err(io::Error::other),
         Record::Stopped => write!(buf, r#"{{"type":"stopped"}}"#),
     };

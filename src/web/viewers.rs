@@ -53,6 +53,13 @@ pub(super) enum Record {
         conn: u64,
         reason: Box<str>,
     },
+    /// A rule changed variables: each one's name and new value.
+    Changed {
+        at: SystemTime,
+        conn: u64,
+        rule: Box<str>,
+        changed: Vec<(String, serde_json::Value)>,
+    },
     /// Counters, connections and rules (one each second).
     Tick(serde_json::Value),
     /// The server is done.
@@ -288,6 +295,19 @@ impl Watcher for Hub {
                 at,
                 conn,
                 reason: reason.into(),
+            },
+            Happening::Changed {
+                conn,
+                rule,
+                changed,
+            } => Record::Changed {
+                at,
+                conn,
+                rule: rule.into(),
+                changed: changed
+                    .iter()
+                    .map(|(var, value)| (var.to_string(), value.to_json()))
+                    .collect(),
             },
             Happening::Stopped { .. } => return,
         };

@@ -449,18 +449,18 @@ impl<'a> Pump<'a> {
                 if hangup.is_some() {
                     return;
                 }
-                let answer = answerer.decide(message);
+                let sender = Sender {
+                    conn: cx.tag.id,
+                    seq: seq_before + found,
+                    peer: cx.tag.peer,
+                };
+                let mut answer = answerer.decide(message, sender);
                 let Some(rule) = answer.tag() else {
                     log_message(cx, (&mut *decoder, from), message, false, None);
                     forward_message(cx.framing, message, forward);
                     return;
                 };
                 log_message(cx, (&mut *decoder, from), message, false, Some(rule));
-                let sender = Sender {
-                    conn: cx.tag.id,
-                    seq: seq_before + found,
-                    peer: cx.tag.peer,
-                };
                 let before = answers.len();
                 if let Err(e) = answer.render(message, sender, answers) {
                     let message = e.to_string();

@@ -1,0 +1,381 @@
+//! A device that remembers, as a user drives it with nc and line clients:
+//! variables in three scopes, `when`, `set`, counting rules, reply
+//! sequences, atomic changes, mistakes that name their column, and
+//! arithmetic that fails without taking anything down.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::thread;
+
+use crate::util::{Server, connect, nc, tcpack_cmd, tempdir};
+
+/// Writes `text` to a rules file of this test's own.
+fn rules_file(name: &str, text: &str) -> PathBuf {
+    let path = tempdir("state").join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A line server with `rules` and `ERR {msg}` for anything they skip.
+fn device(name: &str, rules: &str, more: &[&str]) -> (Server, PathBuf) {
+    let path = rules_file(name, rules);
+    let mut args = vec![
+        "--framing",
+        "line",
+        "--rules",
+        path.to_str().unwrap(),
+        "--reply",
+        "ERR {msg}\\n",
+    ];
+    args.extend_from_slice(more);
+    (Server::start(&args), path)
+}
+
+/// A line client: one connection, answers read a line at a time.
+struct Client {
+    stream: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl Client {
+    fn new(server: &Server) -> Self {
+        let stream = connect(server.addr);
+        let reader = BufReader::new(stream.try_clone().unwrap());
+        Self { stream, reader }
+    }
+
+    fn send(&mut self, line: &str) {
+        self.stream.write_all(line.as_bytes()).unwrap();
+    }
+
+    fn line(&mut self) -> String {
+        let mut line = String::new();
+        self.reader.read_line(&mut line).expect("an answer line");
+        line
+    }
+
+    /// Sends one line and returns its answer without the newline.
+    fn ask(&mut self, line: &str) -> String {
+        self.send(&format!("{line}\n"));
+        self.line().trim_end().to_owned()
+    }
+}
+
+const THERMOSTAT: &str = r#"
+[[rule]]
+name = "set"
+regex = '^SET (\w+) (\S+)$'
+set = "global.{1} = {2}"
+reply = "OK {1}={2}\n"
+
+[[rule]]
+name = "bad set"
+regex = '^SET'
+reply = "ERR usage: SET NAME VALUE\n"
+
+[[rule]]
+name = "read"
+exact = "READ temp"
+reply = "VALUE temp={global.temp}\n"
+
+[[rule]]
+name = "login"
+regex = '^LOGIN (\w+)$'
+set = ["conn.user = {1}"]
+reply = "WELCOME {1}\n"
+
+[[rule]]
+name = "secret"
+exact = "SECRET"
+when = 'conn.user != ""'
+reply = "SECRET for {conn.user}\n"
+
+[[rule]]
+exact = "SECRET"
+reply = "DENIED: LOGIN first\n"
+"#;
+
+#[test]
+fn set_then_read_gives_the_new_value_and_a_login_gate_is_per_connection() {
+    let rules = THERMOSTAT.replace("global.{1} = {2}", "global.temp = {2}");
+    let (server, _) = device("thermostat", &rules, &[]);
+    let mut first = Client::new(&server);
+    assert_eq!(first.ask("READ temp"), "VALUE temp=");
+    assert_eq!(first.ask("SET temp 22.5"), "OK temp=22.5");
+    assert_eq!(first.ask("READ temp"), "VALUE temp=22.5");
+    assert_eq!(first.ask("SECRET"), "DENIED: LOGIN first");
+    assert_eq!(first.ask("LOGIN bob"), "WELCOME bob");
+    assert_eq!(first.ask("SECRET"), "SECRET for bob");
+    // Another connection: the global value, but its own (empty) login.
+    let mut second = Client::new(&server);
+    assert_eq!(second.ask("READ temp"), "VALUE temp=22.5");
+    assert_eq!(second.ask("SECRET"), "DENIED: LOGIN first");
+    // nc, as a user would: a fresh connection is logged out again.
+    let out = nc(&server)
+        .stdin("SECRET\nLOGIN amy\nSECRET\n")
+        .run()
+        .success();
+    assert_eq!(
+        out.stdout, "DENIED: LOGIN first\nWELCOME amy\nSECRET for amy\n",
+        "{out}"
+    );
+}
+
+#[test]
+fn a_set_with_a_variable_name_from_a_capture_is_refused_at_start() {
+    // `global.{1}` is not a variable name: the left side is fixed.
+    let path = rules_file("named", THERMOSTAT);
+    let out = tcpack_cmd(&["server", "--rules", path.to_str().unwrap()])
+        .run()
+        .code(2);
+    assert!(
+        out.stderr.contains(
+            "rule 1: set \"global.{1} = {2}\", column 1: \"global.{1}\" is not a variable"
+        ),
+        "{out}"
+    );
+}
+
+const COUNTERS: &str = r#"
+[[rule]]
+exact = "HIT"
+set = ["global.hits += 1", "conn.hits += 1"]
+reply = "before: global {global.hits} mine {conn.hits}\n"
+
+[[rule]]
+exact = "HITS"
+reply = "global {global.hits} mine {conn.hits}\n"
+
+[[rule]]
+regex = '^DEPOSIT (\w+) (-?\d+)$'
+key = "{1}"
+set = ["key.balance += {2}"]
+reply = "{1} had {key.balance}\n"
+
+[[rule]]
+regex = '^BALANCE (\w+)$'
+key = "{1}"
+reply = "{1} has {key.balance}\n"
+"#;
+
+#[test]
+fn a_global_counter_across_connections_and_a_balance_per_key() {
+    let (server, _) = device("counters", COUNTERS, &[]);
+    let mut a = Client::new(&server);
+    let mut b = Client::new(&server);
+    // Changes apply after the answer is rendered: it shows the values before.
+    assert_eq!(a.ask("HIT"), "before: global  mine");
+    assert_eq!(a.ask("HIT"), "before: global 1 mine 1");
+    assert_eq!(b.ask("HIT"), "before: global 2 mine");
+    assert_eq!(b.ask("HITS"), "global 3 mine 1");
+    assert_eq!(a.ask("HITS"), "global 3 mine 2");
+    assert_eq!(a.ask("DEPOSIT alice 5"), "alice had");
+    assert_eq!(b.ask("DEPOSIT alice 7"), "alice had 5");
+    assert_eq!(b.ask("DEPOSIT bob -2"), "bob had");
+    assert_eq!(a.ask("BALANCE alice"), "alice has 12");
+    assert_eq!(a.ask("BALANCE bob"), "bob has -2");
+    assert_eq!(a.ask("BALANCE carol"), "carol has");
+}
+
+#[test]
+fn two_clients_incrementing_one_counter_end_at_exactly_twenty_thousand() {
+    let rules = r#"
+[[rule]]
+exact = "INC"
+set = ["global.count += 1", "global.twin += 1"]
+reply = "ok\n"
+
+[[rule]]
+exact = "PAIR"
+reply = "{global.count} {global.twin}\n"
+"#;
+    let (server, _) = device("atomic", rules, &[]);
+    const EACH: usize = 10_000;
+    let addr = server.addr;
+    let hammer = |_| {
+        thread::spawn(move || {
+            let mut stream = TcpStream::connect(addr).unwrap();
+            let reader = BufReader::new(stream.try_clone().unwrap());
+            let writer = thread::spawn(move || {
+                stream.write_all("INC\n".repeat(EACH).as_bytes()).unwrap();
+                stream
+            });
+            let acks = reader
+                .lines()
+                .take(EACH)
+                .filter(|l| l.as_ref().is_ok_and(|l| l == "ok"));
+            assert_eq!(acks.count(), EACH);
+            drop(writer.join().unwrap());
+        })
+    };
+    let hammers: Vec<_> = (0..2).map(hammer).collect();
+    // Meanwhile a third client never sees one half of an INC without the other.
+    let mut watcher = Client::new(&server);
+    let mut looks = 0;
+    while hammers.iter().any(|h| !h.is_finished()) && looks < 100_000 {
+        let pair = watcher.ask("PAIR");
+        let (count, twin) = pair.split_once(' ').unwrap_or(("?", "!"));
+        assert_eq!(count, twin, "half of a message's changes seen: {pair}");
+        looks += 1;
+    }
+    for h in hammers {
+        h.join().unwrap();
+    }
+    assert_eq!(watcher.ask("PAIR"), "20000 20000", "after {looks} looks");
+}
+
+#[test]
+fn times_after_every_and_their_scopes() {
+    let rules = r#"
+[[rule]]
+exact = "TRY"
+times = 2
+reply = "yes\n"
+
+[[rule]]
+exact = "TRY"
+reply = "no more\n"
+
+[[rule]]
+exact = "WARM"
+after = 2
+reply = "warm\n"
+
+[[rule]]
+exact = "WARM"
+reply = "cold\n"
+
+[[rule]]
+exact = "TICK"
+every = 3
+count_in = "global"
+reply = "TOCK\n"
+
+[[rule]]
+exact = "TICK"
+reply = "tick\n"
+
+[[rule]]
+regex = '^ONCE (\w+)$'
+key = "{1}"
+times = 1
+count_in = "key"
+reply = "first for {1}\n"
+
+[[rule]]
+prefix = "ONCE"
+reply = "again\n"
+"#;
+    let (server, _) = device("counting", rules, &[]);
+    let mut a = Client::new(&server);
+    let answers = |c: &mut Client, line: &str, n: usize| {
+        (0..n).map(|_| c.ask(line)).collect::<Vec<_>>().join(",")
+    };
+    assert_eq!(answers(&mut a, "TRY", 3), "yes,yes,no more");
+    assert_eq!(answers(&mut a, "WARM", 4), "cold,cold,warm,warm");
+    let mut b = Client::new(&server);
+    // Counted per connection by default: b starts afresh.
+    assert_eq!(answers(&mut b, "TRY", 3), "yes,yes,no more");
+    // count_in = "global": a and b share the count.
+    assert_eq!(answers(&mut a, "TICK", 2), "tick,tick");
+    assert_eq!(answers(&mut b, "TICK", 2), "TOCK,tick");
+    assert_eq!(answers(&mut a, "TICK", 2), "tick,TOCK");
+    // count_in = "key": once per key, whichever connection asks.
+    assert_eq!(a.ask("ONCE x"), "first for x");
+    assert_eq!(b.ask("ONCE x"), "again");
+    assert_eq!(b.ask("ONCE y"), "first for y");
+}
+
+#[test]
+fn reply_sequences_repeat_their_last_or_cycle() {
+    let rules = r#"
+[[rule]]
+exact = "STATUS"
+replies = ["BUSY\n", "BUSY\n", "READY\n"]
+
+[[rule]]
+exact = "LIGHT"
+replies = ["red\n", "green\n", "{msg} yellow\n"]
+cycle = true
+
+[[rule]]
+exact = "BEEP"
+reply_hex = ["41 31 0A", "41 32 0A"]
+"#;
+    let (server, _) = device("sequences", rules, &[]);
+    let out = nc(&server)
+        .stdin("STATUS\nSTATUS\nSTATUS\nSTATUS\nLIGHT\nLIGHT\nLIGHT\nLIGHT\nBEEP\nBEEP\nBEEP\n")
+        .run()
+        .success();
+    assert_eq!(
+        out.stdout, "BUSY\nBUSY\nREADY\nREADY\nred\ngreen\nLIGHT yellow\nred\nA1\nA2\nA2\n",
+        "{out}"
+    );
+}
+
+#[test]
+fn a_when_or_set_that_does_not_parse_names_the_rule_and_the_column() {
+    let cases = [
+        (
+            "[[rule]]\nexact = \"A\"\nreply = \"x\"\n\n[[rule]]\nname = \"gate\"\nexact = \"B\"\nwhen = \"conn.user = 'bob'\"\nreply = \"y\"\n",
+            ":8:8: rule 2: when \"conn.user = 'bob'\", column 11: `=` compares as `==`",
+        ),
+        (
+            "[[rule]]\nexact = \"A\"\nset = [\"conn.n += 1\", \"conn.m +- 2\"]\nreply = \"x\"\n",
+            ":3:7: rule 1: set \"conn.m +- 2\", column 12: expected `=`, `+=`",
+        ),
+        (
+            "[[rule]]\nexact = \"A\"\nset = \"key.n += 1\"\nreply = \"x\"\n",
+            "rule 1: uses key.* (or count_in = \"key\") but names no key",
+        ),
+        (
+            "[[rule]]\nexact = \"A\"\nreply = \"{conn.9}\"\n",
+            "unknown placeholder {conn.9}",
+        ),
+    ];
+    for (i, (text, says)) in cases.into_iter().enumerate() {
+        let path = rules_file(&format!("mistake{i}"), text);
+        let out = tcpack_cmd(&["server", "--rules", path.to_str().unwrap()])
+            .run()
+            .code(2);
+        assert!(out.stderr.contains(says), "{text}\n{out}");
+    }
+}
+
+#[test]
+fn arithmetic_on_text_fails_that_message_alone_and_the_default_answer_goes() {
+    let rules = r#"
+[[rule]]
+regex = '^SET (\S+)$'
+set = "global.temp = {1}"
+reply = "OK\n"
+
+[[rule]]
+name = "add"
+regex = '^ADD (\S+)$'
+set = ["global.other = 1", "global.temp += {1}"]
+reply = "ADDED\n"
+action = "close"
+
+[[rule]]
+exact = "GET"
+reply = "temp={global.temp} other={global.other}\n"
+"#;
+    let (mut server, _) = device("text-arithmetic", rules, &[]);
+    let mut client = Client::new(&server);
+    assert_eq!(client.ask("SET 21.5"), "OK");
+    // Text plus a number, a number plus text, then an overflow.
+    assert_eq!(client.ask("ADD 1"), "ERR ADD 1");
+    server.wait_for("rule 2 \"add\" failed: global.temp += 1: global.temp holds text \"21.5\"");
+    assert_eq!(client.ask("SET 9223372036854775807"), "OK");
+    assert_eq!(client.ask("ADD x"), "ERR ADD x");
+    assert_eq!(client.ask("ADD 1"), "ERR ADD 1");
+    server.wait_for("overflows a 64-bit integer");
+    // Nothing changed (not even the first of the rule's changes), the
+    // connection is still open (no close), and the server still answers.
+    assert_eq!(client.ask("GET"), "temp=9223372036854775807 other=");
+    assert_eq!(client.ask("SET 1"), "OK");
+    assert_eq!(client.ask("ADD 2"), "ADDED");
+    assert_eq!(Client::new(&server).ask("GET"), "temp=3 other=1");
+}
