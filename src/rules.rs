@@ -219,6 +219,9 @@ impl RuleSet {
                     None => continue,
                 }
             }
+            if let (Some(tables), Some(key)) = (tables.as_deref_mut(), &key) {
+                tables.keys.used(key);
+            }
             self.hits[i].fetch_add(1, Relaxed);
             return Some(Choice {
                 number: i + 1,

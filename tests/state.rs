@@ -8,7 +8,9 @@ use std::net::TcpStream;
 use std::path::PathBuf;
 use std::thread;
 
-use crate::util::{Server, connect, nc, tcpack_cmd, tempdir};
+use rustix::process::Signal;
+
+use crate::util::{Server, TestCommand, connect, nc, tcpack_cmd, tempdir};
 
 /// Writes `text` to a rules file of this test's own.
 fn rules_file(name: &str, text: &str) -> PathBuf {
@@ -378,4 +380,262 @@ reply = "temp={global.temp} other={global.other}\n"
     assert_eq!(client.ask("SET 1"), "OK");
     assert_eq!(client.ask("ADD 2"), "ADDED");
     assert_eq!(Client::new(&server).ask("GET"), "temp=3 other=1");
+}
+
+/// The status port's address, from its log line.
+fn status_port(server: &mut Server) -> String {
+    let line = server.wait_for("status on ");
+    line.rsplit("status on ").next().unwrap().to_owned()
+}
+
+/// One line to the status port at `status`, as `nc -N` sends it; its answer.
+fn to_status(status: &str, input: &str) -> String {
+    let (host, port) = status.rsplit_once(':').unwrap();
+    TestCommand::new("nc")
+        .args(["-N", "-w", "10", host, port])
+        .stdin(input)
+        .run()
+        .success()
+        .stdout
+}
+
+#[test]
+fn control_shows_sets_resets_and_saves_the_variables_and_http_serves_them() {
+    let dir = tempdir("state-control");
+    let file = dir.join("control.state");
+    let _ = std::fs::remove_file(&file);
+    let file_arg = file.to_str().unwrap().to_owned();
+    let (mut server, _) = device(
+        "control",
+        COUNTERS,
+        &[
+            "--status-bind",
+            "127.0.0.1:0",
+            "--control",
+            "--state-file",
+            &file_arg,
+        ],
+    );
+    let status = status_port(&mut server);
+    let nc = |input: &str| to_status(&status, input);
+    let mut client = Client::new(&server);
+    client.ask("HIT");
+    client.ask("DEPOSIT alice 5");
+    assert_eq!(
+        nc("state\n"),
+        "ok 2 variables\nglobal.hits = 1\nkey[alice].balance = 5\n"
+    );
+    assert_eq!(nc("set global.hits 41\n"), "ok global.hits = 41\n");
+    assert_eq!(
+        nc("set key[bob].balance \"lots\"\n"),
+        "ok key[bob].balance = \"lots\"\n"
+    );
+    assert_eq!(client.ask("HITS"), "global 41 mine 1");
+    assert_eq!(client.ask("BALANCE bob"), "bob has lots");
+    assert!(nc("set conn.x 1\n").starts_with("error \"conn.x\" is not a shared variable"));
+    // The report and GET /state show them too.
+    let report = nc("");
+    assert!(
+        report.contains(
+            "\nvar global.hits = 41\nvar key[alice].balance = 5\nvar key[bob].balance = \"lots\"\n"
+        ),
+        "{report}"
+    );
+    let http = nc("GET /state HTTP/1.0\r\n\r\n");
+    assert!(http.starts_with("HTTP/1.1 200 OK\r\n"), "{http}");
+    assert!(http.contains("Content-Type: application/json"), "{http}");
+    let body = http.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let json: serde_json::Value = serde_json::from_str(body).expect("JSON");
+    assert_eq!(json["global"]["hits"], 41);
+    assert_eq!(json["keys"]["alice"]["balance"], 5);
+    assert_eq!(json["keys"]["bob"]["balance"], "lots");
+    // /metrics counts the changes each rule made.
+    let metrics = nc("GET /metrics HTTP/1.0\r\n\r\n");
+    assert!(
+        metrics.contains("tcpack_rule_variable_changes_total{rule=\"1\",name=\"HIT\"} 2\n"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("tcpack_rule_variable_changes_total{rule=\"3\",name=\"/^DEPOSIT (\\\\w+) (-?\\\\d+)$/\"} 1\n"), "{metrics}");
+    // save writes the file; reset forgets, by scope.
+    assert_eq!(
+        nc("save\n"),
+        format!("ok saved 3 variables to {file_arg}\n")
+    );
+    let saved = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        saved.contains(r#"{"name":"hits","scope":"global","value":41}"#),
+        "{saved}"
+    );
+    assert_eq!(nc("reset key\n"), "ok forgot 2 variables\n");
+    assert_eq!(nc("state\n"), "ok 1 variables\nglobal.hits = 41\n");
+    assert_eq!(nc("reset\n"), "ok forgot 1 variables\n");
+    assert_eq!(client.ask("HITS"), "global  mine 1");
+    assert!(nc("reset conn\n").starts_with("error reset takes global, key"));
+}
+
+#[test]
+fn save_needs_a_state_file() {
+    let (mut server, _) = device(
+        "no-file",
+        COUNTERS,
+        &["--status-bind", "127.0.0.1:0", "--control"],
+    );
+    let status = status_port(&mut server);
+    assert_eq!(
+        to_status(&status, "save\n"),
+        "error save needs --state-file FILE, and none was given\n"
+    );
+}
+
+#[test]
+fn the_state_file_survives_sigint_sigterm_and_a_restart_and_a_corrupt_one_is_exit_2() {
+    let dir = tempdir("state-file");
+    let file = dir.join("device.state");
+    let _ = std::fs::remove_file(&file);
+    let file_arg = file.to_str().unwrap().to_owned();
+    let rules = rules_file("persisted", COUNTERS);
+    let start = || {
+        Server::start(&[
+            "--framing",
+            "line",
+            "--rules",
+            rules.to_str().unwrap(),
+            "--state-file",
+            &file_arg,
+        ])
+    };
+    for (round, signal) in [Signal::INT, Signal::TERM].into_iter().enumerate() {
+        let mut server = start();
+        let mut client = Client::new(&server);
+        let before = if round == 0 { "" } else { "1" };
+        assert_eq!(
+            client.ask("HIT"),
+            format!("before: global {before} mine").trim_end()
+        );
+        client.ask("DEPOSIT alice 5");
+        drop(client);
+        server.signal(signal);
+        assert!(server.wait_exit().success());
+        server.wait_for("state saved: 2 variables to");
+    }
+    let server = start();
+    let mut client = Client::new(&server);
+    assert_eq!(client.ask("HITS"), "global 2 mine");
+    assert_eq!(client.ask("BALANCE alice"), "alice has 10");
+    // conn.* are not kept: they live and die with their connection.
+    let saved = std::fs::read_to_string(&file).unwrap();
+    assert!(!saved.contains("\"conn\""), "{saved}");
+    drop(client);
+    drop(server);
+    // A file cut short (as no atomic write leaves it) is refused with its line.
+    let torn = &saved[..saved.len() - 10];
+    std::fs::write(&file, torn).unwrap();
+    let lines = torn.lines().count();
+    let out = tcpack_cmd(&[
+        "server",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--state-file",
+        &file_arg,
+    ])
+    .run()
+    .code(2);
+    assert!(
+        out.stderr
+            .contains(&format!("{file_arg}:{lines}: not a JSON object")),
+        "{out}"
+    );
+    std::fs::write(&file, "{\"scope\":\"conn\",\"name\":\"x\",\"value\":1}\n").unwrap();
+    let out = tcpack_cmd(&["server", "--state-file", &file_arg])
+        .run()
+        .code(2);
+    assert!(
+        out.stderr
+            .contains(":1: \"scope\" is neither \"global\" nor \"key\""),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_sighup_keeps_the_values_of_variables_still_named_and_a_bad_reload_keeps_all() {
+    let (mut server, path) = device("reloaded", COUNTERS, &[]);
+    let mut client = Client::new(&server);
+    client.ask("HIT");
+    client.ask("HIT");
+    client.ask("DEPOSIT alice 5");
+    // The new file still names global.hits, no longer key.balance.
+    std::fs::write(
+        &path,
+        "[[rule]]\nexact = \"HITS\"\nreply = \"hits {global.hits}\\n\"\n",
+    )
+    .unwrap();
+    let mark = server.mark();
+    server.signal(Signal::HUP);
+    server.wait_since(mark, "rules reloaded: 1 rules");
+    server.wait_since(mark, "1 variables no rule names any more were dropped");
+    assert_eq!(client.ask("HITS"), "hits 2");
+    // A file with a mistake: the old rules and every value stay.
+    std::fs::write(
+        &path,
+        "[[rule]]\nexact = \"HITS\"\nwhen = \"global.hits >\"\nreply = \"x\"\n",
+    )
+    .unwrap();
+    let mark = server.mark();
+    server.signal(Signal::HUP);
+    let line = server.wait_since(mark, "rules not reloaded, the old ones stay");
+    assert!(
+        line.contains("rule 1: when \"global.hits >\", column 14: the condition ends too soon"),
+        "{line}"
+    );
+    assert_eq!(client.ask("HITS"), "hits 2");
+}
+
+#[test]
+fn max_keys_evicts_the_least_recently_used_key_and_says_so() {
+    let (mut server, _) = device(
+        "max-keys",
+        COUNTERS,
+        &["--max-keys", "2", "--status-bind", "127.0.0.1:0"],
+    );
+    let status = status_port(&mut server);
+    let mut client = Client::new(&server);
+    client.ask("DEPOSIT a 1");
+    client.ask("DEPOSIT b 2");
+    client.ask("BALANCE a");
+    client.ask("DEPOSIT c 3");
+    server.wait_for("key \"b\" evicted, the least recently used: --max-keys 2 reached");
+    assert_eq!(client.ask("BALANCE a"), "a has 1");
+    assert_eq!(client.ask("BALANCE b"), "b has");
+    assert_eq!(client.ask("BALANCE c"), "c has 3");
+    // Many more keys: memory stays bounded at two.
+    for i in 0..500 {
+        client.send(&format!("DEPOSIT k{i} 1\n"));
+    }
+    for _ in 0..500 {
+        client.line();
+    }
+    let report = to_status(&status, "");
+    assert!(report.contains("\nstate_keys_evicted 501\n"), "{report}");
+    assert_eq!(report.matches("\nvar key[").count(), 2, "{report}");
+}
+
+#[test]
+fn the_web_console_shows_the_variables_and_their_changes_live() {
+    let (mut server, _) = device(
+        "web",
+        THERMOSTAT
+            .replace("global.{1} = {2}", "global.temp = {2}")
+            .as_str(),
+        &["--web", "127.0.0.1:0"],
+    );
+    let (browser, _) = crate::web::open_page(&mut server);
+    let mut client = Client::new(&server);
+    assert_eq!(client.ask("SET temp 22.5"), "OK temp=22.5");
+    assert_eq!(client.ask("LOGIN bob"), "WELCOME bob");
+    browser.wait(
+        "[...document.querySelectorAll('#variables td')].map(e => e.textContent).join(' ') === 'global.temp \"22.5\"'",
+    );
+    browser.wait(
+        "[...document.querySelectorAll('#stream .changed .content')].some(e => e.textContent === 'rule login set conn.user = \"bob\"')",
+    );
 }

@@ -30,6 +30,8 @@ pub(super) fn is_request(line: &[u8]) -> bool {
 pub(super) enum Route {
     Metrics,
     Health,
+    /// The rules' shared variables as JSON (`state::Store::to_json`).
+    State,
     NotFound,
     /// Not `METHOD PATH HTTP/x.y`, or too long.
     Bad(u16),
@@ -55,6 +57,7 @@ pub(super) fn route(line: &[u8]) -> (Route, bool) {
     let route = match path {
         "/metrics" => Route::Metrics,
         "/healthz" => Route::Health,
+        "/state" => Route::State,
         _ => Route::NotFound,
     };
     (route, head)

@@ -34,6 +34,8 @@ struct Scrape {
     workers: usize,
     /// Each rule's number, label and hits, with rules in use.
     rules: Vec<(usize, String, u64)>,
+    /// With stateful rules: each rule's variable changes, and keys evicted.
+    state: Option<(Vec<(usize, String, u64)>, u64)>,
     udp: bool,
     /// Whether the server relays: then messages and bytes by direction.
     relay: bool,
@@ -49,7 +51,18 @@ pub(super) fn render(state: &ServerState) -> String {
             .map(|(number, label, hits)| (number, label.to_owned(), hits))
             .collect()
     });
+    let remembering = state
+        .config
+        .rules
+        .as_ref()
+        .filter(|r| r.current().remembers());
+    let state_changes = remembering.map(|rules| {
+        let set = rules.current();
+        let changes = set.changes().map(|(n, l, c)| (n, l.to_owned(), c));
+        (changes.collect(), rules.store().evicted())
+    });
     let scrape = Scrape {
+        state: state_changes,
         snapshot: state.stats.snapshot(),
         detail: state.stats.detail(),
         active,
@@ -206,6 +219,28 @@ impl Collector for Scrape {
                 "tcpack_rule_hits",
                 "Messages each rule answered, by rule number and name (they restart from 0 when the rules are reloaded).",
                 &hits,
+            )?;
+        }
+        if let Some((changes, evicted)) = &self.state {
+            let numbers: Vec<String> = changes.iter().map(|r| r.0.to_string()).collect();
+            let series: Vec<Series> = changes
+                .iter()
+                .zip(&numbers)
+                .map(|((_, name, n), number)| {
+                    (vec![("rule", number.as_str()), ("name", name.as_str())], *n)
+                })
+                .collect();
+            counter(
+                &mut out,
+                "tcpack_rule_variable_changes",
+                "Variables each rule's set changed, by rule number and name (from 0 again after a reload).",
+                &series,
+            )?;
+            counter(
+                &mut out,
+                "tcpack_state_keys_evicted",
+                "key.* tables evicted, least recently used first, to stay within --max-keys.",
+                &[(vec![], *evicted)],
             )?;
         }
         if self.udp {

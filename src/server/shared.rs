@@ -63,6 +63,25 @@ impl ServerState {
         })
     }
 
+    /// Writes `--state-file` (if given) and logs how it went; for the
+    /// clean stop and `save` alike.
+    pub(super) fn save_state(&self) -> Option<Result<usize, String>> {
+        let path = self.config.state_file.as_ref()?;
+        let saved = crate::state::persist::save(&self.config.store, path);
+        match &saved {
+            Ok(variables) => {
+                let file = path.display().to_string();
+                let event = Event::StateSaved {
+                    variables: *variables,
+                    file: &file,
+                };
+                self.log.log(None, &event);
+            }
+            Err(error) => self.log.log(None, &Event::StateNotSaved { error }),
+        }
+        Some(saved)
+    }
+
     /// Logs what a stateful answer's `set` did wrong (the default answer
     /// went instead) and the keys it evicted, and shows its changes to the
     /// tap's watchers. Nothing to do, and nothing done, without state.

@@ -104,9 +104,31 @@ fn answer_http(state: &ServerState, line: &[u8]) -> String {
             Phase::Running => http::response(200, TEXT, "ok\n", head),
             _ => http::response(503, TEXT, "draining\n", head),
         },
-        Route::NotFound => http::response(404, TEXT, "not found: try /metrics or /healthz\n", head),
+        Route::State => {
+            let json = state.config.store.to_json().to_string() + "\n";
+            http::response(200, "application/json", &json, head)
+        }
+        Route::NotFound => http::response(
+            404,
+            TEXT,
+            "not found: try /metrics, /healthz or /state\n",
+            head,
+        ),
         Route::Bad(status) => http::response(status, TEXT, "bad request\n", head),
     }
+}
+
+/// The variables' lines of the report: counts, then `var scope.name = value`.
+fn state_report(store: &crate::state::Store) -> String {
+    let mut report = format!(
+        "state_changes {}\nstate_keys_evicted {}\n",
+        store.changes(),
+        store.evicted()
+    );
+    for line in store.lines() {
+        let _ = writeln!(report, "var {line}");
+    }
+    report
 }
 
 /// `key value` lines; the first says whether to send clients here.
@@ -128,6 +150,14 @@ fn report(state: &ServerState) -> String {
         for (number, label, hits) in rules.current().hits() {
             let _ = writeln!(report, "rule_{number}_hits {hits} {label}");
         }
+    }
+    if let Some(rules) = state
+        .config
+        .rules
+        .as_ref()
+        .filter(|r| r.current().remembers())
+    {
+        report += &state_report(&rules.store());
     }
     if state.config.relay.is_some() {
         let r = state.stats.traffic.totals().relay;

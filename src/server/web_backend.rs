@@ -84,6 +84,7 @@ impl Backend for ServerBackend {
             "bytes_out": bytes_out,
             "errors": s.errors, "rejected": s.rejected, "pushed": s.pushed,
             "conns": conns, "rules": rules, "udp": udp,
+            "state": config_state(state),
         })
     }
 
@@ -109,4 +110,14 @@ impl Backend for ServerBackend {
         state.log.log(None, &Event::Console { line: &line });
         done
     }
+}
+
+/// The shared variables for the page, with stateful rules only (`null` else).
+fn config_state(state: &ServerState) -> Value {
+    let remembering = state
+        .config
+        .rules
+        .as_ref()
+        .filter(|r| r.current().remembers());
+    remembering.map_or(Value::Null, |rules| rules.store().to_json())
 }

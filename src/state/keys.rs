@@ -73,6 +73,13 @@ impl Keys {
         entry
     }
 
+    /// Marks the key, if it has a table, as used now (a read is a use).
+    pub(crate) fn used(&mut self, key: &str) {
+        if self.map.contains_key(key) {
+            self.touch(key);
+        }
+    }
+
     /// Keys evicted since start.
     pub(crate) fn evicted(&self) -> u64 {
         self.evicted

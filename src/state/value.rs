@@ -102,14 +102,6 @@ impl Value {
         }
     }
 
-    /// Conditions: a non-zero integer or non-empty text holds.
-    pub(crate) fn holds(&self) -> bool {
-        match self {
-            Value::Int(n) => *n != 0,
-            Value::Text(text) => !text.is_empty(),
-        }
-    }
-
     /// As JSON: a number or a string.
     pub(crate) fn to_json(&self) -> Json {
         match self {
