@@ -24,6 +24,9 @@ use crate::stats::{Detail, Failure, LATENCY_BOUNDS, Protocol, Rejection, Snapsho
 /// The `Content-Type` of what `render` returns.
 pub(super) const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
+/// Each rule's number, label and a count of its.
+type PerRule = Vec<(usize, String, u64)>;
+
 /// Everything one scrape shows, read from the server at once.
 #[derive(Debug)]
 struct Scrape {
@@ -33,9 +36,9 @@ struct Scrape {
     waiting: usize,
     workers: usize,
     /// Each rule's number, label and hits, with rules in use.
-    rules: Vec<(usize, String, u64)>,
+    rules: PerRule,
     /// With stateful rules: each rule's variable changes, and keys evicted.
-    state: Option<(Vec<(usize, String, u64)>, u64)>,
+    state: Option<(PerRule, u64)>,
     udp: bool,
     /// Whether the server relays: then messages and bytes by direction.
     relay: bool,

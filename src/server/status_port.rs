@@ -157,7 +157,7 @@ fn report(state: &ServerState) -> String {
         .as_ref()
         .filter(|r| r.current().remembers())
     {
-        report += &state_report(&rules.store());
+        report += &state_report(rules.store());
     }
     if state.config.relay.is_some() {
         let r = state.stats.traffic.totals().relay;

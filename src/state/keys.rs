@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::Value;
+use super::value::Value;
 
 /// One key's variables and its rules' counters.
 #[derive(Debug, Default)]
