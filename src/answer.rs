@@ -115,23 +115,12 @@ impl<'c> Answerer<'c> {
             let Some(held) = self.held.as_mut() else {
                 unreachable!("only a held set remembers")
             };
+            let conn = &mut self.conn;
             if self.forgets {
-                self.conn = ConnState::default();
+                *conn = ConnState::default();
             }
-            self.conn.follow(held.generation(), held.set.len());
-            let HeldRules { set, scratch, .. } = held;
-            let choice = set.choose_remembering(
-                message,
-                &mut self.rng,
-                scratch,
-                &mut self.conn,
-                (rules.store(), sender.who()),
-            );
-            remembering = Some(Remembering {
-                set,
-                rules,
-                conn: &mut self.conn,
-            });
+            let (choice, state) = remember(held, conn, rules, message, sender, &mut self.rng);
+            remembering = Some(state);
             choice
         } else if let Some(held) = self.held.as_mut() {
             choose(held, message, &mut self.rng)
@@ -164,6 +153,23 @@ fn choose<'h>(
 ) -> Option<Choice<'h>> {
     let HeldRules { set, scratch, .. } = held;
     set.choose(message, rng, scratch)
+}
+
+/// `choose` for a rule set that uses state; not inlined for the same
+/// reason, so the stateless path's frame stays as small as it was.
+#[inline(never)]
+fn remember<'h>(
+    held: &'h mut HeldRules,
+    conn: &'h mut ConnState,
+    rules: &'h Rules,
+    message: &[u8],
+    sender: Sender,
+    rng: &mut fastrand::Rng,
+) -> (Option<Choice<'h>>, Remembering<'h>) {
+    conn.follow(held.generation(), held.set.len());
+    let HeldRules { set, scratch, .. } = held;
+    let choice = set.choose_remembering(message, rng, scratch, conn, (rules.store(), sender.who()));
+    (choice, Remembering { set, rules, conn })
 }
 
 /// What a stateful answer needs to carry out its rule's `set`.

@@ -147,6 +147,7 @@ impl RuleSet {
     /// hold, or whose counting skips this match, is passed over. Reads
     /// every shared variable under one lock, so one message never sees
     /// half of another's changes. `conn` is the connection's own state.
+    #[inline(never)]
     pub(crate) fn choose_remembering(
         &self,
         raw: &[u8],
@@ -234,6 +235,7 @@ impl RuleSet {
     }
 
     /// Carries out a chosen rule's `set` for `raw`, counting its changes.
+    #[inline(never)]
     pub(crate) fn apply(
         &self,
         choice: &Choice<'_>,

@@ -87,6 +87,16 @@ impl ServerState {
     /// tap's watchers. Nothing to do, and nothing done, without state.
     pub(super) fn report_state(&self, tag: Option<ConnTag>, answer: &Answer<'_>) {
         let outcome = answer.outcome();
+        let applied = &outcome.applied;
+        if outcome.failed.is_none() && applied.changed.is_empty() && applied.evicted.is_empty() {
+            return;
+        }
+        self.report_changes(tag, answer);
+    }
+
+    #[inline(never)]
+    fn report_changes(&self, tag: Option<ConnTag>, answer: &Answer<'_>) {
+        let outcome = answer.outcome();
         if let Some(why) = &outcome.failed {
             let rule = answer.tag().map_or_else(String::new, |t| {
                 format!("rule {} {:?}", t.rule, t.rule_label)
