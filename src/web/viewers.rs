@@ -246,8 +246,10 @@ impl Watcher for Hub {
         if !self.watched() {
             return;
         }
-        if matches!(what, Happening::Message { .. } | Happening::Datagram { .. })
-            && !self.within_budget(at)
+        if matches!(
+            what,
+            Happening::Message { .. } | Happening::Datagram { .. } | Happening::Changed { .. }
+        ) && !self.within_budget(at)
         {
             return;
         }
