@@ -13,7 +13,7 @@ use crate::answer::Answer;
 use crate::config::TlsConfig;
 use crate::log::{ConnTag, Event, Logger};
 use crate::stats::Stats;
-use crate::tap::{Happening, Tap};
+use crate::tap::{Tap, TapEvent};
 
 /// Everything the server's threads share, built once at bind time.
 pub(super) struct ServerState {
@@ -113,7 +113,7 @@ impl ServerState {
         }
         if !outcome.applied.changed.is_empty() && self.tap.is_on() {
             let rule = answer.tag().map_or("", |t| t.rule_label);
-            self.tap.publish(Happening::Changed {
+            self.tap.publish(TapEvent::Changed {
                 conn: tag.map_or(0, |t| t.id),
                 rule,
                 changed: &outcome.applied.changed,
