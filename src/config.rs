@@ -115,8 +115,6 @@ pub(crate) struct ServerConfig {
     pub store: Arc<Store>,
     /// `--state-file`: where the store is written at a clean stop and on `save`.
     pub state_file: Option<std::path::PathBuf>,
-    /// `--max-keys`, for the log line of an eviction.
-    pub max_keys: usize,
     /// Seeds each connection's random choices from this and its id.
     pub seed: Option<u64>,
     pub greeting: Option<Template>,
@@ -213,7 +211,6 @@ impl ServerConfig {
             rules,
             store,
             state_file: args.state_file.clone(),
-            max_keys: args.max_keys,
             seed: args.seed,
             greeting: args
                 .greeting

@@ -590,7 +590,7 @@ fn max_keys_evicts_the_least_recently_used_key_and_says_so() {
     client.ask("DEPOSIT b 2");
     client.ask("BALANCE a");
     client.ask("DEPOSIT c 3");
-    server.wait_for("key \"b\" evicted, the least recently used: --max-keys 2 reached");
+    server.wait_for("key \"b\" evicted, the least recently used, to stay within --max-keys");
     assert_eq!(client.ask("BALANCE a"), "a has 1");
     assert_eq!(client.ask("BALANCE b"), "b has");
     assert_eq!(client.ask("BALANCE c"), "c has 3");
@@ -625,4 +625,36 @@ fn the_web_console_shows_the_variables_and_their_changes_live() {
     browser.wait(
         "[...document.querySelectorAll('#stream .changed .content')].some(e => e.textContent === 'rule login set conn.user = \"bob\"')",
     );
+}
+
+#[test]
+fn a_relay_mocks_with_state_and_forwards_the_rest() {
+    // A --rule, so that --reply is a template ({msg}).
+    let upstream = Server::start(&[
+        "--framing",
+        "line",
+        "--reply",
+        "UPSTREAM {msg}\\n",
+        "--rule",
+        "x=>x",
+    ]);
+    let path = rules_file(
+        "relay",
+        "[[rule]]\nexact = \"COUNT\"\nset = \"global.n += 1\"\nreply = \"n was {global.n}\\n\"\n",
+    );
+    let to = upstream.addr.to_string();
+    let mut relay = Server::start_relay(&[
+        "--to",
+        &to,
+        "--framing",
+        "line",
+        "--rules",
+        path.to_str().unwrap(),
+    ]);
+    let mut client = Client::new(&relay);
+    assert_eq!(client.ask("COUNT"), "n was");
+    assert_eq!(client.ask("COUNT"), "n was 1");
+    assert_eq!(client.ask("HELLO"), "UPSTREAM HELLO");
+    assert_eq!(Client::new(&relay).ask("COUNT"), "n was 2");
+    relay.wait_for("rule 1 \"COUNT\"");
 }

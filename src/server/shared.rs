@@ -82,43 +82,10 @@ impl ServerState {
         Some(saved)
     }
 
-    /// Logs what a stateful answer's `set` did wrong (the default answer
-    /// went instead) and the keys it evicted, and shows its changes to the
-    /// tap's watchers. Nothing to do, and nothing done, without state.
+    /// Logs what a stateful answer's `set` did wrong and shows its
+    /// changes: `report_state` with this server's log and tap.
     pub(super) fn report_state(&self, tag: Option<ConnTag>, answer: &Answer<'_>) {
-        let outcome = answer.outcome();
-        let applied = &outcome.applied;
-        if outcome.failed.is_none() && applied.changed.is_empty() && applied.evicted.is_empty() {
-            return;
-        }
-        self.report_changes(tag, answer);
-    }
-
-    #[inline(never)]
-    fn report_changes(&self, tag: Option<ConnTag>, answer: &Answer<'_>) {
-        let outcome = answer.outcome();
-        if let Some(why) = &outcome.failed {
-            let rule = answer.tag().map_or_else(String::new, |t| {
-                format!("rule {} {:?}", t.rule, t.rule_label)
-            });
-            let message = format!("{rule} failed: {why}; nothing changed, the default answer went");
-            self.log.log(tag, &Event::Warning { message: &message });
-        }
-        for key in &outcome.applied.evicted {
-            let message = format!(
-                "key {key:?} evicted, the least recently used: --max-keys {} reached",
-                self.config.max_keys
-            );
-            self.log.log(tag, &Event::Warning { message: &message });
-        }
-        if !outcome.applied.changed.is_empty() && self.tap.is_on() {
-            let rule = answer.tag().map_or("", |t| t.rule_label);
-            self.tap.publish(TapEvent::Changed {
-                conn: tag.map_or(0, |t| t.id),
-                rule,
-                changed: &outcome.applied.changed,
-            });
-        }
+        report_state(&self.log, &self.tap, tag, answer);
     }
 
     /// A served (or relayed) connection's TLS handshake, or with
@@ -147,5 +114,43 @@ impl ServerState {
             );
         }
         accepted
+    }
+}
+
+/// Logs what a stateful answer's `set` did wrong (the default answer went
+/// instead) and the keys it evicted, and shows its changes to the tap's
+/// watchers; for served, relayed and UDP messages alike. Nothing to do,
+/// and nothing done, without state.
+pub(super) fn report_state(log: &Logger, tap: &Tap, tag: Option<ConnTag>, answer: &Answer<'_>) {
+    let outcome = answer.outcome();
+    let applied = &outcome.applied;
+    if outcome.failed.is_none() && applied.changed.is_empty() && applied.evicted.is_empty() {
+        return;
+    }
+    report_changes(log, tap, tag, answer);
+}
+
+#[inline(never)]
+fn report_changes(log: &Logger, tap: &Tap, tag: Option<ConnTag>, answer: &Answer<'_>) {
+    let outcome = answer.outcome();
+    if let Some(why) = &outcome.failed {
+        let rule = answer.tag().map_or_else(String::new, |t| {
+            format!("rule {} {:?}", t.rule, t.rule_label)
+        });
+        let message = format!("{rule} failed: {why}; nothing changed, the default answer went");
+        log.log(tag, &Event::Warning { message: &message });
+    }
+    for key in &outcome.applied.evicted {
+        let message =
+            format!("key {key:?} evicted, the least recently used, to stay within --max-keys");
+        log.log(tag, &Event::Warning { message: &message });
+    }
+    if !outcome.applied.changed.is_empty() && tap.is_on() {
+        let rule = answer.tag().map_or("", |t| t.rule_label);
+        tap.publish(TapEvent::Changed {
+            conn: tag.map_or(0, |t| t.id),
+            rule,
+            changed: &outcome.applied.changed,
+        });
     }
 }

@@ -22,6 +22,7 @@ use crate::decode::TextDecoder;
 use crate::framing::Framing;
 use crate::log::{ConnTag, Event, Logger};
 use crate::rules::Action;
+use crate::server::shared::report_state;
 use crate::stats::Traffic;
 use crate::tap::{Side, Tap, TapEvent};
 
@@ -467,6 +468,7 @@ impl<'a> Pump<'a> {
                     cx.log
                         .log(Some(cx.tag), &Event::Warning { message: &message });
                 }
+                report_state(cx.log, cx.tap, Some(cx.tag), &answer);
                 if let Some(frame) = answers.get(before..) {
                     // tcpack's own answer, in the server's place.
                     cx.tap
