@@ -29,6 +29,7 @@ use crate::modbus::Table;
 use crate::protocol::{DEFAULT_ACK, Proto};
 use crate::replay::{ReplayConfig, Side as ReplaySide};
 use crate::rules::{Rules, Template};
+use crate::state::Store;
 use crate::tls::ServerIdentity;
 use crate::web::WebConfig;
 
@@ -114,6 +115,11 @@ pub(crate) struct ServerConfig {
     /// `[modbus]`), one for the whole server: every connection reads and
     /// writes the same values.
     pub modbus: Option<Arc<Table>>,
+    /// The rules' shared variables (`global.*`, `key.*`), loaded from
+    /// `--state-file` if given; the rules hold it too.
+    pub store: Arc<Store>,
+    /// `--state-file`: where the store is written at a clean stop and on `save`.
+    pub state_file: Option<std::path::PathBuf>,
     /// Seeds each connection's random choices from this and its id.
     pub seed: Option<u64>,
     pub greeting: Option<Template>,
@@ -146,12 +152,21 @@ impl ServerConfig {
     pub(crate) fn from_args(args: &ServerArgs) -> Result<Self> {
         let usage = |message: String| anyhow::Error::new(UsageError(message));
         let encoding = args.reply_encoding;
+        let store = Arc::new(Store::new(args.max_keys));
+        if let Some(path) = &args.state_file {
+            crate::state::persist::load(&store, path).map_err(usage)?;
+        }
         let rules = if args.rules_inline.is_empty() && args.rules_file.is_none() {
             None
         } else {
             Some(
-                Rules::load(&args.rules_inline, args.rules_file.clone(), encoding)
-                    .map_err(usage)?,
+                Rules::load(
+                    &args.rules_inline,
+                    args.rules_file.clone(),
+                    encoding,
+                    Arc::clone(&store),
+                )
+                .map_err(usage)?,
             )
         };
         let template = |flag: &str, text: &str| {
@@ -226,6 +241,8 @@ impl ServerConfig {
             status_bind: args.status_bind,
             rules,
             modbus,
+            store,
+            state_file: args.state_file.clone(),
             seed: args.seed,
             greeting: args
                 .greeting
@@ -328,8 +345,13 @@ impl ServerConfig {
             unreachable!("the command is `server`")
         };
         let mut config = Self::from_args(&args)?;
-        let rules = Rules::from_text(rules_toml, "the transcript's rules", config.reply_encoding)
-            .map_err(UsageError)?;
+        let rules = Rules::from_text(
+            rules_toml,
+            "the transcript's rules",
+            config.reply_encoding,
+            Arc::clone(&config.store),
+        )
+        .map_err(UsageError)?;
         config.rules = Some(rules);
         config.greeting = greeting.map(Template::bytes);
         Ok(config)

@@ -27,6 +27,7 @@ pub mod protocol;
 mod replay;
 mod rules;
 mod server;
+mod state;
 mod stats;
 mod sync;
 mod sys;

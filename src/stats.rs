@@ -13,7 +13,7 @@ use std::time::{Instant, SystemTime};
 use crate::log::UdpTotals;
 
 pub(crate) use kinds::{Failure, Rejection};
-pub(crate) use snapshot::{Gauges, RuleHits, Snapshot};
+pub(crate) use snapshot::{Gauges, RuleHits, Snapshot, StateCounts};
 pub(crate) use traffic::{LATENCY_BOUNDS, Protocol, Reading, Traffic};
 
 /// The server's counters, kept with atomics so no worker waits on another.

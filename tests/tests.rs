@@ -20,6 +20,7 @@ mod rules;
 mod scripts;
 mod server;
 mod shutdown;
+mod state;
 mod tls;
 mod udp;
 mod web;

@@ -135,7 +135,12 @@ impl<'a> Conversation<'a> {
             };
             state.log.log(Some(*tag), &Event::Warning { message });
         }
-        let answer = answerer.decide(message);
+        let sender = Sender {
+            conn: tag.id,
+            seq: *messages,
+            peer: tag.peer,
+        };
+        let mut answer = answerer.decide(message, sender);
         let log = &state.log;
         if log.messages_enabled() {
             let text = decoder.decode(message, last);
@@ -172,11 +177,6 @@ impl<'a> Conversation<'a> {
                     connection.closing().is_some()
                 });
         }
-        let sender = Sender {
-            conn: tag.id,
-            seq: *messages,
-            peer: tag.peer,
-        };
         let before = out.owed().len();
         if let Err(e) = answer.render(message, sender, out.owed()) {
             let message = e.to_string();
@@ -184,6 +184,7 @@ impl<'a> Conversation<'a> {
                 .log
                 .log(Some(*tag), &Event::Warning { message: &message });
         }
+        state.report_state(Some(*tag), &answer);
         if let Some(frame) = out.owed().get(before..) {
             tap.publish_frame(tag.id, Side::Server, &state.config.framing, frame);
         }

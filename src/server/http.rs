@@ -167,7 +167,16 @@ fn route(state: &ServerState, path: &str) -> (u16, &'static str, String) {
             Phase::Running => (200, TEXT, "ok\n".into()),
             _ => (503, TEXT, "draining\n".into()),
         },
-        _ => (404, TEXT, "not found: try /metrics or /healthz\n".into()),
+        "/state" => (
+            200,
+            "application/json",
+            state.config.store.to_json().to_string() + "\n",
+        ),
+        _ => (
+            404,
+            TEXT,
+            "not found: try /metrics, /healthz or /state\n".into(),
+        ),
     }
 }
 

@@ -175,6 +175,32 @@ impl Collector for Scrape {
                 &hits,
             )?;
         }
+        if let Some(st) = &g.state {
+            let numbers: Vec<String> = st.by_rule.iter().map(|r| r.number.to_string()).collect();
+            let series: Vec<Series> = st
+                .by_rule
+                .iter()
+                .zip(&numbers)
+                .map(|(rule, number)| {
+                    (
+                        vec![("rule", number.as_str()), ("name", rule.label.as_str())],
+                        rule.hits,
+                    )
+                })
+                .collect();
+            counter(
+                &mut out,
+                "tcpack_rule_variable_changes",
+                "Variables each rule's set changed, by rule number and name (from 0 again after a reload).",
+                &series,
+            )?;
+            counter(
+                &mut out,
+                "tcpack_state_keys_evicted",
+                "key.* tables evicted, least recently used first, to stay within --max-keys.",
+                &[(vec![], st.keys_evicted)],
+            )?;
+        }
         if let Some(u) = &s.udp {
             counter(
                 &mut out,

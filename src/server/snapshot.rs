@@ -6,7 +6,7 @@
 
 use super::lifecycle::Phase;
 use super::shared::ServerState;
-use crate::stats::{Gauges, RuleHits, Snapshot};
+use crate::stats::{Gauges, RuleHits, Snapshot, StateCounts};
 
 /// The server's counters now.
 pub(super) fn take(state: &ServerState) -> Snapshot {
@@ -23,6 +23,22 @@ pub(super) fn take(state: &ServerState) -> Snapshot {
             })
             .collect()
     });
+    let state_counts = state.remembering_rules().map(|rules| {
+        let store = rules.store();
+        StateCounts {
+            changes: store.changes(),
+            keys_evicted: store.evicted(),
+            by_rule: rules
+                .current()
+                .changes()
+                .map(|(number, label, hits)| RuleHits {
+                    number,
+                    label: label.to_owned(),
+                    hits,
+                })
+                .collect(),
+        }
+    });
     state.stats.snapshot(Gauges {
         draining: state.lifecycle.phase() != Phase::Running,
         workers: config.workers,
@@ -32,5 +48,6 @@ pub(super) fn take(state: &ServerState) -> Snapshot {
         relay: config.relay.is_some(),
         pushes: config.can_push(),
         rules,
+        state: state_counts,
     })
 }

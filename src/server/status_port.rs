@@ -63,7 +63,7 @@ pub(super) fn serve(state: &ServerState, listener: &TcpListener, http: &StatusHt
                 Err(e) => format!("error {e}\n"),
             })
         } else {
-            Some(report(&snapshot::take(state)))
+            Some(report(&snapshot::take(state), &variables(state)))
         };
         if let Some(answer) = answer {
             let _ = stream.write_all(answer.as_bytes());
@@ -96,8 +96,16 @@ fn first_bytes(mut stream: &TcpStream, wait: Duration, control: bool) -> Vec<u8>
     first
 }
 
-/// `key value` lines; the first says whether to send clients here.
-fn report(s: &Snapshot) -> String {
+/// The rules' shared variables as `scope.name = value`, with stateful rules.
+fn variables(state: &ServerState) -> Vec<String> {
+    state
+        .remembering_rules()
+        .map_or_else(Vec::new, |rules| rules.store().lines())
+}
+
+/// `key value` lines; the first says whether to send clients here. With
+/// stateful rules, `variables` follow their counts as `var` lines.
+fn report(s: &Snapshot, variables: &[String]) -> String {
     let g = &s.gauges;
     let mut report = format!(
         "status {}\nactive {}\nwaiting {}\nworkers {}\nconnections_closed {}\nmessages {}\nbytes {}\nbytes_out {}\nerrors {}\nrejected {}\nuptime_ms {}\n",
@@ -122,6 +130,13 @@ fn report(s: &Snapshot) -> String {
             "rule_{}_hits {} {}",
             rule.number, rule.hits, rule.label
         );
+    }
+    if let Some(st) = &g.state {
+        let _ = writeln!(report, "state_changes {}", st.changes);
+        let _ = writeln!(report, "state_keys_evicted {}", st.keys_evicted);
+        for line in variables {
+            let _ = writeln!(report, "var {line}");
+        }
     }
     if let Some(r) = s.relay() {
         let _ = write!(

@@ -56,6 +56,7 @@ impl Backend for ServerBackend {
             .collect();
         let mut now = counters(&snapshot::take(state));
         now["conns"] = conns.into();
+        now["state"] = variables(state);
         now
     }
 
@@ -107,4 +108,11 @@ fn counters(s: &Snapshot) -> Value {
         "errors": s.errors(), "rejected": s.rejected(), "pushed": s.pushed.unwrap_or(0),
         "rules": rules, "udp": udp,
     })
+}
+
+/// The shared variables for the page, with stateful rules only (`null` else).
+fn variables(state: &ServerState) -> Value {
+    state
+        .remembering_rules()
+        .map_or(Value::Null, |rules| rules.store().to_json())
 }

@@ -30,6 +30,19 @@ pub(crate) struct Gauges {
     pub pushes: bool,
     /// Each rule's hits, with rules in use.
     pub rules: Vec<RuleHits>,
+    /// With rules that keep variables (`set`): what they changed.
+    pub state: Option<StateCounts>,
+}
+
+/// What stateful rules did to their variables (docs/state.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct StateCounts {
+    /// Variables changed, by every rule.
+    pub changes: u64,
+    /// `key.*` tables evicted to stay within `--max-keys`.
+    pub keys_evicted: u64,
+    /// Each rule's variable changes (`hits` counts changes here).
+    pub by_rule: Vec<RuleHits>,
 }
 
 /// One rule's answers so far.
