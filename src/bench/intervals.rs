@@ -1,0 +1,170 @@
+//! Per-second latency histograms, for `--hdr-log` and the progress line.
+//!
+//! Each client thread records into a histogram of its own for the current
+//! second and hands it over (one channel send) when its next latency falls
+//! in a later second, and at its end: nothing is shared on the hot path. The
+//! main thread adds what arrives, per second, and writes a second to the log
+//! once no thread can still hold any of it.
+
+use std::collections::BTreeMap;
+use std::sync::mpsc::{Receiver, Sender};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use hdrhistogram::Histogram;
+
+use super::hdr_log::{HdrLog, Summary};
+use super::measurement::Clock;
+
+/// One thread's latencies of one second of the measured part.
+pub(super) struct Second {
+    /// Whole seconds from the start of the measured part.
+    pub index: u64,
+    pub histogram: Histogram<u64>,
+}
+
+/// A client thread's current second.
+pub(super) struct Seconds {
+    index: u64,
+    ends: Instant,
+    histogram: Histogram<u64>,
+    to: Sender<Second>,
+}
+
+impl Seconds {
+    /// The first second, with a histogram shaped as `like`.
+    pub(super) fn new(to: Sender<Second>, clock: &Clock, like: &Histogram<u64>) -> Self {
+        Self {
+            index: 0,
+            ends: clock.measure_from + Duration::from_secs(1),
+            histogram: Histogram::new_from(like),
+            to,
+        }
+    }
+
+    /// A latency of `ns` that ended `now`, counted in the second it ended in.
+    #[inline]
+    pub(super) fn record(&mut self, clock: &Clock, now: Instant, ns: u64) {
+        if now >= self.ends {
+            self.turn(clock, now);
+        }
+        self.histogram.saturating_record(ns);
+    }
+
+    #[cold]
+    fn turn(&mut self, clock: &Clock, now: Instant) {
+        self.hand_over();
+        self.index = now.saturating_duration_since(clock.measure_from).as_secs();
+        self.ends = clock.measure_from + Duration::from_secs(self.index + 1);
+    }
+
+    fn hand_over(&mut self) {
+        if self.histogram.is_empty() {
+            return;
+        }
+        let fresh = Histogram::new_from(&self.histogram);
+        let histogram = std::mem::replace(&mut self.histogram, fresh);
+        // The main thread gone means the run failed already; nothing to keep.
+        let _ = self.to.send(Second {
+            index: self.index,
+            histogram,
+        });
+    }
+
+    /// The thread's last second, handed over as it ends.
+    pub(super) fn finish(mut self) {
+        self.hand_over();
+    }
+}
+
+/// The main thread's side: adds the threads' seconds, writes the log.
+pub(super) struct Collector<'a> {
+    from: Receiver<Second>,
+    /// Every latency so far, for the progress line's p99.
+    pub so_far: Histogram<u64>,
+    /// Seconds not written yet, by index.
+    pending: BTreeMap<u64, Histogram<u64>>,
+    /// The first second not written yet.
+    next: u64,
+    /// How many seconds a thread can hold a second's latencies: one blocked
+    /// in a read for up to `--timeout` hands it over only after.
+    lag: u64,
+    log: Option<HdrLog<'a>>,
+}
+
+impl<'a> Collector<'a> {
+    pub(super) fn new(
+        from: Receiver<Second>,
+        like: &Histogram<u64>,
+        timeout: Duration,
+        log: Option<HdrLog<'a>>,
+    ) -> Self {
+        Self {
+            from,
+            so_far: Histogram::new_from(like),
+            pending: BTreeMap::new(),
+            next: 0,
+            lag: timeout.as_secs_f64().ceil() as u64 + 1,
+            log,
+        }
+    }
+
+    /// Takes what the threads handed over; writes the seconds that are
+    /// complete `elapsed` into the measured part.
+    pub(super) fn poll(&mut self, elapsed: Duration) -> Result<()> {
+        self.take();
+        let complete = elapsed.as_secs().saturating_sub(self.lag);
+        if let Some(log) = &mut self.log {
+            while self.next < complete {
+                let histogram = self.pending.remove(&self.next);
+                log.interval(histogram.as_ref(), self.next, Duration::from_secs(1))?;
+                self.next += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn take(&mut self) {
+        while let Ok(second) = self.from.try_recv() {
+            let _ = self.so_far.add(&second.histogram);
+            // A second already written gets nothing more: what came late
+            // counts in the next one, so the totals stay exact.
+            let at = second.index.max(self.next);
+            match self.pending.get_mut(&at) {
+                Some(histogram) => {
+                    let _ = histogram.add(&second.histogram);
+                }
+                None => {
+                    self.pending.insert(at, second.histogram);
+                }
+            }
+        }
+    }
+
+    /// After every thread ended: the remaining seconds, up to the end of a
+    /// measured part `seconds` long, then the summary.
+    pub(super) fn finish(mut self, seconds: f64, summary: &Summary) -> Result<()> {
+        self.take();
+        let Some(mut log) = self.log.take() else {
+            return Ok(());
+        };
+        let last = self
+            .pending
+            .keys()
+            .next_back()
+            .map_or(0, |last| last + 1)
+            .max(seconds.ceil() as u64)
+            .max(1);
+        while self.next < last {
+            let histogram = self.pending.remove(&self.next);
+            let left = (seconds - self.next as f64).clamp(0.001, 1.0);
+            log.interval(
+                histogram.as_ref(),
+                self.next,
+                Duration::from_secs_f64(left),
+            )?;
+            self.next += 1;
+        }
+        log.summary(summary)
+    }
+}
