@@ -31,9 +31,9 @@ use answers::Answers;
 use hdr_log::{HdrFile, Summary};
 use intervals::{Collector, Seconds};
 use measurement::{Clock, Measurement};
+pub(crate) use merge::MergeConfig;
 use proc_stat::{cpu_seconds, rss_kib};
 use progress::Progress;
-pub(crate) use merge::MergeConfig;
 pub(crate) use report::{Latency, Report, ServerUsage};
 pub(crate) use shard::{ShardSpec, parse as parse_shard, parse_time as parse_start_at};
 

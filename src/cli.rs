@@ -100,7 +100,8 @@ Examples:
   tcpack relay --to api.example.com:443 --to-tls --tls-self-signed --rule 'PING=>PONG\\n'";
 
 /// `tcpack bench`'s help after the flags: the many-machines recipe.
-const BENCH_HELP: &str = "Many machines: run one shard per machine with a common start and a log each,
+const BENCH_HELP: &str =
+    "Many machines: run one shard per machine with a common start and a log each,
   tcpack bench HOST:PORT -c 256 -d 60 --shard I/4 --start-at TIME --hdr-log shardI.hlog
 then add the logs up exactly: tcpack bench merge shard*.hlog (docs/bench.md says more)";
 

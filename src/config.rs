@@ -13,8 +13,8 @@ use crate::answer::Reply;
 use crate::bench::{BenchConfig, BenchJob, MergeConfig, ShardSpec};
 use crate::capture::CaptureOptions;
 use crate::cli::{
-    BenchArgs, BenchCommand, CaptureArgs, ClientArgs, ClientTlsArgs, RelayArgs, ReplayArgs, ServerArgs,
-    ServerTlsArgs, TlsMode, WebArgs,
+    BenchArgs, BenchCommand, CaptureArgs, ClientArgs, ClientTlsArgs, RelayArgs, ReplayArgs,
+    ServerArgs, ServerTlsArgs, TlsMode, WebArgs,
 };
 use crate::client::ClientConfig;
 use crate::client_stream::{TlsClient, TlsOptions};

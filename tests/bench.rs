@@ -344,6 +344,7 @@ fn the_k8s_manifests_validate_strictly() {
             "completionMode: Indexed",
             "completionMod: Indexed",
         ),
+        ("bench-job.yaml", "volumeMounts:", "volumeMount:"),
         ("tcpack-server.yaml", "readinessProbe:", "readinessProbes:"),
         (
             "tcpack-server.yaml",
@@ -385,6 +386,11 @@ fn the_k8s_manifests_validate_strictly() {
         "- --shards",
         "- $(START_AT)",
         "name: START_AT",
+        // Each shard's interval log on the results volume, for `bench merge`.
+        "- --hdr-log\n            - /results/shard-$(JOB_COMPLETION_INDEX).hlog",
+        "mountPath: /results",
+        "claimName: tcpack-bench-results",
+        "kind: PersistentVolumeClaim",
     ] {
         assert!(job.contains(needle), "{needle:?} in bench-job.yaml");
     }
@@ -491,7 +497,10 @@ fn four_shards_merge_exactly_into_the_servers_count() {
     let line = server.wait_for("status on ");
     let status = line.rsplit("status on ").next().unwrap().trim().to_owned();
     let dir = tempdir("hdr-merge");
-    let at = format!("{:.3}", chrono::Utc::now().timestamp_millis() as f64 / 1000.0 + 1.5);
+    let at = format!(
+        "{:.3}",
+        chrono::Utc::now().timestamp_millis() as f64 / 1000.0 + 1.5
+    );
     let logs: Vec<PathBuf> = (0..4).map(|i| dir.join(format!("shard{i}.hlog"))).collect();
     let shards: Vec<_> = logs
         .iter()
@@ -512,7 +521,10 @@ fn four_shards_merge_exactly_into_the_servers_count() {
     let ops: u64 = reports.iter().map(|r| r["ops"].as_u64().unwrap()).sum();
     assert!(ops > 0, "{reports:?}");
 
-    let merged = tcpack_cmd(&["bench", "merge", "--json"]).args(&logs).run().success();
+    let merged = tcpack_cmd(&["bench", "merge", "--json"])
+        .args(&logs)
+        .run()
+        .success();
     let merged = json(&merged);
     let report = &merged[0];
     assert_eq!(merged.as_array().map(Vec::len), Some(1), "{merged}");
@@ -550,9 +562,18 @@ fn four_shards_merge_exactly_into_the_servers_count() {
     );
 
     // One shard's log alone merges to that shard's own report.
-    let alone = json(&tcpack_cmd(&["bench", "merge", "--json"]).arg(&logs[0]).run().success());
+    let alone = json(
+        &tcpack_cmd(&["bench", "merge", "--json"])
+            .arg(&logs[0])
+            .run()
+            .success(),
+    );
     for key in ["ops", "connections"] {
-        assert_eq!(alone[0][key], reports[0][key], "{key}: {alone} {}", reports[0]);
+        assert_eq!(
+            alone[0][key], reports[0][key],
+            "{key}: {alone} {}",
+            reports[0]
+        );
     }
     for quantile in ["p50", "p99", "max"] {
         assert_eq!(
@@ -563,7 +584,10 @@ fn four_shards_merge_exactly_into_the_servers_count() {
     }
 
     // --per-shard: a row per file.
-    let table = tcpack_cmd(&["bench", "merge", "--per-shard"]).args(&logs).run().success();
+    let table = tcpack_cmd(&["bench", "merge", "--per-shard"])
+        .args(&logs)
+        .run()
+        .success();
     assert!(table.stdout.contains(&format!("{ops} messages")), "{table}");
     for (i, log) in logs.iter().enumerate() {
         let row = format!("{}  {i}/4", log.display());
@@ -589,27 +613,58 @@ fn merge_refuses_bad_logs_naming_the_file_and_line() {
         number("#tcpack summary:"),
         number("#[StartTime:"),
     );
-    assert_eq!(summary, lines.len(), "the summary is the last line:\n{text}");
+    assert_eq!(
+        summary,
+        lines.len(),
+        "the summary is the last line:\n{text}"
+    );
 
     let payload = lines[interval - 1].rsplit(',').next().unwrap();
     let corrupt = text.replacen(payload, &payload[..20], 1);
     let truncated = &text[..text.len() - 10];
     let no_summary = text.replace(lines[summary - 1], "").trim_end().to_owned() + "\n";
     let start_time = lines[start - 1];
-    let stamp: f64 = start_time["#[StartTime: ".len()..].split(' ').next().unwrap().parse().unwrap();
-    let other_run = text.replace(start_time, &format!("#[StartTime: {:.3} (seconds since epoch)]", stamp + 60.0));
+    let stamp: f64 = start_time["#[StartTime: ".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let other_run = text.replace(
+        start_time,
+        &format!("#[StartTime: {:.3} (seconds since epoch)]", stamp + 60.0),
+    );
     let cases: &[(&str, &str, usize, &str)] = &[
         ("corrupt.hlog", &corrupt, interval, "corrupt histogram"),
-        ("truncated.hlog", truncated, summary, "truncated: the last line stops"),
-        ("no-summary.hlog", &no_summary, summary - 1, "truncated: no `#tcpack summary: ` line"),
-        ("other-run.hlog", &other_run, start, "logs of different runs?"),
+        (
+            "truncated.hlog",
+            truncated,
+            summary,
+            "truncated: the last line stops",
+        ),
+        (
+            "no-summary.hlog",
+            &no_summary,
+            summary - 1,
+            "truncated: no `#tcpack summary: ` line",
+        ),
+        (
+            "other-run.hlog",
+            &other_run,
+            start,
+            "logs of different runs?",
+        ),
         ("empty.hlog", "", 1, "empty: no interval log here"),
     ];
     for (name, content, line, needle) in cases {
         let bad = dir.join(name);
         std::fs::write(&bad, content).unwrap();
         // The good file first: a merge that printed as it went would show it.
-        let out = tcpack_cmd(&["bench", "merge"]).arg(&good).arg(&bad).run().code(2);
+        let out = tcpack_cmd(&["bench", "merge"])
+            .arg(&good)
+            .arg(&bad)
+            .run()
+            .code(2);
         let at = format!("{}:{line}: ", bad.display());
         assert!(out.stderr.contains(&at), "{at:?} in {out}");
         assert!(out.stderr.contains(needle), "{needle:?} in {out}");
@@ -621,7 +676,10 @@ fn merge_refuses_bad_logs_naming_the_file_and_line() {
         .arg(dir.join("other-run.hlog"))
         .run()
         .success();
-    assert!(out.stdout.contains("merged        2 interval logs"), "{out}");
+    assert!(
+        out.stdout.contains("merged        2 interval logs"),
+        "{out}"
+    );
 }
 
 #[test]

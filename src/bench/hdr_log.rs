@@ -105,9 +105,7 @@ impl HdrFile {
         let path = &self.path;
         let writer = IntervalLogWriterBuilder::new()
             .add_comment(about)
-            .add_comment(
-                "Values are latencies in nanoseconds; the max column is in milliseconds",
-            )
+            .add_comment("Values are latencies in nanoseconds; the max column is in milliseconds")
             .with_start_time(start)
             .with_base_time(start)
             .with_max_value_divisor(MAX_VALUE_DIVISOR)

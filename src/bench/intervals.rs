@@ -158,11 +158,7 @@ impl<'a> Collector<'a> {
         while self.next < last {
             let histogram = self.pending.remove(&self.next);
             let left = (seconds - self.next as f64).clamp(0.001, 1.0);
-            log.interval(
-                histogram.as_ref(),
-                self.next,
-                Duration::from_secs_f64(left),
-            )?;
+            log.interval(histogram.as_ref(), self.next, Duration::from_secs_f64(left))?;
             self.next += 1;
         }
         log.summary(summary)

@@ -70,8 +70,7 @@ fn bad(name: &str, line: usize, what: impl std::fmt::Display) -> UsageError {
 /// Reads one interval log whole, line by line, with the `hdrhistogram` crate's parser.
 fn read(path: &PathBuf) -> Result<Log, UsageError> {
     let name = path.display().to_string();
-    let bytes = std::fs::read(path)
-        .map_err(|e| UsageError(format!("cannot read {name}: {e}")))?;
+    let bytes = std::fs::read(path).map_err(|e| UsageError(format!("cannot read {name}: {e}")))?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(bad(
             &name,
@@ -134,7 +133,11 @@ fn read(path: &PathBuf) -> Result<Log, UsageError> {
                     .map_err(|e| bad(&name, number, format!("corrupt histogram ({e})")))?;
                 match histograms.get_mut(&tag) {
                     Some(total) => total.add(&histogram).map_err(|e| {
-                        bad(&name, number, format!("histogram out of the others' range ({e:?})"))
+                        bad(
+                            &name,
+                            number,
+                            format!("histogram out of the others' range ({e:?})"),
+                        )
                     })?,
                     None => {
                         let mut total = histogram;

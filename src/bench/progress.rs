@@ -46,7 +46,11 @@ impl Progress {
             true => "-".to_owned(),
             false => format!("{:.1} µs", so_far.value_at_quantile(0.99) as f64 / 1000.0),
         };
-        let warming = if clock.measuring(now) { "" } else { " (warm-up)" };
+        let warming = if clock.measuring(now) {
+            ""
+        } else {
+            " (warm-up)"
+        };
         let line = format!(
             "\r\x1b[K{:.0} s{warming}  {rate:.0} msgs/s  {} errors  p99 {p99}",
             now.saturating_duration_since(clock.start).as_secs_f64(),
