@@ -17,6 +17,7 @@ use crate::client_stream::{Link, TlsClient, TlsOptions};
 use crate::framing::Framing;
 
 mod answers;
+mod clock;
 mod hdr_log;
 mod intervals;
 mod measurement;
@@ -28,9 +29,10 @@ mod shard;
 mod udp;
 
 use answers::Answers;
+use clock::Clock;
 use hdr_log::{HdrFile, Summary};
 use intervals::{Collector, Seconds};
-use measurement::{Clock, Measurement};
+use measurement::Measurement;
 pub(crate) use merge::MergeConfig;
 use proc_stat::{cpu_seconds, rss_kib};
 use progress::Progress;

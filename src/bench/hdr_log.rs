@@ -56,7 +56,7 @@ pub(super) struct Summary {
 
 impl Summary {
     /// A run's, from its report; `latencies` is what its histogram holds.
-    pub(super) fn of(report: &super::Report, tag: String, latencies: u64) -> Self {
+    pub(super) fn of(report: &super::report::Report, tag: String, latencies: u64) -> Self {
         Self {
             tag,
             scenario: report.scenario.clone(),

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use hdrhistogram::Histogram;
 
+use super::clock::Clock;
 use super::hdr_log::{HdrLog, Summary};
-use super::measurement::Clock;
 
 /// One thread's latencies of one second of the measured part.
 pub(super) struct Second {

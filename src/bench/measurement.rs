@@ -1,12 +1,13 @@
-//! What bench's client threads measure and share: their own counts and
-//! latencies, merged at the end, and the clock that says when to count.
+//! What bench's client threads measure: their own counts and latencies,
+//! merged at the end.
 
 use std::io::{self, ErrorKind};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
+use super::clock::Clock;
 use super::intervals::Seconds;
 
 /// What one client thread measured, merged with the others' at the end.
@@ -93,29 +94,6 @@ impl Measurement {
         self.busy += other.busy;
         self.first_ack = self.first_ack.max(other.first_ack);
         self.first_error = self.first_error.take().or(other.first_error);
-    }
-}
-
-/// Shared by the client threads: when to start counting and when to stop.
-pub(super) struct Clock {
-    pub start: Instant,
-    pub measure_from: Instant,
-    pub stop_at: Instant,
-    /// Messages or connections done, for the progress line.
-    pub done: AtomicU64,
-    /// Errors and timeouts so far, for the progress line.
-    pub failed: AtomicU64,
-}
-
-impl Clock {
-    /// Whether the run goes on (warm-up or measuring).
-    pub(super) fn running(&self) -> bool {
-        Instant::now() < self.stop_at
-    }
-
-    /// Whether an operation finished `at` counts: the warm-up is over.
-    pub(super) fn measuring(&self, at: Instant) -> bool {
-        at >= self.measure_from
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use super::measurement::Clock;
+use super::clock::Clock;
 
 /// A run shorter than this shows no line at all.
 const AFTER: Duration = Duration::from_secs(2);

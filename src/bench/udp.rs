@@ -7,7 +7,8 @@ use std::net::{SocketAddr, UdpSocket};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::measurement::{Clock, Measurement};
+use super::clock::Clock;
+use super::measurement::Measurement;
 use crate::protocol::DATAGRAM_BUFFER;
 
 fn open(target: SocketAddr, timeout: Duration) -> io::Result<UdpSocket> {
