@@ -108,7 +108,7 @@ pub(crate) struct BenchConfig {
 /// What `tcpack bench` does: load a server, or merge the logs of runs.
 #[derive(Debug, Clone)]
 pub(crate) enum BenchJob {
-    Load(BenchConfig),
+    Load(Box<BenchConfig>),
     Merge(MergeConfig),
 }
 

@@ -352,7 +352,7 @@ impl From<BenchArgs> for BenchJob {
                 max_skew: merge.max_skew,
             });
         }
-        BenchJob::Load(BenchConfig {
+        BenchJob::Load(Box::new(BenchConfig {
             // clap requires it unless `merge` is given.
             target: args.target.unwrap_or_default(),
             scenario: args.scenario,
@@ -378,7 +378,7 @@ impl From<BenchArgs> for BenchJob {
             start_at: args.start_at,
             hdr_log: args.hdr_log,
             quiet: args.quiet,
-        })
+        }))
     }
 }
 
