@@ -43,11 +43,7 @@ struct Log {
 
 /// Prints the merged report of `config.files`.
 pub(crate) fn run(config: &MergeConfig) -> Result<()> {
-    let logs = config
-        .files
-        .iter()
-        .map(read)
-        .collect::<Result<Vec<Log>, UsageError>>()?;
+    let logs = read_all(&config.files)?;
     check_skew(&logs, config.max_skew)?;
     let reports = merged(&logs, config.per_shard);
     // The whole report is built before any of it is printed.
@@ -61,6 +57,29 @@ pub(crate) fn run(config: &MergeConfig) -> Result<()> {
     };
     print!("{text}");
     Ok(())
+}
+
+/// Every file read, on as many threads as there are CPUs (decompressing
+/// the histograms is most of the work); the first bad file in the order given
+/// is the error.
+fn read_all(files: &[PathBuf]) -> Result<Vec<Log>, UsageError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = files.len().div_ceil(threads).max(1);
+    let chunks: Vec<Vec<Result<Log, UsageError>>> = std::thread::scope(|scope| {
+        let running: Vec<_> = files
+            .chunks(chunk)
+            .map(|files| scope.spawn(|| files.iter().map(read).collect::<Vec<_>>()))
+            .collect();
+        running
+            .into_iter()
+            .map(|thread| {
+                thread
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    chunks.into_iter().flatten().collect()
 }
 
 fn bad(name: &str, line: usize, what: impl std::fmt::Display) -> UsageError {
