@@ -24,7 +24,6 @@ use anyhow::{Context, Result};
 use crate::framing::Framing;
 use crate::tap::Watcher;
 
-pub(crate) use self::jsonl::unframed;
 pub(crate) use self::queue::Say;
 
 /// What `--capture`, `--capture-pcap` and `--capture-max` ask for.

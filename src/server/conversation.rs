@@ -14,7 +14,7 @@ use crate::decode::TextDecoder;
 use crate::framing::Truncated;
 use crate::log::{ConnTag, Event};
 use crate::rules::{Action, HeldRules};
-use crate::tap::{Happening, Side};
+use crate::tap::{Side, TapEvent};
 
 /// A rule asked to end the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,7 +149,7 @@ impl<'a> Conversation<'a> {
         }
         let tap = &state.tap;
         if tap.is_on() {
-            tap.publish(Happening::Message {
+            tap.publish(TapEvent::Message {
                 conn: tag.id,
                 from: Side::Client,
                 bytes: message,
@@ -182,13 +182,8 @@ impl<'a> Conversation<'a> {
                 .log
                 .log(Some(*tag), &Event::Warning { message: &message });
         }
-        if let Some(bytes) = out.owed().get(before..).filter(|b| !b.is_empty()) {
-            tap.publish(Happening::Message {
-                conn: tag.id,
-                from: Side::Server,
-                bytes,
-                rule: None,
-            });
+        if let Some(frame) = out.owed().get(before..) {
+            tap.publish_frame(tag.id, Side::Server, &state.config.framing, frame);
         }
         self.hangup = match answer.action() {
             Action::Close => Some(Hangup::Close),

@@ -22,7 +22,7 @@ use crate::log::{Event, panic_message};
 use crate::protocol::DATAGRAM_BUFFER;
 use crate::rules::Action;
 use crate::stats::Failure;
-use crate::tap::{Happening, Side};
+use crate::tap::{Side, TapEvent};
 
 /// One datagram in the buffer.
 #[derive(Debug, PartialEq, Eq)]
@@ -164,7 +164,7 @@ impl Receiver<'_> {
         let chosen = answerer.decide(message);
         let tap = &state.tap;
         let local = shared.local;
-        tap.publish(Happening::Datagram {
+        tap.publish(TapEvent::Datagram {
             peer,
             local,
             from: Side::Client,
@@ -205,7 +205,7 @@ impl Receiver<'_> {
         }
         // Told before it is sent: once sent, the client's next datagram may
         // reach another receiver, and its watchers, before this one's answer.
-        tap.publish(Happening::Datagram {
+        tap.publish(TapEvent::Datagram {
             peer,
             local,
             from: Side::Server,
