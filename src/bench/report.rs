@@ -115,9 +115,10 @@ impl Report {
             r.seconds, r.ops, r.ops_per_sec
         );
         if let Some(files) = r.files {
+            let logs = if files == 1 { "log" } else { "logs" };
             let _ = writeln!(
                 out,
-                "merged        {files} interval logs, from the first start to the last end"
+                "merged        {files} interval {logs}, from the first start to the last end"
             );
         }
         if let Some(s) = &r.shard {
