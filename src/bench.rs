@@ -242,7 +242,7 @@ fn measure(args: &BenchConfig, addr: SocketAddr) -> Result<Report> {
     // Per-second histograms only when something reads them.
     let (to_main, from_threads) = mpsc::channel();
     let per_second = (log.is_some() || progress.is_some()).then_some(to_main);
-    let mut collector = Collector::new(from_threads, &shape, args.timeout, log);
+    let mut collector = Collector::new(from_threads, &shape, args.timeout, log, progress.is_some());
     let barrier = Arc::new(Barrier::new(threads + 1));
     let mut handles = Vec::with_capacity(threads);
     for message in messages.into_iter().take(threads) {
@@ -327,8 +327,8 @@ fn measure(args: &BenchConfig, addr: SocketAddr) -> Result<Report> {
             };
             thread::park_timeout(wait);
             collector.poll(Instant::now().saturating_duration_since(clock.measure_from))?;
-            if let Some(progress) = &mut progress {
-                progress.tick(&clock, &collector.so_far);
+            if let (Some(progress), Some(so_far)) = (&mut progress, &collector.so_far) {
+                progress.tick(&clock, so_far);
             }
         }
         match handle.join() {

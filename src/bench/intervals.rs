@@ -80,8 +80,8 @@ impl Seconds {
 /// The main thread's side: adds the threads' seconds, writes the log.
 pub(super) struct Collector<'a> {
     from: Receiver<Second>,
-    /// Every latency so far, for the progress line's p99.
-    pub so_far: Histogram<u64>,
+    /// Every latency so far, for the progress line's p99 (if it is on).
+    pub so_far: Option<Histogram<u64>>,
     /// Seconds not written yet, by index.
     pending: BTreeMap<u64, Histogram<u64>>,
     /// The first second not written yet.
@@ -98,10 +98,11 @@ impl<'a> Collector<'a> {
         like: &Histogram<u64>,
         timeout: Duration,
         log: Option<HdrLog<'a>>,
+        progress: bool,
     ) -> Self {
         Self {
             from,
-            so_far: Histogram::new_from(like),
+            so_far: progress.then(|| Histogram::new_from(like)),
             pending: BTreeMap::new(),
             next: 0,
             lag: timeout.as_secs_f64().ceil() as u64 + 1,
@@ -126,7 +127,9 @@ impl<'a> Collector<'a> {
 
     fn take(&mut self) {
         while let Ok(second) = self.from.try_recv() {
-            let _ = self.so_far.add(&second.histogram);
+            if let Some(so_far) = &mut self.so_far {
+                let _ = so_far.add(&second.histogram);
+            }
             // A second already written gets nothing more: what came late
             // counts in the next one, so the totals stay exact.
             let at = second.index.max(self.next);
