@@ -227,7 +227,6 @@ fn measure(args: &BenchConfig, addr: SocketAddr) -> Result<Report> {
         true => format!("{}-udp", args.scenario.name()),
         false => args.scenario.name().to_owned(),
     };
-    let shape = Measurement::new().latency;
     let log = match &mut hdr_file {
         Some(file) => {
             let about = format!(
@@ -235,22 +234,20 @@ fn measure(args: &BenchConfig, addr: SocketAddr) -> Result<Report> {
                 env!("CARGO_PKG_VERSION"),
                 shard.map_or(String::new(), |s| format!(", shard {}/{}", s.index, s.of)),
             );
-            Some(file.begin(&about, tag.clone(), wall + args.warmup, &shape)?)
+            Some(file.begin(&about, tag.clone(), wall + args.warmup)?)
         }
         None => None,
     };
     // Per-second histograms only when something reads them.
     let (to_main, from_threads) = mpsc::channel();
     let per_second = (log.is_some() || progress.is_some()).then_some(to_main);
-    let mut collector = Collector::new(from_threads, &shape, args.timeout, log, progress.is_some());
+    let mut collector = Collector::new(from_threads, args.timeout, log, progress.is_some());
     let barrier = Arc::new(Barrier::new(threads + 1));
     let mut handles = Vec::with_capacity(threads);
     for message in messages.into_iter().take(threads) {
         let (clock, barrier) = (Arc::clone(&clock), Arc::clone(&barrier));
         let target = Arc::clone(&target);
-        let seconds = per_second
-            .clone()
-            .map(|to| Seconds::new(to, &clock, &shape));
+        let seconds = per_second.clone().map(|to| Seconds::new(to, &clock));
         let (scenario, messages, depth, timeout, udp) = (
             args.scenario,
             args.messages,

@@ -100,7 +100,6 @@ impl HdrFile {
         about: &str,
         tag: String,
         start: SystemTime,
-        like: &Histogram<u64>,
     ) -> Result<HdrLog<'_>> {
         let path = &self.path;
         let writer = IntervalLogWriterBuilder::new()
@@ -114,12 +113,7 @@ impl HdrFile {
         if Tag::new(&tag).is_none() {
             return Err(anyhow!("{tag:?} cannot be an interval log's tag"));
         }
-        Ok(HdrLog {
-            path,
-            writer,
-            tag,
-            empty: Histogram::new_from(like),
-        })
+        Ok(HdrLog { path, writer, tag })
     }
 }
 
@@ -128,21 +122,19 @@ pub(super) struct HdrLog<'a> {
     path: &'a Path,
     writer: IntervalLogWriter<'a, 'a, LineWriter<File>, V2DeflateSerializer>,
     tag: String,
-    /// Written for a second in which nothing was answered.
-    empty: Histogram<u64>,
 }
 
 impl HdrLog<'_> {
     /// Second `index` of the measured part, `length` long (the last may be shorter).
     pub(super) fn interval(
         &mut self,
-        histogram: Option<&Histogram<u64>>,
+        histogram: &Histogram<u32>,
         index: u64,
         length: Duration,
     ) -> Result<()> {
         self.writer
             .write_histogram(
-                histogram.unwrap_or(&self.empty),
+                histogram,
                 Duration::from_secs(index),
                 length,
                 Tag::new(&self.tag),
