@@ -4,6 +4,9 @@
 use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
+/// The longest latency the histograms hold (1 h); a longer one counts as this.
+pub(super) const LONGEST_NS: u64 = 3_600_000_000_000;
+
 /// Shared by the client threads: when to start counting and when to stop.
 pub(super) struct Clock {
     pub start: Instant,

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use hdrhistogram::Histogram;
 
-use super::clock::Clock;
+use super::clock::{Clock, LONGEST_NS};
 use super::hdr_log::{HdrLog, Summary};
 
 /// One thread's latencies of one second of the measured part.
@@ -59,7 +59,11 @@ impl Seconds {
         if now >= self.ends {
             self.turn(clock, now);
         }
-        self.histogram.saturating_record(ns);
+        // `record` grows the histogram where `saturating_record` would cut
+        // the value to 16 ms; past the run's histogram's 1 h, as it does.
+        if self.histogram.record(ns.min(LONGEST_NS)).is_err() {
+            self.histogram.saturating_record(ns);
+        }
     }
 
     #[cold]

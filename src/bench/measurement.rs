@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use super::clock::Clock;
+use super::clock::{Clock, LONGEST_NS};
 use super::intervals::Seconds;
 
 /// What one client thread measured, merged with the others' at the end.
@@ -30,8 +30,7 @@ impl Measurement {
     pub(super) fn new() -> Self {
         Self {
             // 1 ns .. 1 h at 3 significant digits.
-            latency: Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
-                .expect("static histogram bounds"),
+            latency: Histogram::new_with_bounds(1, LONGEST_NS, 3).expect("static histogram bounds"),
             ops: 0,
             errors: 0,
             timeouts: 0,
