@@ -182,3 +182,67 @@ impl<'a> Collector<'a> {
         log.summary(summary)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU64;
+    use std::sync::mpsc;
+
+    fn clock(now: Instant) -> Clock {
+        Clock {
+            start: now,
+            measure_from: now,
+            stop_at: now + Duration::from_secs(10),
+            done: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+        }
+    }
+
+    #[test]
+    fn a_slow_answer_grows_the_histogram_and_each_second_goes_over() {
+        let now = Instant::now();
+        let clock = clock(now);
+        let (to, from) = mpsc::channel();
+        let mut seconds = Seconds::new(to, &clock);
+        seconds.record(&clock, now, 127_000_000);
+        seconds.record(&clock, now, 2 * LONGEST_NS);
+        seconds.record(&clock, now + Duration::from_millis(2500), 1_000);
+        seconds.finish();
+        let first = from.recv().unwrap();
+        assert_eq!((first.index, first.histogram.len()), (0, 2));
+        let h = &first.histogram;
+        assert!(h.equivalent(h.value_at_quantile(0.5), 127_000_000));
+        assert!(h.equivalent(h.max(), LONGEST_NS), "{}", h.max());
+        let third = from.recv().unwrap();
+        assert_eq!((third.index, third.histogram.len()), (2, 1));
+        assert!(from.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_late_second_counts_in_the_next_unwritten_one() {
+        let (to, from) = mpsc::channel();
+        let mut collector = Collector::new(from, Duration::from_secs(1), None, true);
+        let second = |index: u64, values: &[u64]| {
+            let mut histogram = shape();
+            for &v in values {
+                histogram.record(v).unwrap();
+            }
+            Second { index, histogram }
+        };
+        to.send(second(0, &[10, 20])).unwrap();
+        collector.take();
+        collector.next = 3; // seconds 0..3 written
+        to.send(second(1, &[30])).unwrap();
+        to.send(second(3, &[40])).unwrap();
+        collector.take();
+        assert_eq!(collector.pending[&0].len(), 2);
+        assert_eq!(
+            collector.pending[&3].len(),
+            2,
+            "the late one joins second 3"
+        );
+        assert!(!collector.pending.contains_key(&1));
+        assert_eq!(collector.so_far.as_ref().map(Histogram::len), Some(4));
+    }
+}
