@@ -240,8 +240,9 @@ fn measure(args: &BenchConfig, addr: SocketAddr) -> Result<Report> {
     };
     // Per-second histograms only when something reads them.
     let (to_main, from_threads) = mpsc::channel();
-    let per_second = (log.is_some() || progress.is_some()).then_some(to_main);
-    let mut collector = Collector::new(from_threads, args.timeout, log, progress.is_some());
+    let seconds_on = log.is_some() || progress.is_some();
+    let per_second = seconds_on.then_some(to_main);
+    let mut collector = Collector::new(from_threads, args.timeout, log);
     let barrier = Arc::new(Barrier::new(threads + 1));
     let mut handles = Vec::with_capacity(threads);
     for message in messages.into_iter().take(threads) {
@@ -324,8 +325,8 @@ fn measure(args: &BenchConfig, addr: SocketAddr) -> Result<Report> {
             };
             thread::park_timeout(wait);
             collector.poll(Instant::now().saturating_duration_since(clock.measure_from))?;
-            if let (Some(progress), Some(so_far)) = (&mut progress, &collector.so_far) {
-                progress.tick(&clock, so_far);
+            if let Some(progress) = &mut progress {
+                progress.tick(&clock, &collector.total);
             }
         }
         match handle.join() {
@@ -334,6 +335,11 @@ fn measure(args: &BenchConfig, addr: SocketAddr) -> Result<Report> {
         }
     }
     let ended = Instant::now();
+    if seconds_on {
+        // Every thread has handed its last second over: their sum is the run.
+        collector.take();
+        merged.latency = collector.total.clone();
+    }
     let seconds = ended
         .saturating_duration_since(clock.measure_from)
         .as_secs_f64()

@@ -95,8 +95,9 @@ impl Seconds {
 /// The main thread's side: adds the threads' seconds, writes the log.
 pub(super) struct Collector<'a> {
     from: Receiver<Second>,
-    /// Every latency so far, for the progress line's p99 (if it is on).
-    pub so_far: Option<Histogram<u32>>,
+    /// Every latency so far: the progress line's p99, and at the end the
+    /// run's histogram (each latency is recorded once, in its second).
+    pub total: Histogram<u64>,
     /// Seconds not written yet, by index.
     pending: BTreeMap<u64, Histogram<u32>>,
     /// The first second not written yet.
@@ -108,15 +109,10 @@ pub(super) struct Collector<'a> {
 }
 
 impl<'a> Collector<'a> {
-    pub(super) fn new(
-        from: Receiver<Second>,
-        timeout: Duration,
-        log: Option<HdrLog<'a>>,
-        progress: bool,
-    ) -> Self {
+    pub(super) fn new(from: Receiver<Second>, timeout: Duration, log: Option<HdrLog<'a>>) -> Self {
         Self {
             from,
-            so_far: progress.then(shape),
+            total: Histogram::new_with_bounds(1, LONGEST_NS, 3).expect("static histogram bounds"),
             pending: BTreeMap::new(),
             next: 0,
             lag: timeout.as_secs_f64().ceil() as u64 + 1,
@@ -140,10 +136,15 @@ impl<'a> Collector<'a> {
         Ok(())
     }
 
-    fn take(&mut self) {
+    /// Takes what the threads handed over so far.
+    pub(super) fn take(&mut self) {
         while let Ok(second) = self.from.try_recv() {
-            if let Some(so_far) = &mut self.so_far {
-                let _ = so_far.add(&second.histogram);
+            // Same precision: each bucket's value lands in the same bucket.
+            for bucket in second.histogram.iter_recorded() {
+                self.total.saturating_record_n(
+                    bucket.value_iterated_to(),
+                    u64::from(bucket.count_at_value()),
+                );
             }
             // A second already written gets nothing more: what came late
             // counts in the next one, so the totals stay exact.
@@ -222,7 +223,7 @@ mod tests {
     #[test]
     fn a_late_second_counts_in_the_next_unwritten_one() {
         let (to, from) = mpsc::channel();
-        let mut collector = Collector::new(from, Duration::from_secs(1), None, true);
+        let mut collector = Collector::new(from, Duration::from_secs(1), None);
         let second = |index: u64, values: &[u64]| {
             let mut histogram = shape();
             for &v in values {
@@ -243,6 +244,7 @@ mod tests {
             "the late one joins second 3"
         );
         assert!(!collector.pending.contains_key(&1));
-        assert_eq!(collector.so_far.as_ref().map(Histogram::len), Some(4));
+        assert_eq!(collector.total.len(), 4);
+        assert_eq!(collector.total.max(), 40);
     }
 }

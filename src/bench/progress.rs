@@ -33,7 +33,7 @@ impl Progress {
     }
 
     /// Rewrites the line if a second has passed since the last time.
-    pub(super) fn tick(&mut self, clock: &Clock, so_far: &Histogram<u32>) {
+    pub(super) fn tick(&mut self, clock: &Clock, so_far: &Histogram<u64>) {
         let now = Instant::now();
         let since = now.saturating_duration_since(self.last);
         if now.saturating_duration_since(clock.start) < AFTER || since < Duration::from_secs(1) {
