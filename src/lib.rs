@@ -22,14 +22,18 @@ mod fault;
 pub mod framing;
 mod hex;
 mod log;
+mod modbus;
 pub mod protocol;
 mod replay;
 mod rules;
 mod server;
+mod state;
 mod stats;
 mod sync;
 mod sys;
 mod tap;
+#[cfg(debug_assertions)]
+mod test_hooks;
 mod tls;
 mod web;
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::framing::Framing;
+use crate::state::{Value, Var};
 use crate::stats::Protocol;
 
 /// Who sent the bytes.
@@ -62,6 +63,12 @@ pub(crate) enum TapEvent<'a> {
         local: SocketAddr,
         from: Side,
         bytes: &'a [u8],
+    },
+    /// A rule changed variables (`conn` 0: a UDP datagram's rule).
+    Changed {
+        conn: u64,
+        rule: &'a str,
+        changed: &'a [(Var, Value)],
     },
     /// The server is done: flush and close now, before the process exits.
     /// `forced`: a second Ctrl-C, which asks to stop at once; finish the
@@ -150,7 +157,8 @@ impl TapRecord {
                 bytes: kept(bytes),
                 size: bytes.len(),
             },
-            TapEvent::Stopped { .. } => return None,
+            // Changes are the web console's alone; it copies them itself.
+            TapEvent::Stopped { .. } | TapEvent::Changed { .. } => return None,
         })
     }
 

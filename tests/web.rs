@@ -1,7 +1,7 @@
 //! The web console (`--web`), in a real browser: headless Chromium driven
 //! over WebDriver (`web/driver.rs`), real `nc` clients, real signals.
 
-mod driver;
+pub mod driver;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -107,7 +107,7 @@ impl Drop for Nc {
 }
 
 /// A JavaScript string literal.
-fn js(text: &str) -> String {
+pub fn js(text: &str) -> String {
     serde_json::Value::from(text).to_string()
 }
 
@@ -120,7 +120,7 @@ fn shown(text: &str) -> String {
 }
 
 /// The page open on `server`'s console, live.
-fn open_page(server: &mut Server) -> (Browser, String) {
+pub fn open_page(server: &mut Server) -> (Browser, String) {
     let url = web_url(server);
     let browser = Browser::start();
     browser.goto(&url);
@@ -719,6 +719,10 @@ fn voluntary_switches(task: &std::path::Path) -> u64 {
 }
 
 #[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "needs TCPACK_TEST_WEB_WRITE_TIMEOUT_MS, a debug-only test hook"
+)]
 fn a_client_that_asks_and_never_reads_does_not_hold_a_request_thread() {
     // Writes to a browser give up after 0.5 s here (30 s outside debug builds' tests).
     let mut server = Server::start_via_shell(

@@ -25,18 +25,6 @@ const RESERVED: usize = 1024;
 /// Bytes of messages the queue holds at most, so big messages cannot make it huge.
 const QUEUE_BYTES: usize = 64 << 20;
 
-/// `QUEUE_BYTES`; debug builds take a smaller bound from
-/// `TCPACK_TEST_CAPTURE_QUEUE_BYTES`, so a test fills the queue in a moment.
-fn queue_bytes() -> usize {
-    #[cfg(debug_assertions)]
-    if let Some(bytes) = std::env::var("TCPACK_TEST_CAPTURE_QUEUE_BYTES")
-        .ok()
-        .and_then(|b| b.parse().ok())
-    {
-        return bytes;
-    }
-    QUEUE_BYTES
-}
 /// How long the writer may go on writing out what is queued after
 /// `Stopped`; then it flushes what it has, whole lines, and ends.
 const FINISH_WITHIN: Duration = Duration::from_secs(3);
@@ -117,6 +105,7 @@ impl Recorder {
         name: String,
         format: impl Format,
         max: Option<u64>,
+        max_queued: Option<usize>,
         written: u64,
         say: Say,
     ) -> io::Result<Self> {
@@ -151,7 +140,7 @@ impl Recorder {
             queue,
             queued_bytes,
             queued_events,
-            max_queued: queue_bytes(),
+            max_queued: max_queued.unwrap_or(QUEUE_BYTES),
             done,
             ending,
             drops,

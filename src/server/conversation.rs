@@ -73,7 +73,8 @@ impl<'a> Conversation<'a> {
                 config.seed,
                 tag.id,
                 rules,
-            ),
+            )
+            .with_modbus(config.modbus.as_deref()),
             decoder: TextDecoder::new(config.decode).binary_frames(config.framing.is_binary()),
             messages: 0,
             hangup: None,
@@ -123,7 +124,8 @@ impl<'a> Conversation<'a> {
             ..
         } = self;
         let config = &state.config;
-        config.panic_if_asked(message);
+        #[cfg(debug_assertions)]
+        config.test_hooks.panic_if_asked(message);
         if *messages == 1 && connection.tls().is_none() && looks_like_tls(message) {
             let message = match config.tls {
                 None => {
@@ -133,7 +135,12 @@ impl<'a> Conversation<'a> {
             };
             state.log.log(Some(*tag), &Event::Warning { message });
         }
-        let answer = answerer.decide(message);
+        let sender = Sender {
+            conn: tag.id,
+            seq: *messages,
+            peer: tag.peer,
+        };
+        let mut answer = answerer.decide(message, sender);
         let log = &state.log;
         if log.messages_enabled() {
             let text = decoder.decode(message, last);
@@ -170,11 +177,6 @@ impl<'a> Conversation<'a> {
                     connection.closing().is_some()
                 });
         }
-        let sender = Sender {
-            conn: tag.id,
-            seq: *messages,
-            peer: tag.peer,
-        };
         let before = out.owed().len();
         if let Err(e) = answer.render(message, sender, out.owed()) {
             let message = e.to_string();
@@ -182,6 +184,7 @@ impl<'a> Conversation<'a> {
                 .log
                 .log(Some(*tag), &Event::Warning { message: &message });
         }
+        state.report_state(Some(*tag), &answer);
         if let Some(frame) = out.owed().get(before..) {
             tap.publish_frame(tag.id, Side::Server, &state.config.framing, frame);
         }

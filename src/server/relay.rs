@@ -352,7 +352,5 @@ fn finish(
             flows,
         },
     );
-    state
-        .stats
-        .add_connection(flows.up_messages, flows.up_bytes, closing.failure);
+    state.stats.add_closed(closing.failure);
 }

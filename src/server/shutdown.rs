@@ -152,10 +152,10 @@ pub(super) fn finish(state: &ServerState, listener: Option<TcpListener>, threads
     threads.signals.stop();
     state.closer.finish();
     let _ = threads.closer.join();
+    // Every worker is done: the variables are final.
+    state.save_state();
     state.tap.publish(TapEvent::Stopped { forced: false });
-    state
-        .log
-        .log(None, &state.stats.summary(state.config.can_push()));
+    state.log.log(None, &super::snapshot::take(state).summary());
     state.log.close();
 }
 

@@ -301,9 +301,7 @@ fn end(
             bytes,
         },
     );
-    state
-        .stats
-        .add_connection(messages, bytes, ending.error_kind());
+    state.stats.add_closed(ending.error_kind());
     match ending {
         Ending::Eof | Ending::Reset => drop(stream),
         Ending::RuleReset => {

@@ -162,7 +162,9 @@ fn push_record(buf: &mut Vec<u8>, record: &Record, decoder: &mut TextDecoder) {
                 write!(buf, "}}")
             }
         },
-        Record::Tick(value) => serde_json::to_writer(&mut *buf, value).map_err(io::Error::other),
+        Record::Changed(value) | Record::Tick(value) => {
+            serde_json::to_writer(&mut *buf, value).map_err(io::Error::other)
+        }
         Record::Stopped => write!(buf, r#"{{"type":"stopped"}}"#),
     };
     buf.extend_from_slice(b"\n\n");

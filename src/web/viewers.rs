@@ -31,6 +31,9 @@ pub(super) enum Record {
     /// What the tap saw, copied out of the worker's hands; messages cut to
     /// their first `SHOWN` bytes.
     Seen(SystemTime, TapRecord),
+    /// A rule's changes to variables, as the page reads them:
+    /// `{"type":"changed","t":…,"conn":3,"rule":"login","changed":{"conn.user":"bob"}}`.
+    Changed(serde_json::Value),
     /// Counters, connections and rules (one each second).
     Tick(serde_json::Value),
     /// The server is done.
@@ -217,9 +220,30 @@ impl Watcher for Hub {
         if !self.watched() {
             return;
         }
-        if matches!(what, TapEvent::Message { .. } | TapEvent::Datagram { .. })
-            && !self.within_budget(at)
+        if matches!(
+            what,
+            TapEvent::Message { .. } | TapEvent::Datagram { .. } | TapEvent::Changed { .. }
+        ) && !self.within_budget(at)
         {
+            return;
+        }
+        if let TapEvent::Changed {
+            conn,
+            rule,
+            changed,
+        } = *what
+        {
+            let changed: serde_json::Map<String, serde_json::Value> = changed
+                .iter()
+                .map(|(var, value)| (var.to_string(), value.to_json()))
+                .collect();
+            let t = at
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+            let event = serde_json::json!({
+                "type": "changed", "t": t, "conn": conn, "rule": rule, "changed": changed,
+            });
+            self.broadcast(Record::Changed(event));
             return;
         }
         let Some(record) = TapRecord::copy(what, SHOWN) else {

@@ -22,6 +22,7 @@ use crate::decode::TextDecoder;
 use crate::framing::Framing;
 use crate::log::{ConnTag, Event, Logger};
 use crate::rules::Action;
+use crate::server::shared::report_state;
 use crate::stats::Traffic;
 use crate::tap::{Side, Tap, TapEvent};
 
@@ -449,24 +450,25 @@ impl<'a> Pump<'a> {
                 if hangup.is_some() {
                     return;
                 }
-                let answer = answerer.decide(message);
+                let sender = Sender {
+                    conn: cx.tag.id,
+                    seq: seq_before + found,
+                    peer: cx.tag.peer,
+                };
+                let mut answer = answerer.decide(message, sender);
                 let Some(rule) = answer.tag() else {
                     log_message(cx, (&mut *decoder, from), message, false, None);
                     forward_message(cx.framing, message, forward);
                     return;
                 };
                 log_message(cx, (&mut *decoder, from), message, false, Some(rule));
-                let sender = Sender {
-                    conn: cx.tag.id,
-                    seq: seq_before + found,
-                    peer: cx.tag.peer,
-                };
                 let before = answers.len();
                 if let Err(e) = answer.render(message, sender, answers) {
                     let message = e.to_string();
                     cx.log
                         .log(Some(cx.tag), &Event::Warning { message: &message });
                 }
+                report_state(cx.log, cx.tap, Some(cx.tag), &answer);
                 if let Some(frame) = answers.get(before..) {
                     // tcpack's own answer, in the server's place.
                     cx.tap

@@ -158,10 +158,16 @@ impl Receiver<'_> {
             }
         }
         let message = &buffer[..datagram.read];
-        config.panic_if_asked(message);
+        #[cfg(debug_assertions)]
+        config.test_hooks.panic_if_asked(message);
         *seq += 1;
         answerer.refresh();
-        let chosen = answerer.decide(message);
+        let sender = Sender {
+            conn: 0,
+            seq: *seq,
+            peer,
+        };
+        let mut chosen = answerer.decide(message, sender);
         let tap = &state.tap;
         let local = shared.local;
         tap.publish(TapEvent::Datagram {
@@ -185,17 +191,14 @@ impl Receiver<'_> {
                 .lifecycle
                 .sleep_unless(delay, Phase::DrainExpired, || false);
         }
+        answer.clear();
+        // Unframed: nothing is too long for a field. Rendered even for
+        // silent rules: a rule's changes are made as its answer is rendered.
+        let _ = chosen.render(message, sender, answer);
+        state.report_state(None, &chosen);
         if matches!(chosen.action(), Action::Silent | Action::Reset) {
             return;
         }
-        answer.clear();
-        let sender = Sender {
-            conn: 0,
-            seq: *seq,
-            peer,
-        };
-        // Unframed: nothing is too long for a field.
-        let _ = chosen.render(message, sender, answer);
         let limit = answer_limit(datagram.size);
         if answer.len() > limit {
             stats.add_udp_too_big();
