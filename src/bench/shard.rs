@@ -5,7 +5,7 @@
 //! Its connections are numbered from its offset in the whole run, so the
 //! reports of all shards cover `0..C` once.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Which shard this run is, as the command line said it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +20,7 @@ pub(crate) enum ShardSpec {
 pub(crate) const INDEX_VAR: &str = "JOB_COMPLETION_INDEX";
 
 /// A shard's place in the whole run, as its report names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Shard {
     pub index: usize,
     pub of: usize,

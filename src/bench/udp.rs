@@ -7,7 +7,8 @@ use std::net::{SocketAddr, UdpSocket};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::measurement::{Clock, Measurement};
+use super::clock::Clock;
+use super::measurement::Measurement;
 use crate::protocol::DATAGRAM_BUFFER;
 
 fn open(target: SocketAddr, timeout: Duration) -> io::Result<UdpSocket> {
@@ -33,7 +34,7 @@ pub(super) fn request_response(
 ) {
     let socket = match open(target, timeout) {
         Ok(socket) => socket,
-        Err(e) => return measured.fail(&e),
+        Err(e) => return measured.fail(clock, &e),
     };
     let mut answer = vec![0u8; DATAGRAM_BUFFER];
     let mut sent = 0u64;
@@ -44,7 +45,7 @@ pub(super) fn request_response(
         match result {
             Ok(_) => measured.answered(clock, began, 1),
             Err(e) => {
-                measured.fail(&e);
+                measured.fail(clock, &e);
                 // Nothing listens there (ICMP port unreachable): do not spin.
                 if e.kind() == ErrorKind::ConnectionRefused {
                     thread::sleep(Duration::from_millis(10));
