@@ -20,7 +20,7 @@ use std::sync::{Mutex, MutexGuard};
 use serde_json::{Map, Value as Json, json};
 
 pub(crate) use self::keys::Keys;
-pub(crate) use self::value::{Scope, Value, Var};
+pub(crate) use self::value::{Scope, Value, Var, is_name};
 
 /// `--max-keys`' default: enough for any test bench, small enough to bound memory.
 pub(crate) const DEFAULT_MAX_KEYS: usize = 100_000;
@@ -97,8 +97,7 @@ impl Store {
         crate::sync::lock(&self.tables)
     }
 
-    /// The value of `name` in `place`; `None` if never set. (The Modbus
-    /// table reads registers that follow `global.NAME` through it.)
+    /// The value of `name` in `place`; `None` if never set.
     #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn get(&self, place: Place<'_>, name: &str) -> Option<Value> {
         self.lock().get(place, name).cloned()
