@@ -161,6 +161,12 @@ impl Table {
         }
     }
 
+    /// Whether a register follows a global variable (then the server's
+    /// reports count variable changes even without rules that remember).
+    pub(crate) fn follows(&self) -> bool {
+        self.units.iter().any(|u| !u.follows().is_empty())
+    }
+
     fn unit(&self, id: u8) -> Option<&Unit> {
         self.by_id[usize::from(id)].map(|i| &self.units[usize::from(i)])
     }

@@ -438,13 +438,21 @@ fn a_register_that_follows_a_global_shares_it_with_the_rules() {
     assert_eq!(pymodbus_steps(&server, &["r"]), "[65531, 7]\n");
     // The Modbus write counts as a change, with the rules' two.
     let (host, port) = status.rsplit_once(':').unwrap();
-    let report = TestCommand::new("nc")
-        .args(["-N", "-w", "10", host, port])
-        .stdin("")
-        .run()
-        .success()
-        .stdout;
+    let status = |input: &str| {
+        TestCommand::new("nc")
+            .args(["-N", "-w", "10", host, port])
+            .stdin(input)
+            .run()
+            .success()
+            .stdout
+    };
+    let report = status("");
     assert!(report.contains("\nstate_changes 3\n"), "{report}");
+    let metrics = status("GET /metrics HTTP/1.0\r\n\r\n");
+    assert!(
+        metrics.contains("\ntcpack_state_changes_total 3\n"),
+        "{metrics}"
+    );
     assert!(report.contains("\nvar global.temp = 70000\n"), "{report}");
 
     // A value from --state-file wins over the table's.
