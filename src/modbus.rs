@@ -299,6 +299,39 @@ count = 8
     }
 
     #[test]
+    fn a_register_that_follows_a_global_reads_and_writes_it() {
+        let store = Arc::new(Store::new(10));
+        let text = "[[modbus.holding_registers]]\naddress = 0\nvalue = 5\nfollows = \"global.t\"\n";
+        let table = Table::new(
+            Wire::Tcp,
+            file::alone(text, "t").unwrap(),
+            Arc::clone(&store),
+        );
+        assert!(table.follows());
+        // Unset at start: seeded with the block's value, not counted as a change.
+        assert_eq!(store.get(Place::Global, "t"), Some(Value::Int(5)));
+        let write = "00 01 00 00 01 06 00 00 01 00";
+        assert_eq!(ask(&table, write), write);
+        assert_eq!(store.get(Place::Global, "t"), Some(Value::Int(256)));
+        assert_eq!(store.changes(), 1);
+        store.set(Place::Global, "t", Value::Int(-2));
+        let read = "00 01 00 00 01 03 00 00 00 01";
+        assert_eq!(ask(&table, read), "00 01 00 00 01 03 02 ff fe");
+        // Text, or a value no register holds: the last value stays.
+        store.set(Place::Global, "t", Value::Text("hot".into()));
+        assert_eq!(ask(&table, read), "00 01 00 00 01 03 02 ff fe");
+        store.set(Place::Global, "t", Value::Int(65536));
+        assert_eq!(ask(&table, read), "00 01 00 00 01 03 02 ff fe");
+        // Reads change nothing; a refused write neither.
+        assert_eq!(
+            ask(&table, "00 01 00 00 01 10 00 00 00 02 04 00 01 00 02"),
+            "00 01 00 00 01 90 02"
+        );
+        assert_eq!(store.get(Place::Global, "t"), Some(Value::Int(65536)));
+        assert_eq!(store.changes(), 4);
+    }
+
+    #[test]
     fn rtu_checks_the_crc_and_answers_each_request_of_a_read() {
         let table = table(Wire::Rtu);
         // The spec's CRC example: 01 03 00 00 00 0A has C5 CD.
