@@ -102,6 +102,8 @@ impl Table {
         {
             let mut tables = store.lock();
             for follow in units.iter().flat_map(Unit::follows) {
+                // A reload whose rules do not name it must not forget it.
+                tables.pinned.insert(follow.name.to_string());
                 if tables.get(Place::Global, &follow.name).is_none() {
                     let first = Value::Int(i64::from(follow.first));
                     tables.set(Place::Global, &follow.name, first);

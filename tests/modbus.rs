@@ -9,6 +9,8 @@ use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use rustix::process::Signal;
+
 use crate::util::{
     DEADLINE, Server, TestCommand, connect, exchange, required_tool, run_script, tcpack_cmd,
     tempdir,
@@ -454,6 +456,19 @@ fn a_register_that_follows_a_global_shares_it_with_the_rules() {
         "{metrics}"
     );
     assert!(report.contains("\nvar global.temp = 70000\n"), "{report}");
+    // A reload whose rules no longer name global.temp keeps it: the table shows it.
+    let table_only = &FOLLOWING[FOLLOWING.find("[[modbus").unwrap()..];
+    let rules_path = dir.join("follows.toml");
+    std::fs::write(
+        &rules_path,
+        format!("[[rule]]\nexact = \"PING\"\nreply = \"PONG\\n\"\n\n{table_only}"),
+    )
+    .unwrap();
+    let mark = server.mark();
+    server.signal(Signal::HUP);
+    server.wait_since(mark, "rules reloaded: 1 rules");
+    assert!(status("").contains("\nvar global.temp = 70000\n"));
+    std::fs::write(&rules_path, FOLLOWING).unwrap();
 
     // A value from --state-file wins over the table's.
     let state = dir.join("follows.state");
