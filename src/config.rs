@@ -176,6 +176,7 @@ impl ServerConfig {
             args.modbus.as_deref(),
             args.rules_file.as_deref(),
             &args.framing,
+            &store,
         )
         .map_err(usage)?
         .map(Arc::new);

@@ -13,11 +13,13 @@ mod pdu;
 mod unit;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use crc::{CRC_16_MODBUS, Crc};
 
 use self::unit::Unit;
 use crate::framing::Framing;
+use crate::state::{Place, Store, Value};
 
 const CRC: Crc<u16> = Crc::<u16>::new(&CRC_16_MODBUS);
 
@@ -39,16 +41,20 @@ pub(crate) struct Table {
     units: Vec<Unit>,
     /// Which of `units` answers each unit id: its own, else the default, else none.
     by_id: [Option<u16>; 256],
+    /// The server's variables: registers with `follows = "global.NAME"` show them.
+    store: Arc<Store>,
 }
 
 impl Table {
     /// The table of `--modbus FILE`, or else of the rules file's `[modbus]`
-    /// section (`None`: neither has one), for a server under `framing`.
+    /// section (`None`: neither has one), for a server under `framing`
+    /// whose variables are `store` (already loaded from `--state-file`).
     /// The error says where and what, for the user.
     pub(crate) fn load(
         modbus_file: Option<&Path>,
         rules_file: Option<&Path>,
         framing: &Framing,
+        store: &Arc<Store>,
     ) -> Result<Option<Self>, String> {
         let read = |path: &Path, what: &str| {
             std::fs::read_to_string(path)
@@ -77,10 +83,12 @@ impl Table {
                 ));
             }
         };
-        Ok(Some(Self::new(wire, parsed)))
+        Ok(Some(Self::new(wire, parsed, Arc::clone(store))))
     }
 
-    fn new(wire: Wire, parsed: file::Parsed) -> Self {
+    /// The table; a followed global variable still unset (no rule, no
+    /// `--state-file` gave it a value) starts at its register's value.
+    fn new(wire: Wire, parsed: file::Parsed, store: Arc<Store>) -> Self {
         let mut units = Vec::new();
         let mut by_id = [None; 256];
         if let Some(values) = parsed.default {
@@ -91,7 +99,23 @@ impl Table {
             by_id[usize::from(id)] = Some(units.len() as u16);
             units.push(Unit::new(values));
         }
-        Self { wire, units, by_id }
+        {
+            let mut tables = store.lock();
+            for follow in units.iter().flat_map(Unit::follows) {
+                // A reload whose rules do not name it must not forget it.
+                tables.pinned.insert(follow.name.to_string());
+                if tables.get(Place::Global, &follow.name).is_none() {
+                    let first = Value::Int(i64::from(follow.first));
+                    tables.set(Place::Global, &follow.name, first);
+                }
+            }
+        }
+        Self {
+            wire,
+            units,
+            by_id,
+            store,
+        }
     }
 
     /// Appends the answer to `message` to `out`: nothing when the message is
@@ -108,7 +132,7 @@ impl Table {
                     return;
                 };
                 out.extend_from_slice(&message[..5]);
-                respond(unit, &message[5..], out);
+                respond(unit, &self.store, &message[5..], out);
             }
             Wire::Rtu => {
                 let mut rest = message;
@@ -127,7 +151,7 @@ impl Table {
                     };
                     let start = out.len();
                     out.push(body[0]);
-                    respond(unit, &body[1..], out);
+                    respond(unit, &self.store, &body[1..], out);
                     if body[0] == 0 {
                         out.truncate(start);
                         continue;
@@ -139,14 +163,20 @@ impl Table {
         }
     }
 
+    /// Whether a register follows a global variable (then the server's
+    /// reports count variable changes even without rules that remember).
+    pub(crate) fn follows(&self) -> bool {
+        self.units.iter().any(|u| !u.follows().is_empty())
+    }
+
     fn unit(&self, id: u8) -> Option<&Unit> {
         self.by_id[usize::from(id)].map(|i| &self.units[usize::from(i)])
     }
 }
 
 /// Appends the answer PDU to request `pdu` (never empty).
-fn respond(unit: &Unit, pdu: &[u8], out: &mut Vec<u8>) {
-    let result = pdu::decode(pdu).and_then(|request| unit.apply(pdu, request, out));
+fn respond(unit: &Unit, store: &Store, pdu: &[u8], out: &mut Vec<u8>) {
+    let result = pdu::decode(pdu).and_then(|request| unit.apply(pdu, request, store, out));
     if let Err(code) = result {
         pdu::exception(pdu[0], code, out);
     }
@@ -174,7 +204,11 @@ count = 8
 "#;
 
     fn table(wire: Wire) -> Table {
-        Table::new(wire, file::alone(TABLE, "t").unwrap())
+        Table::new(
+            wire,
+            file::alone(TABLE, "t").unwrap(),
+            Arc::new(Store::new(10)),
+        )
     }
 
     fn ask(table: &Table, text: &str) -> String {
@@ -264,6 +298,39 @@ count = 8
                 prop_assert_eq!(out[0], frame[0]);
             }
         }
+    }
+
+    #[test]
+    fn a_register_that_follows_a_global_reads_and_writes_it() {
+        let store = Arc::new(Store::new(10));
+        let text = "[[modbus.holding_registers]]\naddress = 0\nvalue = 5\nfollows = \"global.t\"\n";
+        let table = Table::new(
+            Wire::Tcp,
+            file::alone(text, "t").unwrap(),
+            Arc::clone(&store),
+        );
+        assert!(table.follows());
+        // Unset at start: seeded with the block's value, not counted as a change.
+        assert_eq!(store.get(Place::Global, "t"), Some(Value::Int(5)));
+        let write = "00 01 00 00 01 06 00 00 01 00";
+        assert_eq!(ask(&table, write), write);
+        assert_eq!(store.get(Place::Global, "t"), Some(Value::Int(256)));
+        assert_eq!(store.changes(), 1);
+        store.set(Place::Global, "t", Value::Int(-2));
+        let read = "00 01 00 00 01 03 00 00 00 01";
+        assert_eq!(ask(&table, read), "00 01 00 00 01 03 02 ff fe");
+        // Text, or a value no register holds: the last value stays.
+        store.set(Place::Global, "t", Value::Text("hot".into()));
+        assert_eq!(ask(&table, read), "00 01 00 00 01 03 02 ff fe");
+        store.set(Place::Global, "t", Value::Int(65536));
+        assert_eq!(ask(&table, read), "00 01 00 00 01 03 02 ff fe");
+        // Reads change nothing; a refused write neither.
+        assert_eq!(
+            ask(&table, "00 01 00 00 01 10 00 00 00 02 04 00 01 00 02"),
+            "00 01 00 00 01 90 02"
+        );
+        assert_eq!(store.get(Place::Global, "t"), Some(Value::Int(65536)));
+        assert_eq!(store.changes(), 4);
     }
 
     #[test]

@@ -13,14 +13,14 @@ mod keys;
 pub(crate) mod persist;
 mod value;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard};
 
 use serde_json::{Map, Value as Json, json};
 
 pub(crate) use self::keys::Keys;
-pub(crate) use self::value::{Scope, Value, Var};
+pub(crate) use self::value::{Scope, Value, Var, is_name};
 
 /// `--max-keys`' default: enough for any test bench, small enough to bound memory.
 pub(crate) const DEFAULT_MAX_KEYS: usize = 100_000;
@@ -53,6 +53,9 @@ pub(crate) struct Store {
 pub(crate) struct Tables {
     pub global: BTreeMap<String, Value>,
     pub keys: Keys,
+    /// `global.*` names something besides the rules shows (a Modbus
+    /// register that follows one): a reload keeps them, named or not.
+    pub pinned: BTreeSet<String>,
 }
 
 impl Tables {
@@ -86,6 +89,7 @@ impl Store {
             tables: Mutex::new(Tables {
                 global: BTreeMap::new(),
                 keys: Keys::new(max_keys),
+                pinned: BTreeSet::new(),
             }),
             changes: AtomicU64::new(0),
         }
@@ -97,8 +101,7 @@ impl Store {
         crate::sync::lock(&self.tables)
     }
 
-    /// The value of `name` in `place`; `None` if never set. (The Modbus
-    /// table reads registers that follow `global.NAME` through it.)
+    /// The value of `name` in `place`; `None` if never set.
     #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn get(&self, place: Place<'_>, name: &str) -> Option<Value> {
         self.lock().get(place, name).cloned()
@@ -146,7 +149,8 @@ impl Store {
     pub(crate) fn keep_only(&self, named: impl Fn(Scope, &str) -> bool) -> usize {
         let mut tables = self.lock();
         let before = tables.global.len();
-        tables.global.retain(|name, _| named(Scope::Global, name));
+        let Tables { global, pinned, .. } = &mut *tables;
+        global.retain(|name, _| named(Scope::Global, name) || pinned.contains(name));
         let gone = before - tables.global.len();
         gone + tables.keys.keep_only(|name| named(Scope::Key, name))
     }
@@ -256,8 +260,10 @@ mod tests {
         let store = Store::new(10);
         store.set(Place::Global, "kept", Value::Int(1));
         store.set(Place::Global, "gone", Value::Int(2));
+        store.set(Place::Global, "shown", Value::Int(3));
+        store.lock().pinned.insert("shown".into());
         store.set(Place::Key("a"), "gone", Value::Int(2));
         assert_eq!(store.keep_only(|_, name| name == "kept"), 2);
-        assert_eq!(store.lines(), ["global.kept = 1"]);
+        assert_eq!(store.lines(), ["global.kept = 1", "global.shown = 3"]);
     }
 }

@@ -9,6 +9,8 @@ use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use rustix::process::Signal;
+
 use crate::util::{
     DEADLINE, Server, TestCommand, connect, exchange, required_tool, run_script, tcpack_cmd,
     tempdir,
@@ -356,4 +358,153 @@ fn modbus_script_drives_the_example_device() {
     );
     let help = run_script("modbus.sh", &["--help"]).success();
     assert!(help.stdout.starts_with("modbus.sh"), "{help}");
+}
+
+/// Rules and a table sharing `global.temp`: text clients SET and READ it,
+/// Modbus clients see it in holding register 0 (address 1 is a plain one).
+const FOLLOWING: &str = r#"
+[[rule]]
+regex = '^SET temp (-?\d+)'
+set = "global.temp = {1}"
+reply = "OK temp={1}\n"
+
+[[rule]]
+regex = '^READ temp'
+reply = "VALUE temp={global.temp}\n"
+
+[[modbus.holding_registers]]
+name = "temperature"
+address = 0
+value = 215
+follows = "global.temp"
+
+[[modbus.holding_registers]]
+address = 1
+value = 7
+"#;
+
+/// pymodbus over Modbus RTU: `wN` writes N to register 0, `r` reads
+/// registers 0 and 1; one line printed per step.
+const PYMODBUS_STEPS: &str = r#"
+import sys
+from pymodbus import FramerType
+from pymodbus.client import ModbusTcpClient
+c = ModbusTcpClient("127.0.0.1", port=int(sys.argv[1]), framer=FramerType.RTU, timeout=5, retries=0)
+if not c.connect():
+    sys.exit("cannot connect")
+for step in sys.argv[2:]:
+    if step.startswith("w"):
+        r = c.write_register(0, int(step[1:]), device_id=1)
+        print(f"exception {r.exception_code}" if r.isError() else "ok")
+    else:
+        r = c.read_holding_registers(0, count=2, device_id=1)
+        print(f"exception {r.exception_code}" if r.isError() else r.registers)
+"#;
+
+fn pymodbus_steps(server: &Server, steps: &[&str]) -> String {
+    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/target/venv/bin/python");
+    TestCommand::new(python)
+        .args(["-c", PYMODBUS_STEPS, &server.addr.port().to_string()])
+        .args(steps)
+        .run()
+        .success()
+        .stdout
+}
+
+#[test]
+fn a_register_that_follows_a_global_shares_it_with_the_rules() {
+    let dir = tempdir("modbus-follows");
+    let rules = dir.join("follows.toml");
+    std::fs::write(&rules, FOLLOWING).unwrap();
+    let rules = rules.to_str().unwrap().to_owned();
+    let mut server = Server::start(&[
+        "--framing",
+        "raw",
+        "--rules",
+        &rules,
+        "--status-bind",
+        "127.0.0.1:0",
+    ]);
+    let line = server.wait_for("status on ");
+    let status = line.rsplit("status on ").next().unwrap().to_owned();
+    let text = |line: &str| crate::util::nc(&server).stdin(line).run().success().stdout;
+    // Unset at start: the variable takes the register's value from the table.
+    assert_eq!(text("READ temp\n"), "VALUE temp=215\n");
+    // A Modbus write is read back by a rule, and a rule's SET by Modbus.
+    assert_eq!(pymodbus_steps(&server, &["r", "w300"]), "[215, 7]\nok\n");
+    assert_eq!(text("READ temp\n"), "VALUE temp=300\n");
+    assert_eq!(text("SET temp -5\n"), "OK temp=-5\n");
+    assert_eq!(pymodbus_steps(&server, &["r"]), "[65531, 7]\n");
+    // A value no register holds: the register keeps its last one.
+    assert_eq!(text("SET temp 70000\n"), "OK temp=70000\n");
+    assert_eq!(pymodbus_steps(&server, &["r"]), "[65531, 7]\n");
+    // The Modbus write counts as a change, with the rules' two.
+    let (host, port) = status.rsplit_once(':').unwrap();
+    let status = |input: &str| {
+        TestCommand::new("nc")
+            .args(["-N", "-w", "10", host, port])
+            .stdin(input)
+            .run()
+            .success()
+            .stdout
+    };
+    let report = status("");
+    assert!(report.contains("\nstate_changes 3\n"), "{report}");
+    let metrics = status("GET /metrics HTTP/1.0\r\n\r\n");
+    assert!(
+        metrics.contains("\ntcpack_state_changes_total 3\n"),
+        "{metrics}"
+    );
+    assert!(report.contains("\nvar global.temp = 70000\n"), "{report}");
+    // A reload whose rules no longer name global.temp keeps it: the table shows it.
+    let table_only = &FOLLOWING[FOLLOWING.find("[[modbus").unwrap()..];
+    let rules_path = dir.join("follows.toml");
+    std::fs::write(
+        &rules_path,
+        format!("[[rule]]\nexact = \"PING\"\nreply = \"PONG\\n\"\n\n{table_only}"),
+    )
+    .unwrap();
+    let mark = server.mark();
+    server.signal(Signal::HUP);
+    server.wait_since(mark, "rules reloaded: 1 rules");
+    assert!(status("").contains("\nvar global.temp = 70000\n"));
+    std::fs::write(&rules_path, FOLLOWING).unwrap();
+
+    // A value from --state-file wins over the table's.
+    let state = dir.join("follows.state");
+    std::fs::write(
+        &state,
+        "{\"scope\":\"global\",\"name\":\"temp\",\"value\":42}\n",
+    )
+    .unwrap();
+    let server = Server::start(&[
+        "--framing",
+        "raw",
+        "--rules",
+        &rules,
+        "--state-file",
+        state.to_str().unwrap(),
+    ]);
+    assert_eq!(pymodbus_steps(&server, &["r"]), "[42, 7]\n");
+
+    // follows on more than one address is refused, naming the line.
+    let wrong = dir.join("wrong.toml");
+    std::fs::write(
+        &wrong,
+        "[[modbus.holding_registers]]\naddress = 0\ncount = 2\nfollows = \"global.temp\"\n",
+    )
+    .unwrap();
+    let out = tcpack_cmd(&[
+        "server",
+        "--framing",
+        "raw",
+        "--modbus",
+        wrong.to_str().unwrap(),
+    ])
+    .run()
+    .code(2);
+    assert!(
+        out.stderr.contains("wrong.toml:1:1: [modbus] holding_registers block 1: follows = \"global.temp\" shows one variable in one register, but the block has 2 addresses: give it count = 1"),
+        "{out}"
+    );
 }

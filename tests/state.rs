@@ -659,3 +659,102 @@ fn a_relay_mocks_with_state_and_forwards_the_rest() {
     assert_eq!(Client::new(&relay).ask("COUNT"), "n was 2");
     relay.wait_for("rule 1 \"COUNT\"");
 }
+
+/// The value of `global.mark` in a state file's text, every line checked
+/// as whole JSON; panics (naming `what`) on a torn line.
+fn mark_in(text: &str, what: &str) -> (i64, usize) {
+    let mut mark = None;
+    let mut lines = 0;
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let json: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("{what}: a torn line {line:?}: {e}"));
+        if json["name"] == "mark" {
+            mark = json["value"].as_i64();
+        }
+        lines += 1;
+    }
+    (
+        mark.unwrap_or_else(|| panic!("{what}: no global.mark")),
+        lines,
+    )
+}
+
+#[test]
+fn a_kill_9_during_save_leaves_the_old_file_or_the_new_never_a_torn_one() {
+    use std::fmt::Write as _;
+    use std::os::unix::fs::MetadataExt;
+    use std::time::{Duration, Instant};
+    // Enough keys that a save takes a while (about 2 MB to write).
+    const KEYS: usize = 40_000;
+    let dir = tempdir("state-kill");
+    let file = dir.join("big.state");
+    let temp = dir.join("big.state.tmp");
+    let mut text = String::from("{\"scope\":\"global\",\"name\":\"mark\",\"value\":0}\n");
+    for i in 0..KEYS {
+        writeln!(
+            text,
+            "{{\"scope\":\"key\",\"key\":\"k{i}\",\"name\":\"v\",\"value\":{i}}}"
+        )
+        .unwrap();
+    }
+    std::fs::write(&file, text).unwrap();
+    let file_arg = file.to_str().unwrap().to_owned();
+    // The moments of the kill: as soon as `save` is sent, as the temporary
+    // file appears, once it holds data, after the answer.
+    for attempt in 0..4 {
+        let _ = std::fs::remove_file(&temp);
+        let (old, _) = mark_in(&std::fs::read_to_string(&file).unwrap(), "before");
+        let new = old + 1;
+        let before = std::fs::metadata(&file).unwrap();
+        let unchanged = || {
+            std::fs::metadata(&file)
+                .map_or(true, |m| m.ino() == before.ino() && m.len() == before.len())
+        };
+        // The previous attempt's file loads: it is whole.
+        let mut server = Server::start(&[
+            "--state-file",
+            &file_arg,
+            "--max-keys",
+            "100000",
+            "--status-bind",
+            "127.0.0.1:0",
+            "--control",
+        ]);
+        let status = status_port(&mut server);
+        assert_eq!(
+            to_status(&status, &format!("set global.mark {new}\n")),
+            format!("ok global.mark = {new}\n")
+        );
+        let mut control = TcpStream::connect(&status).unwrap();
+        control.write_all(b"save\n").unwrap();
+        control.shutdown(std::net::Shutdown::Write).unwrap();
+        // Until `seen`, or the file itself changed (renamed over, or a save
+        // that writes in place began), or a deadline.
+        let wait_until = |seen: &dyn Fn() -> bool| {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while !seen() && unchanged() {
+                assert!(Instant::now() < deadline, "attempt {attempt}: no save");
+                thread::yield_now();
+            }
+        };
+        match attempt {
+            0 => {}
+            1 => wait_until(&|| temp.exists()),
+            2 => wait_until(&|| std::fs::metadata(&temp).is_ok_and(|m| m.len() > 0)),
+            _ => {
+                let mut answer = String::new();
+                BufReader::new(&control).read_line(&mut answer).unwrap();
+                assert!(answer.starts_with("ok saved "), "{answer}");
+            }
+        }
+        server.signal(Signal::KILL);
+        server.wait_exit();
+        let what = format!("attempt {attempt}");
+        let (mark, lines) = mark_in(&std::fs::read_to_string(&file).unwrap(), &what);
+        assert_eq!(lines, KEYS + 1, "{what}: a variable is missing");
+        assert!(mark == old || mark == new, "{what}: global.mark = {mark}");
+        if attempt == 3 {
+            assert_eq!(mark, new, "{what}: the answered save is on disk");
+        }
+    }
+}

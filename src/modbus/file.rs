@@ -60,7 +60,7 @@ struct RawBlock {
     max: Option<u16>,
     #[serde(default)]
     read_only: bool,
-    /// Reserved for the state work (issue 27, point 1).
+    /// `global.NAME`: the register shows that rules' variable (count 1 only).
     follows: Option<String>,
 }
 
@@ -226,14 +226,13 @@ fn area<T: Copy + FromToml>(
 }
 
 fn block<T: Copy + FromToml>(raw: RawBlock, kind: Kind) -> Result<Block<T>, String> {
-    if let Some(name) = &raw.follows {
-        return Err(format!(
-            "follows = {name:?} needs the rules' variables (global.NAME), which come with the state work; give the register a value for now"
-        ));
-    }
     let (bits, writable) = match kind {
         Kind::Bits { writable } => (true, writable),
         Kind::Registers { writable } => (false, writable),
+    };
+    let follows = match &raw.follows {
+        None => None,
+        Some(text) => Some(follows(text, bits, &raw)?),
     };
     if bits && (raw.min.is_some() || raw.max.is_some()) {
         return Err("min and max are for registers; a bit is 0 or 1".into());
@@ -300,7 +299,33 @@ fn block<T: Copy + FromToml>(raw: RawBlock, kind: Kind) -> Result<Block<T>, Stri
         min,
         max,
         read_only: raw.read_only,
+        follows,
     })
+}
+
+/// The NAME of `follows = "global.NAME"`, checked: a register block of one address.
+fn follows(text: &str, bits: bool, raw: &RawBlock) -> Result<Box<str>, String> {
+    if bits {
+        return Err(format!(
+            "follows = {text:?}: only a register may follow a variable, not a bit"
+        ));
+    }
+    let name = text
+        .strip_prefix("global.")
+        .filter(|name| crate::state::is_name(name))
+        .ok_or(format!(
+            "follows = {text:?}: a register follows a global variable, written global.NAME (e.g. \"global.temp\")"
+        ))?;
+    let count = match &raw.values {
+        Some(values) => values.len(),
+        None => raw.count.unwrap_or(1) as usize,
+    };
+    if count != 1 {
+        return Err(format!(
+            "follows = {text:?} shows one variable in one register, but the block has {count} addresses: give it count = 1"
+        ));
+    }
+    Ok(name.into())
 }
 
 /// A value as a block of the file gives it: a bit (true/false, 1/0) or a register (0..=65535).
@@ -428,8 +453,16 @@ address = 5
                 "count is 3 but values has 2",
             ),
             (
-                "[[modbus.holding_registers]]\naddress = 0\nfollows = \"global.temp\"\n",
-                "come with the state work",
+                "[[modbus.holding_registers]]\naddress = 0\n\n[[modbus.holding_registers]]\naddress = 1\ncount = 2\nfollows = \"global.temp\"\n",
+                "t.toml:4:1: [modbus] holding_registers block 2: follows = \"global.temp\" shows one variable in one register, but the block has 2 addresses: give it count = 1",
+            ),
+            (
+                "[[modbus.holding_registers]]\naddress = 0\nfollows = \"conn.temp\"\n",
+                "a register follows a global variable, written global.NAME",
+            ),
+            (
+                "[[modbus.coils]]\naddress = 0\nfollows = \"global.on\"\n",
+                "only a register may follow a variable",
             ),
             (
                 "[[modbus.unit.300.coils]]\naddress = 0\n",

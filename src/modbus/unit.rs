@@ -7,6 +7,7 @@
 use std::sync::Mutex;
 
 use super::pdu::{self, Bits, Exception, Registers, Request};
+use crate::state::{Place, Store, Value};
 use crate::sync;
 
 /// A run of consecutive addresses and their values, as one `[[modbus.*]]`
@@ -20,6 +21,8 @@ pub(crate) struct Block<T> {
     pub max: u16,
     /// Writes get exception 2, as to an address that is not there.
     pub read_only: bool,
+    /// `follows = "global.NAME"`: the NAME this one-address block shows.
+    pub follows: Option<Box<str>>,
 }
 
 impl<T> Block<T> {
@@ -130,6 +133,16 @@ impl<T: Copy> Area<T> {
         })
     }
 
+    /// The value at `address`, to change in place, if the table has it.
+    fn slot(&mut self, address: u16) -> Option<&mut T> {
+        let i = self
+            .blocks
+            .partition_point(|b| b.end() <= u32::from(address));
+        let block = self.blocks.get_mut(i)?;
+        let at = usize::from(address.checked_sub(block.start)?);
+        block.values.get_mut(at)
+    }
+
     /// The value at `address`, if the table has it (for tests and the log).
     #[cfg(test)]
     pub(crate) fn get(&self, address: u16) -> Option<T> {
@@ -154,17 +167,61 @@ impl<T> Default for Area<T> {
     }
 }
 
+/// A register that shows `global.NAME` (`follows` in the table file).
+#[derive(Debug, Clone)]
+pub(crate) struct Follow {
+    /// A holding register (else an input one, which Modbus cannot write).
+    pub holding: bool,
+    pub address: u16,
+    pub name: Box<str>,
+    /// Its value in the table file, the variable's first value if unset.
+    pub first: u16,
+}
+
+impl Follow {
+    fn slot<'a>(&self, values: &'a mut Values) -> Option<&'a mut u16> {
+        let area = if self.holding {
+            &mut values.holding
+        } else {
+            &mut values.input
+        };
+        area.slot(self.address)
+    }
+}
+
 /// One unit id's device: its values behind the lock that makes each request whole.
 #[derive(Debug)]
 pub(crate) struct Unit {
     values: Mutex<Values>,
+    /// The registers that follow a global variable; most units have none
+    /// and never touch the store.
+    follows: Vec<Follow>,
 }
 
 impl Unit {
     pub(crate) fn new(values: Values) -> Self {
+        let mut follows = Vec::new();
+        for (holding, area) in [(true, &values.holding), (false, &values.input)] {
+            for block in &area.blocks {
+                if let (Some(name), Some(&first)) = (&block.follows, block.values.first()) {
+                    follows.push(Follow {
+                        holding,
+                        address: block.start,
+                        name: name.clone(),
+                        first,
+                    });
+                }
+            }
+        }
         Self {
             values: Mutex::new(values),
+            follows,
         }
+    }
+
+    /// The registers of this unit that follow a global variable.
+    pub(crate) fn follows(&self) -> &[Follow] {
+        &self.follows
     }
 
     /// A copy of the values now, for tests.
@@ -175,103 +232,158 @@ impl Unit {
 
     /// Applies `request` and appends its answer PDU (function code first)
     /// to `out`; on an exception `out` is as it was and nothing changed.
+    /// Registers that follow `global.NAME` take the variable's value from
+    /// `store` first and give it back if the request changed it, under one
+    /// store lock, so a rule sees the request whole or not at all.
     pub(crate) fn apply(
         &self,
         pdu: &[u8],
         request: Request<'_>,
+        store: &Store,
         out: &mut Vec<u8>,
     ) -> Result<(), Exception> {
-        let function = pdu[0];
-        let at = out.len();
         let mut values = sync::lock(&self.values);
-        let result = match request {
-            Request::ReadBits { bits, start, count } => {
-                let area = match bits {
-                    Bits::Coils => &values.coils,
-                    Bits::DiscreteInputs => &values.discrete_inputs,
-                };
-                // Packed as Modbus sends bits: eight a byte, the first in the least significant place.
-                let bytes = usize::from(count).div_ceil(8);
-                out.extend_from_slice(&[function, bytes as u8]);
-                let base = out.len();
-                out.resize(base + bytes, 0);
-                let mut i = 0;
-                area.read(start, count, |on| {
-                    out[base + i / 8] |= u8::from(on) << (i % 8);
-                    i += 1;
-                })
-            }
-            Request::ReadRegisters {
-                registers,
-                start,
-                count,
-            } => {
-                let area = match registers {
-                    Registers::Holding => &values.holding,
-                    Registers::Input => &values.input,
-                };
-                out.extend_from_slice(&[function, (2 * count) as u8]);
-                area.read(start, count, |v| out.extend_from_slice(&v.to_be_bytes()))
-            }
-            Request::WriteCoil { address, on } => {
-                values.coils.check_write(address, 1, |_, _| true).map(|()| {
-                    values.coils.write(address, 1, |_| on);
-                    out.extend_from_slice(pdu);
-                })
-            }
-            Request::WriteRegister { address, value } => values
-                .holding
-                .check_write(address, 1, |b, _| (b.min..=b.max).contains(&value))
-                .map(|()| {
-                    values.holding.write(address, 1, |_| value);
-                    out.extend_from_slice(pdu);
-                }),
-            Request::WriteCoils {
-                start,
-                count,
-                packed,
-            } => values
-                .coils
-                .check_write(start, count, |_, _| true)
-                .map(|()| {
-                    values
-                        .coils
-                        .write(start, count, |i| pdu::packed_bit(packed, i));
-                    out.extend_from_slice(&pdu[..5]);
-                }),
-            Request::WriteRegisters { start, count, data } => {
-                write_registers(&mut values.holding, start, count, data).map(|()| {
-                    out.extend_from_slice(&pdu[..5]);
-                })
-            }
-            Request::ReadWriteRegisters {
-                read_start,
-                read_count,
-                write_start,
-                write_count,
-                data,
-            } => {
-                // Both parts checked before the write, so a bad read leaves the registers as they were.
-                values
-                    .holding
-                    .pieces(read_start, read_count, |_, _| {})
-                    .and_then(|()| {
-                        write_registers(&mut values.holding, write_start, write_count, data)
-                    })
-                    .and_then(|()| {
-                        out.extend_from_slice(&[function, (2 * read_count) as u8]);
-                        values.holding.read(read_start, read_count, |v| {
-                            out.extend_from_slice(&v.to_be_bytes())
-                        })
-                    })
-            }
-        };
-        drop(values);
-        if result.is_err() {
-            out.truncate(at);
+        if self.follows.is_empty() {
+            return apply(&mut values, pdu, request, out);
         }
+        let mut tables = store.lock();
+        let mut before = Vec::with_capacity(self.follows.len());
+        for follow in &self.follows {
+            let shown = tables
+                .get(Place::Global, &follow.name)
+                .and_then(register_of);
+            let Some(slot) = follow.slot(&mut values) else {
+                before.push(None);
+                continue;
+            };
+            // A variable that is text or does not fit: the register keeps its last value.
+            if let Some(value) = shown {
+                *slot = value;
+            }
+            before.push(Some(*slot));
+        }
+        let result = apply(&mut values, pdu, request, out);
+        let mut changed = 0;
+        for (follow, old) in self.follows.iter().zip(before) {
+            let Some(now) = follow.slot(&mut values).map(|v| *v) else {
+                continue;
+            };
+            if old != Some(now) {
+                tables.set(Place::Global, &follow.name, Value::Int(i64::from(now)));
+                changed += 1;
+            }
+        }
+        drop(tables);
+        store.count_changes(changed);
         result
     }
+}
+
+/// What a register shows of a variable: an integer 0..=65535, or a
+/// negative one down to -32768 as its two's complement; `None` for text or
+/// an integer that does not fit.
+pub(crate) fn register_of(value: &Value) -> Option<u16> {
+    match *value {
+        Value::Int(n) => u16::try_from(n)
+            .ok()
+            .or_else(|| i16::try_from(n).ok().map(|n| n as u16)),
+        Value::Text(_) => None,
+    }
+}
+
+/// `Unit::apply` on values already locked.
+fn apply(
+    values: &mut Values,
+    pdu: &[u8],
+    request: Request<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), Exception> {
+    let function = pdu[0];
+    let at = out.len();
+    let result = match request {
+        Request::ReadBits { bits, start, count } => {
+            let area = match bits {
+                Bits::Coils => &values.coils,
+                Bits::DiscreteInputs => &values.discrete_inputs,
+            };
+            // Packed as Modbus sends bits: eight a byte, the first in the least significant place.
+            let bytes = usize::from(count).div_ceil(8);
+            out.extend_from_slice(&[function, bytes as u8]);
+            let base = out.len();
+            out.resize(base + bytes, 0);
+            let mut i = 0;
+            area.read(start, count, |on| {
+                out[base + i / 8] |= u8::from(on) << (i % 8);
+                i += 1;
+            })
+        }
+        Request::ReadRegisters {
+            registers,
+            start,
+            count,
+        } => {
+            let area = match registers {
+                Registers::Holding => &values.holding,
+                Registers::Input => &values.input,
+            };
+            out.extend_from_slice(&[function, (2 * count) as u8]);
+            area.read(start, count, |v| out.extend_from_slice(&v.to_be_bytes()))
+        }
+        Request::WriteCoil { address, on } => {
+            values.coils.check_write(address, 1, |_, _| true).map(|()| {
+                values.coils.write(address, 1, |_| on);
+                out.extend_from_slice(pdu);
+            })
+        }
+        Request::WriteRegister { address, value } => values
+            .holding
+            .check_write(address, 1, |b, _| (b.min..=b.max).contains(&value))
+            .map(|()| {
+                values.holding.write(address, 1, |_| value);
+                out.extend_from_slice(pdu);
+            }),
+        Request::WriteCoils {
+            start,
+            count,
+            packed,
+        } => values
+            .coils
+            .check_write(start, count, |_, _| true)
+            .map(|()| {
+                values
+                    .coils
+                    .write(start, count, |i| pdu::packed_bit(packed, i));
+                out.extend_from_slice(&pdu[..5]);
+            }),
+        Request::WriteRegisters { start, count, data } => {
+            write_registers(&mut values.holding, start, count, data).map(|()| {
+                out.extend_from_slice(&pdu[..5]);
+            })
+        }
+        Request::ReadWriteRegisters {
+            read_start,
+            read_count,
+            write_start,
+            write_count,
+            data,
+        } => {
+            // Both parts checked before the write, so a bad read leaves the registers as they were.
+            values
+                .holding
+                .pieces(read_start, read_count, |_, _| {})
+                .and_then(|()| write_registers(&mut values.holding, write_start, write_count, data))
+                .and_then(|()| {
+                    out.extend_from_slice(&[function, (2 * read_count) as u8]);
+                    values.holding.read(read_start, read_count, |v| {
+                        out.extend_from_slice(&v.to_be_bytes())
+                    })
+                })
+        }
+    };
+    if result.is_err() {
+        out.truncate(at);
+    }
+    result
 }
 
 /// Function 16's (and 23's) write: all the registers or none.
@@ -300,6 +412,7 @@ mod tests {
             min: 0,
             max: u16::MAX,
             read_only: false,
+            follows: None,
         }
     }
 
@@ -327,7 +440,8 @@ mod tests {
     fn ask(unit: &Unit, text: &str) -> String {
         let bytes = hex::parse(text).unwrap();
         let mut out = Vec::new();
-        match pdu::decode(&bytes).and_then(|r| unit.apply(&bytes, r, &mut out)) {
+        let store = Store::new(10);
+        match pdu::decode(&bytes).and_then(|r| unit.apply(&bytes, r, &store, &mut out)) {
             Ok(()) => {}
             Err(e) => pdu::exception(bytes[0], e, &mut out),
         }

@@ -196,6 +196,12 @@ impl Collector for Scrape {
             )?;
             counter(
                 &mut out,
+                "tcpack_state_changes",
+                "Variable changes since start: by rules, control, and Modbus writes to registers that follow a global.",
+                &[(vec![], st.changes)],
+            )?;
+            counter(
+                &mut out,
                 "tcpack_state_keys_evicted",
                 "key.* tables evicted, least recently used first, to stay within --max-keys.",
                 &[(vec![], st.keys_evicted)],

@@ -23,12 +23,15 @@ pub(super) fn take(state: &ServerState) -> Snapshot {
             })
             .collect()
     });
-    let state_counts = state.remembering_rules().map(|rules| {
-        let store = rules.store();
-        StateCounts {
-            changes: store.changes(),
-            keys_evicted: store.evicted(),
-            by_rule: rules
+    // Variables change through rules that remember, and through Modbus
+    // registers that follow a global: either shows the counts.
+    let remembering = state.remembering_rules();
+    let follows = config.modbus.as_ref().is_some_and(|t| t.follows());
+    let state_counts = (remembering.is_some() || follows).then(|| StateCounts {
+        changes: config.store.changes(),
+        keys_evicted: config.store.evicted(),
+        by_rule: remembering.map_or_else(Vec::new, |rules| {
+            rules
                 .current()
                 .changes()
                 .map(|(number, label, hits)| RuleHits {
@@ -36,8 +39,8 @@ pub(super) fn take(state: &ServerState) -> Snapshot {
                     label: label.to_owned(),
                     hits,
                 })
-                .collect(),
-        }
+                .collect()
+        }),
     });
     state.stats.snapshot(Gauges {
         draining: state.lifecycle.phase() != Phase::Running,

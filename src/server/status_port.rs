@@ -96,11 +96,15 @@ fn first_bytes(mut stream: &TcpStream, wait: Duration, control: bool) -> Vec<u8>
     first
 }
 
-/// The rules' shared variables as `scope.name = value`, with stateful rules.
+/// The shared variables as `scope.name = value`, with stateful rules or
+/// Modbus registers that follow a global.
 fn variables(state: &ServerState) -> Vec<String> {
-    state
-        .remembering_rules()
-        .map_or_else(Vec::new, |rules| rules.store().lines())
+    let follows = state.config.modbus.as_ref().is_some_and(|t| t.follows());
+    if state.remembering_rules().is_some() || follows {
+        state.config.store.lines()
+    } else {
+        Vec::new()
+    }
 }
 
 /// `key value` lines; the first says whether to send clients here. With
