@@ -34,12 +34,33 @@ total=$((conns * msgs))
 all_traced() {
     ! grep -q 'TracerPid:[[:space:]]*0$' /proc/"$1"/task/*/status
 }
+# switches PID: context switches so far, summed over PID's threads.
+switches() {
+    cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { s += $2 } END { print s }'
+}
+# settle PID: waits (bounded, 10 s) until no thread of PID has switched for
+# 0.2 s. The server says "listening" before its 2048 workers have all
+# parked; attached earlier, strace counts their start-up (each takes the
+# pool's and the registry's lock in turn, a convoy of ~5000 futex calls,
+# 0.6 per message at 16 x 500) as if the messages had cost it.
+settle() {
+    local before after
+    before=$(switches "$1")
+    for _ in $(seq 50); do
+        sleep 0.2
+        after=$(switches "$1")
+        [ "$after" != "$before" ] || return 0
+        before=$after
+    done
+    die "the server's threads did not settle within 10 s"
+}
 # count MODE BENCH_FLAGS -- SERVER_FLAGS...: one mode's calls per message,
 # as lines of "MODE SYSCALL CALLS_PER_MESSAGE".
 count() {
     local mode=$1 bench_flags=$2 strace_pid
     shift 3
     start_server "$work/$mode.log" --framing line --quiet "$@"
+    settle "$server_pid"
     strace -c -f -p "$server_pid" -o "$work/$mode.strace" 2>"$work/$mode.strace.err" &
     strace_pid=$!
     # strace says nothing when it is attached: wait until every thread is traced.
