@@ -5,9 +5,15 @@
 # table of calls per message. Connection set-up is counted too, spread over
 # the messages (C connections x N messages each).
 #
+# Before strace attaches, C connections of 10 messages each warm the
+# server up as a running server is: each worker's first connection with
+# rules builds its regex caches (glibc grows the thread's arena a page at
+# a time, ~28 mprotect), once for the server's life. COLD=1 skips it, so
+# those first-use costs are counted too.
+#
 # Usage: scripts/syscalls.sh [C] [N]
 #   C: connections (default 16), N: messages per connection (default 2000);
-#   MODES="plain rules20 tls" (the default) picks the modes.
+#   MODES="plain rules20 tls" (the default) picks the modes; COLD=1 (above).
 # Needs strace (apt-get install strace) and permission to trace the server.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -60,6 +66,12 @@ count() {
     local mode=$1 bench_flags=$2 strace_pid
     shift 3
     start_server "$work/$mode.log" --framing line --quiet "$@"
+    if [ -z "${COLD:-}" ]; then
+        # shellcheck disable=SC2086 # bench_flags is a list of flags
+        "$tcpack" bench "127.0.0.1:$port" --scenario rr -c "$conns" -n 10 \
+            -d 600 --timeout 60 --warmup 0 $bench_flags >"$work/$mode.warm" 2>&1 \
+            || { cat "$work/$mode.warm" >&2; die "the warm-up against $mode failed"; }
+    fi
     settle "$server_pid"
     strace -c -f -p "$server_pid" -o "$work/$mode.strace" 2>"$work/$mode.strace.err" &
     strace_pid=$!
@@ -89,7 +101,9 @@ for mode in ${MODES:-plain rules20 tls}; do
     esac
 done >"$work/counts"
 
-echo "system calls per message on the server (tcpack bench rr -c $conns -n $msgs, --framing line --quiet; strace -c -f)"
+warm="after a warm-up of $conns x 10 messages"
+[ -z "${COLD:-}" ] || warm="cold: a fresh server"
+echo "system calls per message on the server (tcpack bench rr -c $conns -n $msgs, --framing line --quiet; strace -c -f; $warm)"
 python3 - "$work/counts" <<'PY'
 import sys
 modes, table = [], {}
