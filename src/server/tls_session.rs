@@ -21,10 +21,6 @@ use crate::sync::lock;
 const HANDSHAKE_RECORD: u8 = 0x16;
 /// Raw bytes read from the socket at a time, at most: one TLS record and its header.
 const RECORD: usize = 16 * 1024 + 512;
-/// Raw bytes read at first: a small record (an ack, a line) and its header.
-/// A read that fills the buffer doubles it, up to `RECORD`, so an idle
-/// connection holds little and a bulk sender soon reads whole records.
-const FIRST_READ: usize = 1024;
 
 /// What the worker serves after the first bytes: TLS, or plaintext (`--tls-mode auto`).
 pub(super) enum Accepted {
@@ -118,7 +114,7 @@ pub(super) fn accept(
             conn,
             backlog: Vec::new(),
         }),
-        raw: Mutex::new(vec![0; FIRST_READ]),
+        raw: Mutex::new(Vec::new()),
     };
     Ok(Accepted::Tls(Arc::new(session), info))
 }
@@ -209,9 +205,13 @@ fn subject(der: &[u8]) -> String {
 /// A connection's rustls state after the handshake.
 pub(super) struct TlsSession {
     state: Mutex<State>,
-    /// Where the worker reads the socket's bytes, kept: a fresh
-    /// record-sized buffer per read would cost a 16 KiB memset per message.
-    /// Only the worker reads, so this lock is never contended.
+    /// Where the worker reads the socket's bytes once a read has filled
+    /// the caller's buffer (a bulk sender): it doubles up to `RECORD`, and
+    /// is kept, as a fresh record-sized buffer per read would cost a 16 KiB
+    /// memset per message. Until then it is empty and the caller's buffer
+    /// takes the raw bytes, so a connection of small messages, busy or
+    /// idle, holds no buffer of its own here. Only the worker reads, so
+    /// this lock is never contended.
     raw: Mutex<Vec<u8>>,
 }
 
@@ -225,38 +225,54 @@ impl TlsSession {
     /// Reads decrypted bytes; `Ok(0)` at the end, with or without the
     /// client's close_notify. Blocks in the socket's read without the lock.
     pub(super) fn read(&self, mut sock: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
         let mut raw = lock(&self.raw);
+        let mut state = lock(&self.state);
+        state.feed(sock, &[])?;
         loop {
-            {
-                let mut state = lock(&self.state);
-                state.feed_backlog(sock)?;
-                match state.conn.reader().read(buf) {
-                    Ok(n) => return Ok(n),
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-                    // The client closed without close_notify: an end all the same.
-                    Err(e) if e.kind() == ErrorKind::UnexpectedEof => return Ok(0),
-                    Err(e) => return Err(e),
-                }
+            match state.conn.reader().read(buf) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                // The client closed without close_notify: an end all the same.
+                Err(e) if e.kind() == ErrorKind::UnexpectedEof => return Ok(0),
+                Err(e) => return Err(e),
             }
-            let n = sock.read(&mut raw[..])?;
-            if n == raw.len() && n < RECORD {
-                raw.resize((n * 2).min(RECORD), 0);
-            }
-            let mut state = lock(&self.state);
-            state.backlog.extend_from_slice(&raw[..n]);
+            drop(state);
+            // Nothing decrypted is waiting, so `buf` is free to take the
+            // raw bytes: rustls has copied them out before it fills `buf`.
+            let into: &mut [u8] = if raw.is_empty() { buf } else { &mut raw };
+            let n = sock.read(into)?;
+            let filled = n == into.len();
+            state = lock(&self.state);
             if n == 0 {
                 // Tells rustls the stream has ended.
                 state.conn.read_tls(&mut io::empty())?;
             }
+            state.feed(sock, &into[..n])?;
+            if filled && n < RECORD {
+                raw.resize((n * 2).min(RECORD), 0);
+            }
         }
     }
 
-    /// Encrypts `data` and writes it whole to `out` (the socket).
+    /// Encrypts `data` and writes it whole to `out` (the socket): one
+    /// record up to 16 KiB. rustls holds at most 64 KiB of records at a
+    /// time, so a longer answer goes out as it takes it (before, one over
+    /// 64 KiB failed with "failed to write whole buffer").
     pub(super) fn write(&self, out: &mut impl Write, data: &[u8]) -> io::Result<()> {
         let mut state = lock(&self.state);
-        state.conn.writer().write_all(data)?;
-        while state.conn.wants_write() {
-            state.conn.write_tls(out)?;
+        let mut rest = data;
+        while !rest.is_empty() {
+            let taken = state.conn.writer().write(rest)?;
+            rest = &rest[taken..];
+            if taken == 0 && !state.conn.wants_write() {
+                return Err(ErrorKind::WriteZero.into());
+            }
+            while state.conn.wants_write() {
+                state.conn.write_tls(out)?;
+            }
         }
         Ok(())
     }
@@ -284,18 +300,40 @@ impl TlsSession {
 }
 
 impl State {
-    /// Hands rustls what it has room for, then answers what the client's
-    /// records ask (a key update, say).
-    fn feed_backlog(&mut self, mut sock: &TcpStream) -> io::Result<()> {
-        while !self.backlog.is_empty() {
-            let mut rest = self.backlog.as_slice();
+    /// Hands rustls the backlog and then `fresh` (bytes just read), as much
+    /// as it has room for, keeping the rest in the backlog; then answers
+    /// what the client's records ask (a key update, say).
+    fn feed(&mut self, mut sock: &TcpStream, fresh: &[u8]) -> io::Result<()> {
+        if self.backlog.is_empty() {
+            // Mostly: rustls takes it all, and the backlog stays unallocated.
+            let taken = self.take(sock, fresh)?;
+            self.backlog.extend_from_slice(&fresh[taken..]);
+        } else {
+            self.backlog.extend_from_slice(fresh);
+            let backlog = std::mem::take(&mut self.backlog);
+            let taken = self.take(sock, &backlog)?;
+            self.backlog = backlog;
+            self.backlog.drain(..taken);
+        }
+        while self.conn.wants_write() {
+            self.conn.write_tls(&mut sock)?;
+        }
+        Ok(())
+    }
+
+    /// Hands rustls what it has room for of `bytes`, processing each
+    /// piece; how much it took.
+    fn take(&mut self, mut sock: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
+        let mut total = 0;
+        while total < bytes.len() {
+            let mut rest = &bytes[total..];
             let taken = match self.conn.read_tls(&mut rest) {
                 Ok(taken) => taken,
                 // Its buffer is full: decrypted data waits to be read first.
                 Err(_) if !self.conn.wants_read() => 0,
                 Err(e) => return Err(e),
             };
-            self.backlog.drain(..taken);
+            total += taken;
             if let Err(e) = self.conn.process_new_packets() {
                 let _ = self.conn.write_tls(&mut sock);
                 return Err(io::Error::new(ErrorKind::InvalidData, e));
@@ -304,9 +342,6 @@ impl State {
                 break;
             }
         }
-        while self.conn.wants_write() {
-            self.conn.write_tls(&mut sock)?;
-        }
-        Ok(())
+        Ok(total)
     }
 }
