@@ -21,6 +21,11 @@ use crate::sync::lock;
 const HANDSHAKE_RECORD: u8 = 0x16;
 /// Raw bytes read from the socket at a time, at most: one TLS record and its header.
 const RECORD: usize = 16 * 1024 + 512;
+/// The first read of a handshake: a whole ClientHello, mostly (250 to 600
+/// bytes, about 1.8 KiB with a post-quantum key share); rustls reads what
+/// does not fit. On the stack, which the worker gives back after the
+/// handshake, as it is 2 KiB deeper for it.
+const HELLO_READ: usize = 2048;
 
 /// What the worker serves after the first bytes: TLS, or plaintext (`--tls-mode auto`).
 pub(super) enum Accepted {
@@ -46,52 +51,61 @@ pub(super) fn accept(
     timeout: Duration,
 ) -> Result<Accepted, String> {
     let mut timeouts = Timeouts::new(stream, timeout);
-    let mut first = [0u8; 16];
-    let peeked = timeouts.within(|s| s.peek(&mut first));
-    match peeked {
+    // The ClientHello, read here rather than peeked at: with TLS only, the
+    // bytes that show it is one go straight to rustls, a system call fewer.
+    // With `auto`, plaintext must find them still in the socket.
+    let mut hello = [0u8; HELLO_READ];
+    let first = if auto {
+        timeouts.reading(|s| s.peek(&mut hello[..16]))
+    } else {
+        timeouts.reading(|mut s| s.read(&mut hello))
+    };
+    let mut unread: &[u8] = match first {
         Ok(0) => return Err("the client closed before saying anything".into()),
-        Ok(n) if first[0] != HANDSHAKE_RECORD => {
+        Ok(n) if hello[0] != HANDSHAKE_RECORD => {
             if auto {
                 return Ok(Accepted::Plain);
             }
             return Err(format!(
                 "a plaintext client on a TLS-only port: its first bytes are \"{}\"; connect with TLS (openssl s_client, tcpack client --tls) or serve both with --tls-mode auto",
-                escape_bytes(&first[..n])
+                escape_bytes(&hello[..n.min(16)])
             ));
         }
-        Ok(_) => {}
+        Ok(_) if auto => &[],
+        Ok(n) => &hello[..n],
         // A silent client on a port that serves both: it may wait for us to speak.
         Err(e) if auto && is_timeout(&e) => return Ok(Accepted::Plain),
         Err(e) if is_timeout(&e) => return Err(timed_out(timeout)),
         Err(e) => return Err(e.to_string()),
-    }
+    };
     let mut conn = ServerConnection::new(Arc::clone(config)).map_err(|e| e.to_string())?;
     let mut sock = stream;
     while conn.is_handshaking() {
         while conn.wants_write() {
-            timeouts
-                .within(|_| conn.write_tls(&mut sock))
+            conn.write_tls(&mut timeouts)
                 .map_err(|e| io_failure(&e, timeout))?;
         }
         if !conn.is_handshaking() {
             break;
         }
-        let read = timeouts
-            .within(|_| conn.read_tls(&mut sock))
-            .map_err(|e| io_failure(&e, timeout))?;
+        let read = if unread.is_empty() {
+            timeouts.reading(|_| conn.read_tls(&mut sock))
+        } else {
+            conn.read_tls(&mut unread)
+        };
+        let read = read.map_err(|e| io_failure(&e, timeout))?;
         if read == 0 {
             return Err("the client closed the connection during the handshake".into());
         }
         if let Err(e) = conn.process_new_packets() {
             // Tell the client why, as rustls has queued an alert.
-            let _ = conn.write_tls(&mut sock);
+            let _ = conn.write_tls(&mut timeouts);
             return Err(rejection(&e));
         }
     }
     // TLS 1.3 session tickets and the like.
     while conn.wants_write() {
-        timeouts
-            .within(|_| conn.write_tls(&mut sock))
+        conn.write_tls(&mut timeouts)
             .map_err(|e| io_failure(&e, timeout))?;
     }
     let info = HandshakeInfo {
@@ -112,7 +126,9 @@ pub(super) fn accept(
     let session = TlsSession {
         state: Mutex::new(State {
             conn,
-            backlog: Vec::new(),
+            // Nothing, but for a client that sent more than its hello
+            // before the server answered.
+            backlog: unread.to_vec(),
         }),
         raw: Mutex::new(Vec::new()),
     };
@@ -120,14 +136,18 @@ pub(super) fn accept(
 }
 
 /// The socket's timeouts during a handshake: no single call may outlast
-/// the handshake's deadline. They are set once at the start and shortened
-/// only when what is left of the deadline falls below them, so a quick
-/// handshake costs no system call for them.
+/// the handshake's deadline. The read timeout is set at the first read and
+/// shortened only when what is left of the deadline falls below it, so a
+/// quick handshake costs one system call for it. Writes go out without
+/// waiting (a flight fits the socket's buffer) and so need no send timeout;
+/// only a write that would wait sets one, to what is left.
 struct Timeouts<'a> {
     stream: &'a TcpStream,
     deadline: Instant,
-    /// What the socket's timeouts are now; `None` before the first call.
-    set: Option<Duration>,
+    /// What the socket's read timeout is now; `None` before the first read.
+    read_set: Option<Duration>,
+    /// The same for its send timeout, set only once a write had to wait.
+    write_set: Option<Duration>,
 }
 
 impl<'a> Timeouts<'a> {
@@ -135,23 +155,54 @@ impl<'a> Timeouts<'a> {
         Self {
             stream,
             deadline: Instant::now() + timeout,
-            set: None,
+            read_set: None,
+            write_set: None,
         }
     }
 
-    /// Runs `io` with timeouts that end by the deadline.
-    fn within<T>(&mut self, io: impl FnOnce(&TcpStream) -> io::Result<T>) -> io::Result<T> {
+    /// What is left of the deadline, if anything is.
+    fn left(&self) -> io::Result<Duration> {
         let left = self.deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(ErrorKind::TimedOut.into());
         }
+        Ok(left)
+    }
+
+    /// Runs `io`, a read, with a read timeout that ends by the deadline.
+    fn reading<T>(&mut self, io: impl FnOnce(&TcpStream) -> io::Result<T>) -> io::Result<T> {
+        let left = self.left()?;
         // Within 5% of what is set already is close enough.
-        if self.set.is_none_or(|set| left < set.mul_f64(0.95)) {
+        if self.read_set.is_none_or(|set| left < set.mul_f64(0.95)) {
             self.stream.set_read_timeout(Some(left))?;
-            self.stream.set_write_timeout(Some(left))?;
-            self.set = Some(left);
+            self.read_set = Some(left);
         }
         io(self.stream)
+    }
+}
+
+/// The handshake's writes: at once if the socket takes them, else waiting
+/// at most until the deadline.
+impl Write for Timeouts<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        use rustix::io::Errno;
+        use rustix::net::{SendFlags, send};
+        match send(self.stream, buf, SendFlags::DONTWAIT | SendFlags::NOSIGNAL) {
+            Err(Errno::AGAIN) => {}
+            Err(Errno::INTR) => return Err(ErrorKind::Interrupted.into()),
+            sent => return sent.map_err(io::Error::from),
+        }
+        let left = self.left()?;
+        if self.write_set.is_none_or(|set| left < set.mul_f64(0.95)) {
+            self.stream.set_write_timeout(Some(left))?;
+            self.write_set = Some(left);
+        }
+        let mut stream = self.stream;
+        stream.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -343,5 +394,54 @@ impl State {
             }
         }
         Ok(total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+    use std::sync::mpsc;
+
+    /// A connected pair: (the server's end, the client's end).
+    fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        (listener.accept().unwrap().0, client)
+    }
+
+    #[test]
+    fn a_handshake_write_that_fits_sets_no_send_timeout() {
+        let (server, mut client) = pair();
+        let mut timeouts = Timeouts::new(&server, Duration::from_secs(10));
+        timeouts.write_all(b"server hello").unwrap();
+        assert!(timeouts.write_set.is_none());
+        assert_eq!(server.write_timeout().unwrap(), None);
+        let mut got = [0; 12];
+        client.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"server hello");
+    }
+
+    #[test]
+    fn a_handshake_write_the_client_does_not_take_ends_by_the_deadline() {
+        let (server, _client) = pair();
+        socket2::SockRef::from(&server)
+            .set_send_buffer_size(4096)
+            .unwrap();
+        let (done, ended) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut timeouts = Timeouts::new(&server, Duration::from_millis(200));
+            // Far more than the socket buffers hold: the client never reads.
+            let written = timeouts.write_all(&vec![b'x'; 64 << 20]);
+            let _ = done.send(written.map_err(|e| e.kind()));
+        });
+        let written = ended
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the write ends by the handshake's deadline");
+        let kind = written.unwrap_err();
+        assert!(
+            matches!(kind, ErrorKind::WouldBlock | ErrorKind::TimedOut),
+            "{kind:?}"
+        );
     }
 }
