@@ -69,7 +69,7 @@ settle() {
 count() {
     local mode=$1 scenario=$2 bench_flags=$3 strace_pid
     shift 4
-    if [ "$1" = tokio-tls ]; then
+    if [ "${1:-}" = tokio-tls ]; then
         start_listening "$work/$mode.log" target/release/examples/tokio_tls_baseline \
             127.0.0.1:0 "$work/tls.pem" "$work/tls.key"
     else
@@ -116,7 +116,7 @@ done >"$work/counts"
 
 warm="after a warm-up of $conns x 10 messages"
 [ -z "${COLD:-}" ] || warm="cold: a fresh server"
-echo "system calls per message (per handshake in -conn modes) on the server (tcpack bench rr -c $conns -n $msgs, --framing line --quiet; strace -c -f; $warm)"
+echo "system calls per message (per handshake in -conn modes) on the server (tcpack bench --scenario rr, conn in -conn modes, -c $conns -n $msgs, --framing line --quiet; strace -c -f; $warm)"
 python3 - "$work/counts" <<'PY'
 import sys
 modes, table = [], {}

@@ -7,7 +7,7 @@
 //! for reads and writes alike, so a heartbeat could not reach a connection
 //! whose worker waits for the client.
 
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, IoSlice, Read, Write};
 use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -182,12 +182,23 @@ impl<'a> Timeouts<'a> {
 }
 
 /// The handshake's writes: at once if the socket takes them, else waiting
-/// at most until the deadline.
+/// at most until the deadline. rustls hands over a flight's records
+/// together: they go in one `sendmsg`, as `writev` took them before.
 impl Write for Timeouts<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_vectored(&[IoSlice::new(buf)])
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         use rustix::io::Errno;
-        use rustix::net::{SendFlags, send};
-        match send(self.stream, buf, SendFlags::DONTWAIT | SendFlags::NOSIGNAL) {
+        use rustix::net::{SendAncillaryBuffer, SendFlags, sendmsg};
+        let flags = SendFlags::DONTWAIT | SendFlags::NOSIGNAL;
+        match sendmsg(
+            self.stream,
+            bufs,
+            &mut SendAncillaryBuffer::default(),
+            flags,
+        ) {
             Err(Errno::AGAIN) => {}
             Err(Errno::INTR) => return Err(ErrorKind::Interrupted.into()),
             sent => return sent.map_err(io::Error::from),
@@ -198,7 +209,7 @@ impl Write for Timeouts<'_> {
             self.write_set = Some(left);
         }
         let mut stream = self.stream;
-        stream.write(buf)
+        stream.write_vectored(bufs)
     }
 
     fn flush(&mut self) -> io::Result<()> {
