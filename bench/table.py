@@ -28,6 +28,7 @@ BASELINE = "tokio"
 # Servers compared with another tcpack rather than with tokio.
 COMPARED_WITH = {
     "rules20": "tcpack",
+    "state20": "rules20",
     "tls": "tokio-tls",
     "tcpack-udp": "tokio-udp",
     "python-udp": "tokio-udp",
@@ -118,6 +119,7 @@ COMPARISONS = [
     ("tcpack TLS vs tokio-rustls", "tls", "tokio-tls", "rr", "<= 1.20", ">= 0.90"),
     ("tcpack TLS vs tcpack plain", "tls", "tcpack", "rr", None, None),
     ("tcpack with 20 rules vs plain", "rules20", "tcpack", "rr", "<= 1.15", ">= 0.90"),
+    ("tcpack with 20 rules, 6 of them stateful, vs the same without state", "state20", "rules20", "rr", "<= 1.15", ">= 0.90"),
     ("TLS handshakes (conn -c 16): tcpack vs tokio-rustls", "tls", "tokio-tls", "conn", "<= 1.10", ">= 0.95"),
     ("tcpack relay in front of tcpack vs tcpack direct", "relay", "tcpack", "rr", None, ">= 0.45"),
     ("tcpack relay vs tokio copy_bidirectional relay", "relay", "tokio-relay", "rr", "<= 1.25", ">= 0.85"),

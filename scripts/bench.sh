@@ -82,6 +82,8 @@ if $TCP; then
     serve tokio-tls target/release/examples/tokio_tls_baseline 127.0.0.1:0 "$work/tls.pem" "$work/tls.key"
     # The same, with 20 rules to try per message (bench/rules20.toml).
     serve rules20 "$tcpack" server --bind 127.0.0.1:0 --framing line --quiet --rules bench/rules20.toml
+    # And with state: 5 of them checking conn.*, every message counted in global.* (bench/state20.toml).
+    serve state20 "$tcpack" server --bind 127.0.0.1:0 --framing line --quiet --rules bench/state20.toml
     serve tokio target/release/examples/tokio_baseline 127.0.0.1:0
     serve tcpack-w64 "$tcpack" server --bind 127.0.0.1:0 --framing line --quiet --workers 64
     serve std target/release/examples/std_baseline 127.0.0.1:0
@@ -128,7 +130,7 @@ round() {
 }
 
 if $TCP; then
-    rr_servers=(tcpack tcpack-w64 std tokio tls tokio-tls rules20 relay tokio-relay std-relay)
+    rr_servers=(tcpack tcpack-w64 std tokio tls tokio-tls rules20 state20 relay tokio-relay std-relay)
     if $RELAY_ONLY; then
         rr_servers=(tcpack relay tokio-relay std-relay)
     elif $TLS_ONLY; then
@@ -163,7 +165,7 @@ if $TCP; then
     idle_cpu tcpack
     idle_cpu tokio
     # Alternating servers within each case spreads the machine's noise over both.
-    for server in tcpack tokio rules20; do run "$server" rr -c 64 -d "$SECS" --warmup "$WARM"; done
+    for server in tcpack tokio rules20 state20; do run "$server" rr -c 64 -d "$SECS" --warmup "$WARM"; done
     for server in tcpack tokio; do run "$server" conn -c 16 -d "$SECS" --warmup "$WARM"; done
     for server in tcpack tokio; do run "$server" pipeline -c 16 --depth 16 -d "$SECS" --warmup "$WARM"; done
     # TLS: conn is a full handshake per connection (the bench resumes no session).

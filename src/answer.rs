@@ -1,7 +1,8 @@
 //! What tcpack answers: the one place that decides, for TCP connections,
 //! TLS ones and UDP datagrams alike. A message gets the first rule that
 //! matches (with its delay and action) or the default (`--reply` /
-//! `--echo`); a greeting or a push is its template, rendered for the
+//! `--echo`), or, with a Modbus register table, the table's answer (the
+//! table takes every message no rule took); a greeting or a push is its template, rendered for the
 //! connection. Deciding and rendering are apart, so a TCP connection can
 //! send what it already owes before a rule's delay. No I/O: the caller
 //! logs, waits and writes.
@@ -11,7 +12,11 @@ use std::time::Duration;
 
 use crate::framing::{Framing, TooLongToSend};
 use crate::log::RuleTag;
-use crate::rules::{Action, Choice, Context, HeldRules, Rules, Template, trim_line_end};
+use crate::modbus::Table;
+use crate::rules::{
+    Action, Applied, Choice, Context, HeldRules, RuleSet, Rules, Template, Who, trim_line_end,
+};
+use crate::state::{ConnState, Lookup};
 use crate::stats::millis;
 
 /// A datagram is one message as it is: no framing.
@@ -37,6 +42,12 @@ pub(crate) struct Answerer<'c> {
     in_force: Option<&'c Rules>,
     held: Option<HeldRules>,
     rng: fastrand::Rng,
+    /// Answers what no rule answered, instead of the default.
+    modbus: Option<&'c Table>,
+    /// `conn.*` and the connection's rule counters (untouched without state).
+    conn: ConnState,
+    /// UDP: each datagram starts with no `conn.*`.
+    forgets: bool,
 }
 
 impl<'c> Answerer<'c> {
@@ -59,7 +70,16 @@ impl<'c> Answerer<'c> {
             in_force,
             held,
             rng,
+            modbus: None,
+            conn: ConnState::default(),
+            forgets: false,
         }
+    }
+
+    /// With the server's Modbus table, which then answers every message no
+    /// rule answers.
+    pub(crate) fn with_modbus(self, modbus: Option<&'c Table>) -> Self {
+        Self { modbus, ..self }
     }
 
     /// For UDP receiver `number`.
@@ -79,6 +99,9 @@ impl<'c> Answerer<'c> {
             in_force,
             held: None,
             rng,
+            modbus: None,
+            conn: ConnState::default(),
+            forgets: true,
         }
     }
 
@@ -95,11 +118,26 @@ impl<'c> Answerer<'c> {
         self.held
     }
 
-    /// Picks the answer to `message`.
-    pub(crate) fn decide(&mut self, message: &[u8]) -> Answer<'_> {
-        let choice = match &mut self.held {
-            Some(held) => choose(held, message, &mut self.rng),
-            None => None,
+    /// Picks the answer to `message` from `sender`.
+    pub(crate) fn decide(&mut self, message: &[u8], sender: Sender) -> Answer<'_> {
+        let mut remembering = None;
+        let remembers = self.held.as_ref().is_some_and(|h| h.set.remembers());
+        let rules = self.in_force.filter(|_| remembers);
+        let choice = if let Some(rules) = rules {
+            let Some(held) = self.held.as_mut() else {
+                unreachable!("only a held set remembers")
+            };
+            let conn = &mut self.conn;
+            if self.forgets {
+                *conn = ConnState::default();
+            }
+            let (choice, state) = remember(held, conn, rules, message, sender, &mut self.rng);
+            remembering = Some(state);
+            choice
+        } else if let Some(held) = self.held.as_mut() {
+            choose(held, message, &mut self.rng)
+        } else {
+            None
         };
         let delay = choice
             .as_ref()
@@ -108,8 +146,11 @@ impl<'c> Answerer<'c> {
         Answer {
             default: self.default,
             framing: self.framing,
+            modbus: self.modbus,
             choice,
             delay,
+            remembering,
+            outcome: StateOutcome::default(),
         }
     }
 }
@@ -127,14 +168,51 @@ fn choose<'h>(
     set.choose(message, rng, scratch)
 }
 
+/// `choose` for a rule set that uses state; not inlined for the same
+/// reason, so the stateless path's frame stays as small as it was.
+#[inline(never)]
+fn remember<'h>(
+    held: &'h mut HeldRules,
+    conn: &'h mut ConnState,
+    rules: &'h Rules,
+    message: &[u8],
+    sender: Sender,
+    rng: &mut fastrand::Rng,
+) -> (Option<Choice<'h>>, Remembering<'h>) {
+    conn.follow(held.generation(), held.set.len());
+    let HeldRules { set, scratch, .. } = held;
+    let choice = set.choose_remembering(message, rng, scratch, conn, (rules.store(), sender.who()));
+    (choice, Remembering { set, rules, conn })
+}
+
+/// What a stateful answer needs to carry out its rule's `set`.
+struct Remembering<'r> {
+    set: &'r RuleSet,
+    rules: &'r Rules,
+    conn: &'r mut ConnState,
+}
+
+/// What a message's `set` did, for the caller to log and show.
+#[derive(Debug, Default)]
+pub(crate) struct StateOutcome {
+    pub applied: Applied,
+    /// Why the rule's changes failed (text arithmetic, overflow, division
+    /// by zero): none were made and the default answer went instead.
+    pub failed: Option<String>,
+}
+
 /// The answer chosen for one message.
 pub(crate) struct Answer<'r> {
     default: &'r Reply,
     framing: &'r Framing,
+    modbus: Option<&'r Table>,
     /// The rule that answers, or `None` for the default.
     choice: Option<Choice<'r>>,
     /// How long to wait before answering.
     pub delay: Option<Duration>,
+    /// With a stateful rule set: where its changes go.
+    remembering: Option<Remembering<'r>>,
+    outcome: StateOutcome,
 }
 
 impl Answer<'_> {
@@ -150,41 +228,117 @@ impl Answer<'_> {
 
     /// The rule's action; the default answer is a reply.
     pub(crate) fn action(&self) -> Action {
-        self.choice
-            .as_ref()
-            .map_or(Action::Reply, |c| c.rule.action)
+        match &self.choice {
+            Some(_) if self.failed() => Action::Reply,
+            Some(choice) => choice.rule.action,
+            None => Action::Reply,
+        }
     }
 
     /// Appends the answer's bytes to `out`, framed for the wire: nothing
     /// for `silent` and `reset`. An answer too long for its `len:` field is
-    /// not appended.
+    /// not appended. A stateful rule's changes are made once its reply is
+    /// rendered (the reply shows the values from before them); if they
+    /// fail, none is made and the default answer replaces the rule's
+    /// (`outcome` says why).
     pub(crate) fn render(
-        &self,
+        &mut self,
         message: &[u8],
         sender: Sender,
         out: &mut Vec<u8>,
     ) -> Result<(), TooLongToSend> {
         let start = out.len();
-        let context = || Context {
+        let rendered_rule = match &self.choice {
+            None => false,
+            Some(choice) => {
+                if let Action::Reply | Action::Close = choice.rule.action {
+                    let shown = choice.shown();
+                    let vars = shown.as_ref().map(|s| s as &dyn Lookup);
+                    choice
+                        .reply()
+                        .render(&self.context(message, sender, vars), out);
+                }
+                true
+            }
+        };
+        if let (Some(choice), Some(remembering)) = (&self.choice, &mut self.remembering) {
+            let store = remembering.rules.store();
+            match remembering
+                .set
+                .apply(choice, message, remembering.conn, (store, sender.who()))
+            {
+                Ok(applied) => self.outcome.applied = applied,
+                Err(why) => {
+                    out.truncate(start);
+                    self.outcome.failed = Some(why);
+                    if !self.render_default(message, sender, out) {
+                        return Ok(());
+                    }
+                    return self.framing.frame_out(out, start);
+                }
+            }
+        }
+        if !rendered_rule {
+            if !self.render_default(message, sender, out) {
+                return Ok(());
+            }
+        } else if matches!(self.action(), Action::Silent | Action::Reset) {
+            return Ok(());
+        }
+        self.framing.frame_out(out, start)
+    }
+
+    /// The answer no rule gave: the Modbus table's, if there is one, else
+    /// the default reply. False when there is nothing to send: a request
+    /// the table does not answer gets silence, not an empty frame.
+    fn render_default(&self, message: &[u8], sender: Sender, out: &mut Vec<u8>) -> bool {
+        let start = out.len();
+        match (self.modbus, self.default) {
+            (Some(table), _) => {
+                table.answer(message, out);
+                return out.len() > start;
+            }
+            (None, Reply::Fixed(ack)) => out.extend_from_slice(ack),
+            (None, Reply::Echo) => out.extend_from_slice(message),
+            (None, Reply::Template(template)) => {
+                template.render(&self.context(message, sender, None), out);
+            }
+        }
+        true
+    }
+
+    /// What templates render `message` with; the default answer sees no
+    /// captures even when a rule's changes failed.
+    fn context<'a>(
+        &'a self,
+        message: &'a [u8],
+        sender: Sender,
+        vars: Option<&'a dyn Lookup>,
+    ) -> Context<'a> {
+        let groups = match (&self.choice, vars) {
+            (Some(choice), _) if !self.failed() => choice.groups.as_slice(),
+            _ => &[],
+        };
+        Context {
             message: trim_line_end(message),
             raw: message,
-            groups: self.choice.as_ref().map_or(&[], |c| c.groups.as_slice()),
+            groups,
             conn: sender.conn,
             seq: sender.seq,
             peer: sender.peer,
-        };
-        match &self.choice {
-            None => match self.default {
-                Reply::Fixed(ack) => out.extend_from_slice(ack),
-                Reply::Echo => out.extend_from_slice(message),
-                Reply::Template(template) => template.render(&context(), out),
-            },
-            Some(choice) => match choice.rule.action {
-                Action::Reply | Action::Close => choice.rule.reply.render(&context(), out),
-                Action::Silent | Action::Reset => return Ok(()),
-            },
+            vars,
         }
-        self.framing.frame_out(out, start)
+    }
+
+    /// What the rule's `set` did, once rendered; empty without state.
+    pub(crate) fn outcome(&self) -> &StateOutcome {
+        &self.outcome
+    }
+
+    /// Whether the rule's changes failed and the default answer went
+    /// instead: then its action (close, reset, silent) is not carried out.
+    pub(crate) fn failed(&self) -> bool {
+        self.outcome.failed.is_some()
     }
 }
 
@@ -212,6 +366,16 @@ pub(crate) struct Sender {
     pub peer: SocketAddr,
 }
 
+impl Sender {
+    fn who(self) -> Who {
+        Who {
+            conn: self.conn,
+            seq: self.seq,
+            peer: self.peer,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,14 +393,14 @@ mod tests {
         let fixed = Reply::Fixed(b"ok\n".to_vec());
         let mut answerer = Answerer::for_connection(&fixed, &Framing::Raw, None, Some(1), 1, None);
         answerer.refresh();
-        let answer = answerer.decide(b"hello\n");
+        let mut answer = answerer.decide(b"hello\n", sender());
         assert!(answer.tag().is_none() && answer.delay.is_none());
         let mut out = b"before ".to_vec();
         answer.render(b"hello\n", sender(), &mut out).unwrap();
         assert_eq!(out, b"before ok\n");
         out.clear();
         let mut echo = Answerer::for_receiver(&Reply::Echo, None, None, 0);
-        echo.decide(b"\xff\x00bytes")
+        echo.decide(b"\xff\x00bytes", sender())
             .render(b"\xff\x00bytes", sender(), &mut out)
             .unwrap();
         assert_eq!(out, b"\xff\x00bytes");

@@ -24,7 +24,6 @@ use anyhow::{Context, Result};
 use crate::framing::Framing;
 use crate::tap::Watcher;
 
-pub(crate) use self::jsonl::unframed;
 pub(crate) use self::queue::Say;
 
 /// What `--capture`, `--capture-pcap` and `--capture-max` ask for.
@@ -34,6 +33,9 @@ pub(crate) struct CaptureOptions {
     pub pcap: Option<PathBuf>,
     /// Bytes each file may grow to.
     pub max: Option<u64>,
+    /// Bytes of messages each file's queue holds; `None`: 64 MiB. Only a
+    /// test sets it (`TCPACK_TEST_CAPTURE_QUEUE_BYTES`, debug builds).
+    pub queue_bytes: Option<usize>,
 }
 
 impl CaptureOptions {
@@ -62,16 +64,30 @@ pub(crate) fn watchers(
             jsonl::Jsonl::start(create(path, "--capture")?, mode, framing, started)
                 .with_context(|| format!("--capture {}: cannot write it", path.display()))?;
         let name = path.display().to_string();
-        let recorder = queue::Recorder::start(name, format, options.max, written, Arc::clone(say))
-            .context("starting the capture thread")?;
+        let recorder = queue::Recorder::start(
+            name,
+            format,
+            options.max,
+            options.queue_bytes,
+            written,
+            Arc::clone(say),
+        )
+        .context("starting the capture thread")?;
         watchers.push(Arc::new(recorder));
     }
     if let Some(path) = &options.pcap {
         let (format, written) = pcap::Pcap::start(create(path, "--capture-pcap")?, framing)
             .with_context(|| format!("--capture-pcap {}: cannot write it", path.display()))?;
         let name = path.display().to_string();
-        let recorder = queue::Recorder::start(name, format, options.max, written, Arc::clone(say))
-            .context("starting the capture thread")?;
+        let recorder = queue::Recorder::start(
+            name,
+            format,
+            options.max,
+            options.queue_bytes,
+            written,
+            Arc::clone(say),
+        )
+        .context("starting the capture thread")?;
         watchers.push(Arc::new(recorder));
     }
     Ok(watchers)

@@ -455,6 +455,18 @@ pub(crate) struct ServerArgs {
     #[arg(long = "rules", value_name = "FILE", help_heading = "Scripted answers")]
     pub rules_file: Option<std::path::PathBuf>,
 
+    /// Modbus register table (a TOML file with a [modbus] table; docs/modbus.md): answers what no rule answers
+    #[arg(long, value_name = "FILE", help_heading = "Scripted answers")]
+    pub modbus: Option<std::path::PathBuf>,
+
+    /// Keep the rules' global.* and key.* variables in FILE: loaded at start, written at a clean stop and on `save`
+    #[arg(long, value_name = "FILE", help_heading = "Scripted answers")]
+    pub state_file: Option<std::path::PathBuf>,
+
+    /// At most N keys of key.* variables; a new key past N evicts the least recently used
+    #[arg(long, value_name = "N", default_value_t = crate::state::DEFAULT_MAX_KEYS, value_parser = at_least_one, help_heading = "Scripted answers")]
+    pub max_keys: usize,
+
     /// Seed for the rules' random choices (probability, delay ranges), so a run can be repeated
     #[arg(long, value_name = "N", help_heading = "Scripted answers")]
     pub seed: Option<u64>,

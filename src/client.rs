@@ -14,7 +14,7 @@ use crate::framing::{Framer, Framing};
 use crate::protocol::DEFAULT_ADDRESS;
 use crate::rules::{Context, Template};
 use crate::stats::Protocol;
-use crate::tap::{Happening, Side, Tap};
+use crate::tap::{Side, Tap, TapEvent};
 
 mod error;
 mod input;
@@ -140,7 +140,7 @@ impl Client {
     /// capture, if any, is written out.
     pub(crate) fn run(&self) -> Result<(), ClientError> {
         let result = self.converse();
-        self.tap.publish(Happening::Stopped { forced: false });
+        self.tap.publish(TapEvent::Stopped { forced: false });
         result
     }
 
@@ -184,7 +184,7 @@ impl Client {
                 .map_err(|e| ClientError::Io("connected", e))?;
             if self.tap.is_on() {
                 if let Ok(local) = stream.local_addr() {
-                    self.tap.publish(Happening::Open {
+                    self.tap.publish(TapEvent::Open {
                         conn: 1,
                         peer: local,
                         local: peer,
@@ -224,7 +224,7 @@ impl Client {
                 Ok(()) => "eof".to_owned(),
                 Err(e) => e.to_string(),
             };
-            self.tap.publish(Happening::Close {
+            self.tap.publish(TapEvent::Close {
                 conn: 1,
                 reason: &reason,
             });
@@ -323,32 +323,25 @@ impl Client {
         Ok(())
     }
 
-    /// Tells the tap what went by, as the server's tells it: a message
-    /// without its length field (under `len:`), an answer as on the wire.
+    /// Tells the tap what went by, as the server's tells it: messages as
+    /// framing cuts them (under `len:`, what we sent loses its length field;
+    /// an answer arrived without it).
     fn tell(&self, from: Side, bytes: &[u8], udp: Option<&Datagrams>) {
         if !self.tap.is_on() {
             return;
         }
-        let framing = self.args.framing.as_ref();
-        let bytes: std::borrow::Cow<'_, [u8]> = match (framing, from) {
-            (Some(framing @ Framing::Len(_)), Side::Client) => {
-                crate::capture::unframed(framing, bytes)
-            }
-            (Some(framing @ Framing::Len(_)), Side::Server) => {
-                let mut wire = bytes.to_vec();
-                let _ = framing.frame_out(&mut wire, 0);
-                wire.into()
-            }
+        let bytes = match (self.args.framing.as_ref(), from) {
+            (Some(framing), Side::Client) => framing.unframed(bytes),
             _ => bytes.into(),
         };
         match udp {
-            Some(datagrams) => self.tap.publish(Happening::Datagram {
+            Some(datagrams) => self.tap.publish(TapEvent::Datagram {
                 peer: datagrams.local().unwrap_or(datagrams.server()),
                 local: datagrams.server(),
                 from,
                 bytes: &bytes,
             }),
-            None => self.tap.publish(Happening::Message {
+            None => self.tap.publish(TapEvent::Message {
                 conn: 1,
                 from,
                 bytes: &bytes,

@@ -5,6 +5,7 @@
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -24,9 +25,11 @@ use crate::exit::UsageError;
 use crate::fault::Fault;
 use crate::framing::Framing;
 use crate::log::LogFormat;
+use crate::modbus::Table;
 use crate::protocol::{DEFAULT_ACK, Proto};
 use crate::replay::{ReplayConfig, Side as ReplaySide};
 use crate::rules::{Rules, Template};
+use crate::state::Store;
 use crate::tls::ServerIdentity;
 use crate::web::WebConfig;
 
@@ -108,6 +111,15 @@ pub(crate) struct ServerConfig {
     pub status_bind: Option<SocketAddr>,
     /// `--rule`s and `--rules FILE`; `None` when neither was given.
     pub rules: Option<Rules>,
+    /// The Modbus register table (`--modbus FILE` or the rules file's
+    /// `[modbus]`), one for the whole server: every connection reads and
+    /// writes the same values.
+    pub modbus: Option<Arc<Table>>,
+    /// The rules' shared variables (`global.*`, `key.*`), loaded from
+    /// `--state-file` if given; the rules hold it too.
+    pub store: Arc<Store>,
+    /// `--state-file`: where the store is written at a clean stop and on `save`.
+    pub state_file: Option<std::path::PathBuf>,
     /// Seeds each connection's random choices from this and its id.
     pub seed: Option<u64>,
     pub greeting: Option<Template>,
@@ -125,10 +137,10 @@ pub(crate) struct ServerConfig {
     pub udp_rate: u32,
     /// `--web`: the web console; `None` when not asked for.
     pub web: Option<WebConfig>,
-    /// Debug builds only: a message equal to this (line end aside) makes its
-    /// connection panic, so a test can show that a panic costs only that
-    /// connection. Release builds leave it `None`: no input can set it.
-    pub panic_on: Option<Vec<u8>>,
+    /// Debug builds only: the knobs tests set from the environment, read
+    /// once here (`crate::test_hooks`). Release builds have no such field.
+    #[cfg(debug_assertions)]
+    pub test_hooks: crate::test_hooks::TestHooks,
     /// `tcpack relay`: each connection is relayed to an upstream instead of answered.
     pub relay: Option<RelayConfig>,
     /// `--capture`, `--capture-pcap`, `--capture-max`.
@@ -140,17 +152,39 @@ impl ServerConfig {
     pub(crate) fn from_args(args: &ServerArgs) -> Result<Self> {
         let usage = |message: String| anyhow::Error::new(UsageError(message));
         let encoding = args.reply_encoding;
+        let store = Arc::new(Store::new(args.max_keys));
+        if let Some(path) = &args.state_file {
+            crate::state::persist::load(&store, path).map_err(usage)?;
+        }
         let rules = if args.rules_inline.is_empty() && args.rules_file.is_none() {
             None
         } else {
             Some(
-                Rules::load(&args.rules_inline, args.rules_file.clone(), encoding)
-                    .map_err(usage)?,
+                Rules::load(
+                    &args.rules_inline,
+                    args.rules_file.clone(),
+                    encoding,
+                    Arc::clone(&store),
+                )
+                .map_err(usage)?,
             )
         };
         let template = |flag: &str, text: &str| {
             Template::parse(text, encoding).map_err(|e| usage(format!("{flag} {text:?}: {e}")))
         };
+        let modbus = Table::load(
+            args.modbus.as_deref(),
+            args.rules_file.as_deref(),
+            &args.framing,
+        )
+        .map_err(usage)?
+        .map(Arc::new);
+        if modbus.is_some() && args.proto == Proto::Udp {
+            return Err(UsageError(
+                "the Modbus table answers TCP (and TLS) connections: use --proto tcp or --proto both".into(),
+            )
+            .into());
+        }
         if !args.proto.udp() && (args.udp_workers.is_some() || args.udp_rate.is_some()) {
             return Err(UsageError(
                 "--udp-workers and --udp-rate apply to UDP: add --proto udp or --proto both".into(),
@@ -174,6 +208,19 @@ impl ServerConfig {
             };
             Reply::Fixed(bytes)
         };
+        #[cfg(debug_assertions)]
+        let test_hooks = crate::test_hooks::TestHooks::from_env();
+        #[allow(unused_mut)] // release builds have no test hooks to apply
+        let mut capture: CaptureOptions = (&args.capture).into();
+        #[allow(unused_mut)]
+        let mut web = web_config(&args.web).map_err(usage)?;
+        #[cfg(debug_assertions)]
+        {
+            capture.queue_bytes = test_hooks.capture_queue_bytes;
+            if let (Some(web), Some(timeout)) = (&mut web, test_hooks.web_write_timeout) {
+                web.write_timeout = timeout;
+            }
+        }
         Ok(Self {
             bind: args.bind,
             workers: args.workers,
@@ -193,6 +240,9 @@ impl ServerConfig {
             reuse_port: args.reuse_port,
             status_bind: args.status_bind,
             rules,
+            modbus,
+            store,
+            state_file: args.state_file.clone(),
             seed: args.seed,
             greeting: args
                 .greeting
@@ -212,10 +262,11 @@ impl ServerConfig {
             proto: args.proto,
             udp_workers: args.udp_workers.unwrap_or(DEFAULT_UDP_WORKERS),
             udp_rate: args.udp_rate.unwrap_or(DEFAULT_UDP_RATE),
-            web: web_config(&args.web).map_err(usage)?,
-            panic_on: test_panic_trigger(),
+            web,
+            #[cfg(debug_assertions)]
+            test_hooks,
             relay: None,
-            capture: (&args.capture).into(),
+            capture,
         })
     }
 
@@ -229,6 +280,7 @@ impl ServerConfig {
             ("--greeting", server.greeting.is_some()),
             ("--push", server.push.is_some()),
             ("--proto", server.proto != Proto::Tcp),
+            ("--modbus", server.modbus.is_some()),
         ];
         if let Some((flag, _)) = unused.iter().find(|(_, given)| *given) {
             return Err(usage(format!(
@@ -252,6 +304,11 @@ impl ServerConfig {
         };
         let tls = TlsClient::new(&options, host).map_err(|e| usage(format!("--to-tls: {e}")))?;
         let mut config = Self::from_args(server)?;
+        if config.modbus.is_some() {
+            return Err(usage(
+                "the rules file has a [modbus] table, which is not for tcpack relay: the upstream answers; move the table out, or serve it with tcpack server".into(),
+            ));
+        }
         config.relay = Some(RelayConfig {
             to: args.to.clone(),
             connect_timeout: args.connect_timeout,
@@ -288,8 +345,13 @@ impl ServerConfig {
             unreachable!("the command is `server`")
         };
         let mut config = Self::from_args(&args)?;
-        let rules = Rules::from_text(rules_toml, "the transcript's rules", config.reply_encoding)
-            .map_err(UsageError)?;
+        let rules = Rules::from_text(
+            rules_toml,
+            "the transcript's rules",
+            config.reply_encoding,
+            Arc::clone(&config.store),
+        )
+        .map_err(UsageError)?;
         config.rules = Some(rules);
         config.greeting = greeting.map(Template::bytes);
         Ok(config)
@@ -309,15 +371,6 @@ impl ServerConfig {
     /// Whether anything can push to connections: heartbeats or an operator.
     pub(crate) fn can_push(&self) -> bool {
         self.push.is_some() || self.console || self.control || self.web.is_some()
-    }
-
-    /// Panics if `message` is the debug-only test trigger (see `panic_on`).
-    pub(crate) fn panic_if_asked(&self, message: &[u8]) {
-        if let Some(trigger) = &self.panic_on {
-            if message.trim_ascii_end() == trigger.as_slice() {
-                panic!("test panic: the message was TCPACK_TEST_PANIC_ON");
-            }
-        }
     }
 }
 
@@ -447,16 +500,6 @@ fn tls_config(args: &ServerTlsArgs) -> Result<Option<TlsConfig>, String> {
     }))
 }
 
-#[cfg(debug_assertions)]
-fn test_panic_trigger() -> Option<Vec<u8>> {
-    std::env::var_os("TCPACK_TEST_PANIC_ON").map(std::ffi::OsString::into_encoded_bytes)
-}
-
-#[cfg(not(debug_assertions))]
-fn test_panic_trigger() -> Option<Vec<u8>> {
-    None
-}
-
 /// `--reply 'OK\n'` as a shell user types it: `\n`, `\r`, `\t` and `\\` are
 /// escapes, as in printf; any other backslash stays as it is.
 fn unescape(text: &str) -> String {
@@ -484,6 +527,7 @@ impl From<&CaptureArgs> for CaptureOptions {
             transcript: args.capture.clone(),
             pcap: args.capture_pcap.clone(),
             max: args.capture_max,
+            queue_bytes: None,
         }
     }
 }

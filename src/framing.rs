@@ -14,6 +14,7 @@
 //! The `Framer` never looks at a buffered byte twice: a frame that arrives
 //! in pieces is copied once, and a delimiter search resumes where it left off.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -214,6 +215,24 @@ impl Framing {
         out.copy_within(at..end, at + size);
         field.width.write(value as u64, &mut out[at..at + size]);
         Ok(())
+    }
+
+    /// The message in one frame `frame_out` made: under `len:`, the frame
+    /// without its length field; other framings' frames are their messages.
+    /// Watchers see messages this way from both sides, so only a writer of
+    /// wire bytes (pcap) frames them again.
+    pub fn unframed<'b>(&self, frame: &'b [u8]) -> Cow<'b, [u8]> {
+        let Framing::Len(field) = self else {
+            return Cow::Borrowed(frame);
+        };
+        let size = field.width.size();
+        let Some(len) = frame.len().checked_sub(size) else {
+            return Cow::Borrowed(frame);
+        };
+        match field.offset.min(len) {
+            0 => Cow::Borrowed(&frame[size..]),
+            at => Cow::Owned([&frame[..at], &frame[at + size..]].concat()),
+        }
     }
 
     /// The byte that ends a message the client sends as text, if the

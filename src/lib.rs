@@ -22,14 +22,18 @@ mod fault;
 pub mod framing;
 mod hex;
 mod log;
+mod modbus;
 pub mod protocol;
 mod replay;
 mod rules;
 mod server;
+mod state;
 mod stats;
 mod sync;
 mod sys;
 mod tap;
+#[cfg(debug_assertions)]
+mod test_hooks;
 mod tls;
 mod web;
 
@@ -41,7 +45,7 @@ use crate::config::ServerConfig;
 use crate::exit::UsageError;
 use crate::replay::ReplayConfig;
 use crate::server::Server;
-use crate::tap::{Happening, Tap};
+use crate::tap::{Tap, TapEvent};
 use std::sync::Arc;
 
 pub use crate::cli::Cli;
@@ -104,7 +108,7 @@ fn run_client(args: ClientArgs) -> Result<()> {
     let client = client.with_tap(tap.clone());
     let round_trips = client.round_trips();
     ctrlc::set_handler(move || {
-        tap.publish(Happening::Stopped { forced: false });
+        tap.publish(TapEvent::Stopped { forced: false });
         let summary = crate::sync::lock(&round_trips).summary();
         eprintln!("\ninterrupted: {summary}");
         Exit::Interrupted.now();

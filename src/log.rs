@@ -213,6 +213,14 @@ pub(crate) enum Event<'a> {
     RulesNotReloaded {
         error: &'a str,
     },
+    /// `--state-file` written, at a clean stop or on `save`.
+    StateSaved {
+        variables: usize,
+        file: &'a str,
+    },
+    StateNotSaved {
+        error: &'a str,
+    },
     AcceptError {
         error: String,
         retry_ms: u64,
@@ -326,7 +334,8 @@ impl Event<'_> {
             Event::AcceptError { .. }
             | Event::ForcedStop
             | Event::Panicked { .. }
-            | Event::RulesNotReloaded { .. } => Level::Error,
+            | Event::RulesNotReloaded { .. }
+            | Event::StateNotSaved { .. } => Level::Error,
             Event::PushFailed { .. } => Level::Warn,
             _ => Level::Info,
         }
@@ -538,6 +547,10 @@ impl fmt::Display for Event<'_> {
             Event::RulesNotReloaded { error } => {
                 write!(f, "rules not reloaded, the old ones stay: {error}")
             }
+            Event::StateSaved { variables, file } => {
+                write!(f, "state saved: {variables} variables to {file}")
+            }
+            Event::StateNotSaved { error } => write!(f, "state not saved: {error}"),
             Event::Summary {
                 uptime_ms,
                 connections,

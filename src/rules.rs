@@ -3,7 +3,10 @@
 //! (`--reply` / `--echo`). Pure apart from reading the rules file;
 //! `answer.rs` asks it for TCP's workers and UDP's receivers alike.
 
+mod change;
+mod condition;
 mod matcher;
+mod memory;
 mod parse;
 mod rule;
 mod template;
@@ -14,10 +17,13 @@ use std::sync::{Arc, RwLock};
 
 pub(crate) use self::matcher::Groups;
 use self::matcher::RegexScratch;
+pub(crate) use self::memory::{Applied, Chosen, Who};
+use self::memory::{Live, Matched, Shown};
 pub(crate) use self::rule::{Action, Rule};
 pub(crate) use self::template::{Context, Template};
 
 use crate::encoding::TextEncoding;
+use crate::state::{ConnState, Lookup, Scope, Store, Var};
 use crate::sync;
 
 /// The rule that answers a message, and where it matched.
@@ -26,6 +32,29 @@ pub(crate) struct Choice<'r> {
     pub number: usize,
     pub rule: &'r Rule,
     pub groups: Groups,
+    /// For a stateful rule: its key, answer number and the values shown.
+    pub chosen: Option<Chosen>,
+}
+
+impl Choice<'_> {
+    /// The reply template to render: the rule's, or its sequence's turn.
+    pub(crate) fn reply(&self) -> &Template {
+        match (&self.rule.memory, &self.chosen) {
+            (Some(memory), Some(chosen)) => memory.reply(&self.rule.reply, chosen.answer),
+            _ => &self.rule.reply,
+        }
+    }
+
+    /// What the reply reads its variables from: the values copied when
+    /// the rule was chosen.
+    pub(crate) fn shown(&self) -> Option<Shown<'_>> {
+        let memory = self.rule.memory.as_ref()?;
+        let chosen = self.chosen.as_ref()?;
+        Some(Shown {
+            vars: &memory.shows,
+            values: &chosen.shown,
+        })
+    }
 }
 
 /// One set of rules in force, with its hit counters.
@@ -33,13 +62,53 @@ pub(crate) struct Choice<'r> {
 pub(crate) struct RuleSet {
     rules: Vec<Rule>,
     hits: Vec<AtomicU64>,
+    /// Variable changes each rule made, for `/metrics`.
+    changes: Vec<AtomicU64>,
+    /// Matches of each `count_in = "global"` rule.
+    counts: Vec<AtomicU64>,
+    /// Whether any rule uses state; if none, `choose` is all there is.
+    remembers: bool,
+    /// Whether choosing must hold the store's lock (some rule reads shared state).
+    reads_shared: bool,
 }
 
 impl RuleSet {
     /// A set of `rules`, none hit yet.
     pub(crate) fn new(rules: Vec<Rule>) -> Self {
-        let hits = rules.iter().map(|_| AtomicU64::new(0)).collect();
-        Self { rules, hits }
+        let zeros = || rules.iter().map(|_| AtomicU64::new(0)).collect();
+        Self {
+            hits: zeros(),
+            changes: zeros(),
+            counts: zeros(),
+            remembers: rules.iter().any(|r| r.memory.is_some()),
+            reads_shared: rules
+                .iter()
+                .any(|r| r.memory.as_ref().is_some_and(|m| m.reads_shared)),
+            rules,
+        }
+    }
+
+    /// Whether any rule uses variables, counting or sequences.
+    pub(crate) fn remembers(&self) -> bool {
+        self.remembers
+    }
+
+    /// Every variable the rules name, for a reload to keep.
+    pub(crate) fn names(&self, scope: Scope, name: &str) -> bool {
+        self.rules
+            .iter()
+            .filter_map(|r| r.memory.as_ref())
+            .any(|m| {
+                let mut vars: Vec<&Var> = m.shows.iter().collect();
+                if let Some(when) = &m.when {
+                    when.vars(&mut vars);
+                }
+                for change in &m.set {
+                    vars.push(&change.var);
+                    vars.extend(change.reads());
+                }
+                vars.iter().any(|v| v.scope == scope && &*v.name == name)
+            })
     }
 
     /// What one worker needs of its own to search with these rules.
@@ -69,8 +138,139 @@ impl RuleSet {
                 number: i + 1,
                 rule,
                 groups,
+                chosen: None,
             })
         })
+    }
+
+    /// `choose` for a set that uses state: a rule whose `when` does not
+    /// hold, or whose counting skips this match, is passed over. Reads
+    /// every shared variable under one lock, so one message never sees
+    /// half of another's changes. `conn` is the connection's own state.
+    #[inline(never)]
+    pub(crate) fn choose_remembering(
+        &self,
+        raw: &[u8],
+        rng: &mut fastrand::Rng,
+        scratch: &mut Scratch,
+        conn: &mut ConnState,
+        (store, who): (&Store, Who),
+    ) -> Option<Choice<'_>> {
+        let message = trim_line_end(raw);
+        let mut tables = self.reads_shared.then(|| store.lock());
+        for (i, (rule, own)) in self.rules.iter().zip(scratch.0.iter_mut()).enumerate() {
+            let Some(groups) = rule.matcher.find(message, raw, own.as_mut()) else {
+                continue;
+            };
+            let Some(memory) = &rule.memory else {
+                if rule.probability < 1.0 && rng.f64() >= rule.probability {
+                    continue;
+                }
+                self.hits[i].fetch_add(1, Relaxed);
+                return Some(Choice {
+                    number: i + 1,
+                    rule,
+                    groups,
+                    chosen: None,
+                });
+            };
+            let matched = Matched {
+                message,
+                raw,
+                groups: &groups,
+                who,
+            };
+            let key = memory.key.as_ref().map(|k| matched.key(k));
+            let live = Live {
+                conn: &conn.vars,
+                tables: tables.as_deref(),
+                key: key.as_deref(),
+            };
+            if memory.when.as_ref().is_some_and(|w| !w.holds(&live)) {
+                continue;
+            }
+            if rule.probability < 1.0 && rng.f64() >= rule.probability {
+                continue;
+            }
+            let shown: Vec<_> = memory
+                .shows
+                .iter()
+                .map(|v| live.lookup(v).cloned())
+                .collect();
+            let counting = memory.counting;
+            let mut answer = 0;
+            if counting.on {
+                let matches = match (counting.count_in, tables.as_deref_mut(), &key) {
+                    (Scope::Global, _, _) => self.counts[i].fetch_add(1, Relaxed) + 1,
+                    (Scope::Key, Some(tables), Some(key)) => {
+                        let count = tables.keys.touch(key).counts.entry(i).or_insert(0);
+                        *count += 1;
+                        *count
+                    }
+                    _ => match conn.counts.get_mut(i) {
+                        Some(count) => {
+                            *count += 1;
+                            *count
+                        }
+                        None => continue,
+                    },
+                };
+                match counting.answer(matches) {
+                    Some(n) => answer = n,
+                    None => continue,
+                }
+            }
+            if let (Some(tables), Some(key)) = (tables.as_deref_mut(), &key) {
+                tables.keys.used(key);
+            }
+            self.hits[i].fetch_add(1, Relaxed);
+            return Some(Choice {
+                number: i + 1,
+                rule,
+                groups,
+                chosen: Some(Chosen { key, answer, shown }),
+            });
+        }
+        None
+    }
+
+    /// Carries out a chosen rule's `set` for `raw`, counting its changes.
+    #[inline(never)]
+    pub(crate) fn apply(
+        &self,
+        choice: &Choice<'_>,
+        raw: &[u8],
+        conn: &mut ConnState,
+        (store, who): (&Store, Who),
+    ) -> Result<Applied, String> {
+        let (Some(memory), Some(chosen)) = (&choice.rule.memory, &choice.chosen) else {
+            return Ok(Applied::default());
+        };
+        let matched = Matched {
+            message: trim_line_end(raw),
+            raw,
+            groups: &choice.groups,
+            who,
+        };
+        let applied = memory::apply(memory, chosen, &matched, conn, store)?;
+        if let Some(changes) = self.changes.get(choice.number - 1) {
+            changes.fetch_add(applied.changed.len() as u64, Relaxed);
+        }
+        Ok(applied)
+    }
+
+    /// Each rule's number, label and variable changes so far.
+    pub(crate) fn changes(&self) -> impl Iterator<Item = (usize, &str, u64)> {
+        self.rules
+            .iter()
+            .zip(&self.changes)
+            .enumerate()
+            .map(|(i, (rule, n))| (i + 1, rule.label.as_str(), n.load(Relaxed)))
+    }
+
+    /// How many rules there are.
+    pub(crate) fn len(&self) -> usize {
+        self.rules.len()
     }
 
     /// Each rule's number, label and hits so far.
@@ -96,6 +296,13 @@ pub(crate) struct HeldRules {
     pub scratch: Scratch,
 }
 
+impl HeldRules {
+    /// Which reload the set came from: a connection's counters follow it.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+}
+
 /// The message without its `\n` or `\r\n`: what rules and `{msg}` see.
 pub(crate) fn trim_line_end(message: &[u8]) -> &[u8] {
     let message = message.strip_suffix(b"\n").unwrap_or(message);
@@ -111,6 +318,8 @@ pub(crate) struct Rules {
     file: Option<PathBuf>,
     encoding: TextEncoding,
     current: RwLock<Arc<RuleSet>>,
+    /// The shared variables the rules read and change; kept across reloads.
+    store: Arc<Store>,
     /// Bumped by each reload, so a worker holding a set can tell, with one
     /// load of a rarely written word, whether it is still the one in force
     /// (taking the lock and the `Arc` for every read would have every worker
@@ -124,6 +333,7 @@ impl Rules {
         one_liners: &[String],
         file: Option<PathBuf>,
         encoding: TextEncoding,
+        store: Arc<Store>,
     ) -> Result<Self, String> {
         let one_liners = one_liners
             .iter()
@@ -138,8 +348,14 @@ impl Rules {
             file,
             encoding,
             current: RwLock::new(Arc::new(RuleSet::new(rules))),
+            store,
             generation: AtomicU64::new(0),
         })
+    }
+
+    /// The shared variables (`global.*`, `key.*`).
+    pub(crate) fn store(&self) -> &Arc<Store> {
+        &self.store
     }
 
     /// Rules from TOML text rather than a file (`tcpack replay --serve`'s);
@@ -148,6 +364,7 @@ impl Rules {
         text: &str,
         name: &str,
         encoding: TextEncoding,
+        store: Arc<Store>,
     ) -> Result<Self, String> {
         let rules = parse::text(text, name, encoding)?;
         Ok(Self {
@@ -155,6 +372,7 @@ impl Rules {
             file: None,
             encoding,
             current: RwLock::new(Arc::new(RuleSet::new(rules))),
+            store,
             generation: AtomicU64::new(0),
         })
     }
@@ -180,17 +398,21 @@ impl Rules {
         }
     }
 
-    /// Re-reads the file; on a mistake the old rules stay. Returns the count in force.
-    pub(crate) fn reload(&self) -> Result<usize, String> {
+    /// Re-reads the file; on a mistake the old rules (and every variable)
+    /// stay. Variables the new rules still name keep their values, the
+    /// others go. Returns the count of rules in force and of variables dropped.
+    pub(crate) fn reload(&self) -> Result<(usize, usize), String> {
         let Some(path) = &self.file else {
             return Err("no --rules FILE to reload".into());
         };
         let mut rules = self.one_liners.clone();
         rules.extend(parse::file(path, self.encoding)?);
         let count = rules.len();
-        *sync::write(&self.current) = Arc::new(RuleSet::new(rules));
+        let set = Arc::new(RuleSet::new(rules));
+        let dropped = self.store.keep_only(|scope, name| set.names(scope, name));
+        *sync::write(&self.current) = set;
         self.generation.fetch_add(1, Release);
-        Ok(count)
+        Ok((count, dropped))
     }
 
     /// The file reloads read, for the log.
@@ -214,6 +436,7 @@ mod tests {
             action: Action::Reply,
             delay: None,
             probability,
+            memory: None,
         }
     }
 
@@ -300,7 +523,7 @@ mod tests {
             prop_assert_eq!(choice.as_ref().map(|c| c.number), expected);
             if let Some(choice) = choice {
                 let mut out = Vec::new();
-                let context = Context { message, raw: &raw, groups: &choice.groups, conn: 1, seq: 1, peer: "127.0.0.1:1".parse().unwrap() };
+                let context = Context { message, raw: &raw, groups: &choice.groups, conn: 1, seq: 1, peer: "127.0.0.1:1".parse().unwrap(), vars: None };
                 choice.rule.reply.render(&context, &mut out);
                 prop_assert_eq!(out, b"x".to_vec());
             }

@@ -25,6 +25,7 @@ mod relay;
 mod shared;
 mod shutdown;
 mod signals;
+mod snapshot;
 mod status_port;
 mod thread_budget;
 mod tls_session;
@@ -64,7 +65,8 @@ const LINGER: Duration = Duration::from_secs(1);
 const WORKER_STACK: usize = 256 * 1024;
 /// Threads besides the workers that may wait on a futex: accept, drain,
 /// reaper, status, closer, log, heartbeat, console, the two signal threads,
-/// and a few to spare (UDP receivers are added to these).
+/// and a few to spare (UDP receivers and the status port's HTTP threads
+/// are added to these).
 const OTHER_THREADS: usize = 16;
 
 /// With `--proto both --bind ADDR:0`, how many free TCP ports to try before
@@ -112,7 +114,7 @@ impl Server {
                 config.quiet,
                 Sink::stdout().context("starting the log thread")?,
             ),
-            stats: Stats::new(config.proto.udp(), config.relay.is_some()),
+            stats: Stats::default(),
             closer,
             lifecycle: Lifecycle::default(),
             tap: Tap::new(watchers),
@@ -235,7 +237,11 @@ fn start_workers(state: &Arc<ServerState>) -> Result<(ThreadPool, Option<usize>)
     } else {
         0
     };
-    let needed = workers + OTHER_THREADS + receivers;
+    let status_http = match config.status_bind {
+        Some(_) => http::THREADS,
+        None => 0,
+    };
+    let needed = workers + OTHER_THREADS + receivers + status_http;
     if let Some(budget) = ThreadBudget::now() {
         budget.check(workers, needed).map_err(anyhow::Error::msg)?;
     }
@@ -470,9 +476,10 @@ fn start_status(
     let waker = listener
         .try_clone()
         .context("cloning the status listener")?;
+    let http = http::StatusHttp::start(state)?;
     let state = Arc::clone(state);
     let thread = spawn("tcpack-status", move || {
-        status_port::serve(&state, &listener)
+        status_port::serve(&state, &listener, &http)
     })?;
     Ok((thread, waker))
 }

@@ -1,157 +1,66 @@
-//! Server-wide counters for the summary, the status port and `/metrics`.
-//! Atomics, so workers never contend on a lock; `traffic` keeps the ones
-//! every message moves.
+//! Server-wide counters. Atomics, so workers never contend on a lock;
+//! `traffic` keeps the ones every message moves. They are read in one
+//! place only, into a `Snapshot` (`snapshot`), which the log summary, the
+//! status report, the web console and `/metrics` each render.
 
+mod kinds;
+mod snapshot;
 mod traffic;
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Instant, SystemTime};
 
-use crate::log::{Event, UdpTotals};
+use crate::log::UdpTotals;
 
-pub(crate) use traffic::{LATENCY_BOUNDS, Protocol, Reading, Traffic, TrafficTotals};
-
-/// Why a connection was turned away.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Rejection {
-    /// `server busy`: the queue was full, or no worker came within `--queue-timeout`.
-    Busy = 0,
-    /// `server shutting down`.
-    ShuttingDown = 1,
-}
-
-impl Rejection {
-    pub(crate) const ALL: [Rejection; 2] = [Rejection::Busy, Rejection::ShuttingDown];
-
-    /// The label value.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Rejection::Busy => "busy",
-            Rejection::ShuttingDown => "shutting_down",
-        }
-    }
-}
-
-/// The kinds of error the server tells apart, each counted on its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Failure {
-    /// `accept` failed (out of descriptors, say).
-    Accept = 0,
-    /// A read or write on a connection failed (not a reset: that is a close).
-    Io = 1,
-    /// A client did not take its answers within `--write-timeout`.
-    WriteTimeout = 2,
-    /// A client did not take a push within `--write-timeout`.
-    Push = 3,
-    /// A TLS handshake failed.
-    TlsHandshake = 4,
-    /// Serving a connection or a datagram panicked (a bug in tcpack).
-    Panic = 5,
-    /// Receiving or sending a datagram failed.
-    Udp = 6,
-    /// A frame could not be cut (a length over `--max-frame`).
-    BadFrame = 7,
-}
-
-impl Failure {
-    pub(crate) const ALL: [Failure; 8] = [
-        Failure::Accept,
-        Failure::Io,
-        Failure::WriteTimeout,
-        Failure::Push,
-        Failure::TlsHandshake,
-        Failure::Panic,
-        Failure::Udp,
-        Failure::BadFrame,
-    ];
-
-    /// The label value.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Failure::Accept => "accept",
-            Failure::Io => "io",
-            Failure::WriteTimeout => "write_timeout",
-            Failure::Push => "push",
-            Failure::TlsHandshake => "tls_handshake",
-            Failure::Panic => "panic",
-            Failure::Udp => "udp",
-            Failure::BadFrame => "bad_frame",
-        }
-    }
-}
+pub(crate) use kinds::{Failure, Rejection};
+pub(crate) use snapshot::{Gauges, RuleHits, Snapshot, StateCounts};
+pub(crate) use traffic::{LATENCY_BOUNDS, Protocol, Reading, Traffic};
 
 /// The server's counters, kept with atomics so no worker waits on another.
+/// Each thing is counted once: totals are sums of their parts (errors of
+/// `errors_by`, messages of `traffic`'s shards), taken when a snapshot is.
+#[derive(Default)]
 pub(crate) struct Stats {
-    started: Instant,
-    /// The same moment on the wall clock, for `tcpack_start_time_seconds`.
-    started_wall: SystemTime,
-    /// Messages and bytes as they go, for `/metrics`.
+    started: Started,
+    /// Messages and bytes as they go, per protocol, and the relay's.
     pub traffic: Traffic,
     /// The highest connection number handed out: every accepted connection has one.
     accepted: AtomicU64,
+    /// Served connections that have closed.
+    closed: AtomicU64,
     rejected_by: [AtomicU64; 2],
     errors_by: [AtomicU64; 8],
     /// TLS handshakes that completed, and that failed.
     handshakes_ok: AtomicU64,
     handshakes_failed: AtomicU64,
-    /// Whether the server answers UDP: the summary adds UDP's counts then.
-    udp: bool,
-    /// Whether it relays: the summary counts each direction then.
-    relay: bool,
-    connections: AtomicU64,
-    messages: AtomicU64,
-    bytes: AtomicU64,
-    errors: AtomicU64,
-    rejected: AtomicU64,
     pushed: AtomicU64,
-    datagrams: AtomicU64,
-    datagram_bytes: AtomicU64,
     udp_answered: AtomicU64,
     udp_rate_limited: AtomicU64,
     udp_too_big: AtomicU64,
     udp_peers: AtomicU64,
 }
 
-impl Default for Stats {
+/// When the counting started, on the monotonic and the wall clock.
+struct Started {
+    at: Instant,
+    /// For `tcpack_start_time_seconds`.
+    wall: SystemTime,
+}
+
+impl Default for Started {
     fn default() -> Self {
-        Self::new(false, false)
+        Self {
+            at: Instant::now(),
+            wall: SystemTime::now(),
+        }
     }
 }
 
 impl Stats {
-    /// Counters from zero; `udp` adds UDP's to the summary, `relay` each direction's.
-    pub(crate) fn new(udp: bool, relay: bool) -> Self {
-        Self {
-            started: Instant::now(),
-            started_wall: SystemTime::now(),
-            traffic: Traffic::default(),
-            accepted: AtomicU64::new(0),
-            rejected_by: Default::default(),
-            errors_by: Default::default(),
-            handshakes_ok: AtomicU64::new(0),
-            handshakes_failed: AtomicU64::new(0),
-            udp,
-            relay,
-            connections: AtomicU64::new(0),
-            messages: AtomicU64::new(0),
-            bytes: AtomicU64::new(0),
-            errors: AtomicU64::new(0),
-            rejected: AtomicU64::new(0),
-            pushed: AtomicU64::new(0),
-            datagrams: AtomicU64::new(0),
-            datagram_bytes: AtomicU64::new(0),
-            udp_answered: AtomicU64::new(0),
-            udp_rate_limited: AtomicU64::new(0),
-            udp_too_big: AtomicU64::new(0),
-            udp_peers: AtomicU64::new(0),
-        }
-    }
-
-    /// One connection's totals, added once when it closes, with its error if it ended in one.
-    pub(crate) fn add_connection(&self, messages: u64, bytes: u64, error: Option<Failure>) {
-        self.connections.fetch_add(1, Relaxed);
-        self.messages.fetch_add(messages, Relaxed);
-        self.bytes.fetch_add(bytes, Relaxed);
+    /// A served connection closed, with its error if it ended in one. Its
+    /// messages and bytes were counted as they were read (`traffic`).
+    pub(crate) fn add_closed(&self, error: Option<Failure>) {
+        self.closed.fetch_add(1, Relaxed);
         if let Some(kind) = error {
             self.add_error(kind);
         }
@@ -165,7 +74,6 @@ impl Stats {
 
     /// A connection turned away with a notice.
     pub(crate) fn add_rejected(&self, why: Rejection) {
-        self.rejected.fetch_add(1, Relaxed);
         self.rejected_by[why as usize].fetch_add(1, Relaxed);
     }
 
@@ -186,14 +94,11 @@ impl Stats {
 
     /// An error of this kind.
     pub(crate) fn add_error(&self, kind: Failure) {
-        self.errors.fetch_add(1, Relaxed);
         self.errors_by[kind as usize].fetch_add(1, Relaxed);
     }
 
     /// One datagram received, `bytes` long (its real size, if it was truncated).
     pub(crate) fn add_datagram(&self, bytes: usize) {
-        self.datagrams.fetch_add(1, Relaxed);
-        self.datagram_bytes.fetch_add(bytes as u64, Relaxed);
         self.traffic.datagram_in(bytes);
     }
 
@@ -218,87 +123,76 @@ impl Stats {
         self.udp_peers.store(peers as u64, Relaxed);
     }
 
-    /// The closing line; `with_pushes` when the server could push at all.
-    pub(crate) fn summary(&self, with_pushes: bool) -> Event<'static> {
-        let s = self.snapshot();
-        Event::Summary {
-            uptime_ms: s.uptime_ms,
-            connections: s.connections,
-            messages: s.messages,
-            bytes: s.bytes,
-            errors: s.errors,
-            rejected: s.rejected,
-            pushed: with_pushes.then_some(s.pushed),
-            udp: self.udp.then_some(s.udp),
-            relay: self.relay.then(|| self.traffic.totals().relay),
+    /// Every counter now, with what only the server knows (`gauges`): the
+    /// one way anything reads them.
+    pub(crate) fn snapshot(&self, gauges: Gauges) -> Snapshot {
+        fn load<const N: usize>(counters: &[AtomicU64; N]) -> [u64; N] {
+            std::array::from_fn(|i| counters[i].load(Relaxed))
         }
-    }
-
-    /// The counters now, for the status port and the summary.
-    pub(crate) fn snapshot(&self) -> Snapshot {
+        let traffic = self.traffic.totals();
+        let udp = gauges.udp_receivers.map(|_| UdpTotals {
+            datagrams: traffic.messages_in[Protocol::Udp as usize],
+            datagram_bytes: traffic.bytes_in[Protocol::Udp as usize],
+            peers: self.udp_peers.load(Relaxed),
+            answered: self.udp_answered.load(Relaxed),
+            rate_limited: self.udp_rate_limited.load(Relaxed),
+            too_big: self.udp_too_big.load(Relaxed),
+        });
         Snapshot {
-            uptime_ms: millis(self.started.elapsed()),
-            connections: self.connections.load(Relaxed),
-            messages: self.messages.load(Relaxed),
-            bytes: self.bytes.load(Relaxed),
-            errors: self.errors.load(Relaxed),
-            rejected: self.rejected.load(Relaxed),
-            pushed: self.pushed.load(Relaxed),
-            udp: UdpTotals {
-                datagrams: self.datagrams.load(Relaxed),
-                datagram_bytes: self.datagram_bytes.load(Relaxed),
-                peers: self.udp_peers.load(Relaxed),
-                answered: self.udp_answered.load(Relaxed),
-                rate_limited: self.udp_rate_limited.load(Relaxed),
-                too_big: self.udp_too_big.load(Relaxed),
-            },
-        }
-    }
-}
-
-impl Stats {
-    /// The counters only `/metrics` shows, now.
-    pub(crate) fn detail(&self) -> Detail {
-        let load = |counters: &[AtomicU64]| counters.iter().map(|c| c.load(Relaxed)).collect();
-        Detail {
-            started: self.started_wall,
-            accepted: self.accepted.load(Relaxed),
+            uptime_ms: millis(self.started.at.elapsed()),
+            started: self.started.wall,
+            connections_accepted: self.accepted.load(Relaxed),
+            connections_closed: self.closed.load(Relaxed),
             rejected_by: load(&self.rejected_by),
             errors_by: load(&self.errors_by),
             handshakes_ok: self.handshakes_ok.load(Relaxed),
             handshakes_failed: self.handshakes_failed.load(Relaxed),
-            traffic: self.traffic.totals(),
+            pushed: gauges.pushes.then(|| self.pushed.load(Relaxed)),
+            udp,
+            traffic,
+            gauges,
         }
     }
-}
-
-/// The counters only `/metrics` shows; `rejected_by` and `errors_by` are
-/// indexed by `Rejection` and `Failure`.
-#[derive(Debug, Clone)]
-pub(crate) struct Detail {
-    pub started: SystemTime,
-    pub accepted: u64,
-    pub rejected_by: Vec<u64>,
-    pub errors_by: Vec<u64>,
-    pub handshakes_ok: u64,
-    pub handshakes_failed: u64,
-    pub traffic: TrafficTotals,
-}
-
-/// The counters at one moment; connections, messages and bytes count closed connections.
-#[derive(Debug)]
-pub(crate) struct Snapshot {
-    pub uptime_ms: u64,
-    pub connections: u64,
-    pub messages: u64,
-    pub bytes: u64,
-    pub errors: u64,
-    pub rejected: u64,
-    pub pushed: u64,
-    pub udp: UdpTotals,
 }
 
 /// Whole milliseconds, as logs and reports count them.
 pub(crate) fn millis(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_are_the_sums_of_their_parts_and_udp_is_apart() {
+        let stats = Stats::default();
+        stats
+            .traffic
+            .read_answered(Protocol::Tcp, Reading::now(0), 2, 10, 4);
+        stats
+            .traffic
+            .read_answered(Protocol::Tls, Reading::now(0), 1, 5, 3);
+        stats.add_datagram(7);
+        stats.add_closed(Some(Failure::Io));
+        stats.add_error(Failure::Panic);
+        stats.add_rejected(Rejection::Busy);
+        let gauges = Gauges {
+            udp_receivers: Some(1),
+            ..Gauges::default()
+        };
+        let s = stats.snapshot(gauges);
+        assert_eq!((s.messages(), s.bytes(), s.bytes_out()), (3, 15, 7));
+        assert_eq!(s.udp.map(|u| (u.datagrams, u.datagram_bytes)), Some((1, 7)));
+        assert_eq!((s.errors(), s.errors_of(Failure::Io)), (2, 1));
+        assert_eq!((s.rejected(), s.connections_closed), (1, 1));
+        assert_eq!((s.pushed, s.relay().is_some()), (None, false));
+        let line = s.summary().to_string();
+        assert!(
+            line.contains(
+                "1 connections, 3 messages, 15 bytes, 2 errors, 1 rejected, 1 datagrams (7 bytes)"
+            ),
+            "{line}"
+        );
+    }
 }

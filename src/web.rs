@@ -17,12 +17,14 @@ mod viewers;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 
 use crate::tap::Watcher;
 
 pub(crate) use self::api::{Action, Backend, Display};
+pub(crate) use self::http::header;
 pub(crate) use self::viewers::Hub;
 
 /// `--web`, `--web-token`, `--web-max-viewers`, checked.
@@ -32,7 +34,15 @@ pub(crate) struct WebConfig {
     /// Needed on every change and on the live stream; `None`: loopback only.
     pub token: Option<String>,
     pub max_viewers: usize,
+    /// How long one write to a browser may block: a client that asks and
+    /// never reads would otherwise hold one of the few request threads (or
+    /// a viewer's place) for good. Long enough that a viewer paused for a
+    /// while resumes; a test shortens it (`TCPACK_TEST_WEB_WRITE_TIMEOUT_MS`).
+    pub write_timeout: Duration,
 }
+
+/// `WebConfig::write_timeout` unless a test says otherwise.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl WebConfig {
     /// Checks that a console anyone on the network could reach has a token;
@@ -70,6 +80,7 @@ impl WebConfig {
             addr,
             token,
             max_viewers,
+            write_timeout: WRITE_TIMEOUT,
         })
     }
 }
@@ -114,7 +125,13 @@ impl Console {
 
     /// Starts serving; everything ends when the tap says `Stopped`.
     pub(crate) fn start(self, backend: Arc<dyn Backend>) -> Result<()> {
-        http::start(self.listener, self.hub, backend, self.config.token)
+        http::start(
+            self.listener,
+            self.hub,
+            backend,
+            self.config.token,
+            self.config.write_timeout,
+        )
     }
 }
 

@@ -521,6 +521,10 @@ fn client_capture_records_what_the_client_sent_and_got() {
 }
 
 #[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "needs TCPACK_TEST_CAPTURE_QUEUE_BYTES, a debug-only test hook"
+)]
 fn a_capture_disk_that_stalls_never_stops_the_workers() {
     let dir = tempdir("capture-fifo");
     let fifo = dir.join("stalled");

@@ -1,83 +1,12 @@
-//! Device framing as users drive it: a real Modbus client (mbpoll) against
-//! examples/modbus.toml, raw sockets feeding each framing every way the
-//! network may cut it, bad lengths, and tcpack's own client and bench
-//! speaking len: framing.
+//! Device framing as users drive it: raw sockets feeding each framing every
+//! way the network may cut it, bad lengths, and tcpack's own client and
+//! bench speaking len: framing. Modbus devices are tests/modbus.rs's.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::thread;
 
-use crate::util::{
-    DEADLINE, Server, TestCommand, connect, finish, read_to_end, required_tool, run_script,
-    tcpack_cmd,
-};
-
-fn modbus_rules() -> String {
-    format!("{}/examples/modbus.toml", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn modbus_device() -> Server {
-    Server::start(&["--framing", "len:u16be@4", "--rules", &modbus_rules()])
-}
-
-/// `mbpoll -m tcp -a 1 -r 1 -p PORT -o 5 ARGS 127.0.0.1 [VALUES]`, as a
-/// user polls a Modbus TCP device: unit 1, from register 1 (address 0).
-fn mbpoll(server: &Server, args: &[&str], values: &[&str]) -> TestCommand {
-    let port = server.addr.port().to_string();
-    TestCommand::new(required_tool("mbpoll", "mbpoll"))
-        .args(["-m", "tcp", "-a", "1", "-r", "1", "-p", &port, "-o", "5"])
-        .args(args)
-        .arg("127.0.0.1")
-        .args(values)
-}
-
-#[test]
-fn mbpoll_reads_the_configured_holding_registers() {
-    let mut server = modbus_device();
-    let out = mbpoll(&server, &["-c", "2", "-1"], &[]).run().success();
-    assert!(out.stdout.contains("[1]: \t21\n[2]: \t42"), "{out}");
-    server.wait_for("rule 2 \"read 2 holding registers\"): 00 01 00 00 01 03 00 00 00 02");
-}
-
-#[test]
-fn mbpoll_writes_a_register_and_gets_the_echo() {
-    let mut server = modbus_device();
-    let out = mbpoll(&server, &[], &["1234"]).run().success();
-    assert!(out.stdout.contains("Written 1 references."), "{out}");
-    // 1234 is 04 d2; the answer echoes it, which mbpoll checks.
-    server.wait_for("rule 4 \"write single register\"): 00 01 00 00 01 06 00 00 04 d2");
-}
-
-#[test]
-fn modbus_script_polls_the_example_device() {
-    required_tool("mbpoll", "mbpoll");
-    let out = run_script("modbus.sh", &[]).success();
-    assert!(out.stdout.contains("[1]: \t21\n[2]: \t42"), "{out}");
-    assert!(out.stdout.contains("Written 1 references."), "{out}");
-    assert!(out.stdout.contains("failed: Illegal function"), "{out}");
-    assert!(
-        out.stdout.contains("the device answered every request"),
-        "{out}"
-    );
-    let help = run_script("modbus.sh", &["--help"]).success();
-    assert!(help.stdout.starts_with("modbus.sh"), "{help}");
-}
-
-#[test]
-fn an_unknown_function_gets_exception_01_with_its_transaction_id() {
-    let server = modbus_device();
-    let mut device = connect(server.addr);
-    // Transaction 0x1234, unit 7, function 0x11 (report server id).
-    device
-        .write_all(b"\x12\x34\x00\x00\x00\x02\x07\x11")
-        .unwrap();
-    let mut answer = [0u8; 9];
-    device.read_exact(&mut answer).unwrap();
-    assert_eq!(answer, *b"\x12\x34\x00\x00\x00\x03\x07\x91\x01");
-    // mbpoll asking for coils (function 1) hears the same.
-    let out = mbpoll(&server, &["-t", "0", "-c", "2", "-1"], &[]).run();
-    assert!(out.stderr.contains("Illegal function"), "{out}");
-}
+use crate::util::{DEADLINE, Server, connect, finish, read_to_end, tcpack_cmd};
 
 /// Three frames of each framing, as the wire carries them. With --echo the
 /// server sends back exactly these bytes: the messages, framed again.

@@ -223,7 +223,7 @@ fn healthz_says_ok_then_draining_while_a_client_holds_the_drain() {
     assert_eq!(get(&status, "/healthz"), (200, "ok\n".to_owned()));
     let (code, head, body) = http(&status, "HEAD /healthz HTTP/1.0\r\n\r\n");
     assert_eq!((code, body.as_str()), (200, ""), "{head}");
-    assert!(head.contains("Content-Length: 3\r\n"), "{head}");
+    assert!(head.lines().any(|l| l == "Content-Length: 3"), "{head}");
     let mut client = connect(server.addr);
     exchange(&mut client, b"hi", ACK);
 
@@ -373,4 +373,220 @@ fn deploy_examples_pass_their_tools_checks() {
         .args(["check", "config", &format!("{REPO}/deploy/prometheus.yml")])
         .run()
         .success();
+}
+
+/// The status report's `key value` lines (a rule's line has its label after the value).
+fn report_values(report: &str) -> std::collections::HashMap<String, u64> {
+    report
+        .lines()
+        .filter_map(|line| {
+            let mut parts = line.split(' ');
+            let (key, value) = (parts.next()?, parts.next()?);
+            Some((key.to_owned(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+/// What the web console's page is first told (`hello`: its counters now).
+fn web_counters(addr: &str) -> serde_json::Value {
+    let mut stream = TcpStream::connect(addr).expect("connect to the web console");
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    write!(stream, "GET /events HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+    let deadline = Instant::now() + DEADLINE;
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let text = String::from_utf8_lossy(&seen);
+        if let Some(data) = text
+            .split("\n\n")
+            .filter(|event| event.len() < text.len() || text.ends_with("\n\n"))
+            .find_map(|event| event.lines().find_map(|l| l.strip_prefix("data: ")))
+        {
+            let value: serde_json::Value = serde_json::from_str(data).expect("JSON data");
+            assert_eq!(value["type"], "hello", "{value}");
+            return value;
+        }
+        assert!(Instant::now() < deadline, "no hello from the web console");
+        let n = stream.read(&mut buf).expect("reading the stream");
+        assert!(n > 0, "the stream ended: {text}");
+        seen.extend_from_slice(&buf[..n]);
+    }
+}
+
+#[test]
+fn the_status_report_the_web_page_and_metrics_agree_after_a_known_load() {
+    let (mut server, status) = start(&[
+        "--web",
+        "127.0.0.1:0",
+        "--proto",
+        "both",
+        "--framing",
+        "line",
+        "--rule",
+        "PING=>PONG\\n",
+    ]);
+    let line = server.wait_for("web console on http://");
+    let web = line
+        .rsplit("http://")
+        .next()
+        .unwrap()
+        .trim()
+        .trim_end_matches('/')
+        .to_owned();
+    let before = metrics(&status);
+    // Three connections of two messages each, closed; one left open with
+    // one more; one datagram. Live counts and closed ones differ here.
+    for _ in 0..3 {
+        let mut tcp = connect(server.addr);
+        exchange(&mut tcp, b"hi\n", ACK);
+        exchange(&mut tcp, b"PING\n", b"PONG\n");
+        assert_eq!(finish(&mut tcp), b"");
+    }
+    let mut open = connect(server.addr);
+    exchange(&mut open, b"PING\n", b"PONG\n");
+    let udp = udp_client(server.addr);
+    assert_eq!(udp_exchange(&udp, b"PING"), b"PONG\n");
+    let scrape = wait_for_deltas(
+        &status,
+        &before,
+        &[
+            ("tcpack_connections_closed_total", 3.0),
+            ("tcpack_connections_active", 1.0),
+            ("tcpack_messages_received_total{protocol=\"tcp\"}", 7.0),
+            ("tcpack_messages_received_total{protocol=\"udp\"}", 1.0),
+            ("tcpack_udp_datagrams_answered_total", 1.0),
+        ],
+    );
+    let report = report_values(&silent_status(&status));
+    let page = web_counters(&web);
+    let tcp_and_tls = |name: &str| {
+        value(&scrape, &format!("{name}{{protocol=\"tcp\"}}"))
+            + value(&scrape, &format!("{name}{{protocol=\"tls\"}}"))
+    };
+    let errors: f64 = [
+        "accept",
+        "io",
+        "write_timeout",
+        "push",
+        "tls_handshake",
+        "panic",
+        "udp",
+        "bad_frame",
+    ]
+    .iter()
+    .map(|kind| value(&scrape, &format!("tcpack_errors_total{{kind=\"{kind}\"}}")))
+    .sum();
+    let rejected = value(
+        &scrape,
+        "tcpack_connections_rejected_total{reason=\"busy\"}",
+    ) + value(
+        &scrape,
+        "tcpack_connections_rejected_total{reason=\"shutting_down\"}",
+    );
+    // (status report key, web page value, /metrics value, the number the load makes)
+    let expected_out = 3 * (ACK.len() + 5) + 5;
+    let cases = [
+        (
+            "connections_closed",
+            &page["connections_closed"],
+            value(&scrape, "tcpack_connections_closed_total"),
+            Some(3),
+        ),
+        (
+            "active",
+            &page["active"],
+            value(&scrape, "tcpack_connections_active"),
+            Some(1),
+        ),
+        (
+            "waiting",
+            &page["waiting"],
+            value(&scrape, "tcpack_connections_waiting"),
+            Some(0),
+        ),
+        (
+            "workers",
+            &page["workers"],
+            value(&scrape, "tcpack_workers"),
+            None,
+        ),
+        (
+            "messages",
+            &page["messages"],
+            tcp_and_tls("tcpack_messages_received_total"),
+            Some(7),
+        ),
+        (
+            "bytes",
+            &page["bytes"],
+            tcp_and_tls("tcpack_received_bytes_total"),
+            Some(3 * 8 + 5),
+        ),
+        (
+            "bytes_out",
+            &page["bytes_out"],
+            tcp_and_tls("tcpack_sent_bytes_total"),
+            Some(expected_out as u64),
+        ),
+        ("errors", &page["errors"], errors, Some(0)),
+        ("rejected", &page["rejected"], rejected, Some(0)),
+        (
+            "pushed",
+            &page["pushed"],
+            value(&scrape, "tcpack_pushes_total"),
+            Some(0),
+        ),
+        (
+            "udp_datagrams",
+            &page["udp"]["datagrams"],
+            value(&scrape, "tcpack_messages_received_total{protocol=\"udp\"}"),
+            Some(1),
+        ),
+        (
+            "udp_answered",
+            &page["udp"]["answered"],
+            value(&scrape, "tcpack_udp_datagrams_answered_total"),
+            Some(1),
+        ),
+        (
+            "rule_1_hits",
+            &page["rules"][0]["hits"],
+            value(&scrape, "tcpack_rule_hits_total{rule=\"1\",name=\"PING\"}"),
+            Some(5),
+        ),
+    ];
+    for (key, on_page, in_metrics, load) in cases {
+        let in_report = report.get(key).copied();
+        assert_eq!(
+            (in_report, on_page.as_u64(), Some(in_metrics as u64)),
+            (in_report, in_report, in_report),
+            "{key}: status report, web page, /metrics disagree\n{report:?}\n{page}\n{scrape}"
+        );
+        if let Some(load) = load {
+            assert_eq!(in_report, Some(load), "{key} after the load");
+        }
+    }
+    assert_eq!(finish(&mut open), b"");
+}
+
+#[test]
+fn http_typed_into_nc_is_answered_as_curl_is() {
+    // The status port hands HTTP to tiny_http; a request line typed into
+    // nc (a bare line end, no blank line, then EOF) is still one request.
+    let (_server, status) = start(&[]);
+    let nc = required_tool("nc", "netcat-openbsd");
+    let (host, port) = status.rsplit_once(':').unwrap();
+    for request in [
+        "GET /healthz HTTP/1.0\n",
+        "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+    ] {
+        let out = TestCommand::new(&nc)
+            .args(["-N", "-w", "5", host, port])
+            .stdin(request)
+            .run()
+            .success();
+        assert!(out.stdout.starts_with("HTTP/1."), "{request:?}: {out}");
+        assert!(out.stdout.contains(" 200 OK\r\n"), "{request:?}: {out}");
+        assert!(out.stdout.ends_with("\r\n\r\nok\n"), "{request:?}: {out}");
+    }
 }

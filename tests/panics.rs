@@ -8,7 +8,10 @@ use crate::util::{ACK, Server, connect, exchange, read_to_end};
 
 #[test]
 // Release builds have no way to make a connection panic, by design.
-#[cfg_attr(not(debug_assertions), ignore)]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "needs TCPACK_TEST_PANIC_ON, a debug-only test hook"
+)]
 fn a_panic_closes_its_connection_only_and_the_worker_goes_on() {
     // Debug builds panic on a message equal to TCPACK_TEST_PANIC_ON; release builds ignore it.
     let mut server = Server::start_via_shell(
@@ -39,7 +42,10 @@ fn a_panic_closes_its_connection_only_and_the_worker_goes_on() {
 
 #[test]
 // Release builds have no way to make a datagram panic, by design.
-#[cfg_attr(not(debug_assertions), ignore)]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "needs TCPACK_TEST_PANIC_ON, a debug-only test hook"
+)]
 fn a_panic_while_answering_a_datagram_costs_that_datagram_only() {
     let mut server = Server::start_via_shell(
         "TCPACK_TEST_PANIC_ON=boom exec \"$TCPACK\" server --bind 127.0.0.1:0 --proto udp --udp-workers 1",

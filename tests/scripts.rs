@@ -190,7 +190,7 @@ fn device_simulates_a_line_protocol_answered_by_rules() {
         .stdout
         .split("== what the client saw\n")
         .nth(1)
-        .and_then(|rest| rest.split("== server log").next())
+        .and_then(|rest| rest.split("== a second client").next())
         .unwrap_or_default();
     // Heartbeats come every second, between any two answers (never inside one).
     let (heartbeats, answers): (Vec<&str>, Vec<&str>) =
@@ -201,7 +201,17 @@ fn device_simulates_a_line_protocol_answered_by_rules() {
             "THERMO-1 ready, you are connection 1",
             "PONG",
             "VALUE temp=21.5 (reading 2 on connection 1)",
-            "OK temp=22.5",
+            "ERR LOGIN first",
+            "WELCOME bob",
+            "OK temp=22.5 (set by bob)",
+            "VALUE temp=22.5 (reading 6 on connection 1)",
+            "BUSY warming up",
+            "BUSY warming up",
+            "READY",
+            "CALIBRATED",
+            "CALIBRATED",
+            "ERR calibration drift, try again",
+            "CALIBRATED",
             "DONE SLOW query",
             "ERR unknown command: HELLO?",
             "CONFIG interval=5",
@@ -219,6 +229,18 @@ fn device_simulates_a_line_protocol_answered_by_rules() {
     let expected: Vec<u64> = (beats[0]..).take(beats.len()).collect();
     assert_eq!(beats, expected, "{out}");
     assert!(out.stdout.contains("console: ok sent 1"), "{out}");
+    let second = out
+        .stdout
+        .split("== a second client\n")
+        .nth(1)
+        .and_then(|rest| rest.split("== server log").next())
+        .unwrap_or_default();
+    assert!(
+        second.starts_with(
+            "THERMO-1 ready, you are connection 2\nVALUE temp=22.5 (reading 1 on connection 2)\nERR LOGIN first\nWRITES 1\n"
+        ),
+        "{out}"
+    );
     assert!(
         out.stdout.contains("the device answered every command"),
         "{out}"

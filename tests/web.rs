@@ -1,7 +1,7 @@
 //! The web console (`--web`), in a real browser: headless Chromium driven
 //! over WebDriver (`web/driver.rs`), real `nc` clients, real signals.
 
-mod driver;
+pub mod driver;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -107,7 +107,7 @@ impl Drop for Nc {
 }
 
 /// A JavaScript string literal.
-fn js(text: &str) -> String {
+pub fn js(text: &str) -> String {
     serde_json::Value::from(text).to_string()
 }
 
@@ -120,7 +120,7 @@ fn shown(text: &str) -> String {
 }
 
 /// The page open on `server`'s console, live.
-fn open_page(server: &mut Server) -> (Browser, String) {
+pub fn open_page(server: &mut Server) -> (Browser, String) {
     let url = web_url(server);
     let browser = Browser::start();
     browser.goto(&url);
@@ -508,6 +508,74 @@ fn read_events(
     }
 }
 
+/// The tap's contract: watchers see messages as framing cuts them, from
+/// both sides; only the pcap puts the length field back, once.
+#[test]
+fn under_len_framing_the_page_sees_messages_and_the_pcap_the_wire() {
+    let tshark = required_tool("tshark", "tshark");
+    let pcap = crate::util::tempdir("web-len").join("len.pcap");
+    let mut server = Server::start(&[
+        "--web",
+        "127.0.0.1:0",
+        "--framing",
+        "len:u16be@1",
+        "--greeting",
+        "\\x07HELLO",
+        "--capture-pcap",
+        pcap.to_str().expect("a path"),
+    ]);
+    let addr = web_addr(&web_url(&mut server));
+    let mut viewer = TcpStream::connect(addr).expect("connect to the console");
+    viewer.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    write!(viewer, "GET /events HTTP/1.1\r\nHost: {addr}\r\n\r\n").expect("the request");
+    let mut pending = Vec::new();
+    read_events(&mut viewer, &mut pending, |e| e["type"] == "hello");
+
+    let mut client = crate::util::connect(server.addr);
+    let sent = b"\x01\x00\x04PING";
+    client.write_all(sent).expect("sending");
+    client
+        .shutdown(std::net::Shutdown::Write)
+        .expect("half-close");
+    let mut got = Vec::new();
+    client.read_to_end(&mut got).expect("the answers");
+    let ack = crate::util::ACK;
+    let greeting = b"\x07\x00\x05HELLO";
+    let answer = [&ack[..1], &[0x00, ack.len() as u8 - 1], &ack[1..]].concat();
+    assert_eq!(got, [&greeting[..], &answer].concat(), "{got:02x?}");
+
+    let mut seen = Vec::new();
+    read_events(&mut viewer, &mut pending, |e| {
+        if e["type"] == "msg" {
+            seen.push((e["from"].as_str().map(str::to_owned), e["hex"].clone()));
+        }
+        e["type"] == "close"
+    });
+    let hex = |bytes: &[u8]| {
+        let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        serde_json::Value::from(hex.join(" "))
+    };
+    let side = |s: &str| Some(s.to_owned());
+    assert_eq!(
+        seen,
+        [
+            (side("server"), hex(b"\x07HELLO")),
+            (side("client"), hex(b"\x01PING")),
+            (side("server"), hex(ack)),
+        ]
+    );
+    server.signal(Signal::INT);
+    assert!(server.wait_exit().success());
+    assert_eq!(
+        crate::util::tshark_follow(&tshark, &pcap, 0),
+        [
+            format!("\t{}", crate::util::plain_hex(greeting)),
+            crate::util::plain_hex(sent),
+            format!("\t{}", crate::util::plain_hex(&answer)),
+        ]
+    );
+}
+
 #[test]
 fn a_viewer_that_stops_reading_loses_events_not_acks_and_is_told_how_many() {
     const MESSAGES: usize = 10_000;
@@ -651,6 +719,10 @@ fn voluntary_switches(task: &std::path::Path) -> u64 {
 }
 
 #[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "needs TCPACK_TEST_WEB_WRITE_TIMEOUT_MS, a debug-only test hook"
+)]
 fn a_client_that_asks_and_never_reads_does_not_hold_a_request_thread() {
     // Writes to a browser give up after 0.5 s here (30 s outside debug builds' tests).
     let mut server = Server::start_via_shell(

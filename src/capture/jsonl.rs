@@ -7,11 +7,11 @@ use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::time::SystemTime;
 
-use super::queue::{Batched, Format, Owned};
+use super::queue::{Batched, Format};
 use super::transcript::{Header, Line, UDP_CONN_BASE};
 use crate::decode::{DecodeMode, TextDecoder};
-use crate::framing::{Framer, Framing};
-use crate::tap::Side;
+use crate::framing::Framing;
+use crate::tap::{Side, TapRecord};
 
 /// The transcript's writer.
 pub(super) struct Jsonl<W: Write> {
@@ -21,9 +21,6 @@ pub(super) struct Jsonl<W: Write> {
     /// UDP peers and the connection numbers they were given.
     udp: HashMap<SocketAddr, u64>,
     line: Vec<u8>,
-    /// Under `len:`, what the server wrote has its length field: the
-    /// transcript keeps messages without it, as the client's are.
-    len_framing: Option<Framing>,
 }
 
 impl<W: Write + Send + 'static> Jsonl<W> {
@@ -47,7 +44,6 @@ impl<W: Write + Send + 'static> Jsonl<W> {
             decoder: TextDecoder::new(DecodeMode::Auto).binary_frames(framing.is_binary()),
             udp: HashMap::new(),
             line,
-            len_framing: matches!(framing, Framing::Len(_)).then(|| framing.clone()),
         };
         Ok((format, written))
     }
@@ -93,10 +89,10 @@ impl<W: Write + Send + 'static> Jsonl<W> {
 }
 
 impl<W: Write + Send + 'static> Format for Jsonl<W> {
-    fn write(&mut self, at: SystemTime, what: &Owned, room: u64) -> io::Result<Option<u64>> {
+    fn write(&mut self, at: SystemTime, what: &TapRecord, room: u64) -> io::Result<Option<u64>> {
         let t_ms = self.t_ms(at);
         match what {
-            Owned::Open {
+            TapRecord::Open {
                 conn,
                 peer,
                 local,
@@ -111,29 +107,25 @@ impl<W: Write + Send + 'static> Format for Jsonl<W> {
                 line.upstream = *upstream;
                 self.put(&line, room)
             }
-            Owned::Message {
+            TapRecord::Message {
                 conn,
                 from,
                 bytes,
                 rule,
-            } => {
-                let bytes = match (&self.len_framing, from) {
-                    (Some(framing), Side::Server) => unframed(framing, bytes),
-                    _ => Cow::Borrowed(&bytes[..]),
-                };
-                self.message(t_ms, *conn, *from, &bytes, rule.as_deref(), room)
-            }
-            Owned::Close { conn, reason } => {
+                ..
+            } => self.message(t_ms, *conn, *from, bytes, rule.as_deref(), room),
+            TapRecord::Close { conn, reason } => {
                 let mut line = Line::at(t_ms, *conn);
                 line.event = Some(Cow::Borrowed("close"));
                 line.reason = Some(Cow::Borrowed(reason));
                 self.put(&line, room)
             }
-            Owned::Datagram {
+            TapRecord::Datagram {
                 peer,
                 local,
                 from,
                 bytes,
+                ..
             } => {
                 let mut added = 0;
                 let conn = match self.udp.get(peer) {
@@ -162,20 +154,5 @@ impl<W: Write + Send + 'static> Format for Jsonl<W> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
-    }
-}
-
-/// `wire` without its length fields, if it is whole frames; else as it is.
-pub(crate) fn unframed<'b>(framing: &Framing, wire: &'b [u8]) -> Cow<'b, [u8]> {
-    let mut framer = Framer::new(framing, usize::MAX);
-    let mut message = Vec::with_capacity(wire.len());
-    let whole = framer
-        .push(wire, &mut |m: &[u8]| message.extend_from_slice(m))
-        .is_ok()
-        && framer.finish(&mut |_: &[u8]| {}).is_none();
-    if whole {
-        Cow::Owned(message)
-    } else {
-        Cow::Borrowed(wire)
     }
 }

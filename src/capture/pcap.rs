@@ -16,10 +16,10 @@ use etherparse::PacketBuilder;
 use pcap_file::DataLink;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 
-use super::queue::{Batched, Format, Owned};
+use super::queue::{Batched, Format};
 use crate::framing::Framing;
 use crate::sync::lock;
-use crate::tap::Side;
+use crate::tap::{Side, TapRecord};
 
 /// Payload per made-up segment: messages longer than this take several.
 const SEGMENT: usize = 16 * 1024;
@@ -153,10 +153,11 @@ impl<W: Write + Send + 'static> Pcap<W> {
         }
     }
 
-    /// Bytes on the wire: under `len:` a client's message is framed with its
-    /// length field (the tap shows it without; the server's as written).
-    fn wire<'b>(&self, from: Side, bytes: &'b [u8]) -> std::borrow::Cow<'b, [u8]> {
-        if from == Side::Client && matches!(self.framing, Framing::Len(_)) {
+    /// Bytes on the wire: the tap shows messages as framing cut them, so
+    /// under `len:` each side's message gets its length field back. The one
+    /// place where the tap's messages are framed again.
+    fn wire<'b>(&self, bytes: &'b [u8]) -> std::borrow::Cow<'b, [u8]> {
+        if matches!(self.framing, Framing::Len(_)) {
             let mut framed = bytes.to_vec();
             if self.framing.frame_out(&mut framed, 0).is_ok() {
                 return framed.into();
@@ -212,10 +213,10 @@ fn v6(ip: IpAddr) -> [u8; 16] {
 }
 
 impl<W: Write + Send + 'static> Format for Pcap<W> {
-    fn write(&mut self, at: SystemTime, what: &Owned, room: u64) -> io::Result<Option<u64>> {
+    fn write(&mut self, at: SystemTime, what: &TapRecord, room: u64) -> io::Result<Option<u64>> {
         self.packets.clear();
         match what {
-            Owned::Open {
+            TapRecord::Open {
                 conn, peer, local, ..
             } => {
                 let mut flow = Flow {
@@ -235,10 +236,10 @@ impl<W: Write + Send + 'static> Format for Pcap<W> {
                 Self::segment(&mut self.packets, at, &mut flow, Side::Client, ACK, &[]);
                 self.flows.insert(*conn, flow);
             }
-            Owned::Message {
+            TapRecord::Message {
                 conn, from, bytes, ..
             } => {
-                let wire = self.wire(*from, bytes).into_owned();
+                let wire = self.wire(bytes).into_owned();
                 let Some(flow) = self.flows.get_mut(conn) else {
                     return Ok(Some(0));
                 };
@@ -251,7 +252,7 @@ impl<W: Write + Send + 'static> Format for Pcap<W> {
                     Self::segment(&mut self.packets, at, flow, *from, data, chunk);
                 }
             }
-            Owned::Close { conn, reason } => {
+            TapRecord::Close { conn, reason } => {
                 let Some(mut flow) = self.flows.remove(conn) else {
                     return Ok(Some(0));
                 };
@@ -270,7 +271,7 @@ impl<W: Write + Send + 'static> Format for Pcap<W> {
                     Self::segment(&mut self.packets, at, &mut flow, by, rst, &[]);
                 } else {
                     // EOF: the client closed first; otherwise the server did.
-                    let (first, second) = if reason == "eof" {
+                    let (first, second) = if &**reason == "eof" {
                         (Side::Client, Side::Server)
                     } else {
                         (Side::Server, Side::Client)
@@ -280,11 +281,12 @@ impl<W: Write + Send + 'static> Format for Pcap<W> {
                     Self::segment(&mut self.packets, at, &mut flow, first, ACK, &[]);
                 }
             }
-            Owned::Datagram {
+            TapRecord::Datagram {
                 peer,
                 local,
                 from,
                 bytes,
+                ..
             } => {
                 let (src, dst) = match from {
                     Side::Client => (*peer, *local),

@@ -8,16 +8,14 @@
 //! queued, flushes and reports done, all within [`FINISH_WITHIN`].
 
 use std::io;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::stats::Protocol;
 use crate::sync::lock;
-use crate::tap::{Happening, Side, Watcher};
+use crate::tap::{TapEvent, TapRecord, Watcher};
 
 /// Events the queue holds at most.
 const QUEUE_EVENTS: usize = 64 * 1024;
@@ -27,18 +25,6 @@ const RESERVED: usize = 1024;
 /// Bytes of messages the queue holds at most, so big messages cannot make it huge.
 const QUEUE_BYTES: usize = 64 << 20;
 
-/// `QUEUE_BYTES`; debug builds take a smaller bound from
-/// `TCPACK_TEST_CAPTURE_QUEUE_BYTES`, so a test fills the queue in a moment.
-fn queue_bytes() -> usize {
-    #[cfg(debug_assertions)]
-    if let Some(bytes) = std::env::var("TCPACK_TEST_CAPTURE_QUEUE_BYTES")
-        .ok()
-        .and_then(|b| b.parse().ok())
-    {
-        return bytes;
-    }
-    QUEUE_BYTES
-}
 /// How long the writer may go on writing out what is queued after
 /// `Stopped`; then it flushes what it has, whole lines, and ends.
 const FINISH_WITHIN: Duration = Duration::from_secs(3);
@@ -50,108 +36,17 @@ const REPORT_EVERY_MS: u64 = 1000;
 /// What a watcher tells its people: a log line (a warning when `true`).
 pub(crate) type Say = Arc<dyn Fn(bool, &str) + Send + Sync>;
 
-/// A `Happening` copied out of the worker's buffers.
-#[derive(Debug)]
-pub(super) enum Owned {
-    Open {
-        conn: u64,
-        peer: SocketAddr,
-        local: SocketAddr,
-        protocol: Protocol,
-        upstream: Option<SocketAddr>,
-    },
-    Message {
-        conn: u64,
-        from: Side,
-        bytes: Vec<u8>,
-        rule: Option<String>,
-    },
-    Close {
-        conn: u64,
-        reason: String,
-    },
-    Datagram {
-        peer: SocketAddr,
-        local: SocketAddr,
-        from: Side,
-        bytes: Vec<u8>,
-    },
-}
-
-impl Owned {
-    fn copy(what: &Happening<'_>) -> Option<Self> {
-        Some(match *what {
-            Happening::Open {
-                conn,
-                peer,
-                local,
-                protocol,
-                upstream,
-            } => Owned::Open {
-                conn,
-                peer,
-                local,
-                protocol,
-                upstream,
-            },
-            Happening::Message {
-                conn,
-                from,
-                bytes,
-                rule,
-            } => Owned::Message {
-                conn,
-                from,
-                bytes: bytes.to_vec(),
-                rule: rule.map(str::to_owned),
-            },
-            Happening::Close { conn, reason } => Owned::Close {
-                conn,
-                reason: reason.to_owned(),
-            },
-            Happening::Datagram {
-                peer,
-                local,
-                from,
-                bytes,
-            } => Owned::Datagram {
-                peer,
-                local,
-                from,
-                bytes: bytes.to_vec(),
-            },
-            Happening::Stopped { .. } => return None,
-        })
-    }
-
-    fn payload(&self) -> usize {
-        match self {
-            Owned::Message { bytes, .. } | Owned::Datagram { bytes, .. } => bytes.len(),
-            _ => 0,
-        }
-    }
-
-    fn conn(&self) -> Option<u64> {
-        match self {
-            Owned::Open { conn, .. } | Owned::Message { conn, .. } | Owned::Close { conn, .. } => {
-                Some(*conn)
-            }
-            Owned::Datagram { .. } => None,
-        }
-    }
-}
-
 /// A capture file's format: turns events into bytes on its writer.
 pub(super) trait Format: Send + 'static {
     /// Writes one event; returns how many bytes it added to the file. The
     /// event is not written if that would pass `room` bytes: `Ok(None)`.
-    fn write(&mut self, at: SystemTime, what: &Owned, room: u64) -> io::Result<Option<u64>>;
+    fn write(&mut self, at: SystemTime, what: &TapRecord, room: u64) -> io::Result<Option<u64>>;
     /// Writes out what is buffered.
     fn flush(&mut self) -> io::Result<()>;
 }
 
 enum Item {
-    Event(SystemTime, Owned),
+    Event(SystemTime, TapRecord),
     Finish,
 }
 
@@ -210,6 +105,7 @@ impl Recorder {
         name: String,
         format: impl Format,
         max: Option<u64>,
+        max_queued: Option<usize>,
         written: u64,
         say: Say,
     ) -> io::Result<Self> {
@@ -244,7 +140,7 @@ impl Recorder {
             queue,
             queued_bytes,
             queued_events,
-            max_queued: queue_bytes(),
+            max_queued: max_queued.unwrap_or(QUEUE_BYTES),
             done,
             ending,
             drops,
@@ -253,10 +149,10 @@ impl Recorder {
         })
     }
 
-    fn drop_event(&self, what: &Owned) {
+    fn drop_event(&self, what: &TapRecord) {
         let d = &self.drops;
         let events = d.events.fetch_add(1, Relaxed) + 1;
-        if matches!(what, Owned::Message { .. } | Owned::Datagram { .. }) {
+        if matches!(what, TapRecord::Message { .. } | TapRecord::Datagram { .. }) {
             d.messages.fetch_add(1, Relaxed);
             d.bytes.fetch_add(what.payload() as u64, Relaxed);
         }
@@ -327,8 +223,8 @@ impl Recorder {
 }
 
 impl Watcher for Recorder {
-    fn see(&self, at: SystemTime, what: &Happening<'_>) {
-        if let Happening::Stopped { forced } = what {
+    fn see(&self, at: SystemTime, what: &TapEvent<'_>) {
+        if let TapEvent::Stopped { forced } = what {
             // Also after an earlier one: a forced stop cuts a finish short,
             // and each thread that stops waits until the file is whole.
             self.finish(*forced);
@@ -337,7 +233,7 @@ impl Watcher for Recorder {
         if self.done.load(Relaxed) {
             return;
         }
-        let Some(owned) = Owned::copy(what) else {
+        let Some(owned) = TapRecord::copy(what, usize::MAX) else {
             return;
         };
         let size = owned.payload();
@@ -441,7 +337,7 @@ impl<F: Format> Writer<F> {
         self.end();
     }
 
-    fn write(&mut self, at: SystemTime, what: &Owned, full: &mut bool) -> io::Result<()> {
+    fn write(&mut self, at: SystemTime, what: &TapRecord, full: &mut bool) -> io::Result<()> {
         let room = self
             .max
             .map_or(u64::MAX, |max| max.saturating_sub(self.written));

@@ -213,6 +213,26 @@ fn len_framing_writes_the_field_into_what_is_sent() {
 }
 
 #[test]
+fn unframed_undoes_frame_out() {
+    let cases: [(&str, &[u8]); 7] = [
+        ("len:u16be", b"hello"),
+        ("len:u32le", b""),
+        ("len:u8+2", b"hi"),
+        ("len:u16be@4", b"\x00\x01\x00\x00\x01\x03\x04\x00\x15"),
+        ("len:u8@4", b"ab"),
+        ("line", b"hi\n"),
+        ("delim:\\r\\n", b"a\r\n"),
+    ];
+    for (text, message) in cases {
+        let framing = framing(text);
+        let mut frame = message.to_vec();
+        framing.frame_out(&mut frame, 0).unwrap();
+        assert_eq!(&*framing.unframed(&frame), message, "{text}");
+    }
+    assert_eq!(&*framing("len:u32be").unframed(b"ab"), b"ab", "too short");
+}
+
+#[test]
 fn a_huge_line_is_never_buffered_whole() {
     let mut framer = Framer::new(&Framing::Line, 1000);
     let chunk = [b'x'; 4096];

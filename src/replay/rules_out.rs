@@ -172,7 +172,8 @@ mod tests {
         };
         let toml = rules_toml(&served, &Framing::Line, "t.jsonl");
         assert!(toml.contains("--greeting 'READY {{1}}\\n'"), "{toml}");
-        let rules = Rules::from_text(&toml, "t", TextEncoding::Utf8).unwrap();
+        let store = std::sync::Arc::new(crate::state::Store::new(10));
+        let rules = Rules::from_text(&toml, "t", TextEncoding::Utf8, store).unwrap();
         let set = rules.current();
         let mut scratch = set.scratch();
         let mut rng = fastrand::Rng::with_seed(1);
@@ -187,6 +188,7 @@ mod tests {
                 conn: 1,
                 seq: 1,
                 peer,
+                vars: None,
             };
             choice.rule.reply.render(&context, &mut out);
             Some((out, choice.rule.action.name()))

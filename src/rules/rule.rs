@@ -5,6 +5,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::matcher::Matcher;
+use super::memory::Memory;
 use super::template::Template;
 
 /// What a rule does with a message it answers.
@@ -61,4 +62,7 @@ pub(crate) struct Rule {
     pub delay: Option<Delay>,
     /// Chance that the rule applies to a message it matches.
     pub probability: f64,
+    /// Its `when`, `set`, counting and sequence; `None` for a rule that
+    /// uses no state (most), which then costs nothing more.
+    pub memory: Option<Box<Memory>>,
 }

@@ -9,9 +9,10 @@ use std::ops::Range;
 
 use crate::checksum::Checksum;
 use crate::encoding::TextEncoding;
+use crate::state::{Lookup, Var};
 
 /// The placeholders a template may use, for error messages.
-const KNOWN: &str = "{0}..{9}, {msg}, {hex}, {len}, {conn}, {seq}, {peer}, {time}, {unix_ms}, {bytes:A..B}, {crc16_modbus}, {crc16_ccitt}, {crc32}, {sum8}, {xor8}, {lrc}";
+const KNOWN: &str = "{0}..{9}, {msg}, {hex}, {len}, {conn}, {seq}, {peer}, {time}, {unix_ms}, {bytes:A..B}, {crc16_modbus}, {crc16_ccitt}, {crc32}, {sum8}, {xor8}, {lrc}, {conn.NAME}, {global.NAME}, {key.NAME}";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Part {
@@ -34,6 +35,8 @@ enum Part {
         or: u8,
     },
     Check(Checksum),
+    /// `{conn.NAME}`, `{global.NAME}`, `{key.NAME}`: empty if never set.
+    Var(Var),
 }
 
 /// A parsed template.
@@ -54,6 +57,8 @@ pub(crate) struct Context<'a> {
     /// Message number on the connection, or push number for pushes.
     pub seq: u64,
     pub peer: SocketAddr,
+    /// Variables, for `{conn.count}`; `None` where there are none (they render empty).
+    pub vars: Option<&'a dyn Lookup>,
 }
 
 impl Context<'_> {
@@ -66,6 +71,7 @@ impl Context<'_> {
             conn,
             seq,
             peer,
+            vars: None,
         }
     }
 }
@@ -185,6 +191,14 @@ impl Template {
         Ok(Self { parts })
     }
 
+    /// The variables it shows, in order (repeats included).
+    pub(crate) fn vars(&self) -> impl Iterator<Item = &Var> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Var(var) => Some(var),
+            _ => None,
+        })
+    }
+
     /// The bytes when the template has no placeholder.
     #[cfg(test)]
     fn as_fixed(&self) -> Option<&[u8]> {
@@ -232,6 +246,11 @@ impl Template {
                     out.extend(slice.iter().map(|b| b | or));
                 }
                 Part::Check(checksum) => checksum.append(out, start),
+                Part::Var(var) => {
+                    if let Some(value) = context.vars.and_then(|v| v.lookup(var)) {
+                        value.write(out);
+                    }
+                }
             }
         }
     }
@@ -248,6 +267,7 @@ fn placeholder(name: &str) -> Option<Part> {
         "time" => Part::Time,
         "unix_ms" => Part::UnixMs,
         _ if name.starts_with("bytes:") => slice(&name["bytes:".len()..])?,
+        _ if name.contains('.') => Part::Var(Var::parse(name)?),
         _ if Checksum::named(name).is_some() => Part::Check(Checksum::named(name)?),
         digit if digit.len() == 1 => Part::Group(digit.parse().ok()?),
         _ => return None,
@@ -311,6 +331,7 @@ mod tests {
             conn: 7,
             seq: 3,
             peer: "127.0.0.1:5000".parse().unwrap(),
+            vars: None,
         };
         template.render(&context, &mut out);
         out
@@ -381,6 +402,7 @@ mod tests {
             conn: 1,
             seq: 1,
             peer: "127.0.0.1:1".parse().unwrap(),
+            vars: None,
         };
         echo.render(&context, &mut out);
         assert_eq!(out, b"\x00\x07\x00\x00\x01\xab\x01");

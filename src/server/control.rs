@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::push::deliver;
 use super::shared::ServerState;
 use crate::rules::Template;
+use crate::state::{Place, Scope, Value};
 
 /// One operator command, parsed.
 #[derive(Debug, PartialEq, Eq)]
@@ -20,7 +21,63 @@ pub(super) enum Command {
     Close(u64),
     /// Re-read `--rules FILE`, as SIGHUP does.
     Reload,
+    /// Show the shared variables.
+    State,
+    /// Set one shared variable.
+    Set(Shared, Value),
+    /// Forget `global.*`, `key.*`, or (`None`) both.
+    Reset(Option<Scope>),
+    /// Write the variables to `--state-file` now.
+    Save,
     Help,
+}
+
+/// A shared variable as the operator names it: `global.NAME` or
+/// `key[KEY].NAME`, as `state` lists them.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Shared {
+    pub key: Option<String>,
+    pub name: String,
+}
+
+impl Shared {
+    fn parse(text: &str) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "{text:?} is not a shared variable: write global.NAME or key[KEY].NAME, as `state` lists them"
+            )
+        };
+        if text.starts_with("global.") {
+            let var = crate::state::Var::parse(text).ok_or_else(bad)?;
+            return Ok(Self {
+                key: None,
+                name: var.name.to_string(),
+            });
+        }
+        let rest = text.strip_prefix("key[").ok_or_else(bad)?;
+        let (key, name) = rest.rsplit_once("].").ok_or_else(bad)?;
+        let var = crate::state::Var::parse(&format!("key.{name}")).ok_or_else(bad)?;
+        Ok(Self {
+            key: Some(key.to_owned()),
+            name: var.name.to_string(),
+        })
+    }
+
+    fn place(&self) -> Place<'_> {
+        match &self.key {
+            Some(key) => Place::Key(key),
+            None => Place::Global,
+        }
+    }
+}
+
+impl fmt::Display for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.key {
+            Some(key) => write!(f, "key[{key}].{}", self.name),
+            None => write!(f, "global.{}", self.name),
+        }
+    }
 }
 
 /// What the operator wants sent, before it is a template.
@@ -64,6 +121,13 @@ pub(super) enum Done {
     Closing(u64),
     /// The reload's own account of what it loaded.
     Reloaded(String),
+    /// Every shared variable, as `scope.name = value` lines.
+    Variables(Vec<String>),
+    SetTo(String, Value),
+    /// How many variables a reset forgot.
+    Forgot(usize),
+    /// How many variables went to which file.
+    Saved(usize, String),
 }
 
 /// One served connection, as `list` shows it.
@@ -89,10 +153,12 @@ pub(super) enum Refused {
     /// The upstream answers relayed clients; tcpack does not write to them.
     Relaying,
     Reload(String),
+    /// `save` without `--state-file`, or the write failed.
+    Save(String),
 }
 
 /// What `help` answers: every command.
-pub(super) const USAGE: &str = "list, send ID TEXT, all TEXT, close ID, reload, help";
+pub(super) const USAGE: &str = "list, send ID TEXT, all TEXT, close ID, reload, state, set NAME VALUE, reset [global|key], save, help";
 
 /// One command line, without the console's leading `/`.
 pub(super) fn parse(line: &str) -> Result<Command, String> {
@@ -117,6 +183,27 @@ pub(super) fn parse(line: &str) -> Result<Command, String> {
         "all" if !rest.is_empty() => Ok(Command::Send(None, Outgoing::line(rest))),
         "all" => Err("all needs TEXT, as in: all hello".into()),
         "close" => Ok(Command::Close(id(rest)?)),
+        "state" => Ok(Command::State),
+        "save" => Ok(Command::Save),
+        "set" => {
+            let (name, value) = rest.split_once(' ').ok_or_else(|| {
+                "set needs NAME VALUE, as in: set global.temp 22 (text in quotes stays text)"
+                    .to_string()
+            })?;
+            let value = match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+                Some(text) => Value::Text(text.to_owned()),
+                None => Value::from_bytes(value.as_bytes()),
+            };
+            Ok(Command::Set(Shared::parse(name.trim())?, value))
+        }
+        "reset" => match rest.trim() {
+            "" => Ok(Command::Reset(None)),
+            "global" => Ok(Command::Reset(Some(Scope::Global))),
+            "key" => Ok(Command::Reset(Some(Scope::Key))),
+            other => Err(format!(
+                "reset takes global, key or nothing (both), not {other:?}"
+            )),
+        },
         _ => Err(format!("unknown command {word:?}; commands: {USAGE}")),
     }
 }
@@ -160,6 +247,22 @@ pub(super) fn execute(state: &ServerState, command: Command) -> Result<Done, Ref
                 "reload needs --rules FILE, and none was given".into(),
             )),
         },
+        Command::State => Ok(Done::Variables(state.config.store.lines())),
+        Command::Set(shared, value) => {
+            state
+                .config
+                .store
+                .set(shared.place(), &shared.name, value.clone());
+            Ok(Done::SetTo(shared.to_string(), value))
+        }
+        Command::Reset(scope) => Ok(Done::Forgot(state.config.store.reset(scope))),
+        Command::Save => match (state.save_state(), &state.config.state_file) {
+            (Some(Ok(n)), Some(path)) => Ok(Done::Saved(n, path.display().to_string())),
+            (Some(Err(error)), _) => Err(Refused::Save(error)),
+            _ => Err(Refused::Save(
+                "save needs --state-file FILE, and none was given".into(),
+            )),
+        },
     }
 }
 
@@ -200,6 +303,11 @@ pub(super) fn lines(outcome: &Result<Done, Refused>) -> Vec<String> {
             }));
             lines
         }
+        Ok(Done::Variables(variables)) => {
+            let mut lines = vec![format!("ok {} variables", variables.len())];
+            lines.extend(variables.iter().cloned());
+            lines
+        }
         Ok(done) => vec![format!("ok {done}")],
         Err(refused) => vec![format!("error {refused}")],
     }
@@ -214,6 +322,10 @@ impl fmt::Display for Done {
             Done::Sent(n) => write!(f, "sent {n}"),
             Done::Closing(id) => write!(f, "closing {id}"),
             Done::Reloaded(account) => f.write_str(account),
+            Done::Variables(variables) => write!(f, "{} variables", variables.len()),
+            Done::SetTo(name, value) => write!(f, "{name} = {}", value.quoted()),
+            Done::Forgot(n) => write!(f, "forgot {n} variables"),
+            Done::Saved(n, file) => write!(f, "saved {n} variables to {file}"),
         }
     }
 }
@@ -222,7 +334,9 @@ impl fmt::Display for Refused {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Refused::NoConnection(id) => write!(f, "no connection {id}"),
-            Refused::BadText(error) | Refused::Reload(error) => f.write_str(error),
+            Refused::BadText(error) | Refused::Reload(error) | Refused::Save(error) => {
+                f.write_str(error)
+            }
             Refused::Sending { id, error } => write!(f, "sending to {id}: {error}"),
             Refused::Relaying => f.write_str(
                 "in relay mode the upstream answers the clients: send is off (a --rule answers from tcpack)",
@@ -252,11 +366,40 @@ mod tests {
         );
         assert_eq!(parse("close 9"), Ok(Command::Close(9)));
         assert_eq!(parse("reload"), Ok(Command::Reload));
+        assert_eq!(parse("state"), Ok(Command::State));
+        assert_eq!(parse("save"), Ok(Command::Save));
+        assert_eq!(parse("reset"), Ok(Command::Reset(None)));
+        assert_eq!(parse("reset key"), Ok(Command::Reset(Some(Scope::Key))));
+        let global = |name: &str| Shared {
+            key: None,
+            name: name.into(),
+        };
+        assert_eq!(
+            parse("set global.temp 22"),
+            Ok(Command::Set(global("temp"), Value::Int(22)))
+        );
+        assert_eq!(
+            parse("set global.mode \"7\""),
+            Ok(Command::Set(global("mode"), Value::Text("7".into())))
+        );
+        let keyed = Shared {
+            key: Some("s.1]".into()),
+            name: "user".into(),
+        };
+        assert_eq!(
+            parse("set key[s.1]].user bob smith"),
+            Ok(Command::Set(keyed, Value::Text("bob smith".into())))
+        );
         for (bad, says) in [
             ("send 3", "send needs ID TEXT"),
             ("send x hi", "is not a connection id"),
             ("all", "all needs TEXT"),
             ("close", "is not a connection id"),
+            ("set global.x", "set needs NAME VALUE"),
+            ("set conn.x 1", "is not a shared variable"),
+            ("set global.1 1", "is not a shared variable"),
+            ("set key[a]x 1", "is not a shared variable"),
+            ("reset all", "reset takes global, key"),
             ("shout", "unknown command \"shout\"; commands: list"),
         ] {
             assert!(parse(bad).unwrap_err().contains(says), "{bad}");

@@ -14,7 +14,7 @@ use crate::decode::TextDecoder;
 use crate::framing::Truncated;
 use crate::log::{ConnTag, Event};
 use crate::rules::{Action, HeldRules};
-use crate::tap::{Happening, Side};
+use crate::tap::{Side, TapEvent};
 
 /// A rule asked to end the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +73,8 @@ impl<'a> Conversation<'a> {
                 config.seed,
                 tag.id,
                 rules,
-            ),
+            )
+            .with_modbus(config.modbus.as_deref()),
             decoder: TextDecoder::new(config.decode).binary_frames(config.framing.is_binary()),
             messages: 0,
             hangup: None,
@@ -123,7 +124,8 @@ impl<'a> Conversation<'a> {
             ..
         } = self;
         let config = &state.config;
-        config.panic_if_asked(message);
+        #[cfg(debug_assertions)]
+        config.test_hooks.panic_if_asked(message);
         if *messages == 1 && connection.tls().is_none() && looks_like_tls(message) {
             let message = match config.tls {
                 None => {
@@ -133,7 +135,12 @@ impl<'a> Conversation<'a> {
             };
             state.log.log(Some(*tag), &Event::Warning { message });
         }
-        let answer = answerer.decide(message);
+        let sender = Sender {
+            conn: tag.id,
+            seq: *messages,
+            peer: tag.peer,
+        };
+        let mut answer = answerer.decide(message, sender);
         let log = &state.log;
         if log.messages_enabled() {
             let text = decoder.decode(message, last);
@@ -149,7 +156,7 @@ impl<'a> Conversation<'a> {
         }
         let tap = &state.tap;
         if tap.is_on() {
-            tap.publish(Happening::Message {
+            tap.publish(TapEvent::Message {
                 conn: tag.id,
                 from: Side::Client,
                 bytes: message,
@@ -170,11 +177,6 @@ impl<'a> Conversation<'a> {
                     connection.closing().is_some()
                 });
         }
-        let sender = Sender {
-            conn: tag.id,
-            seq: *messages,
-            peer: tag.peer,
-        };
         let before = out.owed().len();
         if let Err(e) = answer.render(message, sender, out.owed()) {
             let message = e.to_string();
@@ -182,13 +184,9 @@ impl<'a> Conversation<'a> {
                 .log
                 .log(Some(*tag), &Event::Warning { message: &message });
         }
-        if let Some(bytes) = out.owed().get(before..).filter(|b| !b.is_empty()) {
-            tap.publish(Happening::Message {
-                conn: tag.id,
-                from: Side::Server,
-                bytes,
-                rule: None,
-            });
+        state.report_state(Some(*tag), &answer);
+        if let Some(frame) = out.owed().get(before..) {
+            tap.publish_frame(tag.id, Side::Server, &state.config.framing, frame);
         }
         self.hangup = match answer.action() {
             Action::Close => Some(Hangup::Close),

@@ -1,16 +1,43 @@
-//! Just enough HTTP/1.x for the status port: `GET` (or `HEAD`) `/metrics`
-//! and `/healthz`, one request per connection, answered with
-//! `Connection: close`. Hand-written rather than `tiny_http`: the status
-//! port is one blocking thread that already owns its listener and tells a
-//! command from a report request by the first line; a second HTTP server
-//! would need a port or threads of its own. Only the request line is read
-//! (bounded by the status port's size and time limits); the headers are
-//! left to the lingering close, which reads until the client closes.
+//! The status port's HTTP side, on `tiny_http` like the web console:
+//! `GET /metrics` (Prometheus's text), `GET /healthz` (200 `ok`, or 503
+//! `draining` once the drain has started), `HEAD` of either, 404 for any
+//! other path. One more route is one more arm in `route`.
+//!
+//! The status port's thread tells HTTP from its text protocol by the first
+//! bytes (`may_be_request`, `is_request`) and hands an HTTP connection over
+//! (`StatusHttp::hand_over`). `tiny_http` 0.12 takes a listener, not an
+//! accepted stream, so it listens on a loopback port of its own and the
+//! hand-over carries the request's head there and the response back: one
+//! request per connection (the hand-over ends its side after the head),
+//! which is what health checks and scrapers send. The hand-over knows no
+//! more of HTTP than that a request's head ends at a blank line of CRLFs
+//! (`line_ends_fixed` supplies them for a head typed into `nc`); parsing
+//! and answering are `tiny_http`'s.
 
-use std::fmt::Write as _;
+use std::io::{self, Read, Write};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-/// A request line longer than this is refused (414).
-pub(super) const MAX_REQUEST_LINE: usize = 8 * 1024;
+use anyhow::{Context, Result, anyhow};
+use tiny_http::{Method, Request, Response, Server};
+
+use super::lifecycle::Phase;
+use super::shared::ServerState;
+use super::{metrics, snapshot};
+use crate::web::header;
+
+/// A request's head longer than this is handed over as it is (`tiny_http`
+/// refuses what is not whole).
+const MAX_HEAD: usize = 8 * 1024;
+/// How long the rest of the head may take once its first line is in.
+const HEAD_WAIT: Duration = Duration::from_secs(1);
+/// Threads the status port's HTTP server starts: `tiny_http`'s accept
+/// thread and its four connection threads, and the one that answers.
+pub(super) const THREADS: usize = 6;
+/// How long `tiny_http` may take to answer.
+const ANSWER_WAIT: Duration = Duration::from_secs(10);
 
 /// Whether the first bytes a client sent start an HTTP request we serve,
 /// or could still become one (`b"GE"`): the status port reads on until they decide.
@@ -25,89 +52,157 @@ pub(super) fn is_request(line: &[u8]) -> bool {
     line.starts_with(b"GET ") || line.starts_with(b"HEAD ")
 }
 
-/// What a request asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Route {
-    Metrics,
-    Health,
-    NotFound,
-    /// Not `METHOD PATH HTTP/x.y`, or too long.
-    Bad(u16),
+/// `tiny_http` serving the status routes on a loopback port of its own.
+pub(super) struct StatusHttp {
+    server: Arc<Server>,
+    addr: SocketAddr,
+    thread: Option<JoinHandle<()>>,
 }
 
-/// A request line (without its line end): its route, and whether it is a `HEAD`.
-pub(super) fn route(line: &[u8]) -> (Route, bool) {
-    if line.len() > MAX_REQUEST_LINE {
-        return (Route::Bad(414), false);
+impl StatusHttp {
+    /// Binds the loopback port and starts the thread that answers.
+    pub(super) fn start(state: &Arc<ServerState>) -> Result<Self> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .context("binding the status port's HTTP server to a loopback port")?;
+        let addr = listener
+            .local_addr()
+            .context("reading the status HTTP server's address")?;
+        let server = Arc::new(
+            Server::from_listener(listener, None)
+                .map_err(|e| anyhow!("starting the status port's HTTP server: {e}"))?,
+        );
+        let thread = {
+            let (server, state) = (Arc::clone(&server), Arc::clone(state));
+            std::thread::Builder::new()
+                .name("tcpack-status-http".into())
+                .spawn(move || {
+                    while let Ok(request) = server.recv() {
+                        answer(&state, request);
+                    }
+                })
+                .context("starting the tcpack-status-http thread")?
+        };
+        Ok(Self {
+            server,
+            addr,
+            thread: Some(thread),
+        })
     }
-    let line = String::from_utf8_lossy(line);
-    let mut parts = line.trim_end().split(' ');
-    let (Some(method), Some(target), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return (Route::Bad(400), false);
-    };
-    let head = method == "HEAD";
-    if !version.starts_with("HTTP/1.") {
-        return (Route::Bad(400), head);
+
+    /// Serves one HTTP request on `client`, whose first bytes (`first`,
+    /// its request line at least) the status port has read: reads the rest
+    /// of its head, passes it to `tiny_http` and its answer back.
+    pub(super) fn hand_over(&self, mut client: &TcpStream, first: Vec<u8>) -> io::Result<()> {
+        let mut head = first;
+        let deadline = Instant::now() + HEAD_WAIT;
+        let mut chunk = [0u8; 1024];
+        while !head_is_whole(&head) && head.len() < MAX_HEAD {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            client.set_read_timeout(Some(left))?;
+            match client.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => head.extend_from_slice(&chunk[..n]),
+            }
+        }
+        let head = line_ends_fixed(head);
+        let mut inner = TcpStream::connect_timeout(&self.addr, ANSWER_WAIT)?;
+        inner.set_read_timeout(Some(ANSWER_WAIT))?;
+        inner.set_write_timeout(Some(ANSWER_WAIT))?;
+        inner.write_all(&head)?;
+        // No second request: tiny_http answers this one, then closes.
+        inner.shutdown(Shutdown::Write)?;
+        io::copy(&mut inner, &mut client)?;
+        Ok(())
     }
-    let path = target.split(['?', '#']).next().unwrap_or_default();
-    let route = match path {
-        "/metrics" => Route::Metrics,
-        "/healthz" => Route::Health,
-        _ => Route::NotFound,
-    };
-    (route, head)
 }
 
-/// A whole response: status line, headers, and (unless `head`) the body.
-pub(super) fn response(status: u16, content_type: &str, body: &str, head: bool) -> String {
-    let reason = match status {
-        200 => "OK",
-        400 => "Bad Request",
-        404 => "Not Found",
-        414 => "URI Too Long",
-        503 => "Service Unavailable",
-        _ => "",
-    };
-    let mut out = format!("HTTP/1.1 {status} {reason}\r\n");
-    let _ = write!(
-        out,
-        "Content-Type: {content_type}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    if !head {
-        out += body;
+impl Drop for StatusHttp {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
-    out
+}
+
+/// Whether `head` holds a whole request head: up to a blank line.
+fn head_is_whole(head: &[u8]) -> bool {
+    head.windows(4).any(|w| w == b"\r\n\r\n") || head.windows(2).any(|w| w == b"\n\n")
+}
+
+/// `head` with CRLF line ends and ended by a blank line, as `tiny_http`
+/// reads it: `printf 'GET /healthz HTTP/1.0\n' | nc -N` (bare line ends,
+/// no blank line before its end) is answered, as it always was.
+fn line_ends_fixed(head: Vec<u8>) -> Vec<u8> {
+    let whole = head_is_whole(&head);
+    let mut fixed = Vec::with_capacity(head.len() + 8);
+    for (i, &b) in head.iter().enumerate() {
+        if b == b'\n' && (i == 0 || head[i - 1] != b'\r') {
+            fixed.push(b'\r');
+        }
+        fixed.push(b);
+    }
+    if !whole {
+        if !fixed.ends_with(b"\r\n") {
+            fixed.extend_from_slice(b"\r\n");
+        }
+        fixed.extend_from_slice(b"\r\n");
+    }
+    fixed
+}
+
+/// The status routes.
+fn route(state: &ServerState, path: &str) -> (u16, &'static str, String) {
+    const TEXT: &str = "text/plain; charset=utf-8";
+    match path {
+        "/metrics" => (
+            200,
+            metrics::CONTENT_TYPE,
+            metrics::render(snapshot::take(state)),
+        ),
+        "/healthz" => match state.lifecycle.phase() {
+            Phase::Running => (200, TEXT, "ok\n".into()),
+            _ => (503, TEXT, "draining\n".into()),
+        },
+        "/state" => (
+            200,
+            "application/json",
+            state.config.store.to_json().to_string() + "\n",
+        ),
+        _ => (
+            404,
+            TEXT,
+            "not found: try /metrics, /healthz or /state\n".into(),
+        ),
+    }
+}
+
+fn answer(state: &ServerState, request: Request) {
+    let (status, content_type, body) = match request.method() {
+        Method::Get | Method::Head => {
+            let url = request.url();
+            let path = url.split(['?', '#']).next().unwrap_or_default();
+            route(state, path)
+        }
+        _ => (
+            405,
+            "text/plain; charset=utf-8",
+            "method not allowed: GET or HEAD\n".into(),
+        ),
+    };
+    let response = Response::from_string(body)
+        .with_status_code(status)
+        .with_header(header("Content-Type", content_type))
+        .with_header(header("Cache-Control", "no-store"));
+    let _ = request.respond(response);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn request_lines_and_their_routes() {
-        let cases: &[(&[u8], Route, bool)] = &[
-            (b"GET /metrics HTTP/1.1\r", Route::Metrics, false),
-            (b"GET /metrics?x=1 HTTP/1.0", Route::Metrics, false),
-            (b"HEAD /healthz HTTP/1.1", Route::Health, true),
-            (b"GET / HTTP/1.1", Route::NotFound, false),
-            (b"GET /metrics", Route::Bad(400), false),
-            (b"GET /metrics SPDY/3", Route::Bad(400), false),
-            (b"GET  /metrics HTTP/1.1", Route::Bad(400), false),
-        ];
-        for (line, want, head) in cases {
-            assert_eq!(
-                route(line),
-                (*want, *head),
-                "{:?}",
-                String::from_utf8_lossy(line)
-            );
-        }
-        let long = [b"GET /".as_slice(), &[b'a'; MAX_REQUEST_LINE], b" HTTP/1.1"].concat();
-        assert_eq!(route(&long).0, Route::Bad(414));
-    }
 
     #[test]
     fn http_is_told_from_commands_by_the_first_bytes() {
@@ -128,17 +223,23 @@ mod tests {
     }
 
     #[test]
-    fn responses_say_their_length_and_close() {
-        let ok = response(200, "text/plain", "ok\n", false);
-        assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"), "{ok}");
-        assert!(
-            ok.contains("Content-Length: 3\r\n") && ok.ends_with("\r\n\r\nok\n"),
-            "{ok}"
-        );
-        let head = response(503, "text/plain", "draining\n", true);
-        assert!(
-            head.contains("Content-Length: 9\r\n") && head.ends_with("\r\n\r\n"),
-            "{head}"
-        );
+    fn a_head_is_whole_at_its_blank_line() {
+        assert!(head_is_whole(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+        assert!(head_is_whole(b"GET / HTTP/1.0\n\n"));
+        assert!(!head_is_whole(b"GET / HTTP/1.1\r\nHost: x\r\n"));
+        for (sent, fixed) in [
+            (&b"GET / HTTP/1.0\n"[..], &b"GET / HTTP/1.0\r\n\r\n"[..]),
+            (b"GET / HTTP/1.0", b"GET / HTTP/1.0\r\n\r\n"),
+            (
+                b"GET / HTTP/1.1\nHost: x\n\n",
+                b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+                b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+            ),
+        ] {
+            assert_eq!(line_ends_fixed(sent.to_vec()), fixed, "{sent:?}");
+        }
     }
 }

@@ -1,8 +1,8 @@
 //! `GET /metrics`: the server's counters in the Prometheus text format.
-//! Nothing is kept for Prometheus between scrapes: each scrape reads the
-//! atomic counters the server keeps anyway (`crate::stats`, the registry's
-//! sizes, the rules' hits) into a `Scrape`, and `prometheus-client` encodes
-//! that through its `Collector` trait. So serving messages costs nothing
+//! Nothing is kept for Prometheus between scrapes: each scrape renders a
+//! `Snapshot` of the counters the server keeps anyway (`super::snapshot`,
+//! as the status report and the web console do), which `prometheus-client`
+//! encodes through its `Collector` trait. So serving messages costs nothing
 //! more when nobody scrapes, and no lock is added on their way.
 //!
 //! Names follow Prometheus's conventions: prefix `tcpack_`, `_total` on
@@ -18,53 +18,15 @@ use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use super::shared::ServerState;
-use crate::stats::{Detail, Failure, LATENCY_BOUNDS, Protocol, Rejection, Snapshot};
+use crate::stats::{Failure, LATENCY_BOUNDS, Protocol, Rejection, Snapshot};
 
 /// The `Content-Type` of what `render` returns.
 pub(super) const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
-/// Everything one scrape shows, read from the server at once.
-#[derive(Debug)]
-struct Scrape {
-    snapshot: Snapshot,
-    detail: Detail,
-    active: usize,
-    waiting: usize,
-    workers: usize,
-    /// Each rule's number, label and hits, with rules in use.
-    rules: Vec<(usize, String, u64)>,
-    udp: bool,
-    /// Whether the server relays: then messages and bytes by direction.
-    relay: bool,
-}
-
-/// The metrics now, as Prometheus text (version 0.0.4).
-pub(super) fn render(state: &ServerState) -> String {
-    let (active, waiting) = state.registry.counts();
-    let rules = state.config.rules.as_ref().map_or_else(Vec::new, |rules| {
-        rules
-            .current()
-            .hits()
-            .map(|(number, label, hits)| (number, label.to_owned(), hits))
-            .collect()
-    });
-    let scrape = Scrape {
-        snapshot: state.stats.snapshot(),
-        detail: state.stats.detail(),
-        active,
-        waiting,
-        workers: state.config.workers,
-        rules,
-        udp: state.config.proto.udp(),
-        relay: state.config.relay.is_some(),
-    };
-    encode(scrape)
-}
-
-fn encode(scrape: Scrape) -> String {
+/// The metrics of `snapshot`, as Prometheus text (version 0.0.4).
+pub(super) fn render(snapshot: Snapshot) -> String {
     let mut registry = Registry::default();
-    registry.register_collector(Box::new(scrape));
+    registry.register_collector(Box::new(Scrape(snapshot)));
     let mut text = String::new();
     // Writing to a String cannot fail; a collector's error would be a bug here.
     if let Err(e) = prometheus_client::encoding::prometheus_text::encode(&mut text, &registry) {
@@ -73,15 +35,20 @@ fn encode(scrape: Scrape) -> String {
     text
 }
 
+/// One scrape's snapshot, as `prometheus-client` collects it.
+#[derive(Debug)]
+struct Scrape(Snapshot);
+
 /// One labelled value of a family.
 type Series<'a> = (Vec<(&'static str, &'a str)>, u64);
 
 impl Collector for Scrape {
     fn encode(&self, mut out: DescriptorEncoder) -> fmt::Result {
-        let s = &self.snapshot;
-        let d = &self.detail;
-        let t = &d.traffic;
-        let started = d
+        let s = &self.0;
+        let g = &s.gauges;
+        let t = &s.traffic;
+        let udp = s.udp.is_some();
+        let started = s
             .started
             .duration_since(UNIX_EPOCH)
             .map_or(0.0, |since| since.as_secs_f64());
@@ -102,35 +69,35 @@ impl Collector for Scrape {
             &mut out,
             "tcpack_connections_accepted",
             "TCP connections accepted (served or turned away).",
-            &[(vec![], d.accepted)],
+            &[(vec![], s.connections_accepted)],
         )?;
         counter(
             &mut out,
             "tcpack_connections_closed",
             "Served TCP connections that have closed.",
-            &[(vec![], s.connections)],
+            &[(vec![], s.connections_closed)],
         )?;
         gauge(
             &mut out,
             "tcpack_connections_active",
             "TCP connections being served by a worker now.",
-            &[(vec![], self.active as u64)],
+            &[(vec![], g.active as u64)],
         )?;
         gauge(
             &mut out,
             "tcpack_connections_waiting",
             "TCP connections waiting for a free worker now.",
-            &[(vec![], self.waiting as u64)],
+            &[(vec![], g.waiting as u64)],
         )?;
         gauge(
             &mut out,
             "tcpack_workers",
             "Worker threads: TCP connections served at once (--workers).",
-            &[(vec![], self.workers as u64)],
+            &[(vec![], g.workers as u64)],
         )?;
         let rejected: Vec<Series> = Rejection::ALL
             .iter()
-            .map(|r| (vec![("reason", r.name())], d.rejected_by[*r as usize]))
+            .map(|r| (vec![("reason", r.name())], s.rejected_for(*r)))
             .collect();
         counter(
             &mut out,
@@ -141,7 +108,7 @@ impl Collector for Scrape {
         let by_protocol = |values: &[u64; 3]| -> Vec<Series> {
             Protocol::ALL
                 .iter()
-                .filter(|p| self.udp || **p != Protocol::Udp)
+                .filter(|p| udp || **p != Protocol::Udp)
                 .map(|p| (vec![("protocol", p.name())], values[*p as usize]))
                 .collect()
         };
@@ -165,7 +132,7 @@ impl Collector for Scrape {
         )?;
         let errors: Vec<Series> = Failure::ALL
             .iter()
-            .map(|k| (vec![("kind", k.name())], d.errors_by[*k as usize]))
+            .map(|k| (vec![("kind", k.name())], s.errors_of(*k)))
             .collect();
         counter(
             &mut out,
@@ -177,27 +144,27 @@ impl Collector for Scrape {
             &mut out,
             "tcpack_pushes",
             "Pushes (heartbeat, operator) delivered to a connection.",
-            &[(vec![], s.pushed)],
+            &[(vec![], s.pushed.unwrap_or(0))],
         )?;
         counter(
             &mut out,
             "tcpack_tls_handshakes",
             "TLS handshakes, by outcome: ok, failed.",
             &[
-                (vec![("outcome", "ok")], d.handshakes_ok),
-                (vec![("outcome", "failed")], d.handshakes_failed),
+                (vec![("outcome", "ok")], s.handshakes_ok),
+                (vec![("outcome", "failed")], s.handshakes_failed),
             ],
         )?;
-        if !self.rules.is_empty() {
-            let numbers: Vec<String> = self.rules.iter().map(|r| r.0.to_string()).collect();
-            let hits: Vec<Series> = self
+        if !g.rules.is_empty() {
+            let numbers: Vec<String> = g.rules.iter().map(|r| r.number.to_string()).collect();
+            let hits: Vec<Series> = g
                 .rules
                 .iter()
                 .zip(&numbers)
-                .map(|((_, name, hits), number)| {
+                .map(|(rule, number)| {
                     (
-                        vec![("rule", number.as_str()), ("name", name.as_str())],
-                        *hits,
+                        vec![("rule", number.as_str()), ("name", rule.label.as_str())],
+                        rule.hits,
                     )
                 })
                 .collect();
@@ -208,8 +175,33 @@ impl Collector for Scrape {
                 &hits,
             )?;
         }
-        if self.udp {
-            let u = &s.udp;
+        if let Some(st) = &g.state {
+            let numbers: Vec<String> = st.by_rule.iter().map(|r| r.number.to_string()).collect();
+            let series: Vec<Series> = st
+                .by_rule
+                .iter()
+                .zip(&numbers)
+                .map(|(rule, number)| {
+                    (
+                        vec![("rule", number.as_str()), ("name", rule.label.as_str())],
+                        rule.hits,
+                    )
+                })
+                .collect();
+            counter(
+                &mut out,
+                "tcpack_rule_variable_changes",
+                "Variables each rule's set changed, by rule number and name (from 0 again after a reload).",
+                &series,
+            )?;
+            counter(
+                &mut out,
+                "tcpack_state_keys_evicted",
+                "key.* tables evicted, least recently used first, to stay within --max-keys.",
+                &[(vec![], st.keys_evicted)],
+            )?;
+        }
+        if let Some(u) = &s.udp {
             counter(
                 &mut out,
                 "tcpack_udp_datagrams_answered",
@@ -232,8 +224,7 @@ impl Collector for Scrape {
                 &[(vec![], u.peers)],
             )?;
         }
-        if self.relay {
-            let r = &t.relay;
+        if let Some(r) = s.relay() {
             counter(
                 &mut out,
                 "tcpack_relay_messages",

@@ -12,7 +12,7 @@ use crate::config::Push;
 use crate::log::{ConnTag, Event};
 use crate::rules::Template;
 use crate::stats::Protocol;
-use crate::tap::{Happening, Side};
+use crate::tap::Side;
 
 /// Runs on its own thread: every `push.every`, `push.text` to every served
 /// connection, until the shutdown starts. Sleeps on the phase's condvar.
@@ -47,12 +47,9 @@ pub(super) fn deliver(
         .map_err(|e| e.to_string())?;
     match served.push(&bytes, state.config.write_timeout) {
         Ok(()) => {
-            state.tap.publish(Happening::Message {
-                conn: served.id,
-                from: Side::Server,
-                bytes: &bytes,
-                rule: None,
-            });
+            state
+                .tap
+                .publish_frame(served.id, Side::Server, framing, &bytes);
             let protocol = match served.tls() {
                 Some(_) => Protocol::Tls,
                 None => Protocol::Tcp,

@@ -30,7 +30,7 @@ use crate::decode::TextDecoder;
 use crate::log::{ConnTag, Event, RelayTotals, panic_message};
 use crate::rules::HeldRules;
 use crate::stats::{Failure, Protocol, millis};
-use crate::tap::Happening;
+use crate::tap::TapEvent;
 
 /// Relays one accepted client to the upstream until both are done.
 pub(super) fn serve(
@@ -210,7 +210,7 @@ pub(super) fn serve(
     let linger = closing.linger;
     if opened {
         let reason = closing.reason;
-        state.tap.publish(Happening::Close {
+        state.tap.publish(TapEvent::Close {
             conn: tag.id,
             reason,
         });
@@ -239,7 +239,7 @@ fn publish_open(
         Endpoint::Plain(_) => Protocol::Tcp,
         Endpoint::Tls { .. } => Protocol::Tls,
     };
-    state.tap.publish(Happening::Open {
+    state.tap.publish(TapEvent::Open {
         conn: tag.id,
         peer: tag.peer,
         local,
@@ -352,7 +352,5 @@ fn finish(
             flows,
         },
     );
-    state
-        .stats
-        .add_connection(flows.up_messages, flows.up_bytes, closing.failure);
+    state.stats.add_closed(closing.failure);
 }

@@ -9,10 +9,11 @@ use crate::config::ServerConfig;
 use std::net::TcpStream;
 
 use super::tls_session::{self, Accepted};
+use crate::answer::Answer;
 use crate::config::TlsConfig;
 use crate::log::{ConnTag, Event, Logger};
 use crate::stats::Stats;
-use crate::tap::Tap;
+use crate::tap::{Tap, TapEvent};
 
 /// Everything the server's threads share, built once at bind time.
 pub(super) struct ServerState {
@@ -31,12 +32,19 @@ pub(super) struct ServerState {
 }
 
 impl ServerState {
+    /// The rules in force if they keep variables (`set`, `when`, counters):
+    /// only then do the views show state.
+    pub(super) fn remembering_rules(&self) -> Option<&crate::rules::Rules> {
+        let rules = self.config.rules.as_ref()?;
+        rules.current().remembers().then_some(rules)
+    }
+
     /// Re-reads `--rules FILE` and logs how it went, for SIGHUP and the web
     /// console alike: what to tell whoever asked. `None`: no `--rules FILE`.
     pub(super) fn reload_rules(&self) -> Option<Result<String, String>> {
         let rules = self.config.rules.as_ref()?;
         Some(match rules.reload() {
-            Ok(count) => {
+            Ok((count, dropped)) => {
                 let file = rules
                     .file()
                     .map(|f| f.display().to_string())
@@ -46,6 +54,12 @@ impl ServerState {
                     file: &file,
                 };
                 self.log.log(None, &event);
+                if dropped > 0 {
+                    let message = format!(
+                        "{dropped} variables no rule names any more were dropped; the others keep their values"
+                    );
+                    self.log.log(None, &Event::Warning { message: &message });
+                }
                 Ok(format!("rules reloaded: {count} rules from {file}"))
             }
             Err(error) => {
@@ -54,6 +68,31 @@ impl ServerState {
                 Err(format!("rules not reloaded, the old ones stay: {error}"))
             }
         })
+    }
+
+    /// Writes `--state-file` (if given) and logs how it went; for the
+    /// clean stop and `save` alike.
+    pub(super) fn save_state(&self) -> Option<Result<usize, String>> {
+        let path = self.config.state_file.as_ref()?;
+        let saved = crate::state::persist::save(&self.config.store, path);
+        match &saved {
+            Ok(variables) => {
+                let file = path.display().to_string();
+                let event = Event::StateSaved {
+                    variables: *variables,
+                    file: &file,
+                };
+                self.log.log(None, &event);
+            }
+            Err(error) => self.log.log(None, &Event::StateNotSaved { error }),
+        }
+        Some(saved)
+    }
+
+    /// Logs what a stateful answer's `set` did wrong and shows its
+    /// changes: `report_state` with this server's log and tap.
+    pub(super) fn report_state(&self, tag: Option<ConnTag>, answer: &Answer<'_>) {
+        report_state(&self.log, &self.tap, tag, answer);
     }
 
     /// A served (or relayed) connection's TLS handshake, or with
@@ -82,5 +121,43 @@ impl ServerState {
             );
         }
         accepted
+    }
+}
+
+/// Logs what a stateful answer's `set` did wrong (the default answer went
+/// instead) and the keys it evicted, and shows its changes to the tap's
+/// watchers; for served, relayed and UDP messages alike. Nothing to do,
+/// and nothing done, without state.
+pub(super) fn report_state(log: &Logger, tap: &Tap, tag: Option<ConnTag>, answer: &Answer<'_>) {
+    let outcome = answer.outcome();
+    let applied = &outcome.applied;
+    if outcome.failed.is_none() && applied.changed.is_empty() && applied.evicted.is_empty() {
+        return;
+    }
+    report_changes(log, tap, tag, answer);
+}
+
+#[inline(never)]
+fn report_changes(log: &Logger, tap: &Tap, tag: Option<ConnTag>, answer: &Answer<'_>) {
+    let outcome = answer.outcome();
+    if let Some(why) = &outcome.failed {
+        let rule = answer.tag().map_or_else(String::new, |t| {
+            format!("rule {} {:?}", t.rule, t.rule_label)
+        });
+        let message = format!("{rule} failed: {why}; nothing changed, the default answer went");
+        log.log(tag, &Event::Warning { message: &message });
+    }
+    for key in &outcome.applied.evicted {
+        let message =
+            format!("key {key:?} evicted, the least recently used, to stay within --max-keys");
+        log.log(tag, &Event::Warning { message: &message });
+    }
+    if !outcome.applied.changed.is_empty() && tap.is_on() {
+        let rule = answer.tag().map_or("", |t| t.rule_label);
+        tap.publish(TapEvent::Changed {
+            conn: tag.map_or(0, |t| t.id),
+            rule,
+            changed: &outcome.applied.changed,
+        });
     }
 }

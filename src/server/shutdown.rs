@@ -50,7 +50,7 @@ use super::signals::SignalThread;
 use super::udp::{Udp, UdpStopper};
 use crate::log::Event;
 use crate::stats::millis;
-use crate::tap::Happening;
+use crate::tap::TapEvent;
 
 /// After the drain timeout, how long workers get to send the acks they owe.
 const ACK_GRACE: Duration = Duration::from_millis(500);
@@ -152,10 +152,10 @@ pub(super) fn finish(state: &ServerState, listener: Option<TcpListener>, threads
     threads.signals.stop();
     state.closer.finish();
     let _ = threads.closer.join();
-    state.tap.publish(Happening::Stopped { forced: false });
-    state
-        .log
-        .log(None, &state.stats.summary(state.config.can_push()));
+    // Every worker is done: the variables are final.
+    state.save_state();
+    state.tap.publish(TapEvent::Stopped { forced: false });
+    state.log.log(None, &super::snapshot::take(state).summary());
     state.log.close();
 }
 

@@ -19,7 +19,7 @@ use super::lifecycle::Request;
 use super::shared::ServerState;
 use crate::exit::Exit;
 use crate::log::Event;
-use crate::tap::Happening;
+use crate::tap::TapEvent;
 
 /// The SIGTERM/SIGHUP thread, to stop when the server is done.
 pub(super) struct SignalThread {
@@ -62,7 +62,7 @@ pub(super) fn install(state: &Arc<ServerState>) -> Result<SignalThread> {
 fn stop(state: &ServerState) {
     if state.lifecycle.request(Instant::now()) == Request::Forced {
         state.log.log(None, &Event::ForcedStop);
-        state.tap.publish(Happening::Stopped { forced: true });
+        state.tap.publish(TapEvent::Stopped { forced: true });
         state.log.flush();
         Exit::Interrupted.now();
     }

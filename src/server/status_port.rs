@@ -2,9 +2,9 @@
 //! whether the instance takes clients and how busy it is, then the port closes.
 //! With `--control` a client may first send one command line instead
 //! (`echo 'send 3 hi' | nc -N 127.0.0.1 9785`) and reads its answer. It
-//! also speaks HTTP: a first line `GET /metrics …` gets Prometheus's text
-//! (`metrics`), `GET /healthz …` 200 `ok` or, once the drain has started,
-//! 503 `draining` (`http`). It blocks in `accept` like the main port, so it
+//! also speaks HTTP (`GET /metrics`, `GET /healthz`): a first line that
+//! starts `GET ` or `HEAD ` is handed to `http`'s `tiny_http` server, which
+//! parses and answers it. It blocks in `accept` like the main port, so it
 //! costs nothing while unused.
 
 use std::fmt::Write as _;
@@ -12,10 +12,11 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use super::http::{self, Route};
+use super::http::{self, StatusHttp};
 use super::lifecycle::Phase;
 use super::shared::ServerState;
-use super::{control, metrics};
+use super::{control, snapshot};
+use crate::stats::Snapshot;
 
 /// With `--control`, how long a client has to send its command; one that
 /// says nothing in that time (a health check) gets the status report.
@@ -27,8 +28,9 @@ const REQUEST_WAIT: Duration = Duration::from_millis(100);
 /// A command line longer than this is not read further.
 const MAX_COMMAND: usize = 64 * 1024;
 
-/// Answers status requests until the server is done.
-pub(super) fn serve(state: &ServerState, listener: &TcpListener) {
+/// Answers status requests until the server is done; `http` answers the
+/// HTTP ones.
+pub(super) fn serve(state: &ServerState, listener: &TcpListener, http: &StatusHttp) {
     loop {
         let accepted = listener.accept();
         if state.lifecycle.phase() == Phase::Done {
@@ -45,109 +47,109 @@ pub(super) fn serve(state: &ServerState, listener: &TcpListener) {
             true => COMMAND_WAIT,
             false => REQUEST_WAIT,
         };
-        let line = first_line(&stream, wait, control);
-        let answer = match line {
-            Some(line) if http::is_request(&line) => answer_http(state, &line),
-            Some(line) if control => {
-                let line = String::from_utf8_lossy(&line).trim().to_owned();
-                match line.is_empty() {
-                    true => report(state),
-                    false => match control::parse(&line) {
-                        Ok(command) => {
-                            control::lines(&control::execute(state, command)).join("\n") + "\n"
-                        }
-                        Err(e) => format!("error {e}\n"),
-                    },
-                }
-            }
-            _ => report(state),
+        let first = first_bytes(&stream, wait, control);
+        let end = first
+            .iter()
+            .position(|&b| b == b'\n')
+            .unwrap_or(first.len());
+        let line = &first[..end];
+        let answer = if http::is_request(line) {
+            let _ = http.hand_over(&stream, first);
+            None
+        } else if control && !line.trim_ascii().is_empty() {
+            let line = String::from_utf8_lossy(line).trim().to_owned();
+            Some(match control::parse(&line) {
+                Ok(command) => control::lines(&control::execute(state, command)).join("\n") + "\n",
+                Err(e) => format!("error {e}\n"),
+            })
+        } else {
+            Some(report(&snapshot::take(state), &variables(state)))
         };
-        let _ = stream.write_all(answer.as_bytes());
+        if let Some(answer) = answer {
+            let _ = stream.write_all(answer.as_bytes());
+        }
         state.closer.close(stream);
     }
 }
 
-/// The first line the client sent (without its line end) within `wait` in
-/// all, if any: a client sending a byte now and then cannot hold the status
-/// port longer. Without `control`, reading stops as soon as the bytes
-/// cannot start an HTTP request, as nothing else is read then.
-fn first_line(mut stream: &TcpStream, wait: Duration, control: bool) -> Option<Vec<u8>> {
+/// What the client sent within `wait` in all, up to its first line end: a
+/// client sending a byte now and then cannot hold the status port longer.
+/// Without `control`, reading stops as soon as the bytes cannot start an
+/// HTTP request, as nothing else is read then.
+fn first_bytes(mut stream: &TcpStream, wait: Duration, control: bool) -> Vec<u8> {
     let deadline = Instant::now() + wait;
-    let mut line = Vec::new();
+    let mut first = Vec::new();
     let mut chunk = [0u8; 1024];
-    while !line.contains(&b'\n') && line.len() < MAX_COMMAND {
-        if !control && !line.is_empty() && !http::may_be_request(&line) {
-            return None;
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
+    while !first.contains(&b'\n') && first.len() < MAX_COMMAND {
+        if !control && !first.is_empty() && !http::may_be_request(&first) {
             break;
         }
-        stream.set_read_timeout(Some(left)).ok()?;
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            break;
+        }
         match stream.read(&mut chunk) {
             Ok(0) | Err(_) => break,
-            Ok(n) => line.extend_from_slice(&chunk[..n]),
+            Ok(n) => first.extend_from_slice(&chunk[..n]),
         }
     }
-    let end = line.iter().position(|&b| b == b'\n').unwrap_or(line.len());
-    line.truncate(end);
-    (!line.is_empty()).then_some(line)
+    first
 }
 
-/// The response to an HTTP request line.
-fn answer_http(state: &ServerState, line: &[u8]) -> String {
-    const TEXT: &str = "text/plain; charset=utf-8";
-    let (route, head) = http::route(line);
-    match route {
-        Route::Metrics => http::response(200, metrics::CONTENT_TYPE, &metrics::render(state), head),
-        Route::Health => match state.lifecycle.phase() {
-            Phase::Running => http::response(200, TEXT, "ok\n", head),
-            _ => http::response(503, TEXT, "draining\n", head),
-        },
-        Route::NotFound => http::response(404, TEXT, "not found: try /metrics or /healthz\n", head),
-        Route::Bad(status) => http::response(status, TEXT, "bad request\n", head),
-    }
+/// The rules' shared variables as `scope.name = value`, with stateful rules.
+fn variables(state: &ServerState) -> Vec<String> {
+    state
+        .remembering_rules()
+        .map_or_else(Vec::new, |rules| rules.store().lines())
 }
 
-/// `key value` lines; the first says whether to send clients here.
-fn report(state: &ServerState) -> String {
-    let status = match state.lifecycle.phase() {
-        Phase::Running => "ok",
-        _ => "draining",
-    };
-    let (active, waiting) = state.registry.counts();
-    let s = state.stats.snapshot();
+/// `key value` lines; the first says whether to send clients here. With
+/// stateful rules, `variables` follow their counts as `var` lines.
+fn report(s: &Snapshot, variables: &[String]) -> String {
+    let g = &s.gauges;
     let mut report = format!(
-        "status {status}\nactive {active}\nwaiting {waiting}\nworkers {}\nconnections_closed {}\nmessages {}\nbytes {}\nerrors {}\nrejected {}\nuptime_ms {}\n",
-        state.config.workers, s.connections, s.messages, s.bytes, s.errors, s.rejected, s.uptime_ms
+        "status {}\nactive {}\nwaiting {}\nworkers {}\nconnections_closed {}\nmessages {}\nbytes {}\nbytes_out {}\nerrors {}\nrejected {}\nuptime_ms {}\n",
+        s.status(),
+        g.active,
+        g.waiting,
+        g.workers,
+        s.connections_closed,
+        s.messages(),
+        s.bytes(),
+        s.bytes_out(),
+        s.errors(),
+        s.rejected(),
+        s.uptime_ms
     );
-    if state.config.can_push() {
-        let _ = writeln!(report, "pushed {}", s.pushed);
+    if let Some(pushed) = s.pushed {
+        let _ = writeln!(report, "pushed {pushed}");
     }
-    if let Some(rules) = &state.config.rules {
-        for (number, label, hits) in rules.current().hits() {
-            let _ = writeln!(report, "rule_{number}_hits {hits} {label}");
+    for rule in &g.rules {
+        let _ = writeln!(
+            report,
+            "rule_{}_hits {} {}",
+            rule.number, rule.hits, rule.label
+        );
+    }
+    if let Some(st) = &g.state {
+        let _ = writeln!(report, "state_changes {}", st.changes);
+        let _ = writeln!(report, "state_keys_evicted {}", st.keys_evicted);
+        for line in variables {
+            let _ = writeln!(report, "var {line}");
         }
     }
-    if state.config.relay.is_some() {
-        let r = state.stats.traffic.totals().relay;
+    if let Some(r) = s.relay() {
         let _ = write!(
             report,
             "relay_client_to_server_messages {}\nrelay_client_to_server_bytes {}\nrelay_server_to_client_messages {}\nrelay_server_to_client_bytes {}\n",
             r.up_messages, r.up_bytes, r.down_messages, r.down_bytes
         );
     }
-    if state.config.proto.udp() {
-        let u = &s.udp;
-        report += &format!(
-            "udp_receivers {}\nudp_datagrams {}\nudp_bytes {}\nudp_peers {}\nudp_answered {}\nudp_rate_limited {}\nudp_too_big {}\n",
-            state.config.udp_workers,
-            u.datagrams,
-            u.datagram_bytes,
-            u.peers,
-            u.answered,
-            u.rate_limited,
-            u.too_big
+    if let (Some(u), Some(receivers)) = (&s.udp, g.udp_receivers) {
+        let _ = write!(
+            report,
+            "udp_receivers {receivers}\nudp_datagrams {}\nudp_bytes {}\nudp_peers {}\nudp_answered {}\nudp_rate_limited {}\nudp_too_big {}\n",
+            u.datagrams, u.datagram_bytes, u.peers, u.answered, u.rate_limited, u.too_big
         );
     }
     report

@@ -1,5 +1,5 @@
 //! What the web console shows of the server and does for it: the same
-//! counters as the status port, the connections as `/list` sees them, and
+//! counters as the status port (one `Snapshot`, under the same names), the connections as `/list` sees them, and
 //! the operator's commands (`send`, `all`, `close`, `reload`), carried out
 //! by `control` as the console's are.
 
@@ -9,9 +9,10 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::control::{self, Command, Outgoing};
-use super::lifecycle::Phase;
 use super::shared::ServerState;
+use super::snapshot;
 use crate::log::Event;
+use crate::stats::Snapshot;
 use crate::web::{Action, Backend};
 
 /// The server as the web console sees it.
@@ -39,17 +40,6 @@ impl Backend for ServerBackend {
 
     fn now(&self) -> Value {
         let state = &self.state;
-        let s = state.stats.snapshot();
-        // Live, unlike the snapshot's, which counts connections as they close.
-        let t = state.stats.traffic.totals();
-        let messages: u64 = t.messages_in.iter().sum();
-        let bytes_in: u64 = t.bytes_in.iter().sum();
-        let bytes_out: u64 = t.bytes_out.iter().sum();
-        let (active, waiting) = state.registry.counts();
-        let phase = match state.lifecycle.phase() {
-            Phase::Running => "running",
-            _ => "draining",
-        };
         let conns: Vec<Value> = state
             .registry
             .served()
@@ -64,27 +54,10 @@ impl Backend for ServerBackend {
                 })
             })
             .collect();
-        let rules: Vec<Value> = state.config.rules.as_ref().map_or_else(Vec::new, |rules| {
-            rules
-                .current()
-                .hits()
-                .map(
-                    |(number, label, hits)| json!({"number": number, "label": label, "hits": hits}),
-                )
-                .collect()
-        });
-        let udp = state.config.proto.udp().then(|| {
-            let u = &s.udp;
-            json!({"datagrams": u.datagrams, "bytes": u.datagram_bytes, "peers": u.peers,
-                   "answered": u.answered, "rate_limited": u.rate_limited})
-        });
-        json!({
-            "phase": phase, "uptime_ms": s.uptime_ms, "active": active, "waiting": waiting,
-            "closed": s.connections, "messages": messages, "bytes": bytes_in,
-            "bytes_out": bytes_out,
-            "errors": s.errors, "rejected": s.rejected, "pushed": s.pushed,
-            "conns": conns, "rules": rules, "udp": udp,
-        })
+        let mut now = counters(&snapshot::take(state));
+        now["conns"] = conns.into();
+        now["state"] = variables(state);
+        now
     }
 
     fn act(&self, action: Action) -> Result<String, String> {
@@ -109,4 +82,37 @@ impl Backend for ServerBackend {
         state.log.log(None, &Event::Console { line: &line });
         done
     }
+}
+
+/// The counters the page shows, under the status report's names (docs/metrics.md).
+fn counters(s: &Snapshot) -> Value {
+    let g = &s.gauges;
+    let rules: Vec<Value> = g
+        .rules
+        .iter()
+        .map(|r| json!({"number": r.number, "label": r.label, "hits": r.hits}))
+        .collect();
+    let udp = s.udp.map(|u| {
+        json!({"datagrams": u.datagrams, "bytes": u.datagram_bytes, "peers": u.peers,
+               "answered": u.answered, "rate_limited": u.rate_limited, "too_big": u.too_big})
+    });
+    let phase = match g.draining {
+        false => "running",
+        true => "draining",
+    };
+    json!({
+        "phase": phase, "status": s.status(), "uptime_ms": s.uptime_ms,
+        "active": g.active, "waiting": g.waiting, "workers": g.workers,
+        "connections_closed": s.connections_closed, "messages": s.messages(),
+        "bytes": s.bytes(), "bytes_out": s.bytes_out(),
+        "errors": s.errors(), "rejected": s.rejected(), "pushed": s.pushed.unwrap_or(0),
+        "rules": rules, "udp": udp,
+    })
+}
+
+/// The shared variables for the page, with stateful rules only (`null` else).
+fn variables(state: &ServerState) -> Value {
+    state
+        .remembering_rules()
+        .map_or(Value::Null, |rules| rules.store().to_json())
 }

@@ -23,7 +23,7 @@ use crate::framing::{FrameError, Framer, Framing};
 use crate::log::{ConnTag, Event, panic_message};
 use crate::rules::{HeldRules, Template};
 use crate::stats::{Failure, Protocol, Reading, Traffic, millis};
-use crate::tap::{Happening, Side};
+use crate::tap::{Side, TapEvent};
 
 /// Worker number `number`'s loop, until the registry closes at shutdown.
 pub(super) fn run(state: &ServerState, number: usize) {
@@ -217,7 +217,7 @@ fn serve(state: &ServerState, arrival: Arrival, connection: &Connection, buffers
     }
     if opened {
         let reason = ending.reason();
-        state.tap.publish(Happening::Close { conn: id, reason });
+        state.tap.publish(TapEvent::Close { conn: id, reason });
     }
     end(
         state,
@@ -241,7 +241,7 @@ fn publish_open(
     let Ok(local) = stream.local_addr() else {
         return false;
     };
-    state.tap.publish(Happening::Open {
+    state.tap.publish(TapEvent::Open {
         conn: tag.id,
         peer: tag.peer,
         local,
@@ -301,9 +301,7 @@ fn end(
             bytes,
         },
     );
-    state
-        .stats
-        .add_connection(messages, bytes, ending.error_kind());
+    state.stats.add_closed(ending.error_kind());
     match ending {
         Ending::Eof | Ending::Reset => drop(stream),
         Ending::RuleReset => {
@@ -346,15 +344,9 @@ fn greet(
             .log
             .log(Some(tag), &Event::Warning { message: &message });
     }
-    let greeting = out.owed();
-    if !greeting.is_empty() {
-        state.tap.publish(Happening::Message {
-            conn: tag.id,
-            from: Side::Server,
-            bytes: greeting,
-            rule: None,
-        });
-    }
+    state
+        .tap
+        .publish_frame(tag.id, Side::Server, framing, out.owed());
     out.send().map_err(Ending::after_write)
 }
 

@@ -6,6 +6,7 @@
 //! the worker that published the message.
 
 use std::io::{self, Write};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc::{Receiver, TryRecvError};
@@ -16,6 +17,7 @@ use serde_json::{Value, json};
 use super::api::Display;
 use super::viewers::{Record, ViewerGuard};
 use crate::decode::TextDecoder;
+use crate::tap::{Side, TapRecord};
 
 /// Records written at most in one go.
 const BATCH: usize = 256;
@@ -100,99 +102,140 @@ fn epoch_ms(at: SystemTime) -> u64 {
 /// text from the network is escaped by serde_json.
 fn push_record(buf: &mut Vec<u8>, record: &Record, decoder: &mut TextDecoder) {
     buf.extend_from_slice(b"data: ");
-    let text = |buf: &mut Vec<u8>, text: Option<&str>| {
-        let _ = match text {
-            Some(text) => serde_json::to_writer(&mut *buf, text),
-            None => buf.write_all(b"null").map_err(serde_json::Error::io),
-        };
-    };
     let _ = match record {
-        Record::Open {
-            at,
-            conn,
-            peer,
-            local,
-            protocol,
-            upstream,
-        } => {
-            let _ = write!(
-                buf,
-                r#"{{"type":"open","t":{},"conn":{conn},"peer":"{peer}","local":"{local}","protocol":"{protocol}","upstream":"#,
-                epoch_ms(*at)
-            );
-            match upstream {
-                Some(upstream) => write!(buf, r#""{upstream}"}}"#),
-                None => write!(buf, "null}}"),
+        Record::Seen(at, seen) => match seen {
+            TapRecord::Open {
+                conn,
+                peer,
+                local,
+                protocol,
+                upstream,
+            } => {
+                let _ = write!(
+                    buf,
+                    r#"{{"type":"open","t":{},"conn":{conn},"peer":"{peer}","local":"{local}","protocol":"{}","upstream":"#,
+                    epoch_ms(*at),
+                    protocol.name()
+                );
+                match upstream {
+                    Some(upstream) => write!(buf, r#""{upstream}"}}"#),
+                    None => write!(buf, "null}}"),
+                }
             }
-        }
-        Record::Message {
-            at,
-            conn,
-            peer,
-            from,
-            bytes,
-            size,
-            rule,
-        } => {
-            let _ = write!(buf, r#"{{"type":"msg","t":{},"conn":"#, epoch_ms(*at));
-            let _ = match conn {
-                Some(conn) => write!(buf, "{conn}"),
-                None => write!(buf, "null"),
-            };
-            let _ = match peer {
-                Some(peer) => write!(buf, r#","peer":"{peer}""#),
-                None => write!(buf, r#","peer":null"#),
-            };
-            let _ = write!(
+            TapRecord::Message {
+                conn,
+                from,
+                bytes,
+                size,
+                rule,
+            } => push_message(
                 buf,
-                r#","from":"{}","size":{size},"cut":{},"hex":""#,
-                from.as_str(),
-                *size > bytes.len()
-            );
-            for (i, b) in bytes.iter().enumerate() {
-                let _ = match i {
-                    0 => write!(buf, "{b:02x}"),
-                    _ => write!(buf, " {b:02x}"),
-                };
+                *at,
+                (Some(*conn), None),
+                *from,
+                (bytes, *size),
+                rule.as_deref(),
+                decoder,
+            ),
+            TapRecord::Datagram {
+                peer,
+                from,
+                bytes,
+                size,
+                ..
+            } => push_message(
+                buf,
+                *at,
+                (None, Some(*peer)),
+                *from,
+                (bytes, *size),
+                None,
+                decoder,
+            ),
+            TapRecord::Close { conn, reason } => {
+                let _ = write!(
+                    buf,
+                    r#"{{"type":"close","t":{},"conn":{conn},"reason":"#,
+                    epoch_ms(*at)
+                );
+                push_text(buf, Some(reason));
+                write!(buf, "}}")
             }
-            buf.extend_from_slice(br#"","text":"#);
-            text(buf, Some(decoder.decode_whole(bytes)));
-            buf.extend_from_slice(br#","rule":"#);
-            text(buf, rule.as_deref());
-            write!(buf, "}}")
+        },
+        Record::Changed(value) | Record::Tick(value) => {
+            serde_json::to_writer(&mut *buf, value).map_err(io::Error::other)
         }
-        Record::Close { at, conn, reason } => {
-            let _ = write!(
-                buf,
-                r#"{{"type":"close","t":{},"conn":{conn},"reason":"#,
-                epoch_ms(*at)
-            );
-            text(buf, Some(reason));
-            write!(buf, "}}")
-        }
-        Record::Tick(value) => serde_json::to_writer(&mut *buf, value).map_err(io::Error::other),
         Record::Stopped => write!(buf, r#"{{"type":"stopped"}}"#),
     };
     buf.extend_from_slice(b"\n\n");
+}
+
+/// A message of a connection (`conn`) or a UDP datagram (`peer`): its
+/// first bytes as hex and text, and its whole size.
+fn push_message(
+    buf: &mut Vec<u8>,
+    at: SystemTime,
+    (conn, peer): (Option<u64>, Option<SocketAddr>),
+    from: Side,
+    (bytes, size): (&[u8], usize),
+    rule: Option<&str>,
+    decoder: &mut TextDecoder,
+) -> io::Result<()> {
+    let _ = write!(buf, r#"{{"type":"msg","t":{},"conn":"#, epoch_ms(at));
+    let _ = match conn {
+        Some(conn) => write!(buf, "{conn}"),
+        None => write!(buf, "null"),
+    };
+    let _ = match peer {
+        Some(peer) => write!(buf, r#","peer":"{peer}""#),
+        None => write!(buf, r#","peer":null"#),
+    };
+    let _ = write!(
+        buf,
+        r#","from":"{}","size":{size},"cut":{},"hex":""#,
+        from.as_str(),
+        size > bytes.len()
+    );
+    for (i, b) in bytes.iter().enumerate() {
+        let _ = match i {
+            0 => write!(buf, "{b:02x}"),
+            _ => write!(buf, " {b:02x}"),
+        };
+    }
+    buf.extend_from_slice(br#"","text":"#);
+    push_text(buf, Some(decoder.decode_whole(bytes)));
+    buf.extend_from_slice(br#","rule":"#);
+    push_text(buf, rule);
+    write!(buf, "}}")
+}
+
+/// A JSON string, or `null`.
+fn push_text(buf: &mut Vec<u8>, text: Option<&str>) {
+    let _ = match text {
+        Some(text) => serde_json::to_writer(&mut *buf, text),
+        None => buf.write_all(b"null").map_err(serde_json::Error::io),
+    };
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::decode::DecodeMode;
-    use crate::tap::Side;
 
     #[test]
     fn messages_carry_text_and_hex_and_gbk_is_read_as_chinese() {
         let mut decoder = TextDecoder::new(DecodeMode::Auto);
-        let message = |bytes: &[u8]| Record::Message {
-            at: UNIX_EPOCH,
-            conn: Some(3),
-            peer: None,
-            from: Side::Client,
-            bytes: bytes.into(),
-            size: bytes.len(),
-            rule: Some("greet".into()),
+        let message = |bytes: &[u8]| {
+            Record::Seen(
+                UNIX_EPOCH,
+                TapRecord::Message {
+                    conn: 3,
+                    from: Side::Client,
+                    bytes: bytes.into(),
+                    size: bytes.len(),
+                    rule: Some("greet".into()),
+                },
+            )
         };
         let mut shown = |record: &Record| {
             let mut buf = Vec::new();
@@ -218,23 +261,27 @@ mod tests {
             quoted["text"].as_str().map(|t| t.contains("\"hi\"")),
             Some(true)
         );
-        let open = shown(&Record::Open {
-            at: UNIX_EPOCH,
-            conn: 4,
-            peer: "127.0.0.1:5".parse().unwrap(),
-            local: "[::1]:7".parse().unwrap(),
-            protocol: "tls",
-            upstream: None,
-        });
+        let open = shown(&Record::Seen(
+            UNIX_EPOCH,
+            TapRecord::Open {
+                conn: 4,
+                peer: "127.0.0.1:5".parse().unwrap(),
+                local: "[::1]:7".parse().unwrap(),
+                protocol: crate::stats::Protocol::Tls,
+                upstream: None,
+            },
+        ));
         assert_eq!(
             (open["peer"].as_str(), open["local"].as_str()),
             (Some("127.0.0.1:5"), Some("[::1]:7"))
         );
-        let close = shown(&Record::Close {
-            at: UNIX_EPOCH,
-            conn: 4,
-            reason: "reset by peer".into(),
-        });
+        let close = shown(&Record::Seen(
+            UNIX_EPOCH,
+            TapRecord::Close {
+                conn: 4,
+                reason: "reset by peer".into(),
+            },
+        ));
         assert_eq!(close["reason"], "reset by peer");
         let mut buf = Vec::new();
         push_event(&mut buf, &value);

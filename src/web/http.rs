@@ -28,24 +28,6 @@ const HTTP_THREADS: usize = 2;
 const MAX_BODY: usize = 64 * 1024;
 /// How often the counters, connections and rules go to the open pages.
 const TICK: Duration = Duration::from_secs(1);
-/// How long one write to a browser may block: a client that asks and never
-/// reads would otherwise hold one of the few request threads (or a viewer's
-/// place) for good. Long enough that a viewer paused for a while resumes.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// `WRITE_TIMEOUT`; debug builds take a shorter one from
-/// `TCPACK_TEST_WEB_WRITE_TIMEOUT_MS`, so a test sees it pass in a moment.
-fn write_timeout() -> Duration {
-    #[cfg(debug_assertions)]
-    if let Some(ms) = std::env::var("TCPACK_TEST_WEB_WRITE_TIMEOUT_MS")
-        .ok()
-        .and_then(|ms| ms.parse().ok())
-    {
-        return Duration::from_millis(ms);
-    }
-    WRITE_TIMEOUT
-}
-
 const PAGE: &str = include_str!("page.html");
 const SCRIPT: &str = include_str!("page.js");
 const STYLE: &str = include_str!("page.css");
@@ -65,10 +47,11 @@ pub(super) fn start(
     hub: Arc<Hub>,
     backend: Arc<dyn Backend>,
     token: Option<String>,
+    write_timeout: Duration,
 ) -> Result<()> {
     // Accepted sockets inherit it (Linux): tiny_http gives no other hold on them.
     socket2::SockRef::from(&listener)
-        .set_write_timeout(Some(write_timeout()))
+        .set_write_timeout(Some(write_timeout))
         .context("setting the web console's write timeout")?;
     let server = Arc::new(
         Server::from_listener(listener, None)
@@ -118,7 +101,8 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>
         .with_context(|| format!("starting the {name} thread"))
 }
 
-fn header(name: &str, value: &str) -> Header {
+/// A response header; also the status port's (`server/http.rs`).
+pub(crate) fn header(name: &str, value: &str) -> Header {
     // Names and values here are ours, ASCII: this cannot fail.
     Header::from_bytes(name.as_bytes(), value.as_bytes()).unwrap_or_else(|()| {
         Header::from_bytes(&b"X-Invalid"[..], &b"1"[..]).expect("an ASCII header")

@@ -256,7 +256,7 @@ function peer(ev) {
 // ---- counters, chart, rules --------------------------------------------
 
 function counters(ev) {
-  for (const k of ["active", "waiting", "closed", "messages", "bytes", "bytes_out", "pushed", "errors"]) {
+  for (const k of ["active", "waiting", "connections_closed", "messages", "bytes", "bytes_out", "pushed", "errors"]) {
     if (ev[k] !== undefined) $("c-" + k).textContent = ev[k];
   }
   if (!state.stopped) {
@@ -264,16 +264,19 @@ function counters(ev) {
     else setStatus("live", "live");
   }
   const now = ev.uptime_ms;
+  // Messages per second: TCP and TLS messages, and UDP datagrams.
+  const messages = ev.messages + (ev.udp ? ev.udp.datagrams : 0);
   if (state.last && now > state.last.t) {
-    const rate = ((ev.messages - state.last.messages) * 1000) / (now - state.last.t);
+    const rate = ((messages - state.last.messages) * 1000) / (now - state.last.t);
     $("c-rate").textContent = Math.round(rate);
     state.rates.push(Math.max(0, rate));
     if (state.rates.length > CHART_POINTS) state.rates.shift();
     chart();
   }
-  state.last = { t: now, messages: ev.messages };
+  state.last = { t: now, messages };
   if (ev.conns) syncConns(ev.conns);
   if (ev.rules) rules(ev.rules);
+  if (ev.state) variables(ev.state);
   if (ev.udp) $("udp-section").hidden = false;
 }
 
@@ -311,6 +314,41 @@ function rules(list) {
     row.cells[1].textContent = r.label;
     row.cells[2].textContent = r.hits;
   });
+}
+
+// The shared variables: global.NAME and key[KEY].NAME rows, as `state` lists them.
+function variables(st) {
+  $("state-section").hidden = false;
+  const rows = [];
+  for (const [name, value] of Object.entries(st.global || {})) rows.push(["global." + name, value]);
+  for (const [key, vars] of Object.entries(st.keys || {})) {
+    for (const [name, value] of Object.entries(vars)) rows.push([`key[${key}].${name}`, value]);
+  }
+  rows.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const body = $("variables").tBodies[0];
+  $("no-variables").hidden = rows.length > 0;
+  while (body.rows.length > rows.length) body.deleteRow(-1);
+  rows.forEach(([name, value], i) => {
+    let row = body.rows[i];
+    if (!row) {
+      row = body.insertRow();
+      for (let k = 0; k < 2; k++) row.appendChild(el("td"));
+    }
+    row.cells[0].textContent = name;
+    row.cells[1].textContent = JSON.stringify(value);
+  });
+}
+
+// A rule's changes, as they happen: a row in the stream.
+function changed(ev) {
+  if (state.paused) return;
+  const text = Object.entries(ev.changed).map(([n, v]) => `${n} = ${JSON.stringify(v)}`).join(", ");
+  const row = el("div", null, "note changed");
+  row.dataset.conn = ev.conn ? String(ev.conn) : "";
+  row.appendChild(el("span", time(ev.t), "time"));
+  row.appendChild(el("span", ev.conn ? "#" + ev.conn : "udp", "conn"));
+  row.appendChild(el("span", `rule ${ev.rule} set ${text}`, "content"));
+  append(row);
 }
 
 // ---- actions -----------------------------------------------------------
@@ -377,6 +415,7 @@ function connect() {
       case "open": openConn(ev); break;
       case "close": closeConn(ev.conn, ev.reason); break;
       case "msg": message(ev); break;
+      case "changed": changed(ev); break;
       case "dropped":
         state.dropped += ev.count;
         $("c-dropped").textContent = state.dropped;

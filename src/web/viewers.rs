@@ -4,7 +4,6 @@
 //! thread tells the page how many it missed. With no page open, a worker's
 //! whole cost is one atomic load.
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
@@ -12,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::api::Display;
 use crate::sync::{lock, wait_timeout};
-use crate::tap::{Happening, Side, Watcher};
+use crate::tap::{TapEvent, TapRecord, Watcher};
 
 /// Events a viewer may have waiting: enough for a burst, bounded in memory
 /// (at most `SHOWN` bytes of each message are kept).
@@ -26,33 +25,15 @@ pub(super) const MESSAGES_PER_SECOND: u64 = 2000;
 /// At the end, how long the pages get to be told "server stopped".
 const STOP_WAIT: Duration = Duration::from_millis(500);
 
-/// One thing to send to the pages, copied out of the worker's hands.
+/// One thing to send to the pages.
 #[derive(Debug)]
 pub(super) enum Record {
-    Open {
-        at: SystemTime,
-        conn: u64,
-        peer: SocketAddr,
-        local: SocketAddr,
-        protocol: &'static str,
-        upstream: Option<SocketAddr>,
-    },
-    /// A message of a connection (`conn`) or a UDP datagram (`peer`).
-    Message {
-        at: SystemTime,
-        conn: Option<u64>,
-        peer: Option<SocketAddr>,
-        from: Side,
-        /// The first `SHOWN` bytes.
-        bytes: Box<[u8]>,
-        size: usize,
-        rule: Option<Box<str>>,
-    },
-    Close {
-        at: SystemTime,
-        conn: u64,
-        reason: Box<str>,
-    },
+    /// What the tap saw, copied out of the worker's hands; messages cut to
+    /// their first `SHOWN` bytes.
+    Seen(SystemTime, TapRecord),
+    /// A rule's changes to variables, as the page reads them:
+    /// `{"type":"changed","t":…,"conn":3,"rule":"login","changed":{"conn.user":"bob"}}`.
+    Changed(serde_json::Value),
     /// Counters, connections and rules (one each second).
     Tick(serde_json::Value),
     /// The server is done.
@@ -231,67 +212,44 @@ impl Hub {
 }
 
 impl Watcher for Hub {
-    fn see(&self, at: SystemTime, what: &Happening<'_>) {
-        if let Happening::Stopped { .. } = what {
+    fn see(&self, at: SystemTime, what: &TapEvent<'_>) {
+        if let TapEvent::Stopped { .. } = what {
             self.stop();
             return;
         }
         if !self.watched() {
             return;
         }
-        if matches!(what, Happening::Message { .. } | Happening::Datagram { .. })
-            && !self.within_budget(at)
+        if matches!(
+            what,
+            TapEvent::Message { .. } | TapEvent::Datagram { .. } | TapEvent::Changed { .. }
+        ) && !self.within_budget(at)
         {
             return;
         }
-        let record = match *what {
-            Happening::Open {
-                conn,
-                peer,
-                local,
-                protocol,
-                upstream,
-            } => Record::Open {
-                at,
-                conn,
-                peer,
-                local,
-                protocol: protocol.name(),
-                upstream,
-            },
-            Happening::Message {
-                conn,
-                from,
-                bytes,
-                rule,
-            } => Record::Message {
-                at,
-                conn: Some(conn),
-                peer: None,
-                from,
-                bytes: bytes[..bytes.len().min(SHOWN)].into(),
-                size: bytes.len(),
-                rule: rule.map(Into::into),
-            },
-            Happening::Datagram {
-                peer, from, bytes, ..
-            } => Record::Message {
-                at,
-                conn: None,
-                peer: Some(peer),
-                from,
-                bytes: bytes[..bytes.len().min(SHOWN)].into(),
-                size: bytes.len(),
-                rule: None,
-            },
-            Happening::Close { conn, reason } => Record::Close {
-                at,
-                conn,
-                reason: reason.into(),
-            },
-            Happening::Stopped { .. } => return,
+        if let TapEvent::Changed {
+            conn,
+            rule,
+            changed,
+        } = *what
+        {
+            let changed: serde_json::Map<String, serde_json::Value> = changed
+                .iter()
+                .map(|(var, value)| (var.to_string(), value.to_json()))
+                .collect();
+            let t = at
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+            let event = serde_json::json!({
+                "type": "changed", "t": t, "conn": conn, "rule": rule, "changed": changed,
+            });
+            self.broadcast(Record::Changed(event));
+            return;
+        }
+        let Some(record) = TapRecord::copy(what, SHOWN) else {
+            return;
         };
-        self.broadcast(record);
+        self.broadcast(Record::Seen(at, record));
     }
 }
 
@@ -325,6 +283,7 @@ impl Drop for ViewerGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tap::Side;
     use std::time::UNIX_EPOCH;
 
     fn hub(max: usize) -> Arc<Hub> {
@@ -340,7 +299,7 @@ mod tests {
     fn message(hub: &Hub, bytes: &[u8]) {
         hub.see(
             SystemTime::now(),
-            &Happening::Message {
+            &TapEvent::Message {
                 conn: 1,
                 from: Side::Client,
                 bytes,
@@ -381,7 +340,7 @@ mod tests {
         let send = |at| {
             hub.see(
                 at,
-                &Happening::Message {
+                &TapEvent::Message {
                     conn: 1,
                     from: Side::Client,
                     bytes: b"x",
@@ -411,7 +370,8 @@ mod tests {
         let (_guard, events) = hub.subscribe().unwrap();
         let long = vec![b'x'; SHOWN * 2];
         message(&hub, &long);
-        let Record::Message { bytes, size, .. } = &*events.try_recv().unwrap() else {
+        let Record::Seen(_, TapRecord::Message { bytes, size, .. }) = &*events.try_recv().unwrap()
+        else {
             panic!("a message")
         };
         assert_eq!((bytes.len(), *size), (SHOWN, SHOWN * 2));

@@ -8,6 +8,7 @@ use std::time::Instant;
 use super::faults::Shaping;
 use crate::decode::TextDecoder;
 use crate::framing::{Framer, Framing};
+use crate::tap::Side;
 
 /// Bytes a direction holds read and not yet written; beyond it, that
 /// side is not read until the other takes some.
@@ -79,8 +80,9 @@ impl Flow {
         }
     }
 
-    pub(super) fn from(&self) -> &'static str {
-        if self.up { "client" } else { "server" }
+    /// The side whose bytes this flow carries.
+    pub(super) fn from(&self) -> Side {
+        if self.up { Side::Client } else { Side::Server }
     }
 
     /// Whether its sending side should be read now.

@@ -22,8 +22,9 @@ use crate::decode::TextDecoder;
 use crate::framing::Framing;
 use crate::log::{ConnTag, Event, Logger};
 use crate::rules::Action;
+use crate::server::shared::report_state;
 use crate::stats::Traffic;
-use crate::tap::{Happening, Side, Tap};
+use crate::tap::{Side, Tap, TapEvent};
 
 /// Reads from one side per wake-up at most, so the other side gets its turn.
 const READS_PER_WAKE: usize = 64;
@@ -449,32 +450,29 @@ impl<'a> Pump<'a> {
                 if hangup.is_some() {
                     return;
                 }
-                let answer = answerer.decide(message);
+                let sender = Sender {
+                    conn: cx.tag.id,
+                    seq: seq_before + found,
+                    peer: cx.tag.peer,
+                };
+                let mut answer = answerer.decide(message, sender);
                 let Some(rule) = answer.tag() else {
                     log_message(cx, (&mut *decoder, from), message, false, None);
                     forward_message(cx.framing, message, forward);
                     return;
                 };
                 log_message(cx, (&mut *decoder, from), message, false, Some(rule));
-                let sender = Sender {
-                    conn: cx.tag.id,
-                    seq: seq_before + found,
-                    peer: cx.tag.peer,
-                };
                 let before = answers.len();
                 if let Err(e) = answer.render(message, sender, answers) {
                     let message = e.to_string();
                     cx.log
                         .log(Some(cx.tag), &Event::Warning { message: &message });
                 }
-                if let Some(bytes) = answers.get(before..).filter(|b| !b.is_empty()) {
+                report_state(cx.log, cx.tap, Some(cx.tag), &answer);
+                if let Some(frame) = answers.get(before..) {
                     // tcpack's own answer, in the server's place.
-                    cx.tap.publish(Happening::Message {
-                        conn: cx.tag.id,
-                        from: Side::Server,
-                        bytes,
-                        rule: None,
-                    });
+                    cx.tap
+                        .publish_frame(cx.tag.id, Side::Server, cx.framing, frame);
                 }
                 if let Some(delay) = answer.delay {
                     answer_delay = Some(answer_delay.map_or(delay, |d: Duration| d.max(delay)));
@@ -488,7 +486,10 @@ impl<'a> Pump<'a> {
             match framed {
                 Ok(()) => flow.framer = Some(framer),
                 Err(e) => {
-                    let message = format!("{e}; the {from}'s bytes still pass, no longer logged");
+                    let message = format!(
+                        "{e}; the {}'s bytes still pass, no longer logged",
+                        from.as_str()
+                    );
                     cx.log
                         .log(Some(cx.tag), &Event::Warning { message: &message });
                 }
@@ -706,31 +707,17 @@ fn forward_message(framing: &Framing, message: &[u8], out: &mut Vec<u8>) {
 /// The log line of one relayed message.
 fn log_message(
     cx: &Context<'_>,
-    (decoder, from): (&mut TextDecoder, &'static str),
+    (decoder, from): (&mut TextDecoder, Side),
     message: &[u8],
     last: bool,
     rule: Option<crate::log::RuleTag<'_>>,
 ) {
-    if cx.tap.is_on() {
-        // As the server mode publishes them: the client's messages as
-        // framed (no length field), the server's bytes as they go on the
-        // wire (under `len:`, with it), so capture records both modes alike.
-        let mut framed = Vec::new();
-        let (side, bytes) = match from {
-            "client" => (Side::Client, message),
-            _ if matches!(cx.framing, Framing::Len(_)) => {
-                forward_message(cx.framing, message, &mut framed);
-                (Side::Server, framed.as_slice())
-            }
-            _ => (Side::Server, message),
-        };
-        cx.tap.publish(Happening::Message {
-            conn: cx.tag.id,
-            from: side,
-            bytes,
-            rule: rule.map(|r| r.rule_label),
-        });
-    }
+    cx.tap.publish(TapEvent::Message {
+        conn: cx.tag.id,
+        from,
+        bytes: message,
+        rule: rule.map(|r| r.rule_label),
+    });
     if !cx.log.messages_enabled() {
         return;
     }
@@ -741,7 +728,7 @@ fn log_message(
             bytes: message.len(),
             text,
             rule,
-            from: Some(from),
+            from: Some(from.as_str()),
         },
     );
 }
@@ -763,8 +750,8 @@ mod tests {
     struct Recorder(Mutex<Vec<String>>);
 
     impl Watcher for Recorder {
-        fn see(&self, _: SystemTime, what: &Happening<'_>) {
-            if let Happening::Message { from, bytes, .. } = what {
+        fn see(&self, _: SystemTime, what: &TapEvent<'_>) {
+            if let TapEvent::Message { from, bytes, .. } = what {
                 let seen = format!("{}:{}", from.as_str(), String::from_utf8_lossy(bytes));
                 self.0.lock().unwrap().push(seen);
             }

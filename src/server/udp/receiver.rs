@@ -22,7 +22,7 @@ use crate::log::{Event, panic_message};
 use crate::protocol::DATAGRAM_BUFFER;
 use crate::rules::Action;
 use crate::stats::Failure;
-use crate::tap::{Happening, Side};
+use crate::tap::{Side, TapEvent};
 
 /// One datagram in the buffer.
 #[derive(Debug, PartialEq, Eq)]
@@ -158,13 +158,19 @@ impl Receiver<'_> {
             }
         }
         let message = &buffer[..datagram.read];
-        config.panic_if_asked(message);
+        #[cfg(debug_assertions)]
+        config.test_hooks.panic_if_asked(message);
         *seq += 1;
         answerer.refresh();
-        let chosen = answerer.decide(message);
+        let sender = Sender {
+            conn: 0,
+            seq: *seq,
+            peer,
+        };
+        let mut chosen = answerer.decide(message, sender);
         let tap = &state.tap;
         let local = shared.local;
-        tap.publish(Happening::Datagram {
+        tap.publish(TapEvent::Datagram {
             peer,
             local,
             from: Side::Client,
@@ -185,17 +191,14 @@ impl Receiver<'_> {
                 .lifecycle
                 .sleep_unless(delay, Phase::DrainExpired, || false);
         }
+        answer.clear();
+        // Unframed: nothing is too long for a field. Rendered even for
+        // silent rules: a rule's changes are made as its answer is rendered.
+        let _ = chosen.render(message, sender, answer);
+        state.report_state(None, &chosen);
         if matches!(chosen.action(), Action::Silent | Action::Reset) {
             return;
         }
-        answer.clear();
-        let sender = Sender {
-            conn: 0,
-            seq: *seq,
-            peer,
-        };
-        // Unframed: nothing is too long for a field.
-        let _ = chosen.render(message, sender, answer);
         let limit = answer_limit(datagram.size);
         if answer.len() > limit {
             stats.add_udp_too_big();
@@ -205,7 +208,7 @@ impl Receiver<'_> {
         }
         // Told before it is sent: once sent, the client's next datagram may
         // reach another receiver, and its watchers, before this one's answer.
-        tap.publish(Happening::Datagram {
+        tap.publish(TapEvent::Datagram {
             peer,
             local,
             from: Side::Server,
