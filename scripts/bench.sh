@@ -10,18 +10,20 @@
 # /proc/PID/stat. Then one run of every scenario, with ratios against tokio.
 # Prints the tables and stores the JSON in bench/results/.
 #
-# Usage: scripts/bench.sh [--quick] [--udp-only] [--rounds-only] [--relay-only]
+# Usage: scripts/bench.sh [--quick] [--udp-only] [--rounds-only] [--relay-only] [--tls-only]
 #   --quick (or QUICK=1): shorter runs and 5 rounds, under 2 minutes with
 #   --rounds-only; --udp-only: only the UDP rows; --relay-only: only the
 #   relay's rounds (tcpack relay, a tokio relay and a std-threads relay in front of tcpack, and
-#   tcpack direct); ROUNDS=N: rounds (default 7).
+#   tcpack direct); --tls-only: only the TLS rounds (rr and handshakes
+#   against tcpack TLS and tokio-rustls, and plain tcpack); ROUNDS=N:
+#   rounds (default 7).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 # shellcheck source=scripts/common.sh
 source scripts/common.sh
 
-SECS=5; WARM=1; FAIR_N=2000; IDLE_N=100; TCP=true; ONE_RUN=true; RELAY_ONLY=false
+SECS=5; WARM=1; FAIR_N=2000; IDLE_N=100; TCP=true; ONE_RUN=true; RELAY_ONLY=false; TLS_ONLY=false
 # Rounds: rr messages per connection, handshakes' seconds.
 ROUND_N=3000; ROUND_SECS=3; QUICK=${QUICK:-}
 for arg in "$@"; do
@@ -31,6 +33,7 @@ for arg in "$@"; do
         --udp-only) TCP=false ;;
         --rounds-only) ONE_RUN=false ;;
         --relay-only) RELAY_ONLY=true ONE_RUN=false ;;
+        --tls-only) TLS_ONLY=true ONE_RUN=false ;;
         *) usage_error "unknown argument '$arg'" ;;
     esac
 done
@@ -130,6 +133,8 @@ if $TCP; then
     rr_servers=(tcpack tcpack-w64 std tokio tls tokio-tls rules20 state20 relay tokio-relay std-relay)
     if $RELAY_ONLY; then
         rr_servers=(tcpack relay tokio-relay std-relay)
+    elif $TLS_ONLY; then
+        rr_servers=(tcpack tls tokio-tls)
     fi
     for ((r = 1; r <= ROUNDS; r++)); do
         # Each round starts with another server, so none always runs first.

@@ -5,9 +5,18 @@
 # table of calls per message. Connection set-up is counted too, spread over
 # the messages (C connections x N messages each).
 #
+# Before strace attaches, C connections of 10 messages each warm the
+# server up as a running server is: each worker's first connection with
+# rules builds its regex caches (glibc grows the thread's arena a page at
+# a time, ~28 mprotect), once for the server's life. COLD=1 skips it, so
+# those first-use costs are counted too.
+#
 # Usage: scripts/syscalls.sh [C] [N]
 #   C: connections (default 16), N: messages per connection (default 2000);
-#   MODES="plain rules20 tls" (the default) picks the modes.
+#   MODES="plain rules20 tls" (the default) picks the modes, of plain,
+#   rules20, tls, tokio-tls (examples/tokio_tls_baseline.rs) and the same
+#   two with -conn: C x N full TLS handshakes (`--scenario conn`), counted
+#   per handshake; COLD=1 (above).
 # Needs strace (apt-get install strace) and permission to trace the server.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,7 +31,7 @@ case "${1:-}" in -h|--help) show_help; exit 0 ;; esac
 [ $# -lt 2 ] || { check_count messages "$2" 1000000; msgs=$2; }
 command -v strace >/dev/null 2>&1 || die "strace is not installed: apt-get install strace"
 
-cargo build --release --locked --quiet
+cargo build --release --locked --quiet --bin tcpack --example tokio_tls_baseline
 tcpack=target/release/tcpack
 make_workdir
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
@@ -34,18 +43,51 @@ total=$((conns * msgs))
 all_traced() {
     ! grep -q 'TracerPid:[[:space:]]*0$' /proc/"$1"/task/*/status
 }
-# count MODE BENCH_FLAGS -- SERVER_FLAGS...: one mode's calls per message,
-# as lines of "MODE SYSCALL CALLS_PER_MESSAGE".
+# switches PID: context switches so far, summed over PID's threads.
+switches() {
+    cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { s += $2 } END { print s }'
+}
+# settle PID: waits (bounded, 10 s) until no thread of PID has switched for
+# 0.2 s. The server says "listening" before its 2048 workers have all
+# parked; attached earlier, strace counts their start-up (each takes the
+# pool's and the registry's lock in turn, a convoy of ~5000 futex calls,
+# 0.6 per message at 16 x 500) as if the messages had cost it.
+settle() {
+    local before after
+    before=$(switches "$1")
+    for _ in $(seq 50); do
+        sleep 0.2
+        after=$(switches "$1")
+        [ "$after" != "$before" ] || return 0
+        before=$after
+    done
+    die "the server's threads did not settle within 10 s"
+}
+# count MODE SCENARIO BENCH_FLAGS -- SERVER_FLAGS...: one mode's calls per
+# message (rr) or handshake (conn), as lines of "MODE SYSCALL CALLS_PER_OP".
+# SERVER_FLAGS "tokio-tls" starts examples/tokio_tls_baseline.rs instead.
 count() {
-    local mode=$1 bench_flags=$2 strace_pid
-    shift 3
-    start_server "$work/$mode.log" --framing line --quiet "$@"
+    local mode=$1 scenario=$2 bench_flags=$3 strace_pid
+    shift 4
+    if [ "${1:-}" = tokio-tls ]; then
+        start_listening "$work/$mode.log" target/release/examples/tokio_tls_baseline \
+            127.0.0.1:0 "$work/tls.pem" "$work/tls.key"
+    else
+        start_server "$work/$mode.log" --framing line --quiet "$@"
+    fi
+    if [ -z "${COLD:-}" ]; then
+        # shellcheck disable=SC2086 # bench_flags is a list of flags
+        "$tcpack" bench "127.0.0.1:$port" --scenario "$scenario" -c "$conns" -n 10 \
+            -d 600 --timeout 60 --warmup 0 $bench_flags >"$work/$mode.warm" 2>&1 \
+            || { cat "$work/$mode.warm" >&2; die "the warm-up against $mode failed"; }
+    fi
+    settle "$server_pid"
     strace -c -f -p "$server_pid" -o "$work/$mode.strace" 2>"$work/$mode.strace.err" &
     strace_pid=$!
     # strace says nothing when it is attached: wait until every thread is traced.
     wait_until "strace to attach" all_traced "$server_pid"
     # shellcheck disable=SC2086 # bench_flags is a list of flags
-    "$tcpack" bench "127.0.0.1:$port" --scenario rr -c "$conns" -n "$msgs" \
+    "$tcpack" bench "127.0.0.1:$port" --scenario "$scenario" -c "$conns" -n "$msgs" \
         -d 600 --timeout 60 --warmup 0 $bench_flags >"$work/$mode.bench" 2>&1 \
         || { cat "$work/$mode.bench" >&2; die "bench against $mode failed"; }
     kill -INT "$strace_pid"
@@ -61,14 +103,20 @@ count() {
 
 for mode in ${MODES:-plain rules20 tls}; do
     case "$mode" in
-        plain) count plain "" -- ;;
-        rules20) count rules20 "" -- --rules bench/rules20.toml ;;
-        tls) count tls "--tls --insecure" -- --tls-cert "$work/tls.pem" --tls-key "$work/tls.key" ;;
-        *) usage_error "unknown mode '$mode' in MODES (plain, rules20, tls)" ;;
+        plain) count plain rr "" -- ;;
+        rules20) count rules20 rr "" -- --rules bench/rules20.toml ;;
+        tls) count tls rr "--tls --insecure" -- --tls-cert "$work/tls.pem" --tls-key "$work/tls.key" ;;
+        tokio-tls) count tokio-tls rr "--tls --insecure" -- tokio-tls ;;
+        # A full handshake per connection (the bench resumes no session).
+        tls-conn) count tls-conn conn "--tls --insecure" -- --tls-cert "$work/tls.pem" --tls-key "$work/tls.key" ;;
+        tokio-tls-conn) count tokio-tls-conn conn "--tls --insecure" -- tokio-tls ;;
+        *) usage_error "unknown mode '$mode' in MODES (plain, rules20, tls, tokio-tls, tls-conn, tokio-tls-conn)" ;;
     esac
 done >"$work/counts"
 
-echo "system calls per message on the server (tcpack bench rr -c $conns -n $msgs, --framing line --quiet; strace -c -f)"
+warm="after a warm-up of $conns x 10 messages"
+[ -z "${COLD:-}" ] || warm="cold: a fresh server"
+echo "system calls per message (per handshake in -conn modes) on the server (tcpack bench --scenario rr, conn in -conn modes, -c $conns -n $msgs, --framing line --quiet; strace -c -f; $warm)"
 python3 - "$work/counts" <<'PY'
 import sys
 modes, table = [], {}

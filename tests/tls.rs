@@ -607,3 +607,81 @@ fn close_notify_follows_the_owed_acks_and_failed_handshakes_count_as_errors() {
     let summary = server.wait_for("stopped:");
     assert!(summary.contains(", 2 errors,"), "{summary}");
 }
+
+/// Reads `sock` record by record, feeding each to `conn` alone, until `want`
+/// bytes of plaintext have come; returns them and how many records carried
+/// some (session tickets carry none).
+fn read_counting_records(
+    conn: &mut rustls::ClientConnection,
+    sock: &mut TcpStream,
+    want: usize,
+) -> (Vec<u8>, usize) {
+    const HEADER: usize = 5;
+    let (mut raw, mut plain, mut carrying) = (Vec::new(), Vec::new(), 0);
+    let deadline = Instant::now() + DEADLINE;
+    while plain.len() < want {
+        assert!(Instant::now() < deadline, "only {plain:?} came");
+        let mut buf = [0u8; 4096];
+        let n = sock.read(&mut buf).expect("the answers");
+        assert!(n > 0, "the server closed after {plain:?}");
+        raw.extend_from_slice(&buf[..n]);
+        while raw.len() >= HEADER {
+            let len = HEADER + usize::from(u16::from_be_bytes([raw[3], raw[4]]));
+            if raw.len() < len {
+                break;
+            }
+            let record: Vec<u8> = raw.drain(..len).collect();
+            let (mut rest, before) = (record.as_slice(), plain.len());
+            // rustls takes a big record in pieces.
+            while !rest.is_empty() {
+                conn.read_tls(&mut rest).unwrap();
+                conn.process_new_packets().unwrap();
+                let mut chunk = [0u8; 4096];
+                while let Ok(n @ 1..) = conn.reader().read(&mut chunk) {
+                    plain.extend_from_slice(&chunk[..n]);
+                }
+            }
+            carrying += usize::from(plain.len() > before);
+        }
+    }
+    (plain, carrying)
+}
+
+#[test]
+fn one_reads_answers_leave_in_one_tls_record_whatever_their_pieces() {
+    let dir = tempdir("tls-records");
+    let rules = dir.join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[rule]]\nregex = '^(\\w+)$'\nreply = \"{seq} {1} {len} {hex}\\n\"\n",
+    )
+    .unwrap();
+    let (server, saved) = self_signed_server("records", &["--rules", path(&rules)]);
+    let name = ServerName::try_from("localhost").unwrap();
+    let mut conn = rustls::ClientConnection::new(trusting(&saved), name).unwrap();
+    let mut sock = connect(server.addr);
+    while conn.is_handshaking() {
+        conn.complete_io(&mut sock).expect("handshake");
+    }
+    // Three messages in one record, so the server reads them at once.
+    conn.writer().write_all(b"one\ntwo\nthree\n").unwrap();
+    while conn.wants_write() {
+        conn.write_tls(&mut sock).unwrap();
+    }
+    let expected = "1 one 3 6f 6e 65\n2 two 3 74 77 6f\n3 three 5 74 68 72 65 65\n";
+    let (answers, records) = read_counting_records(&mut conn, &mut sock, expected.len());
+    assert_eq!(String::from_utf8_lossy(&answers), expected);
+    assert_eq!(records, 1, "three answers of four pieces each, one record");
+    // A message far over a record: the server's reads grow to whole records.
+    let long = "x".repeat(40_000);
+    conn.writer()
+        .write_all(format!("{long}\n").as_bytes())
+        .unwrap();
+    while conn.wants_write() {
+        conn.write_tls(&mut sock).unwrap();
+    }
+    let hex = vec!["78"; long.len()].join(" ");
+    let expected = format!("4 {long} {} {hex}\n", long.len());
+    let (answer, _) = read_counting_records(&mut conn, &mut sock, expected.len());
+    assert!(answer == expected.as_bytes(), "{} bytes", answer.len());
+}
