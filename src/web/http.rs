@@ -35,7 +35,7 @@ const STYLE: &str = include_str!("page.css");
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// What the request threads share.
-struct Shared {
+struct WebShared {
     hub: Arc<Hub>,
     backend: Arc<dyn Backend>,
     token: Option<String>,
@@ -57,7 +57,7 @@ pub(super) fn start(
         Server::from_listener(listener, None)
             .map_err(|e| anyhow!("starting the web console: {e}"))?,
     );
-    let shared = Arc::new(Shared {
+    let shared = Arc::new(WebShared {
         hub: Arc::clone(&hub),
         backend,
         token,
@@ -135,7 +135,7 @@ fn header_value<'a>(request: &'a Request, name: &'static str) -> Option<&'a str>
         .map(|h| h.value.as_str())
 }
 
-fn handle(shared: &Shared, request: Request) {
+fn handle(shared: &WebShared, request: Request) {
     let url = request.url().to_owned();
     let (path, query) = url.split_once('?').unwrap_or((&url, ""));
     if shared.token.is_none() && !header_value(&request, "Host").is_some_and(is_loopback_host) {
@@ -214,7 +214,7 @@ fn token_ok(token: Option<&str>, given: Option<&str>) -> bool {
 
 /// A change needs the token (if any) in `X-Tcpack-Token`, and an `Origin`
 /// that is the page's own.
-fn may_change(shared: &Shared, request: &Request) -> Result<(), &'static str> {
+fn may_change(shared: &WebShared, request: &Request) -> Result<(), &'static str> {
     if !token_ok(
         shared.token.as_deref(),
         header_value(request, "X-Tcpack-Token"),
@@ -257,7 +257,7 @@ fn percent_decode(text: &str) -> String {
 }
 
 /// `/events`: a viewer thread streams to the page until it leaves or the end.
-fn watch(shared: &Shared, request: Request) {
+fn watch(shared: &WebShared, request: Request) {
     let Some((guard, events)) = shared.hub.subscribe() else {
         let why = match shared.hub.is_stopped() {
             true => "the server has stopped\n",
@@ -283,7 +283,7 @@ fn watch(shared: &Shared, request: Request) {
 }
 
 /// `POST /api/ACTION` with a JSON body.
-fn act(shared: &Shared, mut request: Request, action: &str) {
+fn act(shared: &WebShared, mut request: Request, action: &str) {
     let mut body = Vec::new();
     let read = request
         .as_reader()
