@@ -747,9 +747,9 @@ mod tests {
     use crate::tap::Watcher;
 
     #[derive(Default)]
-    struct Recorder(Mutex<Vec<String>>);
+    struct SeenMessages(Mutex<Vec<String>>);
 
-    impl Watcher for Recorder {
+    impl Watcher for SeenMessages {
         fn see(&self, _: SystemTime, what: &TapEvent<'_>) {
             if let TapEvent::Message { from, bytes, .. } = what {
                 let seen = format!("{}:{}", from.as_str(), String::from_utf8_lossy(bytes));
@@ -772,7 +772,7 @@ mod tests {
     fn each_direction_is_published_to_the_tap_and_fins_end_the_relay() {
         let (mut client, client_near) = pair();
         let (mut upstream, upstream_near) = pair();
-        let recorder = Arc::new(Recorder::default());
+        let recorder = Arc::new(SeenMessages::default());
         let tap = Tap::new(vec![recorder.clone()]);
         let log = Logger::new(LogFormat::Text, true, Sink::stdout().unwrap());
         let traffic = Traffic::default();
