@@ -27,7 +27,7 @@ use crate::framing::Framing;
 use crate::log::LogFormat;
 use crate::modbus::Table;
 use crate::protocol::{DEFAULT_ACK, Proto};
-use crate::replay::{ReplayConfig, Side as ReplaySide};
+use crate::replay::{PlayedSide, ReplayConfig};
 use crate::rules::{Rules, Template};
 use crate::state::Store;
 use crate::tls::ServerIdentity;
@@ -547,15 +547,15 @@ impl From<&CaptureArgs> for CaptureOptions {
 impl From<ReplayArgs> for ReplayConfig {
     fn from(args: ReplayArgs) -> Self {
         let side = match args.to {
-            Some(target) => ReplaySide::Client {
+            Some(target) => PlayedSide::Client {
                 target,
                 speed: args.speed,
                 serial: args.serial,
                 ignore: args.ignore,
                 timeout: args.timeout,
             },
-            None if args.serve => ReplaySide::Server { bind: args.bind },
-            None => ReplaySide::Rules,
+            None if args.serve => PlayedSide::Server { bind: args.bind },
+            None => PlayedSide::Rules,
         };
         Self {
             file: args.file,

@@ -83,7 +83,7 @@ fn run_server(args: &ServerArgs) -> Result<()> {
 fn run_replay(config: &ReplayConfig) -> Result<()> {
     let transcript = replay::load(&config.file)?;
     match config.side {
-        replay::Side::Server { bind } => {
+        replay::PlayedSide::Server { bind } => {
             let (rules, greeting) = replay::served(&transcript, &config.file);
             let proto = replay::proto(&transcript);
             let server =
