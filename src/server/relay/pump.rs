@@ -91,12 +91,12 @@ pub(super) struct Pump<'a> {
     answers: Vec<u8>,
     last_activity: Instant,
     /// A rule said close or reset: how the connection is to end.
-    hangup: Option<Hangup>,
+    hangup: Option<PendingHangup>,
 }
 
 /// A rule's `close` (or `reset`), pending: what was read before it, and
 /// the upstream's answers to that, go first; then its answer; then the end.
-struct Hangup {
+struct PendingHangup {
     reset: bool,
     /// The rule's answer, held until the upstream is done (`None`: it has gone to the queue).
     answer: Option<Vec<u8>>,
@@ -523,7 +523,7 @@ impl<'a> Pump<'a> {
                 other.push(&answer, answer_due);
                 answer.clear();
             }
-            self.hangup = Some(Hangup {
+            self.hangup = Some(PendingHangup {
                 reset,
                 answer: Some(answer),
                 due: answer_due,
