@@ -34,7 +34,7 @@ const FILE_HEADER: u64 = 24;
 const RECORD_HEADER: u64 = 16;
 
 /// One TCP connection's made-up state.
-struct Flow {
+struct FakeTcpFlow {
     client: SocketAddr,
     server: SocketAddr,
     /// The next sequence number each side sends.
@@ -61,7 +61,7 @@ pub(super) struct Pcap<W: Write> {
     out: PcapWriter<SharedFile<W>>,
     file: SharedFile<W>,
     framing: Framing,
-    flows: HashMap<u64, Flow>,
+    flows: HashMap<u64, FakeTcpFlow>,
     packets: Vec<(SystemTime, Vec<u8>)>,
 }
 
@@ -92,7 +92,7 @@ impl<W: Write + Send + 'static> Pcap<W> {
     fn segment(
         packets: &mut Vec<(SystemTime, Vec<u8>)>,
         at: SystemTime,
-        flow: &mut Flow,
+        flow: &mut FakeTcpFlow,
         from: Side,
         flags: Flags,
         payload: &[u8],
@@ -219,7 +219,7 @@ impl<W: Write + Send + 'static> Format for Pcap<W> {
             TapRecord::Open {
                 conn, peer, local, ..
             } => {
-                let mut flow = Flow {
+                let mut flow = FakeTcpFlow {
                     client: *peer,
                     server: *local,
                     // Arbitrary, and different per connection, as real ones are.
