@@ -63,7 +63,7 @@ struct Drops {
 
 /// The end of a capture, which the watcher asks for and the writer does.
 #[derive(Default)]
-struct Ending {
+struct CaptureEnd {
     /// `Stopped` came: write out what is queued, until the deadline.
     asked: AtomicBool,
     deadline: Mutex<Option<Instant>>,
@@ -72,7 +72,7 @@ struct Ending {
     finished: Condvar,
 }
 
-impl Ending {
+impl CaptureEnd {
     fn deadline_passed(&self) -> bool {
         self.asked.load(Relaxed) && lock(&self.deadline).is_some_and(|d| Instant::now() >= d)
     }
@@ -93,7 +93,7 @@ pub(crate) struct Recorder {
     max_queued: usize,
     /// Set at `Stopped` or when `--capture-max` is reached: see nothing more.
     done: Arc<AtomicBool>,
-    ending: Arc<Ending>,
+    ending: Arc<CaptureEnd>,
     drops: Arc<Drops>,
     start: Instant,
     say: Say,
@@ -110,7 +110,7 @@ impl Recorder {
         say: Say,
     ) -> io::Result<Self> {
         let (queue, items) = mpsc::sync_channel(QUEUE_EVENTS);
-        let ending = Arc::new(Ending::default());
+        let ending = Arc::new(CaptureEnd::default());
         let queued_bytes = Arc::new(AtomicUsize::new(0));
         let queued_events = Arc::new(AtomicUsize::new(0));
         let done = Arc::new(AtomicBool::new(false));
@@ -272,7 +272,7 @@ struct Writer<F> {
     queued_events: Arc<AtomicUsize>,
     done: Arc<AtomicBool>,
     drops: Arc<Drops>,
-    ending: Arc<Ending>,
+    ending: Arc<CaptureEnd>,
     max: Option<u64>,
     written: u64,
     /// Drops already reported as caught up.
