@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use self::endpoint::Endpoint;
 use self::faults::Shaping;
 use self::flow::Flow;
-use self::pump::{Context, End, Pump};
+use self::pump::{PumpContext, End, Pump};
 use super::connection::Connection;
 use super::lifecycle::Phase;
 use super::shared::ServerState;
@@ -165,7 +165,7 @@ pub(super) fn serve(
         read_size,
     );
     let stop = || state.lifecycle.reached(Phase::DrainExpired) || connection.closing().is_some();
-    let cx = Context {
+    let cx = PumpContext {
         log: &state.log,
         traffic: &state.stats.traffic,
         tap: &state.tap,
