@@ -42,12 +42,12 @@ macro_rules! value_enum {
 )]
 pub struct Cli {
     #[command(subcommand)]
-    pub(crate) command: Command,
+    pub(crate) command: CliCommand,
 }
 
 /// The subcommand and its flags.
 #[derive(Debug, Subcommand)]
-pub(crate) enum Command {
+pub(crate) enum CliCommand {
     /// Listen for TCP clients, log every message they send and acknowledge it.
     Server(Box<ServerArgs>),
     /// Send messages and show each ack with its round-trip time.

@@ -339,7 +339,7 @@ impl ServerConfig {
             "--reply=".to_owned(),
         ];
         use clap::Parser;
-        let crate::cli::Command::Server(args) = crate::cli::Cli::try_parse_from(args)
+        let crate::cli::CliCommand::Server(args) = crate::cli::Cli::try_parse_from(args)
             .map_err(|e| UsageError(e.to_string()))?
             .command
         else {
@@ -363,7 +363,7 @@ impl ServerConfig {
     pub(crate) fn from_flags(flags: &[&str]) -> Self {
         use clap::Parser;
         let args = ["tcpack", "server"].iter().chain(flags);
-        let crate::cli::Command::Server(args) = crate::cli::Cli::parse_from(args).command else {
+        let crate::cli::CliCommand::Server(args) = crate::cli::Cli::parse_from(args).command else {
             unreachable!("the command is `server`")
         };
         Self::from_args(&args).expect("a valid configuration")
