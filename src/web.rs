@@ -23,7 +23,7 @@ use anyhow::{Context, Result};
 
 use crate::tap::Watcher;
 
-pub(crate) use self::api::{Action, Backend, Display};
+pub(crate) use self::api::{PageAction, Backend, Display};
 pub(crate) use self::http::header;
 pub(crate) use self::viewers::Hub;
 

@@ -18,7 +18,7 @@ use anyhow::{Context, Result, anyhow};
 use serde_json::{Value, json};
 use tiny_http::{Header, Method, Request, Response, Server};
 
-use super::api::{Action, Backend};
+use super::api::{PageAction, Backend};
 use super::events;
 use super::viewers::{Hub, Record};
 
@@ -320,7 +320,7 @@ fn act(shared: &WebShared, mut request: Request, action: &str) {
 }
 
 /// The action a POST asks for.
-fn parse_action(action: &str, body: &Value) -> Result<Action, String> {
+fn parse_action(action: &str, body: &Value) -> Result<PageAction, String> {
     let conn = |value: &Value| -> Result<Option<u64>, String> {
         match value {
             Value::Null => Ok(None),
@@ -331,7 +331,7 @@ fn parse_action(action: &str, body: &Value) -> Result<Action, String> {
         }
     };
     match action {
-        "send" => Ok(Action::Send {
+        "send" => Ok(PageAction::Send {
             to: conn(&body["conn"])?,
             text: body["text"]
                 .as_str()
@@ -341,9 +341,9 @@ fn parse_action(action: &str, body: &Value) -> Result<Action, String> {
             newline: body["newline"].as_bool().unwrap_or(true),
         }),
         "close" => conn(&body["conn"])?
-            .map(Action::Close)
+            .map(PageAction::Close)
             .ok_or_else(|| "close needs \"conn\"".to_owned()),
-        "reload" => Ok(Action::Reload),
+        "reload" => Ok(PageAction::Reload),
         other => Err(format!("unknown action {other:?}")),
     }
 }
@@ -384,7 +384,7 @@ mod tests {
         assert_eq!(percent_decode("a%2Fb%zz"), "a/b%zz");
         assert_eq!(
             parse_action("send", &json!({"conn": 3, "text": "hi"})),
-            Ok(Action::Send {
+            Ok(PageAction::Send {
                 to: Some(3),
                 text: "hi".into(),
                 hex: false,
@@ -393,7 +393,7 @@ mod tests {
         );
         assert_eq!(
             parse_action("close", &json!({"conn": 4})),
-            Ok(Action::Close(4))
+            Ok(PageAction::Close(4))
         );
         assert!(parse_action("close", &json!({})).is_err());
         assert!(parse_action("send", &json!({"conn": "x", "text": "a"})).is_err());
