@@ -191,7 +191,7 @@ impl Server {
 
 /// `--web`'s console, bound (so a port in use stops the start) but not yet serving.
 fn web_console(config: &ServerConfig) -> Result<Option<Console>> {
-    let display = crate::web::Display {
+    let display = crate::web::TextView {
         decode: config.decode,
         binary: config.framing.is_binary(),
     };

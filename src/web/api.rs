@@ -6,7 +6,7 @@ use crate::decode::DecodeMode;
 
 /// How the page shows message bytes as text: as the log does.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Display {
+pub(crate) struct TextView {
     pub decode: DecodeMode,
     /// Binary framings: a message that is not text is shown as hex.
     pub binary: bool,
