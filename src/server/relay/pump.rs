@@ -17,7 +17,7 @@ use rustix::event::PollFlags;
 
 use super::endpoint::{Endpoint, is_reset, poll_two, write_some};
 use super::flow::Flow;
-use crate::answer::{Answerer, Sender};
+use crate::answer::{Answerer, MessageOrigin};
 use crate::decode::TextDecoder;
 use crate::framing::Framing;
 use crate::log::{ConnTag, Event, Logger};
@@ -450,7 +450,7 @@ impl<'a> Pump<'a> {
                 if hangup.is_some() {
                     return;
                 }
-                let sender = Sender {
+                let sender = MessageOrigin {
                     conn: cx.tag.id,
                     seq: seq_before + found,
                     peer: cx.tag.peer,

@@ -16,7 +16,7 @@ use super::super::shared::ServerState;
 use super::amplification::answer_limit;
 use super::ratelimit::Verdict;
 use super::socket::{RATE_TABLE_CAPACITY, UdpShared};
-use crate::answer::{Answerer, Sender};
+use crate::answer::{Answerer, MessageOrigin};
 use crate::decode::TextDecoder;
 use crate::log::{Event, panic_message};
 use crate::protocol::DATAGRAM_BUFFER;
@@ -162,7 +162,7 @@ impl Receiver<'_> {
         config.test_hooks.panic_if_asked(message);
         *seq += 1;
         answerer.refresh();
-        let sender = Sender {
+        let sender = MessageOrigin {
             conn: 0,
             seq: *seq,
             peer,
