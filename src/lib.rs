@@ -98,7 +98,7 @@ fn run_client(args: ClientArgs) -> Result<()> {
     let config: ClientConfig = args.into();
     let capture = config.capture.clone();
     let client = Client::new(config);
-    let say: capture::Say = Arc::new(|_, message: &str| eprintln!("{message}"));
+    let say: capture::CaptureLog = Arc::new(|_, message: &str| eprintln!("{message}"));
     let tap = Tap::new(capture::watchers(
         &capture,
         "client",

@@ -34,7 +34,7 @@ const WAIT_FOR_FINISH: Duration = Duration::from_millis(3500);
 const REPORT_EVERY_MS: u64 = 1000;
 
 /// What a watcher tells its people: a log line (a warning when `true`).
-pub(crate) type Say = Arc<dyn Fn(bool, &str) + Send + Sync>;
+pub(crate) type CaptureLog = Arc<dyn Fn(bool, &str) + Send + Sync>;
 
 /// A capture file's format: turns events into bytes on its writer.
 pub(super) trait Format: Send + 'static {
@@ -96,7 +96,7 @@ pub(crate) struct Recorder {
     ending: Arc<CaptureEnd>,
     drops: Arc<Drops>,
     start: Instant,
-    say: Say,
+    say: CaptureLog,
 }
 
 impl Recorder {
@@ -107,7 +107,7 @@ impl Recorder {
         max: Option<u64>,
         max_queued: Option<usize>,
         written: u64,
-        say: Say,
+        say: CaptureLog,
     ) -> io::Result<Self> {
         let (queue, items) = mpsc::sync_channel(QUEUE_EVENTS);
         let ending = Arc::new(CaptureEnd::default());
@@ -277,7 +277,7 @@ struct Writer<F> {
     written: u64,
     /// Drops already reported as caught up.
     said_drops: u64,
-    say: Say,
+    say: CaptureLog,
 }
 
 impl<F: Format> Writer<F> {
