@@ -6,7 +6,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::duration::{self, Bare};
+use crate::duration::{self, Unitless};
 
 /// Which way a fault acts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,7 +150,7 @@ fn split_pair(text: &str) -> (&str, Option<&str>) {
 }
 
 fn time(text: &str) -> Result<Duration, String> {
-    duration::parse(text, Bare::Refused)
+    duration::parse(text, Unitless::Refused)
 }
 
 /// `4096`, `64KiB`, `1MiB`, `10KB` (B, KB, MB, GB: powers of 1000; KiB, MiB, GiB: of 1024).

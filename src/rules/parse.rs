@@ -15,7 +15,7 @@ use super::matcher::Matcher;
 use super::memory::{Counting, Memory};
 use super::rule::{Action, Delay, Rule};
 use super::template::Template;
-use crate::duration::{self, Bare};
+use crate::duration::{self, Unitless};
 use crate::encoding::TextEncoding;
 use crate::state::{Scope, Var};
 
@@ -359,7 +359,7 @@ const MAX_DELAY: Duration = Duration::from_secs(86_400);
 
 /// One end of a delay: a unit is required, and at most a day.
 fn duration(text: &str) -> Result<Duration, String> {
-    let duration = duration::parse(text, Bare::Refused)?;
+    let duration = duration::parse(text, Unitless::Refused)?;
     if duration > MAX_DELAY {
         return Err(format!("delay {text:?} is more than a day"));
     }
