@@ -505,7 +505,11 @@ fn connect_loop(
 
 /// Opens `count` connections (TLS ones finish their handshake) that say
 /// nothing and stay open for the run.
-fn hold_idle(target: &Target, count: usize, timeout: Duration) -> Result<Vec<BufReader<ClientStream>>> {
+fn hold_idle(
+    target: &Target,
+    count: usize,
+    timeout: Duration,
+) -> Result<Vec<BufReader<ClientStream>>> {
     (0..count)
         .map(|i| {
             open(target, timeout)

@@ -197,7 +197,8 @@ impl Client {
                     });
                 }
             }
-            let link = ClientStream::new(stream, tls.as_ref(), args.timeout).map_err(ClientError::Tls)?;
+            let link =
+                ClientStream::new(stream, tls.as_ref(), args.timeout).map_err(ClientError::Tls)?;
             match &link {
                 ClientStream::Plain(_) => self.progress(&format!("connected to {peer}")),
                 ClientStream::Tls(tls) => {

@@ -59,7 +59,10 @@ mod tests {
             }
         }
         assert_eq!(parse("0.5", Unitless::Seconds), Ok(ms(500)));
-        assert_eq!(parse("300", Unitless::Seconds), Ok(Duration::from_secs(300)));
+        assert_eq!(
+            parse("300", Unitless::Seconds),
+            Ok(Duration::from_secs(300))
+        );
         let error = parse("10", Unitless::Refused).unwrap_err();
         assert!(error.contains("is not a duration like"), "{error}");
     }

@@ -39,7 +39,7 @@ mod web;
 
 use anyhow::{Context, Result};
 
-use crate::cli::{ClientArgs, CliCommand, ServerArgs};
+use crate::cli::{CliCommand, ClientArgs, ServerArgs};
 use crate::client::{Client, ClientConfig, ClientError};
 use crate::config::ServerConfig;
 use crate::exit::UsageError;

@@ -273,7 +273,10 @@ mod tests {
 
     #[test]
     fn every_watcher_sees_what_is_published() {
-        let (a, b) = (Arc::new(SeenEvents::default()), Arc::new(SeenEvents::default()));
+        let (a, b) = (
+            Arc::new(SeenEvents::default()),
+            Arc::new(SeenEvents::default()),
+        );
         let tap = Tap::new(vec![a.clone(), b.clone()]);
         assert!(tap.is_on());
         tap.publish(TapEvent::Message {

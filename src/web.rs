@@ -23,7 +23,7 @@ use anyhow::{Context, Result};
 
 use crate::tap::Watcher;
 
-pub(crate) use self::api::{PageAction, Backend, TextView};
+pub(crate) use self::api::{Backend, PageAction, TextView};
 pub(crate) use self::http::header;
 pub(crate) use self::viewers::Hub;
 

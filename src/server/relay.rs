@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use self::endpoint::Endpoint;
 use self::faults::Shaping;
 use self::flow::Flow;
-use self::pump::{PumpContext, End, Pump};
+use self::pump::{End, Pump, PumpContext};
 use super::connection::Connection;
 use super::lifecycle::Phase;
 use super::shared::ServerState;

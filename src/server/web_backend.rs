@@ -13,7 +13,7 @@ use super::shared::ServerState;
 use super::snapshot;
 use crate::log::Event;
 use crate::stats::Snapshot;
-use crate::web::{PageAction, Backend};
+use crate::web::{Backend, PageAction};
 
 /// The server as the web console sees it.
 pub(super) struct ServerBackend {

@@ -18,7 +18,7 @@ use anyhow::{Context, Result, anyhow};
 use serde_json::{Value, json};
 use tiny_http::{Header, Method, Request, Response, Server};
 
-use super::api::{PageAction, Backend};
+use super::api::{Backend, PageAction};
 use super::events;
 use super::viewers::{Hub, Record};
 

@@ -314,7 +314,12 @@ impl<'a> Pump<'a> {
     }
 
     /// Reads what one side has (the client if `from_client`), a bounded number of times.
-    fn read_side(&mut self, cx: &PumpContext<'_>, from_client: bool, now: Instant) -> Result<(), End> {
+    fn read_side(
+        &mut self,
+        cx: &PumpContext<'_>,
+        from_client: bool,
+        now: Instant,
+    ) -> Result<(), End> {
         for _ in 0..READS_PER_WAKE {
             let flow = if from_client { &self.up } else { &self.down };
             if !flow.wants_read() {
