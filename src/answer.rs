@@ -119,7 +119,7 @@ impl<'c> Answerer<'c> {
     }
 
     /// Picks the answer to `message` from `sender`.
-    pub(crate) fn decide(&mut self, message: &[u8], sender: Sender) -> Answer<'_> {
+    pub(crate) fn decide(&mut self, message: &[u8], sender: MessageOrigin) -> Answer<'_> {
         let mut remembering = None;
         let remembers = self.held.as_ref().is_some_and(|h| h.set.remembers());
         let rules = self.in_force.filter(|_| remembers);
@@ -176,7 +176,7 @@ fn remember<'h>(
     conn: &'h mut ConnState,
     rules: &'h Rules,
     message: &[u8],
-    sender: Sender,
+    sender: MessageOrigin,
     rng: &mut fastrand::Rng,
 ) -> (Option<Choice<'h>>, Remembering<'h>) {
     conn.follow(held.generation(), held.set.len());
@@ -244,7 +244,7 @@ impl Answer<'_> {
     pub(crate) fn render(
         &mut self,
         message: &[u8],
-        sender: Sender,
+        sender: MessageOrigin,
         out: &mut Vec<u8>,
     ) -> Result<(), TooLongToSend> {
         let start = out.len();
@@ -291,7 +291,7 @@ impl Answer<'_> {
     /// The answer no rule gave: the Modbus table's, if there is one, else
     /// the default reply. False when there is nothing to send: a request
     /// the table does not answer gets silence, not an empty frame.
-    fn render_default(&self, message: &[u8], sender: Sender, out: &mut Vec<u8>) -> bool {
+    fn render_default(&self, message: &[u8], sender: MessageOrigin, out: &mut Vec<u8>) -> bool {
         let start = out.len();
         match (self.modbus, self.default) {
             (Some(table), _) => {
@@ -312,7 +312,7 @@ impl Answer<'_> {
     fn context<'a>(
         &'a self,
         message: &'a [u8],
-        sender: Sender,
+        sender: MessageOrigin,
         vars: Option<&'a dyn Lookup>,
     ) -> Context<'a> {
         let groups = match (&self.choice, vars) {
@@ -358,7 +358,7 @@ pub(crate) fn unprompted(
 
 /// Who sent the message, for the templates' `{conn}`, `{seq}` and `{peer}`.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Sender {
+pub(crate) struct MessageOrigin {
     /// The connection id; 0 for UDP.
     pub conn: u64,
     /// The message's number on its connection (UDP: on this receiver).
@@ -366,7 +366,7 @@ pub(crate) struct Sender {
     pub peer: SocketAddr,
 }
 
-impl Sender {
+impl MessageOrigin {
     fn who(self) -> Who {
         Who {
             conn: self.conn,
@@ -380,8 +380,8 @@ impl Sender {
 mod tests {
     use super::*;
 
-    fn sender() -> Sender {
-        Sender {
+    fn sender() -> MessageOrigin {
+        MessageOrigin {
             conn: 1,
             seq: 1,
             peer: "127.0.0.1:1".parse().unwrap(),

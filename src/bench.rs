@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
 
-use crate::client_stream::{Link, TlsClient, TlsOptions};
+use crate::client_stream::{ClientStream, TlsClient, TlsOptions};
 use crate::framing::Framing;
 
 mod answers;
@@ -412,10 +412,10 @@ struct Target {
 }
 
 /// A connection, TLS if the target wants it, read through a buffer; writes go to `get_mut()`.
-fn open(target: &Target, timeout: Duration) -> io::Result<BufReader<Link>> {
+fn open(target: &Target, timeout: Duration) -> io::Result<BufReader<ClientStream>> {
     let stream = TcpStream::connect_timeout(&target.addr, timeout)?;
     stream.set_nodelay(true)?;
-    let link = Link::new(stream, target.tls.as_ref(), timeout).map_err(io::Error::other)?;
+    let link = ClientStream::new(stream, target.tls.as_ref(), timeout).map_err(io::Error::other)?;
     link.socket().set_read_timeout(Some(timeout))?;
     link.socket().set_write_timeout(Some(timeout))?;
     Ok(BufReader::new(link))
@@ -505,7 +505,11 @@ fn connect_loop(
 
 /// Opens `count` connections (TLS ones finish their handshake) that say
 /// nothing and stay open for the run.
-fn hold_idle(target: &Target, count: usize, timeout: Duration) -> Result<Vec<BufReader<Link>>> {
+fn hold_idle(
+    target: &Target,
+    count: usize,
+    timeout: Duration,
+) -> Result<Vec<BufReader<ClientStream>>> {
     (0..count)
         .map(|i| {
             open(target, timeout)

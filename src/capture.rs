@@ -24,7 +24,7 @@ use anyhow::{Context, Result};
 use crate::framing::Framing;
 use crate::tap::Watcher;
 
-pub(crate) use self::queue::Say;
+pub(crate) use self::queue::CaptureLog;
 
 /// What `--capture`, `--capture-pcap` and `--capture-max` ask for.
 #[derive(Debug, Clone, Default)]
@@ -52,7 +52,7 @@ pub(crate) fn watchers(
     options: &CaptureOptions,
     mode: &str,
     framing: &Framing,
-    say: &Say,
+    say: &CaptureLog,
 ) -> Result<Vec<Arc<dyn Watcher>>> {
     let started = SystemTime::now();
     let mut watchers: Vec<Arc<dyn Watcher>> = Vec::new();

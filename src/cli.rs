@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::bench::Scenario;
 use crate::decode::DecodeMode;
-use crate::duration::{self, Bare};
+use crate::duration::{self, Unitless};
 use crate::encoding::TextEncoding;
 use crate::framing::Framing;
 use crate::log::LogFormat;
@@ -42,12 +42,12 @@ macro_rules! value_enum {
 )]
 pub struct Cli {
     #[command(subcommand)]
-    pub(crate) command: Command,
+    pub(crate) command: CliCommand,
 }
 
 /// The subcommand and its flags.
 #[derive(Debug, Subcommand)]
-pub(crate) enum Command {
+pub(crate) enum CliCommand {
     /// Listen for TCP clients, log every message they send and acknowledge it.
     Server(Box<ServerArgs>),
     /// Send messages and show each ack with its round-trip time.
@@ -611,7 +611,7 @@ pub(crate) enum TlsMode {
 
 /// `1s`, `500ms`, or a number of seconds; at least a millisecond.
 fn parse_interval(text: &str) -> Result<Duration, String> {
-    let duration = duration::parse(text, Bare::Seconds)?;
+    let duration = duration::parse(text, Unitless::Seconds)?;
     if duration < Duration::from_millis(1) {
         return Err(format!("`{text}` is shorter than 1ms"));
     }
@@ -771,13 +771,13 @@ pub(crate) struct MergeArgs {
 /// A number of seconds (`0.5`, so tests and impatient users can say it),
 /// or `500ms`, `1.5s`; zero too.
 fn parse_secs_or_zero(text: &str) -> Result<Duration, String> {
-    duration::parse(text, Bare::Seconds)
+    duration::parse(text, Unitless::Seconds)
 }
 
 /// As `parse_secs_or_zero`, but more than zero: a timeout of nothing would
 /// end everything at once.
 fn parse_secs(text: &str) -> Result<Duration, String> {
-    let duration = duration::parse(text, Bare::Seconds)?;
+    let duration = duration::parse(text, Unitless::Seconds)?;
     if duration.is_zero() {
         return Err(format!("`{text}` must be more than 0 seconds"));
     }

@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::client_stream::{Link, TlsClient, TlsError};
+use crate::client_stream::{ClientStream, TlsClient, TlsError};
 use crate::decode::DecodeMode;
 use crate::decode::TextDecoder;
 use crate::framing::{Framer, Framing};
@@ -197,10 +197,11 @@ impl Client {
                     });
                 }
             }
-            let link = Link::new(stream, tls.as_ref(), args.timeout).map_err(ClientError::Tls)?;
+            let link =
+                ClientStream::new(stream, tls.as_ref(), args.timeout).map_err(ClientError::Tls)?;
             match &link {
-                Link::Plain(_) => self.progress(&format!("connected to {peer}")),
-                Link::Tls(tls) => {
+                ClientStream::Plain(_) => self.progress(&format!("connected to {peer}")),
+                ClientStream::Tls(tls) => {
                     let version = tls.conn.protocol_version().map(|v| format!("{v:?}"));
                     self.progress(&format!(
                         "connected to {peer} with TLS ({})",
@@ -209,7 +210,7 @@ impl Client {
                 }
             }
             let binary = args.framing.as_ref().is_some_and(Framing::is_binary);
-            Channel::Tcp(Connection {
+            Channel::Tcp(TcpChannel {
                 link,
                 received: Vec::new(),
                 framer: args.framing.as_ref().and_then(answer_framer),
@@ -422,12 +423,12 @@ impl Client {
 
 /// How messages travel: over one TCP (or TLS) connection, or as datagrams.
 enum Channel {
-    Tcp(Connection),
+    Tcp(TcpChannel),
     Udp(Datagrams),
 }
 
-struct Connection {
-    link: Link,
+struct TcpChannel {
+    link: ClientStream,
     /// Bytes received but not yet handed out as an ack.
     received: Vec<u8>,
     /// Under delim, fixed and len framing: cuts the answers.
@@ -456,7 +457,7 @@ fn render_hex(text: &str) -> Result<Vec<u8>, ClientError> {
     Ok(bytes)
 }
 
-impl Connection {
+impl TcpChannel {
     /// An ack is one line; a server whose reply has no `\n` (like the
     /// tutorial's) acks with whatever one read brings. Under delim, fixed
     /// and len framing, it is one frame (without its length field).

@@ -15,7 +15,7 @@ use rustls_pki_types::ServerName;
 use crate::tls::Trust;
 
 /// A client's connection to the server.
-pub(crate) enum Link {
+pub(crate) enum ClientStream {
     Plain(TcpStream),
     Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
 }
@@ -67,7 +67,7 @@ impl TlsClient {
     }
 }
 
-impl Link {
+impl ClientStream {
     /// Wraps a connected socket; with `tls`, completes the handshake within `timeout`.
     pub(crate) fn new(
         stream: TcpStream,
@@ -75,7 +75,7 @@ impl Link {
         timeout: Duration,
     ) -> Result<Self, TlsError> {
         let Some(tls) = tls else {
-            return Ok(Link::Plain(stream));
+            return Ok(ClientStream::Plain(stream));
         };
         let mut conn = ClientConnection::new(Arc::clone(&tls.config), tls.name.clone())
             .map_err(|e| TlsError::Setup(e.to_string()))?;
@@ -87,20 +87,20 @@ impl Link {
             conn.complete_io(&mut sock)
                 .map_err(|e| TlsError::from_io(e, timeout))?;
         }
-        Ok(Link::Tls(Box::new(StreamOwned::new(conn, sock))))
+        Ok(ClientStream::Tls(Box::new(StreamOwned::new(conn, sock))))
     }
 
     /// The socket under it, for timeouts and half-closes.
     pub(crate) fn socket(&self) -> &TcpStream {
         match self {
-            Link::Plain(stream) => stream,
-            Link::Tls(tls) => tls.get_ref(),
+            ClientStream::Plain(stream) => stream,
+            ClientStream::Tls(tls) => tls.get_ref(),
         }
     }
 
     /// Ends our side: close_notify for TLS, then the socket's write half.
     pub(crate) fn finish(&mut self) {
-        if let Link::Tls(tls) = self {
+        if let ClientStream::Tls(tls) = self {
             tls.conn.send_close_notify();
             let _ = tls.flush();
         }
@@ -108,11 +108,11 @@ impl Link {
     }
 }
 
-impl Read for Link {
+impl Read for ClientStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
-            Link::Plain(stream) => stream.read(buf),
-            Link::Tls(tls) => match tls.read(buf) {
+            ClientStream::Plain(stream) => stream.read(buf),
+            ClientStream::Tls(tls) => match tls.read(buf) {
                 // A server that closes without close_notify has still closed.
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
                 other => other,
@@ -121,18 +121,18 @@ impl Read for Link {
     }
 }
 
-impl Write for Link {
+impl Write for ClientStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
-            Link::Plain(stream) => stream.write(buf),
-            Link::Tls(tls) => tls.write(buf),
+            ClientStream::Plain(stream) => stream.write(buf),
+            ClientStream::Tls(tls) => tls.write(buf),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
         match self {
-            Link::Plain(stream) => stream.flush(),
-            Link::Tls(tls) => tls.flush(),
+            ClientStream::Plain(stream) => stream.flush(),
+            ClientStream::Tls(tls) => tls.flush(),
         }
     }
 }

@@ -27,7 +27,7 @@ use crate::framing::Framing;
 use crate::log::LogFormat;
 use crate::modbus::Table;
 use crate::protocol::{DEFAULT_ACK, Proto};
-use crate::replay::{ReplayConfig, Side as ReplaySide};
+use crate::replay::{PlayedSide, ReplayConfig};
 use crate::rules::{Rules, Template};
 use crate::state::Store;
 use crate::tls::ServerIdentity;
@@ -339,7 +339,7 @@ impl ServerConfig {
             "--reply=".to_owned(),
         ];
         use clap::Parser;
-        let crate::cli::Command::Server(args) = crate::cli::Cli::try_parse_from(args)
+        let crate::cli::CliCommand::Server(args) = crate::cli::Cli::try_parse_from(args)
             .map_err(|e| UsageError(e.to_string()))?
             .command
         else {
@@ -363,7 +363,7 @@ impl ServerConfig {
     pub(crate) fn from_flags(flags: &[&str]) -> Self {
         use clap::Parser;
         let args = ["tcpack", "server"].iter().chain(flags);
-        let crate::cli::Command::Server(args) = crate::cli::Cli::parse_from(args).command else {
+        let crate::cli::CliCommand::Server(args) = crate::cli::Cli::parse_from(args).command else {
             unreachable!("the command is `server`")
         };
         Self::from_args(&args).expect("a valid configuration")
@@ -547,15 +547,15 @@ impl From<&CaptureArgs> for CaptureOptions {
 impl From<ReplayArgs> for ReplayConfig {
     fn from(args: ReplayArgs) -> Self {
         let side = match args.to {
-            Some(target) => ReplaySide::Client {
+            Some(target) => PlayedSide::Client {
                 target,
                 speed: args.speed,
                 serial: args.serial,
                 ignore: args.ignore,
                 timeout: args.timeout,
             },
-            None if args.serve => ReplaySide::Server { bind: args.bind },
-            None => ReplaySide::Rules,
+            None if args.serve => PlayedSide::Server { bind: args.bind },
+            None => PlayedSide::Rules,
         };
         Self {
             file: args.file,

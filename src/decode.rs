@@ -218,12 +218,12 @@ mod tests {
     }
 
     /// Mode, the messages as they arrive, what each is shown as.
-    type Case<'a> = (DecodeMode, &'a [&'a [u8]], &'a [&'a str]);
+    type DecodeCase<'a> = (DecodeMode, &'a [&'a [u8]], &'a [&'a str]);
 
     #[test]
     fn table() {
         let gbk_received: &[u8] = b"\xd2\xd1\xca\xd5\xb5\xbd";
-        let cases: &[Case] = &[
+        let cases: &[DecodeCase] = &[
             (DecodeMode::Auto, &[b"hello"], &["hello"]),
             (DecodeMode::Auto, &["已收到".as_bytes()], &["已收到"]),
             (DecodeMode::Auto, &[gbk_received], &["已收到"]),

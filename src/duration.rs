@@ -6,7 +6,7 @@ use std::time::Duration;
 
 /// What a number without a unit means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Bare {
+pub(crate) enum Unitless {
     /// Seconds, as the command line's `SECS` flags count.
     Seconds,
     /// Nothing: the rules file asks for a unit, so `delay = "10"` is not
@@ -18,19 +18,19 @@ pub(crate) enum Bare {
 const MAX_SECS: f64 = 1e9;
 
 /// A duration from zero up to about 31 years.
-pub(crate) fn parse(text: &str, bare: Bare) -> Result<Duration, String> {
+pub(crate) fn parse(text: &str, bare: Unitless) -> Result<Duration, String> {
     let text = text.trim();
     let bad = || match bare {
-        Bare::Seconds => {
+        Unitless::Seconds => {
             format!("{text:?} is not a duration like \"200ms\" or \"1.5s\", or a number of seconds")
         }
-        Bare::Refused => format!("{text:?} is not a duration like \"200ms\" or \"1.5s\""),
+        Unitless::Refused => format!("{text:?} is not a duration like \"200ms\" or \"1.5s\""),
     };
     let (number, unit) = if let Some(n) = text.strip_suffix("ms") {
         (n, 1e-3)
     } else if let Some(n) = text.strip_suffix('s') {
         (n, 1.0)
-    } else if bare == Bare::Seconds {
+    } else if bare == Unitless::Seconds {
         (text, 1.0)
     } else {
         return Err(bad());
@@ -50,7 +50,7 @@ mod tests {
     #[test]
     fn units_and_bare_seconds() {
         let ms = Duration::from_millis;
-        for bare in [Bare::Seconds, Bare::Refused] {
+        for bare in [Unitless::Seconds, Unitless::Refused] {
             assert_eq!(parse("200ms", bare), Ok(ms(200)));
             assert_eq!(parse(" 1.5s ", bare), Ok(ms(1500)));
             assert_eq!(parse("0ms", bare), Ok(Duration::ZERO));
@@ -58,9 +58,12 @@ mod tests {
                 assert!(parse(bad, bare).is_err(), "{bad}");
             }
         }
-        assert_eq!(parse("0.5", Bare::Seconds), Ok(ms(500)));
-        assert_eq!(parse("300", Bare::Seconds), Ok(Duration::from_secs(300)));
-        let error = parse("10", Bare::Refused).unwrap_err();
+        assert_eq!(parse("0.5", Unitless::Seconds), Ok(ms(500)));
+        assert_eq!(
+            parse("300", Unitless::Seconds),
+            Ok(Duration::from_secs(300))
+        );
+        let error = parse("10", Unitless::Refused).unwrap_err();
         assert!(error.contains("is not a duration like"), "{error}");
     }
 }

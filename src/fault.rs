@@ -6,7 +6,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::duration::{self, Bare};
+use crate::duration::{self, Unitless};
 
 /// Which way a fault acts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +31,7 @@ impl Dir {
 
 /// What a fault does.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Kind {
+pub(crate) enum FaultKind {
     /// Each chunk is held this long, ± up to `jitter`.
     Latency { delay: Duration, jitter: Duration },
     /// At most this many bytes a second.
@@ -50,7 +50,7 @@ pub(crate) enum Kind {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Fault {
     pub dir: Dir,
-    pub kind: Kind,
+    pub kind: FaultKind,
     /// The share of connections it applies to (0..=1).
     pub probability: f64,
 }
@@ -98,15 +98,15 @@ pub(crate) fn parse(text: &str) -> Result<Fault, String> {
     }
     let value = value.ok_or_else(|| bad(format!("{kind} needs a value, as {kind}=…")));
     let kind = match kind {
-        "latency" => Kind::Latency {
+        "latency" => FaultKind::Latency {
             delay: time(value?).map_err(bad)?,
             jitter,
         },
-        "bandwidth" => Kind::Bandwidth {
+        "bandwidth" => FaultKind::Bandwidth {
             bytes_per_sec: positive(size(value?).map_err(bad)?, "bandwidth", "a byte a second")
                 .map_err(bad)?,
         },
-        "slicer" => Kind::Slicer {
+        "slicer" => FaultKind::Slicer {
             size: usize::try_from(
                 positive(size(value?).map_err(bad)?, "slicer", "a piece of one byte")
                     .map_err(bad)?,
@@ -114,13 +114,13 @@ pub(crate) fn parse(text: &str) -> Result<Fault, String> {
             .unwrap_or(usize::MAX),
             delay,
         },
-        "limit-data" => Kind::LimitData {
+        "limit-data" => FaultKind::LimitData {
             bytes: size(value?).map_err(bad)?,
         },
-        "timeout" => Kind::Timeout {
+        "timeout" => FaultKind::Timeout {
             after: time(value?).map_err(bad)?,
         },
-        "reset" => Kind::Reset {
+        "reset" => FaultKind::Reset {
             after: time(value?).map_err(bad)?,
         },
         other => return Err(bad(format!("unknown fault {other:?}"))),
@@ -150,7 +150,7 @@ fn split_pair(text: &str) -> (&str, Option<&str>) {
 }
 
 fn time(text: &str) -> Result<Duration, String> {
-    duration::parse(text, Bare::Refused)
+    duration::parse(text, Unitless::Refused)
 }
 
 /// `4096`, `64KiB`, `1MiB`, `10KB` (B, KB, MB, GB: powers of 1000; KiB, MiB, GiB: of 1024).
@@ -186,17 +186,17 @@ impl fmt::Display for Fault {
         write!(f, "{dir}:")?;
         let ms = |d: Duration| d.as_millis();
         match self.kind {
-            Kind::Latency { delay, jitter } => {
+            FaultKind::Latency { delay, jitter } => {
                 write!(f, "latency={}ms", ms(delay))?;
                 if !jitter.is_zero() {
                     write!(f, ",jitter={}ms", ms(jitter))?;
                 }
             }
-            Kind::Bandwidth { bytes_per_sec } => write!(f, "bandwidth={bytes_per_sec}B")?,
-            Kind::Slicer { size, delay } => write!(f, "slicer={size},delay={}ms", ms(delay))?,
-            Kind::LimitData { bytes } => write!(f, "limit-data={bytes}")?,
-            Kind::Timeout { after } => write!(f, "timeout={}ms", ms(after))?,
-            Kind::Reset { after } => write!(f, "reset={}ms", ms(after))?,
+            FaultKind::Bandwidth { bytes_per_sec } => write!(f, "bandwidth={bytes_per_sec}B")?,
+            FaultKind::Slicer { size, delay } => write!(f, "slicer={size},delay={}ms", ms(delay))?,
+            FaultKind::LimitData { bytes } => write!(f, "limit-data={bytes}")?,
+            FaultKind::Timeout { after } => write!(f, "timeout={}ms", ms(after))?,
+            FaultKind::Reset { after } => write!(f, "reset={}ms", ms(after))?,
         }
         if self.probability < 1.0 {
             write!(f, ",probability={}", self.probability)?;
@@ -215,7 +215,7 @@ mod tests {
         assert_eq!(f.dir, Dir::Down);
         assert_eq!(
             f.kind,
-            Kind::Latency {
+            FaultKind::Latency {
                 delay: Duration::from_millis(200),
                 jitter: Duration::from_millis(50)
             }
@@ -223,24 +223,24 @@ mod tests {
         assert_eq!(f.probability, 0.5);
         assert_eq!(
             parse("up:bandwidth=64KiB").unwrap().kind,
-            Kind::Bandwidth {
+            FaultKind::Bandwidth {
                 bytes_per_sec: 65536
             }
         );
         assert_eq!(
             parse("both:slicer=16,delay=5ms").unwrap().kind,
-            Kind::Slicer {
+            FaultKind::Slicer {
                 size: 16,
                 delay: Duration::from_millis(5)
             }
         );
         assert_eq!(
             parse("up:limit-data=4096").unwrap().kind,
-            Kind::LimitData { bytes: 4096 }
+            FaultKind::LimitData { bytes: 4096 }
         );
         assert_eq!(
             parse("down:reset=2s").unwrap().kind,
-            Kind::Reset {
+            FaultKind::Reset {
                 after: Duration::from_secs(2)
             }
         );

@@ -39,7 +39,7 @@ mod web;
 
 use anyhow::{Context, Result};
 
-use crate::cli::{ClientArgs, Command, ServerArgs};
+use crate::cli::{CliCommand, ClientArgs, ServerArgs};
 use crate::client::{Client, ClientConfig, ClientError};
 use crate::config::ServerConfig;
 use crate::exit::UsageError;
@@ -54,11 +54,11 @@ pub use crate::exit::Exit;
 /// Runs one parsed command line to its end.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Server(args) => run_server(&args),
-        Command::Client(args) => run_client(args),
-        Command::Bench(args) => bench::run(&args.into()),
-        Command::Relay(args) => Server::bind(ServerConfig::from_relay_args(&args)?)?.run(),
-        Command::Replay(args) => run_replay(&args.into()),
+        CliCommand::Server(args) => run_server(&args),
+        CliCommand::Client(args) => run_client(args),
+        CliCommand::Bench(args) => bench::run(&args.into()),
+        CliCommand::Relay(args) => Server::bind(ServerConfig::from_relay_args(&args)?)?.run(),
+        CliCommand::Replay(args) => run_replay(&args.into()),
     }
 }
 
@@ -83,7 +83,7 @@ fn run_server(args: &ServerArgs) -> Result<()> {
 fn run_replay(config: &ReplayConfig) -> Result<()> {
     let transcript = replay::load(&config.file)?;
     match config.side {
-        replay::Side::Server { bind } => {
+        replay::PlayedSide::Server { bind } => {
             let (rules, greeting) = replay::served(&transcript, &config.file);
             let proto = replay::proto(&transcript);
             let server =
@@ -98,7 +98,7 @@ fn run_client(args: ClientArgs) -> Result<()> {
     let config: ClientConfig = args.into();
     let capture = config.capture.clone();
     let client = Client::new(config);
-    let say: capture::Say = Arc::new(|_, message: &str| eprintln!("{message}"));
+    let say: capture::CaptureLog = Arc::new(|_, message: &str| eprintln!("{message}"));
     let tap = Tap::new(capture::watchers(
         &capture,
         "client",

@@ -34,7 +34,7 @@ const MAX_AT_ONCE: usize = 512;
 
 /// Which side `tcpack replay` plays.
 #[derive(Debug, Clone)]
-pub(crate) enum Side {
+pub(crate) enum PlayedSide {
     /// `--to`: the clients, against a server.
     Client {
         target: String,
@@ -53,7 +53,7 @@ pub(crate) enum Side {
 #[derive(Debug, Clone)]
 pub(crate) struct ReplayConfig {
     pub file: PathBuf,
-    pub side: Side,
+    pub side: PlayedSide,
 }
 
 /// Some answers were not the recorded ones (exit 10).
@@ -93,12 +93,12 @@ pub(crate) fn proto(transcript: &Transcript) -> &'static str {
 /// `--to` and `--to-rules`.
 pub(crate) fn run(config: &ReplayConfig, transcript: &Transcript) -> Result<()> {
     match &config.side {
-        Side::Rules => {
+        PlayedSide::Rules => {
             print!("{}", served(transcript, &config.file).0);
             Ok(())
         }
-        Side::Server { .. } => unreachable!("lib.rs serves"),
-        Side::Client {
+        PlayedSide::Server { .. } => unreachable!("lib.rs serves"),
+        PlayedSide::Client {
             target,
             speed,
             serial,

@@ -191,7 +191,7 @@ impl Server {
 
 /// `--web`'s console, bound (so a port in use stops the start) but not yet serving.
 fn web_console(config: &ServerConfig) -> Result<Option<Console>> {
-    let display = crate::web::Display {
+    let display = crate::web::TextView {
         decode: config.decode,
         binary: config.framing.is_binary(),
     };
@@ -349,7 +349,7 @@ fn watchers(config: &ServerConfig) -> Result<Vec<Arc<dyn Watcher>>> {
 
 /// How the capture writes its lines: a log of its own (its writer thread
 /// and `Stopped` speak when the server's may be closing), flushed each time.
-fn capture_log(config: &ServerConfig) -> Result<capture::Say> {
+fn capture_log(config: &ServerConfig) -> Result<capture::CaptureLog> {
     if !config.capture.is_on() {
         return Ok(Arc::new(|_, _| {}));
     }

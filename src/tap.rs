@@ -251,9 +251,9 @@ mod tests {
     use std::sync::Mutex;
 
     #[derive(Default)]
-    struct Recorder(Mutex<Vec<String>>);
+    struct SeenEvents(Mutex<Vec<String>>);
 
-    impl Watcher for Recorder {
+    impl Watcher for SeenEvents {
         fn see(&self, _at: SystemTime, what: &TapEvent<'_>) {
             let line = match what {
                 TapEvent::Message {
@@ -273,7 +273,10 @@ mod tests {
 
     #[test]
     fn every_watcher_sees_what_is_published() {
-        let (a, b) = (Arc::new(Recorder::default()), Arc::new(Recorder::default()));
+        let (a, b) = (
+            Arc::new(SeenEvents::default()),
+            Arc::new(SeenEvents::default()),
+        );
         let tap = Tap::new(vec![a.clone(), b.clone()]);
         assert!(tap.is_on());
         tap.publish(TapEvent::Message {

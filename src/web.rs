@@ -23,7 +23,7 @@ use anyhow::{Context, Result};
 
 use crate::tap::Watcher;
 
-pub(crate) use self::api::{Action, Backend, Display};
+pub(crate) use self::api::{Backend, PageAction, TextView};
 pub(crate) use self::http::header;
 pub(crate) use self::viewers::Hub;
 
@@ -95,7 +95,7 @@ pub(crate) struct Console {
 impl Console {
     /// Binds `config.addr`; the hub starts watching at once (it keeps
     /// nothing until a page opens).
-    pub(crate) fn bind(config: WebConfig, display: Display) -> Result<Self> {
+    pub(crate) fn bind(config: WebConfig, display: TextView) -> Result<Self> {
         let listener = TcpListener::bind(config.addr).with_context(|| {
             format!(
                 "binding the web console to {}: is another program using it? pick another --web port",

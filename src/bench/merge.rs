@@ -244,12 +244,12 @@ fn check_skew(logs: &[Log], max_skew: Duration) -> Result<(), UsageError> {
 }
 
 /// One file's histogram and summary of one tag.
-type Part<'a> = (&'a Log, &'a Histogram<u64>, &'a Summary);
+type TagInFile<'a> = (&'a Log, &'a Histogram<u64>, &'a Summary);
 
 /// One report per tag: the histograms added, the counts summed, the rate
 /// over the run's window (the first shard's start to the last one's end).
 fn merged(logs: &[Log], per_shard: bool) -> Vec<Report> {
-    let mut tags: BTreeMap<&str, Vec<Part>> = BTreeMap::new();
+    let mut tags: BTreeMap<&str, Vec<TagInFile>> = BTreeMap::new();
     for log in logs {
         for (tag, (histogram, summary)) in &log.tags {
             tags.entry(tag).or_default().push((log, histogram, summary));

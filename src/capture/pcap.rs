@@ -34,7 +34,7 @@ const FILE_HEADER: u64 = 24;
 const RECORD_HEADER: u64 = 16;
 
 /// One TCP connection's made-up state.
-struct Flow {
+struct FakeTcpFlow {
     client: SocketAddr,
     server: SocketAddr,
     /// The next sequence number each side sends.
@@ -44,9 +44,9 @@ struct Flow {
 
 /// The buffered file, shared with the `PcapWriter` (which has no way to
 /// flush what it writes to): only the writer thread ever takes the lock.
-struct Shared<W: Write>(Arc<Mutex<Batched<W>>>);
+struct SharedFile<W: Write>(Arc<Mutex<Batched<W>>>);
 
-impl<W: Write> Write for Shared<W> {
+impl<W: Write> Write for SharedFile<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         lock(&self.0).write(buf)
     }
@@ -58,10 +58,10 @@ impl<W: Write> Write for Shared<W> {
 
 /// The pcap writer.
 pub(super) struct Pcap<W: Write> {
-    out: PcapWriter<Shared<W>>,
-    file: Shared<W>,
+    out: PcapWriter<SharedFile<W>>,
+    file: SharedFile<W>,
     framing: Framing,
-    flows: HashMap<u64, Flow>,
+    flows: HashMap<u64, FakeTcpFlow>,
     packets: Vec<(SystemTime, Vec<u8>)>,
 }
 
@@ -72,8 +72,8 @@ impl<W: Write + Send + 'static> Pcap<W> {
             datalink: DataLink::ETHERNET,
             ..PcapHeader::default()
         };
-        let mut file = Shared(Arc::new(Mutex::new(Batched::new(out))));
-        let out = PcapWriter::with_header(Shared(Arc::clone(&file.0)), header)
+        let mut file = SharedFile(Arc::new(Mutex::new(Batched::new(out))));
+        let out = PcapWriter::with_header(SharedFile(Arc::clone(&file.0)), header)
             .map_err(io::Error::other)?;
         file.flush()?;
         Ok((
@@ -92,7 +92,7 @@ impl<W: Write + Send + 'static> Pcap<W> {
     fn segment(
         packets: &mut Vec<(SystemTime, Vec<u8>)>,
         at: SystemTime,
-        flow: &mut Flow,
+        flow: &mut FakeTcpFlow,
         from: Side,
         flags: Flags,
         payload: &[u8],
@@ -219,7 +219,7 @@ impl<W: Write + Send + 'static> Format for Pcap<W> {
             TapRecord::Open {
                 conn, peer, local, ..
             } => {
-                let mut flow = Flow {
+                let mut flow = FakeTcpFlow {
                     client: *peer,
                     server: *local,
                     // Arbitrary, and different per connection, as real ones are.

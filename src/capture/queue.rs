@@ -34,7 +34,7 @@ const WAIT_FOR_FINISH: Duration = Duration::from_millis(3500);
 const REPORT_EVERY_MS: u64 = 1000;
 
 /// What a watcher tells its people: a log line (a warning when `true`).
-pub(crate) type Say = Arc<dyn Fn(bool, &str) + Send + Sync>;
+pub(crate) type CaptureLog = Arc<dyn Fn(bool, &str) + Send + Sync>;
 
 /// A capture file's format: turns events into bytes on its writer.
 pub(super) trait Format: Send + 'static {
@@ -63,7 +63,7 @@ struct Drops {
 
 /// The end of a capture, which the watcher asks for and the writer does.
 #[derive(Default)]
-struct Ending {
+struct CaptureEnd {
     /// `Stopped` came: write out what is queued, until the deadline.
     asked: AtomicBool,
     deadline: Mutex<Option<Instant>>,
@@ -72,7 +72,7 @@ struct Ending {
     finished: Condvar,
 }
 
-impl Ending {
+impl CaptureEnd {
     fn deadline_passed(&self) -> bool {
         self.asked.load(Relaxed) && lock(&self.deadline).is_some_and(|d| Instant::now() >= d)
     }
@@ -93,10 +93,10 @@ pub(crate) struct Recorder {
     max_queued: usize,
     /// Set at `Stopped` or when `--capture-max` is reached: see nothing more.
     done: Arc<AtomicBool>,
-    ending: Arc<Ending>,
+    ending: Arc<CaptureEnd>,
     drops: Arc<Drops>,
     start: Instant,
-    say: Say,
+    say: CaptureLog,
 }
 
 impl Recorder {
@@ -107,10 +107,10 @@ impl Recorder {
         max: Option<u64>,
         max_queued: Option<usize>,
         written: u64,
-        say: Say,
+        say: CaptureLog,
     ) -> io::Result<Self> {
         let (queue, items) = mpsc::sync_channel(QUEUE_EVENTS);
-        let ending = Arc::new(Ending::default());
+        let ending = Arc::new(CaptureEnd::default());
         let queued_bytes = Arc::new(AtomicUsize::new(0));
         let queued_events = Arc::new(AtomicUsize::new(0));
         let done = Arc::new(AtomicBool::new(false));
@@ -272,12 +272,12 @@ struct Writer<F> {
     queued_events: Arc<AtomicUsize>,
     done: Arc<AtomicBool>,
     drops: Arc<Drops>,
-    ending: Arc<Ending>,
+    ending: Arc<CaptureEnd>,
     max: Option<u64>,
     written: u64,
     /// Drops already reported as caught up.
     said_drops: u64,
-    say: Say,
+    say: CaptureLog,
 }
 
 impl<F: Format> Writer<F> {

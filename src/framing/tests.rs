@@ -12,11 +12,11 @@ fn messages(framing: &Framing, max: usize, reads: &[&[u8]]) -> Vec<Vec<u8>> {
 }
 
 /// Framing, --max-frame, the reads, the messages they make.
-type Case<'a> = (&'a str, usize, &'a [&'a [u8]], &'a [&'a [u8]]);
+type FramingCase<'a> = (&'a str, usize, &'a [&'a [u8]], &'a [&'a [u8]]);
 
 #[test]
 fn table() {
-    let cases: &[Case] = &[
+    let cases: &[FramingCase] = &[
         ("raw", 8, &[b"ab\ncd", b"e"], &[b"ab\ncd", b"e"]),
         ("raw", 8, &[b""], &[]),
         ("line", 8, &[b"ab\ncd\n"], &[b"ab\n", b"cd\n"]),

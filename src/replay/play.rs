@@ -243,7 +243,7 @@ struct Incoming {
 }
 
 /// What `cut` found.
-enum Cut {
+enum CutResult {
     /// The answers, each as long as the framing says.
     Whole(Vec<Vec<u8>>),
     /// Not all there yet.
@@ -275,7 +275,7 @@ impl Incoming {
     ) -> Result<(), String> {
         let deadline = Instant::now() + plan.timeout;
         loop {
-            if let Cut::Whole(got) = self.cut(expected) {
+            if let CutResult::Whole(got) = self.cut(expected) {
                 for (i, (e, g)) in expected.iter().zip(&got).enumerate() {
                     if !plan.ignore.same(e, g) {
                         return Err(format!(
@@ -364,12 +364,12 @@ impl Incoming {
     }
 
     /// Takes `expected.len()` answers off the front, if they are all there.
-    fn cut(&mut self, expected: &[Vec<u8>]) -> Cut {
+    fn cut(&mut self, expected: &[Vec<u8>]) -> CutResult {
         if self.framer.is_some() {
             if self.frames.len() < expected.len() {
-                return Cut::More;
+                return CutResult::More;
             }
-            return Cut::Whole(self.frames.drain(..expected.len()).collect());
+            return CutResult::Whole(self.frames.drain(..expected.len()).collect());
         }
         let mut at = 0;
         let mut ends = Vec::with_capacity(expected.len());
@@ -390,7 +390,7 @@ impl Incoming {
                 Some(at + e.len()).filter(|&end| end <= self.bytes.len())
             };
             let Some(end) = end else {
-                return Cut::More;
+                return CutResult::More;
             };
             ends.push(end);
             at = end;
@@ -402,7 +402,7 @@ impl Incoming {
             start = end;
         }
         self.bytes.drain(..start);
-        Cut::Whole(got)
+        CutResult::Whole(got)
     }
 }
 

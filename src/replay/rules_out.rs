@@ -18,7 +18,7 @@ use crate::framing::Framing;
 const NAME_CHARS: usize = 40;
 
 #[derive(Serialize)]
-struct File {
+struct RulesFileOut {
     rule: Vec<RuleOut>,
 }
 
@@ -130,7 +130,7 @@ pub(super) fn rules_toml(served: &Served, framing: &Framing, source: &str) -> St
         .chain(hexes.into_iter().map(|(_, r)| r))
         .collect();
     let count = rules.len();
-    let mut body = toml::to_string(&File { rule: rules }).unwrap_or_default();
+    let mut body = toml::to_string(&RulesFileOut { rule: rules }).unwrap_or_default();
     if !body.ends_with('\n') {
         body.push('\n');
     }

@@ -15,7 +15,7 @@ use super::matcher::Matcher;
 use super::memory::{Counting, Memory};
 use super::rule::{Action, Delay, Rule};
 use super::template::Template;
-use crate::duration::{self, Bare};
+use crate::duration::{self, Unitless};
 use crate::encoding::TextEncoding;
 use crate::state::{Scope, Var};
 
@@ -84,7 +84,7 @@ enum CountIn {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct File {
+struct RulesFile {
     #[serde(default)]
     rule: Vec<Spanned<RawRule>>,
     /// The register table: `modbus/` reads it, once at start.
@@ -138,7 +138,7 @@ pub(super) fn text(text: &str, name: &str, encoding: TextEncoding) -> Result<Vec
 
 /// The rules in `text`, or the byte span of the first mistake and what it is.
 fn parse_file(text: &str, encoding: TextEncoding) -> Result<Vec<Rule>, (Range<usize>, String)> {
-    let file: File = toml::from_str(text)
+    let file: RulesFile = toml::from_str(text)
         .map_err(|e| (e.span().unwrap_or(0..0), e.message().trim_end().to_owned()))?;
     file.rule
         .into_iter()
@@ -359,7 +359,7 @@ const MAX_DELAY: Duration = Duration::from_secs(86_400);
 
 /// One end of a delay: a unit is required, and at most a day.
 fn duration(text: &str) -> Result<Duration, String> {
-    let duration = duration::parse(text, Bare::Refused)?;
+    let duration = duration::parse(text, Unitless::Refused)?;
     if duration > MAX_DELAY {
         return Err(format!("delay {text:?} is more than a day"));
     }

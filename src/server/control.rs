@@ -24,7 +24,7 @@ pub(super) enum Command {
     /// Show the shared variables.
     State,
     /// Set one shared variable.
-    Set(Shared, Value),
+    Set(SharedVar, Value),
     /// Forget `global.*`, `key.*`, or (`None`) both.
     Reset(Option<Scope>),
     /// Write the variables to `--state-file` now.
@@ -35,12 +35,12 @@ pub(super) enum Command {
 /// A shared variable as the operator names it: `global.NAME` or
 /// `key[KEY].NAME`, as `state` lists them.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) struct Shared {
+pub(super) struct SharedVar {
     pub key: Option<String>,
     pub name: String,
 }
 
-impl Shared {
+impl SharedVar {
     fn parse(text: &str) -> Result<Self, String> {
         let bad = || {
             format!(
@@ -71,7 +71,7 @@ impl Shared {
     }
 }
 
-impl fmt::Display for Shared {
+impl fmt::Display for SharedVar {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.key {
             Some(key) => write!(f, "key[{key}].{}", self.name),
@@ -194,7 +194,7 @@ pub(super) fn parse(line: &str) -> Result<Command, String> {
                 Some(text) => Value::Text(text.to_owned()),
                 None => Value::from_bytes(value.as_bytes()),
             };
-            Ok(Command::Set(Shared::parse(name.trim())?, value))
+            Ok(Command::Set(SharedVar::parse(name.trim())?, value))
         }
         "reset" => match rest.trim() {
             "" => Ok(Command::Reset(None)),
@@ -370,7 +370,7 @@ mod tests {
         assert_eq!(parse("save"), Ok(Command::Save));
         assert_eq!(parse("reset"), Ok(Command::Reset(None)));
         assert_eq!(parse("reset key"), Ok(Command::Reset(Some(Scope::Key))));
-        let global = |name: &str| Shared {
+        let global = |name: &str| SharedVar {
             key: None,
             name: name.into(),
         };
@@ -382,7 +382,7 @@ mod tests {
             parse("set global.mode \"7\""),
             Ok(Command::Set(global("mode"), Value::Text("7".into())))
         );
-        let keyed = Shared {
+        let keyed = SharedVar {
             key: Some("s.1]".into()),
             name: "user".into(),
         };

@@ -9,7 +9,7 @@ use std::io;
 use super::connection::{Connection, Outbox};
 use super::lifecycle::Phase;
 use super::shared::ServerState;
-use crate::answer::{Answerer, Sender};
+use crate::answer::{Answerer, MessageOrigin};
 use crate::decode::TextDecoder;
 use crate::framing::Truncated;
 use crate::log::{ConnTag, Event};
@@ -135,7 +135,7 @@ impl<'a> Conversation<'a> {
             };
             state.log.log(Some(*tag), &Event::Warning { message });
         }
-        let sender = Sender {
+        let sender = MessageOrigin {
             conn: tag.id,
             seq: *messages,
             peer: tag.peer,

@@ -27,7 +27,7 @@ pub(super) const SAME_REQUEST: Duration = Duration::from_millis(100);
 
 /// What a stop signal asks for, given the ones before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Request {
+pub(super) enum StopRequest {
     /// The first: the drain starts.
     Started,
     /// Within `SAME_REQUEST` of the first: the same request, nothing to do.
@@ -70,12 +70,12 @@ impl Lifecycle {
     }
 
     /// A stop signal came at `now`: starts the drain if it is the first.
-    pub(super) fn request(&self, now: Instant) -> Request {
+    pub(super) fn request(&self, now: Instant) -> StopRequest {
         let mut requested_at = lock(&self.requested_at);
         if let Some(first) = *requested_at {
             return match now.saturating_duration_since(first) < SAME_REQUEST {
-                true => Request::Repeated,
-                false => Request::Forced,
+                true => StopRequest::Repeated,
+                false => StopRequest::Forced,
             };
         }
         *requested_at = Some(now);
@@ -83,7 +83,7 @@ impl Lifecycle {
         *phase = (*phase).max(Phase::Draining);
         self.seen.store(*phase as u8, Relaxed);
         self.changed.notify_all();
-        Request::Started
+        StopRequest::Started
     }
 
     /// Moves forward to `next`; phases never go back.
@@ -147,12 +147,12 @@ mod tests {
     fn second_request_is_reported_and_phases_only_advance() {
         let shutdown = Lifecycle::default();
         let first = Instant::now();
-        assert_eq!(shutdown.request(first), Request::Started);
+        assert_eq!(shutdown.request(first), StopRequest::Started);
         assert_eq!(
             shutdown.request(first + Duration::from_millis(1)),
-            Request::Repeated
+            StopRequest::Repeated
         );
-        assert_eq!(shutdown.request(first + SAME_REQUEST), Request::Forced);
+        assert_eq!(shutdown.request(first + SAME_REQUEST), StopRequest::Forced);
         assert!(shutdown.reached(Phase::Draining) && !shutdown.reached(Phase::DrainExpired));
         shutdown.advance(Phase::Done);
         shutdown.advance(Phase::DrainExpired);

@@ -47,7 +47,7 @@ struct Waiting {
 }
 
 #[derive(Default)]
-struct State {
+struct Roster {
     waiting: VecDeque<Waiting>,
     /// Each served connection, so shutdown can wake its blocked read and
     /// pushes can reach it.
@@ -69,7 +69,7 @@ struct State {
 
 /// Every connection the server holds: the bounded queue and the served set, under one lock.
 pub(super) struct Registry {
-    state: Mutex<State>,
+    state: Mutex<Roster>,
     /// Signalled when the reaper has a new deadline to wait for, and at close.
     queue_changed: Condvar,
     /// Signalled, once closed, when the last served connection ends (wakes the drain).

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use self::endpoint::Endpoint;
 use self::faults::Shaping;
 use self::flow::Flow;
-use self::pump::{Context, End, Pump};
+use self::pump::{End, Pump, PumpContext};
 use super::connection::Connection;
 use super::lifecycle::Phase;
 use super::shared::ServerState;
@@ -59,7 +59,7 @@ pub(super) fn serve(
                 Endpoint::tls(stream, rustls::Connection::Server(conn))
             }
             Err(why) => {
-                let end = Closing {
+                let end = RelayClose {
                     reason: "tls handshake failed",
                     error: Some(why),
                     failure: Some(Failure::TlsHandshake),
@@ -88,7 +88,7 @@ pub(super) fn serve(
             let mut client = client;
             client.finish();
             let stream = client.into_socket();
-            let end = Closing {
+            let end = RelayClose {
                 reason: "upstream failed",
                 error: None,
                 failure: None,
@@ -165,7 +165,7 @@ pub(super) fn serve(
         read_size,
     );
     let stop = || state.lifecycle.reached(Phase::DrainExpired) || connection.closing().is_some();
-    let cx = Context {
+    let cx = PumpContext {
         log: &state.log,
         traffic: &state.stats.traffic,
         tap: &state.tap,
@@ -199,7 +199,7 @@ pub(super) fn serve(
         Err(payload) => {
             let message = panic_message(payload.as_ref());
             state.log.log(Some(tag), &Event::Panicked { message });
-            Closing {
+            RelayClose {
                 reason: "internal error",
                 error: None,
                 failure: Some(Failure::Panic),
@@ -250,7 +250,7 @@ fn publish_open(
 }
 
 /// How a relayed connection's close is logged and counted.
-struct Closing {
+struct RelayClose {
     reason: &'static str,
     error: Option<String>,
     failure: Option<Failure>,
@@ -268,7 +268,7 @@ fn close(
     client: &mut Endpoint,
     upstream: &mut Endpoint,
     connection: &Connection,
-) -> Closing {
+) -> RelayClose {
     let graceful = |reason, failure| (reason, None, failure, false, false);
     let (reason, error, failure, reset_client, reset_upstream) = match end {
         End::Eof => ("eof", None, None, false, false),
@@ -326,7 +326,7 @@ fn close(
             side.finish();
         }
     }
-    Closing {
+    RelayClose {
         reason,
         error,
         failure,
@@ -340,7 +340,7 @@ fn finish(
     tag: ConnTag,
     _connection: &Connection,
     started: Instant,
-    closing: Closing,
+    closing: RelayClose,
     flows: RelayTotals,
 ) {
     state.log.log(

@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 use signal_hook::consts::{SIGHUP, SIGTERM};
 use signal_hook::iterator::{Handle, Signals};
 
-use super::lifecycle::Request;
+use super::lifecycle::StopRequest;
 use super::shared::ServerState;
 use crate::exit::Exit;
 use crate::log::Event;
@@ -60,7 +60,7 @@ pub(super) fn install(state: &Arc<ServerState>) -> Result<SignalThread> {
 /// The first stop signal starts the drain; a later one exits at once, but
 /// one within `SAME_REQUEST` of the first is that same request.
 fn stop(state: &ServerState) {
-    if state.lifecycle.request(Instant::now()) == Request::Forced {
+    if state.lifecycle.request(Instant::now()) == StopRequest::Forced {
         state.log.log(None, &Event::ForcedStop);
         state.tap.publish(TapEvent::Stopped { forced: true });
         state.log.flush();

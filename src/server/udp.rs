@@ -33,7 +33,7 @@ use std::time::Instant;
 
 use socket2::{Domain, Socket, Type};
 
-use self::socket::Shared;
+use self::socket::UdpShared;
 use super::shared::ServerState;
 
 pub(super) use self::amplification::exposure_warning;
@@ -59,14 +59,14 @@ pub(super) fn bind(addr: SocketAddr, reuse_port: bool) -> io::Result<UdpSocket> 
 
 /// The started receivers.
 pub(super) struct Udp {
-    shared: Arc<Shared>,
+    shared: Arc<UdpShared>,
     threads: Vec<JoinHandle<()>>,
 }
 
 /// Starts `--udp-workers` receivers on `socket`.
 pub(super) fn start(state: &Arc<ServerState>, socket: UdpSocket) -> io::Result<Udp> {
     let config = &state.config;
-    let shared = Arc::new(Shared::new(socket, config.udp_rate));
+    let shared = Arc::new(UdpShared::new(socket, config.udp_rate));
     let mut udp = Udp {
         shared,
         threads: Vec::with_capacity(config.udp_workers),
@@ -118,7 +118,7 @@ impl Udp {
 
 /// Stops the receivers, from the drain.
 pub(super) struct UdpStopper {
-    shared: Arc<Shared>,
+    shared: Arc<UdpShared>,
     receivers: usize,
 }
 

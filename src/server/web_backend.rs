@@ -13,7 +13,7 @@ use super::shared::ServerState;
 use super::snapshot;
 use crate::log::Event;
 use crate::stats::Snapshot;
-use crate::web::{Action, Backend};
+use crate::web::{Backend, PageAction};
 
 /// The server as the web console sees it.
 pub(super) struct ServerBackend {
@@ -60,17 +60,17 @@ impl Backend for ServerBackend {
         now
     }
 
-    fn act(&self, action: Action) -> Result<String, String> {
+    fn act(&self, action: PageAction) -> Result<String, String> {
         let state = &self.state;
         let command = match action {
-            Action::Send {
+            PageAction::Send {
                 to,
                 text,
                 hex,
                 newline,
             } => Command::Send(to, Outgoing { text, hex, newline }),
-            Action::Close(id) => Command::Close(id),
-            Action::Reload => Command::Reload,
+            PageAction::Close(id) => Command::Close(id),
+            PageAction::Reload => Command::Reload,
         };
         let done = control::execute(state, command)
             .map(|done| done.to_string())

@@ -60,7 +60,7 @@ const SHARDS: usize = 16;
 /// One shard: a thread's counters, alone on their cache lines.
 #[repr(align(128))]
 #[derive(Default)]
-struct Shard {
+struct CounterShard {
     messages_in: [AtomicU64; 3],
     bytes_in: [AtomicU64; 3],
     bytes_out: [AtomicU64; 3],
@@ -74,13 +74,13 @@ struct Shard {
 
 /// Counters that every message moves, sharded so recording takes no lock.
 pub(crate) struct Traffic {
-    shards: Box<[Shard]>,
+    shards: Box<[CounterShard]>,
 }
 
 impl Default for Traffic {
     fn default() -> Self {
         Self {
-            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+            shards: (0..SHARDS).map(|_| CounterShard::default()).collect(),
         }
     }
 }
@@ -118,7 +118,7 @@ impl Reading {
 
 impl Traffic {
     /// This thread's shard: picked round-robin at its first record, then kept.
-    fn shard(&self) -> &Shard {
+    fn shard(&self) -> &CounterShard {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         thread_local! {
             static SLOT: Cell<Option<usize>> = const { Cell::new(None) };
@@ -220,7 +220,7 @@ impl Traffic {
     }
 }
 
-impl Shard {
+impl CounterShard {
     /// `times` observations of `latency`.
     fn observe(&self, latency: Duration, times: u64) {
         let ns = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);

@@ -6,7 +6,7 @@ use crate::decode::DecodeMode;
 
 /// How the page shows message bytes as text: as the log does.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Display {
+pub(crate) struct TextView {
     pub decode: DecodeMode,
     /// Binary framings: a message that is not text is shown as hex.
     pub binary: bool,
@@ -14,7 +14,7 @@ pub(crate) struct Display {
 
 /// What the page asks the server to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Action {
+pub(crate) enum PageAction {
     /// Text (a template, as `--reply` takes it) or hex bytes (with
     /// placeholders, as `reply_hex`), to one connection or, `None`, to all.
     Send {
@@ -37,5 +37,5 @@ pub(crate) trait Backend: Send + Sync {
     /// the rules with their hits; sent each second while a page is open.
     fn now(&self) -> serde_json::Value;
     /// Carries out an action; the text says what became of it.
-    fn act(&self, action: Action) -> Result<String, String>;
+    fn act(&self, action: PageAction) -> Result<String, String>;
 }

@@ -14,7 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use super::api::Display;
+use super::api::TextView;
 use super::viewers::{Record, ViewerGuard};
 use crate::decode::TextDecoder;
 use crate::tap::{Side, TapRecord};
@@ -32,7 +32,7 @@ pub(super) fn stream(
     events: &Receiver<Arc<Record>>,
     out: &mut dyn Write,
     hello: &Value,
-    display: Display,
+    display: TextView,
 ) -> io::Result<()> {
     let viewer = guard.viewer();
     let mut buf = Vec::with_capacity(64 * 1024);

@@ -18,7 +18,7 @@ use anyhow::{Context, Result, anyhow};
 use serde_json::{Value, json};
 use tiny_http::{Header, Method, Request, Response, Server};
 
-use super::api::{Action, Backend};
+use super::api::{Backend, PageAction};
 use super::events;
 use super::viewers::{Hub, Record};
 
@@ -35,7 +35,7 @@ const STYLE: &str = include_str!("page.css");
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// What the request threads share.
-struct Shared {
+struct WebShared {
     hub: Arc<Hub>,
     backend: Arc<dyn Backend>,
     token: Option<String>,
@@ -57,7 +57,7 @@ pub(super) fn start(
         Server::from_listener(listener, None)
             .map_err(|e| anyhow!("starting the web console: {e}"))?,
     );
-    let shared = Arc::new(Shared {
+    let shared = Arc::new(WebShared {
         hub: Arc::clone(&hub),
         backend,
         token,
@@ -135,7 +135,7 @@ fn header_value<'a>(request: &'a Request, name: &'static str) -> Option<&'a str>
         .map(|h| h.value.as_str())
 }
 
-fn handle(shared: &Shared, request: Request) {
+fn handle(shared: &WebShared, request: Request) {
     let url = request.url().to_owned();
     let (path, query) = url.split_once('?').unwrap_or((&url, ""));
     if shared.token.is_none() && !header_value(&request, "Host").is_some_and(is_loopback_host) {
@@ -214,7 +214,7 @@ fn token_ok(token: Option<&str>, given: Option<&str>) -> bool {
 
 /// A change needs the token (if any) in `X-Tcpack-Token`, and an `Origin`
 /// that is the page's own.
-fn may_change(shared: &Shared, request: &Request) -> Result<(), &'static str> {
+fn may_change(shared: &WebShared, request: &Request) -> Result<(), &'static str> {
     if !token_ok(
         shared.token.as_deref(),
         header_value(request, "X-Tcpack-Token"),
@@ -257,7 +257,7 @@ fn percent_decode(text: &str) -> String {
 }
 
 /// `/events`: a viewer thread streams to the page until it leaves or the end.
-fn watch(shared: &Shared, request: Request) {
+fn watch(shared: &WebShared, request: Request) {
     let Some((guard, events)) = shared.hub.subscribe() else {
         let why = match shared.hub.is_stopped() {
             true => "the server has stopped\n",
@@ -283,7 +283,7 @@ fn watch(shared: &Shared, request: Request) {
 }
 
 /// `POST /api/ACTION` with a JSON body.
-fn act(shared: &Shared, mut request: Request, action: &str) {
+fn act(shared: &WebShared, mut request: Request, action: &str) {
     let mut body = Vec::new();
     let read = request
         .as_reader()
@@ -320,7 +320,7 @@ fn act(shared: &Shared, mut request: Request, action: &str) {
 }
 
 /// The action a POST asks for.
-fn parse_action(action: &str, body: &Value) -> Result<Action, String> {
+fn parse_action(action: &str, body: &Value) -> Result<PageAction, String> {
     let conn = |value: &Value| -> Result<Option<u64>, String> {
         match value {
             Value::Null => Ok(None),
@@ -331,7 +331,7 @@ fn parse_action(action: &str, body: &Value) -> Result<Action, String> {
         }
     };
     match action {
-        "send" => Ok(Action::Send {
+        "send" => Ok(PageAction::Send {
             to: conn(&body["conn"])?,
             text: body["text"]
                 .as_str()
@@ -341,9 +341,9 @@ fn parse_action(action: &str, body: &Value) -> Result<Action, String> {
             newline: body["newline"].as_bool().unwrap_or(true),
         }),
         "close" => conn(&body["conn"])?
-            .map(Action::Close)
+            .map(PageAction::Close)
             .ok_or_else(|| "close needs \"conn\"".to_owned()),
-        "reload" => Ok(Action::Reload),
+        "reload" => Ok(PageAction::Reload),
         other => Err(format!("unknown action {other:?}")),
     }
 }
@@ -384,7 +384,7 @@ mod tests {
         assert_eq!(percent_decode("a%2Fb%zz"), "a/b%zz");
         assert_eq!(
             parse_action("send", &json!({"conn": 3, "text": "hi"})),
-            Ok(Action::Send {
+            Ok(PageAction::Send {
                 to: Some(3),
                 text: "hi".into(),
                 hex: false,
@@ -393,7 +393,7 @@ mod tests {
         );
         assert_eq!(
             parse_action("close", &json!({"conn": 4})),
-            Ok(Action::Close(4))
+            Ok(PageAction::Close(4))
         );
         assert!(parse_action("close", &json!({})).is_err());
         assert!(parse_action("send", &json!({"conn": "x", "text": "a"})).is_err());

@@ -9,7 +9,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::api::Display;
+use super::api::TextView;
 use crate::sync::{lock, wait_timeout};
 use crate::tap::{TapEvent, TapRecord, Watcher};
 
@@ -58,7 +58,7 @@ pub(crate) struct Hub {
     second: AtomicU64,
     sent: AtomicU64,
     max: usize,
-    pub(super) display: Display,
+    pub(super) display: TextView,
     stopped: AtomicBool,
     /// Viewer threads still running, and their last one out.
     running: Mutex<usize>,
@@ -71,7 +71,7 @@ pub(crate) struct Hub {
 }
 
 impl Hub {
-    pub(super) fn new(max: usize, display: Display) -> Self {
+    pub(super) fn new(max: usize, display: TextView) -> Self {
         Self {
             viewers: RwLock::new(Vec::new()),
             count: AtomicUsize::new(0),
@@ -289,7 +289,7 @@ mod tests {
     fn hub(max: usize) -> Arc<Hub> {
         Arc::new(Hub::new(
             max,
-            Display {
+            TextView {
                 decode: crate::decode::DecodeMode::Auto,
                 binary: false,
             },

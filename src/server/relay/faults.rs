@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::fault::{Fault, Kind};
+use crate::fault::{Fault, FaultKind};
 
 /// One direction's faults, as drawn for one connection; each with the
 /// `--fault` it came from, for the log.
@@ -32,12 +32,12 @@ impl Shaping {
                 continue;
             }
             match fault.kind {
-                Kind::Latency { delay, jitter } => shaping.latency = Some((delay, jitter)),
-                Kind::Bandwidth { bytes_per_sec } => shaping.bandwidth = Some(bytes_per_sec),
-                Kind::Slicer { size, delay } => shaping.slicer = Some((size, delay)),
-                Kind::LimitData { bytes } => shaping.limit = Some((bytes, *fault)),
-                Kind::Timeout { after } => shaping.timeout = Some((after, *fault)),
-                Kind::Reset { after } => shaping.reset = Some((after, *fault)),
+                FaultKind::Latency { delay, jitter } => shaping.latency = Some((delay, jitter)),
+                FaultKind::Bandwidth { bytes_per_sec } => shaping.bandwidth = Some(bytes_per_sec),
+                FaultKind::Slicer { size, delay } => shaping.slicer = Some((size, delay)),
+                FaultKind::LimitData { bytes } => shaping.limit = Some((bytes, *fault)),
+                FaultKind::Timeout { after } => shaping.timeout = Some((after, *fault)),
+                FaultKind::Reset { after } => shaping.reset = Some((after, *fault)),
             }
         }
         shaping

@@ -17,7 +17,7 @@ use rustix::event::PollFlags;
 
 use super::endpoint::{Endpoint, is_reset, poll_two, write_some};
 use super::flow::Flow;
-use crate::answer::{Answerer, Sender};
+use crate::answer::{Answerer, MessageOrigin};
 use crate::decode::TextDecoder;
 use crate::framing::Framing;
 use crate::log::{ConnTag, Event, Logger};
@@ -62,7 +62,7 @@ pub(super) enum End {
 }
 
 /// What the pump needs from the server, borrowed for the connection's life.
-pub(super) struct Context<'a> {
+pub(super) struct PumpContext<'a> {
     pub log: &'a Logger,
     pub traffic: &'a Traffic,
     /// Watchers (capture, web console): each direction's messages.
@@ -91,12 +91,12 @@ pub(super) struct Pump<'a> {
     answers: Vec<u8>,
     last_activity: Instant,
     /// A rule said close or reset: how the connection is to end.
-    hangup: Option<Hangup>,
+    hangup: Option<PendingHangup>,
 }
 
 /// A rule's `close` (or `reset`), pending: what was read before it, and
 /// the upstream's answers to that, go first; then its answer; then the end.
-struct Hangup {
+struct PendingHangup {
     reset: bool,
     /// The rule's answer, held until the upstream is done (`None`: it has gone to the queue).
     answer: Option<Vec<u8>>,
@@ -134,7 +134,7 @@ impl<'a> Pump<'a> {
     }
 
     /// Relays until both sides are done, or something ends it.
-    pub(super) fn run(&mut self, cx: &Context<'_>) -> End {
+    pub(super) fn run(&mut self, cx: &PumpContext<'_>) -> End {
         let mut now = Instant::now();
         loop {
             if (cx.stop)() {
@@ -242,7 +242,7 @@ impl<'a> Pump<'a> {
     /// Sleeps in `poll` until a side can be read or written or something is
     /// due; then reads. Returns when it woke: the reads after it take
     /// microseconds, so the next turn's timers go by it (one clock read a turn).
-    fn wait(&mut self, cx: &Context<'_>, now: Instant) -> Result<Instant, End> {
+    fn wait(&mut self, cx: &PumpContext<'_>, now: Instant) -> Result<Instant, End> {
         let mut deadline = self.last_activity + cx.idle_timeout;
         let mut soon = |at: Option<Instant>| {
             if let Some(at) = at {
@@ -314,7 +314,12 @@ impl<'a> Pump<'a> {
     }
 
     /// Reads what one side has (the client if `from_client`), a bounded number of times.
-    fn read_side(&mut self, cx: &Context<'_>, from_client: bool, now: Instant) -> Result<(), End> {
+    fn read_side(
+        &mut self,
+        cx: &PumpContext<'_>,
+        from_client: bool,
+        now: Instant,
+    ) -> Result<(), End> {
         for _ in 0..READS_PER_WAKE {
             let flow = if from_client { &self.up } else { &self.down };
             if !flow.wants_read() {
@@ -361,7 +366,7 @@ impl<'a> Pump<'a> {
     }
 
     /// The side's end: what its framer holds is a message too.
-    fn take_eof(&mut self, cx: &Context<'_>, from_client: bool, now: Instant) {
+    fn take_eof(&mut self, cx: &PumpContext<'_>, from_client: bool, now: Instant) {
         let Pump {
             up,
             down,
@@ -401,7 +406,7 @@ impl<'a> Pump<'a> {
     /// One read of `n` bytes (in `buf`) from a side: logged, then on its way to the other.
     fn take_in(
         &mut self,
-        cx: &Context<'_>,
+        cx: &PumpContext<'_>,
         from_client: bool,
         n: usize,
         now: Instant,
@@ -450,7 +455,7 @@ impl<'a> Pump<'a> {
                 if hangup.is_some() {
                     return;
                 }
-                let sender = Sender {
+                let sender = MessageOrigin {
                     conn: cx.tag.id,
                     seq: seq_before + found,
                     peer: cx.tag.peer,
@@ -523,7 +528,7 @@ impl<'a> Pump<'a> {
                 other.push(&answer, answer_due);
                 answer.clear();
             }
-            self.hangup = Some(Hangup {
+            self.hangup = Some(PendingHangup {
                 reset,
                 answer: Some(answer),
                 due: answer_due,
@@ -657,7 +662,7 @@ impl<'a> Pump<'a> {
 
     /// At the drain's end (or the operator's close): nothing more is read;
     /// what was read goes to the other side at once, within a bound.
-    fn flush_and_stop(&mut self, cx: &Context<'_>) -> End {
+    fn flush_and_stop(&mut self, cx: &PumpContext<'_>) -> End {
         let deadline = Instant::now() + cx.write_timeout.min(FLUSH_LIMIT);
         if let Some(answer) = self.hangup.as_mut().and_then(|h| h.answer.take()) {
             // The rule's answer is owed: it goes now, after what was read.
@@ -706,7 +711,7 @@ fn forward_message(framing: &Framing, message: &[u8], out: &mut Vec<u8>) {
 
 /// The log line of one relayed message.
 fn log_message(
-    cx: &Context<'_>,
+    cx: &PumpContext<'_>,
     (decoder, from): (&mut TextDecoder, Side),
     message: &[u8],
     last: bool,
@@ -747,9 +752,9 @@ mod tests {
     use crate::tap::Watcher;
 
     #[derive(Default)]
-    struct Recorder(Mutex<Vec<String>>);
+    struct SeenMessages(Mutex<Vec<String>>);
 
-    impl Watcher for Recorder {
+    impl Watcher for SeenMessages {
         fn see(&self, _: SystemTime, what: &TapEvent<'_>) {
             if let TapEvent::Message { from, bytes, .. } = what {
                 let seen = format!("{}:{}", from.as_str(), String::from_utf8_lossy(bytes));
@@ -772,12 +777,12 @@ mod tests {
     fn each_direction_is_published_to_the_tap_and_fins_end_the_relay() {
         let (mut client, client_near) = pair();
         let (mut upstream, upstream_near) = pair();
-        let recorder = Arc::new(Recorder::default());
+        let recorder = Arc::new(SeenMessages::default());
         let tap = Tap::new(vec![recorder.clone()]);
         let log = Logger::new(LogFormat::Text, true, Sink::stdout().unwrap());
         let traffic = Traffic::default();
         let stop = || false;
-        let cx = Context {
+        let cx = PumpContext {
             log: &log,
             traffic: &traffic,
             tap: &tap,

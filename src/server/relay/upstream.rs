@@ -8,7 +8,7 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use super::endpoint::Endpoint;
-use crate::client_stream::Link;
+use crate::client_stream::ClientStream;
 use crate::config::RelayConfig;
 
 /// A connected upstream, ready to relay.
@@ -78,8 +78,8 @@ pub(super) fn connect(relay: &RelayConfig) -> Result<Upstream, String> {
             let left = deadline
                 .saturating_duration_since(Instant::now())
                 .max(Duration::from_millis(1));
-            match Link::new(stream, Some(tls), left) {
-                Ok(Link::Tls(owned)) => {
+            match ClientStream::new(stream, Some(tls), left) {
+                Ok(ClientStream::Tls(owned)) => {
                     let owned = *owned;
                     let about = format!(
                         "{}, {}",
@@ -97,7 +97,7 @@ pub(super) fn connect(relay: &RelayConfig) -> Result<Upstream, String> {
                     let conn = rustls::Connection::Client(owned.conn);
                     (Endpoint::tls(owned.sock, conn), Some(about))
                 }
-                Ok(Link::Plain(stream)) => (Endpoint::Plain(stream), None),
+                Ok(ClientStream::Plain(stream)) => (Endpoint::Plain(stream), None),
                 Err(e) => return Err(format!("TLS: {e}")),
             }
         }

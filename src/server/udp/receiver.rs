@@ -15,8 +15,8 @@ use super::super::lifecycle::Phase;
 use super::super::shared::ServerState;
 use super::amplification::answer_limit;
 use super::ratelimit::Verdict;
-use super::socket::{RATE_TABLE_CAPACITY, Shared};
-use crate::answer::{Answerer, Sender};
+use super::socket::{RATE_TABLE_CAPACITY, UdpShared};
+use crate::answer::{Answerer, MessageOrigin};
 use crate::decode::TextDecoder;
 use crate::log::{Event, panic_message};
 use crate::protocol::DATAGRAM_BUFFER;
@@ -36,7 +36,7 @@ struct Datagram {
 }
 
 /// A receiver's loop, until the shutdown.
-pub(super) fn run(state: &ServerState, shared: &Shared, number: usize) {
+pub(super) fn run(state: &ServerState, shared: &UdpShared, number: usize) {
     const MIN_BACKOFF: Duration = Duration::from_millis(10);
     let mut receiver = Receiver {
         state,
@@ -102,7 +102,7 @@ fn receive(socket: &UdpSocket, buffer: &mut [u8]) -> io::Result<Option<Datagram>
 /// A receiver's buffers, reused from one datagram to the next.
 struct Receiver<'a> {
     state: &'a ServerState,
-    shared: &'a Shared,
+    shared: &'a UdpShared,
     buffer: Vec<u8>,
     answer: Vec<u8>,
     decoder: TextDecoder,
@@ -162,7 +162,7 @@ impl Receiver<'_> {
         config.test_hooks.panic_if_asked(message);
         *seq += 1;
         answerer.refresh();
-        let sender = Sender {
+        let sender = MessageOrigin {
             conn: 0,
             seq: *seq,
             peer,

@@ -17,7 +17,7 @@ pub(super) const RATE_TABLE_CAPACITY: usize = 65_536;
 const PEERS_CAPACITY: usize = 65_536;
 
 /// What the UDP receivers share: the socket, the sources heard, and the stop.
-pub(super) struct Shared {
+pub(super) struct UdpShared {
     pub socket: UdpSocket,
     /// The address it is bound to, for the tap's watchers.
     pub local: SocketAddr,
@@ -30,11 +30,11 @@ pub(super) struct Shared {
 }
 
 /// One running receiver, counted out when dropped.
-pub(super) struct Running(Arc<Shared>);
+pub(super) struct Running(Arc<UdpShared>);
 
 impl Running {
     /// What the receiver shares with the others.
-    pub(super) fn shared(&self) -> &Shared {
+    pub(super) fn shared(&self) -> &UdpShared {
         &self.0
     }
 }
@@ -53,7 +53,7 @@ struct Sources {
     peers: Peers,
 }
 
-impl Shared {
+impl UdpShared {
     /// `rate`: answers a second per source address; 0: unlimited.
     pub(super) fn new(socket: UdpSocket, rate: u32) -> Self {
         let local = socket
