@@ -2,14 +2,13 @@
 //! templates, actions, delays, probability, greeting, pushes, the console,
 //! `--control` on the status port, SIGHUP reloads and Ctrl-C with an answer owed.
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
-use std::net::TcpStream;
+use std::io::{ErrorKind, Read, Write};
 use std::path::PathBuf;
 
 use rustix::process::Signal;
 
 use crate::util::{
-    Server, TestCommand, connect, finish, log_time, read_to_end, tcpack_cmd, tempdir,
+    LineClient, Server, TestCommand, connect, finish, log_time, read_to_end, tcpack_cmd, tempdir,
 };
 
 /// Writes `text` to a rules file of this test's own.
@@ -17,35 +16,6 @@ fn rules_file(name: &str, text: &str) -> PathBuf {
     let path = tempdir("rules").join(format!("{name}.toml"));
     std::fs::write(&path, text).unwrap();
     path
-}
-
-/// A line client: one connection, answers read a line at a time.
-struct Client {
-    stream: TcpStream,
-    reader: BufReader<TcpStream>,
-}
-
-impl Client {
-    fn new(server: &Server) -> Self {
-        let stream = connect(server.addr);
-        let reader = BufReader::new(stream.try_clone().unwrap());
-        Self { stream, reader }
-    }
-
-    fn send(&mut self, line: &str) {
-        self.stream.write_all(line.as_bytes()).unwrap();
-    }
-
-    fn line(&mut self) -> String {
-        let mut line = String::new();
-        self.reader.read_line(&mut line).expect("an answer line");
-        line
-    }
-
-    fn ask(&mut self, line: &str) -> String {
-        self.send(line);
-        self.line()
-    }
 }
 
 const DEVICE: &str = r#"
@@ -97,18 +67,21 @@ fn each_matcher_and_placeholder_answers_as_written() {
         "--reply",
         "ERR {msg}\\n",
     ]);
-    let mut client = Client::new(&server);
-    assert_eq!(client.ask("PING\r\n"), "PONG\n");
-    assert_eq!(client.ask("HELLO there\n"), "hi HELLO |HELLO there\n");
-    assert_eq!(client.ask("why?\n"), "a question of 4 bytes\n");
+    let mut client = LineClient::new(&server);
+    assert_eq!(client.round_trip("PING\r\n"), "PONG\n");
+    assert_eq!(
+        client.round_trip("HELLO there\n"),
+        "hi HELLO |HELLO there\n"
+    );
+    assert_eq!(client.round_trip("why?\n"), "a question of 4 bytes\n");
     let peer = client.stream.local_addr().unwrap();
     assert_eq!(
-        client.ask("READ temp 7\n"),
+        client.round_trip("READ temp 7\n"),
         format!(
             "temp=7 [READ temp 7] #1 seq 4 from {peer} {{ok}} 52 45 41 44 20 74 65 6d 70 20 37\n"
         )
     );
-    let stamp = client.ask("TIME\n");
+    let stamp = client.round_trip("TIME\n");
     let (time, unix_ms) = stamp.trim_end().rsplit_once(' ').unwrap();
     assert!(
         chrono::NaiveDateTime::parse_from_str(time, "%Y-%m-%d %H:%M:%S%.3f").is_ok(),
@@ -119,7 +92,7 @@ fn each_matcher_and_placeholder_answers_as_written() {
         "{stamp}"
     );
     // No rule matches: the default answer, a template too now.
-    assert_eq!(client.ask("what\n"), "ERR what\n");
+    assert_eq!(client.round_trip("what\n"), "ERR what\n");
     let line = server.wait_for("message (6 bytes, rule 1 \"PING\"): PING");
     assert!(line.contains("#1 127.0.0.1:"), "{line}");
     server.wait_for("message (12 bytes, rule 4 \"read\"): READ temp 7");
@@ -187,9 +160,13 @@ fn silent_says_nothing_close_answers_then_closes_reset_resets() {
     let rules = rules_file("actions", DEVICE);
     let mut server = Server::start(&["--framing", "line", "--rules", rules.to_str().unwrap()]);
 
-    let mut client = Client::new(&server);
+    let mut client = LineClient::new(&server);
     client.send("LOG\n");
-    assert_eq!(client.ask("PING\n"), "PONG\n", "silent answered something");
+    assert_eq!(
+        client.round_trip("PING\n"),
+        "PONG\n",
+        "silent answered something"
+    );
 
     // close: the answer, then EOF; what came after it in the same write is not answered.
     let mut quitter = connect(server.addr);
@@ -210,7 +187,7 @@ fn silent_says_nothing_close_answers_then_closes_reset_resets() {
     );
     assert!(got.is_empty(), "{got:?}");
     server.wait_for("closed: reset by rule");
-    assert_eq!(client.ask("PING\n"), "PONG\n");
+    assert_eq!(client.round_trip("PING\n"), "PONG\n");
 }
 
 #[test]
@@ -227,15 +204,15 @@ fn a_delay_holds_back_its_own_connection_only() {
         "--drain-timeout",
         "0.5",
     ]);
-    let mut slow = Client::new(&server);
-    let mut other = Client::new(&server);
+    let mut slow = LineClient::new(&server);
+    let mut other = LineClient::new(&server);
     // PING before SLOW in the same write: its answer is not held back by the delay.
     slow.send("PING\nSLOW\n");
     assert_eq!(slow.line(), "PONG\n");
     server.wait_for("rule 1 \"SLOW\", delay 6");
     // While SLOW's answer is held back, another connection is answered: a
     // delay that stalled the server would keep this past the read timeout.
-    assert_eq!(other.ask("PING\n"), "PONG\n");
+    assert_eq!(other.round_trip("PING\n"), "PONG\n");
     slow.stream.set_nonblocking(true).unwrap();
     let early = slow.stream.peek(&mut [0u8; 8]).map_err(|e| e.kind());
     assert_eq!(early, Err(ErrorKind::WouldBlock), "the delay was not kept");
@@ -261,7 +238,7 @@ fn flips(rules: &str, seed: &str) -> String {
         "--seed",
         seed,
     ]);
-    let mut client = Client::new(&server);
+    let mut client = LineClient::new(&server);
     client.send(&"COIN\n".repeat(40));
     (0..40).map(|_| client.line()).collect()
 }
@@ -271,10 +248,10 @@ fn probability_zero_never_one_always_and_a_seed_repeats_the_run() {
     let path = rules_file("coin", COIN);
     let rules = path.to_str().unwrap();
     let server = Server::start(&["--framing", "line", "--rules", rules]);
-    let mut client = Client::new(&server);
+    let mut client = LineClient::new(&server);
     for _ in 0..20 {
-        assert_eq!(client.ask("NEVER\n"), "已收到\n");
-        assert_eq!(client.ask("ALWAYS\n"), "yes\n");
+        assert_eq!(client.round_trip("NEVER\n"), "已收到\n");
+        assert_eq!(client.round_trip("ALWAYS\n"), "yes\n");
     }
     let first = flips(rules, "42");
     assert_eq!(
@@ -292,11 +269,11 @@ fn probability_zero_never_one_always_and_a_seed_repeats_the_run() {
 #[test]
 fn a_greeting_comes_when_a_worker_takes_the_connection() {
     let mut server = Server::start(&["--workers", "1", "--greeting", "welcome #{conn} {peer}\\n"]);
-    let mut first = Client::new(&server);
+    let mut first = LineClient::new(&server);
     let peer = first.stream.local_addr().unwrap();
     assert_eq!(first.line(), format!("welcome #1 {peer}\n"));
     // The second waits for the only worker: nothing has been sent to it yet.
-    let mut second = Client::new(&server);
+    let mut second = LineClient::new(&server);
     // (#1 may have waited too, for the pool's thread to be ready.)
     server.wait_for_conn(2, "waiting for a worker");
     second.stream.set_nonblocking(true).unwrap();
@@ -326,7 +303,7 @@ fn push_every_reaches_every_served_connection_until_the_shutdown_starts() {
         "--drain-timeout",
         "2",
     ]);
-    let mut clients: Vec<Client> = (0..3).map(|_| Client::new(&server)).collect();
+    let mut clients: Vec<LineClient> = (0..3).map(|_| LineClient::new(&server)).collect();
     for (i, client) in clients.iter_mut().enumerate() {
         // Connected clients are served; each hears a tick with its own id.
         let tick = client.line();
@@ -391,10 +368,10 @@ fn push_every_reaches_every_served_connection_until_the_shutdown_starts() {
 #[test]
 fn the_console_lists_sends_to_one_or_all_and_closes() {
     let mut server = Server::start_with_console(&["--framing", "line", "--console"]);
-    let mut one = Client::new(&server);
-    let mut two = Client::new(&server);
-    assert_eq!(one.ask("a\n"), "已收到\n");
-    assert_eq!(two.ask("b\n"), "已收到\n");
+    let mut one = LineClient::new(&server);
+    let mut two = LineClient::new(&server);
+    assert_eq!(one.round_trip("a\n"), "已收到\n");
+    assert_eq!(two.round_trip("b\n"), "已收到\n");
     server.console("/list");
     server.wait_for("console: ok 2 connections");
     server.wait_for("console: #1 127.0.0.1:");
@@ -415,20 +392,20 @@ fn the_console_lists_sends_to_one_or_all_and_closes() {
     assert_eq!(read_to_end(&mut two.stream), b"");
     let closed = server.wait_since(before_close, "closed: closed by operator");
     assert!(closed.contains(" #2 127.0.0.1:"), "{closed}");
-    assert_eq!(one.ask("still here\n"), "已收到\n");
+    assert_eq!(one.round_trip("still here\n"), "已收到\n");
     // The end of the console's input ends the console, not the server.
     server.close_console();
     server.wait_for("console closed");
-    assert_eq!(one.ask("and still\n"), "已收到\n");
+    assert_eq!(one.round_trip("and still\n"), "已收到\n");
 }
 
 #[test]
 fn without_console_stdin_is_not_read() {
     let mut server = Server::start_with_console(&["--framing", "line"]);
-    let mut client = Client::new(&server);
+    let mut client = LineClient::new(&server);
     server.console("/send 1 should not arrive");
     server.close_console();
-    assert_eq!(client.ask("hi\n"), "已收到\n");
+    assert_eq!(client.round_trip("hi\n"), "已收到\n");
     finish(&mut client.stream);
     server.wait_for("closed: eof");
     assert_eq!(server.count("console"), 0, "{}", server.log());
@@ -451,7 +428,7 @@ fn a_push_the_client_does_not_take_is_bounded_by_the_write_timeout() {
     assert!(failed.contains("#1 127.0.0.1:"), "{failed}");
     server.wait_for("closed: push failed (client is not reading)");
     drop(silent);
-    let mut other = Client::new(&server);
+    let mut other = LineClient::new(&server);
     other.stream.write_all(b"x").unwrap();
     // Pushes keep coming to this reader too; the ack arrives between two of them.
     let ack = crate::util::ACK;
@@ -497,8 +474,8 @@ fn control_on_the_status_port_takes_commands_from_nc() {
         "--control",
     ]);
     let status = status_port(&mut server);
-    let mut client = Client::new(&server);
-    assert_eq!(client.ask("PING\n"), "PONG\n");
+    let mut client = LineClient::new(&server);
+    assert_eq!(client.round_trip("PING\n"), "PONG\n");
     let nc = |input: &str| control(&status, input);
     assert_eq!(nc("send 1 hello from a script\n"), "ok sent 1\n");
     assert_eq!(client.line(), "hello from a script\n");
@@ -516,14 +493,14 @@ fn control_on_the_status_port_takes_commands_from_nc() {
         reloaded.starts_with("ok rules reloaded: 1 rules from "),
         "{reloaded}"
     );
-    assert_eq!(client.ask("PING\n"), "PONG2\n");
+    assert_eq!(client.round_trip("PING\n"), "PONG2\n");
     std::fs::write(&rules, "[[rule]]\nexact = PING\n").unwrap();
     let refused = nc("reload\n");
     assert!(
         refused.starts_with("error rules not reloaded, the old ones stay: "),
         "{refused}"
     );
-    assert_eq!(client.ask("PING\n"), "PONG2\n");
+    assert_eq!(client.round_trip("PING\n"), "PONG2\n");
 }
 
 #[test]
@@ -552,8 +529,8 @@ fn sighup_reloads_a_good_file_and_keeps_the_rules_when_it_is_bad() {
         "[[rule]]\nexact = \"PING\"\nreply = \"PONG 1\\n\"\n",
     );
     let mut server = Server::start(&["--framing", "line", "--rules", path.to_str().unwrap()]);
-    let mut client = Client::new(&server);
-    assert_eq!(client.ask("PING\n"), "PONG 1\n");
+    let mut client = LineClient::new(&server);
+    assert_eq!(client.round_trip("PING\n"), "PONG 1\n");
 
     std::fs::write(
         &path,
@@ -564,7 +541,7 @@ fn sighup_reloads_a_good_file_and_keeps_the_rules_when_it_is_bad() {
     let line = server.wait_for("rules reloaded: 2 rules from");
     assert!(line.ends_with(path.to_str().unwrap()), "{line}");
     // The same connection uses the new rules from its next message on.
-    assert_eq!(client.ask("PING\n"), "PONG 2\n");
+    assert_eq!(client.round_trip("PING\n"), "PONG 2\n");
 
     std::fs::write(&path, "[[rule]]\nexact = \"PING\"\nreply = \"{oops}\"\n").unwrap();
     server.signal(Signal::HUP);
@@ -577,8 +554,8 @@ fn sighup_reloads_a_good_file_and_keeps_the_rules_when_it_is_bad() {
             )),
         "{error}"
     );
-    assert_eq!(client.ask("PING\n"), "PONG 2\n");
-    assert_eq!(client.ask("A\n"), "B\n");
+    assert_eq!(client.round_trip("PING\n"), "PONG 2\n");
+    assert_eq!(client.round_trip("A\n"), "B\n");
 }
 
 #[test]
@@ -595,14 +572,14 @@ fn a_reload_never_mixes_old_and_new_rules_within_one_read() {
         "0.3",
     ]);
     // X and Y in one read: X's delay holds Y while the rules change.
-    let mut held = Client::new(&server);
+    let mut held = LineClient::new(&server);
     held.send("X\nY\n");
     server.wait_for("rule 1 \"X\", delay 60");
     std::fs::write(&path, new).unwrap();
     server.signal(Signal::HUP);
     server.wait_for("rules reloaded: 2 rules from");
     // A read after the reload has the new rules.
-    let mut later = Client::new(&server);
+    let mut later = LineClient::new(&server);
     later.send("X\nY\n");
     assert_eq!(
         (later.line(), later.line()),
@@ -631,7 +608,7 @@ fn a_delayed_answer_owed_at_ctrl_c_is_sent_when_the_drain_times_out() {
         "--drain-timeout",
         "0.5",
     ]);
-    let mut client = Client::new(&server);
+    let mut client = LineClient::new(&server);
     client.send("first\nSLOW\n");
     assert_eq!(client.line(), "已收到\n");
     server.wait_for("delay 60.000s");

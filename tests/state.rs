@@ -10,7 +10,7 @@ use std::thread;
 
 use rustix::process::Signal;
 
-use crate::util::{Server, TestCommand, connect, nc, tcpack_cmd, tempdir};
+use crate::util::{LineClient, Server, TestCommand, nc, tcpack_cmd, tempdir};
 
 /// Writes `text` to a rules file of this test's own.
 fn rules_file(name: &str, text: &str) -> PathBuf {
@@ -32,36 +32,6 @@ fn device(name: &str, rules: &str, more: &[&str]) -> (Server, PathBuf) {
     ];
     args.extend_from_slice(more);
     (Server::start(&args), path)
-}
-
-/// A line client: one connection, answers read a line at a time.
-struct Client {
-    stream: TcpStream,
-    reader: BufReader<TcpStream>,
-}
-
-impl Client {
-    fn new(server: &Server) -> Self {
-        let stream = connect(server.addr);
-        let reader = BufReader::new(stream.try_clone().unwrap());
-        Self { stream, reader }
-    }
-
-    fn send(&mut self, line: &str) {
-        self.stream.write_all(line.as_bytes()).unwrap();
-    }
-
-    fn line(&mut self) -> String {
-        let mut line = String::new();
-        self.reader.read_line(&mut line).expect("an answer line");
-        line
-    }
-
-    /// Sends one line and returns its answer without the newline.
-    fn ask(&mut self, line: &str) -> String {
-        self.send(&format!("{line}\n"));
-        self.line().trim_end().to_owned()
-    }
 }
 
 const THERMOSTAT: &str = r#"
@@ -102,7 +72,7 @@ reply = "DENIED: LOGIN first\n"
 fn set_then_read_gives_the_new_value_and_a_login_gate_is_per_connection() {
     let rules = THERMOSTAT.replace("global.{1} = {2}", "global.temp = {2}");
     let (server, _) = device("thermostat", &rules, &[]);
-    let mut first = Client::new(&server);
+    let mut first = LineClient::new(&server);
     assert_eq!(first.ask("READ temp"), "VALUE temp=");
     assert_eq!(first.ask("SET temp 22.5"), "OK temp=22.5");
     assert_eq!(first.ask("READ temp"), "VALUE temp=22.5");
@@ -110,7 +80,7 @@ fn set_then_read_gives_the_new_value_and_a_login_gate_is_per_connection() {
     assert_eq!(first.ask("LOGIN bob"), "WELCOME bob");
     assert_eq!(first.ask("SECRET"), "SECRET for bob");
     // Another connection: the global value, but its own (empty) login.
-    let mut second = Client::new(&server);
+    let mut second = LineClient::new(&server);
     assert_eq!(second.ask("READ temp"), "VALUE temp=22.5");
     assert_eq!(second.ask("SECRET"), "DENIED: LOGIN first");
     // nc, as a user would: a fresh connection is logged out again.
@@ -149,8 +119,8 @@ reply = "{1} has {key.balance}\n"
 #[test]
 fn a_global_counter_across_connections_and_a_balance_per_key() {
     let (server, _) = device("counters", COUNTERS, &[]);
-    let mut a = Client::new(&server);
-    let mut b = Client::new(&server);
+    let mut a = LineClient::new(&server);
+    let mut b = LineClient::new(&server);
     // Changes apply after the answer is rendered: it shows the values before.
     assert_eq!(a.ask("HIT"), "before: global  mine");
     assert_eq!(a.ask("HIT"), "before: global 1 mine 1");
@@ -198,7 +168,7 @@ reply = "[{global.count}|{global.twin}]\n"
     };
     let hammers: Vec<_> = (0..2).map(hammer).collect();
     // Meanwhile a third client never sees one half of an INC without the other.
-    let mut watcher = Client::new(&server);
+    let mut watcher = LineClient::new(&server);
     let mut looks = 0;
     while hammers.iter().any(|h| !h.is_finished()) && looks < 100_000 {
         let pair = watcher.ask("PAIR");
@@ -256,13 +226,13 @@ prefix = "ONCE"
 reply = "again\n"
 "#;
     let (server, _) = device("counting", rules, &[]);
-    let mut a = Client::new(&server);
-    let answers = |c: &mut Client, line: &str, n: usize| {
+    let mut a = LineClient::new(&server);
+    let answers = |c: &mut LineClient, line: &str, n: usize| {
         (0..n).map(|_| c.ask(line)).collect::<Vec<_>>().join(",")
     };
     assert_eq!(answers(&mut a, "TRY", 3), "yes,yes,no more");
     assert_eq!(answers(&mut a, "WARM", 4), "cold,cold,warm,warm");
-    let mut b = Client::new(&server);
+    let mut b = LineClient::new(&server);
     // Counted per connection by default: b starts afresh.
     assert_eq!(answers(&mut b, "TRY", 3), "yes,yes,no more");
     // count_in = "global": a and b share the count.
@@ -356,7 +326,7 @@ exact = "GET"
 reply = "temp={global.temp} other={global.other}\n"
 "#;
     let (mut server, _) = device("text-arithmetic", rules, &[]);
-    let mut client = Client::new(&server);
+    let mut client = LineClient::new(&server);
     assert_eq!(client.ask("SET 21.5"), "OK");
     // Text plus a number, a number plus text, then an overflow.
     assert_eq!(client.ask("ADD 1"), "ERR ADD 1");
@@ -370,7 +340,7 @@ reply = "temp={global.temp} other={global.other}\n"
     assert_eq!(client.ask("GET"), "temp=9223372036854775807 other=");
     assert_eq!(client.ask("SET 1"), "OK");
     assert_eq!(client.ask("ADD 2"), "ADDED");
-    assert_eq!(Client::new(&server).ask("GET"), "temp=3 other=1");
+    assert_eq!(LineClient::new(&server).ask("GET"), "temp=3 other=1");
 }
 
 /// The status port's address, from its log line.
@@ -409,7 +379,7 @@ fn control_shows_sets_resets_and_saves_the_variables_and_http_serves_them() {
     );
     let status = status_port(&mut server);
     let nc = |input: &str| to_status(&status, input);
-    let mut client = Client::new(&server);
+    let mut client = LineClient::new(&server);
     client.ask("HIT");
     client.ask("DEPOSIT alice 5");
     assert_eq!(
@@ -484,7 +454,7 @@ fn the_state_file_survives_sigint_sigterm_and_a_restart_and_a_corrupt_one_is_exi
     };
     for (round, signal) in [Signal::INT, Signal::TERM].into_iter().enumerate() {
         let mut server = start();
-        let mut client = Client::new(&server);
+        let mut client = LineClient::new(&server);
         let before = if round == 0 { "" } else { "1" };
         assert_eq!(
             client.ask("HIT"),
@@ -497,7 +467,7 @@ fn the_state_file_survives_sigint_sigterm_and_a_restart_and_a_corrupt_one_is_exi
         server.wait_for("state saved: 2 variables to");
     }
     let server = start();
-    let mut client = Client::new(&server);
+    let mut client = LineClient::new(&server);
     assert_eq!(client.ask("HITS"), "global 2 mine");
     assert_eq!(client.ask("BALANCE alice"), "alice has 10");
     // conn.* are not kept: they live and die with their connection.
@@ -537,7 +507,7 @@ fn the_state_file_survives_sigint_sigterm_and_a_restart_and_a_corrupt_one_is_exi
 #[test]
 fn a_sighup_keeps_the_values_of_variables_still_named_and_a_bad_reload_keeps_all() {
     let (mut server, path) = device("reloaded", COUNTERS, &[]);
-    let mut client = Client::new(&server);
+    let mut client = LineClient::new(&server);
     client.ask("HIT");
     client.ask("HIT");
     client.ask("DEPOSIT alice 5");
@@ -586,7 +556,7 @@ fn max_keys_evicts_the_least_recently_used_key_and_says_so() {
         to_status(&status, "save\n"),
         "error save needs --state-file FILE, and none was given\n"
     );
-    let mut client = Client::new(&server);
+    let mut client = LineClient::new(&server);
     client.ask("DEPOSIT a 1");
     client.ask("DEPOSIT b 2");
     client.ask("BALANCE a");
@@ -617,7 +587,7 @@ fn the_web_console_shows_the_variables_and_their_changes_live() {
         &["--web", "127.0.0.1:0"],
     );
     let (browser, _) = crate::web::open_page(&mut server);
-    let mut client = Client::new(&server);
+    let mut client = LineClient::new(&server);
     assert_eq!(client.ask("SET temp 22.5"), "OK temp=22.5");
     assert_eq!(client.ask("LOGIN bob"), "WELCOME bob");
     browser.wait(
@@ -652,11 +622,11 @@ fn a_relay_mocks_with_state_and_forwards_the_rest() {
         "--rules",
         path.to_str().unwrap(),
     ]);
-    let mut client = Client::new(&relay);
+    let mut client = LineClient::new(&relay);
     assert_eq!(client.ask("COUNT"), "n was");
     assert_eq!(client.ask("COUNT"), "n was 1");
     assert_eq!(client.ask("HELLO"), "UPSTREAM HELLO");
-    assert_eq!(Client::new(&relay).ask("COUNT"), "n was 2");
+    assert_eq!(LineClient::new(&relay).ask("COUNT"), "n was 2");
     relay.wait_for("rule 1 \"COUNT\"");
 }
 

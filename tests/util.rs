@@ -779,3 +779,39 @@ pub fn tshark_follow(tshark: &str, pcap: &Path, stream: usize) -> Vec<String> {
 pub fn plain_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// A line client: one connection, answers read a line at a time.
+pub struct LineClient {
+    pub stream: TcpStream,
+    pub reader: BufReader<TcpStream>,
+}
+
+impl LineClient {
+    pub fn new(server: &Server) -> Self {
+        let stream = connect(server.addr);
+        let reader = BufReader::new(stream.try_clone().expect("a second handle"));
+        Self { stream, reader }
+    }
+
+    pub fn send(&mut self, bytes: &str) {
+        self.stream.write_all(bytes.as_bytes()).expect("sending");
+    }
+
+    /// The next answer line, with its line end.
+    pub fn line(&mut self) -> String {
+        let mut line = String::new();
+        self.reader.read_line(&mut line).expect("an answer line");
+        line
+    }
+
+    /// Sends `bytes` as they are and returns the answer line, line end and all.
+    pub fn round_trip(&mut self, bytes: &str) -> String {
+        self.send(bytes);
+        self.line()
+    }
+
+    /// Sends `line` and a newline; returns the answer without its line end.
+    pub fn ask(&mut self, line: &str) -> String {
+        self.round_trip(&format!("{line}\n")).trim_end().to_owned()
+    }
+}

@@ -18,7 +18,7 @@ use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use crate::stats::{Failure, LATENCY_BOUNDS, Protocol, Rejection, Snapshot};
+use crate::stats::{Failure, LATENCY_BOUNDS, Protocol, Rejection, RuleHits, Snapshot};
 
 /// The `Content-Type` of what `render` returns.
 pub(super) const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
@@ -41,6 +41,25 @@ struct Scrape(Snapshot);
 
 /// One labelled value of a family.
 type Series<'a> = (Vec<(&'static str, &'a str)>, u64);
+
+/// Each rule's number as a label value, for `per_rule` to borrow.
+fn rule_numbers(rules: &[RuleHits]) -> Vec<String> {
+    rules.iter().map(|r| r.number.to_string()).collect()
+}
+
+/// One series a rule, labelled by its number and name.
+fn per_rule<'a>(rules: &'a [RuleHits], numbers: &'a [String]) -> Vec<Series<'a>> {
+    rules
+        .iter()
+        .zip(numbers)
+        .map(|(rule, number)| {
+            (
+                vec![("rule", number.as_str()), ("name", rule.label.as_str())],
+                rule.hits,
+            )
+        })
+        .collect()
+}
 
 impl Collector for Scrape {
     fn encode(&self, mut out: DescriptorEncoder) -> fmt::Result {
@@ -156,18 +175,8 @@ impl Collector for Scrape {
             ],
         )?;
         if !g.rules.is_empty() {
-            let numbers: Vec<String> = g.rules.iter().map(|r| r.number.to_string()).collect();
-            let hits: Vec<Series> = g
-                .rules
-                .iter()
-                .zip(&numbers)
-                .map(|(rule, number)| {
-                    (
-                        vec![("rule", number.as_str()), ("name", rule.label.as_str())],
-                        rule.hits,
-                    )
-                })
-                .collect();
+            let numbers = rule_numbers(&g.rules);
+            let hits = per_rule(&g.rules, &numbers);
             counter(
                 &mut out,
                 "tcpack_rule_hits",
@@ -176,18 +185,8 @@ impl Collector for Scrape {
             )?;
         }
         if let Some(st) = &g.state {
-            let numbers: Vec<String> = st.by_rule.iter().map(|r| r.number.to_string()).collect();
-            let series: Vec<Series> = st
-                .by_rule
-                .iter()
-                .zip(&numbers)
-                .map(|(rule, number)| {
-                    (
-                        vec![("rule", number.as_str()), ("name", rule.label.as_str())],
-                        rule.hits,
-                    )
-                })
-                .collect();
+            let numbers = rule_numbers(&st.by_rule);
+            let series = per_rule(&st.by_rule, &numbers);
             counter(
                 &mut out,
                 "tcpack_rule_variable_changes",
