@@ -746,9 +746,9 @@ mod tests {
     use std::sync::{Arc, Mutex};
     use std::time::SystemTime;
 
-    use super::super::faults::Shaping;
     use crate::decode::DecodeMode;
     use crate::log::{LogFormat, Sink};
+    use crate::server::relay::faults::Shaping;
     use crate::tap::Watcher;
 
     #[derive(Default)]

@@ -11,8 +11,6 @@ use std::time::{Duration, Instant};
 
 use rustix::net::RecvFlags;
 
-use super::super::lifecycle::Phase;
-use super::super::shared::ServerState;
 use super::amplification::answer_limit;
 use super::ratelimit::Verdict;
 use super::socket::{RATE_TABLE_CAPACITY, UdpShared};
@@ -21,6 +19,8 @@ use crate::decode::TextDecoder;
 use crate::log::{Event, panic_message};
 use crate::protocol::DATAGRAM_BUFFER;
 use crate::rules::Action;
+use crate::server::lifecycle::Phase;
+use crate::server::shared::ServerState;
 use crate::stats::Failure;
 use crate::tap::{Side, TapEvent};
 
