@@ -22,7 +22,7 @@ use crate::client_stream::{TlsClient, TlsOptions};
 use crate::decode::DecodeMode;
 use crate::encoding::TextEncoding;
 use crate::exit::UsageError;
-use crate::fault::Fault;
+use crate::fault_spec::Fault;
 use crate::framing::Framing;
 use crate::log::LogFormat;
 use crate::modbus::Table;
@@ -292,7 +292,7 @@ impl ServerConfig {
         let faults = args
             .faults
             .iter()
-            .map(|text| crate::fault::parse(text))
+            .map(|text| crate::fault_spec::parse(text))
             .collect::<Result<Vec<_>, _>>()
             .map_err(usage)?;
         let options = TlsOptions {

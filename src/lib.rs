@@ -18,7 +18,7 @@ pub mod decode;
 mod duration;
 mod encoding;
 mod exit;
-mod fault;
+mod fault_spec;
 pub mod framing;
 mod hex;
 mod log;

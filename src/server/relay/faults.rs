@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::fault::{Fault, FaultKind};
+use crate::fault_spec::{Fault, FaultKind};
 
 /// One direction's faults, as drawn for one connection; each with the
 /// `--fault` it came from, for the log.
@@ -102,7 +102,7 @@ impl Shaping {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fault::parse;
+    use crate::fault_spec::parse;
 
     fn shaping(faults: &[&str], up: bool) -> Shaping {
         let faults: Vec<Fault> = faults.iter().map(|f| parse(f).unwrap()).collect();
