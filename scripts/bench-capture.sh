@@ -19,11 +19,7 @@ case "${1:-}" in -h|--help) show_help; exit 0 ;; esac
 ROUNDS=${1:-5}
 check_count ROUNDS "$ROUNDS" 50
 N=1563   # messages per connection: 64 x 1563 = 100,032
-if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null 2>&1; then
-    on_server=(taskset -c 0) on_client=(taskset -c 1) pinned="server on CPU 0, load on CPU 1"
-else
-    on_server=() on_client=() pinned="not pinned"
-fi
+pin_cores "load"
 cargo build --release --locked --quiet
 tcpack=${CARGO_TARGET_DIR:-target}/release/tcpack
 make_workdir

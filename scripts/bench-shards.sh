@@ -17,11 +17,7 @@ ROUNDS=${1:-5}
 check_count ROUNDS "$ROUNDS" 50
 D=${D:-5}
 check_count D "$D" 600
-if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null 2>&1; then
-    on_server=(taskset -c 0) on_client=(taskset -c 1) pinned="server on CPU 0, load on CPU 1"
-else
-    on_server=() on_client=() pinned="not pinned"
-fi
+pin_cores "load"
 cargo build --release --locked --quiet
 tcpack=${CARGO_TARGET_DIR:-target}/release/tcpack
 make_workdir

@@ -16,11 +16,7 @@ source scripts/common.sh
 ROUNDS=${ROUNDS:-5}
 ROUND_N=${ROUND_N:-3000}
 check_count ROUNDS "$ROUNDS" 100
-if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null 2>&1; then
-    on_server=(taskset -c 0) on_client=(taskset -c 1) pinned="server on CPU 0, load generator and viewers on CPU 1"
-else
-    on_server=() on_client=() pinned="not pinned (fewer than 2 CPUs, or no taskset)"
-fi
+pin_cores "load generator and viewers"
 target=${CARGO_TARGET_DIR:-target}
 cargo build --release --locked --quiet
 tcpack=$target/release/tcpack

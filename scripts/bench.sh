@@ -44,11 +44,7 @@ fi
 ROUNDS=${ROUNDS:-7}
 check_count ROUNDS "$ROUNDS" 100
 # Servers on CPU 0, the load generator on CPU 1, where there are two.
-if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null 2>&1; then
-    on_server=(taskset -c 0) on_client=(taskset -c 1) pinned="server on CPU 0, load generator on CPU 1"
-else
-    on_server=() on_client=() pinned="not pinned (fewer than 2 CPUs, or no taskset)"
-fi
+pin_cores "load generator"
 
 cargo build --release --locked --quiet
 cargo build --release --locked --quiet --example tokio_tls_baseline

@@ -151,3 +151,16 @@ open_peer() {
     peer_pid=${PEER_PID:-}
     { exec {to_peer}>&"${PEER[1]:-}" {from_peer}<&"${PEER[0]:-}"; } 2>/dev/null
 }
+
+# pin_cores [LOAD]: sets on_server and on_client, the commands' prefixes
+# that pin servers to CPU 0 and the load (LOAD names it) to CPU 1, and
+# pinned, which says so; both empty where there are fewer than 2 CPUs or
+# no taskset. Unpinned, the two share both cores and hide per-message costs.
+pin_cores() {
+    # shellcheck disable=SC2034 # for the sourcing script
+    if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null 2>&1; then
+        on_server=(taskset -c 0) on_client=(taskset -c 1) pinned="server on CPU 0, ${1:-load} on CPU 1"
+    else
+        on_server=() on_client=() pinned="not pinned (fewer than 2 CPUs, or no taskset)"
+    fi
+}
