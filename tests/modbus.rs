@@ -425,8 +425,7 @@ fn a_register_that_follows_a_global_shares_it_with_the_rules() {
         "--status-bind",
         "127.0.0.1:0",
     ]);
-    let line = server.wait_for("status on ");
-    let status = line.rsplit("status on ").next().unwrap().to_owned();
+    let status = crate::util::status_port(&mut server);
     let text = |line: &str| crate::util::nc(&server).stdin(line).run().success().stdout;
     // Unset at start: the variable takes the register's value from the table.
     assert_eq!(text("READ temp\n"), "VALUE temp=215\n");
@@ -439,15 +438,7 @@ fn a_register_that_follows_a_global_shares_it_with_the_rules() {
     assert_eq!(text("SET temp 70000\n"), "OK temp=70000\n");
     assert_eq!(pymodbus_steps(&server, &["r"]), "[65531, 7]\n");
     // The Modbus write counts as a change, with the rules' two.
-    let (host, port) = status.rsplit_once(':').unwrap();
-    let status = |input: &str| {
-        TestCommand::new("nc")
-            .args(["-N", "-w", "10", host, port])
-            .stdin(input)
-            .run()
-            .success()
-            .stdout
-    };
+    let status = |input: &str| crate::util::to_status_port(&status, input);
     let report = status("");
     assert!(report.contains("\nstate_changes 3\n"), "{report}");
     let metrics = status("GET /metrics HTTP/1.0\r\n\r\n");

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use rustix::process::Signal;
 
 use crate::util::{
-    LineClient, Server, TestCommand, connect, finish, log_time, read_to_end, tcpack_cmd, tempdir,
+    LineClient, Server, connect, finish, log_time, read_to_end, status_port, tcpack_cmd, tempdir,
+    to_status_port,
 };
 
 /// Writes `text` to a rules file of this test's own.
@@ -441,23 +442,6 @@ fn a_push_the_client_does_not_take_is_bounded_by_the_write_timeout() {
     }
 }
 
-/// The status port's address, from its log line.
-fn status_port(server: &mut Server) -> String {
-    let line = server.wait_for("status on ");
-    line.rsplit("status on ").next().unwrap().to_owned()
-}
-
-/// One command line to the status port at `status`, as `nc -N` sends it; its answer.
-fn control(status: &str, input: &str) -> String {
-    let (host, port) = status.rsplit_once(':').unwrap();
-    TestCommand::new("nc")
-        .args(["-N", "-w", "10", host, port])
-        .stdin(input)
-        .run()
-        .success()
-        .stdout
-}
-
 #[test]
 fn control_on_the_status_port_takes_commands_from_nc() {
     let rules = rules_file(
@@ -476,7 +460,7 @@ fn control_on_the_status_port_takes_commands_from_nc() {
     let status = status_port(&mut server);
     let mut client = LineClient::new(&server);
     assert_eq!(client.round_trip("PING\n"), "PONG\n");
-    let nc = |input: &str| control(&status, input);
+    let nc = |input: &str| to_status_port(&status, input);
     assert_eq!(nc("send 1 hello from a script\n"), "ok sent 1\n");
     assert_eq!(client.line(), "hello from a script\n");
     assert_eq!(nc("send 7 x\n"), "error no connection 7\n");
@@ -509,7 +493,7 @@ fn control_send_in_relay_mode_says_the_upstream_answers() {
     let to = upstream.addr.to_string();
     let mut relay =
         Server::start_relay(&["--to", &to, "--status-bind", "127.0.0.1:0", "--control"]);
-    let answer = control(&status_port(&mut relay), "all hi\n");
+    let answer = to_status_port(&status_port(&mut relay), "all hi\n");
     assert!(
         answer.starts_with("error in relay mode the upstream answers"),
         "{answer}"

@@ -10,7 +10,7 @@ use std::thread;
 
 use rustix::process::Signal;
 
-use crate::util::{LineClient, Server, TestCommand, nc, tcpack_cmd, tempdir};
+use crate::util::{LineClient, Server, nc, status_port, tcpack_cmd, tempdir, to_status_port};
 
 /// Writes `text` to a rules file of this test's own.
 fn rules_file(name: &str, text: &str) -> PathBuf {
@@ -343,23 +343,6 @@ reply = "temp={global.temp} other={global.other}\n"
     assert_eq!(LineClient::new(&server).ask("GET"), "temp=3 other=1");
 }
 
-/// The status port's address, from its log line.
-fn status_port(server: &mut Server) -> String {
-    let line = server.wait_for("status on ");
-    line.rsplit("status on ").next().unwrap().to_owned()
-}
-
-/// One line to the status port at `status`, as `nc -N` sends it; its answer.
-fn to_status(status: &str, input: &str) -> String {
-    let (host, port) = status.rsplit_once(':').unwrap();
-    TestCommand::new("nc")
-        .args(["-N", "-w", "10", host, port])
-        .stdin(input)
-        .run()
-        .success()
-        .stdout
-}
-
 #[test]
 fn control_shows_sets_resets_and_saves_the_variables_and_http_serves_them() {
     let dir = tempdir("state-control");
@@ -378,7 +361,7 @@ fn control_shows_sets_resets_and_saves_the_variables_and_http_serves_them() {
         ],
     );
     let status = status_port(&mut server);
-    let nc = |input: &str| to_status(&status, input);
+    let nc = |input: &str| to_status_port(&status, input);
     let mut client = LineClient::new(&server);
     client.ask("HIT");
     client.ask("DEPOSIT alice 5");
@@ -553,7 +536,7 @@ fn max_keys_evicts_the_least_recently_used_key_and_says_so() {
     );
     let status = status_port(&mut server);
     assert_eq!(
-        to_status(&status, "save\n"),
+        to_status_port(&status, "save\n"),
         "error save needs --state-file FILE, and none was given\n"
     );
     let mut client = LineClient::new(&server);
@@ -572,7 +555,7 @@ fn max_keys_evicts_the_least_recently_used_key_and_says_so() {
     for _ in 0..500 {
         client.line();
     }
-    let report = to_status(&status, "");
+    let report = to_status_port(&status, "");
     assert!(report.contains("\nstate_keys_evicted 501\n"), "{report}");
     assert_eq!(report.matches("\nvar key[").count(), 2, "{report}");
 }
@@ -692,7 +675,7 @@ fn a_kill_9_during_save_leaves_the_old_file_or_the_new_never_a_torn_one() {
         ]);
         let status = status_port(&mut server);
         assert_eq!(
-            to_status(&status, &format!("set global.mark {new}\n")),
+            to_status_port(&status, &format!("set global.mark {new}\n")),
             format!("ok global.mark = {new}\n")
         );
         let mut control = TcpStream::connect(&status).unwrap();

@@ -815,3 +815,23 @@ impl LineClient {
         self.round_trip(&format!("{line}\n")).trim_end().to_owned()
     }
 }
+
+/// A server's status port address, from its `status on ADDR` log line.
+pub fn status_port(server: &mut Server) -> String {
+    let line = server.wait_for("status on ");
+    line.rsplit("status on ")
+        .next()
+        .expect("an address after `status on`")
+        .to_owned()
+}
+
+/// Sends `input` to the status port at `status` as `nc -N` does; its answer.
+pub fn to_status_port(status: &str, input: &str) -> String {
+    let (host, port) = status.rsplit_once(':').expect("HOST:PORT");
+    TestCommand::new("nc")
+        .args(["-N", "-w", "10", host, port])
+        .stdin(input)
+        .run()
+        .success()
+        .stdout
+}
