@@ -118,7 +118,13 @@ impl Plan<'_> {
                 Some((_, message)) => format!("the answer to message {sent} ({})", show(message)),
                 None => "the greeting".to_owned(),
             };
-            if let Err(why) = incoming.expect(&mut stream, &exchange.answers, self, &what) {
+            if let Err(why) = incoming.expect(
+                &mut stream,
+                &exchange.answers,
+                self.timeout,
+                self.ignore,
+                &what,
+            ) {
                 return Outcome::Differs(why);
             }
             answers += exchange.answers.len();
@@ -270,14 +276,15 @@ impl Incoming {
         &mut self,
         stream: &mut TcpStream,
         expected: &[Vec<u8>],
-        plan: &Plan<'_>,
+        timeout: Duration,
+        ignore: &Ignore,
         what: &dyn Fn() -> String,
     ) -> Result<(), String> {
-        let deadline = Instant::now() + plan.timeout;
+        let deadline = Instant::now() + timeout;
         loop {
             if let CutResult::Whole(got) = self.cut(expected) {
                 for (i, (e, g)) in expected.iter().zip(&got).enumerate() {
-                    if !plan.ignore.same(e, g) {
+                    if !ignore.same(e, g) {
                         return Err(format!(
                             "{}: expected {}, got {}",
                             part(&what(), i, expected.len()),
@@ -289,7 +296,7 @@ impl Incoming {
                 return Ok(());
             }
             // Without masks, a byte that differs is known before the rest arrives.
-            if plan.ignore.is_empty() && self.framer.is_none() {
+            if ignore.is_empty() && self.framer.is_none() {
                 if let Some((i, from)) = first_difference(expected, &self.bytes) {
                     return Err(format!(
                         "{}: expected {}, got {}",
@@ -313,7 +320,7 @@ impl Incoming {
                 let why = if self.eof {
                     "the server closed the connection".to_owned()
                 } else {
-                    format!("not all there within {}s", plan.timeout.as_secs_f64())
+                    format!("not all there within {}s", timeout.as_secs_f64())
                 };
                 return Err(format!(
                     "{}: expected {}, {why}; got {}",
