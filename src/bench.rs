@@ -3,20 +3,18 @@
 //! One thread per connection, blocking I/O, like the server. Every loop is
 //! bounded by `--duration` (and `--messages` where given).
 
-use std::io::{self, BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Barrier, mpsc};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
 
-use crate::client_stream::{ClientStream, TlsClient, TlsOptions};
-use crate::framing::Framing;
+use crate::client_stream::TlsClient;
 
 mod answers;
+mod bench_config;
 mod clock;
 mod hdr_log;
 mod intervals;
@@ -26,9 +24,10 @@ mod proc_stat;
 mod progress;
 mod report;
 mod shard;
+mod tcp_clients;
 mod udp;
 
-use answers::Answers;
+pub(crate) use bench_config::{BenchConfig, BenchJob, Scenario};
 use clock::Clock;
 use hdr_log::{HdrFile, Summary};
 use intervals::{Collector, Seconds};
@@ -38,79 +37,7 @@ use proc_stat::{cpu_seconds, rss_kib};
 use progress::Progress;
 pub(crate) use report::{Latency, Report, ServerUsage};
 pub(crate) use shard::{ShardSpec, parse as parse_shard, parse_time as parse_start_at};
-
-/// What `tcpack bench` measures (`--scenario`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Scenario {
-    /// Persistent connections, each sending a line and waiting for its ack.
-    Rr,
-    /// Connect, one line, ack, close, again and again.
-    Conn,
-    /// Persistent connections writing `--depth` lines at once, then reading their acks.
-    Pipeline,
-    /// Silent connections held open while fresh clients measure their time to an answer.
-    Idle,
-}
-
-impl Scenario {
-    /// The name the report gives it, as `--scenario` spells it.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Scenario::Rr => "rr",
-            Scenario::Conn => "conn",
-            Scenario::Pipeline => "pipeline",
-            Scenario::Idle => "idle",
-        }
-    }
-}
-
-/// What `tcpack bench` was asked to measure, and how.
-#[derive(Debug, Clone)]
-pub(crate) struct BenchConfig {
-    /// The server as HOST:PORT.
-    pub target: String,
-    pub scenario: Scenario,
-    /// Concurrent connections, or connect loops.
-    pub connections: usize,
-    /// Per connection or loop; 0: until `duration`.
-    pub messages: u64,
-    /// Bytes per message, its `\n` included.
-    pub size: usize,
-    /// Measured, after `warmup`.
-    pub duration: Duration,
-    pub warmup: Duration,
-    /// Lines per burst (pipeline).
-    pub depth: usize,
-    /// Silent connections held (idle).
-    pub idle: usize,
-    /// For a connection or an ack, before counting a timeout.
-    pub timeout: Duration,
-    /// The server's process, for its CPU time and memory.
-    pub server_pid: Option<u32>,
-    /// How messages are framed and answers cut.
-    pub framing: Framing,
-    /// Each message is these hex bytes (with placeholders).
-    pub hex: Option<String>,
-    /// The report as JSON.
-    pub json: bool,
-    pub udp: bool,
-    pub tls: TlsOptions,
-    /// `--shard I/N` or `--shards N`: this run is one shard of many.
-    pub shard: Option<ShardSpec>,
-    /// Wait until then to start (`--start-at`).
-    pub start_at: Option<std::time::SystemTime>,
-    /// Write an HdrHistogram interval log there (`--hdr-log`).
-    pub hdr_log: Option<PathBuf>,
-    /// No progress line (`--quiet`).
-    pub quiet: bool,
-}
-
-/// What `tcpack bench` does: load a server, or merge the logs of runs.
-#[derive(Debug, Clone)]
-pub(crate) enum BenchJob {
-    Load(Box<BenchConfig>),
-    Merge(MergeConfig),
-}
+use tcp_clients::{Target, connect_loop, hold_idle, request_response};
 
 /// Runs one `tcpack bench` (or `bench merge`) to its report.
 pub(crate) fn run(job: &BenchJob) -> Result<()> {
@@ -401,146 +328,5 @@ fn not_past(at: std::time::SystemTime, now: std::time::SystemTime) -> Result<(),
             ))
         }
         _ => Ok(()),
-    }
-}
-
-/// Where the client threads connect, and how.
-struct Target {
-    addr: SocketAddr,
-    tls: Option<TlsClient>,
-    framing: Framing,
-}
-
-/// A connection, TLS if the target wants it, read through a buffer; writes go to `get_mut()`.
-fn open(target: &Target, timeout: Duration) -> io::Result<BufReader<ClientStream>> {
-    let stream = TcpStream::connect_timeout(&target.addr, timeout)?;
-    stream.set_nodelay(true)?;
-    let link = ClientStream::new(stream, target.tls.as_ref(), timeout).map_err(io::Error::other)?;
-    link.socket().set_read_timeout(Some(timeout))?;
-    link.socket().set_write_timeout(Some(timeout))?;
-    Ok(BufReader::new(link))
-}
-
-/// rr (depth 1) and pipeline (depth K): a persistent connection writing
-/// `depth` lines in one write, then reading `depth` acks.
-fn request_response(
-    target: &Target,
-    message: &[u8],
-    messages: u64,
-    depth: usize,
-    timeout: Duration,
-    clock: &Clock,
-    measured: &mut Measurement,
-) {
-    let burst = message.repeat(depth.max(1));
-    let mut sent = 0u64;
-    while clock.running() && (messages == 0 || sent < messages) {
-        let mut reader = match open(target, timeout) {
-            Ok(reader) => reader,
-            Err(e) => {
-                measured.fail(clock, &e);
-                thread::sleep(Duration::from_millis(10));
-                continue;
-            }
-        };
-        let mut answers = Answers::new(&target.framing);
-        let result: io::Result<()> = (|| {
-            while clock.running() && (messages == 0 || sent < messages) {
-                let began = Instant::now();
-                reader.get_mut().write_all(&burst)?;
-                sent += depth as u64;
-                for _ in 0..depth {
-                    if !answers.next(&mut reader)? {
-                        measured.busy += 1;
-                        return Ok(());
-                    }
-                }
-                measured.answered(clock, began, depth as u64);
-            }
-            Ok(())
-        })();
-        if let Err(e) = result {
-            measured.fail(clock, &e);
-        }
-        reader.get_mut().finish();
-    }
-}
-
-/// conn: connect → one line → ack → close, like `echo hi | nc -N`. Also the
-/// idle scenario's fresh client.
-fn connect_loop(
-    target: &Target,
-    message: &[u8],
-    messages: u64,
-    timeout: Duration,
-    clock: &Clock,
-    measured: &mut Measurement,
-) {
-    let mut line = Vec::new();
-    let mut cycles = 0u64;
-    while clock.running() && (messages == 0 || cycles < messages) {
-        cycles += 1;
-        let began = Instant::now();
-        let result: io::Result<bool> = (|| {
-            let mut reader = open(target, timeout)?;
-            reader.get_mut().write_all(message)?;
-            reader.get_mut().finish();
-            let acked = Answers::new(&target.framing).next(&mut reader)?;
-            // Wait for the server's close, as nc -N does, so its side goes first.
-            while reader.read_until(b'\n', &mut line)? > 0 {}
-            Ok(acked)
-        })();
-        match result {
-            Ok(true) => {
-                if measured.record(clock, began, Instant::now()) {
-                    measured.ops += 1;
-                }
-            }
-            Ok(false) => measured.busy += 1,
-            Err(e) => measured.fail(clock, &e),
-        }
-        clock.done.fetch_add(1, Relaxed);
-    }
-}
-
-/// Opens `count` connections (TLS ones finish their handshake) that say
-/// nothing and stay open for the run.
-fn hold_idle(
-    target: &Target,
-    count: usize,
-    timeout: Duration,
-) -> Result<Vec<BufReader<ClientStream>>> {
-    (0..count)
-        .map(|i| {
-            open(target, timeout)
-                .with_context(|| format!("opening idle connection {} of {count}", i + 1))
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::answers::read_line;
-    use super::*;
-    use std::io::ErrorKind;
-
-    #[test]
-    fn busy_notices_are_not_acks() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (mut server, _) = listener.accept().unwrap();
-        server
-            .write_all("已收到\nserver busy\n".as_bytes())
-            .unwrap();
-        drop(server);
-        let mut reader = BufReader::new(client.try_clone().unwrap());
-        let mut line = Vec::new();
-        assert!(read_line(&mut reader, &mut line).unwrap());
-        assert!(!read_line(&mut reader, &mut line).unwrap());
-        assert_eq!(
-            read_line(&mut reader, &mut line).unwrap_err().kind(),
-            ErrorKind::UnexpectedEof
-        );
-        let _ = client.flush();
     }
 }

@@ -9,6 +9,7 @@
 //! writes out what is queued and flushes, bounded in time, so the file is
 //! whole after Ctrl-C, a second Ctrl-C and SIGTERM: every line complete.
 
+mod batched;
 mod jsonl;
 mod pcap;
 mod queue;

@@ -3,103 +3,38 @@
 
 use std::collections::VecDeque;
 use std::io::{self, ErrorKind, IsTerminal, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::client_stream::{ClientStream, TlsClient, TlsError};
 use crate::decode::DecodeMode;
 use crate::decode::TextDecoder;
-use crate::framing::{Framer, Framing};
+use crate::framing::Framing;
 use crate::protocol::DEFAULT_ADDRESS;
-use crate::rules::{Context, Template};
 use crate::stats::Protocol;
 use crate::tap::{Side, Tap, TapEvent};
 
+mod client_config;
 mod error;
 mod input;
+mod round_trips;
+mod tcp_channel;
 mod udp;
 
+pub(crate) use client_config::ClientConfig;
 pub(crate) use error::ClientError;
 use error::usage;
-use input::{parse_target, prompt, prompt_target, read_line};
+use input::{parse_target, prompt, prompt_target, read_line, render_hex};
+pub(crate) use round_trips::RoundTrips;
+use round_trips::ms;
+use tcp_channel::{Channel, TcpChannel, answer_framer, connect};
 use udp::Datagrams;
-
-/// Round-trip times so far; shared with the Ctrl-C handler, which prints them.
-#[derive(Debug, Default)]
-pub(crate) struct RoundTrips {
-    sent: u64,
-    acked: u64,
-    rtt_min: Option<Duration>,
-    rtt_max: Duration,
-    rtt_sum: Duration,
-}
-
-impl RoundTrips {
-    fn record(&mut self, rtt: Duration) {
-        self.acked += 1;
-        self.rtt_min = Some(self.rtt_min.map_or(rtt, |m| m.min(rtt)));
-        self.rtt_max = self.rtt_max.max(rtt);
-        self.rtt_sum += rtt;
-    }
-
-    /// One line: sent, acked, unacked, and round-trip times if any.
-    pub(crate) fn summary(&self) -> String {
-        let lost = self.sent - self.acked;
-        let mut line = format!("sent {}, acked {}, unacked {lost}", self.sent, self.acked);
-        if let Some(min) = self.rtt_min {
-            let avg = self.rtt_sum / u32::try_from(self.acked).unwrap_or(u32::MAX);
-            line += &format!(
-                ", rtt min/avg/max = {}/{}/{} ms",
-                ms(min),
-                ms(avg),
-                ms(self.rtt_max)
-            );
-        }
-        line
-    }
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.3}", d.as_secs_f64() * 1000.0)
-}
 
 /// Where the messages come from.
 enum Source {
     Given(Vec<Vec<u8>>),
     Stdin,
     Prompt,
-}
-
-/// What `tcpack client` was asked to do.
-#[derive(Debug, Clone)]
-pub(crate) struct ClientConfig {
-    /// HOST and PORT as given: none, one (HOST:PORT) or both.
-    pub target: Vec<String>,
-    /// `-m` messages; none: stdin's lines (or the tutorial's prompts).
-    pub messages: Vec<String>,
-    /// Send the messages this many times in all.
-    pub count: Option<usize>,
-    /// Milliseconds between repeated messages.
-    pub interval: u64,
-    /// Bytes sent for text.
-    pub encoding: crate::encoding::TextEncoding,
-    /// For the connection, each ack, and with UDP each try.
-    pub timeout: Duration,
-    /// Send and close without waiting for acks.
-    pub no_wait: bool,
-    /// Messages are hex bytes, acks shown as hex.
-    pub hex: bool,
-    /// How messages are framed and answers cut; `None`: lines, or reads.
-    pub framing: Option<Framing>,
-    /// Only the acks on stdout.
-    pub quiet: bool,
-    pub udp: bool,
-    /// UDP: tries after the first.
-    pub retries: u32,
-    pub tls: crate::client_stream::TlsOptions,
-    /// `--capture`, `--capture-pcap`, `--capture-max`.
-    pub capture: crate::capture::CaptureOptions,
 }
 
 /// `tcpack client`: sends messages and shows each answer.
@@ -421,137 +356,9 @@ impl Client {
     }
 }
 
-/// How messages travel: over one TCP (or TLS) connection, or as datagrams.
-enum Channel {
-    Tcp(TcpChannel),
-    Udp(Datagrams),
-}
-
-struct TcpChannel {
-    link: ClientStream,
-    /// Bytes received but not yet handed out as an ack.
-    received: Vec<u8>,
-    /// Under delim, fixed and len framing: cuts the answers.
-    framer: Option<Framer>,
-    /// Answers the framer cut but not yet handed out.
-    answers: VecDeque<Vec<u8>>,
-    decoder: TextDecoder,
-}
-
-/// A framer for the answers, where `--framing` cuts them otherwise than
-/// the client always has (at `\n`, or with a read).
-fn answer_framer(framing: &Framing) -> Option<Framer> {
-    match framing {
-        Framing::Raw | Framing::Line => None,
-        _ => Some(Framer::new(framing, usize::MAX)),
-    }
-}
-
-/// `--hex` text with placeholders (`01 03 00 00 00 02 {crc16_modbus}`),
-/// rendered with no message to refer to.
-fn render_hex(text: &str) -> Result<Vec<u8>, ClientError> {
-    let template = Template::parse_hex(text).map_err(|e| usage(&e))?;
-    let mut bytes = Vec::new();
-    let nowhere = SocketAddr::from(([0, 0, 0, 0], 0));
-    template.render(&Context::unprompted(0, 0, nowhere), &mut bytes);
-    Ok(bytes)
-}
-
-impl TcpChannel {
-    /// An ack is one line; a server whose reply has no `\n` (like the
-    /// tutorial's) acks with whatever one read brings. Under delim, fixed
-    /// and len framing, it is one frame (without its length field).
-    fn read_ack(&mut self, seq: u64, timeout: Duration) -> Result<Vec<u8>, ClientError> {
-        let deadline = Instant::now() + timeout;
-        let mut buf = [0u8; 4096];
-        loop {
-            if let Some(framer) = &mut self.framer {
-                let answers = &mut self.answers;
-                framer
-                    .push(&self.received, &mut |m| answers.push_back(m.to_vec()))
-                    .map_err(|e| ClientError::Io("reading the ack", io::Error::other(e)))?;
-                self.received.clear();
-                if let Some(answer) = self.answers.pop_front() {
-                    return Ok(answer);
-                }
-            } else if let Some(newline) = memchr::memchr(b'\n', &self.received) {
-                return Ok(self.received.drain(..=newline).collect());
-            } else if !self.received.is_empty() {
-                return Ok(std::mem::take(&mut self.received));
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(ClientError::AckTimeout(seq, timeout));
-            }
-            let _ = self.link.socket().set_read_timeout(Some(left));
-            match self.link.read(&mut buf) {
-                Ok(0) => return Err(ClientError::ClosedEarly(seq)),
-                Ok(n) => self.received.extend_from_slice(&buf[..n]),
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    return Err(ClientError::AckTimeout(seq, timeout));
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == ErrorKind::ConnectionReset => {
-                    return Err(ClientError::ClosedEarly(seq));
-                }
-                Err(e) => {
-                    return Err(match TlsError::from_session_io(&e) {
-                        Some(tls) => ClientError::Tls(tls),
-                        None => ClientError::Io("reading the ack", e),
-                    });
-                }
-            }
-        }
-    }
-}
-
-fn connect(target: &str, timeout: Duration) -> Result<TcpStream, ClientError> {
-    let host = target
-        .rsplit_once(':')
-        .map_or(target, |(h, _)| h)
-        .to_owned();
-    let addrs: Vec<SocketAddr> = target
-        .to_socket_addrs()
-        .map_err(|e| ClientError::NotResolved(host.clone(), e))?
-        .collect();
-    let mut last = None;
-    for addr in addrs {
-        match TcpStream::connect_timeout(&addr, timeout) {
-            Ok(stream) => {
-                let _ = stream.set_nodelay(true);
-                return Ok(stream);
-            }
-            Err(e) => {
-                last = Some(match e.kind() {
-                    ErrorKind::ConnectionRefused => ClientError::Refused(addr),
-                    ErrorKind::TimedOut | ErrorKind::WouldBlock => {
-                        ClientError::ConnectTimeout(addr, timeout)
-                    }
-                    _ => ClientError::Io("connecting", e),
-                })
-            }
-        }
-    }
-    Err(last.unwrap_or_else(|| ClientError::NotResolved(host, io::Error::other("no addresses"))))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hex_messages_take_placeholders() {
-        assert_eq!(render_hex("48 69 0a").unwrap(), b"Hi\n");
-        assert_eq!(render_hex("48690A").unwrap(), b"Hi\n");
-        assert_eq!(render_hex("0x48 0x69").unwrap(), b"Hi");
-        assert_eq!(
-            render_hex("01 03 00 00 00 0A {crc16_modbus}").unwrap(),
-            b"\x01\x03\x00\x00\x00\x0a\xc5\xcd"
-        );
-        assert!(render_hex("4").is_err());
-        assert!(render_hex("zz").is_err());
-        assert!(render_hex("01 {nope}").is_err());
-    }
 
     #[test]
     fn messages_are_framed_as_the_server_frames_them() {
@@ -586,19 +393,5 @@ mod tests {
             .encode("00 01 00 00 01 03 00 00 00 02", true)
             .unwrap();
         assert_eq!(modbus, b"\x00\x01\x00\x00\x00\x06\x01\x03\x00\x00\x00\x02");
-    }
-
-    #[test]
-    fn summary_reads_like_ping() {
-        let mut round_trips = RoundTrips {
-            sent: 3,
-            ..RoundTrips::default()
-        };
-        round_trips.record(Duration::from_micros(100));
-        round_trips.record(Duration::from_micros(300));
-        assert_eq!(
-            round_trips.summary(),
-            "sent 3, acked 2, unacked 1, rtt min/avg/max = 0.100/0.200/0.300 ms"
-        );
     }
 }

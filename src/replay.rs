@@ -10,6 +10,7 @@
 //!   servers).
 
 mod compare;
+mod incoming_answers;
 mod play;
 mod rules_out;
 mod script;

@@ -113,6 +113,8 @@ pub(super) fn read_line(reader: &mut impl BufRead, line: &mut Vec<u8>) -> io::Re
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{BufReader, Write};
+    use std::net::TcpStream;
 
     fn framing(text: &str) -> Framing {
         text.parse().unwrap()
@@ -170,5 +172,25 @@ mod tests {
             answers.next(&mut short).unwrap_err().kind(),
             ErrorKind::UnexpectedEof
         );
+    }
+
+    #[test]
+    fn busy_notices_are_not_acks() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        server
+            .write_all("已收到\nserver busy\n".as_bytes())
+            .unwrap();
+        drop(server);
+        let mut reader = BufReader::new(client.try_clone().unwrap());
+        let mut line = Vec::new();
+        assert!(read_line(&mut reader, &mut line).unwrap());
+        assert!(!read_line(&mut reader, &mut line).unwrap());
+        assert_eq!(
+            read_line(&mut reader, &mut line).unwrap_err().kind(),
+            ErrorKind::UnexpectedEof
+        );
+        let _ = client.flush();
     }
 }

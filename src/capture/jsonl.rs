@@ -7,7 +7,8 @@ use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::time::SystemTime;
 
-use super::queue::{Batched, Format};
+use super::batched::Batched;
+use super::queue::Format;
 use super::transcript::{Header, Line, UDP_CONN_BASE};
 use crate::decode::{DecodeMode, TextDecoder};
 use crate::framing::Framing;

@@ -16,7 +16,8 @@ use etherparse::PacketBuilder;
 use pcap_file::DataLink;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 
-use super::queue::{Batched, Format};
+use super::batched::Batched;
+use super::queue::Format;
 use crate::framing::Framing;
 use crate::sync::lock;
 use crate::tap::{Side, TapRecord};

@@ -3,7 +3,10 @@
 
 use std::io::{self, BufRead};
 
+use std::net::SocketAddr;
+
 use super::error::{ClientError, usage};
+use crate::rules::{Context, Template};
 
 /// `HOST PORT` or `HOST:PORT`, as a string `to_socket_addrs` resolves.
 pub(super) fn parse_target(target: &[String]) -> Result<String, ClientError> {
@@ -62,6 +65,16 @@ pub(super) fn prompt_target() -> Result<String, ClientError> {
     parse_target(&[ip, port])
 }
 
+/// `--hex` text with placeholders (`01 03 00 00 00 02 {crc16_modbus}`),
+/// rendered with no message to refer to.
+pub(super) fn render_hex(text: &str) -> Result<Vec<u8>, ClientError> {
+    let template = Template::parse_hex(text).map_err(|e| usage(&e))?;
+    let mut bytes = Vec::new();
+    let nowhere = SocketAddr::from(([0, 0, 0, 0], 0));
+    template.render(&Context::unprompted(0, 0, nowhere), &mut bytes);
+    Ok(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,5 +90,19 @@ mod tests {
         assert_eq!(t(&["::1", "7785"]).as_deref(), Some("[::1]:7785"));
         assert_eq!(t(&["host", "http"]), None);
         assert_eq!(t(&["host"]), None);
+    }
+
+    #[test]
+    fn hex_messages_take_placeholders() {
+        assert_eq!(render_hex("48 69 0a").unwrap(), b"Hi\n");
+        assert_eq!(render_hex("48690A").unwrap(), b"Hi\n");
+        assert_eq!(render_hex("0x48 0x69").unwrap(), b"Hi");
+        assert_eq!(
+            render_hex("01 03 00 00 00 0A {crc16_modbus}").unwrap(),
+            b"\x01\x03\x00\x00\x00\x0a\xc5\xcd"
+        );
+        assert!(render_hex("4").is_err());
+        assert!(render_hex("zz").is_err());
+        assert!(render_hex("01 {nope}").is_err());
     }
 }
