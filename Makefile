@@ -2,7 +2,7 @@
 CARGO ?= cargo
 ARGS ?=
 
-.PHONY: build run-server test test-cluster lint bench bench-web syscalls deps screenshot
+.PHONY: build run-server test test-cluster lint bench bench-ab bench-web syscalls deps screenshot
 
 build:
 	$(CARGO) build --release --locked
@@ -34,6 +34,14 @@ screenshot: deps
 ## interleaved rounds (not part of make test). QUICK=1: a short run; ROUNDS=N: rounds (default 7).
 bench:
 	scripts/bench.sh $(if $(QUICK),--quick --rounds-only)
+
+## Two builds, before and after: rr -c 64 plain, TLS and relay, interleaved pinned rounds, AFTER/BEFORE ratios.
+## BEFORE=path AFTER=path (default: target/release/tcpack); ROUNDS=N (default 5).
+AFTER ?= target/release/tcpack
+ROUNDS ?= 5
+bench-ab:
+	@test -n "$(BEFORE)" || { echo "error: make bench-ab needs BEFORE=path/to/tcpack (and AFTER=..., default $(AFTER))" >&2; exit 2; }
+	scripts/bench-ab.sh $(BEFORE) $(AFTER) $(ROUNDS)
 
 ## What the web console costs: rr -c 64 without --web, with it and no page, one page reading, one stalled (pinned rounds).
 bench-web:

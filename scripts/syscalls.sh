@@ -14,9 +14,11 @@
 # Usage: scripts/syscalls.sh [C] [N]
 #   C: connections (default 16), N: messages per connection (default 2000);
 #   MODES="plain rules20 tls" (the default) picks the modes, of plain,
-#   rules20, tls, tokio-tls (examples/tokio_tls_baseline.rs) and the same
-#   two with -conn: C x N full TLS handshakes (`--scenario conn`), counted
-#   per handshake; COLD=1 (above).
+#   rules20, tls, tokio (examples/tokio_baseline.rs), tokio-tls
+#   (examples/tokio_tls_baseline.rs) and tls-conn, tokio-tls-conn: C x N
+#   full TLS handshakes (`--scenario conn`), counted per handshake; COLD=1
+#   (above); TCPACK and EXAMPLES name the binaries (default target/release,
+#   built first).
 # Needs strace (apt-get install strace) and permission to trace the server.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,8 +33,11 @@ case "${1:-}" in -h|--help) show_help; exit 0 ;; esac
 [ $# -lt 2 ] || { check_count messages "$2" 1000000; msgs=$2; }
 command -v strace >/dev/null 2>&1 || die "strace is not installed: apt-get install strace"
 
-cargo build --release --locked --quiet --bin tcpack --example tokio_tls_baseline
-tcpack=target/release/tcpack
+if [ -z "${TCPACK:-}" ] && [ -z "${EXAMPLES:-}" ]; then
+    cargo build --release --locked --quiet --bin tcpack --example tokio_tls_baseline --example tokio_baseline
+fi
+tcpack=${TCPACK:-target/release/tcpack}
+examples=${EXAMPLES:-target/release/examples}
 make_workdir
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
     -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
@@ -70,8 +75,10 @@ count() {
     local mode=$1 scenario=$2 bench_flags=$3 strace_pid
     shift 4
     if [ "${1:-}" = tokio-tls ]; then
-        start_listening "$work/$mode.log" target/release/examples/tokio_tls_baseline \
+        start_listening "$work/$mode.log" "$examples/tokio_tls_baseline" \
             127.0.0.1:0 "$work/tls.pem" "$work/tls.key"
+    elif [ "${1:-}" = tokio ]; then
+        start_listening "$work/$mode.log" "$examples/tokio_baseline" 127.0.0.1:0
     else
         start_server "$work/$mode.log" --framing line --quiet "$@"
     fi
@@ -106,11 +113,12 @@ for mode in ${MODES:-plain rules20 tls}; do
         plain) count plain rr "" -- ;;
         rules20) count rules20 rr "" -- --rules bench/rules20.toml ;;
         tls) count tls rr "--tls --insecure" -- --tls-cert "$work/tls.pem" --tls-key "$work/tls.key" ;;
+        tokio) count tokio rr "" -- tokio ;;
         tokio-tls) count tokio-tls rr "--tls --insecure" -- tokio-tls ;;
         # A full handshake per connection (the bench resumes no session).
         tls-conn) count tls-conn conn "--tls --insecure" -- --tls-cert "$work/tls.pem" --tls-key "$work/tls.key" ;;
         tokio-tls-conn) count tokio-tls-conn conn "--tls --insecure" -- tokio-tls ;;
-        *) usage_error "unknown mode '$mode' in MODES (plain, rules20, tls, tokio-tls, tls-conn, tokio-tls-conn)" ;;
+        *) usage_error "unknown mode '$mode' in MODES (plain, rules20, tls, tokio, tokio-tls, tls-conn, tokio-tls-conn)" ;;
     esac
 done >"$work/counts"
 
