@@ -807,6 +807,9 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
 }
 
 #[cfg(test)]
+mod golden_lines;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
