@@ -5,7 +5,7 @@ use super::*;
 
 /// Compares `event` about `subject`, rendered as a text and a JSON line
 /// without their timestamps, with `text` and `json`; a difference goes to `bad`.
-fn check(bad: &mut Vec<String>, subject: Subject, event: &Event<'_>, text: &str, json: &str) {
+fn check(bad: &mut Vec<String>, subject: Subject, event: &impl LogEvent, text: &str, json: &str) {
     let render = |format| {
         let mut line = Vec::new();
         Logger::new(format, false, Sink::stdout().unwrap()).format_line(&mut line, subject, event);
