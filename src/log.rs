@@ -254,7 +254,7 @@ mod tests {
         let line = line(
             &logger,
             Some(tag()),
-            &Event::Message {
+            &ConnEvent::Message {
                 bytes: 5,
                 text: "hello",
                 rule: None,
@@ -272,7 +272,7 @@ mod tests {
     #[test]
     fn json_lines_are_one_object_with_the_same_fields() {
         let logger = Logger::new(LogFormat::Json, false, Sink::stdout().unwrap());
-        let event = Event::Closed {
+        let event = ConnEvent::Closed {
             reason: "eof",
             error: None,
             duration_ms: 1500,
@@ -293,7 +293,7 @@ mod tests {
 
     #[test]
     fn durations_read_as_seconds() {
-        let event = Event::Closed {
+        let event = ConnEvent::Closed {
             reason: "idle timeout",
             error: None,
             duration_ms: 61_005,
@@ -309,7 +309,7 @@ mod tests {
     #[test]
     fn udp_lines_name_the_peer_and_json_says_udp() {
         let peer: SocketAddr = "127.0.0.1:5555".parse().unwrap();
-        let event = Event::Datagram {
+        let event = UdpEvent::Datagram {
             bytes: 5,
             truncated_to: None,
             text: "hello",
@@ -329,7 +329,7 @@ mod tests {
         assert_eq!(value["peer"], "127.0.0.1:5555");
         assert_eq!(value["bytes"], 5);
         assert!(value.get("conn").is_none() && value.get("truncated_to").is_none());
-        let truncated = Event::Datagram {
+        let truncated = UdpEvent::Datagram {
             bytes: 70_000,
             truncated_to: Some(65_536),
             text: "x",
@@ -343,7 +343,7 @@ mod tests {
 
     #[test]
     fn the_summary_adds_udp_counts_only_when_udp_is_served() {
-        let summary = |udp| Event::Summary {
+        let summary = |udp| ServerEvent::Summary {
             uptime_ms: 1500,
             connections: 2,
             messages: 3,

@@ -194,7 +194,7 @@ mod tests {
         check(
             &mut bad,
             conn(),
-            &Event::Queued {
+            &ConnEvent::Queued {
                 busy_workers: 2,
                 waiting: 1,
             },
@@ -204,7 +204,7 @@ mod tests {
         check(
             &mut bad,
             conn(),
-            &Event::Accepted {
+            &ConnEvent::Accepted {
                 queued: false,
                 waited_ms: 0,
             },
@@ -217,7 +217,7 @@ mod tests {
                 id: 8,
                 peer: "[::1]:6000".parse().unwrap(),
             }),
-            &Event::Accepted {
+            &ConnEvent::Accepted {
                 queued: true,
                 waited_ms: 1234,
             },
@@ -227,7 +227,7 @@ mod tests {
         check(
             &mut bad,
             conn(),
-            &Event::TlsAccepted {
+            &ConnEvent::TlsAccepted {
                 version: "TLSv1.3",
                 cipher: "TLS13_AES_128_GCM_SHA256",
                 sni: None,
@@ -239,7 +239,7 @@ mod tests {
         check(
             &mut bad,
             conn(),
-            &Event::TlsAccepted {
+            &ConnEvent::TlsAccepted {
                 version: "TLSv1.2",
                 cipher: "ECDHE",
                 sni: Some("a.test"),
@@ -251,7 +251,7 @@ mod tests {
         check(
             &mut bad,
             conn(),
-            &Event::Message {
+            &ConnEvent::Message {
                 bytes: 5,
                 text: "hello",
                 rule: None,
@@ -263,7 +263,7 @@ mod tests {
         check(
             &mut bad,
             conn(),
-            &Event::Message {
+            &ConnEvent::Message {
                 bytes: 4,
                 text: "PING",
                 rule: rule(),
@@ -275,7 +275,7 @@ mod tests {
         check(
             &mut bad,
             conn(),
-            &Event::Message {
+            &ConnEvent::Message {
                 bytes: 2,
                 text: "hi",
                 rule: Some(RuleTag {
@@ -292,7 +292,7 @@ mod tests {
         check(
             &mut bad,
             conn(),
-            &Event::Message {
+            &ConnEvent::Message {
                 bytes: 3,
                 text: "a\"b",
                 rule: None,
@@ -304,7 +304,7 @@ mod tests {
         check(
             &mut bad,
             conn(),
-            &Event::Message {
+            &ConnEvent::Message {
                 bytes: 4,
                 text: "PING",
                 rule: rule(),
@@ -316,7 +316,7 @@ mod tests {
         check(
             &mut bad,
             conn(),
-            &Event::Closed {
+            &ConnEvent::Closed {
                 reason: "eof",
                 error: None,
                 duration_ms: 1500,
@@ -329,7 +329,7 @@ mod tests {
         check(
             &mut bad,
             conn(),
-            &Event::Closed {
+            &ConnEvent::Closed {
                 reason: "read error",
                 error: Some("Connection reset by peer (os error 104)".into()),
                 duration_ms: 61_005,
@@ -342,7 +342,7 @@ mod tests {
         check(
             &mut bad,
             conn(),
-            &Event::Rejected {
+            &ConnEvent::Rejected {
                 reply: "server busy\n",
                 why: "all workers busy",
             },
@@ -352,14 +352,14 @@ mod tests {
         check(
             &mut bad,
             conn(),
-            &Event::Panicked { message: "boom" },
+            &ConnEvent::Panicked { message: "boom" },
             " ERROR #7 127.0.0.1:5000 internal error while serving this connection (a bug: please report it): boom; the worker goes on serving\n",
             "{\"level\":\"ERROR\",\"conn\":7,\"peer\":\"127.0.0.1:5000\",\"event\":\"panicked\",\"message\":\"boom\"}\n",
         );
         check(
             &mut bad,
             conn(),
-            &Event::PushFailed {
+            &ConnEvent::PushFailed {
                 error: "Broken pipe (os error 32)".into(),
             },
             " WARN  #7 127.0.0.1:5000 push failed: Broken pipe (os error 32); closing the connection\n",
@@ -368,7 +368,7 @@ mod tests {
         check(
             &mut bad,
             udp(),
-            &Event::Panicked { message: "boom" },
+            &ConnEvent::Panicked { message: "boom" },
             " ERROR udp 127.0.0.1:5555 internal error while serving this connection (a bug: please report it): boom; the worker goes on serving\n",
             "{\"level\":\"ERROR\",\"peer\":\"127.0.0.1:5555\",\"proto\":\"udp\",\"event\":\"panicked\",\"message\":\"boom\"}\n",
         );

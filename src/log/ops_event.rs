@@ -76,14 +76,14 @@ mod tests {
         check(
             &mut bad,
             SERVER,
-            &Event::Warning { message: "careful" },
+            &OpsEvent::Warning { message: "careful" },
             " WARN  careful\n",
             "{\"level\":\"WARN\",\"event\":\"warning\",\"message\":\"careful\"}\n",
         );
         check(
             &mut bad,
             conn(),
-            &Event::Warning {
+            &OpsEvent::Warning {
                 message: "a \\ back\nslash",
             },
             " WARN  #7 127.0.0.1:5000 a \\ back\nslash\n",
@@ -92,7 +92,7 @@ mod tests {
         check(
             &mut bad,
             SERVER,
-            &Event::Console {
+            &OpsEvent::Console {
                 line: "ok closed 1",
             },
             " INFO  console: ok closed 1\n",
@@ -101,7 +101,7 @@ mod tests {
         check(
             &mut bad,
             SERVER,
-            &Event::RulesReloaded {
+            &OpsEvent::RulesReloaded {
                 rules: 3,
                 file: "rules.toml",
             },
@@ -111,7 +111,7 @@ mod tests {
         check(
             &mut bad,
             SERVER,
-            &Event::RulesNotReloaded {
+            &OpsEvent::RulesNotReloaded {
                 error: "line 2: bad",
             },
             " ERROR rules not reloaded, the old ones stay: line 2: bad\n",
@@ -120,7 +120,7 @@ mod tests {
         check(
             &mut bad,
             SERVER,
-            &Event::StateSaved {
+            &OpsEvent::StateSaved {
                 variables: 4,
                 file: "state.json",
             },
@@ -130,7 +130,7 @@ mod tests {
         check(
             &mut bad,
             SERVER,
-            &Event::StateNotSaved { error: "disk full" },
+            &OpsEvent::StateNotSaved { error: "disk full" },
             " ERROR state not saved: disk full\n",
             "{\"level\":\"ERROR\",\"event\":\"state_not_saved\",\"error\":\"disk full\"}\n",
         );

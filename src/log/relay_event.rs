@@ -112,7 +112,7 @@ mod tests {
         check(
             &mut bad,
             conn(),
-            &Event::Upstream {
+            &RelayEvent::Upstream {
                 upstream: "127.0.0.1:7785".parse().unwrap(),
                 local: "127.0.0.1:40000".parse().unwrap(),
                 tls: None,
@@ -123,7 +123,7 @@ mod tests {
         check(
             &mut bad,
             conn(),
-            &Event::Upstream {
+            &RelayEvent::Upstream {
                 upstream: "127.0.0.1:7785".parse().unwrap(),
                 local: "127.0.0.1:40000".parse().unwrap(),
                 tls: Some("TLSv1.3 TLS13_AES_128_GCM_SHA256"),
@@ -134,7 +134,7 @@ mod tests {
         check(
             &mut bad,
             conn(),
-            &Event::UpstreamFailed {
+            &RelayEvent::UpstreamFailed {
                 upstream: "127.0.0.1:9",
                 why: "refused the connection",
             },
@@ -144,7 +144,7 @@ mod tests {
         check(
             &mut bad,
             conn(),
-            &Event::Fault {
+            &RelayEvent::Fault {
                 fault: "latency",
                 what: "delayed 0.100s",
             },
@@ -154,7 +154,7 @@ mod tests {
         check(
             &mut bad,
             conn(),
-            &Event::RelayClosed {
+            &RelayEvent::Closed {
                 reason: "client closed",
                 error: None,
                 duration_ms: 2000,
@@ -166,7 +166,7 @@ mod tests {
         check(
             &mut bad,
             conn(),
-            &Event::RelayClosed {
+            &RelayEvent::Closed {
                 reason: "upstream error",
                 error: Some("reset".into()),
                 duration_ms: 5,

@@ -206,7 +206,7 @@ mod tests {
         check(
             &mut bad,
             SERVER,
-            &Event::Listening {
+            &ServerEvent::Listening {
                 addr: addr(),
                 workers: 2048,
                 backlog: 128,
@@ -221,7 +221,7 @@ mod tests {
         check(
             &mut bad,
             SERVER,
-            &Event::Listening {
+            &ServerEvent::Listening {
                 addr: addr(),
                 workers: 4,
                 backlog: 16,
@@ -236,14 +236,14 @@ mod tests {
         check(
             &mut bad,
             SERVER,
-            &Event::StatusPort { addr: addr() },
+            &ServerEvent::StatusPort { addr: addr() },
             " INFO  status on 127.0.0.1:7785\n",
             "{\"level\":\"INFO\",\"event\":\"status_port\",\"addr\":\"127.0.0.1:7785\"}\n",
         );
         check(
             &mut bad,
             SERVER,
-            &Event::WebConsole {
+            &ServerEvent::WebConsole {
                 url: "http://127.0.0.1:8080/",
                 token: false,
             },
@@ -253,7 +253,7 @@ mod tests {
         check(
             &mut bad,
             SERVER,
-            &Event::WebConsole {
+            &ServerEvent::WebConsole {
                 url: "http://127.0.0.1:8080/",
                 token: true,
             },
@@ -263,7 +263,7 @@ mod tests {
         check(
             &mut bad,
             SERVER,
-            &Event::TlsReady {
+            &ServerEvent::TlsReady {
                 source: "a self-signed certificate",
                 fingerprint: "AB:CD",
                 mode: "on",
@@ -274,14 +274,14 @@ mod tests {
         check(
             &mut bad,
             SERVER,
-            &Event::ListenerClosed,
+            &ServerEvent::ListenerClosed,
             " INFO  listener closed: new clients go to instances sharing the port (--reuse-port)\n",
             "{\"level\":\"INFO\",\"event\":\"listener_closed\"}\n",
         );
         check(
             &mut bad,
             SERVER,
-            &Event::AcceptError {
+            &ServerEvent::AcceptError {
                 error: "Too many open files (os error 24)".into(),
                 retry_ms: 100,
             },
@@ -291,7 +291,7 @@ mod tests {
         check(
             &mut bad,
             SERVER,
-            &Event::ShutdownStarted {
+            &ServerEvent::ShutdownStarted {
                 active: 3,
                 waiting: 1,
                 drain_timeout_ms: 5000,
@@ -302,21 +302,21 @@ mod tests {
         check(
             &mut bad,
             SERVER,
-            &Event::DrainTimeout { active: 2 },
+            &ServerEvent::DrainTimeout { active: 2 },
             " WARN  drain timeout: closing 2 connections after acking what they sent\n",
             "{\"level\":\"WARN\",\"event\":\"drain_timeout\",\"active\":2}\n",
         );
         check(
             &mut bad,
             SERVER,
-            &Event::ForcedStop,
+            &ServerEvent::ForcedStop,
             " ERROR second signal: stopping now without draining\n",
             "{\"level\":\"ERROR\",\"event\":\"forced_stop\"}\n",
         );
         check(
             &mut bad,
             SERVER,
-            &Event::Summary {
+            &ServerEvent::Summary {
                 uptime_ms: 1500,
                 connections: 2,
                 messages: 3,
@@ -333,7 +333,7 @@ mod tests {
         check(
             &mut bad,
             SERVER,
-            &Event::Summary {
+            &ServerEvent::Summary {
                 uptime_ms: 61_005,
                 connections: 2,
                 messages: 3,

@@ -151,7 +151,7 @@ mod tests {
         check(
             &mut bad,
             SERVER,
-            &Event::UdpListening {
+            &UdpEvent::Listening {
                 addr: addr(),
                 receivers: 2,
                 rate: 0,
@@ -163,7 +163,7 @@ mod tests {
         check(
             &mut bad,
             SERVER,
-            &Event::UdpListening {
+            &UdpEvent::Listening {
                 addr: addr(),
                 receivers: 4,
                 rate: 100,
@@ -175,7 +175,7 @@ mod tests {
         check(
             &mut bad,
             udp(),
-            &Event::Datagram {
+            &UdpEvent::Datagram {
                 bytes: 5,
                 truncated_to: None,
                 text: "hello",
@@ -187,7 +187,7 @@ mod tests {
         check(
             &mut bad,
             udp(),
-            &Event::Datagram {
+            &UdpEvent::Datagram {
                 bytes: 70_000,
                 truncated_to: Some(65_536),
                 text: "x",
@@ -199,7 +199,7 @@ mod tests {
         check(
             &mut bad,
             udp(),
-            &Event::UdpRateLimited {
+            &UdpEvent::RateLimited {
                 rate: 100,
                 unanswered: 12,
             },
@@ -209,14 +209,14 @@ mod tests {
         check(
             &mut bad,
             SERVER,
-            &Event::UdpTableFull { capacity: 4096 },
+            &UdpEvent::TableFull { capacity: 4096 },
             " WARN  rate limit: 4096 addresses heard within the last second fill the table; datagrams from new addresses are not answered\n",
             "{\"level\":\"WARN\",\"event\":\"udp_table_full\",\"capacity\":4096}\n",
         );
         check(
             &mut bad,
             udp(),
-            &Event::UdpTooBig {
+            &UdpEvent::TooBig {
                 answer: 3000,
                 limit: 1500,
             },
@@ -226,7 +226,7 @@ mod tests {
         check(
             &mut bad,
             SERVER,
-            &Event::UdpError {
+            &UdpEvent::Failed {
                 action: "receive",
                 error: "Interrupted".into(),
             },
@@ -236,7 +236,7 @@ mod tests {
         check(
             &mut bad,
             SERVER,
-            &Event::UdpDraining { receivers: 2 },
+            &UdpEvent::Draining { receivers: 2 },
             " INFO  udp: answering the datagrams already received, then stopping 2 receivers\n",
             "{\"level\":\"INFO\",\"event\":\"udp_draining\",\"receivers\":2}\n",
         );
