@@ -151,26 +151,12 @@ impl Logger {
 
     /// Appends one whole line, newline included, to `out`.
     fn format_line(&self, out: &mut Vec<u8>, subject: Subject, event: &impl LogEvent) {
-        let now = clock::now();
         let level = event.level();
         match self.format {
             LogFormat::Text => {
-                let level = match level {
-                    Level::Info => "INFO ",
-                    Level::Warn => "WARN ",
-                    Level::Error => "ERROR",
-                };
-                clock::write_timestamp(out, &now);
+                text_head(out, subject, level);
                 // Writing to a Vec cannot fail.
-                let _ = match subject {
-                    Subject::Conn(c) => {
-                        let _ = write!(out, " {level} #{} ", c.id);
-                        write_peer(out, c.peer);
-                        writeln!(out, " {event}")
-                    }
-                    Subject::Udp(peer) => writeln!(out, " {level} udp {peer} {event}"),
-                    Subject::Server => writeln!(out, " {level} {event}"),
-                };
+                let _ = writeln!(out, "{event}");
             }
             LogFormat::Json => {
                 let (conn, peer, proto) = match subject {
@@ -179,7 +165,7 @@ impl Logger {
                     Subject::Udp(peer) => (None, Some(peer), Some("udp")),
                 };
                 let line = JsonLine {
-                    ts: now.to_rfc3339_opts(SecondsFormat::Millis, false),
+                    ts: clock::now().to_rfc3339_opts(SecondsFormat::Millis, false),
                     level,
                     conn,
                     peer,
@@ -196,6 +182,34 @@ impl Logger {
             }
         }
     }
+}
+
+/// A text line up to its event: timestamp, level and who it is about
+/// (`2026-12-08 04:14:49.123 INFO  #7 127.0.0.1:5000 `). One function for
+/// every group's `format_line`, kept out of line so that, like the one
+/// formatter before `Event` was split, it has the clock and the peer's
+/// digits inlined into it (five inlined copies cost 6% more instructions a
+/// message, measured with callgrind).
+#[inline(never)]
+fn text_head(out: &mut Vec<u8>, subject: Subject, level: Level) {
+    let now = clock::now();
+    let level = match level {
+        Level::Info => "INFO ",
+        Level::Warn => "WARN ",
+        Level::Error => "ERROR",
+    };
+    clock::write_timestamp(out, &now);
+    // Writing to a Vec cannot fail.
+    let _ = match subject {
+        Subject::Conn(c) => {
+            let _ = write!(out, " {level} #{} ", c.id);
+            write_peer(out, c.peer);
+            out.push(b' ');
+            Ok(())
+        }
+        Subject::Udp(peer) => write!(out, " {level} udp {peer} "),
+        Subject::Server => write!(out, " {level} "),
+    };
 }
 
 /// The text a panic was raised with, if it has one, for the log line that
