@@ -53,7 +53,7 @@ use self::shutdown::{Helpers, Threads};
 use self::udp::Udp;
 use crate::capture;
 use crate::config::ServerConfig;
-use crate::log::{Event, Logger, Sink};
+use crate::log::{Logger, OpsEvent, ServerEvent, Sink, UdpEvent};
 use crate::protocol::Proto;
 use crate::stats::Stats;
 use crate::tap::{Tap, Watcher};
@@ -211,7 +211,9 @@ fn start_web(state: &Arc<ServerState>, web: Console, addr: SocketAddr) -> Result
         addr,
     };
     web.start(Arc::new(backend))?;
-    state.log.log(None, &Event::WebConsole { url: &url, token });
+    state
+        .log
+        .log(None, &ServerEvent::WebConsole { url: &url, token });
     Ok(())
 }
 
@@ -359,7 +361,7 @@ fn capture_log(config: &ServerConfig) -> Result<capture::CaptureLog> {
         Sink::stdout().context("starting the capture's log thread")?,
     );
     Ok(Arc::new(move |_warn, message: &str| {
-        log.log(None, &Event::Warning { message });
+        log.log(None, &OpsEvent::Warning { message });
         log.flush();
     }))
 }
@@ -407,7 +409,7 @@ fn announce(state: &ServerState, addr: SocketAddr, futex_slots: Option<usize>, u
     if config.proto.tcp() {
         state.log.log(
             None,
-            &Event::Listening {
+            &ServerEvent::Listening {
                 addr,
                 workers: config.workers,
                 backlog: config.backlog,
@@ -421,12 +423,14 @@ fn announce(state: &ServerState, addr: SocketAddr, futex_slots: Option<usize>, u
     if let Some(relay) = config.relay.as_ref().filter(|r| !r.faults.is_empty()) {
         let faults: Vec<String> = relay.faults.iter().map(ToString::to_string).collect();
         let message = format!("faults: {}", faults.join(", "));
-        state.log.log(None, &Event::Warning { message: &message });
+        state
+            .log
+            .log(None, &OpsEvent::Warning { message: &message });
     }
     if let Some(tls) = &config.tls {
         state.log.log(
             None,
-            &Event::TlsReady {
+            &ServerEvent::TlsReady {
                 source: &tls.server.source,
                 fingerprint: &tls.server.fingerprint,
                 mode: if tls.auto {
@@ -441,7 +445,7 @@ fn announce(state: &ServerState, addr: SocketAddr, futex_slots: Option<usize>, u
         let addr = udp.local_addr().unwrap_or(addr);
         state.log.log(
             None,
-            &Event::UdpListening {
+            &UdpEvent::Listening {
                 addr,
                 receivers: config.udp_workers,
                 rate: config.udp_rate,
@@ -449,12 +453,16 @@ fn announce(state: &ServerState, addr: SocketAddr, futex_slots: Option<usize>, u
             },
         );
         if let Some(message) = udp::exposure_warning(addr, config.udp_rate) {
-            state.log.log(None, &Event::Warning { message: &message });
+            state
+                .log
+                .log(None, &OpsEvent::Warning { message: &message });
         }
     }
     if let Err((limit, e)) = open_files {
         let message = format!("could not raise the open-file limit: {e}; serving with {limit:?}");
-        state.log.log(None, &Event::Warning { message: &message });
+        state
+            .log
+            .log(None, &OpsEvent::Warning { message: &message });
     }
 }
 
@@ -466,12 +474,14 @@ fn start_status(
     let addr = listener
         .local_addr()
         .context("reading the status address")?;
-    state.log.log(None, &Event::StatusPort { addr });
+    state.log.log(None, &ServerEvent::StatusPort { addr });
     if state.config.control && !addr.ip().is_loopback() {
         let message = format!(
             "--control on {addr}: anyone who can reach this address can push to and close your clients; bind the status port to 127.0.0.1 unless that is what you want"
         );
-        state.log.log(None, &Event::Warning { message: &message });
+        state
+            .log
+            .log(None, &OpsEvent::Warning { message: &message });
     }
     let waker = listener
         .try_clone()

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::registry::{Admission, Arrival};
 use super::shared::ServerState;
-use crate::log::{ConnTag, Event};
+use crate::log::{ConnEvent, ConnTag};
 use crate::protocol::{BUSY, SHUTTING_DOWN, SHUTTING_DOWN_WHY};
 use crate::stats::Rejection;
 
@@ -26,7 +26,7 @@ pub(super) fn admit(state: &ServerState, arrival: Arrival) {
             waiting,
         } => state.log.log(
             Some(tag),
-            &Event::Queued {
+            &ConnEvent::Queued {
                 busy_workers: busy,
                 waiting,
             },
@@ -76,7 +76,7 @@ fn turn_away(state: &ServerState, arrival: Arrival, reason: Rejection, why: &str
     };
     state.log.log(
         Some(tag),
-        &Event::Rejected {
+        &ConnEvent::Rejected {
             reply: notice.trim_end(),
             why,
         },

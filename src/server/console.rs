@@ -8,7 +8,7 @@ use std::io::BufRead;
 
 use super::control::{self, Command, Outgoing};
 use super::shared::ServerState;
-use crate::log::Event;
+use crate::log::OpsEvent;
 
 /// Runs on its own thread until stdin ends; never joined, as a blocked read
 /// of a terminal cannot be woken.
@@ -30,9 +30,9 @@ pub(super) fn run(state: &ServerState) {
             )),
         };
         for line in &answer {
-            state.log.log(None, &Event::Console { line });
+            state.log.log(None, &OpsEvent::Console { line });
         }
     }
     let line = "console closed (end of input); the server goes on";
-    state.log.log(None, &Event::Console { line });
+    state.log.log(None, &OpsEvent::Console { line });
 }

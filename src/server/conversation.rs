@@ -12,7 +12,7 @@ use super::shared::ServerState;
 use crate::answer::{Answerer, MessageOrigin};
 use crate::decode::TextDecoder;
 use crate::framing::Truncated;
-use crate::log::{ConnTag, Event};
+use crate::log::{ConnEvent, ConnTag, OpsEvent};
 use crate::rules::{Action, HeldRules};
 use crate::tap::{Side, TapEvent};
 
@@ -100,7 +100,7 @@ impl<'a> Conversation<'a> {
         let message = truncated.to_string();
         self.state
             .log
-            .log(Some(self.tag), &Event::Warning { message: &message });
+            .log(Some(self.tag), &OpsEvent::Warning { message: &message });
     }
 
     /// Takes the rules in force now: one read's messages all use the same set.
@@ -133,7 +133,7 @@ impl<'a> Conversation<'a> {
                 }
                 Some(_) => "this looks like a TLS ClientHello served as plaintext",
             };
-            state.log.log(Some(*tag), &Event::Warning { message });
+            state.log.log(Some(*tag), &OpsEvent::Warning { message });
         }
         let sender = MessageOrigin {
             conn: tag.id,
@@ -146,7 +146,7 @@ impl<'a> Conversation<'a> {
             let text = decoder.decode(message, last);
             log.log(
                 Some(*tag),
-                &Event::Message {
+                &ConnEvent::Message {
                     bytes: message.len(),
                     text,
                     rule: answer.tag(),
@@ -182,7 +182,7 @@ impl<'a> Conversation<'a> {
             let message = e.to_string();
             state
                 .log
-                .log(Some(*tag), &Event::Warning { message: &message });
+                .log(Some(*tag), &OpsEvent::Warning { message: &message });
         }
         state.report_state(Some(*tag), &answer);
         if let Some(frame) = out.owed().get(before..) {

@@ -13,7 +13,7 @@ use super::lifecycle::Phase;
 use super::registry::Arrival;
 use super::shared::ServerState;
 use crate::config::ServerConfig;
-use crate::log::Event;
+use crate::log::ServerEvent;
 use crate::stats::{Failure, millis};
 
 /// A listening socket, bound with the options a restartable server needs.
@@ -86,7 +86,7 @@ pub(super) fn accept_loop(state: &ServerState, listener: &TcpListener) {
                 // The client gave up before we accepted it: worth a line, not a pause.
                 state.log.log(
                     None,
-                    &Event::AcceptError {
+                    &ServerEvent::AcceptError {
                         error: e.to_string(),
                         retry_ms: 0,
                     },
@@ -100,7 +100,7 @@ pub(super) fn accept_loop(state: &ServerState, listener: &TcpListener) {
                 state.stats.add_error(Failure::Accept);
                 state.log.log(
                     None,
-                    &Event::AcceptError {
+                    &ServerEvent::AcceptError {
                         error: e.to_string(),
                         retry_ms: millis(backoff),
                     },

@@ -9,7 +9,7 @@ use super::lifecycle::Phase;
 use super::shared::ServerState;
 use crate::answer;
 use crate::config::Push;
-use crate::log::{ConnTag, Event};
+use crate::log::{ConnEvent, ConnTag};
 use crate::rules::Template;
 use crate::stats::Protocol;
 use crate::tap::Side;
@@ -67,7 +67,7 @@ pub(super) fn deliver(
             };
             state.log.log(
                 Some(tag),
-                &Event::PushFailed {
+                &ConnEvent::PushFailed {
                     error: error.clone(),
                 },
             );

@@ -27,7 +27,7 @@ use super::tls_session::Accepted;
 use crate::answer::Answerer;
 use crate::config::RelayConfig;
 use crate::decode::TextDecoder;
-use crate::log::{ConnTag, Event, RelayTotals, panic_message};
+use crate::log::{ConnEvent, ConnTag, RelayEvent, RelayTotals, panic_message};
 use crate::rules::HeldRules;
 use crate::stats::{Failure, Protocol, millis};
 use crate::tap::TapEvent;
@@ -80,7 +80,7 @@ pub(super) fn serve(
                 .replace("--tls-name", "--to-tls-name");
             state.log.log(
                 Some(tag),
-                &Event::UpstreamFailed {
+                &RelayEvent::UpstreamFailed {
                     upstream: &relay.to,
                     why: &why,
                 },
@@ -102,7 +102,7 @@ pub(super) fn serve(
     };
     state.log.log(
         Some(tag),
-        &Event::Upstream {
+        &RelayEvent::Upstream {
             upstream: upstream.addr,
             local: upstream.local,
             tls: upstream.tls.as_deref(),
@@ -198,7 +198,7 @@ pub(super) fn serve(
         Ok(end) => close(state, tag, end, &mut client, &mut upstream, connection),
         Err(payload) => {
             let message = panic_message(payload.as_ref());
-            state.log.log(Some(tag), &Event::Panicked { message });
+            state.log.log(Some(tag), &ConnEvent::Panicked { message });
             RelayClose {
                 reason: "internal error",
                 error: None,
@@ -294,7 +294,7 @@ fn close(
         } => {
             state.log.log(
                 Some(tag),
-                &Event::Fault {
+                &RelayEvent::Fault {
                     fault: what
                         .split_once(": ")
                         .map_or("", |(f, _)| f.trim_start_matches("fault ")),
@@ -345,7 +345,7 @@ fn finish(
 ) {
     state.log.log(
         Some(tag),
-        &Event::RelayClosed {
+        &RelayEvent::Closed {
             reason: closing.reason,
             error: closing.error,
             duration_ms: millis(started.elapsed()),

@@ -11,7 +11,7 @@ use std::net::TcpStream;
 use super::tls_session::{self, Accepted};
 use crate::answer::Answer;
 use crate::config::TlsConfig;
-use crate::log::{ConnTag, Event, Logger};
+use crate::log::{ConnEvent, ConnTag, Logger, OpsEvent};
 use crate::stats::Stats;
 use crate::tap::{Tap, TapEvent};
 
@@ -49,7 +49,7 @@ impl ServerState {
                     .file()
                     .map(|f| f.display().to_string())
                     .unwrap_or_default();
-                let event = Event::RulesReloaded {
+                let event = OpsEvent::RulesReloaded {
                     rules: count,
                     file: &file,
                 };
@@ -58,12 +58,12 @@ impl ServerState {
                     let message = format!(
                         "{dropped} variables no rule names any more were dropped; the others keep their values"
                     );
-                    self.log.log(None, &Event::Warning { message: &message });
+                    self.log.log(None, &OpsEvent::Warning { message: &message });
                 }
                 Ok(format!("rules reloaded: {count} rules from {file}"))
             }
             Err(error) => {
-                let event = Event::RulesNotReloaded { error: &error };
+                let event = OpsEvent::RulesNotReloaded { error: &error };
                 self.log.log(None, &event);
                 Err(format!("rules not reloaded, the old ones stay: {error}"))
             }
@@ -78,13 +78,13 @@ impl ServerState {
         match &saved {
             Ok(variables) => {
                 let file = path.display().to_string();
-                let event = Event::StateSaved {
+                let event = OpsEvent::StateSaved {
                     variables: *variables,
                     file: &file,
                 };
                 self.log.log(None, &event);
             }
-            Err(error) => self.log.log(None, &Event::StateNotSaved { error }),
+            Err(error) => self.log.log(None, &OpsEvent::StateNotSaved { error }),
         }
         Some(saved)
     }
@@ -112,7 +112,7 @@ impl ServerState {
         if let Ok(Accepted::Tls(_, info)) = &accepted {
             self.log.log(
                 Some(tag),
-                &Event::TlsAccepted {
+                &ConnEvent::TlsAccepted {
                     version: &info.version,
                     cipher: &info.cipher,
                     sni: info.sni.as_deref(),
@@ -145,12 +145,12 @@ fn report_changes(log: &Logger, tap: &Tap, tag: Option<ConnTag>, answer: &Answer
             format!("rule {} {:?}", t.rule, t.rule_label)
         });
         let message = format!("{rule} failed: {why}; nothing changed, the default answer went");
-        log.log(tag, &Event::Warning { message: &message });
+        log.log(tag, &OpsEvent::Warning { message: &message });
     }
     for key in &outcome.applied.evicted {
         let message =
             format!("key {key:?} evicted, the least recently used, to stay within --max-keys");
-        log.log(tag, &Event::Warning { message: &message });
+        log.log(tag, &OpsEvent::Warning { message: &message });
     }
     if !outcome.applied.changed.is_empty() && tap.is_on() {
         let rule = answer.tag().map_or("", |t| t.rule_label);

@@ -48,7 +48,7 @@ use super::lifecycle::Phase;
 use super::shared::ServerState;
 use super::signals::SignalThread;
 use super::udp::{Udp, UdpStopper};
-use crate::log::Event;
+use crate::log::{ServerEvent, UdpEvent};
 use crate::stats::millis;
 use crate::tap::TapEvent;
 
@@ -64,7 +64,7 @@ pub(super) fn drain(state: &ServerState, listener: Option<&TcpListener>, udp: Op
     let (active, _) = state.registry.counts();
     state.log.log(
         None,
-        &Event::ShutdownStarted {
+        &ServerEvent::ShutdownStarted {
             active,
             waiting: waiting.len(),
             drain_timeout_ms: millis(config.drain_timeout),
@@ -72,13 +72,13 @@ pub(super) fn drain(state: &ServerState, listener: Option<&TcpListener>, udp: Op
     );
     if let Some(udp) = udp {
         let receivers = udp.receivers();
-        state.log.log(None, &Event::UdpDraining { receivers });
+        state.log.log(None, &UdpEvent::Draining { receivers });
         udp.stop_reading();
     }
     if let (true, Some(listener)) = (config.reuse_port, listener) {
         // Stop listening now, so the kernel sends new clients to a sibling instance.
         let _ = rustix::net::shutdown(listener, rustix::net::Shutdown::Read);
-        state.log.log(None, &Event::ListenerClosed);
+        state.log.log(None, &ServerEvent::ListenerClosed);
     }
     for arrival in waiting {
         admission::turn_away_shutting_down(state, arrival);
@@ -93,7 +93,7 @@ pub(super) fn drain(state: &ServerState, listener: Option<&TcpListener>, udp: Op
     if remaining > 0 {
         state
             .log
-            .log(None, &Event::DrainTimeout { active: remaining });
+            .log(None, &ServerEvent::DrainTimeout { active: remaining });
         state.lifecycle.advance(Phase::DrainExpired);
         state.registry.shutdown_serving(SocketShutdown::Read);
         if state.registry.wait_idle(Instant::now() + ACK_GRACE) > 0 {

@@ -18,7 +18,7 @@ use signal_hook::iterator::{Handle, Signals};
 use super::lifecycle::StopRequest;
 use super::shared::ServerState;
 use crate::exit::Exit;
-use crate::log::Event;
+use crate::log::{OpsEvent, ServerEvent};
 use crate::tap::TapEvent;
 
 /// The SIGTERM/SIGHUP thread, to stop when the server is done.
@@ -61,7 +61,7 @@ pub(super) fn install(state: &Arc<ServerState>) -> Result<SignalThread> {
 /// one within `SAME_REQUEST` of the first is that same request.
 fn stop(state: &ServerState) {
     if state.lifecycle.request(Instant::now()) == StopRequest::Forced {
-        state.log.log(None, &Event::ForcedStop);
+        state.log.log(None, &ServerEvent::ForcedStop);
         state.tap.publish(TapEvent::Stopped { forced: true });
         state.log.flush();
         Exit::Interrupted.now();
@@ -71,6 +71,6 @@ fn stop(state: &ServerState) {
 fn reload(state: &ServerState) {
     if state.reload_rules().is_none() {
         let error = "SIGHUP reloads --rules FILE, and none was given";
-        state.log.log(None, &Event::RulesNotReloaded { error });
+        state.log.log(None, &OpsEvent::RulesNotReloaded { error });
     }
 }

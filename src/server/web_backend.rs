@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::control::{self, Command, Outgoing};
 use super::shared::ServerState;
 use super::snapshot;
-use crate::log::Event;
+use crate::log::OpsEvent;
 use crate::stats::Snapshot;
 use crate::web::{Backend, PageAction};
 
@@ -79,7 +79,7 @@ impl Backend for ServerBackend {
             Ok(message) => format!("web: {message}"),
             Err(error) => format!("web: {error}"),
         };
-        state.log.log(None, &Event::Console { line: &line });
+        state.log.log(None, &OpsEvent::Console { line: &line });
         done
     }
 }

@@ -20,7 +20,7 @@ use super::tls_session::Accepted;
 use crate::answer;
 use crate::config::{ServerConfig, TlsConfig};
 use crate::framing::{FrameError, Framer, Framing};
-use crate::log::{ConnTag, Event, panic_message};
+use crate::log::{ConnEvent, ConnTag, OpsEvent, panic_message};
 use crate::rules::{HeldRules, Template};
 use crate::stats::{Failure, Protocol, Reading, Traffic, millis};
 use crate::tap::{Side, TapEvent};
@@ -255,7 +255,7 @@ fn publish_open(
 #[inline(never)]
 fn log_panic(state: &ServerState, tag: ConnTag, payload: &(dyn std::any::Any + Send)) {
     let message = panic_message(payload);
-    state.log.log(Some(tag), &Event::Panicked { message });
+    state.log.log(Some(tag), &ConnEvent::Panicked { message });
 }
 
 /// The `accepted` line, with how long the connection waited for a worker.
@@ -264,7 +264,7 @@ fn log_accepted(state: &ServerState, tag: ConnTag, queued: bool, since: Instant)
     let waited_ms = millis(since.elapsed());
     state
         .log
-        .log(Some(tag), &Event::Accepted { queued, waited_ms });
+        .log(Some(tag), &ConnEvent::Accepted { queued, waited_ms });
 }
 
 /// Logs how the connection ended, counts it, and closes it as its ending asks.
@@ -293,7 +293,7 @@ fn end(
     connection.detach(&stream, close_notify);
     state.log.log(
         Some(tag),
-        &Event::Closed {
+        &ConnEvent::Closed {
             reason: ending.reason(),
             error,
             duration_ms: millis(started.elapsed()),
@@ -342,7 +342,7 @@ fn greet(
         let message = e.to_string();
         state
             .log
-            .log(Some(tag), &Event::Warning { message: &message });
+            .log(Some(tag), &OpsEvent::Warning { message: &message });
     }
     state
         .tap

@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use super::kinds::{Failure, Rejection};
 use super::traffic::{Protocol, TrafficTotals};
-use crate::log::{Event, RelayTotals, UdpTotals};
+use crate::log::{RelayTotals, ServerEvent, UdpTotals};
 
 /// What only the server knows when a snapshot is taken: its phase, pool
 /// and queue, its rules, and what it serves.
@@ -135,8 +135,8 @@ impl Snapshot {
     }
 
     /// The log's closing line.
-    pub(crate) fn summary(&self) -> Event<'static> {
-        Event::Summary {
+    pub(crate) fn summary(&self) -> ServerEvent<'static> {
+        ServerEvent::Summary {
             uptime_ms: self.uptime_ms,
             connections: self.connections_closed,
             messages: self.messages(),

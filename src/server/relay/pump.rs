@@ -20,7 +20,7 @@ use super::flow::Flow;
 use crate::answer::{Answerer, MessageOrigin};
 use crate::decode::TextDecoder;
 use crate::framing::Framing;
-use crate::log::{ConnTag, Event, Logger};
+use crate::log::{ConnEvent, ConnTag, Logger, OpsEvent};
 use crate::rules::Action;
 use crate::server::shared::report_state;
 use crate::stats::Traffic;
@@ -393,7 +393,7 @@ impl<'a> Pump<'a> {
         if let Some(cut) = truncated {
             let message = cut.to_string();
             cx.log
-                .log(Some(cx.tag), &Event::Warning { message: &message });
+                .log(Some(cx.tag), &OpsEvent::Warning { message: &message });
         }
         flow.messages += found;
         cx.traffic.relayed(from_client, found, 0);
@@ -471,7 +471,7 @@ impl<'a> Pump<'a> {
                 if let Err(e) = answer.render(message, sender, answers) {
                     let message = e.to_string();
                     cx.log
-                        .log(Some(cx.tag), &Event::Warning { message: &message });
+                        .log(Some(cx.tag), &OpsEvent::Warning { message: &message });
                 }
                 report_state(cx.log, cx.tap, Some(cx.tag), &answer);
                 if let Some(frame) = answers.get(before..) {
@@ -496,7 +496,7 @@ impl<'a> Pump<'a> {
                         from.as_str()
                     );
                     cx.log
-                        .log(Some(cx.tag), &Event::Warning { message: &message });
+                        .log(Some(cx.tag), &OpsEvent::Warning { message: &message });
                 }
             }
         }
@@ -729,7 +729,7 @@ fn log_message(
     let text = decoder.decode(message, last);
     cx.log.log(
         Some(cx.tag),
-        &Event::Message {
+        &ConnEvent::Message {
             bytes: message.len(),
             text,
             rule,

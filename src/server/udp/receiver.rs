@@ -16,7 +16,7 @@ use super::ratelimit::Verdict;
 use super::socket::{RATE_TABLE_CAPACITY, UdpShared};
 use crate::answer::{Answerer, MessageOrigin};
 use crate::decode::TextDecoder;
-use crate::log::{Event, panic_message};
+use crate::log::{ConnEvent, UdpEvent, panic_message};
 use crate::protocol::DATAGRAM_BUFFER;
 use crate::rules::Action;
 use crate::server::lifecycle::Phase;
@@ -74,7 +74,7 @@ pub(super) fn run(state: &ServerState, shared: &UdpShared, number: usize) {
                 let error = format!("{e}; next try in {} ms", backoff.as_millis());
                 state.log.log(
                     None,
-                    &Event::UdpError {
+                    &UdpEvent::Failed {
                         action: "receive",
                         error,
                     },
@@ -121,7 +121,9 @@ impl Receiver<'_> {
         if let Err(payload) = served {
             let message = panic_message(payload.as_ref());
             self.state.stats.add_error(Failure::Panic);
-            self.state.log.log_udp(peer, &Event::Panicked { message });
+            self.state
+                .log
+                .log_udp(peer, &ConnEvent::Panicked { message });
         }
     }
 
@@ -144,7 +146,7 @@ impl Receiver<'_> {
                 stats.add_udp_rate_limited();
                 if let Some(unanswered) = report {
                     let rate = config.udp_rate;
-                    log.log_udp(peer, &Event::UdpRateLimited { rate, unanswered });
+                    log.log_udp(peer, &UdpEvent::RateLimited { rate, unanswered });
                 }
                 return;
             }
@@ -152,7 +154,7 @@ impl Receiver<'_> {
                 stats.add_udp_rate_limited();
                 if report {
                     let capacity = RATE_TABLE_CAPACITY;
-                    log.log(None, &Event::UdpTableFull { capacity });
+                    log.log(None, &UdpEvent::TableFull { capacity });
                 }
                 return;
             }
@@ -177,7 +179,7 @@ impl Receiver<'_> {
             bytes: message,
         });
         if log.messages_enabled() {
-            let event = Event::Datagram {
+            let event = UdpEvent::Datagram {
                 bytes: datagram.size,
                 truncated_to: (datagram.read < datagram.size).then_some(datagram.read),
                 text: decoder.decode_whole(message),
@@ -203,7 +205,7 @@ impl Receiver<'_> {
         if answer.len() > limit {
             stats.add_udp_too_big();
             let answer = answer.len();
-            log.log_udp(peer, &Event::UdpTooBig { answer, limit });
+            log.log_udp(peer, &UdpEvent::TooBig { answer, limit });
             return;
         }
         // Told before it is sent: once sent, the client's next datagram may
@@ -221,7 +223,7 @@ impl Receiver<'_> {
                 let error = e.to_string();
                 log.log_udp(
                     peer,
-                    &Event::UdpError {
+                    &UdpEvent::Failed {
                         action: "send",
                         error,
                     },
