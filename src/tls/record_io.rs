@@ -213,3 +213,78 @@ impl TlsIo {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tls::{ServerIdentity, Trust};
+    use rustls::{ClientConnection, ServerConnection};
+
+    /// A client and a server connection after their handshake, in memory.
+    fn handshaken() -> (ClientConnection, ServerConnection) {
+        let names = Vec::new();
+        let identity = ServerIdentity::SelfSigned {
+            names: &names,
+            save: None,
+        };
+        let server = crate::tls::server(identity, None).unwrap();
+        let client = crate::tls::client(Trust::Anything, None).unwrap();
+        let name = crate::tls::server_name("localhost").unwrap();
+        let mut client = ClientConnection::new(client, name).unwrap();
+        let mut server = ServerConnection::new(server.config).unwrap();
+        for _ in 0..10 {
+            let mut wire = Vec::new();
+            while client.wants_write() {
+                client.write_tls(&mut wire).unwrap();
+            }
+            server.read_tls(&mut wire.as_slice()).unwrap();
+            server.process_new_packets().unwrap();
+            wire.clear();
+            while server.wants_write() {
+                server.write_tls(&mut wire).unwrap();
+            }
+            client.read_tls(&mut wire.as_slice()).unwrap();
+            client.process_new_packets().unwrap();
+            if !client.is_handshaking() && !server.is_handshaking() {
+                return (client, server);
+            }
+        }
+        panic!("no handshake in 10 round trips");
+    }
+
+    #[test]
+    fn what_rustls_has_no_room_for_waits_in_the_backlog_and_comes_in_order() {
+        let (mut client, server) = handshaken();
+        client.set_buffer_limit(None);
+        let sent: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        client.writer().write_all(&sent).unwrap();
+        let mut wire = Vec::new();
+        while client.wants_write() {
+            client.write_tls(&mut wire).unwrap();
+        }
+        // All of it at once, as a bulk sender's bytes come in one read.
+        let mut tls = TlsIo::new(Connection::Server(server));
+        let mut replies = Vec::new();
+        tls.feed(&mut replies, &wire).unwrap();
+        assert!(!tls.backlog.is_empty(), "rustls took 200 kB at once");
+        assert!(tls.buffered());
+        let mut got = Vec::new();
+        let mut buf = [0; 4096];
+        for _ in 0..10_000 {
+            match tls.read(&mut buf) {
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    // The relay's and the handshake's way: the backlog
+                    // before the socket (which here has nothing more).
+                    if !tls.pull(&mut io::empty(), &mut replies).unwrap() {
+                        break;
+                    }
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(got.len(), sent.len());
+        assert!(got == sent, "the clear text came out of order");
+        assert!(tls.backlog.is_empty());
+    }
+}
