@@ -136,7 +136,10 @@ mod tests {
         server.set_write_timeout(Some(timeout)).unwrap();
         let mut out = DeadlineWriter::new(&server, timeout, Some(timeout));
         out.write_all(b"ack\n").unwrap();
-        assert!(out.set.is_none(), "one write call must not touch SO_SNDTIMEO");
+        assert!(
+            out.set.is_none(),
+            "one write call must not touch SO_SNDTIMEO"
+        );
         out.restore();
         let mut got = [0; 4];
         client.read_exact(&mut got).unwrap();

@@ -170,7 +170,10 @@ fn timed_out(timeout: Duration) -> String {
 /// Why a handshake failed: rustls's reason for refusing the client, or
 /// what went wrong with the socket.
 fn failure(error: &io::Error, timeout: Duration) -> String {
-    if let Some(tls) = error.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
+    if let Some(tls) = error
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>())
+    {
         rejection(tls)
     } else if is_timeout(error) {
         timed_out(timeout)

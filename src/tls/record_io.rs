@@ -213,7 +213,6 @@ impl TlsIo {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
