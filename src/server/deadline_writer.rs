@@ -43,7 +43,7 @@ impl<'a> DeadlineWriter<'a> {
     }
 
     /// What is left of the deadline, if anything is.
-    pub(super) fn left(&self) -> io::Result<Duration> {
+    fn left(&self) -> io::Result<Duration> {
         let left = self.deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(ErrorKind::TimedOut.into());

@@ -126,10 +126,13 @@ impl TlsIo {
             self.feed(out, &[])?;
             return Ok(true);
         }
-        // At the socket's end rustls knows it, and `read` says so.
-        let read = self.conn.read_tls(sock)?;
+        // At the socket's end rustls knows it, and `read` says so; what
+        // came before was processed when it came.
+        if self.conn.read_tls(sock)? == 0 {
+            return Ok(false);
+        }
         self.process(out)?;
-        Ok(read > 0)
+        Ok(true)
     }
 
     /// Whether clear text, or bytes for it, wait here: `poll` on the socket
