@@ -136,12 +136,9 @@ impl Client {
                 ClientStream::new(stream, tls.as_ref(), args.timeout).map_err(ClientError::Tls)?;
             match &link {
                 ClientStream::Plain(_) => self.progress(&format!("connected to {peer}")),
-                ClientStream::Tls(tls) => {
-                    let version = tls.conn.protocol_version().map(|v| format!("{v:?}"));
-                    self.progress(&format!(
-                        "connected to {peer} with TLS ({})",
-                        version.unwrap_or_default().replace("TLSv1_", "TLSv1.")
-                    ));
+                ClientStream::Tls { tls, .. } => {
+                    let version = crate::tls::version(tls.conn());
+                    self.progress(&format!("connected to {peer} with TLS ({version})"));
                 }
             }
             let binary = args.framing.as_ref().is_some_and(Framing::is_binary);

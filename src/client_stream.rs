@@ -1,7 +1,9 @@
 //! A client's connection, plaintext or TLS, as the client and the bench use
 //! it: blocking reads and writes, with the socket at hand for timeouts and
-//! half-closes. TLS is rustls's `StreamOwned`, whose handshake is driven
-//! here at once, so a certificate problem is reported before any message.
+//! half-closes. TLS is the crate's one record I/O (`tls::TlsIo`), as the
+//! server and the relay speak it, rather than rustls's `StreamOwned`, which
+//! does the same work for a single owner; the handshake is driven here at
+//! once, so a certificate problem is reported before any message.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -9,15 +11,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::{ClientConfig, ClientConnection, StreamOwned};
+use rustls::{ClientConfig, ClientConnection, Connection};
 use rustls_pki_types::ServerName;
 
-use crate::tls::Trust;
+use crate::tls::{TlsIo, Trust};
 
 /// A client's connection to the server.
 pub(crate) enum ClientStream {
     Plain(TcpStream),
-    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+    Tls { sock: TcpStream, tls: Box<TlsIo> },
 }
 
 /// TLS as `tcpack client` or `tcpack bench` was asked to speak it.
@@ -77,8 +79,9 @@ impl ClientStream {
         let Some(tls) = tls else {
             return Ok(ClientStream::Plain(stream));
         };
-        let mut conn = ClientConnection::new(Arc::clone(&tls.config), tls.name.clone())
+        let conn = ClientConnection::new(Arc::clone(&tls.config), tls.name.clone())
             .map_err(|e| TlsError::Setup(e.to_string()))?;
+        let mut conn = Connection::Client(conn);
         let mut sock = stream;
         sock.set_read_timeout(Some(timeout)).map_err(TlsError::Io)?;
         sock.set_write_timeout(Some(timeout))
@@ -87,22 +90,23 @@ impl ClientStream {
             conn.complete_io(&mut sock)
                 .map_err(|e| TlsError::from_io(e, timeout))?;
         }
-        Ok(ClientStream::Tls(Box::new(StreamOwned::new(conn, sock))))
+        Ok(ClientStream::Tls {
+            sock,
+            tls: Box::new(TlsIo::new(conn)),
+        })
     }
 
     /// The socket under it, for timeouts and half-closes.
     pub(crate) fn socket(&self) -> &TcpStream {
         match self {
-            ClientStream::Plain(stream) => stream,
-            ClientStream::Tls(tls) => tls.get_ref(),
+            ClientStream::Plain(stream) | ClientStream::Tls { sock: stream, .. } => stream,
         }
     }
 
     /// Ends our side: close_notify for TLS, then the socket's write half.
     pub(crate) fn finish(&mut self) {
-        if let ClientStream::Tls(tls) = self {
-            tls.conn.send_close_notify();
-            let _ = tls.flush();
+        if let ClientStream::Tls { sock, tls } = self {
+            tls.close_notify(&mut &*sock);
         }
         let _ = self.socket().shutdown(Shutdown::Write);
     }
@@ -112,11 +116,8 @@ impl Read for ClientStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             ClientStream::Plain(stream) => stream.read(buf),
-            ClientStream::Tls(tls) => match tls.read(buf) {
-                // A server that closes without close_notify has still closed.
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
-                other => other,
-            },
+            // A server that closes without close_notify has still closed.
+            ClientStream::Tls { sock, tls } => tls.read_from(sock, buf),
         }
     }
 }
@@ -125,14 +126,14 @@ impl Write for ClientStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             ClientStream::Plain(stream) => stream.write(buf),
-            ClientStream::Tls(tls) => tls.write(buf),
+            ClientStream::Tls { sock, tls } => tls.write(&mut &*sock, buf),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
         match self {
             ClientStream::Plain(stream) => stream.flush(),
-            ClientStream::Tls(tls) => tls.flush(),
+            ClientStream::Tls { sock, tls } => tls.flush_all(&mut &*sock),
         }
     }
 }

@@ -15,6 +15,7 @@ mod connection;
 mod console;
 mod control;
 mod conversation;
+mod deadline_writer;
 mod http;
 mod lifecycle;
 mod listener;

@@ -2,9 +2,13 @@
 //! from PEM files (`rustls-pki-types`), throwaway certificates (`rcgen`),
 //! rustls with the `ring` provider, TLS 1.2 and 1.3 with rustls's default
 //! suites. Everything here runs once, at start; a mistake is an error that
-//! names the file and says what to do.
+//! names the file and says what to do. The record work on a connection,
+//! once for the server, the relay and the client, is `TlsIo` (`record_io.rs`).
 
 mod insecure;
+mod record_io;
+
+pub(crate) use record_io::TlsIo;
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -12,7 +16,7 @@ use std::sync::Arc;
 
 use rustls::crypto::CryptoProvider;
 use rustls::server::WebPkiClientVerifier;
-use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use rustls::{ClientConfig, Connection, RootCertStore, ServerConfig};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
@@ -143,6 +147,20 @@ pub(crate) fn server_name(name: &str) -> Result<ServerName<'static>, String> {
     let name = name.trim_start_matches('[').trim_end_matches(']');
     ServerName::try_from(name.to_owned())
         .map_err(|_| format!("{name:?} is not a host name or IP address to check the certificate against; give one with --tls-name"))
+}
+
+/// The TLS version a handshake agreed, as `TLSv1.3`.
+pub(crate) fn version(conn: &Connection) -> String {
+    conn.protocol_version()
+        .map(|v| format!("{v:?}").replace("TLSv1_", "TLSv1."))
+        .unwrap_or_default()
+}
+
+/// The cipher suite a handshake agreed, as `TLS13_AES_256_GCM_SHA384`.
+pub(crate) fn cipher(conn: &Connection) -> String {
+    conn.negotiated_cipher_suite()
+        .map(|s| format!("{:?}", s.suite()))
+        .unwrap_or_default()
 }
 
 fn read_certs(path: &Path, flag: &str) -> Result<Vec<CertificateDer<'static>>, String> {

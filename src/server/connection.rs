@@ -7,12 +7,13 @@
 //! and every write, however slowly the client reads, ends within
 //! `--write-timeout` in all.
 
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use super::deadline_writer::DeadlineWriter;
 use super::tls_session::TlsSession;
 use crate::sync::lock;
 
@@ -168,7 +169,8 @@ impl Connection {
     /// writing lock held): `data` whole, encrypted if TLS, within `timeout`.
     fn write_locked(&self, stream: &TcpStream, data: &[u8], timeout: Duration) -> io::Result<()> {
         self.in_write.store(true, Relaxed);
-        let mut out = Deadline::new(stream, timeout);
+        // The worker gave the socket `--write-timeout` as its send timeout.
+        let mut out = DeadlineWriter::new(stream, timeout, Some(timeout));
         let written = match self.tls() {
             Some(tls) => tls.write(&mut out, data),
             None => out.write_all(data),
@@ -290,107 +292,5 @@ impl<'a> Outbox<'a> {
     /// Bytes sent through it so far.
     pub(super) fn sent(&self) -> u64 {
         self.sent
-    }
-}
-
-/// Writes to a socket whose `SO_SNDTIMEO` is `timeout`, but ends within
-/// `timeout` in all: the socket's timeout bounds each `write` call, so a
-/// client that reads a byte now and then would otherwise hold a write
-/// forever. The first call goes as it is, so a write that fits (nearly
-/// all) costs no extra system call: only a later call shortens the
-/// socket's timeout to what is left, and only then does `restore` put it
-/// back.
-struct Deadline<'a> {
-    stream: &'a TcpStream,
-    timeout: Duration,
-    deadline: Option<Instant>,
-    /// Whether a call shortened the socket's timeout.
-    shortened: bool,
-}
-
-impl<'a> Deadline<'a> {
-    fn new(stream: &'a TcpStream, timeout: Duration) -> Self {
-        Self {
-            stream,
-            timeout,
-            deadline: None,
-            shortened: false,
-        }
-    }
-
-    /// Puts the socket's timeout back if a later call shortened it.
-    fn restore(self) {
-        if self.shortened {
-            let _ = self.stream.set_write_timeout(Some(self.timeout));
-        }
-    }
-}
-
-impl Write for Deadline<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self.deadline {
-            None => self.deadline = Some(Instant::now() + self.timeout),
-            Some(deadline) => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Err(ErrorKind::TimedOut.into());
-                }
-                self.shortened = true;
-                self.stream.set_write_timeout(Some(left))?;
-            }
-        }
-        let mut stream = self.stream;
-        stream.write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::net::TcpListener;
-
-    /// A connected pair: (the server's end, the client's end).
-    fn pair() -> (TcpStream, TcpStream) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        (listener.accept().unwrap().0, client)
-    }
-
-    #[test]
-    fn a_write_that_fits_leaves_the_socket_timeout_alone() {
-        let (server, mut client) = pair();
-        let timeout = Duration::from_secs(10);
-        server.set_write_timeout(Some(timeout)).unwrap();
-        let mut out = Deadline::new(&server, timeout);
-        out.write_all(b"ack\n").unwrap();
-        assert!(!out.shortened, "one write call must not touch SO_SNDTIMEO");
-        out.restore();
-        let mut got = [0; 4];
-        client.read_exact(&mut got).unwrap();
-        assert_eq!(&got, b"ack\n");
-    }
-
-    #[test]
-    fn a_write_the_client_does_not_take_ends_and_the_timeout_is_put_back() {
-        let (server, _client) = pair();
-        socket2::SockRef::from(&server)
-            .set_send_buffer_size(4096)
-            .unwrap();
-        let timeout = Duration::from_millis(200);
-        server.set_write_timeout(Some(timeout)).unwrap();
-        let mut out = Deadline::new(&server, timeout);
-        // Far more than the socket buffers hold: the client never reads.
-        let written = out.write_all(&vec![b'x'; 64 << 20]);
-        let kind = written.unwrap_err().kind();
-        assert!(
-            matches!(kind, ErrorKind::WouldBlock | ErrorKind::TimedOut),
-            "{kind:?}"
-        );
-        out.restore();
-        assert_eq!(server.write_timeout().unwrap(), Some(timeout));
     }
 }

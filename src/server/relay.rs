@@ -52,11 +52,7 @@ pub(super) fn serve(
                 let Ok(session) = std::sync::Arc::try_unwrap(session) else {
                     unreachable!("a fresh TLS session has one owner")
                 };
-                let (mut conn, backlog) = session.into_parts();
-                if !backlog.is_empty() {
-                    let _ = conn.read_tls(&mut backlog.as_slice());
-                }
-                Endpoint::tls(stream, rustls::Connection::Server(conn))
+                Endpoint::tls(stream, session.into_io())
             }
             Err(why) => {
                 let end = RelayClose {

@@ -1,21 +1,24 @@
 //! TLS on a worker's blocking socket. The handshake is bounded by
-//! `--tls-handshake-timeout` as a whole, so a client that stalls mid-handshake
-//! frees its worker. After it, the connection's rustls state sits behind a
-//! lock that is never held while blocked in a read: the worker reads the
-//! socket unlocked, then locks to decrypt; a push locks to encrypt and write.
-//! That is why this is not `rustls::StreamOwned`, which needs the one owner
-//! for reads and writes alike, so a heartbeat could not reach a connection
-//! whose worker waits for the client.
+//! `--tls-handshake-timeout` as a whole (its writes through the server's
+//! `DeadlineWriter`, as answers are), so a client that stalls mid-handshake
+//! frees its worker. After it, the connection's record I/O (`tls::TlsIo`)
+//! sits behind a lock that is never held while blocked in a read: the
+//! worker reads the socket unlocked, then locks to decrypt; a push locks to
+//! encrypt and write. That is why this is not `rustls::StreamOwned`, which
+//! needs the one owner for reads and writes alike, so a heartbeat could not
+//! reach a connection whose worker waits for the client.
 
-use std::io::{self, ErrorKind, IoSlice, Read, Write};
+use std::io::{self, ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rustls::{ServerConfig, ServerConnection};
+use rustls::{Connection, ServerConfig, ServerConnection};
 
+use super::deadline_writer::DeadlineWriter;
 use crate::decode::escape_bytes;
 use crate::sync::lock;
+use crate::tls::TlsIo;
 
 /// The first byte of a TLS record carrying a handshake (a ClientHello).
 const HANDSHAKE_RECORD: u8 = 0x16;
@@ -50,17 +53,20 @@ pub(super) fn accept(
     auto: bool,
     timeout: Duration,
 ) -> Result<Accepted, String> {
-    let mut timeouts = Timeouts::new(stream, timeout);
+    // No send timeout is set yet: the worker sets the socket's after the
+    // handshake, so nothing needs putting back.
+    let mut out = DeadlineWriter::new(stream, timeout, None);
+    let mut reads = ReadDeadline::new(stream, out.deadline());
     // The ClientHello, read here rather than peeked at: with TLS only, the
     // bytes that show it is one go straight to rustls, a system call fewer.
     // With `auto`, plaintext must find them still in the socket.
     let mut hello = [0u8; HELLO_READ];
     let first = if auto {
-        timeouts.reading(|s| s.peek(&mut hello[..16]))
+        reads.reading(|s| s.peek(&mut hello[..16]))
     } else {
-        timeouts.reading(|mut s| s.read(&mut hello))
+        reads.reading(|mut s| s.read(&mut hello))
     };
-    let mut unread: &[u8] = match first {
+    let unread: &[u8] = match first {
         Ok(0) => return Err("the client closed before saying anything".into()),
         Ok(n) if hello[0] != HANDSHAKE_RECORD => {
             if auto {
@@ -78,142 +84,75 @@ pub(super) fn accept(
         Err(e) if is_timeout(&e) => return Err(timed_out(timeout)),
         Err(e) => return Err(e.to_string()),
     };
-    let mut conn = ServerConnection::new(Arc::clone(config)).map_err(|e| e.to_string())?;
-    let mut sock = stream;
-    while conn.is_handshaking() {
-        while conn.wants_write() {
-            conn.write_tls(&mut timeouts)
-                .map_err(|e| io_failure(&e, timeout))?;
-        }
-        if !conn.is_handshaking() {
+    let conn = ServerConnection::new(Arc::clone(config)).map_err(|e| e.to_string())?;
+    let mut tls = TlsIo::new(Connection::Server(conn));
+    let failed = |e: io::Error| failure(&e, timeout);
+    // What rustls has no room for of it (nothing, mostly) waits in its backlog.
+    tls.feed(&mut out, unread).map_err(failed)?;
+    while tls.conn().is_handshaking() {
+        tls.flush_all(&mut out).map_err(failed)?;
+        if !tls.conn().is_handshaking() {
             break;
         }
-        let read = if unread.is_empty() {
-            timeouts.reading(|_| conn.read_tls(&mut sock))
-        } else {
-            conn.read_tls(&mut unread)
-        };
-        let read = read.map_err(|e| io_failure(&e, timeout))?;
-        if read == 0 {
+        let more = reads.reading(|mut s| tls.pull(&mut s, &mut out));
+        if !more.map_err(failed)? {
             return Err("the client closed the connection during the handshake".into());
-        }
-        if let Err(e) = conn.process_new_packets() {
-            // Tell the client why, as rustls has queued an alert.
-            let _ = conn.write_tls(&mut timeouts);
-            return Err(rejection(&e));
         }
     }
     // TLS 1.3 session tickets and the like.
-    while conn.wants_write() {
-        conn.write_tls(&mut timeouts)
-            .map_err(|e| io_failure(&e, timeout))?;
-    }
+    tls.flush_all(&mut out).map_err(failed)?;
+    let conn = tls.conn();
     let info = HandshakeInfo {
-        version: conn
-            .protocol_version()
-            .map(|v| format!("{v:?}").replace("TLSv1_", "TLSv1."))
-            .unwrap_or_default(),
-        cipher: conn
-            .negotiated_cipher_suite()
-            .map(|s| format!("{:?}", s.suite()))
-            .unwrap_or_default(),
-        sni: conn.server_name().map(str::to_owned),
+        version: crate::tls::version(conn),
+        cipher: crate::tls::cipher(conn),
+        sni: match conn {
+            Connection::Server(conn) => conn.server_name().map(str::to_owned),
+            Connection::Client(_) => None,
+        },
         client: conn
             .peer_certificates()
             .and_then(|chain| chain.first())
             .map(|leaf| subject(leaf.as_ref())),
     };
     let session = TlsSession {
-        state: Mutex::new(State {
-            conn,
-            // Nothing, but for a client that sent more than its hello
-            // before the server answered.
-            backlog: unread.to_vec(),
-        }),
+        state: Mutex::new(tls),
         raw: Mutex::new(Vec::new()),
     };
     Ok(Accepted::Tls(Arc::new(session), info))
 }
 
-/// The socket's timeouts during a handshake: no single call may outlast
-/// the handshake's deadline. The read timeout is set at the first read and
-/// shortened only when what is left of the deadline falls below it, so a
-/// quick handshake costs one system call for it. Writes go out without
-/// waiting (a flight fits the socket's buffer) and so need no send timeout;
-/// only a write that would wait sets one, to what is left.
-struct Timeouts<'a> {
+/// The socket's read timeout during a handshake: no read may outlast the
+/// handshake's deadline. It is set at the first read and shortened only
+/// when what is left of the deadline falls below it, so a quick handshake
+/// costs one system call for it.
+struct ReadDeadline<'a> {
     stream: &'a TcpStream,
     deadline: Instant,
     /// What the socket's read timeout is now; `None` before the first read.
-    read_set: Option<Duration>,
-    /// The same for its send timeout, set only once a write had to wait.
-    write_set: Option<Duration>,
+    set: Option<Duration>,
 }
 
-impl<'a> Timeouts<'a> {
-    fn new(stream: &'a TcpStream, timeout: Duration) -> Self {
+impl<'a> ReadDeadline<'a> {
+    fn new(stream: &'a TcpStream, deadline: Instant) -> Self {
         Self {
             stream,
-            deadline: Instant::now() + timeout,
-            read_set: None,
-            write_set: None,
+            deadline,
+            set: None,
         }
-    }
-
-    /// What is left of the deadline, if anything is.
-    fn left(&self) -> io::Result<Duration> {
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(ErrorKind::TimedOut.into());
-        }
-        Ok(left)
     }
 
     /// Runs `io`, a read, with a read timeout that ends by the deadline.
     fn reading<T>(&mut self, io: impl FnOnce(&TcpStream) -> io::Result<T>) -> io::Result<T> {
-        let left = self.left()?;
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ErrorKind::TimedOut.into());
+        }
         // Within 5% of what is set already is close enough.
-        if self.read_set.is_none_or(|set| left < set.mul_f64(0.95)) {
+        if self.set.is_none_or(|set| left < set.mul_f64(0.95)) {
             self.stream.set_read_timeout(Some(left))?;
-            self.read_set = Some(left);
+            self.set = Some(left);
         }
         io(self.stream)
-    }
-}
-
-/// The handshake's writes: at once if the socket takes them, else waiting
-/// at most until the deadline. rustls hands over a flight's records
-/// together: they go in one `sendmsg`, as `writev` took them before.
-impl Write for Timeouts<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.write_vectored(&[IoSlice::new(buf)])
-    }
-
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        use rustix::io::Errno;
-        use rustix::net::{SendAncillaryBuffer, SendFlags, sendmsg};
-        let flags = SendFlags::DONTWAIT | SendFlags::NOSIGNAL;
-        match sendmsg(
-            self.stream,
-            bufs,
-            &mut SendAncillaryBuffer::default(),
-            flags,
-        ) {
-            Err(Errno::AGAIN) => {}
-            Err(Errno::INTR) => return Err(ErrorKind::Interrupted.into()),
-            sent => return sent.map_err(io::Error::from),
-        }
-        let left = self.left()?;
-        if self.write_set.is_none_or(|set| left < set.mul_f64(0.95)) {
-            self.stream.set_write_timeout(Some(left))?;
-            self.write_set = Some(left);
-        }
-        let mut stream = self.stream;
-        stream.write_vectored(bufs)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }
 
@@ -228,8 +167,15 @@ fn timed_out(timeout: Duration) -> String {
     )
 }
 
-fn io_failure(error: &io::Error, timeout: Duration) -> String {
-    if is_timeout(error) {
+/// Why a handshake failed: rustls's reason for refusing the client, or
+/// what went wrong with the socket.
+fn failure(error: &io::Error, timeout: Duration) -> String {
+    if let Some(tls) = error
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>())
+    {
+        rejection(tls)
+    } else if is_timeout(error) {
         timed_out(timeout)
     } else {
         error.to_string()
@@ -266,7 +212,7 @@ fn subject(der: &[u8]) -> String {
 
 /// A connection's rustls state after the handshake.
 pub(super) struct TlsSession {
-    state: Mutex<State>,
+    state: Mutex<TlsIo>,
     /// Where the worker reads the socket's bytes once a read has filled
     /// the caller's buffer (a bulk sender): it doubles up to `RECORD`, and
     /// is kept, as a fresh record-sized buffer per read would cost a 16 KiB
@@ -275,12 +221,6 @@ pub(super) struct TlsSession {
     /// idle, holds no buffer of its own here. Only the worker reads, so
     /// this lock is never contended.
     raw: Mutex<Vec<u8>>,
-}
-
-struct State {
-    conn: ServerConnection,
-    /// Bytes read from the socket that rustls had no room for yet.
-    backlog: Vec<u8>,
 }
 
 impl TlsSession {
@@ -292,14 +232,12 @@ impl TlsSession {
         }
         let mut raw = lock(&self.raw);
         let mut state = lock(&self.state);
-        state.feed(sock, &[])?;
+        state.feed(&mut sock, &[])?;
+        state.flush_all(&mut sock)?;
         loop {
-            match state.conn.reader().read(buf) {
-                Ok(n) => return Ok(n),
+            match state.read(buf) {
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-                // The client closed without close_notify: an end all the same.
-                Err(e) if e.kind() == ErrorKind::UnexpectedEof => return Ok(0),
-                Err(e) => return Err(e),
+                other => return other,
             }
             drop(state);
             // Nothing decrypted is waiting, so `buf` is free to take the
@@ -309,150 +247,33 @@ impl TlsSession {
             let filled = n == into.len();
             state = lock(&self.state);
             if n == 0 {
-                // Tells rustls the stream has ended.
-                state.conn.read_tls(&mut io::empty())?;
+                state.end()?;
             }
-            state.feed(sock, &into[..n])?;
+            // Then answers what the client's records ask (a key update, say).
+            state.feed(&mut sock, &into[..n])?;
+            state.flush_all(&mut sock)?;
             if filled && n < RECORD {
                 raw.resize((n * 2).min(RECORD), 0);
             }
         }
     }
 
-    /// Encrypts `data` and writes it whole to `out` (the socket): one
-    /// record up to 16 KiB. rustls holds at most 64 KiB of records at a
-    /// time, so a longer answer goes out as it takes it (before, one over
-    /// 64 KiB failed with "failed to write whole buffer").
+    /// Encrypts `data` and writes it whole to `out` (the socket, within a
+    /// deadline): one record up to 16 KiB, in one send.
     pub(super) fn write(&self, out: &mut impl Write, data: &[u8]) -> io::Result<()> {
-        let mut state = lock(&self.state);
-        let mut rest = data;
-        while !rest.is_empty() {
-            let taken = state.conn.writer().write(rest)?;
-            rest = &rest[taken..];
-            if taken == 0 && !state.conn.wants_write() {
-                return Err(ErrorKind::WriteZero.into());
-            }
-            while state.conn.wants_write() {
-                state.conn.write_tls(out)?;
-            }
-        }
-        Ok(())
+        lock(&self.state).write_all(out, data)
     }
 
-    /// The rustls connection and the bytes read for it but not yet fed to
-    /// it, for the relay, which drives its sockets without blocking.
-    pub(super) fn into_parts(self) -> (ServerConnection, Vec<u8>) {
-        let state = self
-            .state
+    /// The record I/O, with the bytes read for it but not yet fed to it,
+    /// for the relay, which drives its sockets without blocking.
+    pub(super) fn into_io(self) -> TlsIo {
+        self.state
             .into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        (state.conn, state.backlog)
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Says goodbye in TLS (close_notify), after the owed answers.
     pub(super) fn close_notify(&self, mut sock: &TcpStream) {
-        let mut state = lock(&self.state);
-        state.conn.send_close_notify();
-        while state.conn.wants_write() {
-            if state.conn.write_tls(&mut sock).is_err() {
-                break;
-            }
-        }
-    }
-}
-
-impl State {
-    /// Hands rustls the backlog and then `fresh` (bytes just read), as much
-    /// as it has room for, keeping the rest in the backlog; then answers
-    /// what the client's records ask (a key update, say).
-    fn feed(&mut self, mut sock: &TcpStream, fresh: &[u8]) -> io::Result<()> {
-        if self.backlog.is_empty() {
-            // Mostly: rustls takes it all, and the backlog stays unallocated.
-            let taken = self.take(sock, fresh)?;
-            self.backlog.extend_from_slice(&fresh[taken..]);
-        } else {
-            self.backlog.extend_from_slice(fresh);
-            let backlog = std::mem::take(&mut self.backlog);
-            let taken = self.take(sock, &backlog)?;
-            self.backlog = backlog;
-            self.backlog.drain(..taken);
-        }
-        while self.conn.wants_write() {
-            self.conn.write_tls(&mut sock)?;
-        }
-        Ok(())
-    }
-
-    /// Hands rustls what it has room for of `bytes`, processing each
-    /// piece; how much it took.
-    fn take(&mut self, mut sock: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
-        let mut total = 0;
-        while total < bytes.len() {
-            let mut rest = &bytes[total..];
-            let taken = match self.conn.read_tls(&mut rest) {
-                Ok(taken) => taken,
-                // Its buffer is full: decrypted data waits to be read first.
-                Err(_) if !self.conn.wants_read() => 0,
-                Err(e) => return Err(e),
-            };
-            total += taken;
-            if let Err(e) = self.conn.process_new_packets() {
-                let _ = self.conn.write_tls(&mut sock);
-                return Err(io::Error::new(ErrorKind::InvalidData, e));
-            }
-            if taken == 0 {
-                break;
-            }
-        }
-        Ok(total)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::net::TcpListener;
-    use std::sync::mpsc;
-
-    /// A connected pair: (the server's end, the client's end).
-    fn pair() -> (TcpStream, TcpStream) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        (listener.accept().unwrap().0, client)
-    }
-
-    #[test]
-    fn a_handshake_write_that_fits_sets_no_send_timeout() {
-        let (server, mut client) = pair();
-        let mut timeouts = Timeouts::new(&server, Duration::from_secs(10));
-        timeouts.write_all(b"server hello").unwrap();
-        assert!(timeouts.write_set.is_none());
-        assert_eq!(server.write_timeout().unwrap(), None);
-        let mut got = [0; 12];
-        client.read_exact(&mut got).unwrap();
-        assert_eq!(&got, b"server hello");
-    }
-
-    #[test]
-    fn a_handshake_write_the_client_does_not_take_ends_by_the_deadline() {
-        let (server, _client) = pair();
-        socket2::SockRef::from(&server)
-            .set_send_buffer_size(4096)
-            .unwrap();
-        let (done, ended) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut timeouts = Timeouts::new(&server, Duration::from_millis(200));
-            // Far more than the socket buffers hold: the client never reads.
-            let written = timeouts.write_all(&vec![b'x'; 64 << 20]);
-            let _ = done.send(written.map_err(|e| e.kind()));
-        });
-        let written = ended
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the write ends by the handshake's deadline");
-        let kind = written.unwrap_err();
-        assert!(
-            matches!(kind, ErrorKind::WouldBlock | ErrorKind::TimedOut),
-            "{kind:?}"
-        );
+        lock(&self.state).close_notify(&mut sock);
     }
 }

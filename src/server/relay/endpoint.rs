@@ -1,11 +1,11 @@
 //! One side of a relayed connection, plaintext or TLS, driven without
 //! blocking: the pump waits in `poll` on both sockets and only then reads
-//! or writes, so neither side's stall can hold up the other. TLS is
-//! rustls's state machine over the non-blocking socket (as rustls's
-//! `tlsclient-mio` example drives it), so the bytes shown and forwarded
-//! are the clear text.
+//! or writes, so neither side's stall can hold up the other. TLS is the
+//! crate's one record I/O (`tls::TlsIo`) over the non-blocking socket (as
+//! rustls's `tlsclient-mio` example drives it), so the bytes shown and
+//! forwarded are the clear text.
 
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind};
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::AsFd;
 use std::time::Duration;
@@ -13,26 +13,20 @@ use std::time::Duration;
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::net::{RecvFlags, SendFlags};
 
-use rustls::Connection;
+use crate::tls::TlsIo;
 
 /// A side of the relay: the client's socket or the upstream's.
 pub(super) enum Endpoint {
     Plain(TcpStream),
-    Tls {
-        sock: TcpStream,
-        conn: Box<Connection>,
-        /// The socket's end has been read.
-        eof: bool,
-    },
+    Tls { sock: TcpStream, tls: Box<TlsIo> },
 }
 
 impl Endpoint {
-    /// `sock` (already non-blocking) spoken to through `conn`, after its handshake.
-    pub(super) fn tls(sock: TcpStream, conn: Connection) -> Self {
+    /// `sock` (already non-blocking) spoken to through `tls`, after its handshake.
+    pub(super) fn tls(sock: TcpStream, tls: TlsIo) -> Self {
         Endpoint::Tls {
             sock,
-            conn: Box::new(conn),
-            eof: false,
+            tls: Box::new(tls),
         }
     }
 
@@ -44,31 +38,9 @@ impl Endpoint {
 
     /// Reads clear text; `Ok(0)` at the end, `WouldBlock` when nothing is there yet.
     pub(super) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let (sock, conn, eof) = match self {
-            Endpoint::Plain(sock) => return recv(sock, buf),
-            Endpoint::Tls { sock, conn, eof } => (sock, conn, eof),
-        };
-        loop {
-            match conn.reader().read(buf) {
-                Ok(n) => return Ok(n),
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-                // The peer closed without close_notify: an end all the same.
-                Err(e) if e.kind() == ErrorKind::UnexpectedEof => return Ok(0),
-                Err(e) => return Err(e),
-            }
-            if *eof {
-                return Ok(0);
-            }
-            let mut from = &*sock;
-            if conn.read_tls(&mut from)? == 0 {
-                *eof = true;
-            }
-            if let Err(e) = conn.process_new_packets() {
-                let _ = conn.write_tls(&mut from);
-                return Err(io::Error::new(ErrorKind::InvalidData, e));
-            }
-            // A key update or the like to answer; what does not fit now goes with the next write.
-            flush_tls(sock, conn)?;
+        match self {
+            Endpoint::Plain(sock) => recv(sock, buf),
+            Endpoint::Tls { sock, tls } => tls.read_from(sock, buf),
         }
     }
 
@@ -76,9 +48,7 @@ impl Endpoint {
     pub(super) fn buffered(&mut self) -> bool {
         match self {
             Endpoint::Plain(_) => false,
-            Endpoint::Tls { conn, .. } => conn
-                .process_new_packets()
-                .map_or(true, |state| state.plaintext_bytes_to_read() > 0),
+            Endpoint::Tls { tls, .. } => tls.buffered(),
         }
     }
 
@@ -86,18 +56,7 @@ impl Endpoint {
     pub(super) fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         match self {
             Endpoint::Plain(sock) => send(sock, data),
-            Endpoint::Tls { sock, conn, .. } => {
-                // Encrypted bytes still waiting first: they are what the peer reads next.
-                if !flush_tls(sock, conn)? {
-                    return Err(ErrorKind::WouldBlock.into());
-                }
-                let n = conn.writer().write(data)?;
-                flush_tls(sock, conn)?;
-                match n {
-                    0 if !data.is_empty() => Err(ErrorKind::WouldBlock.into()),
-                    n => Ok(n),
-                }
-            }
+            Endpoint::Tls { sock, tls } => tls.write(&mut &*sock, data),
         }
     }
 
@@ -105,7 +64,7 @@ impl Endpoint {
     pub(super) fn wants_write(&self) -> bool {
         match self {
             Endpoint::Plain(_) => false,
-            Endpoint::Tls { conn, .. } => conn.wants_write(),
+            Endpoint::Tls { tls, .. } => tls.wants_write(),
         }
     }
 
@@ -113,15 +72,14 @@ impl Endpoint {
     pub(super) fn flush(&mut self) -> io::Result<bool> {
         match self {
             Endpoint::Plain(_) => Ok(true),
-            Endpoint::Tls { sock, conn, .. } => flush_tls(sock, conn),
+            Endpoint::Tls { sock, tls } => tls.flush(&mut &*sock),
         }
     }
 
     /// Ends our sending side: close_notify with TLS, then a FIN.
     pub(super) fn finish(&mut self) {
-        if let Endpoint::Tls { sock, conn, .. } = self {
-            conn.send_close_notify();
-            let _ = flush_tls(sock, conn);
+        if let Endpoint::Tls { sock, tls } = self {
+            tls.close_notify(&mut &*sock);
         }
         let _ = self.socket().shutdown(Shutdown::Write);
     }
@@ -147,20 +105,6 @@ fn recv(sock: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
 /// `send(2)` as std's `TcpStream::write` makes it (`MSG_NOSIGNAL`), straight to the kernel.
 fn send(sock: &TcpStream, data: &[u8]) -> io::Result<usize> {
     rustix::net::send(sock, data, SendFlags::NOSIGNAL).map_err(io::Error::from)
-}
-
-/// Writes rustls's encrypted bytes until done or the socket is full; true when done.
-fn flush_tls(sock: &TcpStream, conn: &mut Connection) -> io::Result<bool> {
-    let mut to = sock;
-    while conn.wants_write() {
-        match conn.write_tls(&mut to) {
-            Ok(_) => {}
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(true)
 }
 
 /// Waits in `poll(2)` for what `flags` asks of the client's socket [0]

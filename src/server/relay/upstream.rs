@@ -79,23 +79,13 @@ pub(super) fn connect(relay: &RelayConfig) -> Result<Upstream, String> {
                 .saturating_duration_since(Instant::now())
                 .max(Duration::from_millis(1));
             match ClientStream::new(stream, Some(tls), left) {
-                Ok(ClientStream::Tls(owned)) => {
-                    let owned = *owned;
+                Ok(ClientStream::Tls { sock, tls }) => {
                     let about = format!(
                         "{}, {}",
-                        owned
-                            .conn
-                            .protocol_version()
-                            .map(|v| format!("{v:?}").replace("TLSv1_", "TLSv1."))
-                            .unwrap_or_default(),
-                        owned
-                            .conn
-                            .negotiated_cipher_suite()
-                            .map(|s| format!("{:?}", s.suite()))
-                            .unwrap_or_default()
+                        crate::tls::version(tls.conn()),
+                        crate::tls::cipher(tls.conn())
                     );
-                    let conn = rustls::Connection::Client(owned.conn);
-                    (Endpoint::tls(owned.sock, conn), Some(about))
+                    (Endpoint::tls(sock, *tls), Some(about))
                 }
                 Ok(ClientStream::Plain(stream)) => (Endpoint::Plain(stream), None),
                 Err(e) => return Err(format!("TLS: {e}")),
