@@ -19,7 +19,7 @@ use crate::answer;
 use crate::config::ServerConfig;
 use crate::framing::{Framer, Framing};
 use crate::log::{ConnTag, Event};
-use crate::rules::Template;
+use crate::rules::{HeldRules, Template};
 use crate::stats::{Protocol, Reading, Traffic};
 use crate::tap::Side;
 
@@ -39,6 +39,55 @@ struct Session<'a> {
     traffic: &'a Traffic,
 }
 
+impl<'a> Session<'a> {
+    /// On the heap, and built in a frame of its own: a smaller frame in
+    /// `serve` leaves the deepest call of a served-but-idle connection
+    /// within the stack pages a parked worker has touched already
+    /// (docs/bench.md).
+    #[inline(never)]
+    fn boxed(
+        state: &'a ServerState,
+        tag: ConnTag,
+        connection: &'a Connection,
+        stream: &'a TcpStream,
+        owed: &'a mut Vec<u8>,
+        rules: Option<HeldRules>,
+    ) -> Box<Self> {
+        let config = &state.config;
+        Box::new(Session {
+            stream,
+            connection,
+            framer: Framer::new(&config.framing, config.max_frame),
+            conversation: Conversation::new(state, tag, connection, rules),
+            out: Outbox::new(connection, stream, config.write_timeout, owed),
+            bytes: 0,
+            opened: false,
+            traffic: &state.stats.traffic,
+        })
+    }
+}
+
+impl Session<'_> {
+    /// What the `closed` line counts, and whether the tap was told of the
+    /// open; the worker's rules back in `rules` if `whole` (after a panic
+    /// they may be half-updated: the next connection makes new ones).
+    /// Unboxed in a frame of its own, as `boxed` builds it.
+    #[inline(never)]
+    fn finish(self: Box<Self>, whole: bool, rules: &mut Option<HeldRules>) -> (Totals, bool) {
+        let Session {
+            conversation,
+            bytes,
+            opened,
+            ..
+        } = *self;
+        let messages = conversation.messages;
+        if whole {
+            *rules = conversation.into_rules();
+        }
+        (Totals::Answered { messages, bytes }, opened)
+    }
+}
+
 /// Answers the client on `stream` (TLS if `tls`) until EOF, error,
 /// timeout, shutdown or panic; the socket goes back for its close.
 /// Not inlined into the skeleton: a parked worker then touches only its frame.
@@ -56,19 +105,7 @@ pub(super) fn serve(
         connection.start_tls(session);
     }
     let Buffers { read, owed, rules } = buffers;
-    // On the heap: a smaller frame here leaves the deepest call of a
-    // served-but-idle connection within the stack pages a parked worker
-    // has touched already (docs/bench.md).
-    let mut session = Box::new(Session {
-        stream: &stream,
-        connection,
-        framer: Framer::new(&config.framing, config.max_frame),
-        conversation: Conversation::new(state, tag, connection, rules.take()),
-        out: Outbox::new(connection, &stream, config.write_timeout, owed),
-        bytes: 0,
-        opened: false,
-        traffic: &state.stats.traffic,
-    });
+    let mut session = Session::boxed(state, tag, connection, &stream, owed, rules.take());
     let outcome = served::isolate(state, tag, || {
         if config.tls.is_some() {
             // The handshake went 19 KiB down this thread's stack: pages a
@@ -98,20 +135,10 @@ pub(super) fn serve(
         (Ending::Eof, _) if state.lifecycle.phase() >= Phase::DrainExpired => Ending::Drained,
         (ending, _) => ending,
     };
-    let Session {
-        conversation,
-        bytes,
-        opened,
-        ..
-    } = *session;
-    let messages = conversation.messages;
-    if !matches!(ending, Ending::Panicked) {
-        // After a panic they may be half-updated: the next connection makes new ones.
-        *rules = conversation.into_rules();
-    }
+    let (totals, opened) = session.finish(!matches!(ending, Ending::Panicked), rules);
     Served {
         ending,
-        totals: Totals::Answered { messages, bytes },
+        totals,
         client: stream,
         upstream: None,
         opened,

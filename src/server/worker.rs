@@ -25,6 +25,7 @@ use super::registry::Arrival;
 use super::served::{self, Buffers, Ending, Served, Totals};
 use super::shared::{Handler, ServerState};
 use super::tls_session::{Accepted, TlsSession};
+use crate::config::TlsConfig;
 use crate::log::{ConnTag, Event};
 use crate::stats::millis;
 use crate::tap::{Side, TapEvent};
@@ -90,9 +91,22 @@ fn accept(
         Handler::Relay(_) => stream.set_nodelay(true),
     };
     configured.map_err(|e| Ending::Failed(Side::Client, e))?;
-    let Some(tls) = &state.config.tls else {
-        return Ok(None);
-    };
+    match &state.config.tls {
+        Some(tls) => start_tls(state, tls, tag, stream),
+        None => Ok(None),
+    }
+}
+
+/// The TLS handshake, or with `--tls-mode auto` the choice of plaintext.
+/// Not inlined into `accept`: its 9 KiB frame would be touched by every
+/// plaintext connection too, and stay resident (docs/bench.md).
+#[inline(never)]
+fn start_tls(
+    state: &ServerState,
+    tls: &TlsConfig,
+    tag: ConnTag,
+    stream: &TcpStream,
+) -> Result<Option<Arc<TlsSession>>, Ending> {
     match state.accept_tls(tls, tag, stream) {
         Ok(Accepted::Tls(session, _)) => Ok(Some(session)),
         Ok(Accepted::Plain) => Ok(None),
