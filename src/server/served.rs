@@ -264,3 +264,56 @@ pub(super) fn publish_open(
     });
     true
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// How each side's socket closes: (client resets, upstream resets, lingers).
+    fn close_of(ending: &Ending) -> (bool, bool, bool) {
+        (
+            ending.resets(Side::Client),
+            ending.resets(Side::Server),
+            ending.lingers(),
+        )
+    }
+
+    #[test]
+    fn a_reset_passes_to_the_other_side_and_nothing_lingers_after_one() {
+        assert_eq!(close_of(&Ending::Reset(Side::Client)), (false, true, false));
+        assert_eq!(close_of(&Ending::Reset(Side::Server)), (true, false, false));
+        assert_eq!(close_of(&Ending::RuleReset), (true, false, false));
+        let fault = |reset_client, reset_upstream| Ending::Fault {
+            what: String::new(),
+            reset_client,
+            reset_upstream,
+        };
+        assert_eq!(close_of(&fault(false, true)), (false, true, false));
+        assert_eq!(close_of(&fault(false, false)), (false, false, true));
+        assert_eq!(close_of(&Ending::Eof), (false, false, false));
+        assert_eq!(close_of(&Ending::RuleClose), (false, false, true));
+        assert_eq!(close_of(&Ending::Panicked), (false, false, true));
+    }
+
+    #[test]
+    fn an_answered_connection_s_one_side_is_its_peer() {
+        let reset = Ending::Reset(Side::Client);
+        assert_eq!(reset.reason(false), "reset by peer");
+        assert_eq!(reset.reason(true), "reset by client");
+        assert_eq!(
+            Ending::Reset(Side::Server).reason(true),
+            "reset by upstream"
+        );
+        let timeout = Ending::WriteTimeout(Side::Client);
+        assert_eq!(
+            timeout.reason(false),
+            "write timeout (client is not reading its acks)"
+        );
+        assert_eq!(
+            timeout.reason(true),
+            "write timeout (client is not reading)"
+        );
+        let failed = Ending::Failed(Side::Server, io::ErrorKind::Other.into());
+        assert_eq!(failed.reason(true), "upstream error");
+    }
+}
