@@ -10,6 +10,7 @@
 //! address and port.
 
 mod admission;
+mod answering;
 mod closer;
 mod connection;
 mod console;
@@ -23,6 +24,7 @@ mod metrics;
 mod push;
 mod registry;
 mod relay;
+mod served;
 mod shared;
 mod shutdown;
 mod signals;
@@ -49,7 +51,7 @@ use self::closer::Closer;
 use self::lifecycle::Lifecycle;
 use self::lifecycle::Phase;
 use self::registry::Registry;
-use self::shared::ServerState;
+use self::shared::{Handler, ServerState};
 use self::shutdown::{Helpers, Threads};
 use self::udp::Udp;
 use crate::capture;
@@ -119,6 +121,7 @@ impl Server {
             closer,
             lifecycle: Lifecycle::default(),
             tap: Tap::new(watchers),
+            handler: Handler::of(&config),
             config,
         });
         Ok(Self {
@@ -513,7 +516,7 @@ mod tests {
         let listener = listener::listen("127.0.0.1:0".parse().unwrap(), 8, false).unwrap();
         let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (stream, _) = listener.accept().unwrap();
-        worker::configure(&stream, &config).unwrap();
+        answering::configure(&stream, &config).unwrap();
         assert!(stream.nodelay().unwrap());
         assert_eq!(stream.read_timeout().unwrap(), Some(Duration::from_secs(7)));
         assert_eq!(

@@ -6,6 +6,12 @@
 //! of `write_locked` under one lock, so a push never lands inside an ack;
 //! and every write, however slowly the client reads, ends within
 //! `--write-timeout` in all.
+//!
+//! A relayed connection is one of these too, for the other threads (the
+//! drain and the operator's close shut its socket, and with `also_shut`
+//! the upstream's; `/list` shows its totals), but its worker reads and
+//! writes the client's socket through the relay's `Endpoint`, its
+//! non-blocking view (`server/relay.rs` says why they are two types).
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};

@@ -1,10 +1,23 @@
-//! `tcpack relay`: the server in another mode. A connection the server
-//! accepted (queue, `server busy`, drain and all, as always) is not
-//! answered but relayed: its worker connects to the upstream (`upstream`),
-//! then `pump`s bytes both ways until both sides are done, logging each
-//! direction's messages, applying the `faults`, answering what the rules
-//! mock. One worker per relayed connection, blocking in `poll` on both
-//! sockets; `endpoint` speaks TLS on either side without blocking.
+//! `tcpack relay`: the server with the relay handler. A connection the
+//! server accepted (queue, `server busy`, drain and all, as always) goes
+//! through the same skeleton (`worker`: its TLS accept, panic isolation,
+//! `closed` line and close) but is not answered: here its worker connects
+//! to the upstream (`upstream`), then `pump`s bytes both ways until both
+//! sides are done, logging each direction's messages, applying the
+//! `faults`, answering what the rules mock. One worker per relayed
+//! connection, blocking in `poll` on both sockets.
+//!
+//! `endpoint` speaks TLS on either side without blocking. The client's
+//! `Endpoint` is the non-blocking view of the same socket the server's
+//! `Connection` holds a clone of: the worker owns the socket (the skeleton
+//! hands it over, already accepted, and takes it back for its close), the
+//! pump drives it, and other threads reach it through the `Connection`
+//! (the drain and the operator's close shut it, and the upstream's with it
+//! through `also_shut`; `/list` shows its totals). They are not one type:
+//! `Connection` is shared, its writes blocking under a lock that keeps
+//! pushes out of acks, its TLS session behind a mutex; the pump needs its
+//! rustls state as its own, without a lock, to drive both sides from one
+//! `poll`, and a relay takes no pushes.
 
 mod endpoint;
 mod faults;
@@ -13,60 +26,46 @@ mod pump;
 mod upstream;
 
 use std::net::TcpStream;
-use std::panic::{self, AssertUnwindSafe};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Instant;
 
 use self::endpoint::Endpoint;
 use self::faults::Shaping;
 use self::flow::Flow;
-use self::pump::{End, Pump, PumpContext};
+use self::pump::{Pump, PumpContext};
 use super::connection::Connection;
 use super::lifecycle::Phase;
+use super::served::{self, Ending, Served, Totals};
 use super::shared::ServerState;
-use super::tls_session::Accepted;
+use super::tls_session::TlsSession;
 use crate::answer::Answerer;
 use crate::config::RelayConfig;
 use crate::decode::TextDecoder;
-use crate::log::{ConnEvent, ConnTag, RelayEvent, RelayTotals, panic_message};
+use crate::log::{ConnTag, RelayEvent, RelayTotals};
 use crate::rules::HeldRules;
-use crate::stats::{Failure, Protocol, millis};
-use crate::tap::TapEvent;
+use crate::stats::Protocol;
+use crate::tap::Side;
 
-/// Relays one accepted client to the upstream until both are done.
+/// Relays one accepted client (TLS if `tls`, its handshake done) to the
+/// upstream until both are done; the sockets go back for their close.
 pub(super) fn serve(
     state: &ServerState,
     relay: &RelayConfig,
     tag: ConnTag,
-    stream: TcpStream,
     connection: &Connection,
+    stream: TcpStream,
+    tls: Option<Arc<TlsSession>>,
     rules: &mut Option<HeldRules>,
-) {
-    let started = Instant::now();
+) -> Served {
     let config = &state.config;
-    let _ = stream.set_nodelay(true);
-    let client = match &config.tls {
+    let client = match tls {
         None => Endpoint::Plain(stream),
-        Some(tls) => match state.accept_tls(tls, tag, &stream) {
-            Ok(Accepted::Plain) => Endpoint::Plain(stream),
-            Ok(Accepted::Tls(session, _)) => {
-                let Ok(session) = std::sync::Arc::try_unwrap(session) else {
-                    unreachable!("a fresh TLS session has one owner")
-                };
-                Endpoint::tls(stream, session.into_io())
-            }
-            Err(why) => {
-                let end = RelayClose {
-                    reason: "tls handshake failed",
-                    error: Some(why),
-                    failure: Some(Failure::TlsHandshake),
-                    linger: true,
-                };
-                finish(state, tag, connection, started, end, RelayTotals::default());
-                connection.detach(&stream, false);
-                state.closer.close(stream);
-                return;
-            }
-        },
+        Some(session) => {
+            let Ok(session) = Arc::try_unwrap(session) else {
+                unreachable!("a fresh TLS session has one owner")
+            };
+            Endpoint::tls(stream, session.into_io())
+        }
     };
     let upstream = match upstream::connect(relay) {
         Ok(upstream) => upstream,
@@ -83,17 +82,13 @@ pub(super) fn serve(
             );
             let mut client = client;
             client.finish();
-            let stream = client.into_socket();
-            let end = RelayClose {
-                reason: "upstream failed",
-                error: None,
-                failure: None,
-                linger: true,
+            return Served {
+                ending: Ending::UpstreamFailed,
+                totals: Totals::none(true),
+                client: client.into_socket(),
+                upstream: None,
+                opened: false,
             };
-            finish(state, tag, connection, started, end, RelayTotals::default());
-            connection.detach(&stream, false);
-            state.closer.close(stream);
-            return;
         }
     };
     state.log.log(
@@ -104,7 +99,13 @@ pub(super) fn serve(
             tls: upstream.tls.as_deref(),
         },
     );
-    let opened = state.tap.is_on() && publish_open(state, tag, &client, upstream.addr);
+    let opened = state.tap.is_on() && {
+        let protocol = match client {
+            Endpoint::Plain(_) => Protocol::Tcp,
+            Endpoint::Tls { .. } => Protocol::Tls,
+        };
+        served::publish_open(state, tag, client.socket(), protocol, Some(upstream.addr))
+    };
     if let Ok(clone) = upstream.endpoint.socket().try_clone() {
         connection.also_shut(clone);
     }
@@ -171,7 +172,7 @@ pub(super) fn serve(
         framing: &config.framing,
         stop: &stop,
     };
-    let end = panic::catch_unwind(AssertUnwindSafe(|| pump.run(&cx)));
+    let ending = served::isolate(state, tag, || Ok(pump.run(&cx))).unwrap_or_else(|e| e);
     let flows = RelayTotals {
         up_messages: pump.up.messages,
         up_bytes: pump.up.bytes,
@@ -185,168 +186,55 @@ pub(super) fn serve(
         answerer,
         ..
     } = pump;
-    if end.is_ok() {
-        if let Some(answerer) = answerer {
-            *rules = answerer.into_held();
-        }
-    }
-    let closing = match end {
-        Ok(end) => close(state, tag, end, &mut client, &mut upstream, connection),
-        Err(payload) => {
-            let message = panic_message(payload.as_ref());
-            state.log.log(Some(tag), &ConnEvent::Panicked { message });
-            RelayClose {
-                reason: "internal error",
-                error: None,
-                failure: Some(Failure::Panic),
-                linger: true,
+    let ending = match ending {
+        // After a panic the sockets are closed as they are, and the rules
+        // may be half-updated: the next connection makes new ones.
+        Ending::Panicked => Ending::Panicked,
+        ending => {
+            if let Some(answerer) = answerer {
+                *rules = answerer.into_held();
             }
+            let ending = match ending {
+                Ending::Drained if connection.closing().is_some() => Ending::OperatorClose,
+                ending => ending,
+            };
+            say_goodbye(state, tag, &ending, &mut client, &mut upstream);
+            ending
         }
     };
-    let linger = closing.linger;
-    if opened {
-        let reason = closing.reason;
-        state.tap.publish(TapEvent::Close {
-            conn: tag.id,
-            reason,
-        });
-    }
-    finish(state, tag, connection, started, closing, flows);
-    let client = client.into_socket();
-    connection.detach(&client, false);
-    let upstream = upstream.into_socket();
-    if linger {
-        state.closer.close(client);
-        state.closer.close(upstream);
+    Served {
+        ending,
+        totals: Totals::Relayed(flows),
+        client: client.into_socket(),
+        upstream: Some(upstream.into_socket()),
+        opened,
     }
 }
 
-/// Tells the tap a relayed connection is open; false if its address is gone.
-fn publish_open(
+/// Ends gracefully each side that `ending` does not reset (TLS:
+/// close_notify, then a FIN); the skeleton's close resets the others.
+/// Logs the fault that ended it, if one did.
+fn say_goodbye(
     state: &ServerState,
     tag: ConnTag,
-    client: &Endpoint,
-    upstream: std::net::SocketAddr,
-) -> bool {
-    let Ok(local) = client.socket().local_addr() else {
-        return false;
-    };
-    let protocol = match client {
-        Endpoint::Plain(_) => Protocol::Tcp,
-        Endpoint::Tls { .. } => Protocol::Tls,
-    };
-    state.tap.publish(TapEvent::Open {
-        conn: tag.id,
-        peer: tag.peer,
-        local,
-        protocol,
-        upstream: Some(upstream),
-    });
-    true
-}
-
-/// How a relayed connection's close is logged and counted.
-struct RelayClose {
-    reason: &'static str,
-    error: Option<String>,
-    failure: Option<Failure>,
-    /// Whether the sockets are closed with a lingering close (not after a
-    /// reset, nor when both sides have closed already).
-    linger: bool,
-}
-
-/// Ends both sides as `end` asks: a reset where one is due (`SO_LINGER` 0),
-/// else a FIN (TLS: close_notify first). Returns what the log says.
-fn close(
-    state: &ServerState,
-    tag: ConnTag,
-    end: End,
+    ending: &Ending,
     client: &mut Endpoint,
     upstream: &mut Endpoint,
-    connection: &Connection,
-) -> RelayClose {
-    let graceful = |reason, failure| (reason, None, failure, false, false);
-    let (reason, error, failure, reset_client, reset_upstream) = match end {
-        End::Eof => ("eof", None, None, false, false),
-        End::Reset { client: true } => ("reset by client", None, None, false, true),
-        End::Reset { client: false } => ("reset by upstream", None, None, true, false),
-        End::IdleTimeout => graceful("idle timeout", None),
-        End::WriteTimeout { client: true } => graceful(
-            "write timeout (client is not reading)",
-            Some(Failure::WriteTimeout),
-        ),
-        End::WriteTimeout { client: false } => graceful(
-            "write timeout (upstream is not reading)",
-            Some(Failure::WriteTimeout),
-        ),
-        End::Stopped if connection.closing().is_some() => graceful("closed by operator", None),
-        End::Stopped => graceful("drain timeout", None),
-        End::Rule { reset: false } => graceful("closed by rule", None),
-        End::Rule { reset: true } => ("reset by rule", None, None, true, false),
-        End::Fault {
-            what,
-            reset_client,
-            reset_upstream,
-        } => {
-            state.log.log(
-                Some(tag),
-                &RelayEvent::Fault {
-                    fault: what
-                        .split_once(": ")
-                        .map_or("", |(f, _)| f.trim_start_matches("fault ")),
-                    what: what.split_once(": ").map_or(what.as_str(), |(_, w)| w),
-                },
-            );
-            let reason = match (reset_client, reset_upstream) {
-                (false, false) => "closed by fault",
-                _ => "reset by fault",
-            };
-            (reason, None, None, reset_client, reset_upstream)
-        }
-        End::Failed { error, client } => (
-            if client {
-                "client error"
-            } else {
-                "upstream error"
-            },
-            Some(error.to_string()),
-            Some(Failure::Io),
-            false,
-            false,
-        ),
-    };
-    for (side, reset) in [(client, reset_client), (upstream, reset_upstream)] {
-        if reset {
-            let _ = socket2::SockRef::from(side.socket()).set_linger(Some(Duration::ZERO));
-        } else {
-            side.finish();
-        }
-    }
-    RelayClose {
-        reason,
-        error,
-        failure,
-        linger: !(reset_client || reset_upstream || reason == "eof"),
-    }
-}
-
-/// The `closed` line and the counters.
-fn finish(
-    state: &ServerState,
-    tag: ConnTag,
-    _connection: &Connection,
-    started: Instant,
-    closing: RelayClose,
-    flows: RelayTotals,
 ) {
-    state.log.log(
-        Some(tag),
-        &RelayEvent::Closed {
-            reason: closing.reason,
-            error: closing.error,
-            duration_ms: millis(started.elapsed()),
-            flows,
-        },
-    );
-    state.stats.add_closed(closing.failure);
+    if let Ending::Fault { what, .. } = ending {
+        state.log.log(
+            Some(tag),
+            &RelayEvent::Fault {
+                fault: what
+                    .split_once(": ")
+                    .map_or("", |(f, _)| f.trim_start_matches("fault ")),
+                what: what.split_once(": ").map_or(what.as_str(), |(_, w)| w),
+            },
+        );
+    }
+    for (side, endpoint) in [(Side::Client, client), (Side::Server, upstream)] {
+        if !ending.resets(side) {
+            endpoint.finish();
+        }
+    }
 }

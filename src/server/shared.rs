@@ -10,7 +10,7 @@ use std::net::TcpStream;
 
 use super::tls_session::{self, Accepted};
 use crate::answer::Answer;
-use crate::config::TlsConfig;
+use crate::config::{RelayConfig, TlsConfig};
 use crate::log::{ConnEvent, ConnTag, Logger, OpsEvent};
 use crate::stats::Stats;
 use crate::tap::{Tap, TapEvent};
@@ -29,6 +29,38 @@ pub(super) struct ServerState {
     pub lifecycle: Lifecycle,
     /// Who watches the traffic: the capture, the web console; often nobody.
     pub tap: Tap,
+    /// What a served connection is for: answered, or relayed.
+    pub handler: Handler,
+}
+
+/// What the workers do with a connection once it is theirs, chosen once at
+/// bind time: the skeleton (`worker`) is the same for both.
+pub(super) enum Handler {
+    /// `tcpack server`: answered (`answering`).
+    Answer,
+    /// `tcpack relay`: relayed to the upstream (`relay`).
+    Relay(RelayConfig),
+}
+
+impl Handler {
+    /// The handler `config` asks for.
+    pub(super) fn of(config: &ServerConfig) -> Self {
+        match &config.relay {
+            None => Handler::Answer,
+            // A copy: `config.relay` still says, for the views, that this is a relay.
+            Some(relay) => Handler::Relay(RelayConfig {
+                to: relay.to.clone(),
+                connect_timeout: relay.connect_timeout,
+                faults: relay.faults.clone(),
+                tls: relay.tls.clone(),
+            }),
+        }
+    }
+
+    /// Whether connections are relayed, so their ends are two sides.
+    pub(super) fn relays(&self) -> bool {
+        matches!(self, Handler::Relay(_))
+    }
 }
 
 impl ServerState {

@@ -1,28 +1,33 @@
 //! One pool thread's life: take a connection from the registry, serve it
-//! until EOF, error, timeout or shutdown, take the next. A message's way
-//! reads top to bottom in `read_loop`: read (`connection`), cut
-//! (`framing`), log and answer (`conversation`, which asks `answer`), send
-//! (`connection`'s `Outbox`). A panic while serving one connection ends
-//! that connection only: the thread logs it, closes the socket and goes on
-//! serving.
+//! until it ends, take the next. Serving is one skeleton for every
+//! connection, whichever handler the server was bound with
+//! (`shared::Handler`): the `accepted` line, the socket's options and the
+//! TLS accept here; then the handler, `answering` (answers the client) or
+//! `relay` (relays it to an upstream), which says how the connection ended
+//! (`served::Ending`); then here again the tap's close, the `closed` line,
+//! the counters, and the close of the sockets (lingering, or a reset). A
+//! panic while serving one connection ends that connection only
+//! (`served::isolate`): the thread logs it, closes the socket and goes on.
+//!
+//! The client's socket is this function's from the accept to the close:
+//! `Connection` (the registry's entry, what other threads reach: the drain,
+//! the operator, `/list`) holds a clone of it, and a handler borrows it, or
+//! (the relay, which drives it without blocking through `relay::Endpoint`)
+//! takes it and gives it back in `Served`.
 
-use std::io::{self, ErrorKind};
 use std::net::TcpStream;
-use std::panic::{self, AssertUnwindSafe};
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use super::connection::{Closing, Connection, Outbox};
-use super::conversation::{Conversation, Hangup, Stop};
-use super::lifecycle::Phase;
+use super::answering;
+use super::connection::Connection;
 use super::registry::Arrival;
-use super::shared::ServerState;
-use super::tls_session::Accepted;
-use crate::answer;
-use crate::config::{ServerConfig, TlsConfig};
-use crate::framing::{FrameError, Framer, Framing};
-use crate::log::{ConnEvent, ConnTag, OpsEvent, panic_message};
-use crate::rules::{HeldRules, Template};
-use crate::stats::{Failure, Protocol, Reading, Traffic, millis};
+use super::served::{self, Buffers, Ending, Served, Totals};
+use super::shared::{Handler, ServerState};
+use super::tls_session::{Accepted, TlsSession};
+use crate::config::TlsConfig;
+use crate::log::{ConnEvent, ConnTag, RelayEvent};
+use crate::stats::millis;
 use crate::tap::{Side, TapEvent};
 
 /// Worker number `number`'s loop, until the registry closes at shutdown.
@@ -31,111 +36,6 @@ pub(super) fn run(state: &ServerState, number: usize) {
     while let Some((arrival, serving)) = state.registry.next(number) {
         serve(state, arrival, serving.served(), &mut buffers);
     }
-}
-
-/// Why a connection ended, as the `closed` log line says it.
-enum Ending {
-    /// The peer closed its side: nothing more can arrive, so no linger is needed.
-    Eof,
-    IdleTimeout,
-    WriteTimeout,
-    Reset,
-    /// Shut down by the drain after `--drain-timeout`.
-    Drained,
-    Failed(io::Error),
-    /// Serving the connection panicked: a bug in tcpack, isolated to it.
-    Panicked,
-    /// A rule with `action = "close"` answered.
-    RuleClose,
-    /// A rule with `action = "reset"` matched.
-    RuleReset,
-    /// The operator's `/close` or `close ID`.
-    OperatorClose,
-    /// A push was not taken within `--write-timeout`.
-    PushFailed,
-    /// No TLS conversation came about; why.
-    Handshake(String),
-    /// The input cannot be framed (a length over --max-frame).
-    BadFrame(FrameError),
-}
-
-impl Ending {
-    fn reason(&self) -> &'static str {
-        match self {
-            Ending::Eof => "eof",
-            Ending::IdleTimeout => "idle timeout",
-            Ending::WriteTimeout => "write timeout (client is not reading its acks)",
-            Ending::Reset => "reset by peer",
-            Ending::Drained => "drain timeout",
-            Ending::Failed(_) => "error",
-            Ending::Panicked => "internal error",
-            Ending::RuleClose => "closed by rule",
-            Ending::RuleReset => "reset by rule",
-            Ending::OperatorClose => "closed by operator",
-            Ending::PushFailed => "push failed (client is not reading)",
-            Ending::Handshake(_) => "tls handshake failed",
-            Ending::BadFrame(_) => "bad frame",
-        }
-    }
-
-    /// The error it counts as, if it is one.
-    fn error_kind(&self) -> Option<Failure> {
-        match self {
-            Ending::WriteTimeout => Some(Failure::WriteTimeout),
-            Ending::Failed(_) => Some(Failure::Io),
-            Ending::Panicked => Some(Failure::Panic),
-            Ending::PushFailed => Some(Failure::Push),
-            Ending::Handshake(_) => Some(Failure::TlsHandshake),
-            Ending::BadFrame(_) => Some(Failure::BadFrame),
-            _ => None,
-        }
-    }
-
-    fn after_read(error: io::Error) -> Self {
-        match error.kind() {
-            // On Unix an expired socket timeout is WouldBlock, on Windows TimedOut.
-            ErrorKind::WouldBlock | ErrorKind::TimedOut => Ending::IdleTimeout,
-            ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => Ending::Reset,
-            _ => Ending::Failed(error),
-        }
-    }
-
-    fn after_write(error: io::Error) -> Self {
-        match error.kind() {
-            ErrorKind::WouldBlock | ErrorKind::TimedOut => Ending::WriteTimeout,
-            ErrorKind::BrokenPipe | ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => {
-                Ending::Reset
-            }
-            _ => Ending::Failed(error),
-        }
-    }
-}
-
-/// What a worker keeps from one connection to the next, so a short
-/// connection costs no allocation for it.
-#[derive(Default)]
-struct Buffers {
-    read: Vec<u8>,
-    /// Answers owed for the current read, sent in one write.
-    owed: Vec<u8>,
-    /// The rules as this worker holds them, with its regex caches.
-    rules: Option<HeldRules>,
-}
-
-/// One connection as its worker serves it: its socket, how its bytes are
-/// cut into messages, the conversation that answers them, and what it owes.
-struct Session<'a> {
-    stream: &'a TcpStream,
-    connection: &'a Connection,
-    framer: Framer,
-    conversation: Conversation<'a>,
-    out: Outbox<'a>,
-    /// Bytes read so far.
-    bytes: u64,
-    /// Whether the tap was told it opened, so it is told it closed.
-    opened: bool,
-    /// Where each read's messages, bytes and answer latency are counted.
-    traffic: &'a Traffic,
 }
 
 /// Serves one connection until EOF, error, timeout, shutdown or panic.
@@ -152,110 +52,66 @@ fn serve(state: &ServerState, arrival: Arrival, connection: &Connection, buffers
     let tag = ConnTag { id, peer };
     log_accepted(state, tag, queued, since);
     let started = Instant::now();
-
-    let config = &state.config;
-    if let Some(relay) = &config.relay {
-        super::relay::serve(state, relay, tag, stream, connection, &mut buffers.rules);
-        return;
-    }
-    let Buffers { read, owed, rules } = buffers;
-    // On the heap: a smaller frame here leaves the deepest call of a
-    // served-but-idle connection within the stack pages a parked worker
-    // has touched already (docs/bench.md).
-    let mut session = Box::new(Session {
-        stream: &stream,
-        connection,
-        framer: Framer::new(&config.framing, config.max_frame),
-        conversation: Conversation::new(state, tag, connection, rules.take()),
-        out: Outbox::new(connection, &stream, config.write_timeout, owed),
-        bytes: 0,
-        opened: false,
-        traffic: &state.stats.traffic,
-    });
-    let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-        configure(&stream, config).map_err(Ending::Failed)?;
-        if let Some(tls) = &config.tls {
-            start_tls(state, tls, tag, connection, &stream)?;
-            // The handshake went 19 KiB down this thread's stack: pages a
-            // served-but-idle connection would hold for nothing.
-            let _ = crate::sys::release_stack_below_caller();
-            // The handshake had timeouts of its own; now the connection's.
-            set_timeouts(&stream, config).map_err(Ending::Failed)?;
-        }
-        if state.tap.is_on() {
-            session.opened = publish_open(state, tag, connection, &stream);
-        }
-        if let Some(greeting) = &config.greeting {
-            greet(state, greeting, tag, &mut session.out)?;
-        }
-        connection.mark_ready();
-        read_loop(&mut session, read, config.framing == Framing::Raw)
-    }))
-    .map(|ending| ending.unwrap_or_else(|e| e));
-    let ending = match (outcome, connection.closing()) {
-        (Ok(_), Some(Closing::PushFailed)) => Ending::PushFailed,
-        (Ok(Ending::Eof), Some(Closing::Operator)) => Ending::OperatorClose,
-        (Ok(Ending::Eof), _) if state.lifecycle.phase() >= Phase::DrainExpired => Ending::Drained,
-        (Ok(ending), _) => ending,
-        (Err(payload), _) => {
-            // Acks owed for messages before the one that panicked are still owed.
-            let _ = session.out.send();
-            log_panic(state, tag, payload.as_ref());
-            Ending::Panicked
-        }
+    let served = match served::isolate(state, tag, || accept(state, tag, &stream)) {
+        Ok(tls) => match &state.handler {
+            Handler::Answer => answering::serve(state, tag, connection, stream, tls, buffers),
+            Handler::Relay(relay) => super::relay::serve(
+                state,
+                relay,
+                tag,
+                connection,
+                stream,
+                tls,
+                &mut buffers.rules,
+            ),
+        },
+        Err(ending) => Served {
+            ending,
+            totals: Totals::none(state.handler.relays()),
+            client: stream,
+            upstream: None,
+            opened: false,
+        },
     };
-    let Session {
-        conversation,
-        bytes,
-        opened,
-        ..
-    } = *session;
-    let messages = conversation.messages;
-    if !matches!(ending, Ending::Panicked) {
-        // After a panic they may be half-updated: the next connection makes new ones.
-        *rules = conversation.into_rules();
-    }
-    if opened {
-        let reason = ending.reason();
-        state.tap.publish(TapEvent::Close { conn: id, reason });
-    }
-    end(
-        state,
-        tag,
-        connection,
-        stream,
-        ending,
-        (messages, bytes),
-        started,
-    );
+    end(state, tag, connection, served, started);
 }
 
-/// Tells the tap a connection is being served; false if its address is gone.
+/// The client's socket options and, with `--tls`, its TLS handshake (or,
+/// with `--tls-mode auto`, the choice of plaintext): the session if TLS
+/// came about.
 #[inline(never)]
-fn publish_open(
+fn accept(
     state: &ServerState,
     tag: ConnTag,
-    connection: &Connection,
     stream: &TcpStream,
-) -> bool {
-    let Ok(local) = stream.local_addr() else {
-        return false;
+) -> Result<Option<Arc<TlsSession>>, Ending> {
+    let configured = match state.handler {
+        Handler::Answer => answering::configure(stream, &state.config),
+        // Without blocking once relayed: the pump keeps the time, not the socket.
+        Handler::Relay(_) => stream.set_nodelay(true),
     };
-    state.tap.publish(TapEvent::Open {
-        conn: tag.id,
-        peer: tag.peer,
-        local,
-        protocol: protocol_of(connection),
-        upstream: None,
-    });
-    true
+    configured.map_err(|e| Ending::Failed(Side::Client, e))?;
+    match &state.config.tls {
+        Some(tls) => start_tls(state, tls, tag, stream),
+        None => Ok(None),
+    }
 }
 
-/// The line saying serving the connection panicked, and why.
+/// The TLS handshake, or with `--tls-mode auto` the choice of plaintext.
+/// Not inlined into `accept`: its 9 KiB frame would be touched by every
+/// plaintext connection too, and stay resident (docs/bench.md).
 #[inline(never)]
-fn log_panic(state: &ServerState, tag: ConnTag, payload: &(dyn std::any::Any + Send)) {
-    let message = panic_message(payload);
-    state.log.log(Some(tag), &ConnEvent::Panicked { message });
+fn start_tls(
+    state: &ServerState,
+    tls: &TlsConfig,
+    tag: ConnTag,
+    stream: &TcpStream,
+) -> Result<Option<Arc<TlsSession>>, Ending> {
+    match state.accept_tls(tls, tag, stream) {
+        Ok(Accepted::Tls(session, _)) => Ok(Some(session)),
+        Ok(Accepted::Plain) => Ok(None),
+        Err(why) => Err(Ending::Handshake(why)),
+    }
 }
 
 /// The `accepted` line, with how long the connection waited for a worker.
@@ -267,226 +123,69 @@ fn log_accepted(state: &ServerState, tag: ConnTag, queued: bool, since: Instant)
         .log(Some(tag), &ConnEvent::Accepted { queued, waited_ms });
 }
 
-/// Logs how the connection ended, counts it, and closes it as its ending asks.
+/// Tells the tap, logs how the connection ended, counts it, and closes its
+/// sockets as its ending asks.
 #[inline(never)]
 fn end(
     state: &ServerState,
     tag: ConnTag,
     connection: &Connection,
-    stream: TcpStream,
-    ending: Ending,
-    (messages, bytes): (u64, u64),
+    served: Served,
     started: Instant,
 ) {
-    let error = match &ending {
-        Ending::Failed(e) => Some(e.to_string()),
-        Ending::Handshake(why) => Some(why.clone()),
-        Ending::BadFrame(why) => Some(why.to_string()),
-        _ => None,
-    };
+    let Served {
+        ending,
+        totals,
+        client,
+        upstream,
+        opened,
+    } = served;
+    let reason = ending.reason(state.handler.relays());
+    if opened {
+        state.tap.publish(TapEvent::Close {
+            conn: tag.id,
+            reason,
+        });
+    }
     // Nothing is written after this (but TLS's close_notify, after the owed
     // answers): the close below is the socket's close.
-    let close_notify = !matches!(
-        ending,
-        Ending::RuleReset | Ending::Reset | Ending::WriteTimeout
-    );
-    connection.detach(&stream, close_notify);
-    state.log.log(
-        Some(tag),
-        &ConnEvent::Closed {
-            reason: ending.reason(),
-            error,
-            duration_ms: millis(started.elapsed()),
-            messages,
-            bytes,
-        },
-    );
+    connection.detach(&client, ending.says_goodbye());
+    let (error, duration_ms) = (ending.error(), millis(started.elapsed()));
+    match totals {
+        Totals::Answered { messages, bytes } => state.log.log(
+            Some(tag),
+            &ConnEvent::Closed {
+                reason,
+                error,
+                duration_ms,
+                messages,
+                bytes,
+            },
+        ),
+        Totals::Relayed(flows) => state.log.log(
+            Some(tag),
+            &RelayEvent::Closed {
+                reason,
+                error,
+                duration_ms,
+                flows,
+            },
+        ),
+    }
     state.stats.add_closed(ending.error_kind());
-    match ending {
-        Ending::Eof | Ending::Reset => drop(stream),
-        Ending::RuleReset => {
-            // No linger time: the close sends a reset, as the rule asked.
-            let _ = socket2::SockRef::from(&stream).set_linger(Some(std::time::Duration::ZERO));
-            drop(stream);
-        }
-        _ => state.closer.close(stream),
+    close(state, &ending, Side::Client, client);
+    if let Some(upstream) = upstream {
+        close(state, &ending, Side::Server, upstream);
     }
 }
 
-/// The TLS handshake (or, with `--tls-mode auto`, the choice of plaintext).
-#[inline(never)]
-fn start_tls(
-    state: &ServerState,
-    tls: &TlsConfig,
-    tag: ConnTag,
-    served: &Connection,
-    stream: &TcpStream,
-) -> Result<(), Ending> {
-    let accepted = state.accept_tls(tls, tag, stream);
-    if let Accepted::Tls(session, _) = accepted.map_err(Ending::Handshake)? {
-        served.start_tls(session);
+/// Closes one side's socket: with a reset if the ending gives it one (no
+/// linger time), else lingering unless both ends are done already.
+fn close(state: &ServerState, ending: &Ending, side: Side, socket: TcpStream) {
+    if ending.resets(side) {
+        let _ = socket2::SockRef::from(&socket).set_linger(Some(Duration::ZERO));
+    } else if ending.lingers() {
+        return state.closer.close(socket);
     }
-    Ok(())
-}
-
-/// Sends `--greeting` when a worker takes the connection.
-#[inline(never)]
-fn greet(
-    state: &ServerState,
-    greeting: &Template,
-    tag: ConnTag,
-    out: &mut Outbox<'_>,
-) -> Result<(), Ending> {
-    let framing = &state.config.framing;
-    if let Err(e) = answer::unprompted(greeting, framing, (tag.id, 0, tag.peer), out.owed()) {
-        let message = e.to_string();
-        state
-            .log
-            .log(Some(tag), &OpsEvent::Warning { message: &message });
-    }
-    state
-        .tap
-        .publish_frame(tag.id, Side::Server, framing, out.owed());
-    out.send().map_err(Ending::after_write)
-}
-
-/// Acks are tiny: without `TCP_NODELAY`, Nagle plus delayed ACKs stall
-/// pipelining clients. The timeouts free a worker from a silent client and
-/// from one that does not read its acks; with TLS they are set after the
-/// handshake, which sets its own (two system calls fewer per connection).
-pub(super) fn configure(stream: &TcpStream, config: &ServerConfig) -> io::Result<()> {
-    stream.set_nodelay(true)?;
-    if config.tls.is_some() {
-        return Ok(());
-    }
-    set_timeouts(stream, config)
-}
-
-fn set_timeouts(stream: &TcpStream, config: &ServerConfig) -> io::Result<()> {
-    stream.set_read_timeout(Some(config.idle_timeout))?;
-    stream.set_write_timeout(Some(config.write_timeout))
-}
-
-/// Bytes of a connection's first read where framing does not fix it: a
-/// served-but-idle connection should cost little beyond its thread.
-const FIRST_READ: usize = 1024;
-
-/// A message's way, read to write: each read is cut into messages, each
-/// message logged and answered, and what they are owed sent in one write.
-// Not inlined into `serve`, nor the handshake, the greeting and the close:
-// each one's stack frame is in use only while it runs, so the pages a
-// served-but-idle connection's thread has touched stay few (docs/bench.md).
-#[inline(never)]
-fn read_loop(session: &mut Session<'_>, read: &mut Vec<u8>, raw: bool) -> Result<Ending, Ending> {
-    let Session {
-        stream,
-        connection,
-        framer,
-        conversation,
-        out,
-        bytes,
-        traffic,
-        ..
-    } = session;
-    let protocol = || protocol_of(connection);
-    // The greeting, if any, went out before the first read.
-    traffic.read_answered(protocol(), Reading::now(0), 0, 0, out.sent());
-    let most = framer.read_size();
-    // Raw framing acks each read as it comes (up to 1024 bytes, as the
-    // tutorial's recv): its reads keep their size. Other framings start
-    // small and grow only when a read fills the buffer, so an idle
-    // connection holds a small buffer, a bulk sender a big one.
-    let start = if raw { most } else { most.min(FIRST_READ) };
-    read.clear();
-    // A buffer a bulk sender grew goes back to small for the next connection.
-    read.shrink_to(start);
-    read.resize(start, 0);
-    let ending = loop {
-        match connection.read(stream, read) {
-            Ok(0) => break Ending::Eof,
-            Ok(n) => {
-                let (reading, sent) = (Reading::now(conversation.messages), out.sent());
-                if n == read.len() && n < most {
-                    read.resize((n * 2).min(most), 0);
-                }
-                *bytes += n as u64;
-                conversation.refresh_rules();
-                let framed = framer.push(&read[..n], &mut |message| {
-                    conversation.answer(message, false, out)
-                });
-                connection.record(conversation.messages, *bytes);
-                let answered = out.send();
-                traffic.read_answered(
-                    protocol(),
-                    reading,
-                    conversation.messages,
-                    n,
-                    out.sent() - sent,
-                );
-                answered.map_err(Ending::after_write)?;
-                if let Err(e) = framed {
-                    // What came before the bad frame is answered; nothing after it can be.
-                    return Ok(Ending::BadFrame(e));
-                }
-                if let Some(stop) = conversation.stop() {
-                    return stopped(stop);
-                }
-            }
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => break Ending::after_read(e),
-        }
-    };
-    // Whatever was read is owed an ack, also a final line without its `\n`.
-    answer_the_rest(session)?;
-    session.conversation.stop().map_or(Ok(ending), stopped)
-}
-
-/// What the connection's traffic counts as: TLS once its handshake is done.
-#[inline]
-fn protocol_of(connection: &Connection) -> Protocol {
-    match connection.tls() {
-        Some(_) => Protocol::Tls,
-        None => Protocol::Tcp,
-    }
-}
-
-/// At the end of the stream: what is left in the framer answered, also a
-/// final line without its `\n`. Apart from `read_loop`, so its frame does
-/// not deepen every read's way to the answer (docs/bench.md).
-#[inline(never)]
-fn answer_the_rest(session: &mut Session<'_>) -> Result<(), Ending> {
-    let Session {
-        connection,
-        framer,
-        conversation,
-        out,
-        bytes,
-        traffic,
-        ..
-    } = session;
-    let protocol = protocol_of(connection);
-    let (reading, sent) = (Reading::now(conversation.messages), out.sent());
-    conversation.refresh_rules();
-    if let Some(cut) = framer.finish(&mut |message| conversation.answer(message, true, out)) {
-        conversation.cut_short(cut);
-    }
-    connection.record(conversation.messages, *bytes);
-    let answered = out.send();
-    traffic.read_answered(
-        protocol,
-        reading,
-        conversation.messages,
-        0,
-        out.sent() - sent,
-    );
-    answered.map_err(Ending::after_write)
-}
-
-/// How the connection ends when its conversation stopped it.
-fn stopped(stop: Stop) -> Result<Ending, Ending> {
-    match stop {
-        Stop::Failed(e) => Err(Ending::after_write(e)),
-        Stop::Hangup(Hangup::Close) => Ok(Ending::RuleClose),
-        Stop::Hangup(Hangup::Reset) => Ok(Ending::RuleReset),
-    }
+    drop(socket);
 }

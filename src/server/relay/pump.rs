@@ -10,7 +10,7 @@
 //! other side wait, as TCP would). A FIN passes as a FIN once the queue is
 //! empty; a reset as a reset.
 
-use std::io::{self, ErrorKind};
+use std::io::ErrorKind;
 use std::time::{Duration, Instant};
 
 use rustix::event::PollFlags;
@@ -22,6 +22,7 @@ use crate::decode::TextDecoder;
 use crate::framing::Framing;
 use crate::log::{ConnEvent, ConnTag, Logger, OpsEvent};
 use crate::rules::Action;
+use crate::server::served::Ending;
 use crate::server::shared::report_state;
 use crate::stats::Traffic;
 use crate::tap::{Side, Tap, TapEvent};
@@ -29,36 +30,9 @@ use crate::tap::{Side, Tap, TapEvent};
 /// Reads from one side per wake-up at most, so the other side gets its turn.
 const READS_PER_WAKE: usize = 64;
 
-/// Why a relayed connection ended.
-pub(super) enum End {
-    /// Both sides closed their sending side, and each got everything.
-    Eof,
-    /// A side reset: the other gets a reset too. `true`: the client did.
-    Reset {
-        client: bool,
-    },
-    IdleTimeout,
-    /// A side did not take its bytes within `--write-timeout`. `true`: the client.
-    WriteTimeout {
-        client: bool,
-    },
-    /// The drain timeout, or the operator's close: what was read went out first.
-    Stopped,
-    /// A rule with `action = "close"` answered (`false`) or `reset` matched (`true`).
-    Rule {
-        reset: bool,
-    },
-    /// A fault ended it: what it says, and which sides get a reset.
-    Fault {
-        what: String,
-        reset_client: bool,
-        reset_upstream: bool,
-    },
-    /// A read or write failed; `true`: on the client's side.
-    Failed {
-        error: io::Error,
-        client: bool,
-    },
+/// The side `client` names: the client's, or the upstream's (the server side).
+fn side_of(client: bool) -> Side {
+    if client { Side::Client } else { Side::Server }
 }
 
 /// What the pump needs from the server, borrowed for the connection's life.
@@ -134,7 +108,7 @@ impl<'a> Pump<'a> {
     }
 
     /// Relays until both sides are done, or something ends it.
-    pub(super) fn run(&mut self, cx: &PumpContext<'_>) -> End {
+    pub(super) fn run(&mut self, cx: &PumpContext<'_>) -> Ending {
         let mut now = Instant::now();
         loop {
             if (cx.stop)() {
@@ -158,14 +132,14 @@ impl<'a> Pump<'a> {
                 return end;
             }
             if now >= self.last_activity + cx.idle_timeout {
-                return End::IdleTimeout;
+                return Ending::IdleTimeout;
             }
             for flow in [&self.up, &self.down] {
                 if flow
                     .stalled_since
                     .is_some_and(|t| now >= t + cx.write_timeout)
                 {
-                    return End::WriteTimeout { client: !flow.up };
+                    return Ending::WriteTimeout(side_of(!flow.up));
                 }
             }
             now = match self.wait(cx, now) {
@@ -181,7 +155,7 @@ impl<'a> Pump<'a> {
     /// rule's answer joins the client's queue once the upstream has closed
     /// (its answers to what was forwarded before come first), or its time
     /// is up; nothing more is read from either side after that.
-    fn hang_up(&mut self, now: Instant) -> Option<End> {
+    fn hang_up(&mut self, now: Instant) -> Option<Ending> {
         let hangup = self.hangup.as_mut()?;
         if hangup.reset {
             for up in [true, false] {
@@ -189,7 +163,7 @@ impl<'a> Pump<'a> {
             }
             let _ = self.client.flush();
             let _ = self.upstream.flush();
-            return Some(End::Rule { reset: true });
+            return Some(Ending::RuleReset);
         }
         if self.down.eof || now >= hangup.until {
             if let Some(answer) = hangup.answer.take() {
@@ -202,23 +176,23 @@ impl<'a> Pump<'a> {
 
     /// A rule's `close` is done once its answer and everything before it
     /// went out, both ways.
-    fn hung_up(&self) -> Option<End> {
+    fn hung_up(&self) -> Option<Ending> {
         let hangup = self.hangup.as_ref()?;
         let done = hangup.answer.is_none()
             && self.up.queue.is_empty()
             && self.down.queue.is_empty()
             && !self.client.wants_write()
             && !self.upstream.wants_write();
-        done.then_some(End::Rule { reset: false })
+        done.then_some(Ending::RuleClose)
     }
 
     /// The faults' timers: timeout (a held direction closes), reset.
-    fn timers(&mut self, now: Instant) -> Option<End> {
+    fn timers(&mut self, now: Instant) -> Option<Ending> {
         if let Some((at, what)) = &self.reset_at {
             if now >= *at {
                 let reset_client = self.down.shaping.reset.is_some();
                 let reset_upstream = self.up.shaping.reset.is_some();
-                return Some(End::Fault {
+                return Some(Ending::Fault {
                     what: what.clone(),
                     reset_client,
                     reset_upstream,
@@ -228,7 +202,7 @@ impl<'a> Pump<'a> {
         for flow in [&self.up, &self.down] {
             if let (Some(at), Some((_, fault))) = (flow.held_until, &flow.shaping.timeout) {
                 if now >= at {
-                    return Some(End::Fault {
+                    return Some(Ending::Fault {
                         what: format!("fault {fault}: held, now closing both sides"),
                         reset_client: false,
                         reset_upstream: false,
@@ -242,7 +216,7 @@ impl<'a> Pump<'a> {
     /// Sleeps in `poll` until a side can be read or written or something is
     /// due; then reads. Returns when it woke: the reads after it take
     /// microseconds, so the next turn's timers go by it (one clock read a turn).
-    fn wait(&mut self, cx: &PumpContext<'_>, now: Instant) -> Result<Instant, End> {
+    fn wait(&mut self, cx: &PumpContext<'_>, now: Instant) -> Result<Instant, Ending> {
         let mut deadline = self.last_activity + cx.idle_timeout;
         let mut soon = |at: Option<Instant>| {
             if let Some(at) = at {
@@ -288,10 +262,7 @@ impl<'a> Pump<'a> {
             Ok(revents) => revents,
             Err(e) if e.kind() == ErrorKind::Interrupted => return Ok(Instant::now()),
             Err(error) => {
-                return Err(End::Failed {
-                    error,
-                    client: true,
-                });
+                return Err(Ending::Failed(Side::Client, error));
             }
         };
         let ready = |r: PollFlags| !r.is_empty();
@@ -319,7 +290,7 @@ impl<'a> Pump<'a> {
         cx: &PumpContext<'_>,
         from_client: bool,
         now: Instant,
-    ) -> Result<(), End> {
+    ) -> Result<(), Ending> {
         for _ in 0..READS_PER_WAKE {
             let flow = if from_client { &self.up } else { &self.down };
             if !flow.wants_read() {
@@ -350,15 +321,10 @@ impl<'a> Pump<'a> {
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) if is_reset(&e) => {
-                    return Err(End::Reset {
-                        client: from_client,
-                    });
+                    return Err(Ending::Reset(side_of(from_client)));
                 }
                 Err(error) => {
-                    return Err(End::Failed {
-                        error,
-                        client: from_client,
-                    });
+                    return Err(Ending::Failed(side_of(from_client), error));
                 }
             }
         }
@@ -410,7 +376,7 @@ impl<'a> Pump<'a> {
         from_client: bool,
         n: usize,
         now: Instant,
-    ) -> Result<(), End> {
+    ) -> Result<(), Ending> {
         let Pump {
             up,
             down,
@@ -555,15 +521,10 @@ impl<'a> Pump<'a> {
             let written = match write_some(to, out) {
                 Ok(w) => w,
                 Err(e) if is_reset(&e) => {
-                    return Err(End::Reset {
-                        client: !from_client,
-                    });
+                    return Err(Ending::Reset(side_of(!from_client)));
                 }
                 Err(error) => {
-                    return Err(End::Failed {
-                        error,
-                        client: !from_client,
-                    });
+                    return Err(Ending::Failed(side_of(!from_client), error));
                 }
             };
             flow.sent += written as u64;
@@ -581,7 +542,7 @@ impl<'a> Pump<'a> {
 
     /// Writes what is due of one direction's queue (`up`: to the upstream);
     /// `all`: everything at once, faults' pacing aside (the drain's end).
-    fn send(&mut self, up: bool, now: Instant, all: bool) -> Result<(), End> {
+    fn send(&mut self, up: bool, now: Instant, all: bool) -> Result<(), Ending> {
         let (flow, to) = match up {
             true => (&mut self.up, &mut self.upstream),
             false => (&mut self.down, &mut self.client),
@@ -598,7 +559,7 @@ impl<'a> Pump<'a> {
             if let Some((limit, fault)) = &flow.shaping.limit {
                 let left = limit.saturating_sub(flow.sent);
                 if left == 0 {
-                    return Err(End::Fault {
+                    return Err(Ending::Fault {
                         what: format!("fault {fault}: {limit} bytes passed, closing both sides"),
                         reset_client: false,
                         reset_upstream: false,
@@ -626,13 +587,13 @@ impl<'a> Pump<'a> {
                     break;
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) if is_reset(&e) => return Err(End::Reset { client: !up }),
-                Err(error) => return Err(End::Failed { error, client: !up }),
+                Err(e) if is_reset(&e) => return Err(Ending::Reset(side_of(!up))),
+                Err(error) => return Err(Ending::Failed(side_of(!up), error)),
             }
         }
         if let Some((limit, fault)) = &flow.shaping.limit {
             if flow.sent >= *limit {
-                return Err(End::Fault {
+                return Err(Ending::Fault {
                     what: format!("fault {fault}: {limit} bytes passed, closing both sides"),
                     reset_client: false,
                     reset_upstream: false,
@@ -644,7 +605,7 @@ impl<'a> Pump<'a> {
 
     /// A side that closed its sending side, and whose bytes have all gone:
     /// the other side gets a FIN. Both done: the relay is done.
-    fn pass_fins(&mut self) -> Option<End> {
+    fn pass_fins(&mut self) -> Option<Ending> {
         for up in [true, false] {
             let (flow, to) = match up {
                 true => (&mut self.up, &mut self.upstream),
@@ -657,12 +618,12 @@ impl<'a> Pump<'a> {
                 flow.fin_sent = true;
             }
         }
-        (self.up.fin_sent && self.down.fin_sent).then_some(End::Eof)
+        (self.up.fin_sent && self.down.fin_sent).then_some(Ending::Eof)
     }
 
     /// At the drain's end (or the operator's close): nothing more is read;
     /// what was read goes to the other side at once, within a bound.
-    fn flush_and_stop(&mut self, cx: &PumpContext<'_>) -> End {
+    fn flush_and_stop(&mut self, cx: &PumpContext<'_>) -> Ending {
         let deadline = Instant::now() + cx.write_timeout.min(FLUSH_LIMIT);
         if let Some(answer) = self.hangup.as_mut().and_then(|h| h.answer.take()) {
             // The rule's answer is owed: it goes now, after what was read.
@@ -685,7 +646,8 @@ impl<'a> Pump<'a> {
                 (!self.down.queue.is_empty() || self.client.wants_write(), 0),
             ];
             if pending.iter().all(|(p, _)| !p) || now >= deadline {
-                return End::Stopped;
+                // Or the operator's close: `relay::serve` tells them apart.
+                return Ending::Drained;
             }
             let out = |pending: bool| match pending {
                 true => PollFlags::OUT,
@@ -823,7 +785,7 @@ mod tests {
             });
             pump.run(&cx)
         });
-        assert!(matches!(end, End::Eof));
+        assert!(matches!(end, Ending::Eof));
         let seen = recorder.0.lock().unwrap().clone();
         assert_eq!(seen, ["client:hi\n", "server:ok\n"]);
         let totals = traffic.totals().relay;
