@@ -443,7 +443,7 @@ struct TcpChannel {
 fn answer_framer(framing: &Framing) -> Option<Framer> {
     match framing {
         Framing::Raw | Framing::Line => None,
-        _ => Some(Framer::new(framing, usize::MAX)),
+        _ => Some(framing.framer(usize::MAX)),
     }
 }
 

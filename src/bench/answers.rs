@@ -57,7 +57,7 @@ impl Answers {
     pub(super) fn new(framing: &Framing) -> Self {
         let framer = match framing {
             Framing::Raw | Framing::Line => None,
-            _ => Some(Framer::new(framing, usize::MAX)),
+            _ => Some(framing.framer(usize::MAX)),
         };
         Self {
             framer,

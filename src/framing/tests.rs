@@ -234,7 +234,7 @@ fn unframed_undoes_frame_out() {
 
 #[test]
 fn a_huge_line_is_never_buffered_whole() {
-    let mut framer = Framer::new(&Framing::Line, 1000);
+    let mut framer = Framing::Line.framer(1000);
     let chunk = [b'x'; 4096];
     let mut pieces = 0;
     for _ in 0..256 {
@@ -272,7 +272,7 @@ fn one_byte_at_a_time_is_linear() {
         }),
         ("fixed:4194304", vec![b'x'; size]),
     ] {
-        let mut framer = Framer::new(&framing(text), size + 8);
+        let mut framer = framing(text).framer(size + 8);
         let mut got = 0;
         for byte in frame.chunks(1) {
             framer.push(byte, &mut |m: &[u8]| got += m.len()).unwrap();

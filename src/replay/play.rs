@@ -253,7 +253,7 @@ enum CutResult {
 impl Incoming {
     fn new(framing: &Framing) -> Self {
         let framer = matches!(framing, Framing::Fixed(_) | Framing::Len(_))
-            .then(|| Framer::new(framing, usize::MAX));
+            .then(|| framing.framer(usize::MAX));
         Self {
             framer,
             frames: VecDeque::new(),

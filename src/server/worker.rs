@@ -165,7 +165,7 @@ fn serve(state: &ServerState, arrival: Arrival, connection: &Connection, buffers
     let mut session = Box::new(Session {
         stream: &stream,
         connection,
-        framer: Framer::new(&config.framing, config.max_frame),
+        framer: config.framing.framer(config.max_frame),
         conversation: Conversation::new(state, tag, connection, rules.take()),
         out: Outbox::new(connection, &stream, config.write_timeout, owed),
         bytes: 0,
