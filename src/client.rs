@@ -467,9 +467,12 @@ impl TcpChannel {
         loop {
             if let Some(framer) = &mut self.framer {
                 let answers = &mut self.answers;
-                framer
-                    .push(&self.received, &mut |m| answers.push_back(m.to_vec()))
-                    .map_err(|e| ClientError::Io("reading the ack", io::Error::other(e)))?;
+                let mut frames = framer.feed(&self.received);
+                while let Some(m) = frames.next() {
+                    let m =
+                        m.map_err(|e| ClientError::Io("reading the ack", io::Error::other(e)))?;
+                    answers.push_back(m.to_vec());
+                }
                 self.received.clear();
                 if let Some(answer) = self.answers.pop_front() {
                     return Ok(answer);

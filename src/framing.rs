@@ -148,16 +148,28 @@ pub struct Framed {
 pub fn frames(framing: &Framing, max: usize, reads: &[&[u8]]) -> Framed {
     let mut framer = framing.framer(max);
     let mut messages = Vec::new();
-    let mut emit = |m: &[u8]| messages.push(m.to_vec());
     for read in reads {
-        if let Err(e) = framer.push(read, &mut emit) {
-            return Framed {
-                messages,
-                end: Some(e.to_string()),
-            };
+        let mut frames = framer.feed(read);
+        while let Some(message) = frames.next() {
+            match message {
+                Ok(message) => messages.push(message.to_vec()),
+                Err(e) => {
+                    return Framed {
+                        messages,
+                        end: Some(e.to_string()),
+                    };
+                }
+            }
         }
     }
-    let end = framer.finish(&mut emit).map(|t| t.to_string());
+    let end = match framer.finish() {
+        Some(Ok(message)) => {
+            messages.push(message.to_vec());
+            None
+        }
+        Some(Err(cut)) => Some(cut.to_string()),
+        None => None,
+    };
     Framed { messages, end }
 }
 

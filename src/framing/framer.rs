@@ -100,6 +100,57 @@ pub(crate) struct Framer {
     scan: usize,
     /// Len with OFFSET: the message put together without its field.
     message: Vec<u8>,
+    /// Bytes at the front of `partial` lent out as the latest message:
+    /// dropped when the next one is asked for, so it needs no copy.
+    handed: usize,
+}
+
+/// One read's messages, in order, each lent until the next is asked for:
+/// straight from the read when it holds the whole message, else from the
+/// framer's buffer. A lending cursor, not an `Iterator`, for that reason.
+pub(crate) struct Frames<'f> {
+    framer: &'f mut Framer,
+    /// What the read still holds past the messages handed out.
+    rest: &'f [u8],
+    /// After an error nothing more can be framed.
+    failed: bool,
+}
+
+/// Where the message one step found is.
+enum Piece<'d> {
+    /// In the read itself.
+    Read(&'d [u8]),
+    /// `partial[from..to]`: a frame that arrived in pieces.
+    Partial(usize, usize),
+    /// `message`: a `len:` frame with OFFSET, put together without its field.
+    Joined,
+}
+
+impl Frames<'_> {
+    /// The next complete message; `None` once the read is used up. An
+    /// error means the connection must close: the messages before it were
+    /// handed out, nothing after it can be framed. Ask until `None` (or
+    /// the error): what is not asked for is not buffered.
+    #[inline]
+    #[allow(clippy::should_implement_trait)] // it lends: Iterator cannot
+    pub(crate) fn next(&mut self) -> Option<Result<&[u8], FrameError>> {
+        if self.failed {
+            return None;
+        }
+        self.framer.release();
+        let piece = match self.framer.step(&mut self.rest) {
+            Ok(piece) => piece?,
+            Err(e) => {
+                self.failed = true;
+                return Some(Err(e));
+            }
+        };
+        Some(Ok(match piece {
+            Piece::Read(message) => message,
+            Piece::Partial(from, to) => &self.framer.partial[from..to],
+            Piece::Joined => &self.framer.message,
+        }))
+    }
 }
 
 impl Framer {
@@ -110,6 +161,7 @@ impl Framer {
             partial: Vec::new(),
             scan: 0,
             message: Vec::new(),
+            handed: 0,
         }
     }
 
@@ -121,49 +173,29 @@ impl Framer {
         }
     }
 
-    /// Feeds one read; calls `emit` for each complete message, in order.
-    /// After an error, the messages before it have been emitted and the
-    /// connection must close: nothing after it can be framed.
-    pub(crate) fn push(
-        &mut self,
-        data: &[u8],
-        emit: &mut impl FnMut(&[u8]),
-    ) -> Result<(), FrameError> {
-        match &self.cut {
-            Cut::Raw => {
-                if !data.is_empty() {
-                    emit(data);
-                }
-                Ok(())
-            }
-            Cut::Delim { .. } => {
-                self.push_delim(data, emit);
-                Ok(())
-            }
-            Cut::Fixed(n) => {
-                let n = *n;
-                self.push_fixed(n, data, emit);
-                Ok(())
-            }
-            Cut::Len { field, max } => {
-                let (field, max) = (*field, *max);
-                self.push_len(field, max, data, emit)
-            }
+    /// Takes one read; its messages come out of the cursor, in order.
+    pub(crate) fn feed<'f>(&'f mut self, data: &'f [u8]) -> Frames<'f> {
+        Frames {
+            framer: self,
+            rest: data,
+            failed: false,
         }
     }
 
     /// At EOF: under line and delim, the final unterminated piece is a
-    /// message too; under fixed and len, a frame cut short is returned,
-    /// not emitted.
-    pub(crate) fn finish(&mut self, emit: &mut impl FnMut(&[u8])) -> Option<Truncated> {
+    /// message too (`Ok`); under fixed and len, a frame cut short is
+    /// reported (`Err`), not handed out.
+    pub(crate) fn finish(&mut self) -> Option<Result<&[u8], Truncated>> {
+        self.release();
         if self.partial.is_empty() {
             return None;
         }
         let truncated = match &self.cut {
             Cut::Raw => None,
             Cut::Delim { .. } => {
-                emit(&self.partial);
-                None
+                self.scan = 0;
+                self.handed = self.partial.len();
+                return Some(Ok(&self.partial));
             }
             Cut::Fixed(n) => Some(Truncated {
                 have: self.partial.len(),
@@ -176,108 +208,147 @@ impl Framer {
         };
         self.partial.clear();
         self.scan = 0;
-        truncated
+        truncated.map(Err)
     }
 
-    fn push_delim(&mut self, mut data: &[u8], emit: &mut impl FnMut(&[u8])) {
+    /// Drops what the latest message lent from `partial`.
+    #[inline]
+    fn release(&mut self) {
+        if self.handed > 0 {
+            self.partial.drain(..self.handed);
+            self.handed = 0;
+        }
+    }
+
+    /// Finds the next message in `partial` and `data`, taking from `data`
+    /// what it uses; `None` once `data` is used up.
+    #[inline]
+    fn step<'d>(&mut self, data: &mut &'d [u8]) -> Result<Option<Piece<'d>>, FrameError> {
+        match &self.cut {
+            Cut::Raw => Ok((!data.is_empty()).then(|| Piece::Read(std::mem::take(data)))),
+            Cut::Delim { .. } => Ok(self.step_delim(data)),
+            Cut::Fixed(n) => {
+                let n = *n;
+                Ok(self.step_fixed(n, data))
+            }
+            Cut::Len { field, max } => {
+                let (field, max) = (*field, *max);
+                self.step_len(field, max, data)
+            }
+        }
+    }
+
+    fn step_delim<'d>(&mut self, data: &mut &'d [u8]) -> Option<Piece<'d>> {
         let Cut::Delim { finder, max } = &self.cut else {
-            return;
+            return None;
         };
+        if data.is_empty() {
+            return None;
+        }
         let (d, max) = (finder.len(), *max);
         // A delimiter must start within the first `max` bytes of a message,
         // so `max + d` bytes always decide where the message ends.
         let window = max.saturating_add(d);
-        while !data.is_empty() {
-            if self.partial.is_empty() {
-                let seen = &data[..data.len().min(window)];
-                if let Some(at) = finder.find(seen) {
-                    emit(&data[..at + d]);
-                    data = &data[at + d..];
-                } else if seen.len() == window {
-                    emit(&data[..max]);
-                    data = &data[max..];
-                } else {
+        if self.partial.is_empty() {
+            let seen = &data[..data.len().min(window)];
+            let end = match finder.find(seen) {
+                Some(at) => at + d,
+                None if seen.len() == window => max,
+                None => {
                     self.partial.extend_from_slice(data);
                     self.scan = data.len().saturating_sub(d - 1);
-                    return;
-                }
-                continue;
-            }
-            let had = self.partial.len();
-            let taken = data.len().min(window - had);
-            self.partial.extend_from_slice(&data[..taken]);
-            // Bytes taken past the message's end go back to `data`.
-            let end = match finder.find(&self.partial[self.scan..]) {
-                Some(at) => self.scan + at + d,
-                None if self.partial.len() == window => max,
-                None => {
-                    self.scan = self.partial.len().saturating_sub(d - 1);
-                    return;
+                    *data = &[];
+                    return None;
                 }
             };
-            emit(&self.partial[..end]);
-            let beyond = self.partial.len() - end;
-            if beyond <= taken {
-                data = &data[taken - beyond..];
-                self.partial.clear();
-            } else {
-                // Only when a cut leaves bytes that were already buffered.
-                self.partial.drain(..end);
-                data = &data[taken..];
-            }
-            self.scan = 0;
+            let (message, rest) = data.split_at(end);
+            *data = rest;
+            return Some(Piece::Read(message));
         }
+        let had = self.partial.len();
+        let taken = data.len().min(window - had);
+        self.partial.extend_from_slice(&data[..taken]);
+        // Bytes taken past the message's end go back to `data`.
+        let end = match finder.find(&self.partial[self.scan..]) {
+            Some(at) => self.scan + at + d,
+            None if self.partial.len() == window => max,
+            None => {
+                // All of `data` was taken: short of the window, it fit.
+                self.scan = self.partial.len().saturating_sub(d - 1);
+                *data = &[];
+                return None;
+            }
+        };
+        let beyond = self.partial.len() - end;
+        if beyond <= taken {
+            *data = &data[taken - beyond..];
+            self.partial.truncate(end);
+        } else {
+            // Only when a cut leaves bytes that were already buffered:
+            // `release` keeps them.
+            *data = &data[taken..];
+        }
+        self.scan = 0;
+        self.handed = end;
+        Some(Piece::Partial(0, end))
     }
 
-    fn push_fixed(&mut self, n: usize, mut data: &[u8], emit: &mut impl FnMut(&[u8])) {
+    fn step_fixed<'d>(&mut self, n: usize, data: &mut &'d [u8]) -> Option<Piece<'d>> {
         if !self.partial.is_empty() {
             let taken = data.len().min(n - self.partial.len());
             self.partial.extend_from_slice(&data[..taken]);
-            data = &data[taken..];
+            *data = &data[taken..];
             if self.partial.len() < n {
-                return;
+                return None;
             }
-            emit(&self.partial);
-            self.partial.clear();
+            self.handed = n;
+            return Some(Piece::Partial(0, n));
         }
-        let mut frames = data.chunks_exact(n);
-        for frame in &mut frames {
-            emit(frame);
+        if data.len() < n {
+            self.partial.extend_from_slice(data);
+            *data = &[];
+            return None;
         }
-        self.partial.extend_from_slice(frames.remainder());
+        let (frame, rest) = data.split_at(n);
+        *data = rest;
+        Some(Piece::Read(frame))
     }
 
-    fn push_len(
+    fn step_len<'d>(
         &mut self,
         field: LenField,
         max: usize,
-        mut data: &[u8],
-        emit: &mut impl FnMut(&[u8]),
-    ) -> Result<(), FrameError> {
+        data: &mut &'d [u8],
+    ) -> Result<Option<Piece<'d>>, FrameError> {
         let header = field.header();
         loop {
             if self.partial.is_empty() {
                 if data.len() < header {
                     self.partial.extend_from_slice(data);
-                    return Ok(());
+                    *data = &[];
+                    return Ok(None);
                 }
                 let total = frame_len(field, max, &data[..header])?;
                 if data.len() < total {
                     self.partial.extend_from_slice(data);
                     self.scan = total;
-                    return Ok(());
+                    *data = &[];
+                    return Ok(None);
                 }
-                emit_message(field, &data[..total], &mut self.message, emit);
-                data = &data[total..];
-                continue;
+                let (frame, rest) = data.split_at(total);
+                *data = rest;
+                return Ok(Some(match field.offset {
+                    0 => Piece::Read(&frame[header..]),
+                    _ => join(field, frame, &mut self.message),
+                }));
             }
             // `scan` is the frame's length once its header is in.
             let want = if self.scan == 0 { header } else { self.scan };
             let taken = data.len().min(want - self.partial.len());
             self.partial.extend_from_slice(&data[..taken]);
-            data = &data[taken..];
+            *data = &data[taken..];
             if self.partial.len() < want {
-                return Ok(());
+                return Ok(None);
             }
             if self.scan == 0 {
                 self.scan = frame_len(field, max, &self.partial[..header])?;
@@ -285,26 +356,20 @@ impl Framer {
                     continue;
                 }
             }
-            emit_message(field, &self.partial, &mut self.message, emit);
-            self.partial.clear();
             self.scan = 0;
+            self.handed = self.partial.len();
+            return Ok(Some(match field.offset {
+                0 => Piece::Partial(header, self.partial.len()),
+                _ => join(field, &self.partial, &mut self.message),
+            }));
         }
     }
 }
 
-/// Emits `frame` without its length field.
-fn emit_message(
-    field: LenField,
-    frame: &[u8],
-    message: &mut Vec<u8>,
-    emit: &mut impl FnMut(&[u8]),
-) {
-    if field.offset == 0 {
-        emit(&frame[field.header()..]);
-    } else {
-        message.clear();
-        message.extend_from_slice(&frame[..field.offset]);
-        message.extend_from_slice(&frame[field.header()..]);
-        emit(message);
-    }
+/// Puts `frame`'s message together without its length field, in `message`.
+fn join<'d>(field: LenField, frame: &[u8], message: &mut Vec<u8>) -> Piece<'d> {
+    message.clear();
+    message.extend_from_slice(&frame[..field.offset]);
+    message.extend_from_slice(&frame[field.header()..]);
+    Piece::Joined
 }

@@ -238,12 +238,11 @@ fn a_huge_line_is_never_buffered_whole() {
     let chunk = [b'x'; 4096];
     let mut pieces = 0;
     for _ in 0..256 {
-        framer
-            .push(&chunk, &mut |m: &[u8]| {
-                assert_eq!(m.len(), 1000);
-                pieces += 1;
-            })
-            .unwrap();
+        let mut frames = framer.feed(&chunk);
+        while let Some(m) = frames.next() {
+            assert_eq!(m.unwrap().len(), 1000);
+            pieces += 1;
+        }
         assert!(framer.partial.capacity() <= 2 * 1000);
     }
     assert_eq!(pieces, 256 * 4096 / 1000);
@@ -275,7 +274,10 @@ fn one_byte_at_a_time_is_linear() {
         let mut framer = framing(text).framer(size + 8);
         let mut got = 0;
         for byte in frame.chunks(1) {
-            framer.push(byte, &mut |m: &[u8]| got += m.len()).unwrap();
+            let mut frames = framer.feed(byte);
+            while let Some(m) = frames.next() {
+                got += m.unwrap().len();
+            }
         }
         assert!(got >= size, "{text}: {got}");
     }

@@ -411,9 +411,14 @@ fn read_loop(session: &mut Session<'_>, read: &mut Vec<u8>, raw: bool) -> Result
                 }
                 *bytes += n as u64;
                 conversation.refresh_rules();
-                let framed = framer.push(&read[..n], &mut |message| {
-                    conversation.answer(message, false, out)
-                });
+                let mut framed = Ok(());
+                let mut frames = framer.feed(&read[..n]);
+                while let Some(message) = frames.next() {
+                    match message {
+                        Ok(message) => conversation.answer(message, false, out),
+                        Err(e) => framed = Err(e),
+                    }
+                }
                 connection.record(conversation.messages, *bytes);
                 let answered = out.send();
                 traffic.read_answered(
@@ -467,8 +472,10 @@ fn answer_the_rest(session: &mut Session<'_>) -> Result<(), Ending> {
     let protocol = protocol_of(connection);
     let (reading, sent) = (Reading::now(conversation.messages), out.sent());
     conversation.refresh_rules();
-    if let Some(cut) = framer.finish(&mut |message| conversation.answer(message, true, out)) {
-        conversation.cut_short(cut);
+    match framer.finish() {
+        Some(Ok(message)) => conversation.answer(message, true, out),
+        Some(Err(cut)) => conversation.cut_short(cut),
+        None => {}
     }
     connection.record(conversation.messages, *bytes);
     let answered = out.send();
