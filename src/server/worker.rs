@@ -373,6 +373,19 @@ const FIRST_READ: usize = 1024;
 
 /// A message's way, read to write: each read is cut into messages, each
 /// message logged and answered, and what they are owed sent in one write.
+/// Each step is called from this loop, in order, and returns to it:
+/// 1. read: `connection.rs` `Connection::read` (with TLS, through
+///    `tls_session.rs`);
+/// 2. frame: `framing/framer.rs` `Framer::feed`, a cursor lending each
+///    message straight from the read buffer when it is whole there;
+/// 3. decide: `conversation.rs` `Conversation::answer` logs it (`log.rs`,
+///    unless `--quiet`), shows it to the tap (`tap.rs`, when watched) and
+///    asks `answer.rs` `Answerer::decide` (with rules, `rules/`);
+/// 4. render: `answer.rs` `Answer::render` appends the answer to the
+///    `Outbox` (with rules, `rules/template.rs`; under `len:` framing,
+///    `framing.rs` `Framing::frame_out` adds the length field);
+/// 5. write: `connection.rs` `Outbox::send`, one write per read; then
+///    `stats/traffic.rs` counts the read.
 // Not inlined into `serve`, nor the handshake, the greeting and the close:
 // each one's stack frame is in use only while it runs, so the pages a
 // served-but-idle connection's thread has touched stay few (docs/bench.md).
