@@ -131,7 +131,9 @@ impl Frames<'_> {
     /// error means the connection must close: the messages before it were
     /// handed out, nothing after it can be framed. Ask until `None` (or
     /// the error): what is not asked for is not buffered.
-    #[inline]
+    // Always inlined into the caller's loop: per message, the common case
+    // is a few comparisons and one delimiter search, as with a callback.
+    #[inline(always)]
     #[allow(clippy::should_implement_trait)] // it lends: Iterator cannot
     pub(crate) fn next(&mut self) -> Option<Result<&[u8], FrameError>> {
         if self.failed {
@@ -212,7 +214,7 @@ impl Framer {
     }
 
     /// Drops what the latest message lent from `partial`.
-    #[inline]
+    #[inline(always)]
     fn release(&mut self) {
         if self.handed > 0 {
             self.partial.drain(..self.handed);
@@ -222,7 +224,7 @@ impl Framer {
 
     /// Finds the next message in `partial` and `data`, taking from `data`
     /// what it uses; `None` once `data` is used up.
-    #[inline]
+    #[inline(always)]
     fn step<'d>(&mut self, data: &mut &'d [u8]) -> Result<Option<Piece<'d>>, FrameError> {
         match &self.cut {
             Cut::Raw => Ok((!data.is_empty()).then(|| Piece::Read(std::mem::take(data)))),
@@ -238,6 +240,7 @@ impl Framer {
         }
     }
 
+    #[inline(always)]
     fn step_delim<'d>(&mut self, data: &mut &'d [u8]) -> Option<Piece<'d>> {
         let Cut::Delim { finder, max } = &self.cut else {
             return None;
@@ -245,26 +248,38 @@ impl Framer {
         if data.is_empty() {
             return None;
         }
+        if !self.partial.is_empty() {
+            return self.step_delim_buffered(data);
+        }
         let (d, max) = (finder.len(), *max);
         // A delimiter must start within the first `max` bytes of a message,
         // so `max + d` bytes always decide where the message ends.
         let window = max.saturating_add(d);
-        if self.partial.is_empty() {
-            let seen = &data[..data.len().min(window)];
-            let end = match finder.find(seen) {
-                Some(at) => at + d,
-                None if seen.len() == window => max,
-                None => {
-                    self.partial.extend_from_slice(data);
-                    self.scan = data.len().saturating_sub(d - 1);
-                    *data = &[];
-                    return None;
-                }
-            };
-            let (message, rest) = data.split_at(end);
-            *data = rest;
-            return Some(Piece::Read(message));
-        }
+        let seen = &data[..data.len().min(window)];
+        let end = match finder.find(seen) {
+            Some(at) => at + d,
+            None if seen.len() == window => max,
+            None => {
+                self.partial.extend_from_slice(data);
+                self.scan = data.len().saturating_sub(d - 1);
+                *data = &[];
+                return None;
+            }
+        };
+        let (message, rest) = data.split_at(end);
+        *data = rest;
+        Some(Piece::Read(message))
+    }
+
+    /// `step_delim` once the start of a message is buffered: out of the
+    /// inlined common case.
+    #[inline(never)]
+    fn step_delim_buffered<'d>(&mut self, data: &mut &'d [u8]) -> Option<Piece<'d>> {
+        let Cut::Delim { finder, max } = &self.cut else {
+            return None;
+        };
+        let (d, max) = (finder.len(), *max);
+        let window = max.saturating_add(d);
         let had = self.partial.len();
         let taken = data.len().min(window - had);
         self.partial.extend_from_slice(&data[..taken]);
