@@ -57,7 +57,7 @@ impl Answers {
     pub(super) fn new(framing: &Framing) -> Self {
         let framer = match framing {
             Framing::Raw | Framing::Line => None,
-            _ => Some(Framer::new(framing, usize::MAX)),
+            _ => Some(framing.framer(usize::MAX)),
         };
         Self {
             framer,
@@ -86,12 +86,13 @@ impl Answers {
             }
             let n = buf.len();
             let (ready, notice) = (&mut self.ready, &mut self.notice);
-            framer
-                .push(buf, &mut |m| match crate::protocol::is_notice(m) {
+            let mut frames = framer.feed(buf);
+            while let Some(m) = frames.next() {
+                match crate::protocol::is_notice(m.map_err(io::Error::other)?) {
                     true => *notice = true,
                     false => *ready += 1,
-                })
-                .map_err(io::Error::other)?;
+                }
+            }
             reader.consume(n);
         }
     }

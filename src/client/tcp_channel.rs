@@ -34,7 +34,7 @@ pub(super) struct TcpChannel {
 pub(super) fn answer_framer(framing: &Framing) -> Option<Framer> {
     match framing {
         Framing::Raw | Framing::Line => None,
-        _ => Some(Framer::new(framing, usize::MAX)),
+        _ => Some(framing.framer(usize::MAX)),
     }
 }
 
@@ -48,9 +48,12 @@ impl TcpChannel {
         loop {
             if let Some(framer) = &mut self.framer {
                 let answers = &mut self.answers;
-                framer
-                    .push(&self.received, &mut |m| answers.push_back(m.to_vec()))
-                    .map_err(|e| ClientError::Io("reading the ack", io::Error::other(e)))?;
+                let mut frames = framer.feed(&self.received);
+                while let Some(m) = frames.next() {
+                    let m =
+                        m.map_err(|e| ClientError::Io("reading the ack", io::Error::other(e)))?;
+                    answers.push_back(m.to_vec());
+                }
                 self.received.clear();
                 if let Some(answer) = self.answers.pop_front() {
                     return Ok(answer);

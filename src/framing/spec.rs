@@ -4,7 +4,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::{Delim, Framing, LenField, Width};
+use super::len::{LenField, Width};
+use super::{Delim, Framing};
 
 const HELP_FIELDS: &str = "u8, u16be, u16le, u32be or u32le";
 

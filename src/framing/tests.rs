@@ -234,16 +234,15 @@ fn unframed_undoes_frame_out() {
 
 #[test]
 fn a_huge_line_is_never_buffered_whole() {
-    let mut framer = Framer::new(&Framing::Line, 1000);
+    let mut framer = Framing::Line.framer(1000);
     let chunk = [b'x'; 4096];
     let mut pieces = 0;
     for _ in 0..256 {
-        framer
-            .push(&chunk, &mut |m: &[u8]| {
-                assert_eq!(m.len(), 1000);
-                pieces += 1;
-            })
-            .unwrap();
+        let mut frames = framer.feed(&chunk);
+        while let Some(m) = frames.next() {
+            assert_eq!(m.unwrap().len(), 1000);
+            pieces += 1;
+        }
         assert!(framer.partial.capacity() <= 2 * 1000);
     }
     assert_eq!(pieces, 256 * 4096 / 1000);
@@ -272,10 +271,13 @@ fn one_byte_at_a_time_is_linear() {
         }),
         ("fixed:4194304", vec![b'x'; size]),
     ] {
-        let mut framer = Framer::new(&framing(text), size + 8);
+        let mut framer = framing(text).framer(size + 8);
         let mut got = 0;
         for byte in frame.chunks(1) {
-            framer.push(byte, &mut |m: &[u8]| got += m.len()).unwrap();
+            let mut frames = framer.feed(byte);
+            while let Some(m) = frames.next() {
+                got += m.unwrap().len();
+            }
         }
         assert!(got >= size, "{text}: {got}");
     }

@@ -36,7 +36,7 @@ enum CutResult {
 impl Incoming {
     pub(super) fn new(framing: &Framing) -> Self {
         let framer = matches!(framing, Framing::Fixed(_) | Framing::Len(_))
-            .then(|| Framer::new(framing, usize::MAX));
+            .then(|| framing.framer(usize::MAX));
         Self {
             framer,
             frames: VecDeque::new(),
@@ -136,11 +136,12 @@ impl Incoming {
         match &mut self.framer {
             Some(framer) => {
                 let frames = &mut self.frames;
-                if framer
-                    .push(data, &mut |m: &[u8]| frames.push_back(m.to_vec()))
-                    .is_err()
-                {
-                    self.eof = true;
+                let mut cut = framer.feed(data);
+                while let Some(m) = cut.next() {
+                    match m {
+                        Ok(m) => frames.push_back(m.to_vec()),
+                        Err(_) => self.eof = true,
+                    }
                 }
             }
             None => self.bytes.extend_from_slice(data),

@@ -57,7 +57,7 @@ impl<'a> Session<'a> {
         Box::new(Session {
             stream,
             connection,
-            framer: Framer::new(&config.framing, config.max_frame),
+            framer: config.framing.framer(config.max_frame),
             conversation: Conversation::new(state, tag, connection, rules),
             out: Outbox::new(connection, stream, config.write_timeout, owed),
             bytes: 0,
@@ -189,6 +189,19 @@ const FIRST_READ: usize = 1024;
 
 /// A message's way, read to write: each read is cut into messages, each
 /// message logged and answered, and what they are owed sent in one write.
+/// Each step is called from this loop, in order, and returns to it:
+/// 1. read: `connection.rs` `Connection::read` (with TLS, through
+///    `tls_session.rs`);
+/// 2. frame: `framing/framer.rs` `Framer::feed`, a cursor lending each
+///    message straight from the read buffer when it is whole there;
+/// 3. decide: `conversation.rs` `Conversation::answer` logs it (`log.rs`,
+///    unless `--quiet`), shows it to the tap (`tap.rs`, when watched) and
+///    asks `answer.rs` `Answerer::decide` (with rules, `rules/`);
+/// 4. render: `answer.rs` `Answer::render` appends the answer to the
+///    `Outbox` (with rules, `rules/template.rs`; under `len:` framing,
+///    `framing.rs` `Framing::frame_out` adds the length field);
+/// 5. write: `connection.rs` `Outbox::send`, one write per read; then
+///    `stats/traffic.rs` counts the read.
 // Not inlined into `serve`, nor the handshake, the greeting and the close:
 // each one's stack frame is in use only while it runs, so the pages a
 // served-but-idle connection's thread has touched stay few (docs/bench.md).
@@ -227,9 +240,14 @@ fn read_loop(session: &mut Session<'_>, read: &mut Vec<u8>, raw: bool) -> Result
                 }
                 *bytes += n as u64;
                 conversation.refresh_rules();
-                let framed = framer.push(&read[..n], &mut |message| {
-                    conversation.answer(message, false, out)
-                });
+                let mut framed = Ok(());
+                let mut frames = framer.feed(&read[..n]);
+                while let Some(message) = frames.next() {
+                    match message {
+                        Ok(message) => conversation.answer(message, false, out),
+                        Err(e) => framed = Err(e),
+                    }
+                }
                 connection.record(conversation.messages, *bytes);
                 let answered = out.send();
                 traffic.read_answered(
@@ -283,8 +301,10 @@ fn answer_the_rest(session: &mut Session<'_>) -> Result<(), Ending> {
     let protocol = protocol_of(connection);
     let (reading, sent) = (Reading::now(conversation.messages), out.sent());
     conversation.refresh_rules();
-    if let Some(cut) = framer.finish(&mut |message| conversation.answer(message, true, out)) {
-        conversation.cut_short(cut);
+    match framer.finish() {
+        Some(Ok(message)) => conversation.answer(message, true, out),
+        Some(Err(cut)) => conversation.cut_short(cut),
+        None => {}
     }
     connection.record(conversation.messages, *bytes);
     let answered = out.send();

@@ -113,6 +113,9 @@ impl<'a> Conversation<'a> {
         if self.hangup.is_some() || self.write_error.is_some() {
             return;
         }
+        // A test hook, in debug builds only: not part of a message's way.
+        #[cfg(debug_assertions)]
+        self.state.config.test_hooks.panic_if_asked(message);
         self.messages += 1;
         let Self {
             state,
@@ -124,8 +127,6 @@ impl<'a> Conversation<'a> {
             ..
         } = self;
         let config = &state.config;
-        #[cfg(debug_assertions)]
-        config.test_hooks.panic_if_asked(message);
         if *messages == 1 && connection.tls().is_none() && looks_like_tls(message) {
             let message = match config.tls {
                 None => {

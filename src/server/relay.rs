@@ -151,7 +151,7 @@ pub(super) fn serve(
             rules.take(),
         )
     });
-    let read_size = crate::framing::Framer::new(&config.framing, config.max_frame).read_size();
+    let read_size = config.framing.framer(config.max_frame).read_size();
     let mut pump = Pump::new(
         client,
         upstream.endpoint,

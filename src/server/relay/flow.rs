@@ -62,7 +62,7 @@ impl Flow {
     ) -> Self {
         Self {
             up,
-            framer: Some(Framer::new(framing, max_frame)),
+            framer: Some(framing.framer(max_frame)),
             decoder,
             queue: VecDeque::new(),
             queued: 0,

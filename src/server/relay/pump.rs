@@ -348,18 +348,20 @@ impl<'a> Pump<'a> {
         forward.clear();
         let mut found = 0;
         let from = flow.from();
-        let decoder = &mut flow.decoder;
-        let truncated = framer.finish(&mut |message| {
-            found += 1;
-            log_message(cx, (&mut *decoder, from), message, true, None);
-            if from_client && answerer.is_some() {
-                forward_message(cx.framing, message, forward);
+        match framer.finish() {
+            Some(Ok(message)) => {
+                found += 1;
+                log_message(cx, (&mut flow.decoder, from), message, true, None);
+                if from_client && answerer.is_some() {
+                    forward_message(cx.framing, message, forward);
+                }
             }
-        });
-        if let Some(cut) = truncated {
-            let message = cut.to_string();
-            cx.log
-                .log(Some(cx.tag), &OpsEvent::Warning { message: &message });
+            Some(Err(cut)) => {
+                let message = cut.to_string();
+                cx.log
+                    .log(Some(cx.tag), &OpsEvent::Warning { message: &message });
+            }
+            None => {}
         }
         flow.messages += found;
         cx.traffic.relayed(from_client, found, 0);
@@ -410,16 +412,25 @@ impl<'a> Pump<'a> {
         let shown = cx.log.messages_enabled() || cx.tap.is_on();
         if let Some(mut framer) = flow.framer.take() {
             let decoder = &mut flow.decoder;
-            let framed = framer.push(data, &mut |message| {
+            let mut framed = Ok(());
+            let mut frames = framer.feed(data);
+            while let Some(message) = frames.next() {
+                let message = match message {
+                    Ok(message) => message,
+                    Err(e) => {
+                        framed = Err(e);
+                        continue;
+                    }
+                };
                 found += 1;
                 let Some(answerer) = answerer.as_mut().filter(|_| mocking) else {
                     if shown {
                         log_message(cx, (&mut *decoder, from), message, false, None);
                     }
-                    return;
+                    continue;
                 };
                 if hangup.is_some() {
-                    return;
+                    continue;
                 }
                 let sender = MessageOrigin {
                     conn: cx.tag.id,
@@ -430,7 +441,7 @@ impl<'a> Pump<'a> {
                 let Some(rule) = answer.tag() else {
                     log_message(cx, (&mut *decoder, from), message, false, None);
                     forward_message(cx.framing, message, forward);
-                    return;
+                    continue;
                 };
                 log_message(cx, (&mut *decoder, from), message, false, Some(rule));
                 let before = answers.len();
@@ -453,7 +464,7 @@ impl<'a> Pump<'a> {
                     Action::Reset => Some(true),
                     Action::Reply | Action::Silent => None,
                 };
-            });
+            }
             match framed {
                 Ok(()) => flow.framer = Some(framer),
                 Err(e) => {
