@@ -1,5 +1,5 @@
 //! `tcpack server`: bind, start every thread, accept until the shutdown is
-//! done, then hand over to `shutdown::finish`.
+//! done, then hand over to `stop::shutdown::finish`.
 //!
 //! Data flows one way: `listener` accepts → `admission` queues in the
 //! `registry` (or turns away) → a `worker` reads, frames, and has its
@@ -9,32 +9,13 @@
 //! With `--proto udp|both`, `udp`'s receivers answer datagrams on the same
 //! address and port.
 
-mod admission;
-mod answering;
-mod closer;
-mod connection;
-mod console;
-mod control;
-mod conversation;
-mod deadline_writer;
-mod http;
-mod lifecycle;
-mod listener;
-mod metrics;
-mod push;
-mod registry;
+mod accept;
+mod conn;
+mod ops;
 mod relay;
-mod served;
 mod shared;
-mod shutdown;
-mod signals;
-mod snapshot;
-mod status_port;
-mod thread_budget;
-mod tls_session;
+mod stop;
 mod udp;
-mod web_backend;
-mod worker;
 
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
@@ -45,14 +26,14 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use threadpool::ThreadPool;
 
-use thread_budget::ThreadBudget;
+use accept::thread_budget::ThreadBudget;
 
-use self::closer::Closer;
-use self::lifecycle::Lifecycle;
-use self::lifecycle::Phase;
-use self::registry::Registry;
+use self::accept::registry::Registry;
+use self::conn::closer::Closer;
 use self::shared::{Handler, ServerState};
-use self::shutdown::{Helpers, Threads};
+use self::stop::lifecycle::Lifecycle;
+use self::stop::lifecycle::Phase;
+use self::stop::shutdown::{Helpers, Threads};
 use self::udp::Udp;
 use crate::capture;
 use crate::config::ServerConfig;
@@ -94,8 +75,8 @@ impl Server {
     /// Binds the sockets `config` asks for and starts the closer and log threads.
     pub(crate) fn bind(config: ServerConfig) -> Result<Self> {
         let bind = |addr| {
-            listener::listen(addr, config.backlog, config.reuse_port)
-                .map_err(|e| listener::bind_error(addr, e))
+            accept::listener::listen(addr, config.backlog, config.reuse_port)
+                .map_err(|e| accept::listener::bind_error(addr, e))
         };
         let (listener, udp) = bind_sockets(&config)?;
         let addr = match (&listener, &udp) {
@@ -146,7 +127,7 @@ impl Server {
             closer_thread,
             web,
         } = self;
-        let signals = signals::install(&state)?;
+        let signals = stop::signals::install(&state)?;
         // Workers and receivers first: "listening" then means ready, not
         // 2048 thread starts away.
         let (pool, futex_slots) = match listener {
@@ -178,7 +159,7 @@ impl Server {
             }
         };
         match &listener {
-            Some(listener) => listener::accept_loop(&state, listener),
+            Some(listener) => accept::listener::accept_loop(&state, listener),
             None => state.lifecycle.wait_until(Phase::Done),
         }
         let threads = Threads {
@@ -188,7 +169,7 @@ impl Server {
             signals,
             closer: closer_thread,
         };
-        shutdown::finish(&state, listener, threads);
+        stop::shutdown::finish(&state, listener, threads);
         Ok(())
     }
 }
@@ -210,7 +191,7 @@ fn web_console(config: &ServerConfig) -> Result<Option<Console>> {
 fn start_web(state: &Arc<ServerState>, web: Console, addr: SocketAddr) -> Result<()> {
     let url = web.url()?;
     let token = state.config.web.as_ref().is_some_and(|w| w.token.is_some());
-    let backend = web_backend::ServerBackend {
+    let backend = ops::web_backend::ServerBackend {
         state: Arc::clone(state),
         addr,
     };
@@ -244,7 +225,7 @@ fn start_workers(state: &Arc<ServerState>) -> Result<(ThreadPool, Option<usize>)
         0
     };
     let status_http = match config.status_bind {
-        Some(_) => http::THREADS,
+        Some(_) => ops::http::THREADS,
         None => 0,
     };
     let needed = workers + OTHER_THREADS + receivers + status_http;
@@ -259,7 +240,7 @@ fn start_workers(state: &Arc<ServerState>) -> Result<(ThreadPool, Option<usize>)
     // own unbounded queue stays empty (registry.rs says more).
     for number in 0..workers {
         let state = Arc::clone(state);
-        pool.execute(move || worker::run(&state, number));
+        pool.execute(move || conn::worker::run(&state, number));
     }
     Ok((pool, futex_slots))
 }
@@ -299,7 +280,7 @@ fn start_helpers(
             let state = Arc::clone(state);
             move || {
                 if let Some(push) = &state.config.push {
-                    push::heartbeat(&state, push);
+                    ops::push::heartbeat(&state, push);
                 }
             }
         })?),
@@ -309,7 +290,7 @@ fn start_helpers(
         // Not joined: a read of a terminal cannot be woken; it ends with the process.
         drop(spawn("tcpack-console", {
             let state = Arc::clone(state);
-            move || console::run(&state)
+            move || ops::console::run(&state)
         })?);
     }
     let waker = listener
@@ -319,11 +300,11 @@ fn start_helpers(
     let udp = udp.map(Udp::stopper);
     let reaper = spawn("tcpack-reaper", {
         let state = Arc::clone(state);
-        move || admission::reap(&state)
+        move || accept::admission::reap(&state)
     })?;
     let drainer = spawn("tcpack-drain", {
         let state = Arc::clone(state);
-        move || shutdown::drain(&state, waker.as_ref(), udp.as_ref())
+        move || stop::shutdown::drain(&state, waker.as_ref(), udp.as_ref())
     })?;
     Ok(Helpers {
         drainer,
@@ -372,13 +353,14 @@ fn capture_log(config: &ServerConfig) -> Result<capture::CaptureLog> {
 
 fn bind_sockets(config: &ServerConfig) -> Result<(Option<TcpListener>, Option<UdpSocket>)> {
     let tcp = |addr| {
-        let tcp = listener::listen(addr, config.backlog, config.reuse_port)
-            .map_err(|e| listener::bind_error(addr, e))?;
-        listener::defer_until_client_speaks(&tcp, config);
+        let tcp = accept::listener::listen(addr, config.backlog, config.reuse_port)
+            .map_err(|e| accept::listener::bind_error(addr, e))?;
+        accept::listener::defer_until_client_speaks(&tcp, config);
         Ok::<_, anyhow::Error>(tcp)
     };
     let udp = |addr| {
-        udp::bind(addr, config.reuse_port).map_err(|e| listener::bind_error(addr, e).context("UDP"))
+        udp::bind(addr, config.reuse_port)
+            .map_err(|e| accept::listener::bind_error(addr, e).context("UDP"))
     };
     match config.proto {
         Proto::Tcp => Ok((Some(tcp(config.bind)?), None)),
@@ -395,7 +377,7 @@ fn bind_sockets(config: &ServerConfig) -> Result<(Option<TcpListener>, Option<Ud
                         if e.kind() == ErrorKind::AddrInUse
                             && config.bind.port() == 0
                             && tries < BOTH_PORT_TRIES => {}
-                    Err(e) => return Err(listener::bind_error(addr, e).context("UDP")),
+                    Err(e) => return Err(accept::listener::bind_error(addr, e).context("UDP")),
                 }
             }
         }
@@ -490,10 +472,10 @@ fn start_status(
     let waker = listener
         .try_clone()
         .context("cloning the status listener")?;
-    let http = http::StatusHttp::start(state)?;
+    let http = ops::http::StatusHttp::start(state)?;
     let state = Arc::clone(state);
     let thread = spawn("tcpack-status", move || {
-        status_port::serve(&state, &listener, &http)
+        ops::status_port::serve(&state, &listener, &http)
     })?;
     Ok((thread, waker))
 }
@@ -513,10 +495,10 @@ mod tests {
     #[test]
     fn accepted_sockets_get_nodelay_and_timeouts() {
         let config = ServerConfig::from_flags(&["--idle-timeout", "7", "--write-timeout", "3"]);
-        let listener = listener::listen("127.0.0.1:0".parse().unwrap(), 8, false).unwrap();
+        let listener = accept::listener::listen("127.0.0.1:0".parse().unwrap(), 8, false).unwrap();
         let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (stream, _) = listener.accept().unwrap();
-        answering::configure(&stream, &config).unwrap();
+        conn::answering::configure(&stream, &config).unwrap();
         assert!(stream.nodelay().unwrap());
         assert_eq!(stream.read_timeout().unwrap(), Some(Duration::from_secs(7)));
         assert_eq!(

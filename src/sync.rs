@@ -1,5 +1,5 @@
 //! Locks that outlive a panic. A panic while serving one connection is
-//! caught and ends that connection only (see `server/worker.rs`), so a lock
+//! caught and ends that connection only (see `server/conn/worker.rs`), so a lock
 //! it held is poisoned while the data behind it is still whole: every
 //! counter, queue and session here is updated in steps that leave it
 //! usable. Every lock in tcpack is taken through these, so one panic never

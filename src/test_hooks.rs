@@ -6,7 +6,7 @@
 //!
 //! | variable | what it does | read by |
 //! |---|---|---|
-//! | `TCPACK_TEST_PANIC_ON=TEXT` | a message equal to TEXT (line end aside) panics its connection or datagram, to show a panic costs only that one | `server/conversation.rs`, `server/udp/receiver.rs` |
+//! | `TCPACK_TEST_PANIC_ON=TEXT` | a message equal to TEXT (line end aside) panics its connection or datagram, to show a panic costs only that one | `server/conn/conversation.rs`, `server/udp/receiver.rs` |
 //! | `TCPACK_TEST_CAPTURE_QUEUE_BYTES=N` | the capture queue holds N bytes (not 64 MiB), so a test fills it in a moment | `capture/queue.rs` |
 //! | `TCPACK_TEST_WEB_WRITE_TIMEOUT_MS=N` | the web console's write timeout is N ms (not 30 s), so a test sees it pass | `web/http.rs` |
 //!

@@ -2,13 +2,13 @@
 //! port share: one `Arc<ServerState>`, built once at bind time. Every field is
 //! safe to use from any thread; nothing here knows who uses it.
 
-use super::closer::Closer;
-use super::lifecycle::Lifecycle;
-use super::registry::Registry;
+use super::accept::registry::Registry;
+use super::conn::closer::Closer;
+use super::stop::lifecycle::Lifecycle;
 use crate::config::ServerConfig;
 use std::net::TcpStream;
 
-use super::tls_session::{self, Accepted};
+use super::conn::tls_session::{self, Accepted};
 use crate::answer::Answer;
 use crate::config::{RelayConfig, TlsConfig};
 use crate::log::{ConnEvent, ConnTag, Logger, OpsEvent};

@@ -101,7 +101,7 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>
         .with_context(|| format!("starting the {name} thread"))
 }
 
-/// A response header; also the status port's (`server/http.rs`).
+/// A response header; also the status port's (`server/ops/http.rs`).
 pub(crate) fn header(name: &str, value: &str) -> Header {
     // Names and values here are ours, ASCII: this cannot fail.
     Header::from_bytes(name.as_bytes(), value.as_bytes()).unwrap_or_else(|()| {

@@ -22,7 +22,7 @@ use crate::decode::TextDecoder;
 use crate::framing::Framing;
 use crate::log::{ConnEvent, ConnTag, Logger, OpsEvent};
 use crate::rules::Action;
-use crate::server::served::Ending;
+use crate::server::conn::served::Ending;
 use crate::server::shared::report_state;
 use crate::stats::Traffic;
 use crate::tap::{Side, Tap, TapEvent};

@@ -19,8 +19,8 @@ use crate::decode::TextDecoder;
 use crate::log::{ConnEvent, UdpEvent, panic_message};
 use crate::protocol::DATAGRAM_BUFFER;
 use crate::rules::Action;
-use crate::server::lifecycle::Phase;
 use crate::server::shared::ServerState;
+use crate::server::stop::lifecycle::Phase;
 use crate::stats::Failure;
 use crate::tap::{Side, TapEvent};
 

@@ -9,15 +9,19 @@ use std::time::{Duration, Instant};
 use socket2::{Domain, Socket, Type};
 
 use super::admission;
-use super::lifecycle::Phase;
 use super::registry::Arrival;
-use super::shared::ServerState;
 use crate::config::ServerConfig;
 use crate::log::ServerEvent;
+use crate::server::shared::ServerState;
+use crate::server::stop::lifecycle::Phase;
 use crate::stats::{Failure, millis};
 
 /// A listening socket, bound with the options a restartable server needs.
-pub(super) fn listen(addr: SocketAddr, backlog: i32, reuse_port: bool) -> io::Result<TcpListener> {
+pub(in crate::server) fn listen(
+    addr: SocketAddr,
+    backlog: i32,
+    reuse_port: bool,
+) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     // Lets a restarted server bind while old connections sit in TIME_WAIT.
     socket.set_reuse_address(true)?;
@@ -32,7 +36,7 @@ pub(super) fn listen(addr: SocketAddr, backlog: i32, reuse_port: bool) -> io::Re
 /// Whether every client of this port speaks first: TLS only (its first
 /// bytes are the ClientHello) and no `--greeting`. Never with plaintext or
 /// `--tls-mode auto`, where a client may wait for the server to speak.
-pub(super) fn client_speaks_first(config: &ServerConfig) -> bool {
+pub(in crate::server) fn client_speaks_first(config: &ServerConfig) -> bool {
     config.tls.as_ref().is_some_and(|tls| !tls.auto) && config.greeting.is_none()
 }
 
@@ -41,14 +45,14 @@ pub(super) fn client_speaks_first(config: &ServerConfig) -> bool {
 /// most): the worker then starts its handshake with the ClientHello there,
 /// rather than sleeping in a read for it. Only a saving: a kernel that
 /// refuses changes nothing else.
-pub(super) fn defer_until_client_speaks(listener: &TcpListener, config: &ServerConfig) {
+pub(in crate::server) fn defer_until_client_speaks(listener: &TcpListener, config: &ServerConfig) {
     if client_speaks_first(config) {
         let _ = crate::sys::defer_accept(listener);
     }
 }
 
 /// One line a user can act on.
-pub(super) fn bind_error(addr: SocketAddr, error: io::Error) -> anyhow::Error {
+pub(in crate::server) fn bind_error(addr: SocketAddr, error: io::Error) -> anyhow::Error {
     let advice = match error.kind() {
         ErrorKind::AddrInUse => format!(
             "address {addr} is already in use: stop the program using port {} or choose another with --bind",
@@ -69,7 +73,7 @@ pub(super) fn bind_error(addr: SocketAddr, error: io::Error) -> anyhow::Error {
 
 /// Accepts until the shutdown is done. Errors never stop it: a client that
 /// gave up is logged, running out of descriptors backs off and retries.
-pub(super) fn accept_loop(state: &ServerState, listener: &TcpListener) {
+pub(in crate::server) fn accept_loop(state: &ServerState, listener: &TcpListener) {
     const MIN_BACKOFF: Duration = Duration::from_millis(10);
     let mut backoff = MIN_BACKOFF;
     let mut next_id: u64 = 0;

@@ -9,14 +9,14 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::control::{self, Command, Outgoing};
-use super::shared::ServerState;
 use super::snapshot;
 use crate::log::OpsEvent;
+use crate::server::shared::ServerState;
 use crate::stats::Snapshot;
 use crate::web::{Backend, PageAction};
 
 /// The server as the web console sees it.
-pub(super) struct ServerBackend {
+pub(in crate::server) struct ServerBackend {
     pub state: Arc<ServerState>,
     /// The address actually bound (port 0 resolved).
     pub addr: SocketAddr,

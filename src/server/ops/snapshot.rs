@@ -4,12 +4,12 @@
 //! report (`status_port`), the web console (`web_backend`) and `/metrics`
 //! (`metrics`).
 
-use super::lifecycle::Phase;
-use super::shared::ServerState;
+use crate::server::shared::ServerState;
+use crate::server::stop::lifecycle::Phase;
 use crate::stats::{Gauges, RuleHits, Snapshot, StateCounts};
 
 /// The server's counters now.
-pub(super) fn take(state: &ServerState) -> Snapshot {
+pub(in crate::server) fn take(state: &ServerState) -> Snapshot {
     let config = &state.config;
     let (active, waiting) = state.registry.counts();
     let rules = config.rules.as_ref().map_or_else(Vec::new, |rules| {

@@ -30,14 +30,14 @@ struct Inbox {
 }
 
 /// The lingering-close thread's inbox: sockets to close, and a socket pair that wakes its `poll`.
-pub(super) struct Closer {
+pub(in crate::server) struct Closer {
     inbox: Mutex<Inbox>,
     wake: UnixStream,
 }
 
 impl Closer {
     /// Starts the thread; each socket handed over lingers at most `linger`.
-    pub(super) fn spawn(linger: Duration) -> io::Result<(Arc<Self>, JoinHandle<()>)> {
+    pub(in crate::server) fn spawn(linger: Duration) -> io::Result<(Arc<Self>, JoinHandle<()>)> {
         let (wake, wake_rx) = UnixStream::pair()?;
         wake.set_nonblocking(true)?;
         wake_rx.set_nonblocking(true)?;
@@ -53,14 +53,14 @@ impl Closer {
     }
 
     /// Sends FIN after whatever was written, then lingers until the peer closes.
-    pub(super) fn close(&self, stream: TcpStream) {
+    pub(in crate::server) fn close(&self, stream: TcpStream) {
         let _ = stream.shutdown(Shutdown::Write);
         lock(&self.inbox).streams.push(stream);
         self.wake();
     }
 
     /// Asks the thread to end once every lingering socket is closed.
-    pub(super) fn finish(&self) {
+    pub(in crate::server) fn finish(&self) {
         lock(&self.inbox).finishing = true;
         self.wake();
     }

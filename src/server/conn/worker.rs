@@ -21,17 +21,17 @@ use std::time::{Duration, Instant};
 
 use super::answering;
 use super::connection::Connection;
-use super::registry::Arrival;
 use super::served::{self, Buffers, Ending, Served, Totals};
-use super::shared::{Handler, ServerState};
 use super::tls_session::{Accepted, TlsSession};
 use crate::config::TlsConfig;
 use crate::log::{ConnEvent, ConnTag, RelayEvent};
+use crate::server::accept::registry::Arrival;
+use crate::server::shared::{Handler, ServerState};
 use crate::stats::millis;
 use crate::tap::{Side, TapEvent};
 
 /// Worker number `number`'s loop, until the registry closes at shutdown.
-pub(super) fn run(state: &ServerState, number: usize) {
+pub(in crate::server) fn run(state: &ServerState, number: usize) {
     let mut buffers = Buffers::default();
     while let Some((arrival, serving)) = state.registry.next(number) {
         serve(state, arrival, serving.served(), &mut buffers);
@@ -55,7 +55,7 @@ fn serve(state: &ServerState, arrival: Arrival, connection: &Connection, buffers
     let served = match served::isolate(state, tag, || accept(state, tag, &stream)) {
         Ok(tls) => match &state.handler {
             Handler::Answer => answering::serve(state, tag, connection, stream, tls, buffers),
-            Handler::Relay(relay) => super::relay::serve(
+            Handler::Relay(relay) => crate::server::relay::serve(
                 state,
                 relay,
                 tag,

@@ -13,9 +13,9 @@ use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use super::http::{self, StatusHttp};
-use super::lifecycle::Phase;
-use super::shared::ServerState;
 use super::{control, snapshot};
+use crate::server::shared::ServerState;
+use crate::server::stop::lifecycle::Phase;
 use crate::stats::Snapshot;
 
 /// With `--control`, how long a client has to send its command; one that
@@ -30,7 +30,7 @@ const MAX_COMMAND: usize = 64 * 1024;
 
 /// Answers status requests until the server is done; `http` answers the
 /// HTTP ones.
-pub(super) fn serve(state: &ServerState, listener: &TcpListener, http: &StatusHttp) {
+pub(in crate::server) fn serve(state: &ServerState, listener: &TcpListener, http: &StatusHttp) {
     loop {
         let accepted = listener.accept();
         if state.lifecycle.phase() == Phase::Done {

@@ -7,18 +7,18 @@
 use std::io;
 
 use super::connection::{Connection, Outbox};
-use super::lifecycle::Phase;
-use super::shared::ServerState;
 use crate::answer::{Answerer, MessageOrigin};
 use crate::decode::TextDecoder;
 use crate::framing::Truncated;
 use crate::log::{ConnEvent, ConnTag, OpsEvent};
 use crate::rules::{Action, HeldRules};
+use crate::server::shared::ServerState;
+use crate::server::stop::lifecycle::Phase;
 use crate::tap::{Side, TapEvent};
 
 /// A rule asked to end the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Hangup {
+pub(in crate::server) enum Hangup {
     /// After its answer, gracefully.
     Close,
     /// At once, with a TCP reset.
@@ -31,14 +31,14 @@ fn looks_like_tls(message: &[u8]) -> bool {
 }
 
 /// Why the conversation wants its connection to end.
-pub(super) enum Stop {
+pub(in crate::server) enum Stop {
     /// Sending what was owed before a delay failed.
     Failed(io::Error),
     Hangup(Hangup),
 }
 
 /// One connection's conversation, from its first message to its last.
-pub(super) struct Conversation<'a> {
+pub(in crate::server) struct Conversation<'a> {
     state: &'a ServerState,
     tag: ConnTag,
     connection: &'a Connection,
@@ -55,7 +55,7 @@ pub(super) struct Conversation<'a> {
 impl<'a> Conversation<'a> {
     /// A conversation on `connection`; `rules` is what the worker kept from
     /// its last one, so a short connection compiles no regex cache.
-    pub(super) fn new(
+    pub(in crate::server) fn new(
         state: &'a ServerState,
         tag: ConnTag,
         connection: &'a Connection,
@@ -83,12 +83,12 @@ impl<'a> Conversation<'a> {
     }
 
     /// The rules held, for the worker's next connection.
-    pub(super) fn into_rules(self) -> Option<HeldRules> {
+    pub(in crate::server) fn into_rules(self) -> Option<HeldRules> {
         self.answerer.into_held()
     }
 
     /// Why the connection should end now, if it should.
-    pub(super) fn stop(&mut self) -> Option<Stop> {
+    pub(in crate::server) fn stop(&mut self) -> Option<Stop> {
         if let Some(e) = self.write_error.take() {
             return Some(Stop::Failed(e));
         }
@@ -96,7 +96,7 @@ impl<'a> Conversation<'a> {
     }
 
     /// Logs what EOF left of a frame: it gets no answer.
-    pub(super) fn cut_short(&self, truncated: Truncated) {
+    pub(in crate::server) fn cut_short(&self, truncated: Truncated) {
         let message = truncated.to_string();
         self.state
             .log
@@ -104,12 +104,12 @@ impl<'a> Conversation<'a> {
     }
 
     /// Takes the rules in force now: one read's messages all use the same set.
-    pub(super) fn refresh_rules(&mut self) {
+    pub(in crate::server) fn refresh_rules(&mut self) {
         self.answerer.refresh();
     }
 
     /// Logs one message and owes it its answer in `out`; `last` at EOF.
-    pub(super) fn answer(&mut self, message: &[u8], last: bool, out: &mut Outbox<'_>) {
+    pub(in crate::server) fn answer(&mut self, message: &[u8], last: bool, out: &mut Outbox<'_>) {
         if self.hangup.is_some() || self.write_error.is_some() {
             return;
         }

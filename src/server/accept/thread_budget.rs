@@ -15,17 +15,17 @@ const SPARE_MAPS: usize = 4096;
 
 /// The tightest of the kernel's thread limits, as it stands now.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct ThreadBudget {
+pub(in crate::server) struct ThreadBudget {
     /// Threads this process may still start.
-    pub(super) left: usize,
+    pub(in crate::server) left: usize,
     /// The limit that sets it, and how to raise it.
-    pub(super) limit: &'static str,
+    pub(in crate::server) limit: &'static str,
 }
 
 impl ThreadBudget {
     /// Reads the limits from /proc, /sys and the rlimits; `None` where none
     /// can be read (not Linux, say): the pool's own start then decides.
-    pub(super) fn now() -> Option<Self> {
+    pub(in crate::server) fn now() -> Option<Self> {
         let tasks = read_field("/proc/loadavg", 3, '/');
         let maps = fs::read_to_string("/proc/self/maps")
             .ok()
@@ -66,7 +66,7 @@ impl ThreadBudget {
     }
 
     /// An error for `needed` threads if they do not fit, with what to do.
-    pub(super) fn check(&self, workers: usize, needed: usize) -> Result<(), String> {
+    pub(in crate::server) fn check(&self, workers: usize, needed: usize) -> Result<(), String> {
         if needed <= self.left {
             return Ok(());
         }

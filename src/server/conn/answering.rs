@@ -11,15 +11,15 @@ use std::sync::Arc;
 
 use super::connection::{Closing, Connection, Outbox};
 use super::conversation::{Conversation, Hangup, Stop};
-use super::lifecycle::Phase;
 use super::served::{self, Buffers, Ending, Served, Totals};
-use super::shared::ServerState;
 use super::tls_session::TlsSession;
 use crate::answer;
 use crate::config::ServerConfig;
 use crate::framing::{Framer, Framing};
 use crate::log::{ConnTag, OpsEvent};
 use crate::rules::{HeldRules, Template};
+use crate::server::shared::ServerState;
+use crate::server::stop::lifecycle::Phase;
 use crate::stats::{Protocol, Reading, Traffic};
 use crate::tap::Side;
 
@@ -92,7 +92,7 @@ impl Session<'_> {
 /// timeout, shutdown or panic; the socket goes back for its close.
 /// Not inlined into the skeleton: a parked worker then touches only its frame.
 #[inline(never)]
-pub(super) fn serve(
+pub(in crate::server) fn serve(
     state: &ServerState,
     tag: ConnTag,
     connection: &Connection,
@@ -170,7 +170,7 @@ fn greet(
 /// pipelining clients. The timeouts free a worker from a silent client and
 /// from one that does not read its acks; with TLS they are set after the
 /// handshake, which sets its own (two system calls fewer per connection).
-pub(super) fn configure(stream: &TcpStream, config: &ServerConfig) -> io::Result<()> {
+pub(in crate::server) fn configure(stream: &TcpStream, config: &ServerConfig) -> io::Result<()> {
     stream.set_nodelay(true)?;
     if config.tls.is_some() {
         return Ok(());

@@ -10,7 +10,7 @@ use crate::sync::{lock, wait, wait_timeout};
 
 /// Where the server is in its life; phases only move forward.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) enum Phase {
+pub(in crate::server) enum Phase {
     Running,
     /// New and waiting connections are turned away; active ones may finish.
     Draining,
@@ -23,11 +23,11 @@ pub(super) enum Phase {
 /// Stop signals this close together are one request: Ctrl-C in a terminal
 /// reaches tcpack from the terminal and again from a wrapper such as
 /// `timeout`, microseconds apart, and a person does not press twice that fast.
-pub(super) const SAME_REQUEST: Duration = Duration::from_millis(100);
+pub(in crate::server) const SAME_REQUEST: Duration = Duration::from_millis(100);
 
 /// What a stop signal asks for, given the ones before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum StopRequest {
+pub(in crate::server) enum StopRequest {
     /// The first: the drain starts.
     Started,
     /// Within `SAME_REQUEST` of the first: the same request, nothing to do.
@@ -37,7 +37,7 @@ pub(super) enum StopRequest {
 }
 
 /// The phase, and a condvar that wakes whoever waits for it to change.
-pub(super) struct Lifecycle {
+pub(in crate::server) struct Lifecycle {
     phase: Mutex<Phase>,
     /// The phase as a number, for a check on every wake-up of a relay
     /// without taking the lock; written under it.
@@ -60,17 +60,17 @@ impl Default for Lifecycle {
 
 impl Lifecycle {
     /// The phase now.
-    pub(super) fn phase(&self) -> Phase {
+    pub(in crate::server) fn phase(&self) -> Phase {
         *lock(&self.phase)
     }
 
     /// Whether the phase has reached `target`, without the lock.
-    pub(super) fn reached(&self, target: Phase) -> bool {
+    pub(in crate::server) fn reached(&self, target: Phase) -> bool {
         self.seen.load(Relaxed) >= target as u8
     }
 
     /// A stop signal came at `now`: starts the drain if it is the first.
-    pub(super) fn request(&self, now: Instant) -> StopRequest {
+    pub(in crate::server) fn request(&self, now: Instant) -> StopRequest {
         let mut requested_at = lock(&self.requested_at);
         if let Some(first) = *requested_at {
             return match now.saturating_duration_since(first) < SAME_REQUEST {
@@ -87,7 +87,7 @@ impl Lifecycle {
     }
 
     /// Moves forward to `next`; phases never go back.
-    pub(super) fn advance(&self, next: Phase) {
+    pub(in crate::server) fn advance(&self, next: Phase) {
         let mut phase = lock(&self.phase);
         if next > *phase {
             *phase = next;
@@ -99,7 +99,7 @@ impl Lifecycle {
     /// Sleeps for `duration`, or less if the phase reaches `until` or
     /// `cut()` says so first (checked when woken by a phase change or a
     /// `nudge`); false if cut short. Uses no CPU: it waits on the condvar.
-    pub(super) fn sleep_unless(
+    pub(in crate::server) fn sleep_unless(
         &self,
         duration: Duration,
         until: Phase,
@@ -120,18 +120,18 @@ impl Lifecycle {
     }
 
     /// Wakes every `sleep_unless` to check its `cut` again.
-    pub(super) fn nudge(&self) {
+    pub(in crate::server) fn nudge(&self) {
         let _phase = lock(&self.phase);
         self.changed.notify_all();
     }
 
     /// Blocks (using no CPU) until a shutdown is requested.
-    pub(super) fn wait_requested(&self) {
+    pub(in crate::server) fn wait_requested(&self) {
         self.wait_until(Phase::Draining);
     }
 
     /// Blocks (using no CPU) until the phase is `target` or later.
-    pub(super) fn wait_until(&self, target: Phase) {
+    pub(in crate::server) fn wait_until(&self, target: Phase) {
         let mut phase = lock(&self.phase);
         while *phase < target {
             phase = wait(&self.changed, phase);

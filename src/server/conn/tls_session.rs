@@ -31,13 +31,13 @@ const RECORD: usize = 16 * 1024 + 512;
 const HELLO_READ: usize = 2048;
 
 /// What the worker serves after the first bytes: TLS, or plaintext (`--tls-mode auto`).
-pub(super) enum Accepted {
+pub(in crate::server) enum Accepted {
     Tls(Arc<TlsSession>, HandshakeInfo),
     Plain,
 }
 
 /// What the `tls:` log line says about a handshake.
-pub(super) struct HandshakeInfo {
+pub(in crate::server) struct HandshakeInfo {
     pub version: String,
     pub cipher: String,
     pub sni: Option<String>,
@@ -47,7 +47,7 @@ pub(super) struct HandshakeInfo {
 
 /// Reads the first bytes and, if they start a TLS handshake, completes it
 /// within `timeout`. With `auto`, anything else is served as plaintext.
-pub(super) fn accept(
+pub(in crate::server) fn accept(
     config: &Arc<ServerConfig>,
     stream: &TcpStream,
     auto: bool,
@@ -211,7 +211,7 @@ fn subject(der: &[u8]) -> String {
 }
 
 /// A connection's rustls state after the handshake.
-pub(super) struct TlsSession {
+pub(in crate::server) struct TlsSession {
     state: Mutex<TlsIo>,
     /// Where the worker reads the socket's bytes once a read has filled
     /// the caller's buffer (a bulk sender): it doubles up to `RECORD`, and
@@ -226,7 +226,11 @@ pub(super) struct TlsSession {
 impl TlsSession {
     /// Reads decrypted bytes; `Ok(0)` at the end, with or without the
     /// client's close_notify. Blocks in the socket's read without the lock.
-    pub(super) fn read(&self, mut sock: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    pub(in crate::server) fn read(
+        &self,
+        mut sock: &TcpStream,
+        buf: &mut [u8],
+    ) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
         }
@@ -260,20 +264,20 @@ impl TlsSession {
 
     /// Encrypts `data` and writes it whole to `out` (the socket, within a
     /// deadline): one record up to 16 KiB, in one send.
-    pub(super) fn write(&self, out: &mut impl Write, data: &[u8]) -> io::Result<()> {
+    pub(in crate::server) fn write(&self, out: &mut impl Write, data: &[u8]) -> io::Result<()> {
         lock(&self.state).write_all(out, data)
     }
 
     /// The record I/O, with the bytes read for it but not yet fed to it,
     /// for the relay, which drives its sockets without blocking.
-    pub(super) fn into_io(self) -> TlsIo {
+    pub(in crate::server) fn into_io(self) -> TlsIo {
         self.state
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Says goodbye in TLS (close_notify), after the owed answers.
-    pub(super) fn close_notify(&self, mut sock: &TcpStream) {
+    pub(in crate::server) fn close_notify(&self, mut sock: &TcpStream) {
         lock(&self.state).close_notify(&mut sock);
     }
 }

@@ -10,10 +10,10 @@ use std::io::{self, ErrorKind};
 use std::net::{SocketAddr, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
 
-use super::shared::ServerState;
 use crate::framing::FrameError;
 use crate::log::{ConnEvent, ConnTag, RelayTotals, panic_message};
 use crate::rules::HeldRules;
+use crate::server::shared::ServerState;
 use crate::stats::{Failure, Protocol};
 use crate::tap::{Side, TapEvent};
 
@@ -21,7 +21,7 @@ use crate::tap::{Side, TapEvent};
 /// variant names a `Side`, it is the side it happened on: an answered
 /// connection has only the client; a relayed one also the upstream,
 /// which is the connection's server side (`Side::Server`).
-pub(super) enum Ending {
+pub(in crate::server) enum Ending {
     /// The client closed its side (relayed: both sides closed theirs, and
     /// each got everything): nothing more can arrive, so no linger is needed.
     Eof,
@@ -62,7 +62,7 @@ impl Ending {
     /// What the `closed` line and the tap say. `relayed`: the connection
     /// has two sides, so the words name which; an answered connection's
     /// one far end is its "peer".
-    pub(super) fn reason(&self, relayed: bool) -> &'static str {
+    pub(in crate::server) fn reason(&self, relayed: bool) -> &'static str {
         use Side::{Client, Server};
         match (self, relayed) {
             (Ending::Eof, _) => "eof",
@@ -98,7 +98,7 @@ impl Ending {
     }
 
     /// What the `closed` line adds in parentheses.
-    pub(super) fn error(&self) -> Option<String> {
+    pub(in crate::server) fn error(&self) -> Option<String> {
         match self {
             Ending::Failed(_, e) => Some(e.to_string()),
             Ending::Handshake(why) => Some(why.clone()),
@@ -108,7 +108,7 @@ impl Ending {
     }
 
     /// The error it counts as, if it is one.
-    pub(super) fn error_kind(&self) -> Option<Failure> {
+    pub(in crate::server) fn error_kind(&self) -> Option<Failure> {
         match self {
             Ending::WriteTimeout(_) => Some(Failure::WriteTimeout),
             Ending::Failed(..) => Some(Failure::Io),
@@ -122,7 +122,7 @@ impl Ending {
 
     /// Whether `side`'s socket closes with a reset (`SO_LINGER` 0): the
     /// other side's reset passed on, a rule's or a fault's.
-    pub(super) fn resets(&self, side: Side) -> bool {
+    pub(in crate::server) fn resets(&self, side: Side) -> bool {
         match self {
             Ending::Reset(by) => *by != side,
             Ending::RuleReset => side == Side::Client,
@@ -140,14 +140,14 @@ impl Ending {
 
     /// Whether the sockets get a lingering close: not after a reset, nor
     /// when both ends have closed already.
-    pub(super) fn lingers(&self) -> bool {
+    pub(in crate::server) fn lingers(&self) -> bool {
         !(matches!(self, Ending::Eof | Ending::Reset(_))
             || self.resets(Side::Client)
             || self.resets(Side::Server))
     }
 
     /// Whether a TLS client gets a close_notify: nothing is written after a reset or a write timeout.
-    pub(super) fn says_goodbye(&self) -> bool {
+    pub(in crate::server) fn says_goodbye(&self) -> bool {
         !matches!(
             self,
             Ending::RuleReset | Ending::Reset(_) | Ending::WriteTimeout(_)
@@ -155,7 +155,7 @@ impl Ending {
     }
 
     /// A failed read of the client, as an answered connection ends on it.
-    pub(super) fn after_read(error: io::Error) -> Self {
+    pub(in crate::server) fn after_read(error: io::Error) -> Self {
         match error.kind() {
             // On Unix an expired socket timeout is WouldBlock, on Windows TimedOut.
             ErrorKind::WouldBlock | ErrorKind::TimedOut => Ending::IdleTimeout,
@@ -167,7 +167,7 @@ impl Ending {
     }
 
     /// A failed write to the client, as an answered connection ends on it.
-    pub(super) fn after_write(error: io::Error) -> Self {
+    pub(in crate::server) fn after_write(error: io::Error) -> Self {
         match error.kind() {
             ErrorKind::WouldBlock | ErrorKind::TimedOut => Ending::WriteTimeout(Side::Client),
             ErrorKind::BrokenPipe | ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => {
@@ -180,14 +180,14 @@ impl Ending {
 
 /// What the `closed` line counts: an answered connection's messages and
 /// bytes read, or a relayed one's each way.
-pub(super) enum Totals {
+pub(in crate::server) enum Totals {
     Answered { messages: u64, bytes: u64 },
     Relayed(RelayTotals),
 }
 
 impl Totals {
     /// Nothing yet, for a connection that ended before its handler ran.
-    pub(super) fn none(relayed: bool) -> Self {
+    pub(in crate::server) fn none(relayed: bool) -> Self {
         match relayed {
             true => Totals::Relayed(RelayTotals::default()),
             false => Totals::Answered {
@@ -199,7 +199,7 @@ impl Totals {
 }
 
 /// What a handler hands back to the skeleton for the close.
-pub(super) struct Served {
+pub(in crate::server) struct Served {
     pub ending: Ending,
     pub totals: Totals,
     /// The client's socket, whose close is the skeleton's.
@@ -213,7 +213,7 @@ pub(super) struct Served {
 /// What a worker keeps from one connection to the next, so a short
 /// connection costs no allocation for it.
 #[derive(Default)]
-pub(super) struct Buffers {
+pub(in crate::server) struct Buffers {
     pub read: Vec<u8>,
     /// Answers owed for the current read, sent in one write.
     pub owed: Vec<u8>,
@@ -223,7 +223,7 @@ pub(super) struct Buffers {
 
 /// Runs a handler's serving; a panic in it ends this connection only:
 /// logged, it comes back as `Err(Ending::Panicked)` and the worker goes on.
-pub(super) fn isolate<T>(
+pub(in crate::server) fn isolate<T>(
     state: &ServerState,
     tag: ConnTag,
     run: impl FnOnce() -> Result<T, Ending>,
@@ -245,7 +245,7 @@ fn log_panic(state: &ServerState, tag: ConnTag, payload: &(dyn std::any::Any + S
 /// being served; false if its address is gone. `upstream`: where it is
 /// relayed to.
 #[inline(never)]
-pub(super) fn publish_open(
+pub(in crate::server) fn publish_open(
     state: &ServerState,
     tag: ConnTag,
     client: &TcpStream,

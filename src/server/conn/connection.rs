@@ -24,7 +24,7 @@ use super::tls_session::TlsSession;
 use crate::sync::lock;
 
 /// A served connection: the worker's way onto its socket and other threads' view of it.
-pub(super) struct Connection {
+pub(in crate::server) struct Connection {
     pub id: u64,
     pub peer: SocketAddr,
     /// When it was accepted.
@@ -57,7 +57,7 @@ pub(super) struct Connection {
 
 /// Why a push did not go out.
 #[derive(Debug, thiserror::Error)]
-pub(super) enum PushError {
+pub(in crate::server) enum PushError {
     #[error("connection {0} is not ready yet (TLS handshake or greeting under way)")]
     NotReady(u64),
     #[error("connection {0} has closed")]
@@ -68,7 +68,7 @@ pub(super) enum PushError {
 
 /// Why a thread other than the worker ended the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Closing {
+pub(in crate::server) enum Closing {
     /// The operator's `/close` or `close ID`.
     Operator = 1,
     /// A push could not be written within `--write-timeout`.
@@ -77,7 +77,7 @@ pub(super) enum Closing {
 
 impl Connection {
     /// Connection `id` from `peer`, accepted `since`; `socket` is the clone other threads use.
-    pub(super) fn new(
+    pub(in crate::server) fn new(
         id: u64,
         peer: SocketAddr,
         since: Instant,
@@ -101,7 +101,7 @@ impl Connection {
 
     /// In relay mode: `upstream` (a clone of the upstream's socket) is shut
     /// whenever the client's is, until `detach`.
-    pub(super) fn also_shut(&self, upstream: TcpStream) {
+    pub(in crate::server) fn also_shut(&self, upstream: TcpStream) {
         *lock(&self.upstream) = Some(upstream);
     }
 
@@ -113,7 +113,7 @@ impl Connection {
     /// The worker is done writing (to its `stream`; with TLS, after a
     /// close_notify if asked): from now on pushes fail, and the socket closes
     /// when the worker closes it.
-    pub(super) fn detach(&self, stream: &TcpStream, close_notify: bool) {
+    pub(in crate::server) fn detach(&self, stream: &TcpStream, close_notify: bool) {
         let _writing = lock(&self.writing);
         if let (Some(tls), true) = (self.tls(), close_notify) {
             tls.close_notify(stream);
@@ -123,23 +123,27 @@ impl Connection {
     }
 
     /// From now on, reads and writes go through TLS.
-    pub(super) fn start_tls(&self, session: Arc<TlsSession>) {
+    pub(in crate::server) fn start_tls(&self, session: Arc<TlsSession>) {
         let _ = self.tls.set(session);
     }
 
     /// The worker has greeted the client: pushes may go out.
-    pub(super) fn mark_ready(&self) {
+    pub(in crate::server) fn mark_ready(&self) {
         self.ready.store(true, Relaxed);
     }
 
     /// The TLS session, once the handshake is done (`None`: plaintext).
-    pub(super) fn tls(&self) -> Option<&TlsSession> {
+    pub(in crate::server) fn tls(&self) -> Option<&TlsSession> {
         self.tls.get().map(Arc::as_ref)
     }
 
     /// The worker's read from its own `stream` (this connection's socket),
     /// decrypted if the connection speaks TLS.
-    pub(super) fn read(&self, mut stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    pub(in crate::server) fn read(
+        &self,
+        mut stream: &TcpStream,
+        buf: &mut [u8],
+    ) -> io::Result<usize> {
         match self.tls() {
             Some(tls) => tls.read(stream, buf),
             None => stream.read(buf),
@@ -159,7 +163,7 @@ impl Connection {
     }
 
     /// Another thread's write, within `timeout` in all.
-    pub(super) fn push(&self, data: &[u8], timeout: Duration) -> Result<(), PushError> {
+    pub(in crate::server) fn push(&self, data: &[u8], timeout: Duration) -> Result<(), PushError> {
         if !self.ready.load(Relaxed) {
             return Err(PushError::NotReady(self.id));
         }
@@ -188,14 +192,14 @@ impl Connection {
 
     /// Wakes the worker from a write under way (a client that does not read)
     /// by shutting both sides; a connection not writing is left alone.
-    pub(super) fn shutdown_if_writing(&self) {
+    pub(in crate::server) fn shutdown_if_writing(&self) {
         if self.in_write.load(Relaxed) {
             self.shutdown(Shutdown::Both);
         }
     }
 
     /// Wakes the worker from a blocked read (`Read`) or write (`Both`).
-    pub(super) fn shutdown(&self, how: Shutdown) {
+    pub(in crate::server) fn shutdown(&self, how: Shutdown) {
         if let Some(socket) = self.socket() {
             let _ = socket.shutdown(how);
         }
@@ -206,20 +210,20 @@ impl Connection {
 
     /// Asks the worker to close the connection gracefully: its read ends, it
     /// answers what it has read, and closes with a lingering close.
-    pub(super) fn close(&self) {
+    pub(in crate::server) fn close(&self) {
         self.closing.store(Closing::Operator as u8, Relaxed);
         self.shutdown(Shutdown::Read);
     }
 
     /// Ends a connection whose client does not take its pushes: its worker
     /// wakes from a blocked read or write and closes it.
-    pub(super) fn abort_after_push(&self) {
+    pub(in crate::server) fn abort_after_push(&self) {
         self.closing.store(Closing::PushFailed as u8, Relaxed);
         self.shutdown(Shutdown::Both);
     }
 
     /// Why another thread ended the connection, if it did.
-    pub(super) fn closing(&self) -> Option<Closing> {
+    pub(in crate::server) fn closing(&self) -> Option<Closing> {
         match self.closing.load(Relaxed) {
             1 => Some(Closing::Operator),
             2 => Some(Closing::PushFailed),
@@ -228,13 +232,13 @@ impl Connection {
     }
 
     /// The worker's totals so far, for `/list`.
-    pub(super) fn record(&self, messages: u64, bytes: u64) {
+    pub(in crate::server) fn record(&self, messages: u64, bytes: u64) {
         self.messages.store(messages, Relaxed);
         self.bytes.store(bytes, Relaxed);
     }
 
     /// Messages and bytes so far.
-    pub(super) fn totals(&self) -> (u64, u64) {
+    pub(in crate::server) fn totals(&self) -> (u64, u64) {
         (self.messages.load(Relaxed), self.bytes.load(Relaxed))
     }
 }
@@ -244,7 +248,7 @@ const OWED_START: usize = 256;
 
 /// What a worker owes its connection (acks, a greeting), collected so that
 /// one read's answers go out in one write.
-pub(super) struct Outbox<'a> {
+pub(in crate::server) struct Outbox<'a> {
     connection: &'a Connection,
     stream: &'a TcpStream,
     timeout: Duration,
@@ -256,7 +260,7 @@ pub(super) struct Outbox<'a> {
 impl<'a> Outbox<'a> {
     /// An empty outbox for the worker's own `stream`, in `buffer` (kept
     /// from one connection to the next); each send ends within `timeout`.
-    pub(super) fn new(
+    pub(in crate::server) fn new(
         connection: &'a Connection,
         stream: &'a TcpStream,
         timeout: Duration,
@@ -277,13 +281,13 @@ impl<'a> Outbox<'a> {
     }
 
     /// Where answers are appended.
-    pub(super) fn owed(&mut self) -> &mut Vec<u8> {
+    pub(in crate::server) fn owed(&mut self) -> &mut Vec<u8> {
         self.owed
     }
 
     /// Sends everything owed so far. A failed send may have sent part of
     /// it: the worker ends the connection then.
-    pub(super) fn send(&mut self) -> io::Result<()> {
+    pub(in crate::server) fn send(&mut self) -> io::Result<()> {
         if self.owed.is_empty() {
             return Ok(());
         }
@@ -296,7 +300,7 @@ impl<'a> Outbox<'a> {
     }
 
     /// Bytes sent through it so far.
-    pub(super) fn sent(&self) -> u64 {
+    pub(in crate::server) fn sent(&self) -> u64 {
         self.sent
     }
 }

@@ -13,11 +13,11 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-use super::connection::Connection;
+use crate::server::conn::connection::Connection;
 use crate::sync::{lock, wait, wait_timeout};
 
 /// An accepted connection that has no worker yet.
-pub(super) struct Arrival {
+pub(in crate::server) struct Arrival {
     pub id: u64,
     pub peer: SocketAddr,
     pub stream: TcpStream,
@@ -27,7 +27,7 @@ pub(super) struct Arrival {
 }
 
 /// What became of a connection handed to `admit`.
-pub(super) enum Admission {
+pub(in crate::server) enum Admission {
     /// A worker is free or will be soon; `queued` says which.
     Admitted {
         queued: bool,
@@ -68,7 +68,7 @@ struct Roster {
 }
 
 /// Every connection the server holds: the bounded queue and the served set, under one lock.
-pub(super) struct Registry {
+pub(in crate::server) struct Registry {
     state: Mutex<Roster>,
     /// Signalled when the reaper has a new deadline to wait for, and at close.
     queue_changed: Condvar,
@@ -80,7 +80,7 @@ pub(super) struct Registry {
 
 impl Registry {
     /// Empty; at most `max_pending` wait, each at most `queue_timeout`.
-    pub(super) fn new(max_pending: usize, queue_timeout: Duration) -> Self {
+    pub(in crate::server) fn new(max_pending: usize, queue_timeout: Duration) -> Self {
         Self {
             state: Mutex::default(),
             queue_changed: Condvar::new(),
@@ -91,7 +91,7 @@ impl Registry {
     }
 
     /// Queues `arrival` for a worker (waking an idle one), or says why not.
-    pub(super) fn admit(&self, mut arrival: Arrival) -> Admission {
+    pub(in crate::server) fn admit(&self, mut arrival: Arrival) -> Admission {
         // Cloned before locking, as a syscall under the lock makes workers wait on it.
         // Without a clone (out of descriptors) it is still served, only not woken early at shutdown.
         let served = Arc::new(Connection::new(
@@ -135,7 +135,7 @@ impl Registry {
 
     /// Worker number `worker`'s wait for its next connection, which it then
     /// serves until it drops the guard; `None` once the server is shutting down.
-    pub(super) fn next(&self, worker: usize) -> Option<(Arrival, ServingGuard<'_>)> {
+    pub(in crate::server) fn next(&self, worker: usize) -> Option<(Arrival, ServingGuard<'_>)> {
         let mut state = lock(&self.state);
         if state.listed.len() <= worker {
             state.listed.resize(worker + 1, false);
@@ -170,7 +170,7 @@ impl Registry {
 
     /// Blocks until some waiting connections have waited past `--queue-timeout`
     /// and returns them; `None` once the queue is closed.
-    pub(super) fn next_expired(&self) -> Option<Vec<Arrival>> {
+    pub(in crate::server) fn next_expired(&self) -> Option<Vec<Arrival>> {
         let mut state = lock(&self.state);
         loop {
             if state.closed {
@@ -200,7 +200,7 @@ impl Registry {
     }
 
     /// Stops admitting and hands back everyone still waiting.
-    pub(super) fn close(&self) -> Vec<Arrival> {
+    pub(in crate::server) fn close(&self) -> Vec<Arrival> {
         let mut state = lock(&self.state);
         state.closed = true;
         let idle = std::mem::take(&mut state.idle_workers);
@@ -214,13 +214,13 @@ impl Registry {
     }
 
     /// Registry being served and waiting, right now.
-    pub(super) fn counts(&self) -> (usize, usize) {
+    pub(in crate::server) fn counts(&self) -> (usize, usize) {
         let state = lock(&self.state);
         (state.serving.len(), state.waiting.len())
     }
 
     /// Waits until no connection is being served, or `deadline`; returns how many still are.
-    pub(super) fn wait_idle(&self, deadline: Instant) -> usize {
+    pub(in crate::server) fn wait_idle(&self, deadline: Instant) -> usize {
         let mut state = lock(&self.state);
         loop {
             let now = Instant::now();
@@ -232,7 +232,7 @@ impl Registry {
     }
 
     /// Every connection being served right now, oldest first.
-    pub(super) fn served(&self) -> Vec<Arc<Connection>> {
+    pub(in crate::server) fn served(&self) -> Vec<Arc<Connection>> {
         let mut served: Vec<Arc<Connection>> =
             lock(&self.state).serving.values().cloned().collect();
         served.sort_by_key(|s| s.id);
@@ -240,19 +240,19 @@ impl Registry {
     }
 
     /// The ids of the connections being served right now, oldest first.
-    pub(super) fn ids(&self) -> Vec<u64> {
+    pub(in crate::server) fn ids(&self) -> Vec<u64> {
         let mut ids: Vec<u64> = lock(&self.state).serving.keys().copied().collect();
         ids.sort_unstable();
         ids
     }
 
     /// The served connection with this id, if there is one.
-    pub(super) fn find(&self, id: u64) -> Option<Arc<Connection>> {
+    pub(in crate::server) fn find(&self, id: u64) -> Option<Arc<Connection>> {
         lock(&self.state).serving.get(&id).cloned()
     }
 
     /// Wakes the workers of every served connection by shutting their sockets down.
-    pub(super) fn shutdown_serving(&self, how: Shutdown) {
+    pub(in crate::server) fn shutdown_serving(&self, how: Shutdown) {
         let state = lock(&self.state);
         for served in state.serving.values() {
             served.shutdown(how);
@@ -260,7 +260,7 @@ impl Registry {
     }
 
     /// Wakes the workers blocked writing to clients that do not read.
-    pub(super) fn shutdown_writing(&self) {
+    pub(in crate::server) fn shutdown_writing(&self) {
         let state = lock(&self.state);
         for served in state.serving.values() {
             served.shutdown_if_writing();
@@ -269,7 +269,7 @@ impl Registry {
 }
 
 /// Marks a connection as served until dropped.
-pub(super) struct ServingGuard<'a> {
+pub(in crate::server) struct ServingGuard<'a> {
     id: u64,
     served: Arc<Connection>,
     registry: &'a Registry,
@@ -277,7 +277,7 @@ pub(super) struct ServingGuard<'a> {
 
 impl ServingGuard<'_> {
     /// The served connection's handle.
-    pub(super) fn served(&self) -> &Connection {
+    pub(in crate::server) fn served(&self) -> &Connection {
         &self.served
     }
 }

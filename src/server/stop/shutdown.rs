@@ -43,12 +43,12 @@ use std::time::{Duration, Instant};
 
 use threadpool::ThreadPool;
 
-use super::admission;
 use super::lifecycle::Phase;
-use super::shared::ServerState;
 use super::signals::SignalThread;
-use super::udp::{Udp, UdpStopper};
 use crate::log::{ServerEvent, UdpEvent};
+use crate::server::accept::admission;
+use crate::server::shared::ServerState;
+use crate::server::udp::{Udp, UdpStopper};
 use crate::stats::millis;
 use crate::tap::TapEvent;
 
@@ -57,7 +57,11 @@ const ACK_GRACE: Duration = Duration::from_millis(500);
 
 /// Steps 2 to 6 (up to waking `accept`); runs on the drain thread, which
 /// sleeps until a shutdown is requested.
-pub(super) fn drain(state: &ServerState, listener: Option<&TcpListener>, udp: Option<&UdpStopper>) {
+pub(in crate::server) fn drain(
+    state: &ServerState,
+    listener: Option<&TcpListener>,
+    udp: Option<&UdpStopper>,
+) {
     state.lifecycle.wait_requested();
     let config = &state.config;
     let waiting = state.registry.close();
@@ -110,7 +114,7 @@ pub(super) fn drain(state: &ServerState, listener: Option<&TcpListener>, udp: Op
 }
 
 /// The threads that run beside the accept loop, joined in [`finish`].
-pub(super) struct Threads {
+pub(in crate::server) struct Threads {
     /// `None` with `--proto udp`.
     pub pool: Option<ThreadPool>,
     pub udp: Option<Udp>,
@@ -120,7 +124,7 @@ pub(super) struct Threads {
 }
 
 /// The threads `server.rs` starts once the workers run.
-pub(super) struct Helpers {
+pub(in crate::server) struct Helpers {
     pub drainer: JoinHandle<()>,
     pub reaper: JoinHandle<()>,
     /// The status port's thread and a handle to wake its `accept`.
@@ -131,7 +135,11 @@ pub(super) struct Helpers {
 
 /// Step 6, once the accept loop has returned: every thread ends, in an order
 /// where nothing hands a socket to the closer after it has finished.
-pub(super) fn finish(state: &ServerState, listener: Option<TcpListener>, threads: Threads) {
+pub(in crate::server) fn finish(
+    state: &ServerState,
+    listener: Option<TcpListener>,
+    threads: Threads,
+) {
     drop(listener);
     if let Some(pool) = threads.pool {
         pool.join();
@@ -155,7 +163,9 @@ pub(super) fn finish(state: &ServerState, listener: Option<TcpListener>, threads
     // Every worker is done: the variables are final.
     state.save_state();
     state.tap.publish(TapEvent::Stopped { forced: false });
-    state.log.log(None, &super::snapshot::take(state).summary());
+    state
+        .log
+        .log(None, &crate::server::ops::snapshot::take(state).summary());
     state.log.close();
 }
 

@@ -16,27 +16,27 @@ use signal_hook::consts::{SIGHUP, SIGTERM};
 use signal_hook::iterator::{Handle, Signals};
 
 use super::lifecycle::StopRequest;
-use super::shared::ServerState;
 use crate::exit::Exit;
 use crate::log::{OpsEvent, ServerEvent};
+use crate::server::shared::ServerState;
 use crate::tap::TapEvent;
 
 /// The SIGTERM/SIGHUP thread, to stop when the server is done.
-pub(super) struct SignalThread {
+pub(in crate::server) struct SignalThread {
     handle: Handle,
     thread: JoinHandle<()>,
 }
 
 impl SignalThread {
     /// Ends the SIGTERM/SIGHUP thread and waits for it.
-    pub(super) fn stop(self) {
+    pub(in crate::server) fn stop(self) {
         self.handle.close();
         let _ = self.thread.join();
     }
 }
 
 /// Installs the Ctrl-C handler and starts the SIGTERM/SIGHUP thread.
-pub(super) fn install(state: &Arc<ServerState>) -> Result<SignalThread> {
+pub(in crate::server) fn install(state: &Arc<ServerState>) -> Result<SignalThread> {
     let on_ctrl_c = Arc::clone(state);
     ctrlc::set_handler(move || stop(&on_ctrl_c)).context("installing the Ctrl-C handler")?;
     let mut signals =

@@ -8,13 +8,13 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::push::deliver;
-use super::shared::ServerState;
 use crate::rules::Template;
+use crate::server::shared::ServerState;
 use crate::state::{Place, Scope, Value};
 
 /// One operator command, parsed.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum Command {
+pub(in crate::server) enum Command {
     List,
     /// To one connection or, `None`, to every one.
     Send(Option<u64>, Outgoing),
@@ -35,7 +35,7 @@ pub(super) enum Command {
 /// A shared variable as the operator names it: `global.NAME` or
 /// `key[KEY].NAME`, as `state` lists them.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) struct SharedVar {
+pub(in crate::server) struct SharedVar {
     pub key: Option<String>,
     pub name: String,
 }
@@ -82,7 +82,7 @@ impl fmt::Display for SharedVar {
 
 /// What the operator wants sent, before it is a template.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) struct Outgoing {
+pub(in crate::server) struct Outgoing {
     pub text: String,
     /// Hex bytes with placeholders, as `reply_hex` takes them.
     pub hex: bool,
@@ -92,7 +92,7 @@ pub(super) struct Outgoing {
 
 impl Outgoing {
     /// Text sent as a line, as the console and the control port send it.
-    pub(super) fn line(text: &str) -> Self {
+    pub(in crate::server) fn line(text: &str) -> Self {
         Self {
             text: text.to_owned(),
             hex: false,
@@ -114,7 +114,7 @@ impl Outgoing {
 
 /// What a command did.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum Done {
+pub(in crate::server) enum Done {
     Commands,
     Connections(Vec<Listed>),
     Sent(usize),
@@ -132,7 +132,7 @@ pub(super) enum Done {
 
 /// One served connection, as `list` shows it.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) struct Listed {
+pub(in crate::server) struct Listed {
     pub id: u64,
     pub peer: SocketAddr,
     pub age: Duration,
@@ -142,7 +142,7 @@ pub(super) struct Listed {
 
 /// Why a command did nothing, or not all it was asked.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum Refused {
+pub(in crate::server) enum Refused {
     NoConnection(u64),
     /// The text is not a template (or the hex not hex).
     BadText(String),
@@ -158,10 +158,10 @@ pub(super) enum Refused {
 }
 
 /// What `help` answers: every command.
-pub(super) const USAGE: &str = "list, send ID TEXT, all TEXT, close ID, reload, state, set NAME VALUE, reset [global|key], save, help";
+pub(in crate::server) const USAGE: &str = "list, send ID TEXT, all TEXT, close ID, reload, state, set NAME VALUE, reset [global|key], save, help";
 
 /// One command line, without the console's leading `/`.
-pub(super) fn parse(line: &str) -> Result<Command, String> {
+pub(in crate::server) fn parse(line: &str) -> Result<Command, String> {
     let line = line.trim_end_matches(['\r', '\n']);
     let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
     let id = |text: &str| {
@@ -209,7 +209,7 @@ pub(super) fn parse(line: &str) -> Result<Command, String> {
 }
 
 /// Carries out `command`.
-pub(super) fn execute(state: &ServerState, command: Command) -> Result<Done, Refused> {
+pub(in crate::server) fn execute(state: &ServerState, command: Command) -> Result<Done, Refused> {
     match command {
         Command::Help => Ok(Done::Commands),
         Command::List => Ok(Done::Connections(
@@ -287,7 +287,7 @@ fn send(state: &ServerState, to: Option<u64>, outgoing: &Outgoing) -> Result<Don
 }
 
 /// The answer lines of the console and the control port.
-pub(super) fn lines(outcome: &Result<Done, Refused>) -> Vec<String> {
+pub(in crate::server) fn lines(outcome: &Result<Done, Refused>) -> Vec<String> {
     match outcome {
         Ok(Done::Connections(listed)) => {
             let mut lines = vec![format!("ok {} connections", listed.len())];

@@ -7,12 +7,12 @@
 use std::io::BufRead;
 
 use super::control::{self, Command, Outgoing};
-use super::shared::ServerState;
 use crate::log::OpsEvent;
+use crate::server::shared::ServerState;
 
 /// Runs on its own thread until stdin ends; never joined, as a blocked read
 /// of a terminal cannot be woken.
-pub(super) fn run(state: &ServerState) {
+pub(in crate::server) fn run(state: &ServerState) {
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { break };
         let line = line.trim_end();

@@ -23,9 +23,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow};
 use tiny_http::{Method, Request, Response, Server};
 
-use super::lifecycle::Phase;
-use super::shared::ServerState;
 use super::{metrics, snapshot};
+use crate::server::shared::ServerState;
+use crate::server::stop::lifecycle::Phase;
 use crate::web::header;
 
 /// A request's head longer than this is handed over as it is (`tiny_http`
@@ -35,25 +35,25 @@ const MAX_HEAD: usize = 8 * 1024;
 const HEAD_WAIT: Duration = Duration::from_secs(1);
 /// Threads the status port's HTTP server starts: `tiny_http`'s accept
 /// thread and its four connection threads, and the one that answers.
-pub(super) const THREADS: usize = 6;
+pub(in crate::server) const THREADS: usize = 6;
 /// How long `tiny_http` may take to answer.
 const ANSWER_WAIT: Duration = Duration::from_secs(10);
 
 /// Whether the first bytes a client sent start an HTTP request we serve,
 /// or could still become one (`b"GE"`): the status port reads on until they decide.
-pub(super) fn may_be_request(first: &[u8]) -> bool {
+pub(in crate::server) fn may_be_request(first: &[u8]) -> bool {
     [&b"GET "[..], b"HEAD "]
         .iter()
         .any(|method| first.starts_with(method) || method.starts_with(first))
 }
 
 /// Whether this first line is an HTTP request line we serve.
-pub(super) fn is_request(line: &[u8]) -> bool {
+pub(in crate::server) fn is_request(line: &[u8]) -> bool {
     line.starts_with(b"GET ") || line.starts_with(b"HEAD ")
 }
 
 /// `tiny_http` serving the status routes on a loopback port of its own.
-pub(super) struct StatusHttp {
+pub(in crate::server) struct StatusHttp {
     server: Arc<Server>,
     addr: SocketAddr,
     thread: Option<JoinHandle<()>>,
@@ -61,7 +61,7 @@ pub(super) struct StatusHttp {
 
 impl StatusHttp {
     /// Binds the loopback port and starts the thread that answers.
-    pub(super) fn start(state: &Arc<ServerState>) -> Result<Self> {
+    pub(in crate::server) fn start(state: &Arc<ServerState>) -> Result<Self> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .context("binding the status port's HTTP server to a loopback port")?;
         let addr = listener
@@ -92,7 +92,11 @@ impl StatusHttp {
     /// Serves one HTTP request on `client`, whose first bytes (`first`,
     /// its request line at least) the status port has read: reads the rest
     /// of its head, passes it to `tiny_http` and its answer back.
-    pub(super) fn hand_over(&self, mut client: &TcpStream, first: Vec<u8>) -> io::Result<()> {
+    pub(in crate::server) fn hand_over(
+        &self,
+        mut client: &TcpStream,
+        first: Vec<u8>,
+    ) -> io::Result<()> {
         let mut head = first;
         let deadline = Instant::now() + HEAD_WAIT;
         let mut chunk = [0u8; 1024];

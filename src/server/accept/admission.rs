@@ -6,14 +6,14 @@ use std::io::Write;
 use std::time::Duration;
 
 use super::registry::{Admission, Arrival};
-use super::shared::ServerState;
 use crate::log::{ConnEvent, ConnTag};
 use crate::protocol::{BUSY, SHUTTING_DOWN, SHUTTING_DOWN_WHY};
+use crate::server::shared::ServerState;
 use crate::stats::Rejection;
 
 /// Queues a new connection for a worker, or turns it away if the queue is
 /// full or closed (the server is shutting down).
-pub(super) fn admit(state: &ServerState, arrival: Arrival) {
+pub(in crate::server) fn admit(state: &ServerState, arrival: Arrival) {
     let tag = ConnTag {
         id: arrival.id,
         peer: arrival.peer,
@@ -44,7 +44,7 @@ pub(super) fn admit(state: &ServerState, arrival: Arrival) {
 }
 
 /// Tells a connection that the server is shutting down, and closes it.
-pub(super) fn turn_away_shutting_down(state: &ServerState, arrival: Arrival) {
+pub(in crate::server) fn turn_away_shutting_down(state: &ServerState, arrival: Arrival) {
     // New ones from the accept loop, or waiting ones (counted already) from the drain.
     state.stats.add_accepted(arrival.id);
     turn_away(state, arrival, Rejection::ShuttingDown, SHUTTING_DOWN_WHY);
@@ -52,7 +52,7 @@ pub(super) fn turn_away_shutting_down(state: &ServerState, arrival: Arrival) {
 
 /// Runs on its own thread: turns away connections that waited past
 /// `--queue-timeout`, at that moment, until the queue closes.
-pub(super) fn reap(state: &ServerState) {
+pub(in crate::server) fn reap(state: &ServerState) {
     let why = format!(
         "no worker became free within {} (--queue-timeout)",
         humanize(state.config.queue_timeout)

@@ -21,10 +21,11 @@ use prometheus_client::registry::Registry;
 use crate::stats::{Failure, LATENCY_BOUNDS, Protocol, Rejection, RuleHits, Snapshot};
 
 /// The `Content-Type` of what `render` returns.
-pub(super) const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+pub(in crate::server) const CONTENT_TYPE: &str =
+    prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
 /// The metrics of `snapshot`, as Prometheus text (version 0.0.4).
-pub(super) fn render(snapshot: Snapshot) -> String {
+pub(in crate::server) fn render(snapshot: Snapshot) -> String {
     let mut registry = Registry::default();
     registry.register_collector(Box::new(Scrape(snapshot)));
     let mut text = String::new();

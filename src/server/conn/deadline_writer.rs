@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 /// answer) is first tried without waiting, and only a write that would
 /// wait shortens the socket's timeout to what is left; `restore` puts it
 /// back then.
-pub(super) struct DeadlineWriter<'a> {
+pub(in crate::server) struct DeadlineWriter<'a> {
     stream: &'a TcpStream,
     deadline: Instant,
     /// The socket's send timeout when this began (`None`: none, a write
@@ -28,7 +28,11 @@ pub(super) struct DeadlineWriter<'a> {
 
 impl<'a> DeadlineWriter<'a> {
     /// Writes to `stream`, whose send timeout is `usual`, within `timeout` from now.
-    pub(super) fn new(stream: &'a TcpStream, timeout: Duration, usual: Option<Duration>) -> Self {
+    pub(in crate::server) fn new(
+        stream: &'a TcpStream,
+        timeout: Duration,
+        usual: Option<Duration>,
+    ) -> Self {
         Self {
             stream,
             deadline: Instant::now() + timeout,
@@ -38,7 +42,7 @@ impl<'a> DeadlineWriter<'a> {
     }
 
     /// When the writing must be over.
-    pub(super) fn deadline(&self) -> Instant {
+    pub(in crate::server) fn deadline(&self) -> Instant {
         self.deadline
     }
 
@@ -52,7 +56,7 @@ impl<'a> DeadlineWriter<'a> {
     }
 
     /// Puts the socket's send timeout back if a call changed it.
-    pub(super) fn restore(self) {
+    pub(in crate::server) fn restore(self) {
         if self.set.is_some() {
             let _ = self.stream.set_write_timeout(self.usual);
         }

@@ -4,19 +4,19 @@
 //! closed. Pushes go out one connection at a time, so a client that does
 //! not read delays the others' push by at most `--write-timeout`, once.
 
-use super::connection::{Connection, PushError};
-use super::lifecycle::Phase;
-use super::shared::ServerState;
 use crate::answer;
 use crate::config::Push;
 use crate::log::{ConnEvent, ConnTag};
 use crate::rules::Template;
+use crate::server::conn::connection::{Connection, PushError};
+use crate::server::shared::ServerState;
+use crate::server::stop::lifecycle::Phase;
 use crate::stats::Protocol;
 use crate::tap::Side;
 
 /// Runs on its own thread: every `push.every`, `push.text` to every served
 /// connection, until the shutdown starts. Sleeps on the phase's condvar.
-pub(super) fn heartbeat(state: &ServerState, push: &Push) {
+pub(in crate::server) fn heartbeat(state: &ServerState, push: &Push) {
     let mut seq = 0;
     while state
         .lifecycle
@@ -35,7 +35,7 @@ pub(super) fn heartbeat(state: &ServerState, push: &Push) {
 
 /// Renders `text` for `served` and writes it; on failure the connection is
 /// closed (its worker wakes and ends) and the error returned.
-pub(super) fn deliver(
+pub(in crate::server) fn deliver(
     state: &ServerState,
     served: &Connection,
     text: &Template,
