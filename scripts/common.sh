@@ -147,6 +147,9 @@ say_args() {
 # is gone already.
 # shellcheck disable=SC2034,SC2154 # errors is set, the descriptors used, by the sourcing script
 open_peer() {
+    # A peer that is gone (refused, closed) must fail the script's write
+    # with its message, not kill the script with SIGPIPE.
+    trap '' PIPE
     coproc PEER { exec "$@" 2>"$errors"; }
     peer_pid=${PEER_PID:-}
     { exec {to_peer}>&"${PEER[1]:-}" {from_peer}<&"${PEER[0]:-}"; } 2>/dev/null
