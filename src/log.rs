@@ -96,7 +96,7 @@ fn write_peer(out: &mut Vec<u8>, peer: SocketAddr) {
 }
 
 /// Bytes of a thread's line buffer from its first line: most lines fit.
-const LINE_START: usize = 512;
+const LINE_START: usize = 256;
 
 thread_local! {
     /// Where each thread formats its lines: once grown, a line costs no allocation.

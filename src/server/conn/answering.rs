@@ -185,7 +185,7 @@ fn set_timeouts(stream: &TcpStream, config: &ServerConfig) -> io::Result<()> {
 
 /// Bytes of a connection's first read where framing does not fix it: a
 /// served-but-idle connection should cost little beyond its thread.
-const FIRST_READ: usize = 1024;
+const FIRST_READ: usize = 256;
 
 /// A message's way, read to write: each read is cut into messages, each
 /// message logged and answered, and what they are owed sent in one write.
