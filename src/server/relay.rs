@@ -7,6 +7,13 @@
 //! `faults`, answering what the rules mock. One worker per relayed
 //! connection, blocking in `poll` on both sockets.
 //!
+//! A relayed message's way, file by file: `pump` (the loop, its `poll`)
+//! → `pump/intake` (read a side, frame it with the direction's `flow`,
+//! log and tap each message, the rules' mock; straight on to the other
+//! side when nothing waits) → `pump/output` (what waits, as the `faults`
+//! shape it) → `pump/endings` (FINs, a rule's hangup, the faults' timers,
+//! the drain's flush).
+//!
 //! `endpoint` speaks TLS on either side without blocking. The client's
 //! `Endpoint` is the non-blocking view of the same socket the server's
 //! `Connection` holds a clone of: the worker owns the socket (the skeleton
