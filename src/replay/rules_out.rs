@@ -11,7 +11,7 @@
 
 use serde::Serialize;
 
-use super::script::Served;
+use super::script::RecordedServer;
 use crate::framing::Framing;
 
 /// Longest rule name: the start of the message, for the log.
@@ -79,7 +79,7 @@ fn template_of_bytes(bytes: &[u8]) -> String {
 }
 
 /// The rules file: a comment saying how to serve it, then the rules.
-pub(super) fn rules_toml(served: &Served, framing: &Framing, source: &str) -> String {
+pub(super) fn rules_toml(served: &RecordedServer, framing: &Framing, source: &str) -> String {
     let mut exact = Vec::new();
     let mut hexes = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -160,7 +160,7 @@ mod tests {
 
     #[test]
     fn the_printed_rules_answer_as_recorded() {
-        let served = Served {
+        let served = RecordedServer {
             greeting: Some(b"READY {1}\n".to_vec()),
             answers: vec![
                 (b"PING\n".to_vec(), b"PONG {ok} \\o/\n".to_vec()),

@@ -66,13 +66,13 @@ fn pair_pipelined(exchanges: &mut [Exchange]) {
 /// for each distinct message the first answer it gave to it, in the order
 /// first seen. UDP peers count too: they had no greeting.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub(super) struct Served {
+pub(super) struct RecordedServer {
     pub greeting: Option<Vec<u8>>,
     pub answers: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
-pub(super) fn served(transcript: &Transcript) -> Served {
-    let mut served = Served::default();
+pub(super) fn served(transcript: &Transcript) -> RecordedServer {
+    let mut served = RecordedServer::default();
     let mut seen: HashMap<Vec<u8>, ()> = HashMap::new();
     for conn in &transcript.conns {
         let exchanges = exchanges(conn);
