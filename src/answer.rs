@@ -3,7 +3,7 @@
 //! matches (with its delay and action) or the default (`--reply` /
 //! `--echo`), or, with a Modbus register table, the table's answer (the
 //! table takes every message no rule took); a greeting or a push is its template, rendered for the
-//! connection. Deciding and rendering are apart, so a TCP connection can
+//! connection (`unasked`). Deciding and rendering are apart, so a TCP connection can
 //! send what it already owes before a rule's delay. No I/O: the caller
 //! logs, waits and writes.
 
@@ -18,6 +18,10 @@ use crate::rules::{
 };
 use crate::state::{ConnState, Lookup};
 use crate::stats::millis;
+
+mod unasked;
+
+pub(crate) use self::unasked::unprompted;
 
 /// A datagram is one message as it is: no framing.
 static DATAGRAM: Framing = Framing::Raw;
@@ -340,20 +344,6 @@ impl Answer<'_> {
     pub(crate) fn failed(&self) -> bool {
         self.outcome.failed.is_some()
     }
-}
-
-/// Appends what the server sends unasked, a greeting or a push (`seq`
-/// counts pushes), rendered for connection `conn` from `peer` and framed
-/// for the wire (not appended if too long for its `len:` field).
-pub(crate) fn unprompted(
-    template: &Template,
-    framing: &Framing,
-    (conn, seq, peer): (u64, u64, SocketAddr),
-    out: &mut Vec<u8>,
-) -> Result<(), TooLongToSend> {
-    let start = out.len();
-    template.render(&Context::unprompted(conn, seq, peer), out);
-    framing.frame_out(out, start)
 }
 
 /// Who sent the message, for the templates' `{conn}`, `{seq}` and `{peer}`.

@@ -16,7 +16,8 @@ mod queue;
 pub(crate) mod transcript;
 
 use std::fs::File;
-use std::path::PathBuf;
+use std::io;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -57,39 +58,38 @@ pub(crate) fn watchers(
 ) -> Result<Vec<Arc<dyn Watcher>>> {
     let started = SystemTime::now();
     let mut watchers: Vec<Arc<dyn Watcher>> = Vec::new();
-    let create = |path: &PathBuf, flag: &str| {
-        File::create(path).with_context(|| format!("{flag} {}: cannot create it", path.display()))
-    };
     if let Some(path) = &options.transcript {
-        let (format, written) =
-            jsonl::Jsonl::start(create(path, "--capture")?, mode, framing, started)
-                .with_context(|| format!("--capture {}: cannot write it", path.display()))?;
-        let name = path.display().to_string();
-        let recorder = queue::Recorder::start(
-            name,
-            format,
-            options.max,
-            options.queue_bytes,
-            written,
-            Arc::clone(say),
-        )
-        .context("starting the capture thread")?;
-        watchers.push(Arc::new(recorder));
+        let begin = |file| jsonl::Jsonl::start(file, mode, framing, started);
+        watchers.push(recorder(options, path, "--capture", begin, say)?);
     }
     if let Some(path) = &options.pcap {
-        let (format, written) = pcap::Pcap::start(create(path, "--capture-pcap")?, framing)
-            .with_context(|| format!("--capture-pcap {}: cannot write it", path.display()))?;
-        let name = path.display().to_string();
-        let recorder = queue::Recorder::start(
-            name,
-            format,
-            options.max,
-            options.queue_bytes,
-            written,
-            Arc::clone(say),
-        )
-        .context("starting the capture thread")?;
-        watchers.push(Arc::new(recorder));
+        let begin = |file| pcap::Pcap::start(file, framing);
+        watchers.push(recorder(options, path, "--capture-pcap", begin, say)?);
     }
     Ok(watchers)
+}
+
+/// Creates `path` (named by `flag` in errors), has `begin` write its
+/// header, and starts the thread that writes the rest.
+fn recorder<F: queue::Format>(
+    options: &CaptureOptions,
+    path: &Path,
+    flag: &str,
+    begin: impl FnOnce(File) -> io::Result<(F, u64)>,
+    say: &CaptureLog,
+) -> Result<Arc<dyn Watcher>> {
+    let file = File::create(path)
+        .with_context(|| format!("{flag} {}: cannot create it", path.display()))?;
+    let (format, written) =
+        begin(file).with_context(|| format!("{flag} {}: cannot write it", path.display()))?;
+    let recorder = queue::Recorder::start(
+        path.display().to_string(),
+        format,
+        options.max,
+        options.queue_bytes,
+        written,
+        Arc::clone(say),
+    )
+    .context("starting the capture thread")?;
+    Ok(Arc::new(recorder))
 }

@@ -12,7 +12,7 @@ use crate::decode::TextDecoder;
 use crate::framing::Framing;
 use crate::protocol::DEFAULT_ADDRESS;
 use crate::stats::Protocol;
-use crate::tap::{Side, Tap, TapEvent};
+use crate::tap::{Side, Tap, TapEvent, TapOpen};
 
 mod client_config;
 mod error;
@@ -119,7 +119,7 @@ impl Client {
                 .map_err(|e| ClientError::Io("connected", e))?;
             if self.tap.is_on() {
                 if let Ok(local) = stream.local_addr() {
-                    self.tap.publish(TapEvent::Open {
+                    self.tap.publish(TapEvent::Open(TapOpen {
                         conn: 1,
                         peer: local,
                         local: peer,
@@ -129,7 +129,7 @@ impl Client {
                             Protocol::Tcp
                         },
                         upstream: None,
-                    });
+                    }));
                 }
             }
             let link =

@@ -354,36 +354,4 @@ mod tests {
             "message (70000 bytes, truncated to 65536): x"
         );
     }
-
-    #[test]
-    fn the_summary_adds_udp_counts_only_when_udp_is_served() {
-        let summary = |udp| ServerEvent::Summary {
-            uptime_ms: 1500,
-            connections: 2,
-            messages: 3,
-            bytes: 4,
-            errors: 0,
-            rejected: 0,
-            pushed: None,
-            udp,
-            relay: None,
-        };
-        let tcp_only =
-            "stopped: uptime 1.500s, 2 connections, 3 messages, 4 bytes, 0 errors, 0 rejected";
-        assert_eq!(summary(None).to_string(), tcp_only);
-        let udp = UdpTotals {
-            datagrams: 9,
-            datagram_bytes: 90,
-            peers: 2,
-            answered: 7,
-            rate_limited: 1,
-            too_big: 1,
-        };
-        assert_eq!(
-            summary(Some(udp)).to_string(),
-            format!(
-                "{tcp_only}, 9 datagrams (90 bytes) from 2 peers, 7 answered, 1 rate-limited, 1 too big"
-            )
-        );
-    }
 }

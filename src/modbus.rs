@@ -222,35 +222,27 @@ count = 8
     #[test]
     fn tcp_answers_carry_the_transaction_and_unit_ids() {
         let table = table(Wire::Tcp);
-        assert_eq!(
-            ask(&table, "12 34 00 00 01 03 00 00 00 02"),
-            "12 34 00 00 01 03 04 00 15 00 2a"
-        );
-        // Any unit id without a table of its own gets the default one.
-        assert_eq!(
-            ask(&table, "00 07 00 00 ff 03 00 01 00 01"),
-            "00 07 00 00 ff 03 02 00 2a"
-        );
-        assert_eq!(
-            ask(&table, "00 01 00 00 05 01 00 00 00 08"),
-            "00 01 00 00 05 01 01 00"
-        );
-        // Unit 5's own table has no registers.
-        assert_eq!(
-            ask(&table, "00 01 00 00 05 03 00 00 00 01"),
-            "00 01 00 00 05 83 02"
-        );
-        assert_eq!(
-            ask(&table, "00 01 00 00 01 06 00 09 00 02"),
-            "00 01 00 00 01 86 02"
-        );
-        assert_eq!(
-            ask(&table, "00 01 00 00 01 2b 0e 01 00"),
-            "00 01 00 00 01 ab 01"
-        );
-        // Not Modbus (protocol id 1), or no function code: silence.
-        assert_eq!(ask(&table, "00 01 00 01 01 03 00 00 00 01"), "");
-        assert_eq!(ask(&table, "00 01 00 00 01"), "");
+        for (question, answer) in [
+            (
+                "12 34 00 00 01 03 00 00 00 02",
+                "12 34 00 00 01 03 04 00 15 00 2a",
+            ),
+            // Any unit id without a table of its own gets the default one.
+            (
+                "00 07 00 00 ff 03 00 01 00 01",
+                "00 07 00 00 ff 03 02 00 2a",
+            ),
+            ("00 01 00 00 05 01 00 00 00 08", "00 01 00 00 05 01 01 00"),
+            // Unit 5's own table has no registers.
+            ("00 01 00 00 05 03 00 00 00 01", "00 01 00 00 05 83 02"),
+            ("00 01 00 00 01 06 00 09 00 02", "00 01 00 00 01 86 02"),
+            ("00 01 00 00 01 2b 0e 01 00", "00 01 00 00 01 ab 01"),
+            // Not Modbus (protocol id 1), or no function code: silence.
+            ("00 01 00 01 01 03 00 00 00 01", ""),
+            ("00 01 00 00 01", ""),
+        ] {
+            assert_eq!(ask(&table, question), answer, "asked {question}");
+        }
     }
 
     /// A message from the network: mostly well-formed headers and function

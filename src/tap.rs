@@ -38,14 +38,8 @@ impl Side {
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum TapEvent<'a> {
     /// A connection is being served: after any TLS handshake, before the
-    /// greeting. `upstream`: in relay mode, the server side's address.
-    Open {
-        conn: u64,
-        peer: SocketAddr,
-        local: SocketAddr,
-        protocol: Protocol,
-        upstream: Option<SocketAddr>,
-    },
+    /// greeting.
+    Open(TapOpen),
     /// One message: from the client, one framed message; from the server,
     /// one answer, greeting or push.
     Message {
@@ -76,17 +70,23 @@ pub(crate) enum TapEvent<'a> {
     Stopped { forced: bool },
 }
 
+/// A connection being served, as the tap's `Open` says it: owns nothing,
+/// so the borrowed event and the owned record carry the same value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TapOpen {
+    pub conn: u64,
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    pub protocol: Protocol,
+    /// In relay mode, the server side's address.
+    pub upstream: Option<SocketAddr>,
+}
+
 /// A `TapEvent` copied out of the mover's buffers, for a watcher that
 /// works on a thread of its own: the capture writer and the web console.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum TapRecord {
-    Open {
-        conn: u64,
-        peer: SocketAddr,
-        local: SocketAddr,
-        protocol: Protocol,
-        upstream: Option<SocketAddr>,
-    },
+    Open(TapOpen),
     Message {
         conn: u64,
         from: Side,
@@ -116,19 +116,7 @@ impl TapRecord {
     pub(crate) fn copy(event: &TapEvent<'_>, keep: usize) -> Option<Self> {
         let kept = |bytes: &[u8]| Box::from(&bytes[..bytes.len().min(keep)]);
         Some(match *event {
-            TapEvent::Open {
-                conn,
-                peer,
-                local,
-                protocol,
-                upstream,
-            } => TapRecord::Open {
-                conn,
-                peer,
-                local,
-                protocol,
-                upstream,
-            },
+            TapEvent::Open(open) => TapRecord::Open(open),
             TapEvent::Message {
                 conn,
                 from,
@@ -173,7 +161,7 @@ impl TapRecord {
     /// The connection it belongs to; `None` for a datagram.
     pub(crate) fn conn(&self) -> Option<u64> {
         match self {
-            TapRecord::Open { conn, .. }
+            TapRecord::Open(TapOpen { conn, .. })
             | TapRecord::Message { conn, .. }
             | TapRecord::Close { conn, .. } => Some(*conn),
             TapRecord::Datagram { .. } => None,

@@ -93,19 +93,13 @@ impl<W: Write + Send + 'static> Format for Jsonl<W> {
     fn write(&mut self, at: SystemTime, what: &TapRecord, room: u64) -> io::Result<Option<u64>> {
         let t_ms = self.t_ms(at);
         match what {
-            TapRecord::Open {
-                conn,
-                peer,
-                local,
-                protocol,
-                upstream,
-            } => {
-                let mut line = Line::at(t_ms, *conn);
+            TapRecord::Open(open) => {
+                let mut line = Line::at(t_ms, open.conn);
                 line.event = Some(Cow::Borrowed("open"));
-                line.peer = Some(*peer);
-                line.local = Some(*local);
-                line.protocol = Some(Cow::Borrowed(protocol.name()));
-                line.upstream = *upstream;
+                line.peer = Some(open.peer);
+                line.local = Some(open.local);
+                line.protocol = Some(Cow::Borrowed(open.protocol.name()));
+                line.upstream = open.upstream;
                 self.put(&line, room)
             }
             TapRecord::Message {

@@ -20,7 +20,7 @@ use super::batched::Batched;
 use super::queue::Format;
 use crate::framing::Framing;
 use crate::sync::lock;
-use crate::tap::{Side, TapRecord};
+use crate::tap::{Side, TapOpen, TapRecord};
 
 /// Payload per made-up segment: messages longer than this take several.
 const SEGMENT: usize = 16 * 1024;
@@ -217,9 +217,9 @@ impl<W: Write + Send + 'static> Format for Pcap<W> {
     fn write(&mut self, at: SystemTime, what: &TapRecord, room: u64) -> io::Result<Option<u64>> {
         self.packets.clear();
         match what {
-            TapRecord::Open {
+            TapRecord::Open(TapOpen {
                 conn, peer, local, ..
-            } => {
+            }) => {
                 let mut flow = FakeTcpFlow {
                     client: *peer,
                     server: *local,

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::event::{Level, LogEvent, RuleTag, Secs};
+use super::event::{IfSome, Level, LogEvent, RuleTag, Secs};
 
 /// What happens to one connection, one variant a kind of line.
 #[derive(Debug, Serialize)]
@@ -108,14 +108,8 @@ impl fmt::Display for ConnEvent<'_> {
                 sni,
                 client,
             } => {
-                write!(f, "tls: {version}, {cipher}")?;
-                if let Some(sni) = sni {
-                    write!(f, ", sni {sni}")?;
-                }
-                if let Some(client) = client {
-                    write!(f, ", client {client}")?;
-                }
-                Ok(())
+                let (sni, client) = (IfSome(", sni ", sni, ""), IfSome(", client ", client, ""));
+                write!(f, "tls: {version}, {cipher}{sni}{client}")
             }
             ConnEvent::Message {
                 bytes,
@@ -147,10 +141,8 @@ impl fmt::Display for ConnEvent<'_> {
                 if tag.action != "reply" {
                     write!(f, ", {}", tag.action)?;
                 }
-                if let Some(ms) = tag.delay_ms {
-                    write!(f, ", delay {}", Secs(ms))?;
-                }
-                write!(f, "): {text}")
+                let delay = IfSome(", delay ", &tag.delay_ms.map(Secs), "");
+                write!(f, "{delay}): {text}")
             }
             ConnEvent::Closed {
                 reason,
@@ -159,13 +151,10 @@ impl fmt::Display for ConnEvent<'_> {
                 messages,
                 bytes,
             } => {
-                write!(f, "closed: {reason}")?;
-                if let Some(error) = error {
-                    write!(f, " ({error})")?;
-                }
                 write!(
                     f,
-                    " after {}, {messages} messages, {bytes} bytes",
+                    "closed: {reason}{} after {}, {messages} messages, {bytes} bytes",
+                    IfSome(" (", error, ")"),
                     Secs(*duration_ms)
                 )
             }
@@ -186,6 +175,21 @@ mod tests {
     use super::*;
     use crate::log::golden_lines::*;
     use crate::log::{ConnTag, RuleTag, Subject};
+
+    /// A message line's event: the golden lines below differ only in these.
+    fn message<'a>(
+        bytes: usize,
+        text: &'a str,
+        rule: Option<RuleTag<'a>>,
+        from: Option<&'static str>,
+    ) -> ConnEvent<'a> {
+        ConnEvent::Message {
+            bytes,
+            text,
+            rule,
+            from,
+        }
+    }
 
     /// A connection's life: queued, accepted, TLS, messages (also relayed ones), closed, turned away.
     #[test]
@@ -251,65 +255,45 @@ mod tests {
         check(
             &mut bad,
             conn(),
-            &ConnEvent::Message {
-                bytes: 5,
-                text: "hello",
-                rule: None,
-                from: None,
-            },
+            &message(5, "hello", None, None),
             " INFO  #7 127.0.0.1:5000 message (5 bytes): hello\n",
             "{\"level\":\"INFO\",\"conn\":7,\"peer\":\"127.0.0.1:5000\",\"event\":\"message\",\"bytes\":5,\"text\":\"hello\"}\n",
         );
         check(
             &mut bad,
             conn(),
-            &ConnEvent::Message {
-                bytes: 4,
-                text: "PING",
-                rule: rule(),
-                from: None,
-            },
+            &message(4, "PING", rule(), None),
             " INFO  #7 127.0.0.1:5000 message (4 bytes, rule 3 \"PING\", close, delay 0.200s): PING\n",
             "{\"level\":\"INFO\",\"conn\":7,\"peer\":\"127.0.0.1:5000\",\"event\":\"message\",\"bytes\":4,\"text\":\"PING\",\"rule\":3,\"rule_label\":\"PING\",\"action\":\"close\",\"delay_ms\":200}\n",
         );
         check(
             &mut bad,
             conn(),
-            &ConnEvent::Message {
-                bytes: 2,
-                text: "hi",
-                rule: Some(RuleTag {
+            &message(
+                2,
+                "hi",
+                Some(RuleTag {
                     rule: 1,
                     rule_label: "hi",
                     action: "reply",
                     delay_ms: None,
                 }),
-                from: None,
-            },
+                None,
+            ),
             " INFO  #7 127.0.0.1:5000 message (2 bytes, rule 1 \"hi\"): hi\n",
             "{\"level\":\"INFO\",\"conn\":7,\"peer\":\"127.0.0.1:5000\",\"event\":\"message\",\"bytes\":2,\"text\":\"hi\",\"rule\":1,\"rule_label\":\"hi\",\"action\":\"reply\"}\n",
         );
         check(
             &mut bad,
             conn(),
-            &ConnEvent::Message {
-                bytes: 3,
-                text: "a\"b",
-                rule: None,
-                from: Some("client"),
-            },
+            &message(3, "a\"b", None, Some("client")),
             " INFO  #7 127.0.0.1:5000 client→server (3 bytes): a\"b\n",
             "{\"level\":\"INFO\",\"conn\":7,\"peer\":\"127.0.0.1:5000\",\"event\":\"message\",\"bytes\":3,\"text\":\"a\\\"b\",\"from\":\"client\"}\n",
         );
         check(
             &mut bad,
             conn(),
-            &ConnEvent::Message {
-                bytes: 4,
-                text: "PING",
-                rule: rule(),
-                from: Some("server"),
-            },
+            &message(4, "PING", rule(), Some("server")),
             " INFO  #7 127.0.0.1:5000 server→client (4 bytes, rule 3 \"PING\", answered by tcpack, close, delay 0.200s): PING\n",
             "{\"level\":\"INFO\",\"conn\":7,\"peer\":\"127.0.0.1:5000\",\"event\":\"message\",\"bytes\":4,\"text\":\"PING\",\"rule\":3,\"rule_label\":\"PING\",\"action\":\"close\",\"delay_ms\":200,\"from\":\"server\"}\n",
         );

@@ -39,10 +39,24 @@ impl RuleTag<'_> {
         if self.action != "reply" {
             write!(f, ", {}", self.action)?;
         }
-        if let Some(ms) = self.delay_ms {
-            write!(f, ", delay {}", Secs(ms))?;
+        write!(f, "{}", IfSome(", delay ", &self.delay_ms.map(Secs), ""))
+    }
+}
+
+/// Shows `before`, the value and `after` when there is a value, nothing
+/// when there is none: the optional parts of a log line (`, sni x`, ` (why)`).
+pub(super) struct IfSome<'a, T>(
+    pub(super) &'a str,
+    pub(super) &'a Option<T>,
+    pub(super) &'a str,
+);
+
+impl<T: fmt::Display> fmt::Display for IfSome<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IfSome(before, Some(value), after) => write!(f, "{before}{value}{after}"),
+            IfSome(_, None, _) => Ok(()),
         }
-        Ok(())
     }
 }
 

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
-use super::event::{Level, LogEvent, Secs};
+use super::event::{IfSome, Level, LogEvent, Secs};
 
 /// Relayed messages and bytes each way: of one connection, or of all.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
@@ -74,11 +74,8 @@ impl fmt::Display for RelayEvent<'_> {
                 local,
                 tls,
             } => {
-                write!(f, "relaying to {upstream} (from {local}")?;
-                if let Some(tls) = tls {
-                    write!(f, ", tls {tls}")?;
-                }
-                write!(f, ")")
+                let tls = IfSome(", tls ", tls, "");
+                write!(f, "relaying to {upstream} (from {local}{tls})")
             }
             RelayEvent::UpstreamFailed { upstream, why } => {
                 write!(f, "upstream {upstream} {why}; closing the client")
@@ -90,11 +87,12 @@ impl fmt::Display for RelayEvent<'_> {
                 duration_ms,
                 flows,
             } => {
-                write!(f, "closed: {reason}")?;
-                if let Some(error) = error {
-                    write!(f, " ({error})")?;
-                }
-                write!(f, " after {}, {flows}", Secs(*duration_ms))
+                let error = IfSome(" (", error, ")");
+                write!(
+                    f,
+                    "closed: {reason}{error} after {}, {flows}",
+                    Secs(*duration_ms)
+                )
             }
         }
     }
@@ -109,25 +107,22 @@ mod tests {
     #[test]
     fn relay_lines() {
         let mut bad = Vec::new();
+        let upstream = |tls| RelayEvent::Upstream {
+            upstream: "127.0.0.1:7785".parse().unwrap(),
+            local: "127.0.0.1:40000".parse().unwrap(),
+            tls,
+        };
         check(
             &mut bad,
             conn(),
-            &RelayEvent::Upstream {
-                upstream: "127.0.0.1:7785".parse().unwrap(),
-                local: "127.0.0.1:40000".parse().unwrap(),
-                tls: None,
-            },
+            &upstream(None),
             " INFO  #7 127.0.0.1:5000 relaying to 127.0.0.1:7785 (from 127.0.0.1:40000)\n",
             "{\"level\":\"INFO\",\"conn\":7,\"peer\":\"127.0.0.1:5000\",\"event\":\"upstream\",\"upstream\":\"127.0.0.1:7785\",\"local\":\"127.0.0.1:40000\"}\n",
         );
         check(
             &mut bad,
             conn(),
-            &RelayEvent::Upstream {
-                upstream: "127.0.0.1:7785".parse().unwrap(),
-                local: "127.0.0.1:40000".parse().unwrap(),
-                tls: Some("TLSv1.3 TLS13_AES_128_GCM_SHA256"),
-            },
+            &upstream(Some("TLSv1.3 TLS13_AES_128_GCM_SHA256")),
             " INFO  #7 127.0.0.1:5000 relaying to 127.0.0.1:7785 (from 127.0.0.1:40000, tls TLSv1.3 TLS13_AES_128_GCM_SHA256)\n",
             "{\"level\":\"INFO\",\"conn\":7,\"peer\":\"127.0.0.1:5000\",\"event\":\"upstream\",\"upstream\":\"127.0.0.1:7785\",\"local\":\"127.0.0.1:40000\",\"tls\":\"TLSv1.3 TLS13_AES_128_GCM_SHA256\"}\n",
         );

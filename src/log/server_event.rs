@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
-use super::event::{Level, LogEvent, Secs};
+use super::event::{IfSome, Level, LogEvent, Secs};
 use super::relay_event::RelayTotals;
 use super::udp_event::UdpTotals;
 
@@ -93,10 +93,11 @@ impl fmt::Display for ServerEvent<'_> {
                 futex_slots,
                 upstream,
             } => {
-                write!(f, "listening on {addr} ")?;
-                if let Some(upstream) = upstream {
-                    write!(f, "relaying to {upstream} ")?;
-                }
+                write!(
+                    f,
+                    "listening on {addr} {}",
+                    IfSome("relaying to ", upstream, " ")
+                )?;
                 write!(
                     f,
                     "(workers={workers}, backlog={backlog}, framing={framing}"
@@ -172,9 +173,7 @@ impl fmt::Display for ServerEvent<'_> {
                         Secs(*uptime_ms)
                     )?,
                 }
-                if let Some(pushed) = pushed {
-                    write!(f, ", {pushed} pushed")?;
-                }
+                write!(f, "{}", IfSome(", ", pushed, " pushed"))?;
                 match udp {
                     Some(u) => write!(
                         f,
@@ -198,6 +197,44 @@ mod tests {
     use super::*;
     use crate::log::UdpTotals;
     use crate::log::golden_lines::*;
+
+    /// What the summaries below served over UDP.
+    const UDP_TOTALS: UdpTotals = UdpTotals {
+        datagrams: 9,
+        datagram_bytes: 90,
+        peers: 2,
+        answered: 7,
+        rate_limited: 1,
+        too_big: 1,
+    };
+
+    /// A TCP-only run's summary, with `udp` added when UDP was served.
+    fn summary(udp: Option<UdpTotals>) -> ServerEvent<'static> {
+        ServerEvent::Summary {
+            uptime_ms: 1500,
+            connections: 2,
+            messages: 3,
+            bytes: 4,
+            errors: 0,
+            rejected: 0,
+            pushed: None,
+            udp,
+            relay: None,
+        }
+    }
+
+    #[test]
+    fn the_summary_adds_udp_counts_only_when_udp_is_served() {
+        let tcp_only =
+            "stopped: uptime 1.500s, 2 connections, 3 messages, 4 bytes, 0 errors, 0 rejected";
+        assert_eq!(summary(None).to_string(), tcp_only);
+        assert_eq!(
+            summary(Some(UDP_TOTALS)).to_string(),
+            format!(
+                "{tcp_only}, 9 datagrams (90 bytes) from 2 peers, 7 answered, 1 rate-limited, 1 too big"
+            )
+        );
+    }
 
     /// The server's start and stop.
     #[test]
@@ -316,17 +353,7 @@ mod tests {
         check(
             &mut bad,
             SERVER,
-            &ServerEvent::Summary {
-                uptime_ms: 1500,
-                connections: 2,
-                messages: 3,
-                bytes: 4,
-                errors: 0,
-                rejected: 0,
-                pushed: None,
-                udp: None,
-                relay: None,
-            },
+            &summary(None),
             " INFO  stopped: uptime 1.500s, 2 connections, 3 messages, 4 bytes, 0 errors, 0 rejected\n",
             "{\"level\":\"INFO\",\"event\":\"summary\",\"uptime_ms\":1500,\"connections\":2,\"messages\":3,\"bytes\":4,\"errors\":0,\"rejected\":0}\n",
         );
@@ -341,14 +368,7 @@ mod tests {
                 errors: 1,
                 rejected: 5,
                 pushed: Some(6),
-                udp: Some(UdpTotals {
-                    datagrams: 9,
-                    datagram_bytes: 90,
-                    peers: 2,
-                    answered: 7,
-                    rate_limited: 1,
-                    too_big: 1,
-                }),
+                udp: Some(UDP_TOTALS),
                 relay: Some(FLOWS),
             },
             " INFO  stopped: uptime 61.005s, 2 connections, client→server 1 messages (2 bytes), server→client 3 messages (4 bytes), 1 errors, 5 rejected, 6 pushed, 9 datagrams (90 bytes) from 2 peers, 7 answered, 1 rate-limited, 1 too big\n",

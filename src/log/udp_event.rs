@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
-use super::event::{Level, LogEvent, RuleTag};
+use super::event::{IfSome, Level, LogEvent, RuleTag};
 
 /// UDP's counts in the summary, when the server answers UDP.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
@@ -107,10 +107,8 @@ impl fmt::Display for UdpEvent<'_> {
                 text,
                 rule,
             } => {
-                write!(f, "message ({bytes} bytes")?;
-                if let Some(read) = truncated_to {
-                    write!(f, ", truncated to {read}")?;
-                }
+                let truncated = IfSome(", truncated to ", truncated_to, "");
+                write!(f, "message ({bytes} bytes{truncated}")?;
                 if let Some(tag) = rule {
                     tag.describe(f)?;
                 }

@@ -2,6 +2,7 @@
 //! (text report, commands, HTTP, `/metrics`), the console, pushes, the web
 //! console's backend, the one `Snapshot` of the counters.
 
+mod command;
 pub(super) mod console;
 pub(super) mod control;
 pub(super) mod http;

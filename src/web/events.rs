@@ -104,20 +104,17 @@ fn push_record(buf: &mut Vec<u8>, record: &Record, decoder: &mut TextDecoder) {
     buf.extend_from_slice(b"data: ");
     let _ = match record {
         Record::Seen(at, seen) => match seen {
-            TapRecord::Open {
-                conn,
-                peer,
-                local,
-                protocol,
-                upstream,
-            } => {
+            TapRecord::Open(open) => {
                 let _ = write!(
                     buf,
-                    r#"{{"type":"open","t":{},"conn":{conn},"peer":"{peer}","local":"{local}","protocol":"{}","upstream":"#,
+                    r#"{{"type":"open","t":{},"conn":{},"peer":"{}","local":"{}","protocol":"{}","upstream":"#,
                     epoch_ms(*at),
-                    protocol.name()
+                    open.conn,
+                    open.peer,
+                    open.local,
+                    open.protocol.name()
                 );
-                match upstream {
+                match open.upstream {
                     Some(upstream) => write!(buf, r#""{upstream}"}}"#),
                     None => write!(buf, "null}}"),
                 }
@@ -263,13 +260,13 @@ mod tests {
         );
         let open = shown(&Record::Seen(
             UNIX_EPOCH,
-            TapRecord::Open {
+            TapRecord::Open(crate::tap::TapOpen {
                 conn: 4,
                 peer: "127.0.0.1:5".parse().unwrap(),
                 local: "[::1]:7".parse().unwrap(),
                 protocol: crate::stats::Protocol::Tls,
                 upstream: None,
-            },
+            }),
         ));
         assert_eq!(
             (open["peer"].as_str(), open["local"].as_str()),

@@ -56,22 +56,19 @@ fn bytes_of_the_message_and_checksums_of_the_reply() {
         &mut out,
     );
     assert_eq!(&out[12..], b"\x01\x03\x00\x00\x00\x0a\xc5\xcd");
-    assert_eq!(
-        render("123456789{crc16_ccitt}", b"", &[]),
-        b"123456789\x29\xb1"
-    );
-    assert_eq!(
-        render("123456789{crc32}", b"", &[]),
-        b"123456789\x26\x39\xf4\xcb"
-    );
-    assert_eq!(
-        render("123456789{sum8}{xor8}", b"", &[]),
-        b"123456789\xdd\xec"
-    );
-    assert_eq!(
-        render("{msg}{lrc}", b"\x01\x03\x00\x00\x00\x0a", &[]),
-        b"\x01\x03\x00\x00\x00\x0a\xf2"
-    );
+    let checksums: [(&str, &[u8], &[u8]); 4] = [
+        ("123456789{crc16_ccitt}", b"", b"123456789\x29\xb1"),
+        ("123456789{crc32}", b"", b"123456789\x26\x39\xf4\xcb"),
+        ("123456789{sum8}{xor8}", b"", b"123456789\xdd\xec"),
+        (
+            "{msg}{lrc}",
+            b"\x01\x03\x00\x00\x00\x0a",
+            b"\x01\x03\x00\x00\x00\x0a\xf2",
+        ),
+    ];
+    for (template, message, rendered) in checksums {
+        assert_eq!(render(template, message, &[]), rendered, "{template}");
+    }
     let echo = Template::parse_hex("{bytes:0..5} {bytes:5..6|80} 01").unwrap();
     let mut out = Vec::new();
     let context = Context {

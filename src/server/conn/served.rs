@@ -15,7 +15,7 @@ use crate::log::{ConnEvent, ConnTag, RelayTotals, panic_message};
 use crate::rules::HeldRules;
 use crate::server::shared::ServerState;
 use crate::stats::{Failure, Protocol};
-use crate::tap::{Side, TapEvent};
+use crate::tap::{Side, TapEvent, TapOpen};
 
 /// Why a served connection ended, as its `closed` line says it. Where a
 /// variant names a `Side`, it is the side it happened on: an answered
@@ -255,13 +255,13 @@ pub(in crate::server) fn publish_open(
     let Ok(local) = client.local_addr() else {
         return false;
     };
-    state.tap.publish(TapEvent::Open {
+    state.tap.publish(TapEvent::Open(TapOpen {
         conn: tag.id,
         peer: tag.peer,
         local,
         protocol,
         upstream,
-    });
+    }));
     true
 }
 
