@@ -56,24 +56,11 @@ cargo build --release --locked --quiet --example std_relay_baseline
 tcpack=target/release/tcpack
 make_workdir
 
-# serve NAME COMMAND...: starts a server that binds 127.0.0.1 and notes its
-# pid and address under NAME.
-declare -A pid addr
-serve() {
-    local name=$1
-    shift
-    start_listening "$work/$name.log" "${on_server[@]}" "$@"
-    pid[$name]=$server_pid
-    addr[$name]=127.0.0.1:$port
-}
-
 if $TCP; then
     serve tcpack "$tcpack" server --bind 127.0.0.1:0 --framing line --quiet
     # TLS: tcpack and tokio-rustls with one certificate (ECDSA P-256, as
     # --tls-self-signed makes), made for this run.
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
-        -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
-        -keyout "$work/tls.key" -out "$work/tls.pem" 2>/dev/null
+    make_test_cert
     serve tls "$tcpack" server --bind 127.0.0.1:0 --framing line --quiet --tls-cert "$work/tls.pem" --tls-key "$work/tls.key"
     serve tokio-tls target/release/examples/tokio_tls_baseline 127.0.0.1:0 "$work/tls.pem" "$work/tls.key"
     # The same, with 20 rules to try per message (bench/rules20.toml).

@@ -89,6 +89,31 @@ start_listening() {
     port=$(grep -m1 -o 'listening on [0-9.]*:[0-9]*' "$log" | sed 's/.*://')
 }
 
+# make_test_cert: $work/tls.pem and $work/tls.key, made for this run: an
+# ECDSA P-256 certificate for localhost and 127.0.0.1, as --tls-self-signed
+# makes (never a committed key).
+make_test_cert() {
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+        -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+        -keyout "$work/tls.key" -out "$work/tls.pem" 2>/dev/null
+}
+
+# serve NAME COMMAND...: start_listening with COMMAND on the servers' CPU
+# (pin_cores first), its log in $work/NAME.log; notes its pid and address
+# as pid[NAME] and addr[NAME]. make_workdir's cleanup stops it with the
+# other background jobs.
+declare -A pid addr
+serve() {
+    local name=$1
+    shift
+    start_listening "$work/$name.log" "${on_server[@]}" "$@"
+    # shellcheck disable=SC2034 # for the sourcing script
+    pid[$name]=$server_pid
+    # shellcheck disable=SC2034 # for the sourcing script
+    addr[$name]=127.0.0.1:$port
+    server_pid=""
+}
+
 # listening_or_gone LOG PID: whether LOG says "listening on", or PID has exited.
 listening_or_gone() {
     grep -q "listening on" "$1" || ! kill -0 "$2" 2>/dev/null

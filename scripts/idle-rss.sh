@@ -25,9 +25,7 @@ ulimit -n "$(( count + 1024 > $(ulimit -Hn) ? $(ulimit -Hn) : count + 1024 ))"
 # TCPACK=PATH measures that binary instead of building this tree's.
 [ -n "${TCPACK:-}" ] || cargo build --release --locked --quiet
 make_workdir
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
-    -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
-    -keyout "$work/tls.key" -out "$work/tls.pem" 2>/dev/null
+make_test_cert
 
 # ready_or_gone FILE PID: whether the clients said "ready", or have exited.
 ready_or_gone() {

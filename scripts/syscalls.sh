@@ -39,9 +39,7 @@ fi
 tcpack=${TCPACK:-target/release/tcpack}
 examples=${EXAMPLES:-target/release/examples}
 make_workdir
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
-    -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
-    -keyout "$work/tls.key" -out "$work/tls.pem" 2>/dev/null
+make_test_cert
 
 total=$((conns * msgs))
 # all_traced PID: whether a tracer is attached to every thread of PID.

@@ -47,26 +47,8 @@ for b in "$tcpack" "$examples/tokio_baseline" "$examples/tokio_tls_baseline"; do
 done
 pin_cores "load generator"
 make_workdir
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
-    -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
-    -keyout "$work/tls.key" -out "$work/tls.pem" 2>/dev/null
+make_test_cert
 
-declare -A pid addr
-all_pids=()
-serve() {
-    local name=$1
-    shift
-    start_listening "$work/$name.log" "${on_server[@]}" "$@"
-    pid[$name]=$server_pid
-    addr[$name]=127.0.0.1:$port
-    all_pids+=("$server_pid")
-    server_pid=""
-}
-stop_all() {
-    for p in "${all_pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    cleanup_workdir
-}
-trap stop_all EXIT
 serve plain "$tcpack" server --bind 127.0.0.1:0 --framing line --quiet
 serve tls "$tcpack" server --bind 127.0.0.1:0 --framing line --quiet --tls-cert "$work/tls.pem" --tls-key "$work/tls.key"
 serve tokio "$examples/tokio_baseline" 127.0.0.1:0
