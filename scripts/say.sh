@@ -19,7 +19,7 @@ if ! open_peer nc -N -w "$NC_TIMEOUT" "$host" "$port"; then
 fi
 for message in "${say_messages[@]}"; do
     if ! { printf '%s\n' "$message" >&"$to_peer"; } 2>/dev/null; then
-        die "the connection to $host:$port closed before '$message' was sent $(cat "$errors")"
+        die "$host:$port closed the connection (or refused it) before acking '$message' $(cat "$errors")"
     fi
     status=0
     IFS= read -r -t "$NC_TIMEOUT" ack <&"$from_peer" || status=$?

@@ -482,6 +482,15 @@ fn f64_at(value: &serde_json::Value, path: &[&str]) -> f64 {
         .unwrap_or_else(|| panic!("{path:?} in {value}"))
 }
 
+/// Between `low` and `high`, within the histograms' precision.
+#[track_caller]
+fn within(ours: f64, (low, high): (f64, f64), what: &str) {
+    assert!(
+        ours >= low - low.abs() / 1000.0 && ours <= high + high.abs() / 1000.0,
+        "{what}: merge says {ours}, the Python hdrhistogram says {low} to {high}"
+    );
+}
+
 /// Equal within the histograms' precision (3 significant figures).
 #[track_caller]
 fn same_value(ours: f64, theirs: f64, what: &str) {
@@ -550,9 +559,11 @@ fn four_shards_merge_exactly_into_the_servers_count() {
         .success();
     let union = json(&out);
     assert!(union["intervals"].as_u64().unwrap() >= 8, "{union}");
-    same_value(
+    // p99 is the same recorded value, or its neighbour where the two
+    // libraries' rank rounding picks the next one in a sparse tail.
+    within(
         f64_at(report, &["latency_us", "p99"]) * 1000.0,
-        f64_at(&union, &["p99"]),
+        (f64_at(&union, &["p99_low"]), f64_at(&union, &["p99_high"])),
         "p99",
     );
     same_value(
